@@ -1,0 +1,42 @@
+# Two commands matter: `make run` (the app on embedded defaults) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: install run test lint bench migrate demo sandbox clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+.env:
+	$(PY) bin/bootstrap_env.py
+
+migrate: install .env
+	$(PY) manage.py migrate --no-input
+
+demo: migrate
+	$(PY) manage.py setup_demo
+
+# Web + worker + beat + the sandbox shop, on SQLite and the filesystem broker.
+run: demo
+	$(BIN)/honcho -f Procfile.dev start
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) var db.sqlite3 staticfiles

@@ -1,0 +1,157 @@
+"""The one error hierarchy and the one DRF exception handler.
+
+Every API error leaves as `{"error": {"code", "message", "details"}}`. Services
+raise `ApplicationError` subclasses; DRF's own exceptions are translated here so
+that a client sees one shape whatever went wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    """Base of every error the product raises on purpose."""
+
+    code = "APPLICATION_ERROR"
+    http_status = status.HTTP_400_BAD_REQUEST
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None, code: str | None = None):
+        self.message = message or self.default_message
+        self.details = details or {}
+        if code:
+            self.code = code
+        super().__init__(self.message)
+
+
+class ValidationError(ApplicationError):
+    code = "VALIDATION_ERROR"
+    default_message = "The request is not valid."
+
+
+class NotFound(ApplicationError):
+    code = "NOT_FOUND"
+    http_status = status.HTTP_404_NOT_FOUND
+    default_message = "Not found."
+
+
+class IntegrationNotFound(NotFound):
+    code = "INTEGRATION_NOT_FOUND"
+    default_message = "Integration not found."
+
+
+class WebhookNotFound(NotFound):
+    code = "WEBHOOK_NOT_FOUND"
+    default_message = "Webhook not found."
+
+
+class InvalidProvider(ValidationError):
+    code = "INVALID_PROVIDER"
+    default_message = "Unknown provider."
+
+
+class CapabilityNotSupported(ValidationError):
+    code = "CAPABILITY_NOT_SUPPORTED"
+    default_message = "The provider does not support this operation."
+
+
+class InvalidSignature(ApplicationError):
+    code = "INVALID_SIGNATURE"
+    http_status = status.HTTP_401_UNAUTHORIZED
+    default_message = "The signature is missing or does not match."
+
+
+class PayloadTooLarge(ApplicationError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_message = "The request body is too large."
+
+
+class OAuthFailed(ApplicationError):
+    code = "OAUTH_FAILED"
+    default_message = "The authorization could not be completed."
+
+
+class SyncFailed(ApplicationError):
+    code = "SYNC_FAILED"
+    http_status = status.HTTP_409_CONFLICT
+    default_message = "The sync could not be started."
+
+
+class UnsafeURL(ValidationError):
+    code = "UNSAFE_URL"
+    default_message = "The URL points at a private, loopback or link-local address."
+
+
+_DRF_CODES = {
+    drf_exceptions.NotAuthenticated: ("NOT_AUTHENTICATED", status.HTTP_401_UNAUTHORIZED),
+    drf_exceptions.AuthenticationFailed: ("AUTHENTICATION_FAILED", status.HTTP_401_UNAUTHORIZED),
+    drf_exceptions.PermissionDenied: ("PERMISSION_DENIED", status.HTTP_403_FORBIDDEN),
+    drf_exceptions.NotFound: ("NOT_FOUND", status.HTTP_404_NOT_FOUND),
+    drf_exceptions.MethodNotAllowed: ("METHOD_NOT_ALLOWED", status.HTTP_405_METHOD_NOT_ALLOWED),
+    drf_exceptions.NotAcceptable: ("NOT_ACCEPTABLE", status.HTTP_406_NOT_ACCEPTABLE),
+    drf_exceptions.UnsupportedMediaType: ("UNSUPPORTED_MEDIA_TYPE", status.HTTP_415_UNSUPPORTED_MEDIA_TYPE),
+    drf_exceptions.Throttled: ("RATE_LIMITED", status.HTTP_429_TOO_MANY_REQUESTS),
+    drf_exceptions.ParseError: ("VALIDATION_ERROR", status.HTTP_400_BAD_REQUEST),
+    drf_exceptions.ValidationError: ("VALIDATION_ERROR", status.HTTP_400_BAD_REQUEST),
+}
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _drf_message(exc: drf_exceptions.APIException) -> str:
+    if isinstance(exc, drf_exceptions.ValidationError):
+        return "The request is not valid."
+    detail = exc.detail
+    if isinstance(detail, (list, dict)):
+        return "The request could not be completed."
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Render every exception a view lets out as the error envelope."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, ApplicationError):
+        body, code = error_body(exc.code, exc.message, exc.details), exc.http_status
+        retry_after = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
+        if retry_after is not None:
+            headers["Retry-After"] = str(int(retry_after))
+        return Response(body, status=code, headers=headers)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        exc = drf_exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if not isinstance(exc, drf_exceptions.APIException):
+        return None  # a real bug: let Django's 500 handling (and logging) see it
+    code, http_status = next(
+        ((c, s) for cls, (c, s) in _DRF_CODES.items() if isinstance(exc, cls)),
+        ("ERROR", exc.status_code),
+    )
+    if isinstance(exc, drf_exceptions.ParseError):
+        details = {"body": [str(exc.detail)]}
+        message = "The request body is not valid JSON."
+    elif isinstance(exc, drf_exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        message = _drf_message(exc)
+    else:
+        details, message = {}, _drf_message(exc)
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
+        headers["WWW-Authenticate"] = "Api-Key"
+    return Response(error_body(code, message, details), status=http_status, headers=headers)

@@ -1,0 +1,147 @@
+"""Field encryption at rest: AES-256-GCM with a key ring.
+
+`ENCRYPTION_KEYS` lists base64 32-byte keys; the first encrypts, all decrypt.
+A stored value reads `enc1:<key id>:<base64(nonce || ciphertext+tag)>`, where the
+key id is the first 8 hex digits of the key's SHA-256, so every ciphertext names
+the key that can open it and rotation can tell which rows still need work.
+
+What can go wrong: a value encrypted under a key that has since left the ring
+cannot be read; `decrypt` raises `DecryptionError` naming the key id (never the
+value) rather than returning garbage.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+TOKEN_PREFIX = "enc1"
+_NONCE_BYTES = 12
+_AAD = b"switchyard-field-v1"
+
+
+class DecryptionError(Exception):
+    """A stored value could not be decrypted (unknown key, or tampered)."""
+
+
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:8]
+
+
+class KeyRing:
+    def __init__(self, encoded_keys: Sequence[str]):
+        keys = []
+        for position, encoded in enumerate(encoded_keys, start=1):
+            try:
+                raw = base64.b64decode(encoded.strip(), validate=True)
+            except (binascii.Error, ValueError):
+                raise ImproperlyConfigured(f"ENCRYPTION_KEYS entry {position} is not valid base64.") from None
+            if len(raw) != 32:
+                raise ImproperlyConfigured(
+                    f"ENCRYPTION_KEYS entry {position} decodes to {len(raw)} bytes; AES-256 needs 32."
+                )
+            keys.append(raw)
+        if not keys:
+            raise ImproperlyConfigured("ENCRYPTION_KEYS is empty: give at least one base64 32-byte key.")
+        self._keys = {key_id(k): AESGCM(k) for k in keys}
+        self.primary_id = key_id(keys[0])
+        if len(self._keys) != len(keys):
+            raise ImproperlyConfigured("ENCRYPTION_KEYS lists the same key twice.")
+
+    @property
+    def key_ids(self) -> list[str]:
+        return list(self._keys)
+
+    def encrypt(self, plaintext: str) -> str:
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._keys[self.primary_id].encrypt(nonce, plaintext.encode("utf-8"), _AAD)
+        return f"{TOKEN_PREFIX}:{self.primary_id}:{base64.b64encode(nonce + sealed).decode('ascii')}"
+
+    def decrypt(self, token: str) -> str:
+        try:
+            prefix, kid, payload = token.split(":", 2)
+        except ValueError:
+            raise DecryptionError("Value is not an encrypted token.") from None
+        if prefix != TOKEN_PREFIX:
+            raise DecryptionError("Value is not an encrypted token.")
+        cipher = self._keys.get(kid)
+        if cipher is None:
+            raise DecryptionError(f"Value was encrypted with key {kid}, which is not in ENCRYPTION_KEYS.")
+        try:
+            blob = base64.b64decode(payload)
+            return cipher.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], _AAD).decode("utf-8")
+        except Exception:
+            raise DecryptionError(f"Value under key {kid} failed authentication.") from None
+
+    @staticmethod
+    def token_key_id(token: str) -> str | None:
+        parts = token.split(":", 2)
+        return parts[1] if len(parts) == 3 and parts[0] == TOKEN_PREFIX else None
+
+
+@lru_cache(maxsize=8)
+def _ring_for(keys: tuple[str, ...]) -> KeyRing:
+    return KeyRing(keys)
+
+
+def key_ring() -> KeyRing:
+    """The ring from settings (cached per distinct key list, so tests can override it)."""
+    return _ring_for(tuple(settings.ENCRYPTION_KEYS))
+
+
+def is_encrypted(value: str | None) -> bool:
+    return bool(value) and KeyRing.token_key_id(value) is not None
+
+
+class EncryptedTextField(models.TextField):
+    """A text field stored encrypted; Python code sees the plain string. Empty stays empty."""
+
+    def from_db_value(self, value, expression, connection):
+        if value in (None, ""):
+            return value
+        return key_ring().decrypt(value)
+
+    def to_python(self, value):
+        return value
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if value in (None, ""):
+            return value
+        return key_ring().encrypt(str(value))
+
+
+class EncryptedJSONField(models.TextField):
+    """A JSON value stored encrypted; Python code sees dicts and lists. None and {} stay readable as such."""
+
+    def from_db_value(self, value, expression, connection):
+        if value in (None, ""):
+            return {} if value == "" else None
+        return json.loads(key_ring().decrypt(value))
+
+    def to_python(self, value):
+        if isinstance(value, str) and value:
+            return json.loads(value)
+        return value
+
+    def get_prep_value(self, value: Any):
+        if value is None:
+            return None
+        return key_ring().encrypt(json.dumps(value, sort_keys=True, separators=(",", ":")))
+
+    def value_to_string(self, obj):  # dumpdata must never write secrets in the clear
+        return ""
+
+
+ENCRYPTED_FIELD_TYPES = (EncryptedTextField, EncryptedJSONField)

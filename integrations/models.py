@@ -1,0 +1,163 @@
+"""An organization's connections to third parties, the OAuth handshakes that make them, and their call log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Organization
+
+from .encryption import EncryptedJSONField, EncryptedTextField
+
+# Fields that hold secrets: encrypted at rest, write-only in the API and admin.
+SECRET_FIELDS = ("api_key", "api_secret", "webhook_secret", "access_token", "refresh_token", "credentials")
+
+
+class IntegrationType(models.TextChoices):
+    PAYMENT_GATEWAY = "payment_gateway", "Payment gateway"
+    ERP = "erp", "ERP"
+    ACCOUNTING = "accounting", "Accounting"
+    CRM = "crm", "CRM"
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    SHIPPING = "shipping", "Shipping"
+    INVENTORY = "inventory", "Inventory"
+    ECOMMERCE = "ecommerce", "E-commerce"
+    ADVERTISING = "advertising", "Advertising"
+    SOCIAL = "social", "Social"
+    STORAGE = "storage", "Storage"
+    TAX = "tax", "Tax"
+    API = "api", "API"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class IntegrationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+    ERROR = "error", "Error"
+    TESTING = "testing", "Testing"
+    PENDING_AUTH = "pending_auth", "Pending authorization"
+
+
+class Integration(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="integrations")
+    name = models.CharField(max_length=200)
+    code = models.SlugField(max_length=64, unique=True, help_text="Unique slug; inbound webhook URLs use it.")
+    type = models.CharField(max_length=32, choices=IntegrationType.choices)
+    provider = models.CharField(max_length=64, db_index=True, help_text="Connector registry key.")
+    status = models.CharField(max_length=16, choices=IntegrationStatus.choices, default=IntegrationStatus.INACTIVE)
+    description = models.TextField(blank=True)
+    api_endpoint = models.URLField(blank=True, help_text="Replaces the provider's base URL for every call.")
+
+    api_key = EncryptedTextField(blank=True, default="")
+    api_secret = EncryptedTextField(blank=True, default="")
+    webhook_secret = EncryptedTextField(blank=True, default="")
+    access_token = EncryptedTextField(blank=True, default="")
+    refresh_token = EncryptedTextField(blank=True, default="")
+    credentials = EncryptedJSONField(blank=True, default=dict, help_text="Provider-specific secrets (JSON).")
+    token_type = models.CharField(max_length=32, blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    scope = models.JSONField(default=list, blank=True)
+
+    config = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    is_test_mode = models.BooleanField(default=False)
+    sync_interval_minutes = models.PositiveIntegerField(default=0, help_text="0 = manual only.")
+    auto_sync_enabled = models.BooleanField(default=False)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "provider"], name="integration_org_provider"),
+            models.Index(fields=["organization", "status"], name="integration_org_status"),
+            models.Index(
+                fields=["next_sync_at"],
+                name="integration_due_sync",
+                condition=models.Q(auto_sync_enabled=True, status="active"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def token_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class OAuthState(models.Model):
+    """One OAuth authorization in flight; single use, short-lived."""
+
+    state = models.CharField(max_length=128, unique=True)
+    provider = models.CharField(max_length=64)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="oauth_states")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    integration = models.ForeignKey(Integration, null=True, blank=True, on_delete=models.CASCADE)
+    redirect_uri = models.URLField(max_length=500)
+    code_verifier = EncryptedTextField(blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "OAuth state"
+        indexes = [models.Index(fields=["expires_at"], name="oauthstate_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.state[:8]}…"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.used_at is None and self.expires_at > timezone.now()
+
+
+class LogDirection(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class IntegrationLog(models.Model):
+    """One row per provider call or inbound request. Bodies are redacted and truncated before they get here."""
+
+    integration = models.ForeignKey(
+        Integration, null=True, blank=True, on_delete=models.CASCADE, related_name="logs"
+    )
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="integration_logs"
+    )
+    action = models.CharField(max_length=64)
+    direction = models.CharField(max_length=8, choices=LogDirection.choices, default=LogDirection.OUTBOUND)
+    method = models.CharField(max_length=8, blank=True, default="")
+    endpoint = models.CharField(max_length=1000, blank=True, default="")
+    request = models.JSONField(default=dict, blank=True)
+    response = models.JSONField(default=dict, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["integration", "-created_at"], name="intlog_integration_created"),
+            models.Index(fields=["organization", "-created_at"], name="intlog_org_created"),
+            models.Index(fields=["action", "-created_at"], name="intlog_action_created"),
+            models.Index(fields=["status_code", "-created_at"], name="intlog_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.method} {self.status_code or ''}".strip()
+
+    @property
+    def is_error(self) -> bool:
+        return bool(self.error_message) or (self.status_code or 0) >= 400
