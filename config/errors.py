@@ -90,7 +90,6 @@ class SyncFailed(ApplicationError):
 
 
 class UnsafeURL(ValidationError):
-    code = "UNSAFE_URL"
     default_message = "The URL points at a private, loopback or link-local address."
 
 
