@@ -18,6 +18,10 @@ for line in (root / ".env.example").read_text().splitlines():
         line = f"SECRET_KEY={secrets.token_urlsafe(50)}"
     elif line.startswith("ENCRYPTION_KEYS="):
         line = f"ENCRYPTION_KEYS={base64.b64encode(secrets.token_bytes(32)).decode()}"
+    elif line.startswith("OUTBOUND_URL_ALLOWLIST="):
+        line = "OUTBOUND_URL_ALLOWLIST=127.0.0.1,localhost"  # the local sandbox shop
+    elif line.startswith("DEMO_ADMIN_PASSWORD="):
+        line = f"DEMO_ADMIN_PASSWORD={secrets.token_urlsafe(12)}"
     lines.append(line)
 target.write_text("\n".join(lines) + "\n")
 print(f"Wrote {target} with fresh SECRET_KEY and ENCRYPTION_KEYS.")

@@ -256,6 +256,7 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 
 # ---------------------------------------------------------------- sandbox (demo shop)
 SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8765")
+DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
 
 # ---------------------------------------------------------------- logging
 LOGGING = {
