@@ -1,0 +1,107 @@
+"""The IntegrationLog row each provider call attempt leaves: redacted, truncated, never fatal.
+
+One row per HTTP attempt, not per call: a call retried twice leaves three rows
+sharing `metadata.call_id`, each with its own status, duration and what the
+client decided next (`metadata.outcome`: ok, retry, refresh, error), which is
+what an operator needs to see why a sync was slow or failed.
+
+What can go wrong: writing the row fails (the database is down, or the caller
+is inside a broken transaction). The call's outcome matters more than its log
+line, so the failure is logged and swallowed; a POST that succeeded must not
+look failed, and be sent again, because its log row could not be written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+import requests
+from django.conf import settings
+from django.db import DatabaseError, connections, router, transaction
+
+from .redaction import Redactor, truncated
+
+if TYPE_CHECKING:
+    from integrations.models import Integration
+
+logger = logging.getLogger(__name__)
+
+# SQLite has one writer at a time; an in-memory shared-cache database (the test default) fails a second
+# concurrent writer at once ("table is locked") instead of waiting. Threads of one process take turns here.
+_sqlite_writes = threading.Lock()
+
+_TEXT_TYPES = ("json", "text", "xml", "x-www-form-urlencoded", "javascript", "html")
+
+
+def request_record(redactor: Redactor, *, headers: dict[str, Any], json_body: Any, data: Any) -> dict[str, Any]:
+    limit = settings.INTEGRATION_LOG_BODY_LIMIT
+    record: dict[str, Any] = {"headers": redactor.headers(headers)}
+    if json_body is not None:
+        record["json"] = truncated(redactor.data(json_body), limit)
+    elif data is not None:
+        record["data"] = truncated(redactor.data(data if not isinstance(data, bytes) else _decode(data)), limit)
+    return record
+
+
+def response_record(redactor: Redactor, response: requests.Response) -> dict[str, Any]:
+    limit = settings.INTEGRATION_LOG_BODY_LIMIT
+    content_type = response.headers.get("Content-Type", "")
+    record: dict[str, Any] = {"headers": redactor.headers(response.headers)}
+    body = response.content or b""
+    if not body:
+        return record
+    if "json" in content_type:
+        try:
+            record["json"] = truncated(redactor.data(json.loads(body), request=False), limit)
+            return record
+        except ValueError:
+            pass
+    if any(kind in content_type for kind in _TEXT_TYPES) or not content_type:
+        record["text"] = truncated(redactor.text(_decode(body)), limit)
+    else:
+        record["text"] = f"<{len(body)} bytes of {content_type}>"
+    return record
+
+
+def _decode(body: bytes) -> str:
+    return body.decode("utf-8", errors="replace")
+
+
+def write_call_log(
+    integration: Integration,
+    *,
+    action: str,
+    method: str,
+    endpoint: str,
+    request: dict[str, Any],
+    response: dict[str, Any] | None,
+    status_code: int | None,
+    duration_ms: int | None,
+    error_message: str,
+    metadata: dict[str, Any],
+) -> None:
+    from integrations.models import IntegrationLog
+
+    alias = router.db_for_write(IntegrationLog)
+    serialize = _sqlite_writes if connections[alias].vendor == "sqlite" else contextlib.nullcontext()
+    try:
+        with serialize, transaction.atomic(using=alias):  # a savepoint inside a caller's transaction
+            IntegrationLog.objects.using(alias).create(
+                integration_id=integration.pk,
+                organization_id=integration.organization_id,
+                action=action[:64],
+                method=method[:8],
+                endpoint=endpoint[:1000],
+                request=request,
+                response=response or {},
+                status_code=status_code,
+                duration_ms=duration_ms,
+                error_message=error_message,
+                metadata=metadata,
+            )
+    except DatabaseError as exc:
+        logger.warning("IntegrationLog row for %s %s not written: %s: %s", action, method, type(exc).__name__, exc)

@@ -1,0 +1,188 @@
+"""Taking secrets out of whatever we are about to write down (IntegrationLog rows, error messages, log lines).
+
+Two nets, both always applied:
+
+1. **By name.** Headers (`Authorization`, `Cookie`, `X-Shopify-Access-Token`,
+   `X-Api-Key`, signatures…), query parameters and JSON/form keys whose name
+   looks secret (`token`, `access_token`, `api_key`, `client_secret`,
+   `password`, `signature`, `sig`, `code` in requests…) have their value
+   replaced by `[REDACTED]`, case-insensitively and at any depth.
+2. **By value.** Every secret the integration holds (api_key, api_secret,
+   webhook_secret, access_token, refresh_token and each string inside
+   credentials), in its plain, URL-encoded and JSON-escaped forms, is replaced
+   wherever it appears: a token echoed in an error body, in a URL path, in a
+   free-text field.
+
+What can go wrong: a secret the integration does not hold yet (the new token in
+a refresh answer) is caught only by name; a secret shorter than
+`MIN_SECRET_LENGTH` is not searched for by value (it would shred the text and
+is no secret anyway). Redact before truncating, never after: a cut secret no
+longer matches.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from integrations.models import Integration
+
+REDACTED = "[REDACTED]"
+MIN_SECRET_LENGTH = 4
+
+# Names are compared lower-cased with everything but letters and digits removed.
+_SECRET_NAMES = frozenset(
+    {
+        "key", "sig", "auth", "pwd", "pass", "pin", "otp", "cvv", "cvc", "hmac", "jwt", "assertion",
+        "session", "sessionid", "codeverifier", "nonce", "ticket",
+    }
+)  # fmt: skip
+_SECRET_PARTS = (
+    "token", "secret", "password", "passwd", "apikey", "accesskey", "privatekey", "signature",
+    "credential", "authorization", "cookie",
+)  # fmt: skip
+# Only in what we send: an OAuth authorization `code`. In answers, `code` is an error or product code.
+_REQUEST_ONLY_NAMES = frozenset({"code", "authcode", "authorizationcode"})
+# Names that match the patterns above but hold nothing secret and help debugging.
+_NOT_SECRET = frozenset(
+    {"tokentype", "expiresin", "pagetoken", "nextpagetoken", "nexttoken", "continuationtoken", "synctoken"}
+)
+
+_HEADER_SECRET = re.compile(r"auth|token|secret|key|signature|cookie|password|session|hmac|credential", re.I)
+# A credential after an auth scheme: long enough and with a digit, so "Basic auth failed" stays readable.
+_BEARER = re.compile(r"\b(Bearer|Basic|Token|Api-Key)\s+(?=[A-Za-z0-9._~+/=:-]*\d)[A-Za-z0-9._~+/=:-]{8,}", re.I)
+# `name=value` and `"name": "value"` in free text (bodies we could not parse, exception messages).
+_PAIR = re.compile(
+    r"""(?P<name>["']?[A-Za-z0-9_.-]+["']?)(?P<sep>\s*[:=]\s*)(?P<quote>["']?)(?P<value>[^"'&\s,;}]+)""",
+)
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def is_secret_name(name: str, *, request: bool = True) -> bool:
+    """Whether a query/body key names a secret. `request=False` for what a provider answered."""
+    norm = _normalized(name)
+    if not norm or norm in _NOT_SECRET:
+        return False
+    if norm in _SECRET_NAMES or any(part in norm for part in _SECRET_PARTS):
+        return True
+    return request and norm in _REQUEST_ONLY_NAMES
+
+
+def is_secret_header(name: str) -> bool:
+    return bool(_HEADER_SECRET.search(name))
+
+
+def integration_secrets(integration: Integration | None) -> list[str]:
+    """The plain values of every secret field an integration holds (credentials flattened to its strings)."""
+    if integration is None:
+        return []
+    from integrations.models import SECRET_FIELDS
+
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            found.append(str(value))
+
+    for field in SECRET_FIELDS:
+        walk(getattr(integration, field, None))
+    return found
+
+
+class Redactor:
+    """Redacts by name and by value. Build one per call attempt: the secrets change when a token is refreshed."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        variants: set[str] = set()
+        for secret in secrets:
+            if not secret or len(secret) < MIN_SECRET_LENGTH:
+                continue
+            variants.update({secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]})
+        ordered = sorted((v for v in variants if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+        self._values = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    @classmethod
+    def for_integration(cls, integration: Integration | None, extra: Iterable[str] = ()) -> Redactor:
+        return cls([*integration_secrets(integration), *extra])
+
+    # ----------------------------------------------------------- by value
+    def values(self, text: str) -> str:
+        """Replace every known secret value in `text`."""
+        return self._values.sub(REDACTED, text) if self._values and text else text
+
+    def text(self, text: str) -> str:
+        """Free text (an unparsed body, an exception message): known values, `Bearer …`, `name=value` pairs."""
+        if not text:
+            return text
+        text = self.values(text)
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+
+        def pair(m: re.Match[str]) -> str:
+            if not is_secret_name(m.group("name").strip("\"'")) or m.group("value") == REDACTED:
+                return m.group(0)
+            return f"{m.group('name')}{m.group('sep')}{m.group('quote')}{REDACTED}"
+
+        return _PAIR.sub(pair, text)
+
+    # ----------------------------------------------------------- by name (and value)
+    def url(self, url: str) -> str:
+        """Secret query parameters blanked, known values removed from the whole URL (a token in a path, too)."""
+        parts = urlsplit(url)
+        if parts.query:
+            pairs = parse_qsl(parts.query, keep_blank_values=True)
+            query = urlencode([(k, REDACTED if is_secret_name(k) else v) for k, v in pairs], safe="[]")
+            parts = parts._replace(query=query)
+        if parts.password or parts.username:
+            port = f":{parts.port}" if parts.port else ""
+            parts = parts._replace(netloc=f"{REDACTED}@{parts.hostname or ''}{port}")
+        return self.values(urlunsplit(parts))
+
+    def headers(self, headers: Mapping[str, Any] | None) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for name, value in (headers or {}).items():
+            value = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            result[str(name)] = REDACTED if is_secret_header(str(name)) else self.text(value)
+        return result
+
+    def data(self, value: Any, *, request: bool = True) -> Any:
+        """A JSON-like structure (or form pairs) with secret keys blanked at any depth and known values removed."""
+        if isinstance(value, Mapping):
+            return {
+                str(k): REDACTED if is_secret_name(str(k), request=request) else self.data(v, request=request)
+                for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple)):
+            if value and all(isinstance(item, tuple) and len(item) == 2 for item in value):  # form pairs
+                return [
+                    [str(k), REDACTED if is_secret_name(str(k), request=request) else self.data(v, request=request)]
+                    for k, v in value
+                ]
+            return [self.data(item, request=request) for item in value]
+        if isinstance(value, bytes):
+            return self.text(value.decode("utf-8", errors="replace"))
+        if isinstance(value, str):
+            return self.text(value)
+        return value
+
+
+def truncated(value: Any, limit: int) -> Any:
+    """`value` if its JSON form fits in `limit` characters, else a marker with the first `limit` characters."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    if len(text) <= limit:
+        return value
+    return {"truncated": True, "size": len(text), "head": text[:limit]}
