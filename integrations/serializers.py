@@ -1,0 +1,243 @@
+"""Shapes of the integrations API: strict input, output that never carries a secret.
+
+Input serializers only check shapes and types; the rules (registered provider,
+free code, safe endpoint) live in services.py. Output shows whether each secret
+is set and its masked tail (`••••1234`), never its value; `credentials` shows
+only its key names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .masking import mask_secret
+from .models import Integration, IntegrationLog, IntegrationStatus, IntegrationType
+
+# ---------------------------------------------------------------- shared plumbing
+
+
+class RejectUnknownFieldsMixin:
+    """Refuse a body that names fields the serializer does not accept (DRF would silently drop them).
+
+    A typo (`api_kye`) or a read-only field (`organization`, `last_error`) then
+    fails loudly with VALIDATION_ERROR naming each offending field, instead of
+    answering 200 and changing nothing.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            offending = sorted(set(data) - writable)
+            if offending:
+                raise serializers.ValidationError(
+                    {
+                        name: ["This field is read-only." if name in self.fields else "Unknown field."]
+                        for name in offending
+                    }
+                )
+        return super().to_internal_value(data)
+
+
+class StrictInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """Base of every request body in this API."""
+
+
+class _JSONTypeMixin:
+    """Accept only the JSON type the field stands for: no "12" for 12, no 1 for true, no 123 for "123"."""
+
+    json_types: tuple[type, ...] = ()
+
+    def to_internal_value(self, data: Any) -> Any:
+        if (isinstance(data, bool) and bool not in self.json_types) or not isinstance(data, self.json_types):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(_JSONTypeMixin, serializers.CharField):
+    json_types = (str,)
+
+
+class StrictSlugField(_JSONTypeMixin, serializers.SlugField):
+    json_types = (str,)
+
+
+class StrictURLField(_JSONTypeMixin, serializers.URLField):
+    json_types = (str,)
+
+
+class StrictBooleanField(_JSONTypeMixin, serializers.BooleanField):
+    json_types = (bool,)
+
+
+class StrictIntegerField(_JSONTypeMixin, serializers.IntegerField):
+    json_types = (int,)
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable, e.g. VALIDATION_ERROR, INTEGRATION_NOT_FOUND.")
+    message = serializers.CharField()
+    details = serializers.DictField(help_text="Per-field messages for validation errors; context otherwise.")
+
+
+class ErrorResponseSerializer(serializers.Serializer):
+    """The one error envelope every API error uses."""
+
+    error = ErrorBodySerializer()
+
+
+# ---------------------------------------------------------------- integrations
+
+
+def _secret_input(label: str) -> StrictCharField:
+    return StrictCharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=8192,
+        write_only=True,
+        style={"input_type": "password"},
+        help_text=f"Write-only. {label}; \"\" or null clears it.",
+    )
+
+
+class IntegrationWriteSerializer(StrictInputSerializer):
+    """POST creates (name, code, provider required); PATCH sends any subset."""
+
+    name = StrictCharField(max_length=200)
+    code = StrictSlugField(max_length=64, help_text="Unique slug; inbound webhook URLs use it.")
+    provider = StrictCharField(max_length=64, help_text="A key from GET /api/providers/.")
+    type = serializers.ChoiceField(
+        choices=IntegrationType.choices, required=False, help_text="Defaults to the provider's type."
+    )
+    status = serializers.ChoiceField(choices=IntegrationStatus.choices, required=False)
+    description = StrictCharField(required=False, allow_blank=True)
+    api_endpoint = StrictURLField(
+        required=False, allow_blank=True, max_length=200, help_text="Replaces the provider's base URL."
+    )
+    api_key = _secret_input("API key")
+    api_secret = _secret_input("API secret")
+    webhook_secret = _secret_input("Secret that signs the provider's webhooks")
+    access_token = _secret_input("OAuth or static access token")
+    refresh_token = _secret_input("OAuth refresh token")
+    credentials = serializers.DictField(
+        required=False,
+        allow_null=True,
+        write_only=True,
+        help_text="Write-only. Provider-specific secrets; replaces the stored object as a whole; null clears it.",
+    )
+    token_type = StrictCharField(required=False, allow_blank=True, max_length=32)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    scope = serializers.ListField(child=StrictCharField(max_length=200), required=False)
+    config = serializers.DictField(required=False)
+    metadata = serializers.DictField(required=False)
+    is_test_mode = StrictBooleanField(required=False)
+    sync_interval_minutes = StrictIntegerField(
+        required=False, min_value=0, max_value=525_600, help_text="0 = manual only."
+    )
+    auto_sync_enabled = StrictBooleanField(required=False)
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class SecretPresenceField(serializers.Field):
+    def __init__(self, **kwargs: Any):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: Any) -> bool:
+        return bool(value)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class MaskedSecretField(serializers.Field):
+    def __init__(self, **kwargs: Any):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return mask_secret(value)
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class KeyNamesField(serializers.Field):
+    def __init__(self, **kwargs: Any):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: Any) -> list[str]:
+        return sorted(str(key) for key in value) if isinstance(value, Mapping) else []
+
+
+class IntegrationSerializer(serializers.ModelSerializer):
+    """An integration as the API shows it. Secrets appear only as `has_*` and `*_masked`."""
+
+    has_api_key = SecretPresenceField(source="api_key")
+    api_key_masked = MaskedSecretField(source="api_key")
+    has_api_secret = SecretPresenceField(source="api_secret")
+    api_secret_masked = MaskedSecretField(source="api_secret")
+    has_webhook_secret = SecretPresenceField(source="webhook_secret")
+    webhook_secret_masked = MaskedSecretField(source="webhook_secret")
+    has_access_token = SecretPresenceField(source="access_token")
+    access_token_masked = MaskedSecretField(source="access_token")
+    has_refresh_token = SecretPresenceField(source="refresh_token")
+    refresh_token_masked = MaskedSecretField(source="refresh_token")
+    has_credentials = SecretPresenceField(source="credentials")
+    credentials_keys = KeyNamesField(source="credentials")
+    token_expired = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Integration
+        fields = [
+            "id", "name", "code", "type", "provider", "status", "description", "api_endpoint",
+            "has_api_key", "api_key_masked", "has_api_secret", "api_secret_masked",
+            "has_webhook_secret", "webhook_secret_masked", "has_access_token", "access_token_masked",
+            "has_refresh_token", "refresh_token_masked", "has_credentials", "credentials_keys",
+            "token_type", "expires_at", "token_expired", "scope", "config", "metadata",
+            "is_test_mode", "sync_interval_minutes", "auto_sync_enabled",
+            "last_sync_at", "next_sync_at", "last_error", "consecutive_failures", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ConnectionResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    latency_ms = serializers.IntegerField(min_value=0)
+    detail = serializers.CharField(help_text="What happened; never contains a secret.")
+
+
+# ---------------------------------------------------------------- providers, logs
+
+
+class _ProviderOAuthSerializer(serializers.Serializer):
+    scopes = serializers.ListField(child=serializers.CharField())
+    pkce = serializers.BooleanField()
+
+
+class _ProviderRateLimitSerializer(serializers.Serializer):
+    requests = serializers.IntegerField()
+    per_seconds = serializers.FloatField()
+
+
+class ProviderSerializer(serializers.Serializer):
+    """Documents `Connector.describe()`; the API returns that dict as the connector gives it."""
+
+    key = serializers.CharField()
+    display_name = serializers.CharField()
+    integration_type = serializers.CharField()
+    auth_kind = serializers.CharField()
+    capabilities = serializers.ListField(child=serializers.CharField())
+    webhook_scheme = serializers.CharField(allow_null=True)
+    oauth = _ProviderOAuthSerializer(allow_null=True)
+    rate_limit = _ProviderRateLimitSerializer(allow_null=True)
+    docs_url = serializers.CharField(allow_blank=True)
+
+
+class IntegrationLogSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IntegrationLog
+        fields = [
+            "id", "integration", "action", "direction", "method", "endpoint", "request", "response",
+            "status_code", "duration_ms", "error_message", "metadata", "created_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,256 @@
+"""Writes to integrations: create, update, delete, and the connection test.
+
+The API, the admin and commands all come through here, so the rules live here:
+the provider must be registered, `type` defaults to the provider's, `code` is a
+unique slug, a custom `api_endpoint` must pass the outbound URL check, and a
+secret given as "" or None is cleared. Every check runs before anything is
+written, so a refused call changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import Organization
+from config.errors import ApplicationError, ValidationError
+from connectors import registry
+from connectors.base import ConnectionResult
+from connectors.outbound import check_outbound_url
+
+from .masking import MASK
+from .models import SECRET_FIELDS, Integration, IntegrationStatus
+
+logger = logging.getLogger(__name__)
+
+SECRET_TEXT_FIELDS = tuple(name for name in SECRET_FIELDS if name != "credentials")
+
+# What `integration_update` may change. The organization, the sync bookkeeping
+# (last_sync_at, next_sync_at, last_error, consecutive_failures) and timestamps
+# belong to the product, not to the caller.
+UPDATABLE_FIELDS = frozenset(
+    {
+        "name", "code", "type", "provider", "status", "description", "api_endpoint",
+        *SECRET_FIELDS,
+        "token_type", "expires_at", "scope", "config", "metadata",
+        "is_test_mode", "sync_interval_minutes", "auto_sync_enabled",
+    }
+)
+
+_DETAIL_LIMIT = 500
+
+
+def _check_code_free(code: str, *, exclude_pk: int | None = None) -> None:
+    taken = Integration.objects.filter(code=code)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        raise ValidationError(f"The code {code!r} is already in use.", details={"code": ["already in use"]})
+
+
+def _check_api_endpoint(api_endpoint: str) -> None:
+    if api_endpoint:
+        check_outbound_url(api_endpoint, field="api_endpoint")
+
+
+def _save_new(integration: Integration) -> None:
+    """Insert, turning a lost race on the unique code into the same error the pre-check gives."""
+    try:
+        with transaction.atomic():
+            integration.save()
+    except IntegrityError:
+        _check_code_free(integration.code, exclude_pk=integration.pk)
+        raise
+
+
+@transaction.atomic
+def integration_create(
+    *,
+    organization: Organization,
+    name: str,
+    code: str,
+    provider: str,
+    type: str | None = None,
+    status: str = IntegrationStatus.INACTIVE,
+    description: str = "",
+    api_endpoint: str = "",
+    api_key: str | None = "",
+    api_secret: str | None = "",
+    webhook_secret: str | None = "",
+    access_token: str | None = "",
+    refresh_token: str | None = "",
+    credentials: dict[str, Any] | None = None,
+    token_type: str = "",
+    expires_at: datetime | None = None,
+    scope: list[str] | None = None,
+    config: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    is_test_mode: bool = False,
+    sync_interval_minutes: int = 0,
+    auto_sync_enabled: bool = False,
+) -> Integration:
+    """Create an integration for `organization`.
+
+    Raises InvalidProvider for an unregistered provider, ValidationError for a
+    code already in use (codes are unique across organizations because inbound
+    URLs use them) and UnsafeURL for an api_endpoint that points inside.
+    """
+    connector_cls = registry.get(provider)
+    _check_code_free(code)
+    _check_api_endpoint(api_endpoint)
+    integration = Integration(
+        organization=organization,
+        name=name,
+        code=code,
+        provider=provider,
+        type=type or connector_cls.integration_type,
+        status=status,
+        description=description,
+        api_endpoint=api_endpoint,
+        api_key=api_key or "",
+        api_secret=api_secret or "",
+        webhook_secret=webhook_secret or "",
+        access_token=access_token or "",
+        refresh_token=refresh_token or "",
+        credentials=credentials or {},
+        token_type=token_type,
+        expires_at=expires_at,
+        scope=scope or [],
+        config=config or {},
+        metadata=metadata or {},
+        is_test_mode=is_test_mode,
+        sync_interval_minutes=sync_interval_minutes,
+        auto_sync_enabled=auto_sync_enabled,
+    )
+    _save_new(integration)
+    return integration
+
+
+@transaction.atomic
+def integration_update(*, integration: Integration, data: dict[str, Any]) -> Integration:
+    """Change the fields in `data` (a partial update) and save only those.
+
+    A secret given as "" or None is cleared; `credentials` is replaced as a
+    whole, not merged, so a key can be removed by leaving it out. Changing the
+    provider does not change `type` unless `type` is given too. Changing `code`
+    changes the integration's inbound URLs: providers must be told.
+    """
+    unknown = sorted(set(data) - UPDATABLE_FIELDS)
+    if unknown:
+        raise ValidationError(details={name: ["This field cannot be changed."] for name in unknown})
+    if "provider" in data:
+        registry.get(data["provider"])
+    if "code" in data and data["code"] != integration.code:
+        _check_code_free(data["code"], exclude_pk=integration.pk)
+    if data.get("api_endpoint"):
+        _check_api_endpoint(data["api_endpoint"])
+
+    changes = dict(data)
+    for name in SECRET_TEXT_FIELDS:
+        if name in changes and changes[name] is None:
+            changes[name] = ""
+    if "credentials" in changes and changes["credentials"] is None:
+        changes["credentials"] = {}
+    for name in ("scope", "config", "metadata"):
+        if name in changes and changes[name] is None:
+            changes[name] = [] if name == "scope" else {}
+
+    for name, value in changes.items():
+        setattr(integration, name, value)
+    if changes:
+        try:
+            with transaction.atomic():
+                integration.save(update_fields=[*changes, "updated_at"])
+        except IntegrityError:
+            _check_code_free(integration.code, exclude_pk=integration.pk)
+            raise
+    return integration
+
+
+@transaction.atomic
+def integration_delete(*, integration: Integration) -> None:
+    """Delete the integration with its log rows and OAuth states (the foreign keys cascade)."""
+    integration.delete()
+
+
+def _secret_values(integration: Integration) -> Iterator[str]:
+    for name in SECRET_TEXT_FIELDS:
+        value = getattr(integration, name)
+        if value:
+            yield value
+    stack: list[Any] = [integration.credentials]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, str) and item:
+            yield item
+        elif isinstance(item, (int, float)) and not isinstance(item, bool):
+            yield str(item)
+
+
+def scrub_secrets(text: str, integration: Integration) -> str:
+    """`text` with every secret of the integration replaced by the mask, longest first, and cut to a sane length.
+
+    Each secret is searched for as is, URL-encoded and JSON-escaped (the forms it
+    takes in an echoed URL or error body). Very short values (under 4
+    characters) are left alone: they carry no secret worth the name and
+    replacing them would mangle ordinary words. Scrub before cutting: a cut
+    secret no longer matches.
+    """
+    forms = {
+        form
+        for value in _secret_values(integration)
+        if len(value) >= 4
+        for form in (value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1])
+    }
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, MASK)
+    return text[:_DETAIL_LIMIT]
+
+
+def integration_test_connection(*, integration: Integration) -> ConnectionResult:
+    """Run the provider's connection test and record the outcome on the integration.
+
+    Never raises for a provider's failure: a domain error (PROVIDER_ERROR,
+    TOKEN_EXPIRED, an unregistered provider…), a network error, a connector
+    without a test, even a bug in a connector, all become `ok=False` with a
+    detail that names what went wrong. The detail is scrubbed of the
+    integration's secrets, because providers and HTTP libraries like to echo
+    credentials back in their messages.
+
+    What it records: `last_error` is set to the failure's detail, or cleared on
+    success; an integration in status `error` goes back to `active` on success.
+    A failure does not change `status` or `consecutive_failures`: a test is an
+    operator's probe (often of an integration not switched on yet), while those
+    fields track the scheduled work.
+    """
+    try:
+        result = registry.connector_for(integration).test_connection()
+    except ApplicationError as exc:
+        result = ConnectionResult(ok=False, latency_ms=0, detail=f"{exc.code}: {exc.message}")
+    except NotImplementedError:
+        result = ConnectionResult(ok=False, latency_ms=0, detail="This provider has no connection test.")
+    except Exception as exc:  # noqa: BLE001 - any failure of a test is its result, not a 500
+        # The message may carry a secret: log and answer with the exception's class only.
+        logger.warning("Connection test of integration %s failed with %s", integration.pk, type(exc).__name__)
+        result = ConnectionResult(ok=False, latency_ms=0, detail=f"Connection failed ({type(exc).__name__}).")
+    result = ConnectionResult(
+        ok=bool(result.ok), latency_ms=max(0, int(result.latency_ms)), detail=scrub_secrets(result.detail, integration)
+    )
+
+    fields = ["last_error", "updated_at"]
+    integration.last_error = "" if result.ok else result.detail
+    if result.ok and integration.status == IntegrationStatus.ERROR:
+        integration.status = IntegrationStatus.ACTIVE
+        fields.append("status")
+    integration.save(update_fields=fields)
+    return result
