@@ -45,7 +45,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         keyword, _, raw = header.partition(" ")
-        if keyword != self.keyword:
+        if keyword.lower() != self.keyword.lower():  # auth schemes are case-insensitive (RFC 9110 11.1)
             return None
         raw = raw.strip()
         if not raw:

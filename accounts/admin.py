@@ -1,0 +1,321 @@
+"""The admin console's tenancy (one mixin every organization-owned admin uses) and the accounts admin.
+
+Staff who are not superusers act through their memberships: they see only the
+records of organizations they belong to, and their role there decides what they
+may do. Superusers see and change everything.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from .models import ROLE_RANK, ApiKey, Membership, Organization, Role
+from .services import api_key_create, api_key_revoke
+
+# Which role each Django admin permission needs in the record's organization.
+_PERMISSION_ROLE_FIELDS = {"view": "view_role", "operate": "operate_role"}
+
+
+def _is_superuser(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_staff and user.is_superuser)
+
+
+def organization_roles(request: HttpRequest) -> dict[int, str]:
+    """{organization id: role} of the signed-in user's memberships in active organizations, cached per request."""
+    cached = getattr(request, "_admin_organization_roles", None)
+    if cached is None:
+        user = request.user
+        cached = {}
+        if user.is_authenticated and user.is_active and user.is_staff:
+            cached = dict(
+                Membership.objects.filter(user=user, organization__is_active=True).values_list(
+                    "organization_id", "role"
+                )
+            )
+        request._admin_organization_roles = cached
+    return cached
+
+
+def organization_ids_with_role(request: HttpRequest, role: str) -> list[int] | None:
+    """Organizations where the user holds at least `role`; None means every organization (a superuser)."""
+    if _is_superuser(request):
+        return None
+    needed = ROLE_RANK[Role(role)]
+    return sorted(org_id for org_id, held in organization_roles(request).items() if ROLE_RANK[Role(held)] >= needed)
+
+
+class OrganizationScopedAdmin(admin.ModelAdmin):
+    """A ModelAdmin for records that belong to an organization.
+
+    Tenancy: querysets, foreign-key choices and actions are limited to the
+    organizations the staff user is a member of; another organization's record
+    is "does not exist" (the admin redirects to its index), never "forbidden".
+    Superusers are unrestricted and keep Django's own permission checks.
+
+    Roles (for staff who are not superusers, the membership role decides; Django's
+    per-model permissions are not consulted, so a Google sign-in needs no grants):
+
+    =========  ======================================================================
+    viewer     sees the records of the organization, read-only
+    operator   also runs operational actions marked ``permissions=["operate"]``
+               (the Integration admin's "test connection")
+    admin      also adds, changes and deletes records, and runs every other action
+               (activate, deactivate, revoke, delete selected)
+    owner      as admin
+    =========  ======================================================================
+
+    Subclasses say where the organization is with `organization_path` (a lookup
+    path, "pk" for Organization itself) and may move `view_role`,
+    `operate_role` and `change_role`. Every action is re-scoped to the
+    organizations where the user holds the role the action needs, so a member who
+    is admin in one organization and viewer in another cannot act on the second
+    by selecting its rows.
+    """
+
+    organization_path = "organization"
+    view_role: str = Role.VIEWER
+    operate_role: str = Role.OPERATOR
+    change_role: str = Role.ADMIN
+
+    # ---------------------------------------------------------------- scoping
+    def object_organization_id(self, obj: Model) -> int | None:
+        if self.organization_path == "pk":
+            return obj.pk
+        *hops, last = self.organization_path.split("__")
+        for hop in hops:
+            obj = getattr(obj, hop, None)
+            if obj is None:
+                return None
+        return getattr(obj, f"{last}_id", None)
+
+    def scope_queryset(self, request: HttpRequest, queryset: QuerySet, role: str | None = None) -> QuerySet:
+        ids = organization_ids_with_role(request, role or self.view_role)
+        if ids is None:
+            return queryset
+        return queryset.filter(**{f"{self.organization_path}__in": ids})
+
+    def has_role(self, request: HttpRequest, role: str, obj: Model | None = None) -> bool:
+        ids = organization_ids_with_role(request, role)
+        if ids is None:
+            return True
+        if obj is None:
+            return bool(ids)
+        return self.object_organization_id(obj) in ids
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return self.scope_queryset(request, super().get_queryset(request))
+
+    # ---------------------------------------------------------------- permissions
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        if _is_superuser(request):
+            return super().has_module_permission(request)
+        return bool(organization_roles(request))
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if _is_superuser(request):
+            return super().has_view_permission(request, obj)
+        return self.has_role(request, self.view_role, obj)
+
+    def has_operate_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if _is_superuser(request):
+            return True
+        return self.has_role(request, self.operate_role, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        if _is_superuser(request):
+            return super().has_add_permission(request)
+        return self.has_role(request, self.change_role)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if _is_superuser(request):
+            return super().has_change_permission(request, obj)
+        return self.has_role(request, self.change_role, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if _is_superuser(request):
+            return super().has_delete_permission(request, obj)
+        return self.has_role(request, self.change_role, obj)
+
+    # ---------------------------------------------------------------- forms and actions
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
+        ids = organization_ids_with_role(request, self.change_role)
+        if ids is not None:
+            related = db_field.related_model
+            if related is Organization:
+                kwargs["queryset"] = Organization.objects.filter(pk__in=ids)
+            elif any(f.name == "organization" for f in related._meta.get_fields()):
+                kwargs["queryset"] = related._default_manager.filter(organization__in=ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, tuple]:
+        actions = super().get_actions(request)
+        return {name: (self._scoped_action(func), name, desc) for name, (func, name, desc) in actions.items()}
+
+    def _scoped_action(self, func):
+        needed = [
+            getattr(self, _PERMISSION_ROLE_FIELDS.get(p, "change_role"))
+            for p in getattr(func, "allowed_permissions", ("change",))
+        ]
+        role = max(needed, key=lambda r: ROLE_RANK[Role(r)])
+
+        @functools.wraps(func)
+        def scoped(modeladmin, request, queryset):
+            return func(modeladmin, request, self.scope_queryset(request, queryset, role))
+
+        return scoped
+
+
+# -------------------------------------------------------------------- organizations
+class MembershipInline(admin.TabularInline):
+    """Members of an organization; its admins and owners manage them, and grant no role above their own."""
+
+    model = Membership
+    extra = 0
+    raw_id_fields = ("user",)  # a select would list every user of the installation
+    fields = ("user", "role", "created_at")
+    readonly_fields = ("created_at",)
+
+    def _can_manage(self, request: HttpRequest, obj: Organization | None) -> bool:
+        ids = organization_ids_with_role(request, Role.ADMIN)
+        return ids is None or (obj is not None and obj.pk in ids)
+
+    def has_view_permission(self, request, obj=None):
+        return _is_superuser(request) or obj is None or obj.pk in organization_roles(request)
+
+    def has_add_permission(self, request, obj=None):
+        return self._can_manage(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._can_manage(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._can_manage(request, obj)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if not _is_superuser(request) and obj is not None and "role" in formset.form.base_fields:
+            own = organization_roles(request).get(obj.pk, Role.VIEWER)
+            field = formset.form.base_fields["role"]
+            field.choices = [(v, label) for v, label in Role.choices if ROLE_RANK[Role(v)] <= ROLE_RANK[Role(own)]]
+        return formset
+
+
+@admin.register(Organization)
+class OrganizationAdmin(OrganizationScopedAdmin):
+    """Organizations are created and deleted by superusers; their admins and owners edit them."""
+
+    organization_path = "pk"
+    list_display = ("name", "slug", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "slug")
+    inlines = (MembershipInline,)
+
+    def get_readonly_fields(self, request, obj=None):
+        if _is_superuser(request):
+            return ("created_at",)
+        return ("slug", "is_active", "created_at")
+
+    def has_add_permission(self, request):
+        return _is_superuser(request) and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return _is_superuser(request) and super().has_delete_permission(request, obj)
+
+
+# -------------------------------------------------------------------- API keys
+class ApiKeyAddForm(forms.ModelForm):
+    """Organization, name and role; the key itself is made by `api_key_create` when the form is saved."""
+
+    class Meta:
+        model = ApiKey
+        fields = ("organization", "name", "role")
+
+    request: HttpRequest | None = None
+
+    def clean(self):
+        cleaned = super().clean()
+        org, role = cleaned.get("organization"), cleaned.get("role")
+        if org is not None and role and self.request is not None and not _is_superuser(self.request):
+            own = organization_roles(self.request).get(org.pk)
+            if own is None or ROLE_RANK[Role(role)] > ROLE_RANK[Role(own)]:
+                self.add_error("role", "You cannot create a key with a role above your own.")
+        return cleaned
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(OrganizationScopedAdmin):
+    """API keys: the raw key is shown once, on the page that answers the add form; only its prefix after that.
+
+    The hash is never shown. The answer to the add form is rendered directly
+    (not a redirect with a flash message), so the raw key never passes through
+    the message cookie or the session table.
+    """
+
+    list_display = ("name", "organization", "prefix", "role", "created_at", "last_used_at", "revoked")
+    list_filter = ("role", ("organization", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "prefix")
+    list_select_related = ("organization",)
+    actions = ("revoke",)
+    readonly_on_change = ("organization", "prefix", "role", "created_by", "created_at", "last_used_at", "revoked_at")
+
+    @admin.display(boolean=True, ordering="revoked_at")
+    def revoked(self, obj: ApiKey) -> bool:
+        return obj.revoked_at is not None
+
+    def get_fields(self, request, obj=None):
+        return ("organization", "name", "role") if obj is None else ("name", *self.readonly_on_change)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_on_change
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            form = type(form.__name__, (form,), {"request": request})
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        key, raw = api_key_create(
+            organization=obj.organization, name=obj.name, role=obj.role, created_by=request.user
+        )
+        # Let the admin's add view carry on (history entry, response) with the saved key.
+        for name in ("id", "prefix", "hashed_key", "created_by_id", "created_at"):
+            setattr(obj, name, getattr(key, name))
+        obj._state.adding, obj._state.db = False, key._state.db
+        request._new_api_key_raw = raw
+
+    def response_add(self, request, obj, post_url_continue=None):
+        raw = getattr(request, "_new_api_key_raw", None)
+        if raw is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "API key created",
+            "api_key": obj,
+            "raw_key": raw,
+        }
+        # The admin's views are never_cache: this page (and the key on it) is not stored by the browser.
+        return TemplateResponse(request, "admin/accounts/apikey/created.html", context)
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(api_key=key)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} API key(s) at {timezone.now():%Y-%m-%d %H:%M} UTC.",
+                          messages.SUCCESS)

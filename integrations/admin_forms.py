@@ -1,0 +1,159 @@
+"""The Integration admin form: secrets are write-only.
+
+The model's secret fields are never form fields, so no widget can ever render
+their values. Each secret instead gets a "new value" input that renders empty
+(blank keeps the stored value) and a "clear" checkbox; `credentials` gets a JSON
+textarea that also renders empty, and its help text names its keys only.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from config.errors import UnsafeURL
+from connectors import registry
+from connectors.outbound import check_outbound_url
+
+from .masking import mask_secret
+from .models import SECRET_FIELDS, Integration
+
+SECRET_LABELS = {
+    "api_key": "API key",
+    "api_secret": "API secret",
+    "webhook_secret": "Webhook secret",
+    "access_token": "Access token",
+    "refresh_token": "Refresh token",
+    "credentials": "Credentials",
+}
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value, not even the one just posted back after an error."""
+
+    def get_context(self, name, value, attrs):
+        return super().get_context(name, None, attrs)
+
+
+def _new_secret_input() -> forms.CharField:
+    return forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+def _clear_checkbox() -> forms.BooleanField:
+    return forms.BooleanField(required=False, label="Clear")
+
+
+def secret_status(integration: Integration | None, name: str) -> str:
+    """How a stored secret is shown: `••••1234`, or "not set"; credentials by key names only."""
+    value = getattr(integration, name, None) if integration is not None else None
+    if name == "credentials":
+        keys = sorted(value) if isinstance(value, dict) else []
+        return f"keys: {', '.join(keys)}" if keys else "not set"
+    return mask_secret(value) or "not set"
+
+
+class IntegrationAdminForm(forms.ModelForm):
+    provider = forms.ChoiceField(choices=())
+    api_endpoint = forms.URLField(
+        required=False, assume_scheme="https", help_text=Integration._meta.get_field("api_endpoint").help_text
+    )
+
+    api_key_new = _new_secret_input()
+    api_key_clear = _clear_checkbox()
+    api_secret_new = _new_secret_input()
+    api_secret_clear = _clear_checkbox()
+    webhook_secret_new = _new_secret_input()
+    webhook_secret_clear = _clear_checkbox()
+    access_token_new = _new_secret_input()
+    access_token_clear = _clear_checkbox()
+    refresh_token_new = _new_secret_input()
+    refresh_token_clear = _clear_checkbox()
+    credentials_new = forms.CharField(
+        required=False,
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text='A JSON object, e.g. {"client_secret": "…"}; it replaces every stored credential.',
+    )
+    credentials_clear = _clear_checkbox()
+
+    class Meta:
+        model = Integration
+        # Listed, not excluded: a secret field added to the model later must not appear here by default.
+        fields = (
+            "organization", "name", "code", "type", "provider", "status", "description", "api_endpoint",
+            "token_type", "expires_at", "scope", "config", "metadata", "is_test_mode", "sync_interval_minutes",
+            "auto_sync_enabled",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "provider" in self.fields:
+            choices = list(registry.provider_choices())
+            current = self.instance.provider
+            if current and current not in dict(choices):
+                choices.append((current, f"{current} (not registered)"))
+            self.fields["provider"].choices = [("", "---------"), *choices]
+        existing = self.instance.pk is not None
+        for name in SECRET_FIELDS:
+            new = self.fields.get(f"{name}_new")
+            if new is not None:
+                new.label = f"New {SECRET_LABELS.get(name, name)}"
+                status = secret_status(self.instance if existing else None, name)
+                keep = "leave blank to keep it" if existing else "optional"
+                extra = f" {new.help_text}" if name == "credentials" else ""
+                new.help_text = f"Stored: {status}; {keep}.{extra}"
+
+    def clean_api_endpoint(self):
+        url = self.cleaned_data.get("api_endpoint", "")
+        if url:
+            try:
+                check_outbound_url(url, field="api_endpoint")
+            except UnsafeURL as exc:
+                raise forms.ValidationError(exc.message) from None
+        return url
+
+    def clean_credentials_new(self):
+        raw = self.cleaned_data.get("credentials_new", "").strip()
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            # Never echo the input: it is a secret.
+            raise forms.ValidationError("Enter a valid JSON object.") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Enter a JSON object (name → secret), not a list or a single value.")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in SECRET_FIELDS:
+            if cleaned.get(f"{name}_clear") and cleaned.get(f"{name}_new") not in (None, ""):
+                self.add_error(f"{name}_clear", "Either enter a new value or clear it, not both.")
+        return cleaned
+
+    def secret_changes(self) -> dict[str, object]:
+        """{secret field: new value} for what this submission replaces or clears."""
+        changes: dict[str, object] = {}
+        for name in SECRET_FIELDS:
+            if f"{name}_new" not in self.cleaned_data:
+                continue  # the field was not on this form (a read-only view)
+            new = self.cleaned_data.get(f"{name}_new")
+            if self.cleaned_data.get(f"{name}_clear"):
+                changes[name] = {} if name == "credentials" else ""
+            elif new not in (None, ""):
+                changes[name] = new
+        return changes
+
+    def save(self, commit: bool = True):
+        instance = super().save(commit=False)
+        for name, value in self.secret_changes().items():
+            setattr(instance, name, value)
+        if commit:
+            instance.save()
+            self._save_m2m()
+        return instance

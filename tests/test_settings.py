@@ -1,0 +1,123 @@
+"""What the settings module computes from the environment.
+
+Each test executes `config/settings.py` afresh as a separate module with the
+environment patched, so the running Django settings are never touched.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import os
+from pathlib import Path
+
+import environ
+import pytest
+from django.conf import settings as running_settings
+from django.core.exceptions import ImproperlyConfigured
+
+SETTINGS_FILE = Path(running_settings.BASE_DIR) / "config" / "settings.py"
+_ENV_NAMES = (
+    "APP_ENV", "DEBUG", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS", "ALLOWED_HOSTS",
+    "CELERY_VISIBILITY_TIMEOUT", "CELERY_TASK_ALWAYS_EAGER",
+)  # fmt: skip
+
+
+@pytest.fixture
+def load_settings(monkeypatch, tmp_path):
+    def load(**env: str):
+        for name in _ENV_NAMES:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        # A developer's .env must not leak into what is under test (or into os.environ).
+        monkeypatch.setattr(environ.Env, "read_env", lambda *args, **kwargs: None)
+        spec = importlib.util.spec_from_file_location("switchyard_settings_under_test", SETTINGS_FILE)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+def a_key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def test_without_redis_url_celery_uses_the_filesystem_transport(load_settings, tmp_path):
+    s = load_settings()
+    assert s.REDIS_URL == ""
+    assert s.CELERY_BROKER_URL == "filesystem://"
+    options = s.CELERY_BROKER_TRANSPORT_OPTIONS
+    queue = tmp_path / "var" / "celery" / "queue"
+    assert options["data_folder_in"] == options["data_folder_out"] == str(queue)
+    assert queue.is_dir() and (tmp_path / "var" / "celery" / "processed").is_dir()
+    assert s.CACHES["default"]["BACKEND"].endswith("LocMemCache")
+
+
+def test_with_redis_url_celery_and_the_cache_use_redis(load_settings):
+    s = load_settings(REDIS_URL="redis://127.0.0.1:6379/3")
+    assert s.CELERY_BROKER_URL == "redis://127.0.0.1:6379/3"
+    assert s.CELERY_BROKER_TRANSPORT_OPTIONS == {"visibility_timeout": 3600}
+    assert s.CACHES["default"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/3",
+    }
+
+
+def test_celery_is_configured_for_reliability(load_settings):
+    s = load_settings()
+    assert s.CELERY_TASK_ACKS_LATE is True
+    assert s.CELERY_TASK_REJECT_ON_WORKER_LOST is True
+    assert s.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+    assert s.CELERY_ACCEPT_CONTENT == ["json"]
+    assert s.CELERY_TASK_SERIALIZER == s.CELERY_RESULT_SERIALIZER == "json"
+    assert s.CELERY_TASK_ALWAYS_EAGER is False
+
+
+def test_without_database_url_the_database_is_sqlite(load_settings):
+    s = load_settings()
+    database = s.DATABASES["default"]
+    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert "journal_mode=WAL" in database["OPTIONS"]["init_command"]
+
+
+def test_database_url_selects_postgresql(load_settings):
+    s = load_settings(DATABASE_URL="postgres://app:pw@db.internal:5432/switchyard")
+    database = s.DATABASES["default"]
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert database["NAME"] == "switchyard"
+    assert database["CONN_HEALTH_CHECKS"] is True
+
+
+def test_development_has_working_defaults(load_settings):
+    s = load_settings()
+    assert s.DEBUG is True
+    assert len(base64.b64decode(s.ENCRYPTION_KEYS[0])) == 32
+
+
+def test_encryption_keys_are_a_comma_separated_list(load_settings):
+    first, second = a_key(), a_key()
+    assert load_settings(ENCRYPTION_KEYS=f"{first},{second}").ENCRYPTION_KEYS == [first, second]
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ENCRYPTION_KEYS", "ALLOWED_HOSTS"])
+def test_production_refuses_to_start_without_its_secrets(load_settings, missing):
+    env = {"APP_ENV": "production", "SECRET_KEY": "s" * 50, "ENCRYPTION_KEYS": a_key(), "ALLOWED_HOSTS": "hub.example"}
+    del env[missing]
+    with pytest.raises(ImproperlyConfigured, match=missing):
+        load_settings(**env)
+
+
+def test_production_with_its_secrets(load_settings):
+    key = a_key()
+    s = load_settings(APP_ENV="production", SECRET_KEY="s" * 50, ENCRYPTION_KEYS=key, ALLOWED_HOSTS="hub.example")
+    assert s.DEBUG is False
+    assert s.ENCRYPTION_KEYS == [key]
+    assert s.SESSION_COOKIE_SECURE is True
+
+
+def test_an_empty_key_list_is_refused(load_settings):
+    with pytest.raises(ImproperlyConfigured, match="ENCRYPTION_KEYS is empty"):
+        load_settings(APP_ENV="production", SECRET_KEY="s" * 50, ENCRYPTION_KEYS="", ALLOWED_HOSTS="hub.example")
