@@ -169,6 +169,7 @@ SOCIAL_AUTH_GOOGLE_OAUTH2_WHITELISTED_DOMAINS = ALLOWED_EMAIL_DOMAINS
 SOCIAL_AUTH_JSONFIELD_ENABLED = True
 SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/admin/"
 SOCIAL_AUTH_LOGIN_ERROR_URL = "/admin/login/?google=denied"
+SOCIAL_AUTH_RAISE_EXCEPTIONS = False  # a refused sign-in returns to the login page, DEBUG or not
 SOCIAL_AUTH_PIPELINE = (
     "social_core.pipeline.social_auth.social_details",
     "social_core.pipeline.social_auth.social_uid",

@@ -12,15 +12,14 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.tenancy import request_tenant
+from config.api import StrictInputSerializer, TenantScopedMixin, error_responses
 from connectors import registry
 
 from . import selectors, services
@@ -28,27 +27,11 @@ from .filters import CursorSafeOrderingFilter, IntegrationFilter, IntegrationLog
 from .models import Integration, IntegrationLog
 from .serializers import (
     ConnectionResultSerializer,
-    ErrorResponseSerializer,
     IntegrationLogSerializer,
     IntegrationSerializer,
     IntegrationWriteSerializer,
     ProviderSerializer,
-    StrictInputSerializer,
 )
-
-
-class ApiKeyAuthScheme(OpenApiAuthenticationExtension):
-    """Names `Authorization: Api-Key <key>` in the schema; it lives here because this module loads with the URLs."""
-
-    target_class = "accounts.authentication.ApiKeyAuthentication"
-    name = "ApiKeyAuth"
-
-    def get_security_requirement(self, auto_schema):
-        return None  # SPECTACULAR_SETTINGS["SECURITY"] already requires it on every operation
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Api-Key <key>`"}
-
 
 _WRITE_ERRORS = (
     "VALIDATION_ERROR (unknown or read-only fields, wrong types, malformed JSON, code in use, unsafe api_endpoint) "
@@ -57,58 +40,34 @@ _WRITE_ERRORS = (
 _FILTER_ERRORS = "VALIDATION_ERROR: a filter value is not valid."
 
 
-def _errors(*, bad_request: str | None = None, not_found: str | None = None) -> dict[int, OpenApiResponse]:
-    """The error responses of an operation, each the envelope, described by the codes it can carry."""
-    responses = {
-        401: "NOT_AUTHENTICATED or AUTHENTICATION_FAILED: no or bad `Authorization: Api-Key <key>`.",
-        403: "PERMISSION_DENIED: the key's role does not allow this.",
-    }
-    if bad_request:
-        responses[400] = bad_request
-    if not_found:
-        responses[404] = f"{not_found}: not found in the caller's organization."
-    return {
-        code: OpenApiResponse(ErrorResponseSerializer, description=text) for code, text in sorted(responses.items())
-    }
-
-
-class _TenantScopedMixin:
-    """The tenant's organization; a schema-generation pass (no real request) gets none."""
-
-    @property
-    def organization(self):
-        return request_tenant(self.request).organization
-
-    @property
-    def _fake(self) -> bool:
-        return getattr(self, "swagger_fake_view", False)
-
-
 @extend_schema_view(
     list=extend_schema(
         summary="List integrations",
-        responses={200: IntegrationSerializer(many=True), **_errors(bad_request=_FILTER_ERRORS)},
+        responses={200: IntegrationSerializer(many=True), **error_responses(bad_request=_FILTER_ERRORS)},
     ),
     retrieve=extend_schema(
         summary="Get an integration",
-        responses={200: IntegrationSerializer, **_errors(not_found="INTEGRATION_NOT_FOUND")},
+        responses={200: IntegrationSerializer, **error_responses(not_found="INTEGRATION_NOT_FOUND")},
     ),
     create=extend_schema(
         summary="Create an integration",
         request=IntegrationWriteSerializer,
-        responses={201: IntegrationSerializer, **_errors(bad_request=_WRITE_ERRORS)},
+        responses={201: IntegrationSerializer, **error_responses(bad_request=_WRITE_ERRORS)},
     ),
     partial_update=extend_schema(
         summary="Change an integration",
         request=IntegrationWriteSerializer,
-        responses={200: IntegrationSerializer, **_errors(bad_request=_WRITE_ERRORS, not_found="INTEGRATION_NOT_FOUND")},
+        responses={
+            200: IntegrationSerializer,
+            **error_responses(bad_request=_WRITE_ERRORS, not_found="INTEGRATION_NOT_FOUND"),
+        },
     ),
     destroy=extend_schema(
         summary="Delete an integration",
-        responses={204: None, **_errors(not_found="INTEGRATION_NOT_FOUND")},
+        responses={204: None, **error_responses(not_found="INTEGRATION_NOT_FOUND")},
     ),
 )
-class IntegrationViewSet(_TenantScopedMixin, viewsets.GenericViewSet):
+class IntegrationViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     queryset = Integration.objects.none()  # the real one is per tenant: get_queryset
     serializer_class = IntegrationSerializer
     filter_backends = [DjangoFilterBackend, SearchFilter, CursorSafeOrderingFilter]
@@ -163,7 +122,9 @@ class IntegrationViewSet(_TenantScopedMixin, viewsets.GenericViewSet):
         request=None,
         responses={
             200: ConnectionResultSerializer,
-            **_errors(bad_request="VALIDATION_ERROR: the body must be empty.", not_found="INTEGRATION_NOT_FOUND"),
+            **error_responses(
+                bad_request="VALIDATION_ERROR: the body must be empty.", not_found="INTEGRATION_NOT_FOUND"
+            ),
         },
     )
     @action(detail=True, methods=["post"], url_path="test")
@@ -177,7 +138,7 @@ class IntegrationViewSet(_TenantScopedMixin, viewsets.GenericViewSet):
 class ProviderViewSet(viewsets.ViewSet):
     """The connector registry: what each provider is and can do. Not paginated (it is a short catalogue)."""
 
-    @extend_schema(summary="List providers", responses={200: ProviderSerializer(many=True), **_errors()})
+    @extend_schema(summary="List providers", responses={200: ProviderSerializer(many=True), **error_responses()})
     def list(self, request: Request) -> Response:
         return Response([cls.describe() for _, cls in sorted(registry.providers().items())])
 
@@ -185,14 +146,14 @@ class ProviderViewSet(viewsets.ViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary="List integration log rows",
-        responses={200: IntegrationLogSerializer(many=True), **_errors(bad_request=_FILTER_ERRORS)},
+        responses={200: IntegrationLogSerializer(many=True), **error_responses(bad_request=_FILTER_ERRORS)},
     ),
     retrieve=extend_schema(
         summary="Get an integration log row",
-        responses={200: IntegrationLogSerializer, **_errors(not_found="NOT_FOUND")},
+        responses={200: IntegrationLogSerializer, **error_responses(not_found="NOT_FOUND")},
     ),
 )
-class IntegrationLogViewSet(_TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+class IntegrationLogViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Read-only: the calls integrations made and received, newest first (bodies already redacted)."""
 
     queryset = IntegrationLog.objects.none()

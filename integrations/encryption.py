@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -81,7 +82,7 @@ class KeyRing:
         try:
             blob = base64.b64decode(payload)
             return cipher.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], _AAD).decode("utf-8")
-        except Exception:
+        except (InvalidTag, ValueError, binascii.Error, UnicodeDecodeError):
             raise DecryptionError(f"Value under key {kid} failed authentication.") from None
 
     @staticmethod

@@ -15,80 +15,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.api import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictInputSerializer,
+    StrictIntegerField,
+    StrictSlugField,
+    StrictURLField,
+)
+
 from .masking import mask_secret
 from .models import Integration, IntegrationLog, IntegrationStatus, IntegrationType
-
-# ---------------------------------------------------------------- shared plumbing
-
-
-class RejectUnknownFieldsMixin:
-    """Refuse a body that names fields the serializer does not accept (DRF would silently drop them).
-
-    A typo (`api_kye`) or a read-only field (`organization`, `last_error`) then
-    fails loudly with VALIDATION_ERROR naming each offending field, instead of
-    answering 200 and changing nothing.
-    """
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            writable = {name for name, field in self.fields.items() if not field.read_only}
-            offending = sorted(set(data) - writable)
-            if offending:
-                raise serializers.ValidationError(
-                    {
-                        name: ["This field is read-only." if name in self.fields else "Unknown field."]
-                        for name in offending
-                    }
-                )
-        return super().to_internal_value(data)
-
-
-class StrictInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    """Base of every request body in this API."""
-
-
-class _JSONTypeMixin:
-    """Accept only the JSON type the field stands for: no "12" for 12, no 1 for true, no 123 for "123"."""
-
-    json_types: tuple[type, ...] = ()
-
-    def to_internal_value(self, data: Any) -> Any:
-        if (isinstance(data, bool) and bool not in self.json_types) or not isinstance(data, self.json_types):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictCharField(_JSONTypeMixin, serializers.CharField):
-    json_types = (str,)
-
-
-class StrictSlugField(_JSONTypeMixin, serializers.SlugField):
-    json_types = (str,)
-
-
-class StrictURLField(_JSONTypeMixin, serializers.URLField):
-    json_types = (str,)
-
-
-class StrictBooleanField(_JSONTypeMixin, serializers.BooleanField):
-    json_types = (bool,)
-
-
-class StrictIntegerField(_JSONTypeMixin, serializers.IntegerField):
-    json_types = (int,)
-
-
-class ErrorBodySerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Machine-readable, e.g. VALIDATION_ERROR, INTEGRATION_NOT_FOUND.")
-    message = serializers.CharField()
-    details = serializers.DictField(help_text="Per-field messages for validation errors; context otherwise.")
-
-
-class ErrorResponseSerializer(serializers.Serializer):
-    """The one error envelope every API error uses."""
-
-    error = ErrorBodySerializer()
-
 
 # ---------------------------------------------------------------- integrations
 
