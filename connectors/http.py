@@ -46,7 +46,7 @@ from . import outbound, tokens
 from .calllog import request_record, response_record, write_call_log
 from .errors import AuthExpired, ProviderError, ProviderUnavailable, RateLimited
 from .ratelimit import rate_limiter
-from .redaction import Redactor
+from .redaction import Redactor, integration_secrets
 from .sessions import session_for
 
 if TYPE_CHECKING:
@@ -91,6 +91,13 @@ class _Outcome:
 class ProviderClient:
     def __init__(self, connector: Connector):
         self.connector = connector
+        # Every secret value the integration held while this client lived: a token replaced by a refresh
+        # is still a secret (providers often keep old refresh tokens valid) and may be echoed later.
+        self._secrets: set[str] = set(integration_secrets(connector.integration))
+
+    def _redactor(self) -> Redactor:
+        self._secrets.update(integration_secrets(self.connector.integration))
+        return Redactor(self._secrets)
 
     # ---------------------------------------------------------------- shortcuts
     def get(self, path_or_url: str, **kwargs: Any) -> requests.Response:
@@ -197,7 +204,7 @@ class ProviderClient:
         return _Outcome("retry", wait=asked if asked is not None else backoff_seconds(retries + 1))
 
     def _after_exception(self, exc: requests.RequestException, method, headers, retries) -> _Outcome:
-        detail = Redactor.for_integration(self.connector.integration).text(f"{type(exc).__name__}: {exc}")
+        detail = self._redactor().text(f"{type(exc).__name__}: {exc}")
         if not isinstance(exc, (requests.ConnectionError, requests.Timeout)):
             # Invalid URL, too many redirects, a body we could not encode: trying again changes nothing.
             return _Outcome("error", error=ProviderError(self._message(None, detail), transient=False))
@@ -234,7 +241,7 @@ class ProviderClient:
 
     def _provider_message(self, response: requests.Response) -> str:
         """The provider's own words about the error, redacted and shortened, for the message a user sees."""
-        redactor = Redactor.for_integration(self.connector.integration)
+        redactor = self._redactor()
         try:
             body = response.json()
         except ValueError:
@@ -296,7 +303,7 @@ class ProviderClient:
         retry_in: float | None = None,
     ) -> None:
         integration = self.connector.integration
-        redactor = Redactor.for_integration(integration)
+        redactor = self._redactor()
         metadata = {
             "call_id": call.call_id,
             "attempt": call.attempt,

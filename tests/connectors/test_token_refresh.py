@@ -13,7 +13,7 @@ import responses
 from django.db import connection, connections
 from django.utils import timezone
 
-from connectors import http
+from connectors import http, tokens
 from connectors.errors import AuthExpired, ProviderError, RefreshFailed
 from integrations.models import Integration, IntegrationLog
 from tests.connectors.http_fakes import (
@@ -267,3 +267,21 @@ def test_twenty_threads_with_an_expired_token_refresh_exactly_once(token_server,
     assert row.access_token == "access-token-NEW0001" and row.expires_at > timezone.now()
     assert IntegrationLog.objects.filter(action="refresh_token").count() == 1
     assert IntegrationLog.objects.filter(action="get_shop", status_code=200).count() == 20
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_row_lock_alone_makes_separate_workers_refresh_once(token_server, settings, monkeypatch):
+    """Each thread gets its own process lock, as if it were a worker on another machine: only the row lock is shared."""
+    monkeypatch.setattr(tokens, "_process_lock", lambda integration_id: threading.RLock())
+    settings.OUTBOUND_URL_ALLOWLIST = ["127.0.0.1"]
+    integration = make_integration(
+        api_endpoint=f"http://127.0.0.1:{token_server.server_port}",
+        access_token="access-token-OLD0000",
+        expires_at=timezone.now() - timedelta(minutes=5),
+    )
+    with registered(FakeShopConnector):
+        results = _twenty_threads_call(integration.pk)
+
+    assert results == [200] * 20
+    assert token_server.refreshes == 1
