@@ -360,7 +360,7 @@ class ShopData:
             "processed_at": iso(created),
             "cancelled_at": cancelled_at,
             "cancel_reason": "customer" if cancelled else None,
-            "closed_at": iso(updated) if closed else None,
+            "closed_at": iso(self.order_updated_ts[j] if self.order_closed(j) else updated) if closed else None,
             "financial_status": financial,
             "fulfillment_status": fulfillment,
             "currency": self.currency,

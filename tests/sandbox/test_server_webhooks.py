@@ -74,3 +74,21 @@ def test_a_redirect_counts_as_a_failure():
         assert sender.flush()
         sender.stop()
     assert sender.deliveries[0]["status"] == 301 and sender.deliveries[0]["error"] == "HTTP 301"
+
+
+def test_the_connector_verifies_and_parses_what_the_sandbox_sends():
+    from connectors.sandbox.connector import SandboxConnector
+    from integrations.models import Integration
+
+    with WebhookReceiver() as receiver, SandboxServer(port=0, seed=3, orders=50, products=5,
+                                                      webhook_url=receiver.url, webhook_secret="whsec-e2e") as sandbox:
+        [touched] = sandbox.touch_orders(1)
+        assert sandbox.webhooks.flush()
+        received = receiver.wait_for(1)
+    connector = SandboxConnector(Integration(provider="sandbox", webhook_secret="whsec-e2e"))
+    wrong = SandboxConnector(Integration(provider="sandbox", webhook_secret="another"))
+    for headers, body in received:
+        assert connector.verify_webhook(headers, body)
+        assert not wrong.verify_webhook(headers, body)
+    events = [e for headers, body in received for e in connector.parse_webhook(headers, body)]
+    assert touched in {e.payload["id"] for e in events if e.event_type == "orders/updated"}
