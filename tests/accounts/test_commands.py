@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey, Organization
-from tests.factories import OrganizationFactory
+from tests.factories import IntegrationFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +99,14 @@ def test_each_key_is_new(org):
     second = run("create_api_key", "--org", org.slug, "--name", "a").split("\n")[-2]
     assert first != second
     assert ApiKey.objects.filter(organization=org).count() == 2
+
+
+def test_the_printed_key_lists_its_organizations_integrations(org, other_org):
+    mine, theirs = IntegrationFactory(organization=org), IntegrationFactory(organization=other_org)
+    raw = run("create_api_key", "--org", org.slug, "--name", "robot").rstrip("\n").split("\n")[-1]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    response = client.get("/api/integrations/")
+    assert response.status_code == 200
+    codes = {item["code"] for item in response.json()["results"]}
+    assert mine.code in codes and theirs.code not in codes
