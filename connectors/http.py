@@ -44,7 +44,7 @@ from config.errors import UnsafeURL
 
 from . import outbound, tokens
 from .calllog import request_record, response_record, write_call_log
-from .errors import AuthExpired, ProviderError, ProviderUnavailable, RateLimited
+from .errors import AuthExpired, ProviderError, ProviderUnavailable, RateLimited, RefreshFailed
 from .ratelimit import rate_limiter
 from .redaction import Redactor, integration_secrets
 from .sessions import session_for
@@ -137,8 +137,7 @@ class ProviderClient:
             self._log(call, headers or {}, None, error_message=exc.message, outcome="error")
             raise
         if authenticate and integration.access_token and tokens.token_expiring(integration):
-            if tokens.can_refresh(self.connector):
-                tokens.refresh_token(self.connector, stale_token=integration.access_token)
+            self._refresh_before_use()
 
         retries = 0
         refreshed = False
@@ -182,6 +181,17 @@ class ProviderClient:
                 continue
             retries += 1
             sleep(outcome.wait)
+
+    def _refresh_before_use(self) -> None:
+        """Refresh a token about to expire. If the token endpoint is down, use the seconds the token has left."""
+        integration = self.connector.integration
+        if not tokens.can_refresh(self.connector):
+            return
+        try:
+            tokens.refresh_token(self.connector, stale_token=integration.access_token)
+        except RefreshFailed as exc:
+            if not exc.transient or integration.token_expired:
+                raise
 
     # ---------------------------------------------------------------- decisions
     def _after_response(self, response, method, headers, retries, authenticate, refreshed) -> _Outcome:

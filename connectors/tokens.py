@@ -16,7 +16,9 @@ rotated elsewhere): `RefreshFailed(transient=False)`, and the integration goes
 to `pending_auth` with `last_error` set, so an operator reconnects it. The token
 endpoint is down: `RefreshFailed(transient=True)`, status untouched. The refresh
 runs while the row lock is held, so other workers wait for it (for as long as
-the connector's own call may take, timeouts and retries included).
+the connector's own call may take, timeouts and retries included). Call
+providers outside your own transactions: a refresh inside one is committed only
+with it, and a rollback would lose a rotated refresh token (a warning is logged).
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ def refresh_token(connector: Connector, *, stale_token: str, force: bool = False
     if not can_refresh(connector):
         raise AuthExpired(
             f"The {connector.display_name} token of {integration.code} expired and cannot be refreshed; reconnect it."
+        )
+    if connections[router.db_for_write(Integration)].in_atomic_block:
+        logger.warning(
+            "Refreshing the token of %s inside a caller's transaction: a rollback would lose the new tokens.",
+            integration.code,
         )
     failure: Exception | None = None
     with _process_lock(integration.pk), _row_lock(Integration):

@@ -140,6 +140,17 @@ def test_an_unreachable_token_endpoint_is_a_transient_refresh_failure(shop, sett
 
 
 @responses.activate
+def test_a_token_with_seconds_left_is_used_when_the_token_endpoint_is_down(shop, settings):
+    settings.PROVIDER_MAX_RETRIES = 0
+    integration = make_integration(expires_at=timezone.now() + timedelta(seconds=30))
+    responses.post(TOKEN_URL, status=503)
+    responses.get(SHOP_URL, json={})
+
+    assert FakeShopConnector(integration).http.get("/admin/shop.json", action="get_shop").status_code == 200
+    assert _bearer(responses.calls[1]) == "Bearer access-token-AAAA1111"
+
+
+@responses.activate
 def test_a_token_another_worker_already_refreshed_is_used_without_refreshing(shop):
     integration = make_integration(expires_at=timezone.now() - timedelta(minutes=1))
     Integration.objects.filter(pk=integration.pk).update(expires_at=timezone.now() + timedelta(hours=1))
