@@ -55,7 +55,9 @@ def get(key: str) -> type[Connector]:
     try:
         return providers()[key]
     except KeyError:
-        raise InvalidProvider(f"Unknown provider {key!r}.", details={"provider": [f"{key!r} is not registered"]}) from None
+        raise InvalidProvider(
+            f"Unknown provider {key!r}.", details={"provider": [f"{key!r} is not registered"]}
+        ) from None
 
 
 def is_registered(key: str) -> bool:
