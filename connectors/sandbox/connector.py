@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -47,6 +47,9 @@ from connectors.errors import ProviderError
 
 from . import mapping, webhooks
 from .client import AUTHORIZE_PATH, TOKEN_PATH, SandboxClient
+
+if TYPE_CHECKING:
+    from integrations.models import Integration
 
 
 class SandboxConnector(Connector):
@@ -71,7 +74,7 @@ class SandboxConnector(Connector):
     normalize_product = staticmethod(mapping.normalize_product)
     normalize_inventory_level = staticmethod(mapping.normalize_inventory_level)
 
-    def __init__(self, integration):
+    def __init__(self, integration: Integration):
         super().__init__(integration)
         config = integration.config or {}
         if "rate_limit" in config:  # the sandbox runs with whatever limits it was started with
