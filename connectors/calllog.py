@@ -23,7 +23,7 @@ import requests
 from django.conf import settings
 from django.db import DatabaseError, connections, router, transaction
 
-from .redaction import Redactor, truncated
+from .redaction import Redactor, pruned, truncated
 
 if TYPE_CHECKING:
     from integrations.models import Integration
@@ -56,12 +56,16 @@ def response_record(redactor: Redactor, response: requests.Response) -> dict[str
         return record
     if "json" in content_type:
         try:
-            record["json"] = truncated(redactor.data(json.loads(body), request=False), limit)
+            # Keep twice the limit before redacting: redaction shortens values, and the head must still fill `limit`.
+            head, cut = pruned(json.loads(body), 2 * limit)
+            record["json"] = truncated(redactor.data(head, request=False), limit, size=len(body) if cut else None)
             return record
         except ValueError:
             pass
     if any(kind in content_type for kind in _TEXT_TYPES) or not content_type:
-        record["text"] = truncated(redactor.text(_decode(body)), limit)
+        cut = len(body) > 2 * limit  # as above: redact a head of twice the limit, not the whole body
+        text = redactor.text(_decode(body[: 2 * limit] if cut else body))
+        record["text"] = truncated(text, limit, size=len(body) if cut else None)
     else:
         record["text"] = f"<{len(body)} bytes of {content_type}>"
     return record

@@ -180,9 +180,53 @@ class Redactor:
         return value
 
 
-def truncated(value: Any, limit: int) -> Any:
-    """`value` if its JSON form fits in `limit` characters, else a marker with the first `limit` characters."""
+def truncated(value: Any, limit: int, *, size: int | None = None) -> Any:
+    """`value` if its JSON form fits in `limit` characters, else a marker with the first `limit` characters.
+
+    `size` is the size of the whole original, when `value` was already pruned.
+    """
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    if len(text) <= limit:
+    if len(text) <= limit and size is None:
         return value
-    return {"truncated": True, "size": len(text), "head": text[:limit]}
+    return {"truncated": True, "size": size if size is not None else len(text), "head": text[:limit]}
+
+
+def pruned(value: Any, budget: int) -> tuple[Any, bool]:
+    """The leading part of a JSON-like structure whose serialized form is at least `budget` characters.
+
+    Only the first `limit` characters of a body are kept, so redacting a whole
+    700 KB page first is wasted work. Scalars are kept whole (a cut secret would
+    no longer match when redacted); containers stop taking items once the budget
+    is spent. Returns the part and whether anything was left out.
+    """
+    if isinstance(value, Mapping):
+        kept: dict[str, Any] = {}
+        for key, item in value.items():
+            if budget <= 0:
+                return kept, True
+            part, cut = pruned(item, budget)
+            kept[key] = part
+            budget -= len(str(key)) + _approx_size(part) + 4
+            if cut:
+                return kept, True
+        return kept, False
+    if isinstance(value, list):
+        items: list[Any] = []
+        for item in value:
+            if budget <= 0:
+                return items, True
+            part, cut = pruned(item, budget)
+            items.append(part)
+            budget -= _approx_size(part) + 2
+            if cut:
+                return items, True
+        return items, False
+    return value, False
+
+
+def _approx_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, (Mapping, list)):
+        return len(json.dumps(value, default=str, ensure_ascii=False))
+    return len(str(value))

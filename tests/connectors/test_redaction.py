@@ -174,3 +174,24 @@ def test_short_values_are_not_searched_for_and_truncation_marks_what_it_cut():
     assert Redactor(["abc"]).text("abcabc") == "abcabc"
     assert truncated("x" * 10, 20) == "x" * 10
     assert truncated({"k": "x" * 50}, 20) == {"truncated": True, "size": 59, "head": '{"k": "xxxxxxxxxxxxx'}
+
+
+def test_a_large_body_is_pruned_before_redaction_and_keeps_no_secret():
+    from connectors.redaction import Redactor, pruned, truncated
+
+    secret = "sk_live_SECRETVALUE_1234567890"
+    body = {"access_token": secret, "orders": [{"id": i, "note": f"token {secret}"} for i in range(20_000)]}
+    head, cut = pruned(body, 2 * 4096)
+    assert cut
+    assert len(head["orders"]) < 200  # a head, not the whole page
+    record = truncated(Redactor([secret]).data(head, request=False), 4096, size=999_999)
+    assert record["truncated"] is True and record["size"] == 999_999
+    assert len(record["head"]) == 4096
+    assert secret not in str(record)
+
+
+def test_pruned_keeps_a_small_body_whole():
+    from connectors.redaction import pruned
+
+    body = {"a": [1, 2, {"b": "c"}], "d": "e"}
+    assert pruned(body, 4096) == (body, False)
