@@ -191,6 +191,17 @@ class Connector:
     def push_fulfillment(self, fulfillment: dict[str, Any]) -> dict[str, Any]:
         raise self._unsupported(Capability.FULFILLMENTS)
 
+    # A provider record in the ERP's words (the shapes commerce.services upserts; see connectors/sandbox/mapping.py).
+    # Raise a ValueError subclass naming the field when a record cannot be mapped: the sync counts it as failed.
+    def normalize_order(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise self._unsupported(Capability.ORDERS)
+
+    def normalize_product(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise self._unsupported(Capability.PRODUCTS)
+
+    def normalize_inventory_level(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise self._unsupported(Capability.INVENTORY)
+
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         raise CapabilityNotSupported(f"{self.display_name} does not receive webhooks.")
 
