@@ -100,6 +100,14 @@ class OAuthServer:
                 return self._issue(grant.scope)
         raise OAuthError(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported.")
 
+    def seed_refresh_token(self, token: str, scope: str | None = None) -> None:
+        """Accept `token` once as a refresh token, so an app set up before this server started can connect.
+
+        The demo (`make run`) gives its integration this token; the first call refreshes it into real tokens.
+        """
+        with self.lock:
+            self.refresh[token] = Grant(self.client_id, scope or self.default_scopes, self.clock() + REFRESH_TOKEN_TTL)
+
     def issue(self, scope: str | None = None) -> dict[str, Any]:
         """Tokens without a handshake (tests and the demo set-up use this)."""
         with self.lock:

@@ -136,3 +136,12 @@ def test_stop_closes_the_port_and_idle_keep_alive_connections():
         pass
     else:
         raise AssertionError("the sandbox still answers after stop()")
+
+
+def test_a_seeded_refresh_token_connects_once(sandbox):
+    sandbox.oauth.seed_refresh_token("demo-refresh-token")
+    first = token(sandbox, **CLIENT, grant_type="refresh_token", refresh_token="demo-refresh-token")
+    assert first.status_code == 200
+    assert ShopClient(sandbox, first.json()["access_token"]).get("shop.json").status_code == 200
+    again = token(sandbox, **CLIENT, grant_type="refresh_token", refresh_token="demo-refresh-token")
+    assert again.json()["error"] == "invalid_grant"

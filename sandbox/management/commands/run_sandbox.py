@@ -30,6 +30,8 @@ class Command(BaseCommand):
         parser.add_argument("--mutate-every", type=float, default=0,
                             help="Touch --mutate-count orders every this many seconds (0: only on request).")
         parser.add_argument("--mutate-count", type=int, default=3)
+        parser.add_argument("--seed-refresh-token", default=None,
+                            help="Accept this refresh token once (how `make run`'s demo integration connects).")
 
     def handle(self, *args, **opts):
         started = time.monotonic()
@@ -40,6 +42,8 @@ class Command(BaseCommand):
             rate_limit=opts["rate_limit"], leak_rate=opts["leak_rate"],
             webhook_url=opts["webhook_url"], webhook_secret=opts["webhook_secret"],
         )
+        if opts["seed_refresh_token"]:
+            sandbox.oauth.seed_refresh_token(opts["seed_refresh_token"])
         self.stdout.write(
             f"Sandbox shop {sandbox.data.domain} on {sandbox.url} "
             f"({opts['orders']} orders, {opts['products']} products, seed {opts['seed']}; "

@@ -1,0 +1,88 @@
+"""`manage.py setup_demo`: the demo organization `make run` brings up, safe to run on every start.
+
+It makes (or refreshes) an organization `demo`, a superuser `admin` who owns it,
+and an integration `demo-shop` with the sandbox shop simulator. The sandbox keeps
+its tokens in memory, so each start hands the integration a fresh one-time
+refresh token that `run_sandbox --seed-refresh-token` accepts: the first call
+refreshes it into real tokens through the HTTP client's locked refresh, exactly
+as an expiring production token would be.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Membership, Organization, Role
+from integrations.models import Integration, IntegrationStatus
+from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+DEMO_ORG = "demo"
+DEMO_USER = "admin"
+DEMO_INTEGRATION = "demo-shop"
+
+
+def refresh_token_file() -> Path:
+    return Path(settings.VAR_DIR) / "demo-refresh-token"
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo organization, admin login and sandbox shop integration."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            org, _ = Organization.objects.get_or_create(slug=DEMO_ORG, defaults={"name": "Demo Merchant"})
+            password_note = self._admin(org)
+            integration = self._integration(org)
+        self.stdout.write(self.style.SUCCESS(f"Demo organization '{org.slug}' with integration '{integration.code}'."))
+        self.stdout.write(f"Admin: http://127.0.0.1:8000/admin/  user: {DEMO_USER}  password: {password_note}")
+
+    def _admin(self, org: Organization) -> str:
+        User = get_user_model()
+        user = User.objects.filter(username=DEMO_USER).first()
+        password = settings.DEMO_ADMIN_PASSWORD
+        if user is None:
+            password = password or secrets.token_urlsafe(12)
+            user = User.objects.create_superuser(DEMO_USER, f"{DEMO_USER}@example.com", password)
+            note = password
+        elif password:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            note = password
+        else:
+            note = "(unchanged; set DEMO_ADMIN_PASSWORD in .env to reset it)"
+        Membership.objects.update_or_create(user=user, organization=org, defaults={"role": Role.OWNER})
+        return note
+
+    def _integration(self, org: Organization) -> Integration:
+        seed = "demo_" + secrets.token_urlsafe(24)
+        path = refresh_token_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(seed)
+        integration, _ = Integration.objects.update_or_create(
+            code=DEMO_INTEGRATION,
+            defaults={
+                "organization": org,
+                "name": "Demo shop (sandbox)",
+                "type": "ecommerce",
+                "provider": "sandbox",
+                "status": IntegrationStatus.ACTIVE,
+                "api_endpoint": settings.SANDBOX_URL,
+                "api_key": DEFAULT_CLIENT_ID,
+                "api_secret": DEFAULT_CLIENT_SECRET,
+                "webhook_secret": DEFAULT_CLIENT_SECRET,  # the sandbox signs with the client secret, as Shopify does
+                "access_token": "",
+                "refresh_token": seed,
+                "expires_at": timezone.now() - timedelta(minutes=1),
+                "token_type": "Bearer",
+                "description": "The sandbox shop simulator that `make run` starts on SANDBOX_URL.",
+            },
+        )
+        return integration
