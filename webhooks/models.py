@@ -115,6 +115,9 @@ class WebhookDelivery(models.Model):
     payload = models.JSONField()
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    round_attempts = models.PositiveIntegerField(
+        default=0, help_text="Attempts since it was last queued (published, redelivered, recovered): its retry step."
+    )
     next_attempt_at = models.DateTimeField(default=timezone.now)
     locked_until = models.DateTimeField(null=True, blank=True, help_text="Lease of the dispatcher sending it.")
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -135,6 +138,12 @@ class WebhookDelivery(models.Model):
             ),
             models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_created"),
             models.Index(fields=["organization", "-created_at"], name="delivery_org_created"),
+            # In flight: the few leased rows, counted per endpoint for its concurrency cap.
+            models.Index(
+                fields=["endpoint", "locked_until"],
+                name="delivery_leased",
+                condition=models.Q(locked_until__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -154,6 +163,25 @@ class WebhookDeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.pk} of delivery {self.delivery_id}"
+
+
+class WebhookNotice(models.Model):
+    """Something an organization's owners were told about its endpoints (e.g. `endpoint.disabled`), for the admin."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="webhook_notices")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+    )
+    kind = models.CharField(max_length=64)
+    message = models.TextField()
+    emailed_to = models.JSONField(default=list, blank=True, help_text="Addresses an email went to, if any.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message[:60]}"
 
 
 class IdempotencyKey(models.Model):

@@ -1,0 +1,200 @@
+"""Admin for outgoing webhooks: endpoints (success rate, last error, rotate secret, test), deliveries with
+their attempts (redeliver), and the notices owners were sent.
+
+Secrets never reach a page except once: the page answering "add" or "rotate
+secret" shows the new secret, rendered directly (no redirect, no flash message
+in a cookie), like the API key admin. Writes go through webhooks.outbound.endpoints.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.template import engines
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from accounts.admin import OrganizationScopedAdmin
+
+from .events import ALL_EVENTS, CATALOG
+from .models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookNotice
+from .outbound.endpoints import (
+    delivery_redeliver,
+    endpoint_create,
+    endpoint_rotate_secret,
+    endpoint_send_test,
+    endpoint_update,
+)
+
+SUCCESS_RATE_WINDOW = timedelta(days=7)
+_SECRETS_PAGE = engines["django"].from_string("""{% extends "admin/base_site.html" %}
+{% block content %}
+<p>Store each secret now: it is not shown again. Receivers verify deliveries with it (Standard Webhooks).</p>
+<table><tr><th>Endpoint</th><th>Signing secret</th></tr>
+{% for endpoint, secret in rows %}
+<tr><td>{{ endpoint.url }} (#{{ endpoint.pk }})</td><td><code>{{ secret }}</code></td></tr>
+{% endfor %}</table>
+{% if note %}<p>{{ note }}</p>{% endif %}
+<p><a href="{% url 'admin:webhooks_webhookendpoint_changelist' %}">Back to webhook endpoints</a></p>
+{% endblock %}""")
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=1000, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=[(ALL_EVENTS, "* (every event)"), *((name, name) for name in CATALOG)],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("organization", "integration", "url", "description", "events", "is_active")
+
+
+def _secrets_page(modeladmin, request, rows, *, title: str, note: str = ""):
+    context = {**modeladmin.admin_site.each_context(request), "opts": modeladmin.opts, "title": title,
+               "rows": rows, "note": note}
+    return TemplateResponse(request, _SECRETS_PAGE, context)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(OrganizationScopedAdmin):
+    form = WebhookEndpointForm
+    list_display = ("url", "organization", "is_active", "success_rate", "last_error", "last_success_at",
+                    "failing_since")
+    list_filter = ("is_active", ("organization", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("url", "description")
+    list_select_related = ("organization",)
+    actions = ("rotate_secret", "send_test")
+    readonly_fields = ("secret_masked", "previous_secret_expires_at", "disabled_reason", "last_triggered_at",
+                       "last_success_at", "failing_since", "created_at", "updated_at")
+
+    def get_queryset(self, request):
+        since = timezone.now() - SUCCESS_RATE_WINDOW
+        recent = Q(deliveries__created_at__gte=since)
+        return super().get_queryset(request).annotate(
+            _delivered=Count("deliveries", filter=recent & Q(deliveries__status=DeliveryStatus.DELIVERED)),
+            _failed=Count("deliveries", filter=recent & Q(deliveries__status=DeliveryStatus.FAILED)),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "organization") if obj else self.readonly_fields
+
+    @admin.display(description="success (7 days)")
+    def success_rate(self, obj: WebhookEndpoint) -> str:
+        done = obj._delivered + obj._failed
+        return f"{100 * obj._delivered / done:.0f}% of {done}" if done else "–"
+
+    @admin.display(description="last error")
+    def last_error(self, obj: WebhookEndpoint) -> str:
+        if obj.disabled_reason and not obj.is_active:
+            return f"disabled: {obj.disabled_reason}"
+        attempt = (WebhookDeliveryAttempt.objects.filter(delivery__endpoint=obj)
+                   .exclude(response_status__gte=200, response_status__lt=300).order_by("-attempted_at").first())
+        if attempt is None:
+            return ""
+        text = attempt.error or f"HTTP {attempt.response_status}"
+        return f"{attempt.attempted_at:%Y-%m-%d %H:%M} {text}"[:120]
+
+    @admin.display(description="secret")
+    def secret_masked(self, obj: WebhookEndpoint) -> str:
+        from integrations.masking import mask_secret
+
+        return mask_secret(obj.secret) if obj and obj.pk else "(generated when saved, shown once)"
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in ("url", "events", "integration", "description",
+                                                           "is_active") if name in form.cleaned_data}
+        if change:
+            endpoint_update(endpoint=obj, data={k: v for k, v in data.items() if k in form.changed_data})
+            return
+        is_active = data.pop("is_active", True)
+        created, secret = endpoint_create(organization=obj.organization, **data)
+        if not is_active:
+            endpoint_update(endpoint=created, data={"is_active": False})
+        obj.pk, obj.secret, obj.created_at = created.pk, created.secret, created.created_at
+        obj._state.adding, obj._state.db = False, created._state.db
+        request._new_webhook_secret = (created, secret)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        created = getattr(request, "_new_webhook_secret", None)
+        if created is None:
+            return super().response_add(request, obj, post_url_continue)
+        return _secrets_page(self, request, [created], title="Webhook endpoint created")
+
+    @admin.action(description="Rotate signing secret (old one keeps signing for 24 h)", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        rows = [(endpoint, endpoint_rotate_secret(endpoint=endpoint)) for endpoint in queryset]
+        return _secrets_page(self, request, rows, title="Signing secrets rotated",
+                             note="Deliveries carry signatures under both the new and the old secret for 24 hours.")
+
+    @admin.action(description="Send a test ping", permissions=["operate"])
+    def send_test(self, request, queryset):
+        sent = [endpoint_send_test(endpoint=endpoint) for endpoint in queryset.filter(is_active=True)]
+        self.message_user(request, f"Queued {len(sent)} ping(s); see the deliveries list.", messages.SUCCESS)
+
+
+class WebhookDeliveryAttemptInline(admin.TabularInline):
+    model = WebhookDeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = ("attempted_at", "response_status", "duration_ms", "error", "response_body")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(OrganizationScopedAdmin):
+    list_display = ("created_at", "event", "endpoint", "status", "attempts", "response_status", "next_attempt_at",
+                    "delivered_at")
+    list_filter = ("status", "event")
+    search_fields = ("event_id",)
+    list_select_related = ("endpoint",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    inlines = (WebhookDeliveryAttemptInline,)
+    actions = ("redeliver",)
+    fields = ("organization", "endpoint", "event", "event_id", "status", "attempts", "next_attempt_at",
+              "locked_until", "response_status", "response_body", "error", "delivered_at", "created_at", "payload")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Redeliver now", permissions=["operate"])
+    def redeliver(self, request, queryset):
+        queued, skipped = 0, 0
+        for delivery in queryset.select_related("endpoint"):
+            if not delivery.endpoint.is_active:
+                skipped += 1
+                continue
+            delivery_redeliver(delivery=delivery)
+            queued += 1
+        self.message_user(request, f"Queued {queued} delivery(ies) again.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Skipped {skipped}: their endpoint is disabled.", messages.WARNING)
+
+
+@admin.register(WebhookNotice)
+class WebhookNoticeAdmin(OrganizationScopedAdmin):
+    list_display = ("created_at", "kind", "organization", "endpoint", "message", "emailed_to")
+    list_filter = ("kind",)
+    fields = ("created_at", "kind", "organization", "endpoint", "message", "emailed_to")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

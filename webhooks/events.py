@@ -1,0 +1,165 @@
+"""The events Switchyard publishes to its webhook endpoints, and `publish()`.
+
+`publish(event_type, payload, organization, integration=None)` writes one
+WebhookDelivery per active endpoint of the organization subscribed to the event
+(by name or `"*"`), in the caller's transaction: the event exists exactly when
+the change that caused it committed. No Celery message is sent inside the
+transaction; after commit one nudge wakes the dispatcher (and the beat sweep
+finds the rows anyway if the nudge is lost).
+
+Every delivery body is a Standard Webhooks envelope:
+`{"type": "order.created", "timestamp": "2026-…Z", "data": {…}}`; the event id
+(`msg_…`, the `webhook-id` header) is shared by the deliveries of one event and
+stable across retries, so receivers deduplicate on it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import Organization
+from integrations.models import Integration
+
+from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+
+ALL_EVENTS = "*"
+PING = "ping"
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    description: str
+    example: dict[str, Any]
+
+
+_INTEGRATION = {"id": 42, "code": "shop-ro", "provider": "shopify", "name": "Shop RO"}
+_ORDER = {
+    "id": 1001,
+    "integration": _INTEGRATION,
+    "external_number": "#1042",
+    "status": "paid",
+    "currency": "RON",
+    "total": "249.90",
+    "placed_at": "2026-05-01T09:30:00Z",
+    "lines": [{"sku": "TSHIRT-M", "quantity": 2, "unit_price": "124.95"}],
+}
+
+CATALOG: dict[str, EventType] = {
+    e.name: e
+    for e in (
+        EventType("integration.connected", "An integration finished connecting (OAuth or API keys).",
+                  {"integration": _INTEGRATION}),
+        EventType("integration.disconnected", "An integration was disconnected; its tokens are gone.",
+                  {"integration": _INTEGRATION, "reason": "user"}),
+        EventType("integration.error", "An integration went into error (credentials refused, provider down).",
+                  {"integration": _INTEGRATION, "error": "Token refresh failed: invalid_grant"}),
+        EventType("integration.synced", "A sync of an integration completed.",
+                  {"integration": _INTEGRATION, "sync_job": {"id": 77, "job_type": "sync_orders",
+                   "records_created": 12, "records_updated": 3, "records_failed": 0}}),
+        EventType("sync_job.failed", "A sync job failed.",
+                  {"integration": _INTEGRATION, "sync_job": {"id": 78, "job_type": "sync_products",
+                   "error": "Provider returned 503"}}),
+        EventType("order.created", "An order was imported from a channel.", {"order": _ORDER}),
+        EventType("order.updated", "An imported order changed (status, lines, addresses).",
+                  {"order": {**_ORDER, "status": "cancelled"}}),
+        EventType("order.fulfilled", "An order was fulfilled; tracking is known.",
+                  {"order": _ORDER, "fulfillment": {"carrier": "fancourier", "tracking_number": "FC123456789RO"}}),
+        EventType("inventory.low_stock", "A product's stock at a location fell to its low-stock threshold.",
+                  {"product": {"id": 5, "sku": "TSHIRT-M"}, "location": "main",
+                   "on_hand": 3, "low_stock_threshold": 5}),
+        EventType("webhook.failed", "An incoming provider webhook exhausted its retries.",
+                  {"integration": _INTEGRATION, "incoming_webhook": {"id": 9001, "event_type": "orders/create",
+                   "error": "Order line references an unknown product"}}),
+        EventType(PING, "Sent by POST /api/webhook-endpoints/{id}/test/ whatever the endpoint subscribes to.",
+                  {"endpoint": {"id": 3}, "message": "Switchyard test event"}),
+    )
+}
+
+
+def event_catalog() -> list[dict[str, Any]]:
+    """The catalog as the API serves it: each type, what it means and an example delivery body."""
+    return [
+        {"type": e.name, "description": e.description,
+         "example": envelope(e.name, e.example, timestamp="2026-05-01T09:30:05Z")}
+        for e in CATALOG.values()
+    ]
+
+
+def new_event_id() -> str:
+    return f"msg_{secrets.token_hex(16)}"
+
+
+def envelope(event_type: str, data: dict[str, Any], *, timestamp: str | None = None) -> dict[str, Any]:
+    """The Standard Webhooks body; `data` made JSON-safe now (Decimal, datetime, UUID become strings)."""
+    stamp = timestamp or timezone.now().isoformat().replace("+00:00", "Z")
+    return {"type": event_type, "timestamp": stamp, "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder))}
+
+
+def endpoint_subscribes(endpoint: WebhookEndpoint, event_type: str, integration_id: int | None) -> bool:
+    """An endpoint bound to an integration hears only that integration's events; an unbound one hears all."""
+    if endpoint.integration_id is not None and endpoint.integration_id != integration_id:
+        return False
+    events = endpoint.events if isinstance(endpoint.events, list) else []
+    return ALL_EVENTS in events or event_type in events
+
+
+def publish(
+    event_type: str,
+    payload: dict[str, Any],
+    organization: Organization,
+    integration: Integration | None = None,
+) -> list[WebhookDelivery]:
+    """Write one delivery per subscribed active endpoint, in the caller's transaction; return them.
+
+    Raises ValueError for an event type not in CATALOG or an integration of
+    another organization: both are bugs in the caller, not bad input.
+    """
+    if event_type not in CATALOG:
+        raise ValueError(f"Unknown webhook event type {event_type!r}; add it to webhooks.events.CATALOG.")
+    if integration is not None and integration.organization_id != organization.pk:
+        raise ValueError("The integration belongs to another organization.")
+    integration_id = integration.pk if integration is not None else None
+    # The list is filtered here: JSON containment has no portable lookup (SQLite), and an organization
+    # has a handful of endpoints.
+    endpoints = [
+        e for e in WebhookEndpoint.objects.filter(organization=organization, is_active=True)
+        if endpoint_subscribes(e, event_type, integration_id)
+    ]
+    if not endpoints:
+        return []
+    body, event_id, now = envelope(event_type, payload), new_event_id(), timezone.now()
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint, organization=organization, event=event_type, event_id=event_id, payload=body,
+            status=DeliveryStatus.PENDING, next_attempt_at=now, created_at=now,
+        )
+        for endpoint in endpoints
+    )
+    nudge_dispatcher()
+    return deliveries
+
+
+def _nudge() -> None:
+    from .tasks import dispatch_due_deliveries
+
+    dispatch_due_deliveries.delay()
+
+
+def nudge_dispatcher() -> None:
+    """Wake a dispatcher once the current transaction commits: one message per transaction, however many events.
+
+    Looking for our callback in `connection.run_on_commit` keeps a loop of
+    publishes in one transaction to a single message; a rolled-back savepoint
+    drops its callback with it, so a later publish registers a new one.
+    """
+    if connection.in_atomic_block and any(func is _nudge for _, func, _ in connection.run_on_commit):
+        return
+    transaction.on_commit(_nudge)

@@ -1,0 +1,195 @@
+"""The dispatcher: claim due deliveries, send them in threads, record the outcome.
+
+Any number of dispatcher runs (Celery tasks on any number of machines) share
+the work. A run claims due rows by setting a lease (`locked_until`); a claimed
+row is invisible to the others until its outcome is recorded or the lease runs
+out (a dead worker's rows go out again after it). On PostgreSQL the claim
+selects with `FOR UPDATE SKIP LOCKED`, so concurrent claimers pass over each
+other's rows instead of queueing on them, and locks the endpoints concerned to
+count their in-flight rows; elsewhere (SQLite) each row is claimed with one
+conditional UPDATE that carries the same checks, which SQLite runs atomically.
+
+Per endpoint at most WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT deliveries are in
+flight across all workers. A hung endpoint therefore holds at most that many
+threads (each for at most WEBHOOK_DELIVERY_TIMEOUT); the run keeps claiming
+for everyone else meanwhile, waking every POLL_SECONDS, so healthy endpoints
+are not kept waiting behind it.
+
+The threads do HTTP only; the claiming and recording happen in the run's own
+thread, on its one database connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from .delivery import OutgoingRequest, SendResult, delivery_prepare, delivery_record, lease_until, send
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.2
+DEFAULT_RUN_SECONDS = 50.0  # a run stops claiming after this (the beat starts another)
+
+
+def _due(now: datetime):
+    return WebhookDelivery.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lt=now),
+        status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
+        next_attempt_at__lte=now,
+        endpoint__is_active=True,
+    )
+
+
+def _in_flight(now: datetime, endpoint_ids=None) -> dict[int, int]:
+    rows = WebhookDelivery.objects.filter(locked_until__gt=now)
+    if endpoint_ids is not None:
+        rows = rows.filter(endpoint_id__in=endpoint_ids)
+    return dict(rows.order_by().values("endpoint_id").annotate(n=Count("id")).values_list("endpoint_id", "n"))
+
+
+def claim_due(*, limit: int, only: int | None = None, now: datetime | None = None) -> list[int]:
+    """Lease up to `limit` due deliveries (just `only`, if given) within the per-endpoint cap; return their ids."""
+    now = now or timezone.now()
+    cap = settings.WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT
+    claim = _claim_window_postgres if connection.vendor == "postgresql" else _claim_window_rowwise
+    claimed: list[int] = []
+    saturated = {ep for ep, n in _in_flight(now).items() if n >= cap}
+    while len(claimed) < limit:
+        due = _due(now).exclude(endpoint_id__in=saturated)
+        if only is not None:
+            due = due.filter(pk=only)
+        got, full = claim(due, now=now, want=limit - len(claimed), cap=cap)
+        claimed += got
+        newly_full, saturated = full - saturated, saturated | full
+        if not got and not newly_full:
+            break
+    return claimed
+
+
+def _claim_window_postgres(due, *, now: datetime, want: int, cap: int) -> tuple[list[int], set[int]]:
+    with transaction.atomic():
+        rows = list(
+            due.order_by("next_attempt_at", "id")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("id", "endpoint_id")[: want * 2]
+        )
+        endpoint_ids = sorted({ep for _, ep in rows})
+        # Serialise claimers per endpoint (in id order: no deadlock) so the in-flight count below is exact.
+        list(WebhookEndpoint.objects.select_for_update().filter(pk__in=endpoint_ids).order_by("pk").values("pk"))
+        room = {ep: cap - _in_flight(now, endpoint_ids).get(ep, 0) for ep in endpoint_ids}
+        chosen: list[int] = []
+        for pk, ep in rows:
+            if room[ep] > 0 and len(chosen) < want:
+                chosen.append(pk)
+                room[ep] -= 1
+        WebhookDelivery.objects.filter(pk__in=chosen).update(locked_until=lease_until(now))
+    return chosen, {ep for ep, left in room.items() if left <= 0}
+
+
+def _claim_window_rowwise(due, *, now: datetime, want: int, cap: int) -> tuple[list[int], set[int]]:
+    in_flight = (
+        WebhookDelivery.objects.filter(endpoint_id=OuterRef("endpoint_id"), locked_until__gt=now)
+        .order_by().values("endpoint_id").annotate(n=Count("id")).values("n")
+    )
+    rows = list(due.order_by("next_attempt_at", "id").values_list("id", "endpoint_id")[: want * 2])
+    chosen: list[int] = []
+    full: set[int] = set()
+    for pk, ep in rows:
+        if ep in full or len(chosen) >= want:
+            continue
+        # One statement: still due, not leased, and the endpoint below its cap — atomic in SQLite.
+        won = (
+            due.filter(pk=pk).alias(in_flight=Coalesce(Subquery(in_flight), Value(0)))
+            .filter(in_flight__lt=cap).update(locked_until=lease_until(now))
+        )
+        if won:
+            chosen.append(pk)
+        elif _in_flight(now, [ep]).get(ep, 0) >= cap:
+            full.add(ep)
+    return chosen, full
+
+
+def release(delivery_id: int) -> None:
+    WebhookDelivery.objects.filter(pk=delivery_id).update(locked_until=None)
+
+
+def _prepare(delivery_id: int) -> OutgoingRequest | None:
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    if delivery is None:
+        return None
+    try:
+        return delivery_prepare(delivery)
+    except Exception:
+        logger.exception("Could not prepare webhook delivery %s", delivery_id)
+        release(delivery_id)
+        return None
+
+
+def _record(request: OutgoingRequest, future: Future) -> bool:
+    try:
+        result: SendResult = future.result()
+    except Exception as exc:  # noqa: BLE001 - a bug in send must cost one attempt, not the whole run
+        logger.exception("Sending webhook delivery %s failed unexpectedly", request.delivery_id)
+        result = SendResult(started_at=timezone.now(), duration_ms=0, error=f"internal error ({type(exc).__name__})")
+    delivery_record(delivery_id=request.delivery_id, result=result)
+    return result.ok
+
+
+@dataclass
+class DispatchReport:
+    attempts: int = 0
+    delivered: int = 0
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return self.attempts - self.delivered
+
+
+def dispatch_due(*, threads: int | None = None, run_seconds: float = DEFAULT_RUN_SECONDS) -> DispatchReport:
+    """Send due deliveries until none is left (or `run_seconds` passed), then wait for those in flight."""
+    threads = threads or settings.WEBHOOK_DISPATCH_THREADS
+    report, started = DispatchReport(), time.monotonic()
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook-send") as pool:
+        running: dict[Future, OutgoingRequest] = {}
+        while True:
+            claimed = []
+            if len(running) < threads and time.monotonic() - started < run_seconds:
+                claimed = claim_due(limit=threads - len(running))
+                for pk in claimed:
+                    request = _prepare(pk)
+                    if request is not None:
+                        running[pool.submit(send, request)] = request
+            if not running:
+                if claimed:
+                    continue
+                break
+            done, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                report.attempts += 1
+                report.delivered += _record(running.pop(future), future)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def deliver_now(delivery_id: int) -> bool | None:
+    """Send one delivery now if it is due and claimable; True/False for its outcome, None if it was not sent."""
+    if not claim_due(limit=1, only=delivery_id):
+        return None
+    request = _prepare(delivery_id)
+    if request is None:
+        return None
+    result = send(request)
+    delivery_record(delivery_id=delivery_id, result=result)
+    return result.ok
