@@ -275,6 +275,14 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Switchyard <switchyard@localhost>")
 
+# ---------------------------------------------------------------- commerce
+# The ERP stock location an order reserves at when its integration's config names none.
+COMMERCE_STOCK_LOCATION = env.str("COMMERCE_STOCK_LOCATION", default="main")
+COMMERCE_LOW_STOCK_THRESHOLD = env.int("COMMERCE_LOW_STOCK_THRESHOLD", default=5)
+# Stock changes within this window reach each channel as one push (debounce).
+COMMERCE_INVENTORY_PUSH_DELAY_SECONDS = env.float("COMMERCE_INVENTORY_PUSH_DELAY_SECONDS", default=10.0)
+COMMERCE_PUSH_MAX_RETRIES = env.int("COMMERCE_PUSH_MAX_RETRIES", default=5)
+
 # ---------------------------------------------------------------- sandbox (demo shop)
 SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8765")
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")

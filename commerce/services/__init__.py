@@ -1,0 +1,15 @@
+"""The only code that writes commerce records. Import from here: `from commerce.services import upsert_orders`."""
+
+from .orders import order_set_status, upsert_orders
+from .products import upsert_inventory_levels, upsert_products
+from .refs import UpsertResult
+from .stock import adjust_stock
+
+__all__ = [
+    "UpsertResult",
+    "adjust_stock",
+    "order_set_status",
+    "upsert_inventory_levels",
+    "upsert_orders",
+    "upsert_products",
+]

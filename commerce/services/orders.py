@@ -1,0 +1,395 @@
+"""Importing orders from channels (syncs and webhook handlers alike), and manual status changes.
+
+`upsert_orders` takes a page of normalized orders (connectors' `normalize_order`
+shape) and writes them in a fixed number of statements however long the page
+is: claim and lock the ExternalRefs, read the existing orders and lines, upsert
+orders (INSERT … ON CONFLICT (integration, external_id) DO UPDATE), upsert lines
+(ON CONFLICT (order, external_id)), delete lines the channel dropped, move the
+stock reservations, write the refs.
+
+Idempotent: a record whose payload hash (everything but `updated_at`) matches
+the ref's is unchanged. Never regresses: a record older than the version
+already written is unchanged too, so a webhook and a sync may arrive in either
+order. Locally recorded shipments are never undone by a channel that has not
+heard of them yet: a line's fulfilled quantity only goes up on import.
+
+Stock: an open order (pending, paid, partially fulfilled) reserves its lines'
+unfulfilled quantities at its stock location; a cancelled or refunded one holds
+nothing; units the channel reports shipped after import leave on_hand. Each
+line remembers what it holds (`reserved_quantity`), so a re-import moves only
+the difference.
+
+Personal data: nothing here logs a customer's email, phone or address.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from config.errors import ValidationError
+from integrations.models import Integration
+from webhooks.events import publish
+from webhooks.models import WebhookEndpoint
+
+from ..models import RESERVING_STATUSES, ExternalRef, Order, OrderLine, OrderStatus, ResourceType
+from ..statuses import UnknownChannelStatus, allowed_transitions, normalize_status
+from .refs import UpsertResult, claim_refs, newest_per_id, payload_hash, save_refs
+from .stock import StockKey, apply_stock_deltas, default_location, product_ids_by_sku
+
+logger = logging.getLogger(__name__)
+
+ORDER_UPDATE_FIELDS = [
+    "external_number", "name", "status", "channel_status", "currency", "subtotal", "total_discounts", "total_tax",
+    "total_shipping", "total", "customer_external_id", "customer_name", "customer_email", "shipping_address",
+    "billing_address", "placed_at", "external_updated_at", "cancelled_at", "fulfilled_at", "seconds_to_fulfil",
+    "stock_location", "updated_at",
+]
+LINE_UPDATE_FIELDS = [
+    "product", "sku", "title", "quantity", "unit_price", "total", "fulfilled_quantity", "reserved_quantity",
+]
+MONEY_KEYS = ("subtotal", "total_discounts", "total_tax", "total_shipping", "total")
+
+
+class _Bad(ValueError):
+    """A record the import refuses; its message names the field (never a customer's data)."""
+
+
+# ---------------------------------------------------------------------- parsing
+def _money(record: dict[str, Any], key: str, default: Any = None) -> Decimal:
+    value = record.get(key, default)
+    if value is None or isinstance(value, bool | float):
+        raise _Bad(f"{key} must be a decimal amount (string or Decimal)" if value is not None else f"{key} is missing")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise _Bad(f"{key} is not an amount")
+    if not amount.is_finite():
+        raise _Bad(f"{key} is not an amount")
+    return amount
+
+
+def _aware(value: Any, key: str, *, required: bool = True) -> datetime | None:
+    if value in (None, ""):
+        if required:
+            raise _Bad(f"{key} is missing")
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if parsed is None:
+        raise _Bad(f"{key} is not an ISO 8601 time")
+    if timezone.is_naive(parsed):
+        raise _Bad(f"{key} has no time zone")
+    return parsed
+
+
+def _int(value: Any, key: str, default: int | None = None) -> int:
+    if value is None and default is not None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _Bad(f"{key} must be an integer")
+    try:
+        number = int(value)
+    except ValueError:
+        raise _Bad(f"{key} must be an integer")
+    if number < 0:
+        raise _Bad(f"{key} must not be negative")
+    return number
+
+
+def _parse_order(integration: Integration, record: Any) -> dict[str, Any]:
+    """The record checked and coerced into model values; _Bad naming the field when it cannot be."""
+    if not isinstance(record, dict):
+        raise _Bad("the order is not an object")
+    external_id = str(record.get("external_id") or "")
+    if not external_id:
+        raise _Bad("external_id is missing")
+    try:
+        status = normalize_status(provider=integration.provider, status=record.get("status"))
+    except UnknownChannelStatus as exc:
+        raise _Bad(str(exc))
+    currency = str(record.get("currency") or "").upper()
+    if len(currency) != 3:
+        raise _Bad("currency must be a 3-letter code")
+    customer = record.get("customer") or {}
+    lines_in = record.get("lines") or []
+    if not isinstance(customer, dict) or not isinstance(lines_in, list):
+        raise _Bad("customer must be an object and lines a list")
+    lines, seen = [], set()
+    for index, line in enumerate(lines_in):
+        if not isinstance(line, dict):
+            raise _Bad(f"lines[{index}] is not an object")
+        line_id = str(line.get("external_id") or "")
+        if not line_id or line_id in seen:
+            raise _Bad(f"lines[{index}].external_id is missing or repeated")
+        seen.add(line_id)
+        quantity = _int(line.get("quantity"), f"lines[{index}].quantity")
+        price = _money(line, "price")
+        lines.append({
+            "external_id": line_id,
+            "sku": str(line.get("sku") or "")[:100],
+            "title": str(line.get("title") or "")[:300],
+            "quantity": quantity,
+            "unit_price": price,
+            "total": _money(line, "total", default=price * quantity),
+            "fulfilled_quantity": min(quantity, _int(line.get("fulfilled_quantity"), "fulfilled_quantity", 0)),
+        })
+    return {
+        "external_id": external_id,
+        "external_number": str(record.get("number") or record.get("name") or external_id)[:64],
+        "name": str(record.get("name") or "")[:64],
+        "status": status,
+        "channel_status": {
+            k: str(record[k]) for k in ("status", "financial_status", "fulfillment_status") if record.get(k)
+        },
+        "currency": currency,
+        **{key: _money(record, key, default="0" if key != "total" else None) for key in MONEY_KEYS},
+        "customer_external_id": str(customer.get("external_id") or "")[:255],
+        "customer_name": str(customer.get("name") or "")[:300],
+        "customer_email": str(customer.get("email") or "")[:254],
+        "shipping_address": record.get("shipping_address") or {},
+        "billing_address": record.get("billing_address") or {},
+        "placed_at": _aware(record.get("placed_at"), "placed_at"),
+        "external_updated_at": _aware(record.get("updated_at"), "updated_at"),
+        "cancelled_at": _aware(record.get("cancelled_at"), "cancelled_at", required=False),
+        "lines": lines,
+    }
+
+
+def _merged_status(incoming: str, lines: list[dict[str, Any]]) -> str:
+    """The channel's status, raised to (partially_)fulfilled when locally recorded shipments say so."""
+    if incoming not in RESERVING_STATUSES or not lines:
+        return incoming
+    shipped = [line["fulfilled_quantity"] for line in lines]
+    if all(line["fulfilled_quantity"] >= line["quantity"] for line in lines):
+        return OrderStatus.FULFILLED
+    if any(shipped):
+        return OrderStatus.PARTIALLY_FULFILLED
+    return incoming
+
+
+def fulfilment_time(order: Order, status: str, when: datetime) -> None:
+    """Stamp when an order first became fulfilled, and how long after it was placed."""
+    if status == OrderStatus.FULFILLED and order.fulfilled_at is None:
+        order.fulfilled_at = when
+        order.seconds_to_fulfil = max(0, int((when - order.placed_at).total_seconds()))
+
+
+def order_event_payload(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
+    """What order.* events carry: the order's business figures, no customer personal data."""
+    integration = order.integration
+    return {
+        "order": {
+            "id": order.pk,
+            "integration": None if integration is None else {
+                "id": integration.pk, "code": integration.code, "provider": integration.provider,
+                "name": integration.name,
+            },
+            "external_id": order.external_id,
+            "external_number": order.external_number,
+            "status": order.status,
+            "currency": order.currency,
+            "total": order.total,
+            "placed_at": order.placed_at,
+            "lines": [
+                {"sku": line.sku, "quantity": line.quantity, "fulfilled_quantity": line.fulfilled_quantity,
+                 "unit_price": line.unit_price}
+                for line in lines
+            ],
+        }
+    }
+
+
+# ---------------------------------------------------------------------- import
+@transaction.atomic
+def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResult:
+    """Create or update a page of the channel's orders; see the module docstring for the rules.
+
+    Runs in the caller's transaction (a savepoint inside it) and never calls a
+    provider. A record that cannot be imported is reported in `failed` and
+    nothing of it is written; the others are.
+    """
+    result = UpsertResult()
+    parsed: list[tuple[str, datetime | None, dict]] = []
+    for record in orders:
+        try:
+            item = _parse_order(integration, record)
+        except _Bad as exc:
+            result.fail(record.get("external_id") if isinstance(record, dict) else None, str(exc))
+            continue
+        item["hash"] = payload_hash(record)
+        parsed.append((item["external_id"], item["external_updated_at"], item))
+    chosen = newest_per_id(parsed)
+    result.unchanged += len(parsed) - len(chosen)  # older duplicates within the page
+    if not chosen:
+        return result
+
+    refs = claim_refs(integration=integration, resource_type=ResourceType.ORDER, external_ids=list(chosen))
+    existing = {
+        o.external_id: o
+        for o in Order.objects.filter(integration=integration, external_id__in=list(chosen)).select_related(
+            "integration"
+        )
+    }
+    touched_refs: list[ExternalRef] = []
+    to_write: list[tuple[dict, ExternalRef, Order | None]] = []
+    for external_id, (updated_at, item) in chosen.items():
+        ref, current = refs[external_id], existing.get(external_id)
+        known = ref.external_updated_at or (current.external_updated_at if current else None)
+        if current is not None and known is not None and updated_at is not None and updated_at < known:
+            result.unchanged += 1  # an older version: the newer one stays
+        elif current is not None and ref.payload_hash == item["hash"]:
+            result.unchanged += 1
+            if updated_at and (known is None or updated_at > known):
+                ref.external_updated_at, ref.object_id = updated_at, current.pk
+                touched_refs.append(ref)
+        else:
+            to_write.append((item, ref, current))
+    if to_write:
+        _write_orders(integration, to_write, result)
+        touched_refs.extend(ref for _, ref, _ in to_write)
+    save_refs(touched_refs)
+    return result
+
+
+def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalRef, Order | None]],
+                  result: UpsertResult) -> None:
+    organization = integration.organization
+    now = timezone.now()
+    old_lines: dict[int, dict[str, OrderLine]] = {}
+    for line in OrderLine.objects.filter(order__in=[c for _, _, c in to_write if c is not None]):
+        old_lines.setdefault(line.order_id, {})[line.external_id] = line
+    product_ids = product_ids_by_sku(
+        organization=organization,
+        skus=[line["sku"] for item, _, _ in to_write for line in item["lines"]],
+        create_missing=True,
+        names={line["sku"]: line["title"] for item, _, _ in to_write for line in item["lines"]},
+    )
+
+    orders: list[Order] = []
+    for item, _, current in to_write:
+        previous = old_lines.get(current.pk, {}) if current else {}
+        for line in item["lines"]:
+            old = previous.get(line["external_id"])
+            if old is not None:
+                line["fulfilled_quantity"] = min(line["quantity"], max(line["fulfilled_quantity"],
+                                                                        old.fulfilled_quantity))
+        status = _merged_status(item["status"], item["lines"])
+        fields = {k: v for k, v in item.items() if k not in ("lines", "hash", "external_id")}
+        order = Order(organization=organization, integration=integration, external_id=item["external_id"], **fields)
+        order.status = status
+        order.stock_location = (current.stock_location if current and current.stock_location
+                                else default_location(integration))
+        order.fulfilled_at = current.fulfilled_at if current else None
+        order.seconds_to_fulfil = current.seconds_to_fulfil if current else None
+        fulfilment_time(order, status, item["external_updated_at"] or now)
+        orders.append(order)
+    Order.objects.bulk_create(
+        orders, update_conflicts=True, unique_fields=["integration", "external_id"], update_fields=ORDER_UPDATE_FIELDS
+    )
+    pks = dict(
+        Order.objects.filter(integration=integration, external_id__in=[o.external_id for o in orders]).values_list(
+            "external_id", "pk"
+        )
+    )
+
+    deltas: dict[StockKey, list[int]] = {}
+
+    def move(product_id: int | None, location: str, on_hand: int = 0, reserved: int = 0) -> None:
+        if product_id is not None and (on_hand or reserved):
+            entry = deltas.setdefault((product_id, location), [0, 0])
+            entry[0] += on_hand
+            entry[1] += reserved
+
+    new_lines: list[OrderLine] = []
+    removed: list[int] = []
+    lines_by_order: dict[int, list[OrderLine]] = {}
+    for order, (item, ref, _current) in zip(orders, to_write, strict=True):
+        order.pk = pks[order.external_id]
+        ref.object_id, ref.external_updated_at, ref.payload_hash = order.pk, order.external_updated_at, item["hash"]
+        previous = old_lines.get(order.pk, {})
+        holds = order.status in RESERVING_STATUSES
+        for line in item["lines"]:
+            old = previous.pop(line["external_id"], None)
+            row = OrderLine(order_id=order.pk, product_id=product_ids.get(line["sku"]), **line)
+            row.reserved_quantity = row.open_quantity if holds and row.product_id else 0
+            if old is not None:
+                move(old.product_id, order.stock_location, reserved=-old.reserved_quantity)
+                if old.product_id == row.product_id and row.fulfilled_quantity > old.fulfilled_quantity:
+                    move(row.product_id, order.stock_location, on_hand=old.fulfilled_quantity - row.fulfilled_quantity)
+            move(row.product_id, order.stock_location, reserved=row.reserved_quantity)
+            new_lines.append(row)
+            lines_by_order.setdefault(order.pk, []).append(row)
+        for gone in previous.values():
+            move(gone.product_id, order.stock_location, reserved=-gone.reserved_quantity)
+            removed.append(gone.pk)
+    if removed:
+        OrderLine.objects.filter(pk__in=removed).delete()
+    OrderLine.objects.bulk_create(
+        new_lines, update_conflicts=True, unique_fields=["order", "external_id"], update_fields=LINE_UPDATE_FIELDS
+    )
+    apply_stock_deltas(organization=organization, deltas={k: (v[0], v[1]) for k, v in deltas.items()})
+
+    announce = WebhookEndpoint.objects.filter(organization=organization, is_active=True).exists()
+    for order, (_, _, current) in zip(orders, to_write, strict=True):
+        if current is None:
+            result.created += 1
+        else:
+            result.updated += 1
+        if announce:
+            event = "order.created" if current is None else "order.updated"
+            publish(event, order_event_payload(order, lines_by_order.get(order.pk, [])), organization, integration)
+
+
+# ---------------------------------------------------------------------- manual status changes
+@transaction.atomic
+def order_set_status(*, order: Order, status: str) -> Order:
+    """Move an order to `status` by hand (the API's PUT …/status/, the admin).
+
+    Only the moves in `statuses.TRANSITIONS` are allowed (fulfilment goes through
+    `fulfill`, which records tracking); anything else is a VALIDATION_ERROR that
+    changes nothing. Cancelling or refunding releases the order's reservations.
+    """
+    order = Order.objects.select_for_update(of=("self",)).select_related("integration", "organization").get(pk=order.pk)
+    if status not in OrderStatus.values:
+        raise ValidationError(f"Unknown status {status!r}.", details={"status": [f"one of {OrderStatus.values}"]})
+    if status == order.status:
+        return order
+    if status not in allowed_transitions(order.status):
+        raise ValidationError(
+            f"An order that is {order.status} cannot become {status} by hand.",
+            details={"status": [f"allowed from {order.status}: {sorted(allowed_transitions(order.status))}"]},
+        )
+    order.status = status
+    if status == OrderStatus.CANCELLED and order.cancelled_at is None:
+        order.cancelled_at = timezone.now()
+    order.save(update_fields=["status", "cancelled_at", "updated_at"])
+    lines = rebalance_reservations(order=order)
+    publish("order.updated", order_event_payload(order, lines), order.organization, order.integration)
+    return order
+
+
+def rebalance_reservations(*, order: Order) -> list[OrderLine]:
+    """Make each line hold exactly what the order's status calls for; returns the lines. Caller holds the order lock."""
+    holds = order.status in RESERVING_STATUSES
+    location = order.stock_location or default_location(order.integration)
+    lines = list(order.lines.all())
+    deltas: dict[StockKey, tuple[int, int]] = {}
+    changed = []
+    for line in lines:
+        target = line.open_quantity if holds and line.product_id else 0
+        if target != line.reserved_quantity and line.product_id:
+            key = (line.product_id, location)
+            on_hand, reserved = deltas.get(key, (0, 0))
+            deltas[key] = (on_hand, reserved + target - line.reserved_quantity)
+            line.reserved_quantity = target
+            changed.append(line)
+    if changed:
+        OrderLine.objects.bulk_update(changed, ["reserved_quantity"])
+        apply_stock_deltas(organization=order.organization, deltas=deltas)
+    return lines

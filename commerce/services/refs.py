@@ -1,0 +1,99 @@
+"""ExternalRef bookkeeping shared by every import: claim-and-lock, payload hashes, the never-regress rule.
+
+An import of a page claims the refs of its provider objects before it reads
+anything: it inserts the missing ones with ON CONFLICT DO NOTHING (INSERT OR
+IGNORE on SQLite), then reads them all back under FOR UPDATE, in external-id
+order. Two transactions importing the same object therefore take turns — the
+second waits on the first's row, then sees what it wrote — and a lock order
+that is the same for everyone keeps overlapping pages from deadlocking. On
+SQLite the first INSERT takes the database's single write lock, which serializes
+the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from integrations.models import Integration
+
+from ..models import ExternalRef
+
+
+@dataclass
+class UpsertResult:
+    """What an import did with a page. `failed` items are `{"external_id", "error"}`; nothing of theirs was written."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: list[dict] = field(default_factory=list)
+
+    def fail(self, external_id: Any, error: str) -> None:
+        self.failed.append({"external_id": str(external_id or ""), "error": error})
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value.normalize()) if value == value.to_integral() else str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def payload_hash(record: dict[str, Any], *, ignore: tuple[str, ...] = ("updated_at",)) -> str:
+    """A stable sha256 of a normalized record, without the fields that change when nothing else did."""
+    body = {k: v for k, v in record.items() if k not in ignore}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=_default).encode()).hexdigest()
+
+
+def claim_refs(*, integration: Integration, resource_type: str, external_ids: list[str]) -> dict[str, ExternalRef]:
+    """Every ref of these provider objects, inserted when missing, locked for the caller's transaction."""
+    ids = sorted(set(external_ids))
+    if not ids:
+        return {}
+    ExternalRef.objects.bulk_create(
+        [ExternalRef(integration=integration, resource_type=resource_type, external_id=i) for i in ids],
+        ignore_conflicts=True,
+    )
+    refs = (
+        ExternalRef.objects.select_for_update()
+        .filter(integration=integration, resource_type=resource_type, external_id__in=ids)
+        .order_by("external_id")
+    )
+    return {ref.external_id: ref for ref in refs}
+
+
+def is_stale(ref: ExternalRef, updated_at: datetime | None) -> bool:
+    """Whether the incoming version is older than the one already written (so it must not overwrite it)."""
+    return (
+        ref.object_id is not None
+        and ref.external_updated_at is not None
+        and updated_at is not None
+        and updated_at < ref.external_updated_at
+    )
+
+
+def newest_per_id(items: list[tuple[str, datetime | None, dict]]) -> dict[str, tuple[datetime | None, dict]]:
+    """One record per external id within a page: the newest (a later duplicate wins a tie)."""
+    chosen: dict[str, tuple[datetime | None, dict]] = {}
+    for external_id, updated_at, record in items:
+        current = chosen.get(external_id)
+        if current is None or current[0] is None or (updated_at is not None and updated_at >= current[0]):
+            chosen[external_id] = (updated_at, record)
+    return chosen
+
+
+def save_refs(refs: list[ExternalRef]) -> None:
+    """Write the refs' new versions in one statement (bulk_update skips auto_now, so the time is set here)."""
+    now = timezone.now()
+    for ref in refs:
+        ref.updated_at = now
+    if refs:
+        ExternalRef.objects.bulk_update(refs, ["object_id", "external_updated_at", "payload_hash", "updated_at"])

@@ -1,0 +1,306 @@
+"""Stock: the one place StockLevel changes, low-stock events, and the debounced inventory push to channels.
+
+Every change — an order reserving or releasing, a shipment consuming, an
+operator's adjustment, a channel's inventory import — goes through
+`apply_stock_deltas`, which locks the affected StockLevel rows (FOR UPDATE),
+computes new figures from what it read under the lock, writes them in one
+statement, publishes `inventory.low_stock` for each level whose sellable stock
+(on_hand − reserved) fell to its threshold, and queues a push to every channel
+that lists the product.
+
+The push is debounced by a row, not by timing luck: InventoryPush has one row
+per (channel, product), unique in the database. A change inserts it or bumps its
+`requested_at`; only an insert (or a row whose last push failed) schedules the
+push task, `COMMERCE_INVENTORY_PUSH_DELAY_SECONDS` after commit. So a burst of
+100 changes leaves one row per channel and one task, which pushes the figure as
+it is when it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from accounts.models import Organization
+from config.errors import ValidationError
+from connectors import registry
+from connectors.base import Capability
+from connectors.errors import is_transient
+from integrations.models import Integration, IntegrationStatus
+from webhooks.events import publish
+
+from ..models import ExternalRef, InventoryPush, Product, ResourceType, StockLevel
+
+logger = logging.getLogger(__name__)
+
+StockKey = tuple[int, str]  # (product id, location)
+PUSH_BATCH = 250
+
+
+def default_location(integration: Integration | None = None) -> str:
+    """Where an order of this channel holds stock: its integration's `config["stock_location"]`, else the default."""
+    configured = ((integration.config or {}).get("stock_location") if integration is not None else None) or ""
+    return str(configured) or settings.COMMERCE_STOCK_LOCATION
+
+
+def apply_stock_deltas(
+    *,
+    organization: Organization,
+    deltas: dict[StockKey, tuple[int, int]],
+    set_on_hand: dict[StockKey, int] | None = None,
+    exclude_push_to: Integration | None = None,
+) -> list[StockLevel]:
+    """Add (on_hand, reserved) deltas and/or set on_hand per (product, location); missing levels are created.
+
+    `reserved` never goes below zero (a release of more than is held releases
+    what is held). Runs in the caller's transaction and does not commit.
+    `exclude_push_to` is the channel the change came from, when it already knows.
+    """
+    set_on_hand = set_on_hand or {}
+    keys = {k for k, (a, b) in deltas.items() if a or b} | set(set_on_hand)
+    if not keys:
+        return []
+    threshold = settings.COMMERCE_LOW_STOCK_THRESHOLD
+    StockLevel.objects.bulk_create(
+        [
+            StockLevel(organization=organization, product_id=p, location=loc, low_stock_threshold=threshold)
+            for p, loc in sorted(keys)
+        ],
+        ignore_conflicts=True,
+    )
+    product_ids = sorted({p for p, _ in keys})
+    locations = sorted({loc for _, loc in keys})
+    rows = (
+        StockLevel.objects.select_for_update()
+        .filter(product_id__in=product_ids, location__in=locations)
+        .select_related("product")
+        .order_by("pk")
+    )
+    now = timezone.now()
+    changed: list[StockLevel] = []
+    for level in rows:
+        key = (level.product_id, level.location)
+        if key not in keys:
+            continue
+        before = level.available
+        on_hand_delta, reserved_delta = deltas.get(key, (0, 0))
+        on_hand = set_on_hand.get(key, level.on_hand) + on_hand_delta
+        reserved = max(0, level.reserved + reserved_delta)
+        if (on_hand, reserved) == (level.on_hand, level.reserved):
+            continue
+        level.on_hand, level.reserved, level.updated_at = on_hand, reserved, now
+        changed.append(level)
+        if before > level.low_stock_threshold >= level.available:
+            _publish_low_stock(level)
+    if changed:
+        StockLevel.objects.bulk_update(changed, ["on_hand", "reserved", "updated_at"])
+        queue_inventory_push(
+            organization=organization,
+            product_ids={level.product_id for level in changed},
+            exclude_integration=exclude_push_to,
+        )
+    return changed
+
+
+def _publish_low_stock(level: StockLevel) -> None:
+    publish(
+        "inventory.low_stock",
+        {
+            "product": {"id": level.product_id, "sku": level.product.sku},
+            "location": level.location,
+            "on_hand": level.on_hand,
+            "reserved": level.reserved,
+            "available": level.available,
+            "low_stock_threshold": level.low_stock_threshold,
+        },
+        level.organization,
+    )
+
+
+@transaction.atomic
+def adjust_stock(
+    *,
+    stock_level: StockLevel,
+    delta: int | None = None,
+    on_hand: int | None = None,
+    low_stock_threshold: int | None = None,
+) -> StockLevel:
+    """An operator's stock correction: add `delta` to on_hand, or set `on_hand`; optionally move the threshold.
+
+    Raises ValidationError (changing nothing) when both or neither of delta and
+    on_hand are given with no threshold, or when on_hand would go negative.
+    """
+    if delta is not None and on_hand is not None:
+        raise ValidationError("Give either delta or on_hand, not both.", details={"delta": ["conflicts with on_hand"]})
+    if delta is None and on_hand is None and low_stock_threshold is None:
+        raise ValidationError("Nothing to change.", details={"on_hand": ["give delta, on_hand or low_stock_threshold"]})
+    level = StockLevel.objects.select_for_update().select_related("product").get(pk=stock_level.pk)
+    target = on_hand if on_hand is not None else level.on_hand + (delta or 0)
+    if target < 0:
+        raise ValidationError("Stock on hand cannot go below zero.", details={"on_hand": [f"would be {target}"]})
+    if low_stock_threshold is not None and low_stock_threshold != level.low_stock_threshold:
+        before = level.available
+        previous, level.low_stock_threshold = level.low_stock_threshold, low_stock_threshold
+        level.save(update_fields=["low_stock_threshold", "updated_at"])
+        if target == level.on_hand and before <= low_stock_threshold and before > previous:
+            _publish_low_stock(level)  # the threshold rose over the current stock: it is low now
+    key = (level.product_id, level.location)
+    apply_stock_deltas(organization=level.organization, deltas={}, set_on_hand={key: target})
+    level.refresh_from_db()
+    return level
+
+
+# ---------------------------------------------------------------------- channels and pushes
+def channels_listing(*, organization: Organization, product_ids: Iterable[int]) -> dict[int, set[int]]:
+    """{integration id: product ids} of the organization's active channels that list these products and take stock."""
+    rows = (
+        ExternalRef.objects.filter(
+            resource_type=ResourceType.VARIANT,
+            object_id__in=list(product_ids),
+            integration__organization=organization,
+            integration__status=IntegrationStatus.ACTIVE,
+        )
+        .values_list("integration_id", "integration__provider", "object_id")
+        .distinct()
+    )
+    found: dict[int, set[int]] = defaultdict(set)
+    for integration_id, provider, product_id in rows:
+        if registry.is_registered(provider) and registry.supports(provider, Capability.INVENTORY):
+            found[integration_id].add(product_id)
+    return found
+
+
+def queue_inventory_push(
+    *,
+    organization: Organization,
+    product_ids: Iterable[int],
+    exclude_integration: Integration | None = None,
+    countdown: float | None = None,
+) -> int:
+    """Insert or bump the pending push row of each (channel, product); schedule a push for new or failed rows.
+
+    Returns how many channels got a push scheduled. The task is sent after
+    commit, so a rolled-back change pushes nothing.
+    """
+    by_channel = channels_listing(organization=organization, product_ids=product_ids)
+    if exclude_integration is not None:
+        by_channel.pop(exclude_integration.pk, None)
+    pairs = {(i, p) for i, products in by_channel.items() for p in products}
+    if not pairs:
+        return 0
+    existing = {
+        (i, p): error
+        for i, p, error in InventoryPush.objects.filter(
+            integration_id__in=list(by_channel), product_id__in=[p for _, p in pairs]
+        ).values_list("integration_id", "product_id", "last_error")
+    }
+    now = timezone.now()
+    InventoryPush.objects.bulk_create(
+        [
+            InventoryPush(organization=organization, integration_id=i, product_id=p, requested_at=now)
+            for i, p in sorted(pairs)
+        ],
+        update_conflicts=True,
+        unique_fields=["integration", "product"],
+        update_fields=["requested_at"],
+    )
+    to_schedule = sorted({i for i, p in pairs if (i, p) not in existing or existing[(i, p)]})
+    delay = settings.COMMERCE_INVENTORY_PUSH_DELAY_SECONDS if countdown is None else countdown
+    for integration_id in to_schedule:
+        _schedule_push(integration_id, delay)
+    return len(to_schedule)
+
+
+def _schedule_push(integration_id: int, countdown: float) -> None:
+    from ..tasks import push_inventory
+
+    transaction.on_commit(lambda: push_inventory.apply_async(args=[integration_id], countdown=countdown))
+
+
+def available_by_product(*, product_ids: Iterable[int]) -> dict[int, int]:
+    """Sellable stock per product over all its locations (what a channel is told), never below zero."""
+    rows = (
+        StockLevel.objects.filter(product_id__in=list(product_ids))
+        .values("product_id")
+        .annotate(on_hand=Sum("on_hand"), reserved=Sum("reserved"))
+    )
+    return {row["product_id"]: max(0, row["on_hand"] - row["reserved"]) for row in rows}
+
+
+def inventory_push_send(*, integration_id: int) -> dict[str, Any]:
+    """Push the pending stock of one channel, outside any transaction; the task calls this.
+
+    A row is deleted after a successful push only if nobody asked again while
+    the push was in flight (its `requested_at` is unchanged); otherwise it stays
+    and another push is scheduled. A failure stays on the rows (`last_error`,
+    `attempts`) for the admin; a transient one is re-raised so the task retries.
+    """
+    integration = Integration.objects.filter(pk=integration_id).first()
+    if integration is None:
+        return {"pushed": 0}
+    rows = list(InventoryPush.objects.filter(integration=integration).select_related("product")[:PUSH_BATCH])
+    if not rows:
+        return {"pushed": 0}
+    if not (registry.is_registered(integration.provider)
+            and registry.supports(integration.provider, Capability.INVENTORY)):
+        InventoryPush.objects.filter(pk__in=[r.pk for r in rows]).delete()
+        return {"pushed": 0}
+    product_ids = [row.product_id for row in rows]
+    available = available_by_product(product_ids=product_ids)
+    items_by_product = dict(
+        ExternalRef.objects.filter(
+            integration=integration, resource_type=ResourceType.INVENTORY_ITEM, object_id__in=product_ids
+        ).values_list("object_id", "external_id")
+    )
+    items = [
+        {"sku": row.product.sku, "inventory_item_id": items_by_product.get(row.product_id),
+         "available": available.get(row.product_id, 0)}
+        for row in rows
+    ]
+    attempt_at = timezone.now()
+    try:
+        registry.connector_for(integration).push_inventory(items)
+    except Exception as exc:  # noqa: BLE001 — every failure is recorded on the rows; transient ones retried
+        message = getattr(exc, "message", None) or exc.__class__.__name__
+        InventoryPush.objects.filter(pk__in=[r.pk for r in rows]).update(
+            attempts=F("attempts") + 1, last_attempt_at=attempt_at, last_error=str(message)[:2000]
+        )
+        logger.warning("inventory push to integration %s failed: %s", integration.pk, exc.__class__.__name__)
+        if is_transient(exc):
+            raise
+        return {"pushed": 0, "error": str(message)}
+    done = Q()
+    for row in rows:
+        done |= Q(pk=row.pk, requested_at=row.requested_at)
+    InventoryPush.objects.filter(done).delete()
+    remaining = InventoryPush.objects.filter(integration=integration).exists()
+    if remaining:
+        from ..tasks import push_inventory
+
+        push_inventory.apply_async(args=[integration.pk], countdown=settings.COMMERCE_INVENTORY_PUSH_DELAY_SECONDS)
+    return {"pushed": len(items)}
+
+
+def product_ids_by_sku(*, organization: Organization, skus: Iterable[str], create_missing: bool = False,
+                       names: dict[str, str] | None = None) -> dict[str, int]:
+    """{sku: product id}; with `create_missing`, SKUs the ERP has not seen yet become Products (named from `names`)."""
+    wanted = sorted({s for s in skus if s})
+    if not wanted:
+        return {}
+    found = dict(Product.objects.filter(organization=organization, sku__in=wanted).values_list("sku", "pk"))
+    missing = [s for s in wanted if s not in found]
+    if missing and create_missing:
+        names = names or {}
+        Product.objects.bulk_create(
+            [Product(organization=organization, sku=s, name=names.get(s, "")[:300]) for s in missing],
+            ignore_conflicts=True,
+        )
+        found.update(Product.objects.filter(organization=organization, sku__in=missing).values_list("sku", "pk"))
+    return found

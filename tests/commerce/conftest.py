@@ -1,0 +1,75 @@
+"""Commerce test helpers: recorded sandbox orders normalized by the real mapping, channels, a fake courier."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.sandbox.mapping import normalize_order, normalize_product
+from tests.factories import IntegrationFactory
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sandbox"
+
+
+def raw_order(case: str = "paid") -> dict:
+    """A Shopify-shaped order from the recorded fixtures (`orders__<case>.json`)."""
+    body = json.loads((FIXTURES / f"orders__{case}.json").read_text())["body"]
+    return copy.deepcopy(body["orders"][0])
+
+
+def order_record(case: str = "paid", **changes) -> dict:
+    """A normalized order (what connectors hand to upsert_orders), with fields replaced."""
+    record = normalize_order(raw_order(case))
+    record.update(changes)
+    return record
+
+
+def later(record: dict, *, minutes: int = 5, **changes) -> dict:
+    """A newer version of a normalized order: updated_at moved forward, fields replaced."""
+    newer = copy.deepcopy(record)
+    newer["updated_at"] = record["updated_at"] + timedelta(minutes=minutes)
+    newer.update(changes)
+    return newer
+
+
+def raw_products() -> list[dict]:
+    return json.loads((FIXTURES / "products__page1.json").read_text())["body"]["products"]
+
+
+def product_records() -> list[dict]:
+    return [normalize_product(p) for p in raw_products()]
+
+
+def simple_order(external_id: str, *, sku: str = "SKU-1", quantity: int = 1, status: str = "paid",
+                 updated_at: datetime, lines: list[dict] | None = None, country: str = "RO") -> dict:
+    """A hand-built normalized order, for tests that need many distinct ones."""
+    from decimal import Decimal
+
+    return {
+        "external_id": external_id, "number": f"#{external_id}", "name": f"#{external_id}", "status": status,
+        "financial_status": "paid", "fulfillment_status": "", "currency": "RON",
+        "subtotal": Decimal("10.00") * quantity, "total_discounts": Decimal("0"), "total_tax": Decimal("0"),
+        "total_shipping": Decimal("0"), "total": Decimal("10.00") * quantity,
+        "customer": {"external_id": "c1", "email": f"buyer{external_id}@example.com", "name": "Ana Pop"},
+        "shipping_address": {"country_code": country, "phone": "+40700000000", "city": "Cluj"},
+        "billing_address": {}, "placed_at": updated_at - timedelta(hours=1), "updated_at": updated_at,
+        "cancelled_at": None,
+        "lines": lines if lines is not None else [
+            {"external_id": f"{external_id}-1", "sku": sku, "title": "Thing", "quantity": quantity,
+             "price": Decimal("10.00"), "total": Decimal("10.00") * quantity, "fulfilled_quantity": 0},
+        ],
+    }
+
+
+@pytest.fixture
+def channel(org):
+    return IntegrationFactory(organization=org, provider="sandbox", status="active")
+
+
+@pytest.fixture
+def second_channel(org):
+    return IntegrationFactory(organization=org, provider="sandbox", status="active")
