@@ -195,7 +195,9 @@ class WebhookEndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         endpoint = self.get_object()
         serializer = RecoverSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        since, until = endpoints.recover_window_check(**serializer.validated_data)
+        since, until = endpoints.recover_window_check(
+            since=serializer.validated_data["since"], until=serializer.validated_data.get("until")
+        )
         queued = endpoints.endpoint_request_recover(endpoint=endpoint, since=since, until=until)
         body = RecoverQueuedSerializer({"queued": queued, "since": since, "until": until}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
