@@ -19,7 +19,8 @@ if (BASE_DIR / ".env").exists():
 APP_ENV = env.str("APP_ENV", default="development")
 IS_PRODUCTION = APP_ENV == "production"
 DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
-VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+# An empty value (as .env.example leaves optional ones) means "use the default".
+VAR_DIR = Path(env.str("VAR_DIR", default="") or BASE_DIR / "var")
 
 # Insecure defaults exist only outside production; production must set both.
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
@@ -29,11 +30,13 @@ if IS_PRODUCTION:
     ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 else:
-    SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY)
-    ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[_DEV_ENCRYPTION_KEY])
+    SECRET_KEY = env.str("SECRET_KEY", default="") or _DEV_SECRET_KEY
+    ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[]) or [_DEV_ENCRYPTION_KEY]
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
-if not ENCRYPTION_KEYS:
-    raise ImproperlyConfigured("ENCRYPTION_KEYS is empty: give at least one base64 32-byte key.")
+_required = {"SECRET_KEY": SECRET_KEY, "ENCRYPTION_KEYS": ENCRYPTION_KEYS, "ALLOWED_HOSTS": ALLOWED_HOSTS}
+for _name, _value in _required.items():
+    if not _value:
+        raise ImproperlyConfigured(f"{_name} is empty; production needs it set.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # ---------------------------------------------------------------- apps
@@ -94,7 +97,8 @@ TEMPLATES = [
 ]
 
 # ---------------------------------------------------------------- database
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let web, worker and beat share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -195,6 +199,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+# Serve static files straight from the apps when collectstatic has not run (make run, a bare deploy).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -275,6 +282,20 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Switchyard <switchyard@localhost>")
 
+# ---------------------------------------------------------------- sync
+# Incremental syncs start this many seconds before the last one did, so a change that landed while it ran comes again.
+SYNC_OVERLAP_SECONDS = env.int("SYNC_OVERLAP_SECONDS", default=300)
+# A running job that has not checkpointed for this long is presumed dead and is re-queued by the scheduler.
+SYNC_JOB_LEASE_SECONDS = env.int("SYNC_JOB_LEASE_SECONDS", default=600)
+SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
+SYNC_RETRY_BACKOFF_SECONDS = env.int("SYNC_RETRY_BACKOFF_SECONDS", default=30)
+SYNC_ERROR_SAMPLE_SIZE = env.int("SYNC_ERROR_SAMPLE_SIZE", default=20)
+SYNC_ERROR_AFTER_FAILURES = env.int("SYNC_ERROR_AFTER_FAILURES", default=5)
+SYNC_JOB_RETENTION_DAYS = env.int("SYNC_JOB_RETENTION_DAYS", default=INTEGRATION_LOG_RETENTION_DAYS)
+SYNC_TASK_QUEUE = env.str("SYNC_TASK_QUEUE", default="") or None
+# Bearer secret of POST /api/cron/{job}/ (platforms without beat); empty disables the endpoint.
+CRON_SECRET = env.str("CRON_SECRET", default="")
+
 # ---------------------------------------------------------------- commerce
 # The ERP stock location an order reserves at when its integration's config names none.
 COMMERCE_STOCK_LOCATION = env.str("COMMERCE_STOCK_LOCATION", default="main")
@@ -282,6 +303,28 @@ COMMERCE_LOW_STOCK_THRESHOLD = env.int("COMMERCE_LOW_STOCK_THRESHOLD", default=5
 # Stock changes within this window reach each channel as one push (debounce).
 COMMERCE_INVENTORY_PUSH_DELAY_SECONDS = env.float("COMMERCE_INVENTORY_PUSH_DELAY_SECONDS", default=10.0)
 COMMERCE_PUSH_MAX_RETRIES = env.int("COMMERCE_PUSH_MAX_RETRIES", default=5)
+
+# ---------------------------------------------------------------- oauth
+# The beat task refreshes tokens expiring within this window, and any token not refreshed for this many hours.
+OAUTH_REFRESH_WINDOW_MINUTES = env.int("OAUTH_REFRESH_WINDOW_MINUTES", default=15)
+OAUTH_REFRESH_MAX_AGE_HOURS = env.int("OAUTH_REFRESH_MAX_AGE_HOURS", default=24)
+# App-wide OAuth clients, named <PROVIDER>_CLIENT_ID/_CLIENT_SECRET (Connector.oauth_client_credentials reads them);
+# an integration's own credentials (or, for the sandbox, its api_key/api_secret) win.
+SANDBOX_CLIENT_ID = env.str("SANDBOX_CLIENT_ID", default="")
+SANDBOX_CLIENT_SECRET = env.str("SANDBOX_CLIENT_SECRET", default="")
+
+# ---------------------------------------------------------------- incoming webhooks
+# Seconds a worker holds a webhook it processes; a dead worker's webhook is taken up again after this.
+WEBHOOK_INCOMING_LEASE_SECONDS = env.int("WEBHOOK_INCOMING_LEASE_SECONDS", default=300)
+WEBHOOK_INCOMING_MAX_RETRIES = env.int("WEBHOOK_INCOMING_MAX_RETRIES", default=5)
+WEBHOOK_INCOMING_RETRY_BASE_SECONDS = env.int("WEBHOOK_INCOMING_RETRY_BASE_SECONDS", default=30)
+WEBHOOK_INCOMING_RETRY_MAX_SECONDS = env.int("WEBHOOK_INCOMING_RETRY_MAX_SECONDS", default=3600)
+# The sweeper re-queues pending webhooks that waited longer than this (a lost or unsent nudge).
+WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS", default=60)
+WEBHOOK_INCOMING_SWEEP_BATCH = env.int("WEBHOOK_INCOMING_SWEEP_BATCH", default=500)
+# Celery queue of webhook processing ("" = the default queue); a worker must consume it.
+WEBHOOK_INCOMING_QUEUE = env.str("WEBHOOK_INCOMING_QUEUE", default="")
+WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = env.int("WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", default=300)
 
 # ---------------------------------------------------------------- sandbox (demo shop)
 SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8765")
