@@ -1,0 +1,91 @@
+"""Admin for sync jobs: watch a job's progress, cancel it, resume a failed one. Jobs are made by the engine,
+the API, the scheduler and the commands, never typed in, so the pages are read-only."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from accounts.admin import OrganizationScopedAdmin
+from config.errors import ApplicationError
+
+from .models import JobStatus, SyncJob
+from .services import sync_job_cancel, sync_job_resume
+
+ACTION_LIMIT = 50
+
+
+@admin.register(SyncJob)
+class SyncJobAdmin(OrganizationScopedAdmin):
+    list_display = ("id", "integration", "job_type", "trigger", "status", "progress", "started_at", "completed_at")
+    list_filter = ("status", "job_type", "trigger", ("organization", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("integration",)
+    search_fields = ("integration__code", "integration__name")
+    date_hierarchy = "created_at"
+    show_facets = admin.ShowFacets.NEVER
+    actions = ("cancel", "resume")
+    fields = (
+        "integration", "organization", "job_type", "trigger", "status", "params", "progress", "current_step",
+        "started_at", "completed_at", "duration", "heartbeat_at", "attempts", "cancel_requested",
+        "records_processed", "records_created", "records_updated", "records_unchanged", "records_failed",
+        "pages_processed", "error_message", "record_errors", "cursor", "metadata", "created_at", "updated_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="progress")
+    def progress(self, obj: SyncJob) -> str:
+        return (f"{obj.records_processed:,} records in {obj.pages_processed:,} pages — {obj.records_created:,} new, "
+                f"{obj.records_updated:,} changed, {obj.records_failed:,} failed")
+
+    @admin.display(description="current step")
+    def current_step(self, obj: SyncJob) -> str:
+        steps = (obj.cursor or {}).get("steps", [])
+        index = (obj.cursor or {}).get("step", 0)
+        if not steps:
+            return "—"
+        if index >= len(steps):
+            return f"done ({', '.join(s['resource'] for s in steps)})"
+        step = steps[index]
+        return f"{index + 1}/{len(steps)}: {step['resource']} since {step.get('since') or 'the beginning'}"
+
+    @admin.display(description="duration (s)")
+    def duration(self, obj: SyncJob):
+        return obj.duration_seconds
+
+    @admin.display(description="first record errors")
+    def record_errors(self, obj: SyncJob):
+        errors = (obj.metadata or {}).get("errors", [])
+        if not errors:
+            return "—"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li><code>{} {}</code>: {}</li>",
+                             ((e.get("resource", ""), e.get("external_id", ""), e.get("error", "")) for e in errors)),
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    # ---------------------------------------------------------------- actions
+    @admin.action(description="Cancel selected jobs", permissions=["operate"])
+    def cancel(self, request, queryset):
+        self._each(request, queryset.filter(status__in=(JobStatus.PENDING, JobStatus.RUNNING)), sync_job_cancel,
+                   "cancelled (a running job stops after its current page)")
+
+    @admin.action(description="Resume selected failed or cancelled jobs from their checkpoint", permissions=["operate"])
+    def resume(self, request, queryset):
+        self._each(request, queryset.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELLED)), sync_job_resume,
+                   "queued to resume")
+
+    def _each(self, request, queryset, service, done: str) -> None:
+        count = 0
+        for job in queryset[:ACTION_LIMIT]:
+            try:
+                service(job=job)
+                count += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"Job {job.pk}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"{count} job(s) {done}.", messages.SUCCESS)

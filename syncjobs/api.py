@@ -1,0 +1,115 @@
+"""The sync REST API: start a sync of an integration, list and watch jobs, cancel one.
+
+Tenancy as everywhere: another organization's integration is
+INTEGRATION_NOT_FOUND and its job NOT_FOUND. Viewers read; starting and
+cancelling a job are operator actions.
+"""
+
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.api import ErrorResponseSerializer, StrictInputSerializer, TenantScopedMixin, error_responses
+from integrations.selectors import integration_get
+
+from . import selectors, services
+from .filters import SyncJobFilter
+from .models import SyncJob, Trigger
+from .serializers import SyncJobSerializer, SyncStartSerializer
+
+_FILTER_ERRORS = "VALIDATION_ERROR: a filter value is not valid."
+_START_ERRORS = (
+    "VALIDATION_ERROR (unknown fields, wrong types, `since` with `full`, `until` without a backfill) or "
+    "CAPABILITY_NOT_SUPPORTED (the provider cannot pull that)."
+)
+
+
+class IntegrationSyncViewSet(TenantScopedMixin, viewsets.GenericViewSet):
+    """`POST /api/integrations/{id}/sync/` and `GET /api/integrations/{id}/sync-logs/`, routed explicitly."""
+
+    queryset = SyncJob.objects.none()
+    serializer_class = SyncJobSerializer
+    operator_actions = ("sync",)
+
+    @extend_schema(
+        summary="Start a sync of an integration",
+        description=(
+            "Creates a pending job and answers 202 with it; a worker runs it. At most one job of a type runs per "
+            "integration: while one is pending or running, another is refused with 409 SYNC_FAILED whose "
+            "`details.job_id` names it. An inactive integration, or one awaiting authorization, is 409 SYNC_FAILED."
+        ),
+        request=SyncStartSerializer,
+        responses={
+            202: SyncJobSerializer,
+            409: OpenApiResponse(ErrorResponseSerializer, description="SYNC_FAILED: a job of that type is active, "
+                                 "or the integration cannot sync."),
+            **error_responses(bad_request=_START_ERRORS, not_found="INTEGRATION_NOT_FOUND"),
+        },
+    )
+    def sync(self, request: Request, integration_id: str) -> Response:
+        integration = integration_get(organization=self.organization, integration_id=integration_id)
+        serializer = SyncStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = services.sync_job_start(integration=integration, trigger=Trigger.API, **serializer.validated_data)
+        return Response(SyncJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="List an integration's sync jobs",
+        responses={200: SyncJobSerializer(many=True), **error_responses(not_found="INTEGRATION_NOT_FOUND")},
+    )
+    def sync_logs(self, request: Request, integration_id: str) -> Response:
+        integration = integration_get(organization=self.organization, integration_id=integration_id)
+        jobs = selectors.sync_job_list(organization=self.organization).filter(integration=integration)
+        page = self.paginate_queryset(jobs)
+        return self.get_paginated_response(SyncJobSerializer(page, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List sync jobs",
+        responses={200: SyncJobSerializer(many=True), **error_responses(bad_request=_FILTER_ERRORS)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a sync job (counts so far, cursor, timings)",
+        responses={200: SyncJobSerializer, **error_responses(not_found="NOT_FOUND")},
+    ),
+)
+class SyncJobViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    queryset = SyncJob.objects.none()
+    serializer_class = SyncJobSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SyncJobFilter
+    operator_actions = ("cancel",)
+
+    def get_queryset(self):
+        if self._fake:
+            return SyncJob.objects.none()
+        return selectors.sync_job_list(organization=self.organization)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(SyncJobSerializer(selectors.sync_job_get(organization=self.organization, job_id=pk)).data)
+
+    @extend_schema(
+        summary="Cancel a sync job",
+        description=(
+            "A pending job is cancelled at once; a running one stops after the page it is writing "
+            "(`cancel_requested` is true until then). Cancelling a cancelled job is a no-op; a completed or "
+            "failed one is 409 SYNC_JOB_FINISHED."
+        ),
+        request=None,
+        responses={
+            200: SyncJobSerializer,
+            409: OpenApiResponse(ErrorResponseSerializer, description="SYNC_JOB_FINISHED: completed or failed."),
+            **error_responses(bad_request="VALIDATION_ERROR: the body must be empty.", not_found="NOT_FOUND"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        job = selectors.sync_job_get(organization=self.organization, job_id=pk)
+        StrictInputSerializer(data=request.data).is_valid(raise_exception=True)
+        return Response(SyncJobSerializer(services.sync_job_cancel(job=job)).data)

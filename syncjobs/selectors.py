@@ -1,0 +1,70 @@
+"""Reads of sync jobs, always scoped to an organization when a caller outside the engine asks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Max, QuerySet
+
+from accounts.models import Organization
+from config.errors import NotFound
+from integrations.models import Integration
+from integrations.selectors import _as_id
+
+from .models import ACTIVE_STATUSES, JobStatus, SyncJob
+from .resources import JOB_RESOURCES
+
+
+def sync_job_list(*, organization: Organization) -> QuerySet[SyncJob]:
+    return SyncJob.objects.filter(organization=organization).select_related("integration")
+
+
+def sync_job_get(*, organization: Organization, job_id: int | str) -> SyncJob:
+    """The organization's job with this id; NOT_FOUND (404) otherwise, whoever else owns it."""
+    pk = _as_id(job_id)
+    job = None if pk is None else sync_job_list(organization=organization).filter(pk=pk).first()
+    if job is None:
+        raise NotFound("Sync job not found.", details={"id": str(job_id)})
+    return job
+
+
+def sync_job_active(*, integration: Integration, job_type: str) -> SyncJob | None:
+    return SyncJob.objects.filter(integration=integration, job_type=job_type, status__in=ACTIVE_STATUSES).first()
+
+
+def sync_jobs_stale(*, expired_before: datetime) -> QuerySet[SyncJob]:
+    """Active jobs with no sign of life since `expired_before` (the partial index on heartbeat_at serves this)."""
+    return SyncJob.objects.filter(status__in=ACTIVE_STATUSES, heartbeat_at__lt=expired_before).order_by("heartbeat_at")
+
+
+def _covering(resource: str) -> list[str]:
+    return [job_type for job_type, names in JOB_RESOURCES.items() if resource in names]
+
+
+def sync_watermark(*, integration: Integration, resource: str) -> datetime | None:
+    """Since when the resource is known to be in sync: the start of the last completed job that pulled it up to
+    its own start (a backfill bounded by `until` does not count). Falls back to the integration's
+    `last_sync_at` when it has no job history at all (an integration synced before its jobs were kept)."""
+    completed = SyncJob.objects.filter(integration=integration, status=JobStatus.COMPLETED)
+    mark = (completed.filter(job_type__in=_covering(resource)).exclude(params__has_key="until")
+            .aggregate(mark=Max("started_at"))["mark"])
+    if mark is None and not completed.exists():
+        return integration.last_sync_at
+    return mark
+
+
+def sync_job_watermark_ids() -> list[int]:
+    """The newest completed job of each integration and type: the ones `sync_watermark` reads."""
+    rows = (SyncJob.objects.filter(status=JobStatus.COMPLETED).values("integration_id", "job_type")
+            .annotate(last=Max("pk")).values_list("last", flat=True))
+    return list(rows)
+
+
+def sync_job_resumable(*, integration: Integration, job_type: str, params: dict) -> SyncJob | None:
+    """The newest job of this type with exactly these params, if it did not complete and has work left."""
+    recent = SyncJob.objects.filter(integration=integration, job_type=job_type).order_by("-created_at", "-pk")
+    for job in recent[:50]:
+        if job.params == params:
+            unfinished = job.cursor.get("step", 0) < len(job.cursor.get("steps", []))
+            return job if job.status != JobStatus.COMPLETED and unfinished else None
+    return None

@@ -1,0 +1,56 @@
+"""Shapes of the sync API: strict input to start a job, the job as it runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from rest_framework import serializers
+
+from config.api import StrictBooleanField, StrictCharField, StrictInputSerializer
+
+from .models import JobType, SyncJob
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time or a plain date (midnight UTC); only a string, so 1700000000 is not silently a time."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if not isinstance(value, str):
+            self.fail("invalid", format="ISO 8601")
+        if len(value) == 10:
+            try:
+                return datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
+            except ValueError:
+                self.fail("invalid", format="ISO 8601")
+        return super().to_internal_value(value)
+
+
+class SyncStartSerializer(StrictInputSerializer):
+    """POST /api/integrations/{id}/sync/: everything optional; `{}` runs the scheduled sync now."""
+
+    job_type = serializers.ChoiceField(
+        choices=JobType.choices, required=False, default=JobType.SCHEDULED_SYNC,
+        help_text="scheduled_sync (every resource the provider has, the default), sync_products, sync_inventory, "
+        "sync_orders, or backfill (orders placed in [since, until)).",
+    )
+    since = StrictDateTimeField(
+        required=False, help_text="ISO 8601 time or date. Pull what changed since then instead of since the last sync."
+    )
+    until = StrictDateTimeField(required=False, help_text="Backfill only: orders placed before this time.")
+    full = StrictBooleanField(required=False, default=False, help_text="Walk everything, ignoring the last sync.")
+
+
+class SyncJobSerializer(serializers.ModelSerializer):
+    integration_code = StrictCharField(source="integration.code", read_only=True)
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = SyncJob
+        fields = [
+            "id", "integration", "integration_code", "job_type", "trigger", "status", "params",
+            "started_at", "completed_at", "duration_seconds", "records_processed", "records_created",
+            "records_updated", "records_unchanged", "records_failed", "pages_processed", "cursor",
+            "error_message", "metadata", "cancel_requested", "attempts", "heartbeat_at", "created_at", "updated_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,26 @@
+"""Sync routes. The integration-scoped ones are explicit paths (the integrations viewset belongs to its app)."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from .api import IntegrationSyncViewSet, SyncJobViewSet
+from .cron import CronView
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("sync-jobs", SyncJobViewSet, basename="sync-job")
+
+urlpatterns = [
+    path(
+        "integrations/<str:integration_id>/sync/",
+        IntegrationSyncViewSet.as_view({"post": "sync"}),
+        name="integration-sync",
+    ),
+    path(
+        "integrations/<str:integration_id>/sync-logs/",
+        IntegrationSyncViewSet.as_view({"get": "sync_logs"}),
+        name="integration-sync-logs",
+    ),
+    path("cron/<slug:job>/", CronView.as_view(), name="cron"),
+    path("", include(router.urls)),
+]

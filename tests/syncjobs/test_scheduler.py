@@ -1,0 +1,123 @@
+"""Due syncs, re-queue of dead jobs, health checks, purge, and the tasks' names."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from config.celery import app
+from syncjobs import scheduler, services, tasks
+from syncjobs.models import JobStatus, JobType, SyncJob, Trigger
+from tests.factories import IntegrationFactory
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+pytestmark = pytest.mark.django_db
+
+
+def test_due_integrations_get_one_scheduled_sync_and_move_on(org, shop, enqueued):
+    now = timezone.now()
+    due = IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=True,
+                             sync_interval_minutes=30, next_sync_at=now - timedelta(minutes=1))
+    never = IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=True, sync_interval_minutes=5)
+    later = IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=True,
+                               sync_interval_minutes=30, next_sync_at=now + timedelta(minutes=1))  # not yet
+    IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=False, sync_interval_minutes=30)
+    IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=True, sync_interval_minutes=0)
+    IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=True, sync_interval_minutes=30,
+                       status="inactive")
+
+    run = scheduler.syncs_run_due(now=now)
+    jobs = SyncJob.objects.order_by("integration_id")
+    assert [j.integration_id for j in jobs] == sorted([due.pk, never.pk]) and sorted(run.started) == sorted(
+        j.pk for j in jobs)
+    assert {(j.job_type, j.trigger) for j in jobs} == {(JobType.SCHEDULED_SYNC, Trigger.SCHEDULE)}
+    due.refresh_from_db()
+    assert due.next_sync_at == now + timedelta(minutes=30)
+
+    again = scheduler.syncs_run_due(now=now + timedelta(minutes=6))
+    assert again.skipped == [never.pk]  # its first sync is still pending: no second one
+    assert [SyncJob.objects.get(pk=pk).integration_id for pk in again.started] == [later.pk]
+    never.refresh_from_db()
+    assert never.next_sync_at == now + timedelta(minutes=11)  # skipped, it still waits a full interval
+
+
+def test_dead_and_lost_jobs_are_requeued_once_per_lease(integration, settings, enqueued):
+    settings.SYNC_JOB_LEASE_SECONDS = 60
+    dead = services.sync_job_start(integration=integration, trigger=Trigger.API, job_type=JobType.SYNC_ORDERS)
+    services.sync_job_claim(job_id=dead.pk)
+    lost = services.sync_job_start(integration=integration, trigger=Trigger.API, job_type=JobType.SYNC_PRODUCTS)
+    fresh = services.sync_job_start(integration=integration, trigger=Trigger.API, job_type=JobType.SYNC_INVENTORY)
+    SyncJob.objects.filter(pk__in=[dead.pk, lost.pk]).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+
+    requeued = services.sync_jobs_requeue_stale()
+    assert sorted(requeued) == sorted([dead.pk, lost.pk]) and fresh.pk not in requeued
+    dead.refresh_from_db()
+    assert dead.status == JobStatus.PENDING and dead.lease_token == "" and dead.metadata["requeued"] == 1
+    assert services.sync_jobs_requeue_stale() == []
+
+
+def test_health_checks_count_failures_and_recover(integration, shop, settings, org):
+    settings.SYNC_ERROR_AFTER_FAILURES = 2
+    WebhookEndpoint.objects.create(organization=org, url="https://hooks.example/in", events=["integration.error"],
+                                   secret="whsec_dGVzdA==")
+    shop.healthy = False
+    assert scheduler.integration_check_health(integration=integration) is False
+    integration.refresh_from_db()
+    assert (integration.status, integration.consecutive_failures) == ("active", 1)
+    assert integration.next_sync_at is None  # a health check does not move the schedule
+    scheduler.integration_check_health(integration=integration)
+    integration.refresh_from_db()
+    assert (integration.status, integration.consecutive_failures) == ("error", 2)
+    assert "shop is down" in integration.last_error
+    assert list(WebhookDelivery.objects.values_list("event", flat=True)) == ["integration.error"]
+
+    assert list(scheduler.integrations_for_health_check()) == [integration]  # errors are checked too
+    shop.healthy = True
+    assert scheduler.integration_check_health(integration=integration) is True
+    integration.refresh_from_db()
+    assert (integration.status, integration.consecutive_failures, integration.last_error) == ("active", 0, "")
+
+
+def test_the_health_task_fans_out(integration, org, monkeypatch):
+    IntegrationFactory(organization=org, provider="fakeshop", status="inactive")
+    sent = []
+    monkeypatch.setattr(tasks.check_integration_health, "delay", sent.append)
+    assert tasks.check_integrations_health() == 1 and sent == [integration.pk]
+
+
+def test_purge_keeps_recent_jobs_and_each_types_last_completed(integration, settings):
+    settings.SYNC_JOB_RETENTION_DAYS = 30
+    old = timezone.now() - timedelta(days=40)
+
+    def job(status, job_type="sync_orders", created_at=old):
+        return SyncJob.objects.create(integration=integration, organization=integration.organization,
+                                      job_type=job_type, trigger="api", status=status, created_at=created_at)
+
+    gone = [job("completed"), job("failed"), job("cancelled", "sync_products")]
+    kept = [job("completed"), job("completed", "sync_products"), job("failed", created_at=timezone.now())]
+    assert services.sync_jobs_purge(batch_size=2) == len(gone)
+    assert set(SyncJob.objects.values_list("pk", flat=True)) == {j.pk for j in kept}
+    assert services.sync_jobs_purge() == 0
+
+
+def test_the_tasks_have_stable_names():
+    app.loader.import_default_modules()
+    for name in ("run_sync_job", "run_due_syncs", "check_integrations_health", "check_integration_health",
+                 "purge_finished_jobs", "start_resource_syncs"):
+        assert f"syncjobs.tasks.{name}" in app.tasks
+
+
+def test_the_run_task_retries_transient_errors(integration, shop, monkeypatch):
+    from celery.exceptions import Retry
+
+    def transient(**kwargs):
+        raise services.RetryLater(40, "PROVIDER_ERROR: unavailable")
+
+    monkeypatch.setattr(services, "sync_job_run", transient)
+    with pytest.raises(Retry) as retry:
+        tasks.run_sync_job.apply(args=[1], throw=True)
+    assert retry.value.when == 40
+    monkeypatch.setattr(services, "sync_job_run", lambda **kwargs: None)
+    assert tasks.run_sync_job.apply(args=[1]).get() == "skipped"
