@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/", include("syncjobs.urls")),
     path("api/", include("integrations.urls")),
     path("api/", include("webhooks.urls")),
+    path("api/", include("commerce.urls")),
 ]

@@ -191,6 +191,14 @@ class Connector:
     def push_fulfillment(self, fulfillment: dict[str, Any]) -> dict[str, Any]:
         raise self._unsupported(Capability.FULFILLMENTS)
 
+    def create_shipment(self, shipment: dict[str, Any]) -> dict[str, Any]:
+        """Book a shipment with a courier (Capability.SHIPMENTS); returns at least `tracking_number` and `carrier`.
+
+        `shipment`: `order` (id, external number, currency, total), `lines` ([{sku, quantity}]), `address`
+        (the order's shipping address, personal data: never log it) and `carrier_code` (the service to use).
+        """
+        raise self._unsupported(Capability.SHIPMENTS)
+
     # A provider record in the ERP's words (the shapes commerce.services upserts; see connectors/sandbox/mapping.py).
     # Raise a ValueError subclass naming the field when a record cannot be mapped: the sync counts it as failed.
     def normalize_order(self, record: dict[str, Any]) -> dict[str, Any]:

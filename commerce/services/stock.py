@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -304,3 +305,22 @@ def product_ids_by_sku(*, organization: Organization, skus: Iterable[str], creat
         )
         found.update(Product.objects.filter(organization=organization, sku__in=missing).values_list("sku", "pk"))
     return found
+
+
+def sweep_pending_pushes(*, limit: int = 500) -> dict[str, int]:
+    """Schedule the channels whose pending stock push nobody picked up (a lost message), or asked again after a failure.
+
+    A row that failed and was not asked for again since stays for an operator
+    ("push stock now" in the admin) instead of hammering a channel that refuses it.
+    """
+    from ..tasks import push_inventory
+
+    cutoff = timezone.now() - timedelta(seconds=2 * settings.COMMERCE_INVENTORY_PUSH_DELAY_SECONDS + 60)
+    integration_ids = list(
+        InventoryPush.objects.filter(requested_at__lt=cutoff)
+        .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=F("requested_at")))
+        .values_list("integration_id", flat=True).distinct()[:limit]
+    )
+    for integration_id in integration_ids:
+        push_inventory.delay(integration_id)
+    return {"inventory_channels": len(integration_ids)}

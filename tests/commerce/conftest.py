@@ -73,3 +73,44 @@ def channel(org):
 @pytest.fixture
 def second_channel(org):
     return IntegrationFactory(organization=org, provider="sandbox", status="active")
+
+
+@pytest.fixture
+def fakes():
+    """Register the fake channel and courier for one test."""
+    from connectors import registry
+
+    from .fakes import FakeChannel, FakeCourier, reset
+
+    reset()
+    registry.register(FakeChannel)
+    registry.register(FakeCourier)
+    yield
+    registry.unregister(FakeChannel.key)
+    registry.unregister(FakeCourier.key)
+    reset()
+
+
+@pytest.fixture
+def fake_channel(org, fakes):
+    return IntegrationFactory(organization=org, provider="fake-channel", status="active")
+
+
+@pytest.fixture
+def courier(org, fakes):
+    return IntegrationFactory(organization=org, provider="fake-courier", type="shipping", status="active")
+
+
+@pytest.fixture
+def endpoint(org):
+    """An endpoint of the organization subscribed to every event, so published events leave deliveries."""
+    from webhooks.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.create(organization=org, url="https://hooks.example.com/in", events=["*"],
+                                          secret="whsec_test")
+
+
+def events(org, name: str) -> list[dict]:
+    from webhooks.models import WebhookDelivery
+
+    return [d.payload["data"] for d in WebhookDelivery.objects.filter(organization=org, event=name).order_by("pk")]

@@ -1,0 +1,285 @@
+"""The commerce admin: orders with their lines and shipments, products with stock per location, rules, pushes.
+
+Records the syncs write are read-only here (the services are the only writers);
+operators act through actions that call the services: fulfil with tracking,
+push stock now, re-pull an order from its channel, retry a failed push. Lists
+never show a customer's email or address unmasked.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import F, Sum
+from django.template.response import TemplateResponse
+
+from accounts.admin import OrganizationScopedAdmin
+from config.errors import ApplicationError
+from connectors import registry
+from connectors.base import Capability
+
+from .masking import mask_email
+from .models import AutoFulfillRule, Fulfillment, InventoryPush, Order, OrderLine, Product, StockLevel
+from .selectors import stock_level_low
+from .services.fulfillment import fulfill, fulfillment_retry_push
+from .services.stock import queue_inventory_push
+
+ACTION_LIMIT = 100
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class LowStockFilter(admin.SimpleListFilter):
+    """Levels (or products with a level) whose sellable stock is at or below the threshold."""
+
+    title = "stock"
+    parameter_name = "low_stock"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Low stock")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "yes":
+            return queryset
+        if queryset.model is StockLevel:
+            return stock_level_low(queryset)
+        return queryset.filter(pk__in=stock_level_low(StockLevel.objects.all()).values("product_id"))
+
+
+# ---------------------------------------------------------------------- products and stock
+class StockLevelInline(ReadOnlyInline):
+    model = StockLevel
+    fields = ("location", "on_hand", "reserved", "available", "low_stock_threshold", "updated_at")
+    readonly_fields = fields
+
+    @admin.display(description="available")
+    def available(self, obj):
+        return obj.available
+
+
+@admin.register(Product)
+class ProductAdmin(OrganizationScopedAdmin):
+    list_display = ("sku", "name", "status", "on_hand", "reserved", "organization")
+    list_filter = ("status", LowStockFilter)
+    search_fields = ("sku", "name", "barcode")
+    readonly_fields = ("organization", "sku", "created_at", "updated_at")
+    inlines = [StockLevelInline]
+    actions = ["push_stock_now"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            total_on_hand=Sum("stock_levels__on_hand"), total_reserved=Sum("stock_levels__reserved"))
+
+    @admin.display(description="on hand", ordering="total_on_hand")
+    def on_hand(self, obj):
+        return obj.total_on_hand or 0
+
+    @admin.display(description="reserved", ordering="total_reserved")
+    def reserved(self, obj):
+        return obj.total_reserved or 0
+
+    @admin.action(description="Push stock now to every channel that lists it", permissions=["operate"])
+    def push_stock_now(self, request, queryset):
+        scheduled = 0
+        for organization_id in set(queryset.values_list("organization_id", flat=True)):
+            products = queryset.filter(organization_id=organization_id)
+            with transaction.atomic():
+                scheduled += queue_inventory_push(organization=products.first().organization,
+                                                  product_ids=list(products.values_list("pk", flat=True)),
+                                                  countdown=0)
+        self.message_user(request, f"Stock push queued to {scheduled} channel(s).", messages.SUCCESS)
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(OrganizationScopedAdmin):
+    """Read-only: stock moves through the services (PATCH /api/inventory/{id}/, orders, channel imports)."""
+
+    list_display = ("product", "location", "on_hand", "reserved", "available", "low_stock_threshold", "updated_at")
+    list_filter = (LowStockFilter, "location")
+    search_fields = ("product__sku", "location")
+    list_select_related = ("product",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="available", ordering=F("on_hand") - F("reserved"))
+    def available(self, obj):
+        return obj.available
+
+
+# ---------------------------------------------------------------------- orders
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = ("sku", "title", "quantity", "unit_price", "total", "fulfilled_quantity", "reserved_quantity")
+    readonly_fields = fields
+
+
+class FulfillmentInline(ReadOnlyInline):
+    model = Fulfillment
+    fields = ("carrier", "tracking_number", "push_status", "pushed_at", "push_error", "created_at")
+    readonly_fields = fields
+    show_change_link = True
+
+
+class FulfilForm(forms.Form):
+    carrier = forms.CharField(max_length=100)
+    carrier_code = forms.CharField(max_length=64, required=False)
+
+
+@admin.register(Order)
+class OrderAdmin(OrganizationScopedAdmin):
+    list_display = ("__str__", "channel", "status", "fulfillment_state", "customer", "total_with_currency",
+                    "placed_at")
+    list_filter = ("status", "integration", "placed_at")
+    search_fields = ("external_number", "external_id", "name")
+    list_select_related = ("integration",)
+    date_hierarchy = "placed_at"
+    inlines = [OrderLineInline, FulfillmentInline]
+    actions = ["fulfil_with_tracking", "repull_from_channel"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Order._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("fulfillments")
+
+    @admin.display(description="channel", ordering="integration__code")
+    def channel(self, obj):
+        return obj.integration.code if obj.integration else "—"
+
+    @admin.display(description="customer")
+    def customer(self, obj):
+        return mask_email(obj.customer_email)
+
+    @admin.display(description="total", ordering="total")
+    def total_with_currency(self, obj):
+        return f"{obj.total:.2f} {obj.currency}"
+
+    @admin.display(description="fulfillment")
+    def fulfillment_state(self, obj):
+        shipments = list(obj.fulfillments.all())
+        if not shipments:
+            return "not shipped"
+        failed = sum(1 for f in shipments if f.push_status == "failed")
+        return f"{len(shipments)} shipment(s)" + (f", {failed} push failed" if failed else "")
+
+    @admin.action(description="Fulfil with tracking", permissions=["operate"])
+    def fulfil_with_tracking(self, request, queryset):
+        orders = list(queryset.order_by("pk")[:ACTION_LIMIT])
+        if "confirm" not in request.POST:
+            return TemplateResponse(request, "admin/commerce/fulfil_orders.html",
+                                    {**self.admin_site.each_context(request), "orders": orders,
+                                     "title": "Fulfil orders with tracking"})
+        form = FulfilForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "A carrier is required.", messages.ERROR)
+            return None
+        done = 0
+        for order in orders:
+            tracking = request.POST.get(f"tracking_{order.pk}", "").strip()
+            if not tracking:
+                continue
+            try:
+                fulfill(order=order, tracking_number=tracking, **form.cleaned_data)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"{done} order(s) fulfilled; tracking pushes queued.", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Re-pull from channel", permissions=["operate"])
+    def repull_from_channel(self, request, queryset):
+        from .tasks import repull_order
+
+        ids = list(queryset.filter(integration__isnull=False).values_list("pk", flat=True)[:ACTION_LIMIT])
+        for pk in ids:
+            repull_order.delay_on_commit(pk)
+        self.message_user(request, f"Re-pull queued for {len(ids)} order(s).", messages.SUCCESS)
+
+
+@admin.register(Fulfillment)
+class FulfillmentAdmin(OrganizationScopedAdmin):
+    list_display = ("tracking_number", "carrier", "order", "push_status", "push_attempts", "pushed_at", "created_at")
+    list_filter = ("push_status", "carrier")
+    search_fields = ("tracking_number", "order__external_number")
+    list_select_related = ("order",)
+    actions = ["retry_push"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Fulfillment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Retry the push to the channel", permissions=["operate"])
+    def retry_push(self, request, queryset):
+        retried = 0
+        for fulfillment in queryset.filter(push_status="failed")[:ACTION_LIMIT]:
+            fulfillment_retry_push(fulfillment=fulfillment)
+            retried += 1
+        self.message_user(request, f"{retried} push(es) queued again.", messages.SUCCESS)
+
+
+@admin.register(InventoryPush)
+class InventoryPushAdmin(OrganizationScopedAdmin):
+    """Pending stock pushes, one per channel and product; a failing one shows the channel's error."""
+
+    list_display = ("product", "integration", "requested_at", "attempts", "last_attempt_at", "last_error")
+    list_filter = ("integration",)
+    list_select_related = ("product", "integration")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class AutoFulfillRuleForm(forms.ModelForm):
+    class Meta:
+        model = AutoFulfillRule
+        fields = ["organization", "name", "is_active", "priority", "channel", "require_paid", "require_in_stock",
+                  "destination_countries", "courier", "carrier_code"]
+
+    def clean(self):
+        cleaned = super().clean()
+        courier = cleaned.get("courier")
+        if courier is not None and not (registry.is_registered(courier.provider)
+                                        and registry.supports(courier.provider, Capability.SHIPMENTS)):
+            self.add_error("courier", "This integration's connector cannot create shipments.")
+        organization = cleaned.get("organization")
+        for name in ("courier", "channel"):
+            value = cleaned.get(name)
+            if value is not None and organization is not None and value.organization_id != organization.pk:
+                self.add_error(name, "Pick an integration of the rule's organization.")
+        countries = cleaned.get("destination_countries")
+        if countries is not None and (not isinstance(countries, list)
+                                      or not all(isinstance(c, str) and len(c) == 2 for c in countries)):
+            self.add_error("destination_countries", 'A list of two-letter country codes, e.g. ["RO"].')
+        return cleaned
+
+
+@admin.register(AutoFulfillRule)
+class AutoFulfillRuleAdmin(OrganizationScopedAdmin):
+    form = AutoFulfillRuleForm
+    list_display = ("name", "is_active", "priority", "channel", "require_paid", "require_in_stock", "courier",
+                    "carrier_code")
+    list_filter = ("is_active",)
+    list_editable = ("is_active", "priority")
+    ordering = ("priority", "id")

@@ -1,0 +1,264 @@
+"""Fulfilling orders: record the shipment, move the stock, tell subscribers, and push the tracking to the channel.
+
+`fulfill` works inside one transaction under the order's row lock, so two
+operators fulfilling the same order at once cannot ship a line twice: the
+second sees what the first shipped. The push to the channel happens after
+commit, in a task, outside any transaction; its outcome (pushed, or the
+provider's error) is recorded on the Fulfillment, where the admin and the API
+show it.
+
+A push is claimed before it is sent (pending → pushing, with a claim time), so a
+duplicated task message sends nothing twice; a claim older than
+PUSH_CLAIM_TIMEOUT (a worker died mid-push) may be taken again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from config.errors import ApplicationError, NotFound, ValidationError
+from connectors import registry
+from connectors.base import Capability
+from connectors.errors import is_transient
+from webhooks.events import publish
+
+from ..models import (
+    RESERVING_STATUSES,
+    Fulfillment,
+    FulfillmentLine,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PushStatus,
+)
+from .orders import fulfilment_time, order_event_payload
+from .stock import StockKey, apply_stock_deltas, default_location
+
+logger = logging.getLogger(__name__)
+
+PUSH_CLAIM_TIMEOUT = timedelta(minutes=10)
+
+
+def _pick_lines(order_lines: list[OrderLine], lines: list[dict[str, Any]] | None) -> list[tuple[OrderLine, int]]:
+    """[(line, quantity to ship)], checked against what is still open; ValidationError naming the bad entry."""
+    if lines is None:
+        picked = [(line, line.open_quantity) for line in order_lines if line.open_quantity > 0]
+        if not picked:
+            raise ValidationError("The order has nothing left to fulfil.", details={"lines": ["nothing open"]})
+        return picked
+    if not lines:
+        raise ValidationError("Name at least one line, or leave lines out to ship everything open.",
+                              details={"lines": ["empty"]})
+    by_id = {line.pk: line for line in order_lines}
+    by_sku = {line.sku: line for line in order_lines if line.sku}
+    picked, seen, errors = [], set(), {}
+    for index, wanted in enumerate(lines):
+        line = by_id.get(wanted.get("line_id")) if wanted.get("line_id") is not None else by_sku.get(
+            wanted.get("sku") or "")
+        if line is None:
+            errors[str(index)] = ["no such line on this order"]
+            continue
+        if line.pk in seen:
+            errors[str(index)] = ["line named twice"]
+            continue
+        seen.add(line.pk)
+        quantity = wanted.get("quantity", line.open_quantity)
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= line.open_quantity:
+            errors[str(index)] = [f"quantity must be between 1 and {line.open_quantity} (still open)"]
+            continue
+        picked.append((line, quantity))
+    if errors:
+        raise ValidationError("Some lines cannot be fulfilled.", details={"lines": errors})
+    return picked
+
+
+def _takes_fulfillments(order: Order) -> bool:
+    integration = order.integration
+    return (integration is not None and bool(order.external_id) and registry.is_registered(integration.provider)
+            and registry.supports(integration.provider, Capability.FULFILLMENTS))
+
+
+@transaction.atomic
+def fulfill(
+    *,
+    order: Order,
+    tracking_number: str,
+    carrier: str,
+    carrier_code: str = "",
+    lines: list[dict[str, Any]] | None = None,
+) -> Fulfillment:
+    """Ship `lines` of the order (each `{"line_id" or "sku", "quantity"?}`; None = everything open) with tracking.
+
+    Consumes the shipped units (on_hand and the order's reservation go down),
+    moves the order to partially_fulfilled or fulfilled, publishes
+    order.fulfilled, and queues the push of the tracking number to the order's
+    channel after commit. Raises ValidationError, changing nothing, for a
+    cancelled/refunded/fulfilled order, blank tracking, or lines that are not
+    open on this order.
+    """
+    tracking_number, carrier = (tracking_number or "").strip(), (carrier or "").strip()
+    missing = {name: ["required"] for name, value in (("tracking_number", tracking_number), ("carrier", carrier))
+               if not value}
+    if missing:
+        raise ValidationError("A fulfillment needs a tracking number and a carrier.", details=missing)
+    order = Order.objects.select_for_update(of=("self",)).select_related("integration", "organization").get(
+        pk=order.pk)
+    if order.status not in RESERVING_STATUSES:
+        raise ValidationError(f"An order that is {order.status} cannot be fulfilled.",
+                              details={"status": [order.status]}, code="ORDER_NOT_FULFILLABLE")
+    order_lines = list(order.lines.select_for_update().order_by("pk"))
+    picked = _pick_lines(order_lines, lines)
+
+    fulfillment = Fulfillment.objects.create(
+        organization=order.organization, order=order, carrier=carrier[:100], carrier_code=(carrier_code or "")[:64],
+        tracking_number=tracking_number[:100],
+        push_status=PushStatus.PENDING if _takes_fulfillments(order) else PushStatus.NOT_REQUIRED,
+    )
+    FulfillmentLine.objects.bulk_create(
+        [FulfillmentLine(fulfillment=fulfillment, order_line=line, quantity=q) for line, q in picked]
+    )
+    location = order.stock_location or default_location(order.integration)
+    deltas: dict[StockKey, tuple[int, int]] = {}
+    for line, quantity in picked:
+        line.fulfilled_quantity += quantity
+        release = line.reserved_quantity - min(line.reserved_quantity, line.open_quantity)
+        line.reserved_quantity -= release
+        if line.product_id:
+            on_hand, reserved = deltas.get((line.product_id, location), (0, 0))
+            deltas[(line.product_id, location)] = (on_hand - quantity, reserved - release)
+    OrderLine.objects.bulk_update([line for line, _ in picked], ["fulfilled_quantity", "reserved_quantity"])
+    apply_stock_deltas(organization=order.organization, deltas=deltas)
+
+    now = timezone.now()
+    done = all(line.open_quantity == 0 for line in order_lines)
+    order.status = OrderStatus.FULFILLED if done else OrderStatus.PARTIALLY_FULFILLED
+    fulfilment_time(order, order.status, now)
+    order.save(update_fields=["status", "fulfilled_at", "seconds_to_fulfil", "updated_at"])
+
+    payload = order_event_payload(order, order_lines)
+    payload["fulfillment"] = {
+        "id": fulfillment.pk, "carrier": fulfillment.carrier, "carrier_code": fulfillment.carrier_code,
+        "tracking_number": fulfillment.tracking_number,
+        "lines": [{"sku": line.sku, "quantity": q} for line, q in picked],
+    }
+    publish("order.fulfilled", payload, order.organization, order.integration)
+    if fulfillment.push_status == PushStatus.PENDING:
+        from ..tasks import push_fulfillment
+
+        push_fulfillment.delay_on_commit(fulfillment.pk)
+    return fulfillment
+
+
+@dataclass
+class BulkFulfillResult:
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def fulfilled(self) -> int:
+        return sum(1 for r in self.results if r["ok"])
+
+
+def bulk_fulfill(*, organization, items: list[dict[str, Any]]) -> BulkFulfillResult:
+    """Fulfil several orders, each in its own transaction: one bad item is reported and does not sink the others.
+
+    Each item: `order_id`, `tracking_number`, `carrier`, optional `carrier_code` and `lines`.
+    """
+    from ..selectors import order_get
+
+    outcome = BulkFulfillResult()
+    for item in items:
+        try:
+            order = order_get(organization=organization, order_id=item.get("order_id"))
+            fulfillment = fulfill(order=order, tracking_number=item.get("tracking_number", ""),
+                                  carrier=item.get("carrier", ""), carrier_code=item.get("carrier_code", ""),
+                                  lines=item.get("lines"))
+        except ApplicationError as exc:
+            outcome.results.append({"order_id": item.get("order_id"), "ok": False,
+                                    "error": {"code": exc.code, "message": exc.message, "details": exc.details}})
+        else:
+            outcome.results.append({"order_id": order.pk, "ok": True, "fulfillment_id": fulfillment.pk,
+                                    "status": order.status})
+    return outcome
+
+
+# ---------------------------------------------------------------------- the push
+def fulfillment_push(*, fulfillment_id: int, final_attempt: bool = True) -> str:
+    """Send one fulfillment's tracking to its channel; returns the push status it ended in.
+
+    Outside any transaction (it calls the provider). A transient failure on a
+    non-final attempt puts the row back to pending and re-raises, for the task
+    to retry; any other failure is recorded as failed with the provider's error.
+    """
+    now = timezone.now()
+    claimed = Fulfillment.objects.filter(pk=fulfillment_id).filter(
+        Q(push_status=PushStatus.PENDING)
+        | Q(push_status=PushStatus.PUSHING, push_claimed_at__lt=now - PUSH_CLAIM_TIMEOUT)
+    ).update(push_status=PushStatus.PUSHING, push_claimed_at=now, push_attempts=F("push_attempts") + 1)
+    fulfillment = Fulfillment.objects.select_related("order__integration").filter(pk=fulfillment_id).first()
+    if fulfillment is None:
+        raise NotFound("Fulfillment not found.", details={"id": fulfillment_id})
+    if not claimed:
+        return fulfillment.push_status  # pushed already, or another worker holds it
+    order = fulfillment.order
+    body = {
+        "order_id": order.external_id,
+        "lines": [{"line_item_id": fl.order_line.external_id, "sku": fl.order_line.sku, "quantity": fl.quantity}
+                  for fl in fulfillment.lines.select_related("order_line")],
+        "tracking_number": fulfillment.tracking_number,
+        "carrier": fulfillment.carrier,
+        "carrier_code": fulfillment.carrier_code,
+        "notify_customer": False,
+    }
+    try:
+        answer = registry.connector_for(order.integration).push_fulfillment(body)
+    except Exception as exc:  # noqa: BLE001 — the outcome is recorded on the row; transient ones re-raised
+        error = f"{getattr(exc, 'code', exc.__class__.__name__)}: {getattr(exc, 'message', '') or exc}"[:2000]
+        retry = is_transient(exc) and not final_attempt
+        status = PushStatus.PENDING if retry else PushStatus.FAILED
+        Fulfillment.objects.filter(pk=fulfillment.pk).update(push_status=status, push_error=error, updated_at=now)
+        logger.warning("fulfillment %s push failed (%s)", fulfillment.pk, getattr(exc, "code", type(exc).__name__))
+        if retry:
+            raise
+        return status
+    Fulfillment.objects.filter(pk=fulfillment.pk).update(
+        push_status=PushStatus.PUSHED, pushed_at=timezone.now(), push_error="",
+        external_id=str((answer or {}).get("external_id") or "")[:255], updated_at=timezone.now(),
+    )
+    return PushStatus.PUSHED
+
+
+def fulfillment_retry_push(*, fulfillment: Fulfillment) -> Fulfillment:
+    """Queue a failed push again (admin action, API): back to pending, then the task after commit."""
+    from ..tasks import push_fulfillment
+
+    if fulfillment.push_status != PushStatus.FAILED:
+        raise ValidationError("Only a failed push can be retried.", details={"push_status": [fulfillment.push_status]})
+    with transaction.atomic():
+        Fulfillment.objects.filter(pk=fulfillment.pk, push_status=PushStatus.FAILED).update(
+            push_status=PushStatus.PENDING, updated_at=timezone.now())
+        push_fulfillment.delay_on_commit(fulfillment.pk)
+    fulfillment.refresh_from_db()
+    return fulfillment
+
+
+def sweep_pending_pushes(*, older_than: timedelta = timedelta(minutes=15), limit: int = 500) -> dict[str, int]:
+    """Re-queue fulfillment pushes left pending (a lost message) or held by a worker that died."""
+    from ..tasks import push_fulfillment
+
+    now = timezone.now()
+    ids = list(
+        Fulfillment.objects.filter(
+            Q(push_status=PushStatus.PENDING, updated_at__lt=now - older_than)
+            | Q(push_status=PushStatus.PUSHING, push_claimed_at__lt=now - PUSH_CLAIM_TIMEOUT)
+        ).order_by("pk").values_list("pk", flat=True)[:limit]
+    )
+    for pk in ids:
+        push_fulfillment.delay(pk)
+    return {"fulfillments": len(ids)}

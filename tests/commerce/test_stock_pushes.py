@@ -1,0 +1,133 @@
+"""adjust_stock and the debounced inventory push: one pending row per channel and product, one push with the latest figure."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+
+from commerce.models import ExternalRef, InventoryPush, Product, StockLevel
+from commerce.services import adjust_stock
+from commerce.services.stock import sweep_pending_pushes
+from commerce.tasks import push_inventory
+from config.errors import ValidationError
+from tests.factories import IntegrationFactory
+
+from .conftest import events
+from .fakes import FakeChannel, ProviderError, ProviderUnavailable
+
+pytestmark = pytest.mark.django_db
+
+
+def listed(product: Product, *channels) -> None:
+    for channel in channels:
+        ExternalRef.objects.create(integration=channel, resource_type="variant", external_id=f"v{product.pk}",
+                                   object_id=product.pk)
+        ExternalRef.objects.create(integration=channel, resource_type="inventory_item", external_id=f"i{product.pk}",
+                                   object_id=product.pk)
+
+
+@pytest.fixture
+def mug(org):
+    product = Product.objects.create(organization=org, sku="MUG", name="Mug")
+    return StockLevel.objects.create(organization=org, product=product, location="main", on_hand=500,
+                                     low_stock_threshold=5)
+
+
+@pytest.fixture
+def two_channels(org, fakes):
+    return [IntegrationFactory(organization=org, provider="fake-channel", status="active") for _ in range(2)]
+
+
+def test_a_burst_of_100_changes_on_two_channels_makes_at_most_one_pending_push_per_channel(
+        mug, two_channels, django_capture_on_commit_callbacks):
+    listed(mug.product, *two_channels)
+    with mock.patch.object(push_inventory, "apply_async") as scheduled:
+        with django_capture_on_commit_callbacks(execute=True):
+            for _ in range(100):
+                adjust_stock(stock_level=mug, delta=-1)
+
+    pending = list(InventoryPush.objects.values_list("integration_id", "product_id"))
+    assert sorted(pending) == sorted((c.pk, mug.product_id) for c in two_channels)
+    assert sorted(call.kwargs["args"][0] for call in scheduled.call_args_list) == sorted(c.pk for c in two_channels)
+
+    for channel in two_channels:
+        push_inventory(channel.pk)
+    assert FakeChannel.inventory_calls == [
+        [{"sku": "MUG", "inventory_item_id": f"i{mug.product_id}", "available": 400}]] * 2
+    assert not InventoryPush.objects.exists()
+
+
+def test_a_change_while_a_push_is_in_flight_is_pushed_again(mug, two_channels):
+    listed(mug.product, two_channels[0])
+    with mock.patch.object(push_inventory, "apply_async"):
+        adjust_stock(stock_level=mug, on_hand=10)
+        original = FakeChannel.push_inventory
+
+        def push_then_change(self, items):
+            adjust_stock(stock_level=mug, on_hand=7)  # a sale lands while the channel is being told
+            return original(self, items)
+
+        with mock.patch.object(FakeChannel, "push_inventory", push_then_change):
+            push_inventory(two_channels[0].pk)
+    assert InventoryPush.objects.count() == 1  # still pending: the figure it pushed (10) is not the latest
+
+
+def test_a_permanent_push_error_stays_on_the_row_for_the_operator(mug, two_channels):
+    listed(mug.product, two_channels[0])
+    FakeChannel.fail_with = ProviderError("Unknown inventory item.", status_code=422)
+    with mock.patch.object(push_inventory, "apply_async"):
+        adjust_stock(stock_level=mug, delta=-1)
+    push_inventory(two_channels[0].pk)
+    row = InventoryPush.objects.get()
+    assert row.attempts == 1 and "Unknown inventory item" in row.last_error
+
+
+def test_a_transient_push_error_is_retried(mug, two_channels):
+    listed(mug.product, two_channels[0])
+    FakeChannel.fail_with = ProviderUnavailable("down", status_code=503)
+    with mock.patch.object(push_inventory, "apply_async"):
+        adjust_stock(stock_level=mug, delta=-1)
+    with mock.patch.object(push_inventory, "retry", side_effect=RuntimeError("retrying")) as retry:
+        with pytest.raises(RuntimeError, match="retrying"):
+            push_inventory(two_channels[0].pk)
+    assert retry.called
+
+
+def test_the_sweeper_finds_a_push_whose_message_was_lost(mug, two_channels, settings):
+    settings.COMMERCE_INVENTORY_PUSH_DELAY_SECONDS = 0
+    listed(mug.product, two_channels[0])
+    with mock.patch.object(push_inventory, "apply_async"):
+        adjust_stock(stock_level=mug, delta=-1)
+    InventoryPush.objects.update(requested_at=InventoryPush.objects.get().requested_at.replace(year=2020))
+    with mock.patch.object(push_inventory, "delay") as delay:
+        assert sweep_pending_pushes() == {"inventory_channels": 1}
+    delay.assert_called_once_with(two_channels[0].pk)
+
+
+def test_channels_that_do_not_list_the_sku_get_nothing(mug, two_channels):
+    with mock.patch.object(push_inventory, "apply_async") as scheduled:
+        adjust_stock(stock_level=mug, delta=-1)
+    assert not InventoryPush.objects.exists() and not scheduled.called
+
+
+def test_low_stock_is_published_once_when_sellable_stock_falls_to_the_threshold(org, mug, endpoint):
+    adjust_stock(stock_level=mug, on_hand=7)
+    adjust_stock(stock_level=mug, delta=-2)  # 5: at the threshold
+    adjust_stock(stock_level=mug, delta=-1)  # 4: still low, no second event
+
+    published = events(org, "inventory.low_stock")
+    assert len(published) == 1
+    assert published[0]["product"]["sku"] == "MUG" and published[0]["available"] == 5
+    assert published[0]["low_stock_threshold"] == 5
+
+
+def test_bad_adjustments_change_nothing(mug):
+    with pytest.raises(ValidationError):
+        adjust_stock(stock_level=mug, on_hand=-1)
+    with pytest.raises(ValidationError):
+        adjust_stock(stock_level=mug, delta=-501)
+    with pytest.raises(ValidationError):
+        adjust_stock(stock_level=mug, delta=1, on_hand=3)
+    mug.refresh_from_db()
+    assert mug.on_hand == 500
