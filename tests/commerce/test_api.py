@@ -85,7 +85,8 @@ def test_fulfil_endpoint_roles_and_validation(viewer_api, operator_api, channel)
 
     created = operator_api.post(url, {"tracking_number": "FC1", "carrier": "Fan"}, format="json")
     assert created.status_code == 201, created.json()
-    assert created.json()["tracking_number"] == "FC1" and created.json()["push_status"] == PushStatus.PENDING  # the sandbox takes fulfillments
+    # The sandbox takes fulfillments, so the tracking push is pending.
+    assert created.json()["tracking_number"] == "FC1" and created.json()["push_status"] == PushStatus.PENDING
     again = operator_api.post(url, {"tracking_number": "FC2", "carrier": "Fan"}, format="json")
     assert again.status_code == 400 and again.json()["error"]["code"] == "ORDER_NOT_FULFILLABLE"
 

@@ -1,4 +1,4 @@
-"""adjust_stock and the debounced inventory push: one pending row per channel and product, one push with the latest figure."""
+"""adjust_stock and the debounced inventory push: one pending row per channel and product, one latest-figure push."""
 
 from __future__ import annotations
 
