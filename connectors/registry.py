@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 PROVIDERS: list[str] = [
     "connectors.sandbox.connector.SandboxConnector",
+    "connectors.woocommerce.connector.WooCommerceConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

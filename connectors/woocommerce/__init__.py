@@ -1,0 +1,1 @@
+"""WooCommerce (REST API v3): consumer key/secret over HTTPS, page-numbered pulls, HMAC-signed webhooks."""

@@ -1,0 +1,73 @@
+"""WooCommerce webhooks: the topics we subscribe to, verification, and the events in a delivery.
+
+Verification: `X-WC-Webhook-Signature` is the base64 HMAC-SHA256 of the raw
+body under the webhook's secret (verifiers.verify_woocommerce, constant time).
+Switchyard generates that secret when it registers the webhooks and keeps it,
+encrypted, in the integration's `webhook_secret`.
+
+Dedup: WooCommerce never retries and gives every delivery a new
+`X-WC-Webhook-Delivery-ID`, so the event id is `{topic}:{resource id}:{date_modified_gmt}`
+(the same change delivered twice — e.g. by two webhooks on overlapping topics — is one event);
+a deletion's body is only `{"id"}`, so it falls back to the delivery id.
+
+The creation ping: when a webhook is created WooCommerce POSTs the form body
+`webhook_id=<id>` — unsigned, and it wants exactly HTTP 200. The receive view
+refuses an unsigned body (401) before any connector code runs, so `verify`
+does not accept it (an unsigned body must never make a row), and `parse`
+returns no events for it should one ever arrive signed. WooCommerce ignores
+the ping's outcome when a webhook is created through the REST API (as
+`register_webhooks` does) and delivers regardless; only the admin screen
+shows the error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from config.errors import ValidationError
+from connectors.base import WebhookEvent
+from webhooks.inbound.verifiers import header, verify_woocommerce
+
+TOPIC_HEADER = "X-WC-Webhook-Topic"
+DELIVERY_ID_HEADER = "X-WC-Webhook-Delivery-ID"
+TOPICS = (
+    "order.created", "order.updated", "order.deleted", "order.restored",
+    "product.created", "product.updated", "product.deleted", "product.restored",
+)
+_PING = re.compile(rb"^webhook_id=\d+$")
+
+
+def is_ping(body: bytes) -> bool:
+    return bool(_PING.match(body.strip()))
+
+
+def verify(headers: Mapping[str, str], body: bytes, secrets: Iterable[str]) -> bool:
+    return verify_woocommerce(headers, body, secrets)
+
+
+def parse(headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+    """One event per delivery: type = the topic (`order.updated`), resource = `order`/`product`/…."""
+    if is_ping(body):
+        return []
+    topic = header(headers, TOPIC_HEADER)
+    if not topic or "." not in topic:
+        raise ValidationError("The webhook has no X-WC-Webhook-Topic header.", details={"headers": [TOPIC_HEADER]})
+    try:
+        payload: Any = json.loads(body)
+    except ValueError:
+        raise ValidationError("The webhook body is not JSON.", details={"body": ["not JSON"]}) from None
+    if not isinstance(payload, dict):
+        raise ValidationError("The webhook body is not a JSON object.", details={"body": ["not an object"]})
+    resource_id, modified = payload.get("id"), payload.get("date_modified_gmt")
+    if resource_id and modified:
+        external_id = f"{topic}:{resource_id}:{modified}"
+    else:
+        external_id = header(headers, DELIVERY_ID_HEADER)
+    if not external_id:
+        raise ValidationError("The webhook has neither a resource id with date_modified_gmt nor a delivery id.",
+                              details={"headers": [DELIVERY_ID_HEADER]})
+    return [WebhookEvent(event_type=topic, external_id=external_id, resource=topic.split(".", 1)[0],
+                         payload=payload)]

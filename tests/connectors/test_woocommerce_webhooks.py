@@ -1,0 +1,107 @@
+"""WooCommerce webhooks through the receive endpoint, and an integration created by the API that cannot connect.
+
+Webhook fixtures are `{"secret", "headers", "body"}` with the raw body as WooCommerce signs it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from connectors import http, outbound, registry
+from integrations.models import Integration
+from integrations.services import integration_test_connection
+from tests.factories import IntegrationFactory
+from webhooks.inbound.handlers import handle
+from webhooks.models import IncomingWebhook
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce"
+
+pytestmark = pytest.mark.django_db
+
+
+def delivery(name: str) -> tuple[str, dict[str, str], bytes]:
+    recorded = json.loads((FIXTURES / f"{name}.json").read_text())
+    return recorded["secret"], recorded["headers"], recorded["body"].encode()
+
+
+@pytest.fixture
+def store(org):
+    secret, _, _ = delivery("webhooks__order_updated")
+    return IntegrationFactory(organization=org, provider="woocommerce", api_endpoint="https://shop.example.com",
+                              api_key="ck_1", api_secret="cs_1", webhook_secret=secret)
+
+
+def post(client, code: str, body: bytes, headers: dict[str, str]):
+    headers = dict(headers)
+    content_type = headers.pop("Content-Type")
+    return client.post(f"/api/webhooks/receive/{code}/", data=body, content_type=content_type, headers=headers)
+
+
+def test_webhooks__order_updated(store):
+    secret, headers, body = delivery("webhooks__order_updated")
+    connector = registry.connector_for(store)
+
+    assert connector.verify_webhook(headers, body)
+    assert not connector.verify_webhook(headers, body.replace(b'"total":"145.90"', b'"total":"1.00"'))
+    assert not connector.verify_webhook(headers | {"X-WC-Webhook-Signature": "AAAA" + headers[
+        "X-WC-Webhook-Signature"][4:]}, body)
+    assert not connector.verify_webhook({k: v for k, v in headers.items() if k != "X-WC-Webhook-Signature"}, body)
+    [event] = connector.parse_webhook(headers, body)
+    assert (event.event_type, event.resource, event.external_id) == (
+        "order.updated", "order", "order.updated:1001:2024-03-07T10:00:00")
+
+
+def test_a_signed_delivery_is_stored_once_and_imports_the_order(client, store, nudges):
+    _, headers, body = delivery("webhooks__order_updated")
+
+    first = post(client, store.code, body, headers)
+    again = post(client, store.code, body, headers | {"X-WC-Webhook-Delivery-ID": "another-delivery"})
+
+    assert first.status_code == 202 and again.status_code == 200 and again.json()["duplicate"] is True
+    webhook = IncomingWebhook.objects.get()
+    assert webhook.external_id == "order.updated:1001:2024-03-07T10:00:00" and webhook.event_type == "order.updated"
+    outcome = handle(webhook)
+    assert outcome.summary == {"orders": {"created": 1, "updated": 0, "unchanged": 0}}
+    order = store.orders.get()
+    assert (order.external_id, order.status, order.total) == ("1001", "fulfilled", Decimal("145.90"))
+
+
+def test_a_tampered_delivery_is_refused(client, store, nudges):
+    _, headers, body = delivery("webhooks__order_updated")
+    response = post(client, store.code, body.replace(b"Ana", b"Eve"), headers)
+    assert response.status_code == 401 and IncomingWebhook.objects.count() == 0
+
+
+def test_webhooks__ping(client, store, nudges):
+    """The creation ping is unsigned: the receive view refuses it before the connector (so WooCommerce's admin
+    screen shows an error; REST-created webhooks ignore it), and parse yields no events should one be signed."""
+    _, headers, body = delivery("webhooks__ping")
+    connector = registry.connector_for(store)
+    assert not connector.verify_webhook(headers, body)
+    assert connector.parse_webhook(headers, body) == []
+    assert post(client, store.code, body, headers).status_code == 401
+    assert IncomingWebhook.objects.count() == 0
+
+
+def test_an_integration_created_by_the_api_fails_its_test_readably_without_network(admin_api, monkeypatch):
+    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
+    monkeypatch.setattr(http, "sleep", lambda seconds: None)
+    response = admin_api.post("/api/integrations/", {
+        "name": "Woo shop", "code": "woo-shop", "provider": "woocommerce", "api_endpoint": "https://shop.example.com",
+        "api_key": "ck_abcdef123456", "api_secret": "cs_abcdef123456"}, format="json")
+    assert response.status_code == 201, response.content
+    integration = Integration.objects.get(code="woo-shop")
+    assert integration.type == "ecommerce"
+
+    result = integration_test_connection(integration=integration)
+
+    assert not result.ok
+    assert result.detail.startswith("Could not reach the WooCommerce store: WooCommerce could not be reached")
+    assert "Traceback" not in result.detail and "cs_abcdef123456" not in result.detail
+    integration.refresh_from_db()
+    assert integration.last_error == result.detail
