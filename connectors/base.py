@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode
 
-from config.errors import CapabilityNotSupported
+from django.conf import settings
+
+from config.errors import CapabilityNotSupported, ValidationError
 
 if TYPE_CHECKING:
     import requests
@@ -161,6 +164,72 @@ class Connector:
     def is_auth_expired(self, response: requests.Response) -> bool:
         """Whether a response means the access token expired (so one refresh and one retry may help)."""
         return response.status_code == 401 and self.auth_kind == AuthKind.OAUTH2
+
+    # -------------------------------------------------------------- OAuth connect
+    # integrations/oauth/flow.py drives these. A provider's quirks (per-shop URLs, callback HMACs, a code
+    # parameter of another name, a short-lived token swapped for a long-lived one) live in its overrides,
+    # never in the flow. The defaults are plain RFC 6749; connectors/oauth2_generic/protocol.py has the
+    # standard code exchange, refresh and revocation for a connector to mix in.
+    def oauth_meta(self) -> OAuthMeta | None:
+        """This integration's OAuth endpoints: the class's `oauth`, or built from its config (oauth2_generic)."""
+        return self.oauth
+
+    def oauth_client_credentials(self) -> tuple[str, str]:
+        """(client_id, client_secret): the integration's own `credentials`, else settings `<KEY>_CLIENT_ID/_SECRET`.
+
+        Read at call time, so a deployment that sets the variables needs no migration; empty strings when unset.
+        """
+        credentials = self.integration.credentials if isinstance(self.integration.credentials, dict) else {}
+        if credentials.get("client_id"):
+            return str(credentials["client_id"]), str(credentials.get("client_secret") or "")
+        prefix = self.key.upper().replace("-", "_")
+        return (str(getattr(settings, f"{prefix}_CLIENT_ID", "") or ""),
+                str(getattr(settings, f"{prefix}_CLIENT_SECRET", "") or ""))
+
+    def oauth_connect_fields(self, *, shop: str = "") -> dict[str, Any]:
+        """Integration fields a connect starts from, given the client's `shop` (Shopify: the shop's api_endpoint).
+
+        Raise ValidationError for a shop the provider does not take or accept. Default: no shops.
+        """
+        if shop:
+            raise ValidationError(f"{self.display_name} has no shops.",
+                                  details={"shop": ["Not used by this provider."]})
+        return {}
+
+    def authorize_url(self, *, state: str, redirect_uri: str, scopes: tuple[str, ...] | list[str],
+                      code_challenge: str = "", **params: str) -> str:
+        """Where the browser goes to consent: RFC 6749 4.1.1, with an RFC 7636 S256 challenge when one is given."""
+        meta = self.oauth_meta()
+        if meta is None:
+            raise CapabilityNotSupported(f"{self.display_name} is not connected with OAuth.")
+        client_id, _ = self.oauth_client_credentials()
+        query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state,
+                 **meta.extra_authorize_params, **params}
+        if scopes:
+            query["scope"] = meta.scope_separator.join(scopes)
+        if code_challenge:
+            query.update(code_challenge=code_challenge, code_challenge_method="S256")
+        url = self.http.url_for(meta.authorize_url)
+        return f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
+
+    def validate_callback(self, query: Mapping[str, str]) -> None:
+        """Check the callback's query beyond the state (Shopify: HMAC and shop); raise OAuthFailed. Default: nothing."""
+
+    def callback_code(self, query: Mapping[str, str]) -> str:
+        """The authorization code in the callback's query (TikTok calls it `auth_code`)."""
+        return query.get("code", "")
+
+    def exchange_code(self, code: str, *, redirect_uri: str = "", code_verifier: str = "") -> TokenSet:
+        """Trade an authorization code for tokens (Meta: then swap the short-lived token for a long-lived one)."""
+        raise CapabilityNotSupported(f"{self.display_name} has no authorization code exchange.")
+
+    def revoke_token(self) -> bool:
+        """Revoke the integration's tokens at the provider; True if a revocation was sent. Default: no endpoint."""
+        return False
+
+    def account_display_name(self) -> str:
+        """The connected account's name as the provider shows it (a shop's name, a user's email); "" if unknown."""
+        return ""
 
     # -------------------------------------------------------------- capabilities
     @classmethod

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 PROVIDERS: list[str] = [
     "connectors.sandbox.connector.SandboxConnector",
+    "connectors.oauth2_generic.connector.GenericOAuth2Connector",
     "connectors.woocommerce.connector.WooCommerceConnector",
 ]
 

@@ -7,16 +7,24 @@ leave them out. Writes go through integrations/services.py like the API's.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
-from django.utils.html import format_html_join
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from accounts.admin import OrganizationScopedAdmin, organization_ids_with_role
 from accounts.models import Role
+from config.errors import ApplicationError
 from connectors import registry
+from connectors.base import AuthKind
 
 from .admin_forms import SECRET_LABELS, IntegrationAdminForm, secret_status
 from .admin_pagination import LargeTableChangeList, LargeTablePaginator, RecentValuesFilter, StatusClassFilter
 from .models import SECRET_FIELDS, Integration, IntegrationLog, IntegrationStatus, OAuthState
+from .oauth.flow import oauth_initiate
 from .services import UPDATABLE_FIELDS, integration_create, integration_test_connection, integration_update
 
 # How many integrations one "test connection" may probe: each is a provider call made inside the request.
@@ -52,7 +60,7 @@ class IntegrationAdmin(OrganizationScopedAdmin):
     list_select_related = ("organization",)
     actions = ("test_connection", "activate", "deactivate")
     readonly_fields = (
-        "stored_secrets", "last_sync_at", "next_sync_at", "last_error", "consecutive_failures",
+        "stored_secrets", "oauth_connection", "last_sync_at", "next_sync_at", "last_error", "consecutive_failures",
         "created_at", "updated_at",
     )
     secret_inputs = tuple((f"{name}_new", f"{name}_clear") for name in SECRET_FIELDS)
@@ -68,7 +76,7 @@ class IntegrationAdmin(OrganizationScopedAdmin):
                 "fields": secrets,
                 "description": "Stored secrets are never shown. Enter a value to replace one; tick Clear to remove it.",
             }),
-            ("Tokens", {"fields": ("token_type", "expires_at", "scope")}),
+            ("Tokens", {"fields": ("oauth_connection", "token_type", "expires_at", "scope")}),
             ("Sync", {"fields": ("sync_interval_minutes", "auto_sync_enabled", "last_sync_at", "next_sync_at",
                                  "consecutive_failures", "last_error")}),
             ("Provider settings", {"fields": ("config", "metadata"), "classes": ("collapse",)}),
@@ -84,6 +92,58 @@ class IntegrationAdmin(OrganizationScopedAdmin):
         stored = obj if obj is not None and obj.pk else None
         rows = [(SECRET_LABELS.get(name, name), secret_status(stored, name)) for name in SECRET_FIELDS]
         return format_html_join("", "<div>{}: <code>{}</code></div>", rows)
+
+    @admin.display(description="OAuth")
+    def oauth_connection(self, obj: Integration | None):
+        """A Connect button for an OAuth integration: the flow starts, the provider asks, the page comes back."""
+        if obj is None or not obj.pk or not registry.is_registered(obj.provider):
+            return "Save the integration first." if obj is None or not obj.pk else "-"
+        if registry.get(obj.provider).auth_kind != AuthKind.OAUTH2:
+            return "Not an OAuth provider."
+        state = "Connected" if obj.access_token else "Not connected"
+        url = reverse("admin:integrations_integration_connect", args=[obj.pk])
+        label = "Reconnect" if obj.access_token else "Connect"
+        return format_html('{} <a class="button" href="{}">{}</a>', state, url, label)
+
+    # ---------------------------------------------------------------- OAuth connect
+    def get_urls(self):
+        own = [
+            path("<path:object_id>/connect/", self.admin_site.admin_view(self.connect_view),
+                 name="integrations_integration_connect"),
+            path("<path:object_id>/connect/done/", self.admin_site.admin_view(self.connect_done_view),
+                 name="integrations_integration_connect_done"),
+        ]
+        return own + super().get_urls()
+
+    def _connectable(self, request, object_id: str) -> Integration:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None or not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        return obj
+
+    def connect_view(self, request, object_id: str):
+        """Start the OAuth flow for this integration; the provider sends the browser back to connect_done_view."""
+        obj = self._connectable(request, object_id)
+        done = settings.PUBLIC_BASE_URL.rstrip("/") + reverse(
+            "admin:integrations_integration_connect_done", args=[obj.pk]
+        )
+        try:
+            authorization = oauth_initiate(organization=obj.organization, user=request.user, provider=obj.provider,
+                                           redirect_uri=done, integration_id=obj.pk)
+        except ApplicationError as exc:
+            self.message_user(request, f"Could not start connecting {obj}: {exc.message}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:integrations_integration_change", args=[obj.pk]))
+        return HttpResponseRedirect(authorization.authorization_url)
+
+    def connect_done_view(self, request, object_id: str):
+        """Where the OAuth callback sends the browser: the outcome as a message on the change page."""
+        obj = self._connectable(request, object_id)
+        if request.GET.get("status") == "success":
+            self.message_user(request, f"{obj} is connected.", messages.SUCCESS)
+        else:
+            reason = request.GET.get("message", "")[:200] or "the provider did not complete the authorization"
+            self.message_user(request, f"Connecting {obj} failed: {reason}", messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:integrations_integration_change", args=[obj.pk]))
 
     def save_model(self, request, obj, form, change):
         secrets = form.secret_changes()

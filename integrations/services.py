@@ -173,10 +173,19 @@ def integration_update(*, integration: Integration, data: dict[str, Any]) -> Int
     return integration
 
 
-@transaction.atomic
 def integration_delete(*, integration: Integration) -> None:
-    """Delete the integration with its log rows and OAuth states (the foreign keys cascade)."""
-    integration.delete()
+    """Delete the integration with its log rows and OAuth states (the foreign keys cascade).
+
+    An OAuth integration holding tokens is disconnected first (revoked at the
+    provider where it can be, integration.disconnected published), outside the
+    delete's transaction: no transaction stays open while a provider answers.
+    """
+    from .oauth.flow import oauth_disconnect, oauth_holds_tokens  # flow builds on this module
+
+    if oauth_holds_tokens(integration):
+        oauth_disconnect(integration=integration, reason="deleted")
+    with transaction.atomic():
+        integration.delete()
 
 
 def _secret_values(integration: Integration) -> Iterator[str]:

@@ -44,6 +44,7 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.errors import ProviderError
+from connectors.shopify_auth import ShopifyOAuth
 
 from . import mapping, webhooks
 from .client import AUTHORIZE_PATH, TOKEN_PATH, SandboxClient
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from integrations.models import Integration
 
 
-class SandboxConnector(Connector):
+class SandboxConnector(ShopifyOAuth, Connector):
     key = "sandbox"
     display_name = "Sandbox shop"
     integration_type = "ecommerce"
@@ -69,6 +70,7 @@ class SandboxConnector(Connector):
     webhook_scheme = "hmac-sha256-base64"
     rate_limit = RateLimitPolicy(requests=40, per_seconds=20.0)  # Shopify's standard bucket: 40, leaking 2/s
     docs_url = "https://shopify.dev/docs/api/admin-rest/2024-01"
+    check_shop_domain = False  # the shop is wherever the simulator listens (127.0.0.1); HMACs are still checked
 
     normalize_order = staticmethod(mapping.normalize_order)
     normalize_product = staticmethod(mapping.normalize_product)
@@ -112,9 +114,13 @@ class SandboxConnector(Connector):
         return self._token_set(self.client.token(form, action="refresh_token"))
 
     def _client_credentials(self) -> dict[str, str]:
-        if not (self.integration.api_key and self.integration.api_secret):
+        client_id, client_secret = self.oauth_client_credentials()  # api_key/api_secret, else SANDBOX_CLIENT_ID/…
+        if not (client_id and client_secret):
             raise ValidationError("The sandbox integration needs its client id (api_key) and secret (api_secret).")
-        return {"client_id": self.integration.api_key, "client_secret": self.integration.api_secret}
+        return {"client_id": client_id, "client_secret": client_secret}
+
+    def account_display_name(self) -> str:
+        return str(self.client.shop().get("name") or "")
 
     @staticmethod
     def _token_set(body: dict[str, Any]) -> TokenSet:
