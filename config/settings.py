@@ -330,6 +330,12 @@ WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = env.int("WEBHOOK_SIGNATURE_TOLERANCE_SECON
 SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8765")
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
 
+# ---------------------------------------------------------------- shopify
+# The Shopify app's OAuth client (Connector.oauth_client_credentials reads <KEY>_CLIENT_ID/_SECRET); an integration's
+# own api_key/api_secret or credentials win. The secret also verifies the app's webhooks.
+SHOPIFY_CLIENT_ID = env.str("SHOPIFY_CLIENT_ID", default="")
+SHOPIFY_CLIENT_SECRET = env.str("SHOPIFY_CLIENT_SECRET", default="")
+
 # ---------------------------------------------------------------- logging
 LOGGING = {
     "version": 1,

@@ -285,6 +285,20 @@ class Connector:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         raise CapabilityNotSupported(f"{self.display_name} does not receive webhooks.")
 
+    # Webhook subscriptions at the provider: made on connect, removed on disconnect (both best effort for the
+    # caller: a failure is recorded, and the scheduled syncs reconcile whatever webhooks would have brought).
+    def register_webhooks(self) -> list[str]:
+        """Subscribe this integration's receive URL to the provider's topics; the topics newly subscribed.
+
+        Idempotent: a subscription already in place is kept. Default: nothing to
+        subscribe (the provider sends none, or is set up by hand).
+        """
+        return []
+
+    def unregister_webhooks(self) -> int:
+        """Remove the subscriptions `register_webhooks` made; how many were removed. Default: none."""
+        return 0
+
     @classmethod
     def describe(cls) -> dict[str, Any]:
         """What `/api/providers/` shows about this provider."""

@@ -1,175 +1,22 @@
-"""Sandbox (Shopify REST) records → plain normalized dicts the commerce app will upsert.
+"""The sandbox shop speaks Shopify's REST Admin API, so its records map exactly as Shopify's do.
 
-The commerce models do not exist yet, so these are dicts with the domain's words
-(DESIGN.md): an order's number, normalized status, currency, Decimal totals,
-lines with sku/quantity/price, and aware UTC datetimes. Money arrives as strings
-and stays exact (Decimal, never float).
-
-Status: Shopify splits an order's state over `cancelled_at`, `financial_status`
-and `fulfillment_status`; the ERP has one. The first rule that holds wins:
-cancelled (cancelled_at set, or payment voided) → refunded (fully) → fulfilled →
-partially_fulfilled → paid (paid or partially refunded) → pending (pending,
-authorized, partially paid, or anything new).
-
-What can go wrong: a missing or malformed required field raises `MappingError`
-naming the field and the record, so the sync counts the record as failed
-instead of writing half of it.
+One mapping for both (connectors/shopify/mapping.py): a fix to how a Shopify
+order is read then holds for the simulator the demo and the end-to-end tests run
+against, and the simulator keeps testing the real mapping.
 """
 
-from __future__ import annotations
+from connectors.shopify.mapping import (
+    ORDER_STATUSES,
+    MappingError,
+    normalize_address,
+    normalize_inventory_level,
+    normalize_line,
+    normalize_order,
+    normalize_product,
+    order_status,
+)
 
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any
-
-
-class MappingError(ValueError):
-    """A provider record lacks a field the ERP needs, or has it in an unusable form."""
-
-
-ORDER_STATUSES = ("pending", "paid", "partially_fulfilled", "fulfilled", "cancelled", "refunded")
-
-
-def order_status(order: dict[str, Any]) -> str:
-    financial = order.get("financial_status")
-    fulfillment = order.get("fulfillment_status")
-    if order.get("cancelled_at") or financial == "voided":
-        return "cancelled"
-    if financial == "refunded":
-        return "refunded"
-    if fulfillment == "fulfilled":
-        return "fulfilled"
-    if fulfillment == "partial":
-        return "partially_fulfilled"
-    if financial in ("paid", "partially_refunded"):
-        return "paid"
-    return "pending"
-
-
-def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
-    external_id = _required(order, "id", "order")
-    where = f"order {external_id}"
-    shipping = (order.get("total_shipping_price_set") or {}).get("shop_money", {}).get("amount")
-    if shipping is None:
-        shipping = sum((_money(line, "price", where) for line in order.get("shipping_lines") or []), Decimal(0))
-    customer = order.get("customer") or {}
-    return {
-        "external_id": str(external_id),
-        "number": str(order.get("order_number") or order.get("name") or external_id),
-        "name": order.get("name") or "",
-        "status": order_status(order),
-        "financial_status": order.get("financial_status") or "",
-        "fulfillment_status": order.get("fulfillment_status") or "",
-        "currency": _required(order, "currency", where),
-        "subtotal": _money(order, "subtotal_price", where),
-        "total_discounts": _money(order, "total_discounts", where, default="0"),
-        "total_tax": _money(order, "total_tax", where, default="0"),
-        "total_shipping": Decimal(str(shipping)),
-        "total": _money(order, "total_price", where),
-        "customer": {
-            "external_id": str(customer["id"]) if customer.get("id") else "",
-            "email": customer.get("email") or order.get("email") or "",
-            "name": " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p),
-        },
-        "shipping_address": normalize_address(order.get("shipping_address")),
-        "billing_address": normalize_address(order.get("billing_address")),
-        "placed_at": _time(order.get("processed_at") or order.get("created_at"), "created_at", where),
-        "updated_at": _time(order.get("updated_at"), "updated_at", where),
-        "cancelled_at": _time(order["cancelled_at"], "cancelled_at", where) if order.get("cancelled_at") else None,
-        "lines": [normalize_line(line, where) for line in order.get("line_items") or []],
-    }
-
-
-def normalize_line(line: dict[str, Any], where: str) -> dict[str, Any]:
-    quantity = _required(line, "quantity", where)
-    price = _money(line, "price", where)
-    fulfillable = line.get("fulfillable_quantity")
-    return {
-        "external_id": str(_required(line, "id", where)),
-        "sku": line.get("sku") or "",
-        "title": line.get("name") or line.get("title") or "",
-        "quantity": int(quantity),
-        "price": price,
-        "total": price * int(quantity) - _money(line, "total_discount", where, default="0"),
-        "fulfilled_quantity": int(quantity) - int(fulfillable) if fulfillable is not None else 0,
-        "variant_external_id": str(line["variant_id"]) if line.get("variant_id") else "",
-        "product_external_id": str(line["product_id"]) if line.get("product_id") else "",
-    }
-
-
-def normalize_address(address: dict[str, Any] | None) -> dict[str, str]:
-    if not address:
-        return {}
-    keys = ("name", "company", "address1", "address2", "city", "province_code", "zip", "country_code", "phone")
-    normalized = {key: str(address.get(key) or "") for key in keys}
-    if not normalized["name"]:
-        normalized["name"] = " ".join(p for p in (address.get("first_name"), address.get("last_name")) if p)
-    return normalized
-
-
-def normalize_product(product: dict[str, Any]) -> dict[str, Any]:
-    """A product and its variants; each variant is one ERP Product row (the SKU is what is unique)."""
-    external_id = _required(product, "id", "product")
-    where = f"product {external_id}"
-    return {
-        "external_id": str(external_id),
-        "title": product.get("title") or "",
-        "status": "active" if product.get("status") == "active" else "inactive",
-        "updated_at": _time(product.get("updated_at"), "updated_at", where),
-        "variants": [
-            {
-                "external_id": str(_required(variant, "id", where)),
-                "sku": variant.get("sku") or "",
-                "name": product.get("title", "") if variant.get("title") in (None, "Default Title")
-                else f"{product.get('title', '')} — {variant['title']}",
-                "price": _money(variant, "price", where),
-                "barcode": variant.get("barcode") or "",
-                "inventory_item_id": str(variant.get("inventory_item_id") or ""),
-                "on_hand": variant.get("inventory_quantity"),
-            }
-            for variant in product.get("variants") or []
-        ],
-    }
-
-
-def normalize_inventory_level(level: dict[str, Any]) -> dict[str, Any]:
-    where = f"inventory level of item {level.get('inventory_item_id')}"
-    return {
-        "inventory_item_id": str(_required(level, "inventory_item_id", where)),
-        "location_id": str(_required(level, "location_id", where)),
-        "available": int(level["available"]) if level.get("available") is not None else None,
-        "updated_at": _time(level.get("updated_at"), "updated_at", where),
-    }
-
-
-# ---------------------------------------------------------------------- helpers
-def _required(record: dict[str, Any], key: str, where: str) -> Any:
-    value = record.get(key)
-    if value is None or value == "":
-        raise MappingError(f"{where} has no {key}.")
-    return value
-
-
-def _money(record: dict[str, Any], key: str, where: str, default: str | None = None) -> Decimal:
-    value = record.get(key, default)
-    if value is None:
-        raise MappingError(f"{where} has no {key}.")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.") from None
-    if not amount.is_finite():
-        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.")
-    return amount
-
-
-def _time(value: Any, key: str, where: str) -> datetime:
-    if not value:
-        raise MappingError(f"{where} has no {key}.")
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise MappingError(f"{where} has a {key} that is not an ISO 8601 time: {value!r}.") from None
-    if parsed.tzinfo is None:
-        raise MappingError(f"{where} has a {key} without a time zone: {value!r}.")
-    return parsed.astimezone(UTC)
+__all__ = [
+    "ORDER_STATUSES", "MappingError", "normalize_address", "normalize_inventory_level", "normalize_line",
+    "normalize_order", "normalize_product", "order_status",
+]
