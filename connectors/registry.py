@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 PROVIDERS: list[str] = [
     "connectors.sandbox.connector.SandboxConnector",
     "connectors.oauth2_generic.connector.GenericOAuth2Connector",
+    "connectors.shopify.connector.ShopifyConnector",
     "connectors.woocommerce.connector.WooCommerceConnector",
 ]
 
