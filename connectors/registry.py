@@ -24,6 +24,7 @@ PROVIDERS: list[str] = [
     "connectors.oauth2_generic.connector.GenericOAuth2Connector",
     "connectors.shopify.connector.ShopifyConnector",
     "connectors.woocommerce.connector.WooCommerceConnector",
+    "connectors.trendyol.connector.TrendyolConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

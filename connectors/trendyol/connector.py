@@ -1,0 +1,391 @@
+"""Connector for Trendyol's seller integration API (marketplace orders, products, stock, shipping).
+
+Credentials and settings: `api_key`/`api_secret` are the seller's API key and
+secret (HTTP Basic); `config["seller_id"]` is the seller (supplier) id that
+every path carries; `config["integrator_name"]` (optional) names the integrator
+in the mandatory `User-Agent: "{sellerId} - {name}"` (≤ 30 characters), else
+`SelfIntegration`. `is_test_mode` picks the stage host (IP-whitelisted), else
+production; `api_endpoint` overrides both. Keys do not expire: a 401 raises
+AuthExpired and an active integration goes to `error` with a readable
+`last_error` (integration.error is published).
+
+Orders: the sync pulls shipment packages changed in a window (`startDate`/
+`endDate` in epoch ms, ordered by PackageLastModifiedDate, 0-based pages), and
+for every order number on a page fetches all of that order's packages, so the
+ERP gets one order however Trendyol split it (mapping.py merges them). That is
+one extra call per order per page — within the 1000/min orders limit for
+incremental syncs; a large backfill should move to getShipmentPackagesStream.
+The cursor is a JSON string `{"page", "start", "end"}`: a resumed job re-reads
+the same window. A webhook brings one package: `normalize_order` then fetches
+the order's other packages too (one call, inside the webhook's processing).
+
+Brands and categories (50 requests/min at Trendyol) are cached per integration
+in Django's cache for 24 hours.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from config.errors import ApplicationError, ValidationError
+from connectors.base import (
+    AuthKind,
+    Capability,
+    ConnectionResult,
+    Connector,
+    Page,
+    RateLimitPolicy,
+    WebhookEvent,
+)
+from connectors.errors import AuthExpired
+from connectors.woocommerce.connector import mark_credentials_refused, receive_url
+
+from . import mapping, webhooks
+from .client import PRODUCTION_URL, STAGE_URL, STOCK_BATCH_LIMIT, TrendyolClient
+
+CACHE_SECONDS = 24 * 3600
+DEFAULT_LOOKBACK = timedelta(days=90)  # Trendyol serves three months of packages
+MAX_STOCK = 20_000  # Trendyol refuses more per barcode
+USER_AGENT_LIMIT = 30
+WEBHOOK_METADATA_KEY = "trendyol_webhook_id"
+OPEN_FOR_PICKING = ("Created",)
+
+
+class TrendyolConnector(Connector):
+    key = "trendyol"
+    display_name = "Trendyol"
+    integration_type = "ecommerce"
+    auth_kind = AuthKind.BASIC
+    capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
+    base_url = PRODUCTION_URL
+    webhook_scheme = None  # no signature: verify_webhook checks the credentials Switchyard registered
+    rate_limit = RateLimitPolicy(requests=50, per_seconds=3.0)  # ≈1000/min, the orders service's limit
+    docs_url = "https://developers.trendyol.com/"
+
+    normalize_product = staticmethod(mapping.normalize_product)
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.integration.config if isinstance(self.integration.config, dict) else {}
+
+    @property
+    def seller_id(self) -> str:
+        seller = str(self.config.get("seller_id") or "").strip()
+        if not seller.isdigit():
+            raise ValidationError("A Trendyol integration needs its numeric seller id in config['seller_id'].",
+                                  details={"config": ["seller_id is required"]})
+        return seller
+
+    @property
+    def client(self) -> TrendyolClient:
+        return TrendyolClient(self.http, self.seller_id)
+
+    def resolved_base_url(self) -> str:
+        if self.integration.api_endpoint:
+            return self.integration.api_endpoint.rstrip("/")
+        return STAGE_URL if self.integration.is_test_mode else PRODUCTION_URL
+
+    def auth_headers(self) -> dict[str, str]:
+        key, secret = self.integration.api_key, self.integration.api_secret
+        if not (key and secret):
+            raise ValidationError("A Trendyol integration needs its API key (api_key) and secret (api_secret).",
+                                  details={"api_key": ["required"], "api_secret": ["required"]})
+        agent = f"{self.seller_id} - {self.config.get('integrator_name') or 'SelfIntegration'}"
+        if len(agent) > USER_AGENT_LIMIT:
+            raise ValidationError(f"Trendyol allows a User-Agent of at most {USER_AGENT_LIMIT} characters: "
+                                  f"shorten config['integrator_name'].", details={"config": ["integrator_name"]})
+        return {"Authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode(),
+                "User-Agent": agent}
+
+    def is_auth_expired(self, response) -> bool:
+        return response.status_code == 401  # ClientApiAuthenticationException: wrong key/secret, nothing to refresh
+
+    @contextmanager
+    def _credentials_checked(self) -> Iterator[None]:
+        try:
+            yield
+        except AuthExpired as exc:
+            mark_credentials_refused(self.integration, f"Trendyol refused the API key and secret "
+                                     f"({exc.provider_message or 'HTTP 401'}); check them and the seller id, "
+                                     f"and save them again.")
+            raise
+
+    # ------------------------------------------------------------------ reads
+    def test_connection(self) -> ConnectionResult:
+        started = time.monotonic()
+        try:
+            body = self.client.products_page(0, {"approved": "true"}, action="test_connection")
+        except ApplicationError as exc:
+            return ConnectionResult(ok=False, latency_ms=_ms(started),
+                                    detail=f"Could not reach Trendyol: {exc.message}")
+        return ConnectionResult(ok=True, latency_ms=_ms(started),
+                                detail=f"Connected to Trendyol seller {self.seller_id} "
+                                       f"({body.get('totalElements', 0)} approved products).")
+
+    def normalize_order(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A merged order record as is; a bare package (a webhook's) with its order's other packages fetched."""
+        if "packages" not in record and record.get("orderNumber"):
+            with self._credentials_checked():
+                siblings = self.client.packages_of_order(str(record["orderNumber"]))
+            record = {"orderNumber": record["orderNumber"], "packages": _union([record], siblings)}
+        return mapping.normalize_order(record)
+
+    def normalize_inventory_level(self, record: dict[str, Any]) -> dict[str, Any]:
+        return mapping.normalize_inventory_level(record, str(self.config.get("location_id") or
+                                                             mapping.DEFAULT_LOCATION))
+
+    def iter_orders(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        if cursor:
+            state = _read_cursor(cursor)
+        else:
+            now = timezone.now()
+            start = max(since, now - DEFAULT_LOOKBACK) if since else now - DEFAULT_LOOKBACK
+            state = {"page": 0, "start": _ms_epoch(start), "end": _ms_epoch(now)}
+        params = {"startDate": state["start"], "endDate": state["end"], "orderByField": "PackageLastModifiedDate",
+                  "orderByDirection": "ASC"}
+        page = int(state["page"])
+        with self._credentials_checked():
+            while True:
+                body = self.client.orders_page(page, params)
+                packages = list(body.get("content") or [])
+                orders = [self._whole_order(number, group) for number, group in _by_order(packages).items()]
+                done = page + 1 >= int(body.get("totalPages") or 0) or not packages
+                next_cursor = None if done else json.dumps({**state, "page": page + 1})
+                yield Page(items=orders, next_cursor=next_cursor)
+                if done:
+                    return
+                page += 1
+
+    def _whole_order(self, order_number: str, seen: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"orderNumber": order_number, "packages": _union(seen, self.client.packages_of_order(order_number))}
+
+    def iter_products(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        return self._product_pages(since, cursor, mapping.group_products)
+
+    def iter_inventory(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        """Stock is each product's `quantity` (per barcode): the product pull, one record per barcode."""
+        return self._product_pages(since, cursor, lambda items: items)
+
+    def _product_pages(self, since: datetime | None, cursor: str | None, shape) -> Iterator[Page]:
+        state = _read_cursor(cursor) if cursor else {"page": 0, "start": _ms_epoch(since) if since else None}
+        params: dict[str, Any] = {}
+        if state.get("start"):
+            params.update(startDate=state["start"], dateQueryType="LAST_MODIFIED_DATE")
+        page = int(state["page"])
+        with self._credentials_checked():
+            while True:
+                body = self.client.products_page(page, params)
+                items = list(body.get("content") or [])
+                done = page + 1 >= int(body.get("totalPages") or 0) or not items
+                yield Page(items=shape(items), next_cursor=None if done else json.dumps({**state, "page": page + 1}))
+                if done:
+                    return
+                page += 1
+
+    # ------------------------------------------------------------------ lookups (cached per integration)
+    def categories(self) -> list[dict[str, Any]]:
+        """Trendyol's category tree (`[{id, name, parentId, subCategories}]`), cached 24 h per integration."""
+        key = f"trendyol:{self.integration.pk}:categories"
+        found = cache.get(key)
+        if found is None:
+            with self._credentials_checked():
+                found = list(self.client.categories().get("categories") or [])
+            cache.set(key, found, CACHE_SECONDS)
+        return found
+
+    def brands(self, *, page: int = 0, size: int = 1000) -> list[dict[str, Any]]:
+        """One page of Trendyol's brands (`[{id, name}]`), cached 24 h per integration and page."""
+        key = f"trendyol:{self.integration.pk}:brands:{page}:{size}"
+        found = cache.get(key)
+        if found is None:
+            with self._credentials_checked():
+                found = list(self.client.brands(page, size).get("brands") or [])
+            cache.set(key, found, CACHE_SECONDS)
+        return found
+
+    # ------------------------------------------------------------------ writes
+    def push_inventory(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Set stock by barcode (`inventory_item_id`, else `sku` taken as the barcode), ≤1000 per request.
+
+        Trendyol caps a barcode's stock at 20,000: a larger figure is sent as 20,000 and reported in `capped`.
+        It refuses a body identical to one sent in the last 15 minutes; the debounced stock push rarely repeats.
+        """
+        stock, capped = [], []
+        for item in items:
+            barcode = item.get("inventory_item_id") or item.get("sku")
+            if not barcode or item.get("available") is None:
+                raise ValidationError("Every stock item needs a barcode (inventory_item_id) and `available`.",
+                                      details={"inventory_item_id": ["required"], "available": ["required"]})
+            quantity = max(0, int(item["available"]))
+            if quantity > MAX_STOCK:
+                capped.append(str(barcode))
+                quantity = MAX_STOCK
+            stock.append({"barcode": str(barcode), "quantity": quantity})
+        batches = []
+        with self._credentials_checked():
+            for start in range(0, len(stock), STOCK_BATCH_LIMIT):
+                answer = self.client.update_stock(stock[start:start + STOCK_BATCH_LIMIT])
+                batches.append(str(answer.get("batchRequestId") or ""))
+        return {"updated": len(stock), "batch_request_ids": batches, "capped": capped}
+
+    def push_fulfillment(self, fulfillment: dict[str, Any]) -> dict[str, Any]:
+        """Ship an order's packages: Picking (then Invoiced with an invoice number), then tracking if seller-paid.
+
+        `fulfillment`: `order_id` (the orderNumber), optional `lines` ([{line_item_id, quantity}]; none = every
+        standing package still open), `tracking_number`, `carrier_code` (Trendyol's providerCode of a
+        seller-paid carrier), optional `invoice_number`. Trendyol-paid carriers bring their own tracking number
+        (`cargoTrackingNumber`), so tracking details are sent only with a `carrier_code` (or
+        `config["cargo_provider_code"]`) and a tracking number. Awaiting packages are never shipped.
+        """
+        order_number = str(fulfillment.get("order_id") or "")
+        if not order_number:
+            raise ValidationError("A fulfillment needs the order's Trendyol orderNumber.",
+                                  details={"order_id": ["required"]})
+        with self._credentials_checked():
+            packages = [p for p in mapping.standing_packages(self.client.packages_of_order(order_number))
+                        if mapping.bucket(p) == mapping.OPEN]
+            chosen = _package_lines(packages, fulfillment.get("lines"), order_number)
+            provider_code = fulfillment.get("carrier_code") or self.config.get("cargo_provider_code")
+            number = fulfillment.get("tracking_number") or ""
+            done = []
+            for package, lines in chosen:
+                if mapping.package_status(package) in OPEN_FOR_PICKING:
+                    self.client.update_package(package["id"], {"lines": lines, "params": {}, "status": "Picking"})
+                if fulfillment.get("invoice_number"):
+                    self.client.update_package(package["id"], {
+                        "lines": lines, "params": {"invoiceNumber": fulfillment["invoice_number"]},
+                        "status": "Invoiced"})
+                if provider_code and number:
+                    self.client.update_tracking(package["id"], {"cargoSenderNumber": number,
+                                                                "providerCode": provider_code})
+                done.append(str(package["id"]))
+        trendyol_number = next((p.get("cargoTrackingNumber") for p, _ in chosen if p.get("cargoTrackingNumber")), "")
+        return {"external_id": ",".join(done), "status": "Invoiced" if fulfillment.get("invoice_number") else "Picking",
+                "tracking_number": number if provider_code and number else str(trendyol_number or number),
+                "carrier": str(provider_code or next((p.get("cargoProviderName") for p, _ in chosen), "") or "")}
+
+    # ------------------------------------------------------------------ webhooks
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return webhooks.verify(headers, auth_type=self.config.get("webhook_auth") or webhooks.API_KEY,
+                               username=str(self.config.get("webhook_username") or ""),
+                               secret=self.integration.webhook_secret)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        return webhooks.parse(headers, body)
+
+    def register_webhooks(self) -> list[str]:
+        """Register one Trendyol webhook for every package status, authenticating with credentials made here.
+
+        `config["webhook_auth"]` chooses `API_KEY` (default: an `x-api-key`) or `BASIC_AUTHENTICATION`.
+        The secret is generated once into `webhook_secret`; the webhook id is kept in metadata.
+        """
+        integration = self.integration
+        if (integration.metadata or {}).get(WEBHOOK_METADATA_KEY):
+            return []
+        auth_type = self.config.get("webhook_auth") or webhooks.API_KEY
+        if not integration.webhook_secret:
+            integration.webhook_secret = secrets.token_urlsafe(32)
+        config = dict(self.config)
+        if auth_type == webhooks.BASIC and not config.get("webhook_username"):
+            config["webhook_username"] = f"switchyard-{integration.code}"[:64]
+        integration.config = config
+        integration.save(update_fields=["webhook_secret", "config", "updated_at"])
+        body: dict[str, Any] = {"url": receive_url(integration.code), "authenticationType": auth_type,
+                                "subscribedStatuses": list(webhooks.SUBSCRIBED_STATUSES)}
+        if auth_type == webhooks.BASIC:
+            body.update(username=config["webhook_username"], password=integration.webhook_secret)
+        else:
+            body["apiKey"] = integration.webhook_secret
+        with self._credentials_checked():
+            created = self.client.create_webhook(body)
+        integration.metadata = {**(integration.metadata or {}), WEBHOOK_METADATA_KEY: str(created["id"])}
+        integration.save(update_fields=["metadata", "updated_at"])
+        return list(webhooks.SUBSCRIBED_STATUSES)
+
+    def unregister_webhooks(self) -> int:
+        integration = self.integration
+        webhook_id = (integration.metadata or {}).get(WEBHOOK_METADATA_KEY)
+        if not webhook_id:
+            return 0
+        self.client.delete_webhook(str(webhook_id))
+        integration.metadata = {k: v for k, v in (integration.metadata or {}).items() if k != WEBHOOK_METADATA_KEY}
+        integration.save(update_fields=["metadata", "updated_at"])
+        return 1
+
+
+# ---------------------------------------------------------------------- helpers
+def _by_order(packages: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for package in packages:
+        if not package.get("orderNumber"):
+            raise ValidationError("Trendyol answered a package without an orderNumber.",
+                                  details={"package": [str(package.get("id"))]})
+        grouped.setdefault(str(package["orderNumber"]), []).append(package)
+    return grouped
+
+
+def _union(seen: list[dict[str, Any]], fetched: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every package once by id, in its newest version (lastModifiedDate; a tie goes to the fetched copy).
+
+    A webhook may carry a package newer than what the list answers a moment later, and a package on the page may
+    be missing from the fetch: neither is lost.
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    for package in [*seen, *fetched]:
+        key = str(package.get("id"))
+        if key not in merged or (package.get("lastModifiedDate") or 0) >= (merged[key].get("lastModifiedDate") or 0):
+            merged[key] = package
+    return list(merged.values())
+
+
+def _package_lines(packages: list[dict[str, Any]], wanted: list[dict[str, Any]] | None,
+                   order_number: str) -> list[tuple[dict[str, Any], list[dict[str, int]]]]:
+    """[(package, [{lineId, quantity}])] for the requested lines (or all lines of the open packages)."""
+    if not packages:
+        raise ValidationError(f"Order {order_number} has no package waiting to be shipped.",
+                              details={"order_id": ["nothing open"]})
+    if not wanted:
+        return [(p, [{"lineId": int(li["id"]), "quantity": int(li["quantity"])} for li in p.get("lines") or []])
+                for p in packages]
+    where = {str(li["id"]): p for p in packages for li in p.get("lines") or []}
+    chosen: dict[str, tuple[dict[str, Any], list[dict[str, int]]]] = {}
+    for line in wanted:
+        line_id = str(line.get("line_item_id") or "")
+        package = where.get(line_id)
+        if package is None:
+            raise ValidationError(f"Order {order_number} has no open line {line_id}.",
+                                  details={"lines": ["unknown line"]})
+        chosen.setdefault(str(package["id"]), (package, []))[1].append(
+            {"lineId": int(line_id), "quantity": int(line["quantity"])})
+    return list(chosen.values())
+
+
+def _read_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        state = json.loads(cursor)
+        int(state["page"])
+    except (ValueError, TypeError, KeyError):
+        raise ValidationError("The Trendyol sync cursor is unreadable; start the sync without it.",
+                              details={"cursor": ["not a Trendyol page cursor"]}) from None
+    return state
+
+
+def _ms_epoch(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,274 @@
+"""Trendyol packages and products → the normalized dicts commerce.services upserts.
+
+Orders are packages. Trendyol ships an order (`orderNumber`) as one or more
+shipment packages, each with its own `id`; splitting a package (or a line the
+seller cannot supply) creates new package ids and leaves the old package in
+status `UnPacked`. The ERP wants one order, so the connector hands
+`normalize_order` a merged record `{"orderNumber": …, "packages": [every package
+of the order]}` and this module:
+
+- drops `UnPacked` packages (superseded by the packages they were split into);
+- drops the lines of cancelled/unsupplied packages while another package of the
+  order still stands (they are not coming), keeping them when all are cancelled;
+- keys lines by Trendyol's line `id`, adding quantities when a quantity split
+  left the same line id in two packages, so a split never doubles a line;
+- sums the standing packages' amounts; takes the earliest `orderDate` and the
+  latest `lastModifiedDate`.
+
+A bare package (no `packages` key) is treated as an order of that one package.
+
+Status, over the standing packages (`PACKAGE_STATUSES` buckets each word):
+all cancelled → cancelled; all cancelled or returned, some returned → refunded;
+of the rest, all shipped → fulfilled, some shipped → partially_fulfilled, any
+in preparation (Created, Picking, Invoiced…) → paid, else (Awaiting: payment
+or stock not yet confirmed) → pending. An unknown word raises MappingError.
+
+Times are epoch milliseconds, read as UTC. Money is Decimal from the numbers
+(via str, never float arithmetic).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+
+class MappingError(ValueError):
+    """A Trendyol record lacks a field the ERP needs, or has it in an unusable form."""
+
+
+AWAITING, OPEN, SHIPPED, CANCELLED, RETURNED, SUPERSEDED = (
+    "awaiting", "open", "shipped", "cancelled", "returned", "superseded")
+PACKAGE_STATUSES: dict[str, str] = {
+    "awaiting": AWAITING,
+    "created": OPEN,
+    "picking": OPEN,
+    "invoiced": OPEN,
+    "repack": OPEN,
+    "verified": OPEN,
+    "shipped": SHIPPED,
+    "atcollectionpoint": SHIPPED,
+    "delivered": SHIPPED,
+    "undelivered": SHIPPED,
+    "cancelled": CANCELLED,
+    "unsupplied": CANCELLED,
+    "returned": RETURNED,
+    "unpacked": SUPERSEDED,
+}
+DEFAULT_LOCATION = "trendyol"  # Trendyol holds one stock figure per barcode
+
+
+def package_status(package: dict[str, Any]) -> str:
+    return str(package.get("status") or package.get("shipmentPackageStatus") or "")
+
+
+def bucket(package: dict[str, Any]) -> str:
+    word = package_status(package)
+    found = PACKAGE_STATUSES.get(word.replace("_", "").lower())
+    if found is None:
+        raise MappingError(f"package {package.get('id')} has the status {word!r}, which no table maps.")
+    return found
+
+
+def standing_packages(packages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The packages that count: not superseded by a split, newest version of each id."""
+    latest: dict[str, dict[str, Any]] = {}
+    for package in packages:
+        key = str(package.get("id"))
+        if key not in latest or (package.get("lastModifiedDate") or 0) >= (latest[key].get("lastModifiedDate") or 0):
+            latest[key] = package
+    return [p for p in latest.values() if bucket(p) != SUPERSEDED]
+
+
+def order_status(buckets: list[str]) -> str:
+    if not buckets:
+        return "pending"
+    if all(b == CANCELLED for b in buckets):
+        return "cancelled"
+    if all(b in (CANCELLED, RETURNED) for b in buckets):
+        return "refunded"
+    live = [b for b in buckets if b not in (CANCELLED, RETURNED)]
+    if live and all(b == SHIPPED for b in live):
+        return "fulfilled"
+    if any(b == SHIPPED for b in live):
+        return "partially_fulfilled"
+    if any(b == OPEN for b in live):
+        return "paid"
+    return "pending"
+
+
+def normalize_order(record: dict[str, Any]) -> dict[str, Any]:
+    packages = record["packages"] if "packages" in record else [record]
+    order_number = record.get("orderNumber") or (packages[0].get("orderNumber") if packages else None)
+    if not order_number:
+        raise MappingError("package has no orderNumber.")
+    where = f"order {order_number}"
+    standing = standing_packages(packages)
+    if not standing:
+        raise MappingError(f"{where} has no package that is not superseded by a split.")
+    buckets = [bucket(p) for p in standing]
+    status = order_status(buckets)
+    counted = standing if status == "cancelled" else [p for p, b in zip(standing, buckets, strict=True)
+                                                       if b != CANCELLED]
+    first = min(standing, key=lambda p: p.get("orderDate") or 0)
+    lines: dict[str, dict[str, Any]] = {}
+    for package in counted:
+        shipped = bucket(package) in (SHIPPED, RETURNED)
+        for line in package.get("lines") or []:
+            normalized = normalize_line(line, where, shipped=shipped)
+            known = lines.get(normalized["external_id"])
+            if known is None:
+                lines[normalized["external_id"]] = normalized
+            else:  # a quantity split: the same line id in two packages
+                known["quantity"] += normalized["quantity"]
+                known["fulfilled_quantity"] += normalized["fulfilled_quantity"]
+                known["total"] += normalized["total"]
+    modified = max(_modified_ms(p) for p in standing)
+    return {
+        "external_id": str(order_number),
+        "number": str(order_number),
+        "name": str(order_number),
+        "status": status,
+        "financial_status": "",
+        "fulfillment_status": ",".join(sorted({package_status(p) for p in standing})),
+        "currency": str(first.get("currencyCode") or _required(first, "currencyCode", where)),
+        "subtotal": sum((_money(p, "grossAmount", where) for p in counted), Decimal(0)),
+        "total_discounts": sum((_money(p, "totalDiscount", where, default=0) for p in counted), Decimal(0)),
+        "total_tax": Decimal(0),  # prices include VAT; Trendyol does not split it out per package
+        "total_shipping": Decimal(0),
+        "total": sum((_money(p, "totalPrice", where) for p in counted), Decimal(0)),
+        "customer": {
+            "external_id": str(first["customerId"]) if first.get("customerId") else "",
+            "email": first.get("customerEmail") or "",
+            "name": " ".join(p for p in (first.get("customerFirstName"), first.get("customerLastName")) if p),
+        },
+        "shipping_address": normalize_address(first.get("shipmentAddress")),
+        "billing_address": normalize_address(first.get("invoiceAddress")),
+        "placed_at": _time(first.get("orderDate"), "orderDate", where),
+        "updated_at": _time(modified, "lastModifiedDate", where),
+        "cancelled_at": _time(modified, "lastModifiedDate", where) if status == "cancelled" else None,
+        "lines": list(lines.values()),
+    }
+
+
+def normalize_line(line: dict[str, Any], where: str, *, shipped: bool) -> dict[str, Any]:
+    quantity = int(_required(line, "quantity", where))
+    price = _money(line, "price", where)
+    return {
+        "external_id": str(_required(line, "id", where)),
+        "sku": line.get("merchantSku") or line.get("stockCode") or line.get("barcode") or "",
+        "title": line.get("productName") or "",
+        "quantity": quantity,
+        "price": price,
+        "total": price * quantity,
+        "fulfilled_quantity": quantity if shipped else 0,
+        "variant_external_id": str(line.get("barcode") or ""),
+        "product_external_id": str(line.get("productCode") or ""),
+    }
+
+
+def normalize_address(address: dict[str, Any] | None) -> dict[str, str]:
+    if not address:
+        return {}
+    return {
+        "name": address.get("fullName") or " ".join(
+            p for p in (address.get("firstName"), address.get("lastName")) if p),
+        "company": address.get("company") or "",
+        "address1": address.get("address1") or address.get("fullAddress") or "",
+        "address2": address.get("address2") or "",
+        "city": address.get("city") or "",
+        "province_code": address.get("district") or "",
+        "zip": str(address.get("postalCode") or ""),
+        "country_code": address.get("countryCode") or "",
+        "phone": address.get("phone") or "",
+    }
+
+
+def group_products(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A page of Trendyol products (one per barcode) as listings: grouped by `productMainId`, page order kept."""
+    groups: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key = str(item.get("productMainId") or item.get("barcode"))
+        groups.setdefault(key, {"productMainId": key, "items": []})["items"].append(item)
+    return list(groups.values())
+
+
+def normalize_product(group: dict[str, Any]) -> dict[str, Any]:
+    """A listing (its barcodes are its variants; the ERP SKU is the seller's stockCode, else the barcode)."""
+    items = group["items"] if "items" in group else [group]
+    external_id = group.get("productMainId") or (items[0].get("productMainId") if items else None)
+    if not external_id or not items:
+        raise MappingError("product has no productMainId.")
+    where = f"product {external_id}"
+    updated = max(int(i.get("lastUpdateDate") or i.get("createDateTime") or 0) for i in items)
+    return {
+        "external_id": str(external_id),
+        "title": items[0].get("title") or "",
+        "status": "active" if any(i.get("approved") and not i.get("archived") for i in items) else "inactive",
+        "updated_at": _time(updated, "lastUpdateDate", where),
+        "variants": [
+            {
+                "external_id": str(_required(item, "barcode", where)),
+                "sku": item.get("stockCode") or item["barcode"],
+                "name": " — ".join(p for p in (item.get("title"), _attributes(item)) if p),
+                "price": _money(item, "salePrice", where),
+                "barcode": item["barcode"],
+                "inventory_item_id": item["barcode"],
+                "on_hand": item.get("quantity"),
+            }
+            for item in items
+        ],
+    }
+
+
+def normalize_inventory_level(item: dict[str, Any], location_id: str = DEFAULT_LOCATION) -> dict[str, Any]:
+    where = f"stock of barcode {item.get('barcode')}"
+    quantity = item.get("quantity")
+    return {
+        "inventory_item_id": str(_required(item, "barcode", where)),
+        "location_id": location_id,
+        "available": int(quantity) if quantity is not None else None,
+        "updated_at": _time(item.get("lastUpdateDate") or item.get("createDateTime"), "lastUpdateDate", where),
+    }
+
+
+# ---------------------------------------------------------------------- helpers
+def _modified_ms(package: dict[str, Any]) -> int:
+    histories = [h.get("createdDate") or 0 for h in package.get("packageHistories") or []]
+    return int(package.get("lastModifiedDate") or max(histories, default=0) or package.get("orderDate") or 0)
+
+
+def _attributes(item: dict[str, Any]) -> str:
+    return " / ".join(str(a.get("attributeValue")) for a in item.get("attributes") or []
+                      if a.get("attributeValue") and a.get("attributeName") in ("Beden", "Renk", "Size", "Color"))
+
+
+def _required(record: dict[str, Any], key: str, where: str) -> Any:
+    value = record.get(key)
+    if value is None or value == "":
+        raise MappingError(f"{where} has no {key}.")
+    return value
+
+
+def _money(record: dict[str, Any], key: str, where: str, default: Any = None) -> Decimal:
+    value = record.get(key, default)
+    if value is None or value == "" or isinstance(value, bool):
+        raise MappingError(f"{where} has no {key}.")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.") from None
+    if not amount.is_finite():
+        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.")
+    return amount
+
+
+def _time(value: Any, key: str, where: str) -> datetime:
+    try:
+        millis = int(value)
+    except (TypeError, ValueError):
+        raise MappingError(f"{where} has no {key} in epoch milliseconds: {value!r}.") from None
+    if millis <= 0:
+        raise MappingError(f"{where} has no {key}.")
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
