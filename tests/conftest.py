@@ -11,6 +11,9 @@ from rest_framework.test import APIClient
 
 from tests.factories import ApiKeyFactory, OrganizationFactory
 
+# The incoming-webhook tests share their fixtures (shop, nudges, eager) from one module.
+pytest_plugins = ["tests.webhooks.test_inbound_support"]
+
 _real_connect = socket.socket.connect
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from .inbound.tasks import process_incoming_webhook, sweep_incoming_webhooks  # noqa: F401 - registers them
 from .models import IdempotencyKey
 from .outbound import dispatcher, endpoints
 from .outbound.idempotency import KEY_TTL

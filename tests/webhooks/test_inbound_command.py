@@ -1,0 +1,70 @@
+"""`manage.py retry_webhooks`: re-queue by status, integration and date, with a progress bar."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.utils import timezone
+
+from tests.factories import IntegrationFactory
+from tests.webhooks.test_inbound_support import (
+    SECRET,
+    post,
+    raw_order,
+    receive_url,
+    shopify_delivery,
+)
+from webhooks.models import IncomingWebhook
+
+pytestmark = pytest.mark.django_db
+
+
+def _failed(integration, *, days_ago: int = 0) -> IncomingWebhook:
+    body, headers = shopify_delivery(raw_order())
+    pk = post(Client(), receive_url(integration.code), body, headers).json()["id"]
+    IncomingWebhook.objects.filter(pk=pk).update(status="failed", retry_count=5,
+                                                 received_at=timezone.now() - timedelta(days=days_ago))
+    return IncomingWebhook.objects.get(pk=pk)
+
+
+def _run(*args):
+    out, err = StringIO(), StringIO()
+    call_command("retry_webhooks", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_retries_failed_webhooks_of_one_integration_since_a_date(shop, nudges, django_capture_on_commit_callbacks):
+    other = IntegrationFactory(organization=shop.organization, webhook_secret=SECRET)
+    recent, old, elsewhere = _failed(shop), _failed(shop, days_ago=10), _failed(other)
+    nudges.clear()
+    since = (timezone.now() - timedelta(days=2)).date().isoformat()
+    with django_capture_on_commit_callbacks(execute=True):
+        out, err = _run("--status", "failed", "--integration", shop.code, "--since", since)
+    assert "Re-queued 1 failed webhook(s)." in out
+    assert "100%" in err  # the progress bar
+    assert nudges == [recent.pk]
+    assert IncomingWebhook.objects.get(pk=recent.pk).status == "pending"
+    assert {IncomingWebhook.objects.get(pk=w.pk).status for w in (old, elsewhere)} == {"failed"}
+
+
+def test_dry_run_changes_nothing_and_a_second_run_finds_nothing(shop, nudges):
+    webhook = _failed(shop)
+    out, _ = _run("--dry-run")
+    assert "Would re-queue 1 failed webhook(s)." in out
+    assert IncomingWebhook.objects.get(pk=webhook.pk).status == "failed"
+    _run()
+    out, _ = _run()
+    assert "Re-queued 0 failed webhook(s)." in out
+
+
+def test_bad_arguments_are_refused(shop):
+    with pytest.raises(CommandError, match="No integration"):
+        _run("--integration", "nope")
+    with pytest.raises(CommandError, match="not a date"):
+        _run("--since", "last tuesday")
+    with pytest.raises(CommandError):
+        _run("--status", "pending")

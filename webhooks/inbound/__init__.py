@@ -1,0 +1,1 @@
+"""Incoming webhooks: verify, store durably, process exactly once (see services.py and processing.py)."""

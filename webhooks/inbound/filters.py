@@ -1,0 +1,24 @@
+"""Query-string filters of GET /api/webhooks/: status, integration (id or code), event type, received range."""
+
+from __future__ import annotations
+
+import django_filters
+
+from webhooks.models import IncomingStatus, IncomingWebhook
+
+
+class IncomingWebhookFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=IncomingStatus.choices)
+    integration = django_filters.NumberFilter(field_name="integration_id", help_text="An integration id.")
+    integration_code = django_filters.CharFilter(field_name="integration__code", help_text="An integration code.")
+    event_type = django_filters.CharFilter()
+    received_after = django_filters.IsoDateTimeFilter(
+        field_name="received_at", lookup_expr="gte", help_text="ISO 8601; received at or after this time."
+    )
+    received_before = django_filters.IsoDateTimeFilter(
+        field_name="received_at", lookup_expr="lt", help_text="ISO 8601; received strictly before this time."
+    )
+
+    class Meta:
+        model = IncomingWebhook
+        fields = ["status", "integration", "integration_code", "event_type", "received_after", "received_before"]

@@ -1,0 +1,71 @@
+"""`manage.py retry_webhooks --status failed [--integration CODE] [--since DATE]`: re-queue incoming webhooks.
+
+After a fix is deployed (a mapping bug, a provider outage), the webhooks that
+failed meanwhile are put back to pending with fresh retries and queued, in
+batches, with a progress bar. `--status completed|ignored` replays rows that
+already ran (the handlers are idempotent). Safe to re-run: a row already
+pending or processing is not touched.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from tqdm import tqdm
+
+from integrations.models import Integration
+from webhooks.inbound.services import REPLAYABLE, webhooks_requeue
+from webhooks.models import IncomingWebhook
+
+
+def _since(value: str) -> datetime:
+    moment = parse_datetime(value)
+    if moment is None:
+        day = parse_date(value)
+        if day is None:
+            raise CommandError(f"--since {value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time.")
+        moment = datetime.combine(day, time.min)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, timezone.get_default_timezone())
+
+
+class Command(BaseCommand):
+    help = "Put incoming webhooks of a status back to pending and queue them (failed ones by default)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--status", default="failed", choices=[str(s) for s in REPLAYABLE],
+                            help="Which webhooks to re-queue (default failed; completed/ignored replays them).")
+        parser.add_argument("--integration", metavar="CODE", help="Only this integration's webhooks.")
+        parser.add_argument("--since", metavar="DATE", help="Only webhooks received at or after this date/time.")
+        parser.add_argument("--batch-size", type=int, default=500, help="Rows per transaction (default 500).")
+        parser.add_argument("--dry-run", action="store_true", help="Count what would be re-queued; change nothing.")
+
+    def handle(self, *args, status: str, integration: str | None, since: str | None, batch_size: int,
+               dry_run: bool, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        rows = IncomingWebhook.objects.filter(status=status)
+        if integration:
+            found = Integration.objects.filter(code=integration).first()
+            if found is None:
+                raise CommandError(f"No integration with code {integration!r}.")
+            rows = rows.filter(integration=found)
+        if since:
+            rows = rows.filter(received_at__gte=_since(since))
+        ids = list(rows.order_by("received_at", "pk").values_list("pk", flat=True))
+        if dry_run:
+            self.stdout.write(f"Would re-queue {len(ids)} {status} webhook(s).")
+            return
+        requeued = 0
+        # tqdm rewrites its line with \r; Django's OutputWrapper would end every update with a newline.
+        progress_file = getattr(self.stderr, "_out", self.stderr)
+        with tqdm(total=len(ids), desc=f"{status} webhooks", unit="webhook", file=progress_file) as bar:
+            for start in range(0, len(ids), batch_size):
+                batch = ids[start : start + batch_size]
+                requeued += len(webhooks_requeue(webhook_ids=batch, statuses=[status]))
+                bar.update(len(batch))
+        skipped = len(ids) - requeued
+        note = f" {skipped} changed status meanwhile and were left alone." if skipped else ""
+        self.stdout.write(self.style.SUCCESS(f"Re-queued {requeued} {status} webhook(s).{note}"))
