@@ -285,6 +285,15 @@ class Connector:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         raise CapabilityNotSupported(f"{self.display_name} does not receive webhooks.")
 
+    def webhook_handshake(self, method: str, headers: Mapping[str, str], query: Mapping[str, str],
+                          body: bytes) -> tuple[int, Any] | None:
+        """A provider's check of the receive URL (eBay's `GET ?challenge_code=…`): (HTTP status, JSON body).
+
+        The receive view asks this before verifying a delivery; None means the request is no handshake and
+        is handled as usual (a GET is then refused). Default: None.
+        """
+        return None
+
     # Webhook subscriptions at the provider: made on connect, removed on disconnect (both best effort for the
     # caller: a failure is recorded, and the scheduled syncs reconcile whatever webhooks would have brought).
     def register_webhooks(self) -> list[str]:
