@@ -28,8 +28,8 @@ from .models import JobType
 # job → [(task name, kwargs)]. The names are the tasks' stable names; beat's periodic tasks use the same.
 _SYNC_ORDERS = ("syncjobs.tasks.start_resource_syncs", {"job_type": JobType.SYNC_ORDERS.value})
 _SYNC_INVENTORY = ("syncjobs.tasks.start_resource_syncs", {"job_type": JobType.SYNC_INVENTORY.value})
-_REFRESH_TOKENS = ("connectors.tasks.refresh_expiring_tokens", {})
-_SWEEP_WEBHOOKS = ("webhooks.tasks.sweep_incoming_webhooks", {})
+_REFRESH_TOKENS = ("integrations.tasks.refresh_expiring_tokens", {})
+_SWEEP_WEBHOOKS = ("webhooks.inbound.tasks.sweep_incoming_webhooks", {})
 _DISPATCH = ("webhooks.tasks.dispatch_due_deliveries", {})
 _PURGE = [("integrations.tasks.purge_integration_logs", {}), ("syncjobs.tasks.purge_finished_jobs", {})]
 CRON_JOBS: dict[str, list[tuple[str, dict]]] = {

@@ -53,13 +53,24 @@ def test_a_job_enqueues_its_tasks(sent):
     assert sent == [("syncjobs.tasks.start_resource_syncs", {"job_type": "sync_orders"})]
 
 
-def test_run_all_reports_tasks_of_apps_not_installed(sent):
+def test_run_all_enqueues_everything_beat_would_run(sent):
     body = post("run-all", "Bearer cron-secret-123456").json()
-    assert "syncjobs.tasks.run_due_syncs" in body["enqueued"]
-    assert "webhooks.tasks.dispatch_due_deliveries" in body["enqueued"]
-    assert set(body["enqueued"]) | set(body["unavailable"]) == {name for name, _ in cron.CRON_JOBS["run-all"]}
+    assert body["unavailable"] == []
+    assert body["enqueued"] == [
+        "syncjobs.tasks.run_due_syncs", "integrations.tasks.refresh_expiring_tokens",
+        "webhooks.inbound.tasks.sweep_incoming_webhooks", "webhooks.tasks.dispatch_due_deliveries",
+        "integrations.tasks.purge_integration_logs", "syncjobs.tasks.purge_finished_jobs",
+    ]
 
 
-def test_every_job_is_routable(sent):
+def test_a_job_whose_tasks_are_missing_is_503(sent, monkeypatch):
+    monkeypatch.setitem(cron.CRON_JOBS, "refresh-tokens", [("nowhere.tasks.nothing", {})])
+    answer = post("refresh-tokens", "Bearer cron-secret-123456")
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "CRON_JOB_UNAVAILABLE"
+    assert sent == []
+
+
+def test_every_job_is_routable_and_its_tasks_exist(sent):
     for job in cron.CRON_JOBS:
-        assert post(job, "Bearer cron-secret-123456").status_code in (202, 503)
+        answer = post(job, "Bearer cron-secret-123456")
+        assert answer.status_code == 202 and answer.json()["unavailable"] == [], (job, answer.json())
