@@ -336,6 +336,20 @@ DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
 SHOPIFY_CLIENT_ID = env.str("SHOPIFY_CLIENT_ID", default="")
 SHOPIFY_CLIENT_SECRET = env.str("SHOPIFY_CLIENT_SECRET", default="")
 
+# ---------------------------------------------------------------- ebay
+# The eBay app (developer.ebay.com keyset): client id and secret, and its RuName (eBay's redirect_uri). An
+# integration's own credentials (client_id/client_secret/ru_name) or api_key/api_secret win.
+EBAY_CLIENT_ID = env.str("EBAY_CLIENT_ID", default="")
+EBAY_CLIENT_SECRET = env.str("EBAY_CLIENT_SECRET", default="")
+EBAY_RU_NAME = env.str("EBAY_RU_NAME", default="")
+
+# ---------------------------------------------------------------- tiktok shop
+# The TikTok Shop app: app key and secret (the secret signs every call and verifies webhooks) and the service
+# id its authorization page takes. An integration's own credentials or api_key/api_secret win.
+TIKTOK_SHOP_CLIENT_ID = env.str("TIKTOK_SHOP_CLIENT_ID", default="")
+TIKTOK_SHOP_CLIENT_SECRET = env.str("TIKTOK_SHOP_CLIENT_SECRET", default="")
+TIKTOK_SHOP_SERVICE_ID = env.str("TIKTOK_SHOP_SERVICE_ID", default="")
+
 # ---------------------------------------------------------------- logging
 LOGGING = {
     "version": 1,
