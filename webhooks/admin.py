@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.admin import OrganizationScopedAdmin
 
 from .events import ALL_EVENTS, CATALOG
+from .inbound import admin as inbound_admin  # noqa: F401 - registers the incoming webhooks admin
 from .models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookNotice
 from .outbound.endpoints import (
     delivery_redeliver,
@@ -143,6 +144,10 @@ class WebhookDeliveryAttemptInline(admin.TabularInline):
     can_delete = False
     fields = ("attempted_at", "response_status", "duration_ms", "error", "response_body")
     readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see the delivery (the parent admin's organization scoping) sees its attempts.
+        return self.admin_site._registry[WebhookDelivery].has_view_permission(request, obj)
 
     def has_add_permission(self, request, obj=None):
         return False

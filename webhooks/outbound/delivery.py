@@ -204,13 +204,14 @@ def delivery_record(*, delivery_id: int, result: SendResult) -> WebhookDelivery:
 
     now = timezone.now()
     with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update(of=("self",)).select_related("endpoint").get(
-            pk=delivery_id
-        )
+        # The write comes first: SQLite then takes its write lock (waiting its busy timeout) before reading,
+        # instead of failing to upgrade a read snapshot another process wrote after.
         WebhookDeliveryAttempt.objects.create(
-            delivery=delivery, attempted_at=result.started_at, response_status=result.status_code,
+            delivery_id=delivery_id, attempted_at=result.started_at, response_status=result.status_code,
             response_body=result.body, duration_ms=result.duration_ms, error=result.error,
         )
+        delivery = WebhookDelivery.objects.select_for_update().defer("payload").get(pk=delivery_id)
+        endpoint_active = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, is_active=True).exists()
         delivery.attempts += 1
         delivery.round_attempts += 1
         delivery.response_status = result.status_code
@@ -229,7 +230,7 @@ def delivery_record(*, delivery_id: int, result: SendResult) -> WebhookDelivery:
             if result.status_code in schedule.RETRY_AFTER_STATUSES:
                 retry_after = schedule.parse_retry_after(result.retry_after, now=now)
             delay = schedule.next_delay(delivery.round_attempts, retry_after=retry_after)
-            if gone or not delivery.endpoint.is_active:
+            if gone or not endpoint_active:
                 delay = None
             if delay is None:
                 delivery.status = DeliveryStatus.FAILED

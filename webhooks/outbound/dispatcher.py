@@ -6,8 +6,8 @@ row is invisible to the others until its outcome is recorded or the lease runs
 out (a dead worker's rows go out again after it). On PostgreSQL the claim
 selects with `FOR UPDATE SKIP LOCKED`, so concurrent claimers pass over each
 other's rows instead of queueing on them, and locks the endpoints concerned to
-count their in-flight rows; elsewhere (SQLite) each row is claimed with one
-conditional UPDATE that carries the same checks, which SQLite runs atomically.
+count their in-flight rows; elsewhere (SQLite) the claim transaction takes the
+database's single write lock before it reads, which serialises claimers.
 
 Per endpoint at most WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT deliveries are in
 flight across all workers. A hung endpoint therefore holds at most that many
@@ -29,8 +29,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -62,7 +61,7 @@ def claim_due(*, limit: int, only: int | None = None, now: datetime | None = Non
     """Lease up to `limit` due deliveries (just `only`, if given) within the per-endpoint cap; return their ids."""
     now = now or timezone.now()
     cap = settings.WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT
-    claim = _claim_window_postgres if connection.vendor == "postgresql" else _claim_window_rowwise
+    claim = _claim_window_postgres if connection.vendor == "postgresql" else _claim_window_locked
     claimed: list[int] = []
     saturated = {ep for ep, n in _in_flight(now).items() if n >= cap}
     while len(claimed) < limit:
@@ -87,7 +86,8 @@ def _claim_window_postgres(due, *, now: datetime, want: int, cap: int) -> tuple[
         endpoint_ids = sorted({ep for _, ep in rows})
         # Serialise claimers per endpoint (in id order: no deadlock) so the in-flight count below is exact.
         list(WebhookEndpoint.objects.select_for_update().filter(pk__in=endpoint_ids).order_by("pk").values("pk"))
-        room = {ep: cap - _in_flight(now, endpoint_ids).get(ep, 0) for ep in endpoint_ids}
+        in_flight = _in_flight(now, endpoint_ids)
+        room = {ep: cap - in_flight.get(ep, 0) for ep in endpoint_ids}
         chosen: list[int] = []
         for pk, ep in rows:
             if room[ep] > 0 and len(chosen) < want:
@@ -97,43 +97,45 @@ def _claim_window_postgres(due, *, now: datetime, want: int, cap: int) -> tuple[
     return chosen, {ep for ep, left in room.items() if left <= 0}
 
 
-def _claim_window_rowwise(due, *, now: datetime, want: int, cap: int) -> tuple[list[int], set[int]]:
-    in_flight = (
-        WebhookDelivery.objects.filter(endpoint_id=OuterRef("endpoint_id"), locked_until__gt=now)
-        .order_by().values("endpoint_id").annotate(n=Count("id")).values("n")
-    )
-    rows = list(due.order_by("next_attempt_at", "id").values_list("id", "endpoint_id")[: want * 2])
-    chosen: list[int] = []
-    full: set[int] = set()
-    for pk, ep in rows:
-        if ep in full or len(chosen) >= want:
-            continue
-        # One statement: still due, not leased, and the endpoint below its cap — atomic in SQLite.
-        won = (
-            due.filter(pk=pk).alias(in_flight=Coalesce(Subquery(in_flight), Value(0)))
-            .filter(in_flight__lt=cap).update(locked_until=lease_until(now))
-        )
-        if won:
-            chosen.append(pk)
-        elif _in_flight(now, [ep]).get(ep, 0) >= cap:
-            full.add(ep)
-    return chosen, full
+def _claim_window_locked(due, *, now: datetime, want: int, cap: int) -> tuple[list[int], set[int]]:
+    """SQLite and others: take the database write lock first, then read and lease under it.
+
+    The no-op UPDATE makes SQLite acquire its write lock (waiting its busy timeout)
+    before the reads, so nothing another process commits can slip between what we
+    read and what we lease, and the reads never see a stale snapshot.
+    """
+    with transaction.atomic():
+        WebhookDelivery.objects.filter(pk=-1).update(locked_until=None)
+        rows = list(due.order_by("next_attempt_at", "id").values_list("id", "endpoint_id")[: want * 2])
+        endpoint_ids = sorted({ep for _, ep in rows})
+        in_flight = _in_flight(now, endpoint_ids)
+        room = {ep: cap - in_flight.get(ep, 0) for ep in endpoint_ids}
+        chosen: list[int] = []
+        for pk, ep in rows:
+            if room[ep] > 0 and len(chosen) < want:
+                chosen.append(pk)
+                room[ep] -= 1
+        WebhookDelivery.objects.filter(pk__in=chosen).update(locked_until=lease_until(now))
+    return chosen, {ep for ep, left in room.items() if left <= 0}
 
 
 def release(delivery_id: int) -> None:
     WebhookDelivery.objects.filter(pk=delivery_id).update(locked_until=None)
 
 
-def _prepare(delivery_id: int) -> OutgoingRequest | None:
-    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
-    if delivery is None:
-        return None
-    try:
-        return delivery_prepare(delivery)
-    except Exception:
-        logger.exception("Could not prepare webhook delivery %s", delivery_id)
-        release(delivery_id)
-        return None
+def _prepare(delivery_ids: list[int]) -> list[OutgoingRequest]:
+    """The signed requests of claimed deliveries, in one query (each endpoint's secrets decrypted once)."""
+    deliveries = list(WebhookDelivery.objects.filter(pk__in=delivery_ids).order_by("next_attempt_at", "id"))
+    endpoints = WebhookEndpoint.objects.in_bulk({d.endpoint_id for d in deliveries})
+    requests = []
+    for delivery in deliveries:
+        delivery.endpoint = endpoints[delivery.endpoint_id]
+        try:
+            requests.append(delivery_prepare(delivery))
+        except Exception:
+            logger.exception("Could not prepare webhook delivery %s", delivery.pk)
+            release(delivery.pk)
+    return requests
 
 
 def _record(request: OutgoingRequest, future: Future) -> bool:
@@ -142,7 +144,12 @@ def _record(request: OutgoingRequest, future: Future) -> bool:
     except Exception as exc:  # noqa: BLE001 - a bug in send must cost one attempt, not the whole run
         logger.exception("Sending webhook delivery %s failed unexpectedly", request.delivery_id)
         result = SendResult(started_at=timezone.now(), duration_ms=0, error=f"internal error ({type(exc).__name__})")
-    delivery_record(delivery_id=request.delivery_id, result=result)
+    try:
+        delivery_record(delivery_id=request.delivery_id, result=result)
+    except Exception:
+        # The lease runs out and the delivery goes again: at least once, never lost.
+        logger.exception("Could not record webhook delivery %s", request.delivery_id)
+        return False
     return result.ok
 
 
@@ -167,18 +174,17 @@ def dispatch_due(*, threads: int | None = None, run_seconds: float = DEFAULT_RUN
             claimed = []
             if len(running) < threads and time.monotonic() - started < run_seconds:
                 claimed = claim_due(limit=threads - len(running))
-                for pk in claimed:
-                    request = _prepare(pk)
-                    if request is not None:
-                        running[pool.submit(send, request)] = request
+                for request in _prepare(claimed) if claimed else ():
+                    running[pool.submit(send, request)] = request
             if not running:
                 if claimed:
                     continue
                 break
             done, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-            for future in done:
-                report.attempts += 1
-                report.delivered += _record(running.pop(future), future)
+            with transaction.atomic():  # one commit for everything that finished together
+                for future in done:
+                    report.attempts += 1
+                    report.delivered += _record(running.pop(future), future)
     report.seconds = time.monotonic() - started
     return report
 
@@ -187,9 +193,9 @@ def deliver_now(delivery_id: int) -> bool | None:
     """Send one delivery now if it is due and claimable; True/False for its outcome, None if it was not sent."""
     if not claim_due(limit=1, only=delivery_id):
         return None
-    request = _prepare(delivery_id)
-    if request is None:
+    prepared = _prepare([delivery_id])
+    if not prepared:
         return None
-    result = send(request)
+    result = send(prepared[0])
     delivery_record(delivery_id=delivery_id, result=result)
     return result.ok
