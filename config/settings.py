@@ -350,6 +350,13 @@ TIKTOK_SHOP_CLIENT_ID = env.str("TIKTOK_SHOP_CLIENT_ID", default="")
 TIKTOK_SHOP_CLIENT_SECRET = env.str("TIKTOK_SHOP_CLIENT_SECRET", default="")
 TIKTOK_SHOP_SERVICE_ID = env.str("TIKTOK_SHOP_SERVICE_ID", default="")
 
+# ---------------------------------------------------------------- amazon selling partner api
+# The SP-API app's Login with Amazon client (Connector.oauth_client_credentials reads <KEY>_CLIENT_ID/_SECRET) and
+# its application id (Seller Central's consent page); an integration's own credentials win.
+AMAZON_SP_CLIENT_ID = env.str("AMAZON_SP_CLIENT_ID", default="")
+AMAZON_SP_CLIENT_SECRET = env.str("AMAZON_SP_CLIENT_SECRET", default="")
+AMAZON_SP_APPLICATION_ID = env.str("AMAZON_SP_APPLICATION_ID", default="")
+
 # ---------------------------------------------------------------- logging
 LOGGING = {
     "version": 1,
