@@ -25,6 +25,7 @@ PROVIDERS: list[str] = [
     "connectors.shopify.connector.ShopifyConnector",
     "connectors.woocommerce.connector.WooCommerceConnector",
     "connectors.trendyol.connector.TrendyolConnector",
+    "connectors.amazon_sp.connector.AmazonSPConnector",
     "connectors.ebay.connector.EbayConnector",
 ]
 
