@@ -27,6 +27,7 @@ PROVIDERS: list[str] = [
     "connectors.trendyol.connector.TrendyolConnector",
     "connectors.amazon_sp.connector.AmazonSPConnector",
     "connectors.ebay.connector.EbayConnector",
+    "connectors.tiktok_shop.connector.TikTokShopConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}
