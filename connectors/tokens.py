@@ -33,10 +33,10 @@ import requests
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from config.errors import ApplicationError, CapabilityNotSupported
+from config.errors import ApplicationError, CapabilityNotSupported, UnsafeURL
 
 from .base import Connector
-from .errors import AuthExpired, RefreshFailed, is_transient
+from .errors import AuthExpired, ProviderError, RefreshFailed, is_transient
 from .redaction import Redactor
 
 if TYPE_CHECKING:
@@ -122,13 +122,15 @@ def refresh_token(connector: Connector, *, stale_token: str, force: bool = False
 
 
 def _fail(integration, failure: Exception, Integration, IntegrationStatus) -> bool:
-    transient = is_transient(failure)
-    if isinstance(failure, CapabilityNotSupported):
-        transient = False
+    # Only the provider refusing the refresh (or having no refresh at all) means a new connect is needed.
+    # A host that does not resolve or is not allowed is the network's or the configuration's fault: the
+    # status stays, and the next call tries again.
+    transient = is_transient(failure) or isinstance(failure, UnsafeURL)
+    needs_reconnect = not transient and isinstance(failure, (ProviderError, CapabilityNotSupported))
     detail = Redactor.for_integration(integration).text(str(failure))[:300]
     message = f"Refreshing the access token of {integration.code} failed: {detail}"
     changes = {"last_error": message, "updated_at": timezone.now()}
-    if not transient:
+    if needs_reconnect:
         changes["status"] = IntegrationStatus.PENDING_AUTH
     Integration.objects.filter(pk=integration.pk).update(**changes)
     for field, value in changes.items():

@@ -139,6 +139,30 @@ def test_an_unreachable_token_endpoint_is_a_transient_refresh_failure(shop, sett
     assert Integration.objects.get(pk=integration.pk).status == "active"
 
 
+def test_a_token_host_that_does_not_resolve_keeps_the_status_and_is_transient(shop, monkeypatch):
+    from config.errors import UnsafeURL
+    from connectors import outbound
+
+    integration = make_integration(expires_at=timezone.now() - timedelta(minutes=5))
+
+    resolved = outbound.resolve
+    lookups = []
+
+    def dns_gone_after_the_first_lookup(host):  # the call's own check passes; the token call's does not
+        lookups.append(host)
+        if len(lookups) > 1:
+            raise UnsafeURL(f"Host {host!r} does not resolve.")
+        return resolved(host)
+
+    monkeypatch.setattr(outbound, "resolve", dns_gone_after_the_first_lookup)
+    with pytest.raises(RefreshFailed) as caught:
+        FakeShopConnector(integration).http.get("/admin/shop.json", action="get_shop")
+
+    assert caught.value.transient
+    row = Integration.objects.get(pk=integration.pk)
+    assert row.status == "active" and "does not resolve" in row.last_error
+
+
 @responses.activate
 def test_a_token_with_seconds_left_is_used_when_the_token_endpoint_is_down(shop, settings):
     settings.PROVIDER_MAX_RETRIES = 0
