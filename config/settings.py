@@ -357,6 +357,10 @@ AMAZON_SP_CLIENT_ID = env.str("AMAZON_SP_CLIENT_ID", default="")
 AMAZON_SP_CLIENT_SECRET = env.str("AMAZON_SP_CLIENT_SECRET", default="")
 AMAZON_SP_APPLICATION_ID = env.str("AMAZON_SP_APPLICATION_ID", default="")
 
+# ---------------------------------------------------------------- fancourier and anaf
+# FAN Courier's AWBs (Shipment rows and their tracking schedule) live in an app of their own.
+INSTALLED_APPS += ["connectors.fancourier"]
+
 # ---------------------------------------------------------------- logging
 LOGGING = {
     "version": 1,

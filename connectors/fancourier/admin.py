@@ -1,0 +1,22 @@
+"""FAN Courier shipments in the admin: read-only, scoped to the staff user's organizations."""
+
+from django.contrib import admin
+
+from accounts.admin import OrganizationScopedAdmin
+
+from .models import Shipment
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(OrganizationScopedAdmin):
+    list_display = ("awb_number", "integration", "order", "status", "status_code", "status_at", "delivered_at",
+                    "last_checked_at")
+    list_filter = ("status", "is_open")
+    search_fields = ("awb_number",)
+    readonly_fields = [f.name for f in Shipment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
