@@ -27,6 +27,7 @@ PROVIDERS: list[str] = [
     "connectors.trendyol.connector.TrendyolConnector",
     "connectors.amazon_sp.connector.AmazonSPConnector",
     "connectors.ebay.connector.EbayConnector",
+    "connectors.fancourier.connector.FanCourierConnector",
     "connectors.tiktok_shop.connector.TikTokShopConnector",
 ]
 
