@@ -82,8 +82,8 @@ def oauth_refresh(*, integration: Integration) -> bool:
 
     False means another refresh got there first — while this call waited for
     the lock, or within the last RECENT_REFRESH (a double click, or a sync or
-    the beat that finished just before this request was read) — and the
-    integration holds its token. Raises CAPABILITY_NOT_SUPPORTED for a provider
+    the beat that finished just before this request was read, as the call log
+    records it) — and the integration holds its token. Raises CAPABILITY_NOT_SUPPORTED for a provider
     without refresh, VALIDATION_ERROR without a refresh token, REFRESH_FAILED
     when the provider refused or could not be reached.
     """
