@@ -1,0 +1,1 @@
+"""ANAF (Romania's tax agency): is a company registered, and for VAT, by its tax id (CUI)."""
