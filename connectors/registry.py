@@ -28,6 +28,7 @@ PROVIDERS: list[str] = [
     "connectors.amazon_sp.connector.AmazonSPConnector",
     "connectors.ebay.connector.EbayConnector",
     "connectors.fancourier.connector.FanCourierConnector",
+    "connectors.anaf.connector.AnafConnector",
     "connectors.tiktok_shop.connector.TikTokShopConnector",
 ]
 
