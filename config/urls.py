@@ -17,4 +17,5 @@ urlpatterns = [
     path("api/", include("integrations.urls")),
     path("api/", include("webhooks.urls")),
     path("api/", include("commerce.urls")),
+    path("api/", include("connectors.anaf.urls")),
 ]
