@@ -198,58 +198,118 @@ def send(request: OutgoingRequest, *, timeout: float | None = None) -> SendResul
 # ---------------------------------------------------------------- recording
 
 
-def delivery_record(*, delivery_id: int, result: SendResult) -> WebhookDelivery:
-    """Keep the attempt, move the delivery on (delivered, retrying or failed), and update its endpoint."""
-    from .endpoints import endpoint_disable, endpoint_disable_if_failing_too_long
+@dataclass
+class EndpointEffects:
+    """What recorded attempts do to their endpoints, applied after the delivery rows.
 
+    Endpoint rows are shared by every worker, so their updates are applied last
+    and in id order (the claim locks them in id order too: no deadlock), and
+    disabling, which also touches other workers' delivery rows, runs after the
+    recording transaction committed.
+    """
+
+    changes: dict[int, dict] = field(default_factory=dict)
+    gone: set[int] = field(default_factory=set)
+    failing: set[int] = field(default_factory=set)
+
+    def add(self, endpoint_id: int, *, ok: bool, gone: bool, now: datetime) -> None:
+        change = self.changes.setdefault(endpoint_id, {})
+        change["last_triggered_at"] = now
+        if ok:
+            change.update(last_success_at=now, failing_since=None)
+        elif "last_success_at" not in change:
+            change["failing_since"] = Coalesce(F("failing_since"), now)
+            (self.gone if gone else self.failing).add(endpoint_id)
+
+    def apply_updates(self) -> None:
+        for endpoint_id in sorted(self.changes):
+            WebhookEndpoint.objects.filter(pk=endpoint_id).update(**self.changes[endpoint_id])
+
+    def apply_disables(self, *, now: datetime) -> None:
+        from .endpoints import endpoint_disable, endpoint_disable_if_failing_too_long
+
+        for endpoint_id in sorted(self.gone):
+            endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+            if endpoint is not None:
+                endpoint_disable(endpoint=endpoint, reason="The endpoint answered 410 Gone.", notify=True)
+        for endpoint_id in sorted(self.failing - self.gone):
+            endpoint_disable_if_failing_too_long(endpoint_id=endpoint_id, now=now)
+
+
+_RECORDED_FIELDS = [
+    "attempts", "round_attempts", "response_status", "response_body", "error", "locked_until", "status",
+    "delivered_at", "next_attempt_at", "updated_at",
+]
+
+
+def _advance(delivery: WebhookDelivery, result: SendResult, *, endpoint_active: bool, now: datetime) -> None:
+    """Move one delivery on after an attempt: delivered, retrying at the next step, or failed."""
+    delivery.attempts += 1
+    delivery.round_attempts += 1
+    delivery.response_status = result.status_code
+    delivery.response_body = result.body
+    delivery.error = result.error
+    delivery.locked_until = None
+    delivery.updated_at = now
+    if result.ok:
+        delivery.status, delivery.delivered_at, delivery.error = DeliveryStatus.DELIVERED, now, ""
+        return
+    if not delivery.error:
+        delivery.error = f"HTTP {result.status_code}"
+    retry_after = None
+    if result.status_code in schedule.RETRY_AFTER_STATUSES:
+        retry_after = schedule.parse_retry_after(result.retry_after, now=now)
+    delay = schedule.next_delay(delivery.round_attempts, retry_after=retry_after)
+    if result.status_code == 410 or not endpoint_active:
+        delay = None
+    if delay is None:
+        delivery.status = DeliveryStatus.FAILED
+    else:
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.RETRYING, now + delay
+
+
+def deliveries_record(
+    outcomes: list[tuple[int, SendResult]], *, effects: EndpointEffects | None = None
+) -> list[WebhookDelivery]:
+    """Keep each attempt and move each delivery on, in a handful of queries whatever the batch size.
+
+    With `effects`, the endpoint updates are collected there for the caller to
+    apply after its own work (a dispatcher recording a batch); without, they
+    are applied here.
+    """
+    own_effects = effects is None
+    effects = EndpointEffects() if effects is None else effects
     now = timezone.now()
     with transaction.atomic():
         # The write comes first: SQLite then takes its write lock (waiting its busy timeout) before reading,
         # instead of failing to upgrade a read snapshot another process wrote after.
-        WebhookDeliveryAttempt.objects.create(
-            delivery_id=delivery_id, attempted_at=result.started_at, response_status=result.status_code,
-            response_body=result.body, duration_ms=result.duration_ms, error=result.error,
-        )
-        delivery = WebhookDelivery.objects.select_for_update().defer("payload").get(pk=delivery_id)
-        endpoint_active = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, is_active=True).exists()
-        delivery.attempts += 1
-        delivery.round_attempts += 1
-        delivery.response_status = result.status_code
-        delivery.response_body = result.body
-        delivery.error = result.error
-        delivery.locked_until = None
-        endpoint_changes: dict = {"last_triggered_at": now}
-        gone = result.status_code == 410
-        if result.ok:
-            delivery.status, delivery.delivered_at, delivery.error = DeliveryStatus.DELIVERED, now, ""
-            endpoint_changes.update(last_success_at=now, failing_since=None)
-        else:
-            if not delivery.error:
-                delivery.error = f"HTTP {result.status_code}"
-            retry_after = None
-            if result.status_code in schedule.RETRY_AFTER_STATUSES:
-                retry_after = schedule.parse_retry_after(result.retry_after, now=now)
-            delay = schedule.next_delay(delivery.round_attempts, retry_after=retry_after)
-            if gone or not endpoint_active:
-                delay = None
-            if delay is None:
-                delivery.status = DeliveryStatus.FAILED
-            else:
-                delivery.status, delivery.next_attempt_at = DeliveryStatus.RETRYING, now + delay
-            endpoint_changes["failing_since"] = Coalesce(F("failing_since"), now)
-        delivery.save(update_fields=[
-            "attempts", "round_attempts", "response_status", "response_body", "error", "locked_until",
-            "status", "delivered_at", "next_attempt_at", "updated_at",
-        ])
-        WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).update(**endpoint_changes)
-        if gone:
-            endpoint_disable(
-                endpoint=WebhookEndpoint.objects.get(pk=delivery.endpoint_id),
-                reason="The endpoint answered 410 Gone.", notify=True,
+        WebhookDeliveryAttempt.objects.bulk_create(
+            WebhookDeliveryAttempt(
+                delivery_id=delivery_id, attempted_at=result.started_at, response_status=result.status_code,
+                response_body=result.body, duration_ms=result.duration_ms, error=result.error,
             )
-        elif not result.ok:
-            endpoint_disable_if_failing_too_long(endpoint_id=delivery.endpoint_id, now=now)
-    return delivery
+            for delivery_id, result in outcomes
+        )
+        deliveries = WebhookDelivery.objects.select_for_update().defer("payload").in_bulk(
+            [delivery_id for delivery_id, _ in outcomes]
+        )
+        active = set(WebhookEndpoint.objects.filter(
+            pk__in={d.endpoint_id for d in deliveries.values()}, is_active=True).values_list("pk", flat=True))
+        for delivery_id, result in outcomes:
+            delivery = deliveries[delivery_id]
+            _advance(delivery, result, endpoint_active=delivery.endpoint_id in active, now=now)
+            effects.add(delivery.endpoint_id, ok=result.ok, gone=result.status_code == 410, now=now)
+        WebhookDelivery.objects.bulk_update(deliveries.values(), _RECORDED_FIELDS)
+        if own_effects:
+            effects.apply_updates()
+    if own_effects:
+        effects.apply_disables(now=now)
+    return [deliveries[delivery_id] for delivery_id, _ in outcomes]
+
+
+def delivery_record(*, delivery_id: int, result: SendResult) -> WebhookDelivery:
+    """Record one attempt (see deliveries_record)."""
+    return deliveries_record([(delivery_id, result)])[0]
 
 
 def lease_seconds() -> float:

@@ -33,7 +33,16 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from .delivery import OutgoingRequest, SendResult, delivery_prepare, delivery_record, lease_until, send
+from .delivery import (
+    EndpointEffects,
+    OutgoingRequest,
+    SendResult,
+    deliveries_record,
+    delivery_prepare,
+    delivery_record,
+    lease_until,
+    send,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -138,19 +147,30 @@ def _prepare(delivery_ids: list[int]) -> list[OutgoingRequest]:
     return requests
 
 
-def _record(request: OutgoingRequest, future: Future) -> bool:
+def _outcome(request: OutgoingRequest, future: Future) -> SendResult:
     try:
-        result: SendResult = future.result()
+        return future.result()
     except Exception as exc:  # noqa: BLE001 - a bug in send must cost one attempt, not the whole run
         logger.exception("Sending webhook delivery %s failed unexpectedly", request.delivery_id)
-        result = SendResult(started_at=timezone.now(), duration_ms=0, error=f"internal error ({type(exc).__name__})")
+        return SendResult(started_at=timezone.now(), duration_ms=0, error=f"internal error ({type(exc).__name__})")
+
+
+def _record_batch(finished: list[tuple[OutgoingRequest, Future]]) -> int:
+    """Record what finished together in one commit; endpoint effects last (see EndpointEffects)."""
+    if not finished:
+        return 0
+    outcomes = [(request.delivery_id, _outcome(request, future)) for request, future in finished]
+    effects = EndpointEffects()
     try:
-        delivery_record(delivery_id=request.delivery_id, result=result)
+        with transaction.atomic():
+            deliveries_record(outcomes, effects=effects)
+            effects.apply_updates()
+        effects.apply_disables(now=timezone.now())
     except Exception:
-        # The lease runs out and the delivery goes again: at least once, never lost.
-        logger.exception("Could not record webhook delivery %s", request.delivery_id)
-        return False
-    return result.ok
+        # The leases run out and these deliveries go again: at least once, never lost.
+        logger.exception("Could not record %s webhook deliveries", len(finished))
+        return 0
+    return sum(result.ok for _, result in outcomes)
 
 
 @dataclass
@@ -181,10 +201,8 @@ def dispatch_due(*, threads: int | None = None, run_seconds: float = DEFAULT_RUN
                     continue
                 break
             done, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-            with transaction.atomic():  # one commit for everything that finished together
-                for future in done:
-                    report.attempts += 1
-                    report.delivered += _record(running.pop(future), future)
+            report.attempts += len(done)
+            report.delivered += _record_batch([(running.pop(future), future) for future in done])
     report.seconds = time.monotonic() - started
     return report
 

@@ -124,11 +124,12 @@ def _fail_pending(endpoint: WebhookEndpoint, reason: str) -> int:
 def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, notify: bool = False) -> WebhookEndpoint:
     """Stop sending to the endpoint, fail what waits for it, and (notify) tell the organization's owners."""
     with transaction.atomic():
+        # Delivery rows first, the endpoint row last: the order the dispatcher takes them in.
+        _fail_pending(endpoint, f"Endpoint disabled: {reason}")
         changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
             is_active=False, disabled_reason=reason[:255], updated_at=timezone.now()
         )
         endpoint.refresh_from_db()
-        _fail_pending(endpoint, f"Endpoint disabled: {reason}")
         if changed and notify:
             owners_notify(
                 organization=endpoint.organization, endpoint=endpoint, kind=ENDPOINT_DISABLED,
