@@ -107,3 +107,15 @@ def test_catalog_has_every_event_the_product_publishes():
     } == set(CATALOG)
     for entry in event_catalog():
         assert set(entry["example"]) == {"type", "timestamp", "data"} and entry["example"]["type"] == entry["type"]
+
+
+def test_tasks_are_registered_and_the_beat_sweeps(db):
+    from django_celery_beat.models import PeriodicTask
+
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    for name in ("dispatch_due_deliveries", "deliver", "recover_endpoint", "purge_idempotency_keys"):
+        assert f"webhooks.tasks.{name}" in app.tasks
+    sweep = PeriodicTask.objects.get(task="webhooks.tasks.dispatch_due_deliveries")
+    assert sweep.enabled and sweep.interval.every == 5
