@@ -41,7 +41,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # ---------------------------------------------------------------- apps
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "integrations.admin_site.SwitchyardAdminConfig",  # django.contrib.admin with the operator console site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

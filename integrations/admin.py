@@ -16,11 +16,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts.admin import OrganizationScopedAdmin, organization_ids_with_role
+from accounts.audit import record_audit, record_audit_each, record_changes
 from accounts.models import Role
 from config.errors import ApplicationError
 from connectors import registry
 from connectors.base import AuthKind
 
+from .admin_console import IntegrationConsoleMixin
 from .admin_forms import SECRET_LABELS, IntegrationAdminForm, secret_status
 from .admin_pagination import LargeTableChangeList, LargeTablePaginator, RecentValuesFilter, StatusClassFilter
 from .models import SECRET_FIELDS, Integration, IntegrationLog, IntegrationStatus, OAuthState
@@ -45,7 +47,7 @@ class ProviderFilter(admin.SimpleListFilter):
 
 
 @admin.register(Integration)
-class IntegrationAdmin(OrganizationScopedAdmin):
+class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     form = IntegrationAdminForm
     list_display = ("name", "code", "provider", "type", "status", "last_sync_at", "consecutive_failures")
     list_filter = (
@@ -133,6 +135,7 @@ class IntegrationAdmin(OrganizationScopedAdmin):
         except ApplicationError as exc:
             self.message_user(request, f"Could not start connecting {obj}: {exc.message}", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:integrations_integration_change", args=[obj.pk]))
+        record_audit(action="integration.connect_started", request=request, target=obj)
         return HttpResponseRedirect(authorization.authorization_url)
 
     def connect_done_view(self, request, object_id: str):
@@ -150,11 +153,15 @@ class IntegrationAdmin(OrganizationScopedAdmin):
         if change:
             data = {name: getattr(obj, name) for name in form.changed_data if name in UPDATABLE_FIELDS}
             integration_update(integration=obj, data={**data, **secrets})
+            record_changes(request=request, target=obj, data={**data, **secrets}, secret_fields=SECRET_FIELDS,
+                           kind="integration")
             return
         fields = {name: getattr(obj, name) for name in UPDATABLE_FIELDS - set(SECRET_FIELDS)}
         created = integration_create(organization=obj.organization, **fields, **secrets)
         obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
         obj._state.adding, obj._state.db = False, created._state.db
+        record_audit(action="integration.created", request=request, target=created,
+                     details={"secrets": sorted(secrets), "status": created.status})
 
     # ---------------------------------------------------------------- actions
     @admin.action(description="Test connection", permissions=["operate"])
@@ -168,6 +175,8 @@ class IntegrationAdmin(OrganizationScopedAdmin):
         for integration in integrations:
             # The service catches provider errors and scrubs the integration's secrets from the detail.
             result = integration_test_connection(integration=integration)
+            record_audit(action="integration.tested", request=request, target=integration,
+                         details={"ok": result.ok, "latency_ms": result.latency_ms})
             if result.ok:
                 summary = f"{integration}: connection OK in {result.latency_ms} ms. {result.detail}"
                 self.message_user(request, summary, messages.SUCCESS)
@@ -183,10 +192,13 @@ class IntegrationAdmin(OrganizationScopedAdmin):
         self._set_status(request, queryset, IntegrationStatus.INACTIVE)
 
     def _set_status(self, request, queryset, status: str) -> None:
-        changed = 0
+        changed = []
         for integration in queryset.exclude(status=status):
             integration_update(integration=integration, data={"status": status})
-            changed += 1
+            changed.append(integration)
+        verb = "activated" if status == IntegrationStatus.ACTIVE else "deactivated"
+        record_audit_each(action=f"integration.{verb}", request=request, targets=changed)
+        changed = len(changed)
         label = IntegrationStatus(status).label.lower()
         self.message_user(request, f"{changed} integration(s) set {label}.", messages.SUCCESS)
 

@@ -19,12 +19,13 @@ from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.audit import record_audit, record_changes
 from config.api import StrictInputSerializer, TenantScopedMixin, error_responses
 from connectors import registry
 
 from . import selectors, services
 from .filters import CursorSafeOrderingFilter, IntegrationFilter, IntegrationLogFilter
-from .models import Integration, IntegrationLog
+from .models import SECRET_FIELDS, Integration, IntegrationLog
 from .serializers import (
     ConnectionResultSerializer,
     IntegrationLogSerializer,
@@ -99,6 +100,8 @@ class IntegrationViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         serializer = IntegrationWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         integration = services.integration_create(organization=self.organization, **serializer.validated_data)
+        record_audit(action="integration.created", request=request, target=integration,
+                     details={"secrets": sorted(k for k in serializer.validated_data if k in SECRET_FIELDS)})
         return Response(IntegrationSerializer(integration).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -106,10 +109,14 @@ class IntegrationViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         serializer = IntegrationWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         integration = services.integration_update(integration=integration, data=serializer.validated_data)
+        record_changes(request=request, target=integration, data=serializer.validated_data,
+                       secret_fields=SECRET_FIELDS, kind="integration")
         return Response(IntegrationSerializer(integration).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.integration_delete(integration=self.get_object())
+        integration = self.get_object()
+        record_audit(action="integration.deleted", request=request, target=integration)
+        services.integration_delete(integration=integration)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -132,6 +139,8 @@ class IntegrationViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         integration = self.get_object()
         StrictInputSerializer(data=request.data).is_valid(raise_exception=True)
         result = services.integration_test_connection(integration=integration)
+        record_audit(action="integration.tested", request=request, target=integration,
+                     details={"ok": result.ok, "latency_ms": result.latency_ms})
         return Response(ConnectionResultSerializer(asdict(result)).data)
 
 

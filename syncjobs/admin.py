@@ -4,9 +4,11 @@ the API, the scheduler and the commands, never typed in, so the pages are read-o
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.utils.html import format_html, format_html_join
 
 from accounts.admin import OrganizationScopedAdmin
+from accounts.audit import record_audit
 from config.errors import ApplicationError
 
 from .models import JobStatus, SyncJob
@@ -31,6 +33,14 @@ class SyncJobAdmin(OrganizationScopedAdmin):
         "pages_processed", "error_message", "record_errors", "cursor", "metadata", "created_at", "updated_at",
     )
     readonly_fields = fields
+    # Progress refreshing by itself and a Cancel button (integrations/admin_site.py serves both).
+    change_form_template = "admin/switchyard/syncjob_change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, unquote(object_id))
+        can_operate = job is not None and self.has_operate_permission(request, job)
+        context = {**(extra_context or {}), "can_operate": can_operate}
+        return super().change_view(request, object_id, form_url, context)
 
     @admin.display(description="progress")
     def progress(self, obj: SyncJob) -> str:
@@ -73,19 +83,21 @@ class SyncJobAdmin(OrganizationScopedAdmin):
     @admin.action(description="Cancel selected jobs", permissions=["operate"])
     def cancel(self, request, queryset):
         self._each(request, queryset.filter(status__in=(JobStatus.PENDING, JobStatus.RUNNING)), sync_job_cancel,
-                   "cancelled (a running job stops after its current page)")
+                   "cancelled (a running job stops after its current page)", audit="sync.cancelled")
 
     @admin.action(description="Resume selected failed or cancelled jobs from their checkpoint", permissions=["operate"])
     def resume(self, request, queryset):
         self._each(request, queryset.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELLED)), sync_job_resume,
-                   "queued to resume")
+                   "queued to resume", audit="sync.resumed")
 
-    def _each(self, request, queryset, service, done: str) -> None:
+    def _each(self, request, queryset, service, done: str, audit: str = "") -> None:
         count = 0
         for job in queryset[:ACTION_LIMIT]:
             try:
                 service(job=job)
                 count += 1
+                if audit:
+                    record_audit(action=audit, request=request, target=job)
             except ApplicationError as exc:
                 self.message_user(request, f"Job {job.pk}: {exc.message}", messages.ERROR)
         self.message_user(request, f"{count} job(s) {done}.", messages.SUCCESS)

@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.audit import record_audit
 from config.api import ErrorResponseSerializer, StrictInputSerializer, TenantScopedMixin, error_responses
 from integrations.selectors import integration_get
 
@@ -56,6 +57,8 @@ class IntegrationSyncViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         serializer = SyncStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         job = services.sync_job_start(integration=integration, trigger=Trigger.API, **serializer.validated_data)
+        record_audit(action="sync.started", request=request, target=job,
+                     details={"integration": integration.code, "job_type": job.job_type, "trigger": Trigger.API})
         return Response(SyncJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -112,4 +115,6 @@ class SyncJobViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericV
     def cancel(self, request: Request, pk: str) -> Response:
         job = selectors.sync_job_get(organization=self.organization, job_id=pk)
         StrictInputSerializer(data=request.data).is_valid(raise_exception=True)
-        return Response(SyncJobSerializer(services.sync_job_cancel(job=job)).data)
+        job = services.sync_job_cancel(job=job)
+        record_audit(action="sync.cancelled", request=request, target=job)
+        return Response(SyncJobSerializer(job).data)

@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts.admin import OrganizationScopedAdmin
+from accounts.audit import record_audit, record_audit_each
 
 from .events import ALL_EVENTS, CATALOG
 from .inbound import admin as inbound_admin  # noqa: F401 - registers the incoming webhooks admin
@@ -111,6 +112,8 @@ class WebhookEndpointAdmin(OrganizationScopedAdmin):
                                                            "is_active") if name in form.cleaned_data}
         if change:
             endpoint_update(endpoint=obj, data={k: v for k, v in data.items() if k in form.changed_data})
+            record_audit(action="endpoint.changed", request=request, target=obj,
+                         details={"fields": sorted(k for k in data if k in form.changed_data)})
             return
         is_active = data.pop("is_active", True)
         created, secret = endpoint_create(organization=obj.organization, **data)
@@ -119,6 +122,7 @@ class WebhookEndpointAdmin(OrganizationScopedAdmin):
         obj.pk, obj.secret, obj.created_at = created.pk, created.secret, created.created_at
         obj._state.adding, obj._state.db = False, created._state.db
         request._new_webhook_secret = (created, secret)
+        record_audit(action="endpoint.created", request=request, target=created)
 
     def response_add(self, request, obj, post_url_continue=None):
         created = getattr(request, "_new_webhook_secret", None)
@@ -129,12 +133,14 @@ class WebhookEndpointAdmin(OrganizationScopedAdmin):
     @admin.action(description="Rotate signing secret (old one keeps signing for 24 h)", permissions=["change"])
     def rotate_secret(self, request, queryset):
         rows = [(endpoint, endpoint_rotate_secret(endpoint=endpoint)) for endpoint in queryset]
+        record_audit_each(action="endpoint.secret_rotated", request=request, targets=[e for e, _ in rows])
         return _secrets_page(self, request, rows, title="Signing secrets rotated",
                              note="Deliveries carry signatures under both the new and the old secret for 24 hours.")
 
     @admin.action(description="Send a test ping", permissions=["operate"])
     def send_test(self, request, queryset):
         sent = [endpoint_send_test(endpoint=endpoint) for endpoint in queryset.filter(is_active=True)]
+        record_audit_each(action="endpoint.test_sent", request=request, targets=[d.endpoint for d in sent])
         self.message_user(request, f"Queued {len(sent)} ping(s); see the deliveries list.", messages.SUCCESS)
 
 
@@ -185,6 +191,7 @@ class WebhookDeliveryAdmin(OrganizationScopedAdmin):
                 skipped += 1
                 continue
             delivery_redeliver(delivery=delivery)
+            record_audit(action="delivery.redelivered", request=request, target=delivery)
             queued += 1
         self.message_user(request, f"Queued {queued} delivery(ies) again.", messages.SUCCESS)
         if skipped:

@@ -17,6 +17,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.audit import record_audit
 from config.api import StrictInputSerializer, TenantScopedMixin, error_responses
 
 from .events import event_catalog
@@ -113,6 +114,7 @@ class WebhookEndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
             serializer = WebhookEndpointCreateSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             endpoint, secret = endpoints.endpoint_create(organization=self.organization, **serializer.validated_data)
+            record_audit(action="endpoint.created", request=request, target=endpoint)
             return status.HTTP_201_CREATED, _with_secret(endpoint, secret)
 
         answer = idempotent_call(
@@ -127,10 +129,14 @@ class WebhookEndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         serializer = WebhookEndpointUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         endpoint = endpoints.endpoint_update(endpoint=endpoint, data=serializer.validated_data)
+        record_audit(action="endpoint.changed", request=request, target=endpoint,
+                     details={"fields": sorted(serializer.validated_data)})
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        endpoints.endpoint_delete(endpoint=self.get_object())
+        endpoint = self.get_object()
+        record_audit(action="endpoint.deleted", request=request, target=endpoint)
+        endpoints.endpoint_delete(endpoint=endpoint)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(summary="List the event types endpoints can subscribe to, with an example body each",
@@ -153,6 +159,7 @@ class WebhookEndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         endpoint = self.get_object()
         StrictInputSerializer(data=request.data).is_valid(raise_exception=True)
         secret = endpoints.endpoint_rotate_secret(endpoint=endpoint)
+        record_audit(action="endpoint.secret_rotated", request=request, target=endpoint)
         return Response(_with_secret(endpoint, secret))
 
     @extend_schema(
@@ -241,4 +248,5 @@ class WebhookDeliveryViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.
         delivery = selectors.delivery_get(organization=self.organization, delivery_id=pk)
         StrictInputSerializer(data=request.data).is_valid(raise_exception=True)
         delivery = endpoints.delivery_redeliver(delivery=delivery)
+        record_audit(action="delivery.redelivered", request=request, target=delivery)
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -17,6 +17,7 @@ from django.db.models import Count
 from django.utils.html import format_html
 
 from accounts.admin import OrganizationScopedAdmin
+from accounts.audit import record_audit_each
 from integrations.admin import IntegrationInScopeFilter
 from webhooks.models import IncomingStatus, IncomingWebhook
 
@@ -102,6 +103,9 @@ class IncomingWebhookAdmin(OrganizationScopedAdmin):
         scoped = self.scope_queryset(request, queryset, Role.OPERATOR)
         ids = list(scoped.values_list("pk", flat=True))
         done = webhooks_requeue(webhook_ids=ids, statuses=statuses)
+        record_audit_each(action=f"webhook.{verb}", request=request,
+                          targets=IncomingWebhook.objects.filter(pk__in=done).only("id", "organization_id", "source",
+                                                                                   "event_type"))
         skipped = len(ids) - len(done)
         level = messages.SUCCESS if done else messages.WARNING
         note = f" {skipped} skipped (status not {' / '.join(statuses)})." if skipped else ""

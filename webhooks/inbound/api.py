@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.audit import record_audit
 from config.api import (
     CursorPagination,
     ErrorResponseSerializer,
@@ -86,4 +87,5 @@ class IncomingWebhookViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.
         webhook = self.get_object()
         StrictInputSerializer(data=request.data).is_valid(raise_exception=True)
         webhook = services.webhook_retry(webhook=webhook)
+        record_audit(action="webhook.retried", request=request, target=webhook)
         return Response(IncomingWebhookDetailSerializer(webhook).data, status=status.HTTP_202_ACCEPTED)

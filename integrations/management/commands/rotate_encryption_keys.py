@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from accounts.audit import record_audit
 from integrations.encryption import key_ring
 from integrations.key_rotation import RotationReport, encrypted_models, model_rotate
 
@@ -46,6 +47,10 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"{verb} {report.reencrypted} value(s); {report.current} already current.")
         )
+        if not dry_run:
+            record_audit(action="encryption.keys_rotated", actor_label="command rotate_encryption_keys",
+                         details={"primary_key": ring.primary_id, "reencrypted": report.reencrypted,
+                                  "unreadable": len(report.unreadable)})
         if report.changed_meanwhile:
             self.stdout.write(
                 f"{report.changed_meanwhile} value(s) changed while the command ran and were left as written; "
