@@ -308,6 +308,20 @@ class Connector:
         """Remove the subscriptions `register_webhooks` made; how many were removed. Default: none."""
         return 0
 
+    # Webhook events of resources the commerce handlers do not import (payments, shipments…): the connector
+    # acts on them itself. webhooks/inbound/handlers.py calls `handle_webhook_event` for every parsed event
+    # whose `resource` is in `webhook_resources`, inside the webhook's processing transaction.
+    webhook_resources: ClassVar[frozenset[str]] = frozenset()
+
+    def handle_webhook_event(self, event: WebhookEvent) -> dict[str, Any] | None:
+        """Act on one event of a resource in `webhook_resources`; a summary for the stored webhook, or None if
+        the event asked for nothing (then the webhook is "ignored" unless another event did something).
+
+        Raise ValidationError/ValueError for a payload that can never be handled (the webhook fails at once);
+        a transient ApplicationError, or any other exception, is retried with backoff. Default: refuses.
+        """
+        raise CapabilityNotSupported(f"{self.display_name} does not handle {event.resource} webhooks.")
+
     @classmethod
     def describe(cls) -> dict[str, Any]:
         """What `/api/providers/` shows about this provider."""

@@ -1,6 +1,7 @@
 """The only code that writes commerce records. Import from here: `from commerce.services import upsert_orders`."""
 
 from .orders import order_set_status, upsert_orders
+from .payments import order_mark_paid, order_mark_refunded
 from .products import upsert_inventory_levels, upsert_products
 from .refs import UpsertResult
 from .stock import adjust_stock
@@ -8,6 +9,8 @@ from .stock import adjust_stock
 __all__ = [
     "UpsertResult",
     "adjust_stock",
+    "order_mark_paid",
+    "order_mark_refunded",
     "order_set_status",
     "upsert_inventory_levels",
     "upsert_orders",

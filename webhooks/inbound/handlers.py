@@ -5,7 +5,9 @@ writes the row's final status), so everything a handler writes commits with
 "completed" or not at all. A delivery whose events no handler takes is
 "ignored" (an unknown topic, a resource we do not import yet, a deletion).
 
-Adding a resource: a function `(connector, events) -> summary` in `HANDLERS`.
+Adding a resource: a function `(connector, events) -> summary` in `HANDLERS`; or, for a resource only its
+connector understands (payments), the connector lists it in `webhook_resources` and handles each event in
+`handle_webhook_event`.
 Raising a ValueError/ValidationError marks the webhook failed at once (the
 payload is wrong; retrying cannot help); anything else is retried.
 """
@@ -63,6 +65,15 @@ HANDLERS: dict[str, Callable[[Connector, list[WebhookEvent]], dict[str, Any] | N
 }
 
 
+def handle_connector_events(connector: Connector, events: list[WebhookEvent]) -> dict[str, Any]:
+    """Events of the resources the connector claims (`webhook_resources`: payments…), each to the connector."""
+    summary: dict[str, Any] = {}
+    for event in events:
+        if event.resource in connector.webhook_resources and event.resource not in HANDLERS:
+            summary.update(connector.handle_webhook_event(event) or {})
+    return summary
+
+
 def handle(webhook: IncomingWebhook) -> Outcome:
     connector = registry.connector_for(webhook.integration)
     events = webhook_events(connector, webhook)
@@ -71,4 +82,5 @@ def handle(webhook: IncomingWebhook) -> Outcome:
         mine = [event for event in events if event.resource == resource]
         if mine:
             summary.update(handler(connector, mine) or {})
+    summary.update(handle_connector_events(connector, events))
     return Outcome(IncomingStatus.COMPLETED if summary else IncomingStatus.IGNORED, summary)

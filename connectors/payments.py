@@ -1,0 +1,127 @@
+"""What the payment connectors share: finding the order a payment is for, money in minor units, inbound call logs.
+
+Which order a payment is for. Gateways carry the merchant's order reference
+(Stripe `metadata.order_id`, PayPal `custom_id`, Payme's `account`, Click's
+`merchant_trans_id`). The payment integration's `config` says how to read it:
+`order_lookup` is `external_number` (default: the number the shop shows, e.g.
+`1001`) or `id` (the ERP order id); `order_channel`, optionally, is the code of
+the shop integration the orders come from, when several channels could share a
+number. The order is searched in the payment integration's organization only.
+
+What can go wrong: the payment arrives before the order was imported (the shop's
+webhook or sync is late). `OrderNotFound` is transient, so an incoming webhook
+is retried with backoff until the order exists, or fails visibly.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from config.errors import ApplicationError, ValidationError
+
+if TYPE_CHECKING:
+    from commerce.models import Order
+    from integrations.models import Integration
+
+logger = logging.getLogger(__name__)
+
+# ISO 4217 currencies without minor units (Stripe's "zero-decimal" list; amounts are sent as whole units).
+ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
+                          "VUV", "XAF", "XOF", "XPF"})
+
+
+class OrderNotFound(ApplicationError):
+    """No order (or more than one) matches the gateway's reference; transient: the order may not be imported yet."""
+
+    code = "ORDER_NOT_FOUND"
+    http_status = 404
+    default_message = "No order matches the payment's reference."
+    transient = True
+
+
+def order_lookup_config(integration: Integration) -> tuple[str, str]:
+    config = integration.config if isinstance(integration.config, dict) else {}
+    lookup = str(config.get("order_lookup") or "external_number")
+    if lookup not in ("external_number", "id"):
+        raise ValidationError("config['order_lookup'] must be external_number or id.",
+                              details={"config": ["order_lookup"]})
+    return lookup, str(config.get("order_channel") or "")
+
+
+def find_order(integration: Integration, reference: Any) -> Order:
+    """The one order of the integration's organization that `reference` names; OrderNotFound otherwise."""
+    from commerce.models import Order
+
+    reference = str(reference or "").strip()
+    if not reference:
+        raise OrderNotFound("The payment carries no order reference.", details={"reference": ""})
+    lookup, channel = order_lookup_config(integration)
+    orders = Order.objects.filter(organization_id=integration.organization_id)
+    if channel:
+        orders = orders.filter(integration__code=channel)
+    if lookup == "id":
+        if not reference.isdigit():
+            raise OrderNotFound(f"Order reference {reference!r} is not an order id.", details={"reference": reference})
+        orders = orders.filter(pk=int(reference))
+    else:
+        orders = orders.filter(external_number=reference.lstrip("#"))
+    found = list(orders[:2])
+    if len(found) != 1:
+        why = "matches several orders" if found else "matches no order"
+        raise OrderNotFound(f"Order reference {reference!r} {why}.", details={"reference": reference})
+    return found[0]
+
+
+def minor_units(amount: Decimal, currency: str) -> int:
+    """An amount in the currency's smallest unit (cents, tiyin); whole units for zero-decimal currencies."""
+    return int(amount if currency.upper() in ZERO_DECIMAL else amount * 100)
+
+
+def from_minor_units(value: int, currency: str) -> Decimal:
+    return Decimal(value) if currency.upper() in ZERO_DECIMAL else Decimal(value) / 100
+
+
+def settle(integration: Integration, *, reference: Any, action: str, amount: Decimal | None = None,
+           currency: str = "", provider_id: str = "") -> dict[str, Any]:
+    """Apply a gateway's "paid" or "refunded" to the referenced order; the summary an IncomingWebhook keeps.
+
+    `amount` (major units) must cover the order's total, in its currency, for a payment to count (a partial
+    payment is reported as `amount_mismatch` and changes nothing); a refund counts only when it covers the
+    total (a partial refund leaves the order paid). Raises OrderNotFound (transient) for an unknown order.
+    """
+    from commerce.services import order_mark_paid, order_mark_refunded
+
+    order = find_order(integration, reference)
+    summary: dict[str, Any] = {"order": order.pk, "action": action, "provider_id": provider_id}
+    if amount is not None:
+        if currency and currency.upper() != order.currency.upper():
+            return {"payment": {**summary, "outcome": "currency_mismatch"}}
+        if amount < order.total:
+            return {"payment": {**summary, "outcome": "amount_mismatch" if action == "paid" else "partial_refund"}}
+    if action == "paid":
+        outcome = order_mark_paid(order=order)
+    elif action == "refunded":
+        outcome = order_mark_refunded(order=order)
+    else:
+        raise ValueError(f"unknown payment action {action!r}")
+    return {"payment": {**summary, "outcome": outcome}}
+
+
+def log_inbound(integration: Integration, *, action: str, path: str, request: Any, response: Any,
+                status_code: int = 200, error: str = "") -> None:
+    """One inbound IntegrationLog row for a gateway's call to us (Payme, Click): redacted; never fatal."""
+    from connectors.redaction import Redactor
+    from integrations.models import IntegrationLog, LogDirection
+
+    redactor = Redactor.for_integration(integration)
+    try:
+        IntegrationLog.objects.create(
+            integration=integration, organization_id=integration.organization_id, action=action[:64],
+            direction=LogDirection.INBOUND, method="POST", endpoint=path[:1000],
+            request={"body": redactor.data(request)}, response={"body": redactor.data(response, request=False)},
+            status_code=status_code, error_message=redactor.text(error)[:2000],
+        )
+    except Exception as exc:  # noqa: BLE001 - the provider's answer matters more than its log line
+        logger.warning("IntegrationLog row for an inbound %s call not written: %s", action, type(exc).__name__)
