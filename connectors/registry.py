@@ -30,6 +30,7 @@ PROVIDERS: list[str] = [
     "connectors.fancourier.connector.FanCourierConnector",
     "connectors.anaf.connector.AnafConnector",
     "connectors.tiktok_shop.connector.TikTokShopConnector",
+    "connectors.stripe.connector.StripeConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}
