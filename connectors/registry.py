@@ -31,6 +31,7 @@ PROVIDERS: list[str] = [
     "connectors.anaf.connector.AnafConnector",
     "connectors.tiktok_shop.connector.TikTokShopConnector",
     "connectors.stripe.connector.StripeConnector",
+    "connectors.paypal.connector.PayPalConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}
