@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("webhooks.inbound.urls")),
+    path("api/", include("connectors.payments_urls")),
     path("api/", include("syncjobs.urls")),
     path("api/", include("integrations.oauth.urls")),
     path("api/", include("integrations.urls")),

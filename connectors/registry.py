@@ -31,6 +31,8 @@ PROVIDERS: list[str] = [
     "connectors.anaf.connector.AnafConnector",
     "connectors.tiktok_shop.connector.TikTokShopConnector",
     "connectors.stripe.connector.StripeConnector",
+    "connectors.payme.connector.PaymeConnector",
+    "connectors.click.connector.ClickConnector",
     "connectors.paypal.connector.PayPalConnector",
 ]
 

@@ -1,0 +1,12 @@
+"""Endpoints payment gateways call (they drive the payment; we answer): Payme's JSON-RPC, Click's two steps."""
+
+from django.urls import path
+
+from connectors.click import api as click_api
+from connectors.payme import api as payme_api
+
+urlpatterns = [
+    path("payments/payme/<slug:code>/", payme_api.merchant_api, name="payme-merchant-api"),
+    path("payments/click/<slug:code>/prepare/", click_api.prepare, name="click-prepare"),
+    path("payments/click/<slug:code>/complete/", click_api.complete, name="click-complete"),
+]
