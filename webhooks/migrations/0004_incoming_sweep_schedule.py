@@ -7,26 +7,15 @@ their lease (WEBHOOK_INCOMING_LEASE_SECONDS) ran out.
 
 from django.db import migrations
 
+from config.beat import BEAT_DEPENDENCY, schedule_operation
+
 TASKS = (("webhooks: sweep incoming webhooks", "webhooks.inbound.tasks.sweep_incoming_webhooks", 30),)
-
-
-def create(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    for name, task, seconds in TASKS:
-        interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period="seconds")
-        PeriodicTask.objects.get_or_create(name=name, defaults={"task": task, "interval": interval})
-
-
-def remove(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name__in=[name for name, _, _ in TASKS]).delete()
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("webhooks", "0003_outgoing_dispatch_schedule"),
-        ("django_celery_beat", "0019_alter_periodictasks_options"),
+        BEAT_DEPENDENCY,
     ]
 
-    operations = [migrations.RunPython(create, remove)]
+    operations = [schedule_operation(TASKS)]
