@@ -14,6 +14,7 @@ EXPECTED = {
     "webhooks.tasks.dispatch_due_deliveries": 5,
     "webhooks.inbound.tasks.sweep_incoming_webhooks": 30,
     "commerce.tasks.sweep_pending_pushes": 60,
+    "connectors.fancourier.tasks.track_open_awbs": 1800,
 }
 
 

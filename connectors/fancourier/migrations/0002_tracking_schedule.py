@@ -5,26 +5,15 @@ track_open_awbs every 30 minutes: one task per active FAN Courier integration as
 
 from django.db import migrations
 
+from config.beat import BEAT_DEPENDENCY, schedule_operation
+
 TASKS = (("fancourier: track open AWBs", "connectors.fancourier.tasks.track_open_awbs", 1800),)
-
-
-def create(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    for name, task, seconds in TASKS:
-        interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period="seconds")
-        PeriodicTask.objects.get_or_create(name=name, defaults={"task": task, "interval": interval})
-
-
-def remove(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name__in=[name for name, _, _ in TASKS]).delete()
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("fancourier", "0001_shipments"),
-        ("django_celery_beat", "0019_alter_periodictasks_options"),
+        BEAT_DEPENDENCY,
     ]
 
-    operations = [migrations.RunPython(create, remove)]
+    operations = [schedule_operation(TASKS)]
