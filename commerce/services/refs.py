@@ -24,6 +24,7 @@ from django.utils import timezone
 from integrations.models import Integration
 
 from ..models import ExternalRef
+from .rows import insert_missing, update_rows
 
 
 @dataclass
@@ -58,9 +59,12 @@ def claim_refs(*, integration: Integration, resource_type: str, external_ids: li
     ids = sorted(set(external_ids))
     if not ids:
         return {}
-    ExternalRef.objects.bulk_create(
-        [ExternalRef(integration=integration, resource_type=resource_type, external_id=i) for i in ids],
-        ignore_conflicts=True,
+    now = timezone.now()
+    insert_missing(
+        ExternalRef,
+        [{"integration_id": integration.pk, "resource_type": resource_type, "external_id": i, "payload_hash": "",
+          "created_at": now, "updated_at": now} for i in ids],
+        unique=["integration", "resource_type", "external_id"],
     )
     refs = (
         ExternalRef.objects.select_for_update()
@@ -91,9 +95,13 @@ def newest_per_id(items: list[tuple[str, datetime | None, dict]]) -> dict[str, t
 
 
 def save_refs(refs: list[ExternalRef]) -> None:
-    """Write the refs' new versions in one statement (bulk_update skips auto_now, so the time is set here)."""
+    """Write the refs' new versions (object, time, hash) in one statement; the rows exist, claim_refs locked them."""
     now = timezone.now()
     for ref in refs:
         ref.updated_at = now
-    if refs:
-        ExternalRef.objects.bulk_update(refs, ["object_id", "external_updated_at", "payload_hash", "updated_at"])
+    update_rows(
+        ExternalRef,
+        [{"id": r.pk, "object_id": r.object_id, "external_updated_at": r.external_updated_at,
+          "payload_hash": r.payload_hash, "updated_at": now} for r in refs],
+        ["object_id", "external_updated_at", "payload_hash", "updated_at"],
+    )

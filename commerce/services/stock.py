@@ -38,6 +38,7 @@ from integrations.models import Integration, IntegrationStatus
 from webhooks.events import publish
 
 from ..models import ExternalRef, InventoryPush, Product, ResourceType, StockLevel
+from .rows import insert_missing, update_rows
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +70,15 @@ def apply_stock_deltas(
     if not keys:
         return []
     threshold = settings.COMMERCE_LOW_STOCK_THRESHOLD
-    StockLevel.objects.bulk_create(
+    now = timezone.now()
+    insert_missing(
+        StockLevel,
         [
-            StockLevel(organization=organization, product_id=p, location=loc, low_stock_threshold=threshold)
+            {"organization_id": organization.pk, "product_id": p, "location": loc, "on_hand": 0, "reserved": 0,
+             "low_stock_threshold": threshold, "created_at": now, "updated_at": now}
             for p, loc in sorted(keys)
         ],
-        ignore_conflicts=True,
+        unique=["product", "location"],
     )
     product_ids = sorted({p for p, _ in keys})
     locations = sorted({loc for _, loc in keys})
@@ -84,7 +88,6 @@ def apply_stock_deltas(
         .select_related("product")
         .order_by("pk")
     )
-    now = timezone.now()
     changed: list[StockLevel] = []
     for level in rows:
         key = (level.product_id, level.location)
@@ -101,7 +104,11 @@ def apply_stock_deltas(
         if before > level.low_stock_threshold >= level.available:
             _publish_low_stock(level)
     if changed:
-        StockLevel.objects.bulk_update(changed, ["on_hand", "reserved", "updated_at"])
+        update_rows(
+            StockLevel,
+            [{"id": lv.pk, "on_hand": lv.on_hand, "reserved": lv.reserved, "updated_at": now} for lv in changed],
+            ["on_hand", "reserved", "updated_at"],
+        )
         queue_inventory_push(
             organization=organization,
             product_ids={level.product_id for level in changed},

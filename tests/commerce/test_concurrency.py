@@ -45,5 +45,6 @@ def test_two_transactions_importing_the_same_orders_at_once_make_one_of_each(cha
     assert ExternalRef.objects.filter(resource_type="order").count() == 30
     # Whichever ran first, the newest version (cancelled) wins and holds nothing.
     assert set(Order.objects.values_list("status", flat=True)) == {"cancelled"}
-    assert StockLevel.objects.get().reserved == 0
+    # (If the cancelled version ran first no level was ever needed, so there may be none.)
+    assert sum(StockLevel.objects.values_list("reserved", flat=True)) == 0
     assert sum(r.created for r in results) == 30
