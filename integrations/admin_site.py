@@ -118,7 +118,7 @@ class SwitchyardAdminSite(admin.AdminSite):
             "started_at": job.started_at.isoformat() if job.started_at else None,
             "completed_at": job.completed_at.isoformat() if job.completed_at else None,
             "error_message": job.error_message,
-        }, headers={"Cache-Control": "no-store"})
+        })  # admin_view makes it never_cache
 
     def sync_job_cancel(self, request: HttpRequest, job_id: int) -> HttpResponseRedirect:
         """The change page's Cancel button: an operator action, audited."""

@@ -25,7 +25,7 @@
     var url = panel.dataset.progressUrl;
     function set(name, value) {
       panel.querySelectorAll("[data-field='" + name + "']").forEach(function (node) {
-        node.textContent = value === null || value === undefined ? "–" : value;
+        node.textContent = value === null || value === undefined || value === "" ? "–" : value;
       });
     }
     function poll() {
@@ -36,6 +36,8 @@
           panel.dataset.status = job.status;
           if (job.finished) {
             panel.querySelectorAll(".while-active").forEach(function (node) { node.hidden = true; });
+            // The rest of the page (status, counts, cursor) was rendered while the job ran: show its final record.
+            window.setTimeout(function () { window.location.reload(); }, 1500);
           } else {
             window.setTimeout(poll, 2000);
           }
