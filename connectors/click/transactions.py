@@ -45,7 +45,7 @@ def _amount(value: str) -> Decimal:
 def prepare(integration: Integration, fields: dict[str, str]) -> dict[str, Any]:
     amount = _amount(fields["amount"])
     with transaction.atomic():
-        existing = (PaymentTransaction.objects.select_for_update()
+        existing = (PaymentTransaction.objects.select_for_update(of=("self",))
                     .filter(integration=integration, external_id=fields["click_trans_id"]).first())
         if existing is not None:
             return {"merchant_prepare_id": existing.pk, **_repeat(existing, amount, prepared=True)}
@@ -94,7 +94,7 @@ def complete(integration: Integration, fields: dict[str, str]) -> dict[str, Any]
     prepare_id = fields["merchant_prepare_id"]
     cancelled = False
     with transaction.atomic():
-        tx = (PaymentTransaction.objects.select_for_update().select_related("order")
+        tx = (PaymentTransaction.objects.select_for_update(of=("self",)).select_related("order")
               .filter(integration=integration, provider=PROVIDER, pk=int(prepare_id) if prepare_id.isdigit() else 0,
                       external_id=fields["click_trans_id"]).first())
         if tx is None:

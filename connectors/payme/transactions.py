@@ -97,7 +97,7 @@ def _payable_order(integration: Integration, amount: int, account: Any) -> Order
 def _locked(integration: Integration, payme_id: Any) -> PaymentTransaction:
     if not isinstance(payme_id, str) or not payme_id:
         raise PaymeError(errors.INVALID_REQUEST, "id")
-    tx = (PaymentTransaction.objects.select_for_update().select_related("order")
+    tx = (PaymentTransaction.objects.select_for_update(of=("self",)).select_related("order")
           .filter(integration=integration, external_id=payme_id).first())
     if tx is None:
         raise PaymeError(errors.TRANSACTION_NOT_FOUND, "id")
@@ -128,7 +128,7 @@ def create_transaction(integration: Integration, *, payme_id: Any, time: Any, am
         raise PaymeError(errors.INVALID_REQUEST, "time")
     timed_out = False
     with transaction.atomic():
-        existing = (PaymentTransaction.objects.select_for_update()
+        existing = (PaymentTransaction.objects.select_for_update(of=("self",))
                     .filter(integration=integration, external_id=payme_id).first())
         if existing is not None:
             if existing.state != PaymentState.CREATED:
