@@ -83,7 +83,7 @@ def apply_stock_deltas(
     product_ids = sorted({p for p, _ in keys})
     locations = sorted({loc for _, loc in keys})
     rows = (
-        StockLevel.objects.select_for_update()
+        StockLevel.objects.select_for_update(of=("self",))  # the stock rows, not their products
         .filter(product_id__in=product_ids, location__in=locations)
         .select_related("product")
         .order_by("pk")
@@ -149,7 +149,7 @@ def adjust_stock(
         raise ValidationError("Give either delta or on_hand, not both.", details={"delta": ["conflicts with on_hand"]})
     if delta is None and on_hand is None and low_stock_threshold is None:
         raise ValidationError("Nothing to change.", details={"on_hand": ["give delta, on_hand or low_stock_threshold"]})
-    level = StockLevel.objects.select_for_update().select_related("product").get(pk=stock_level.pk)
+    level = StockLevel.objects.select_for_update(of=("self",)).select_related("product").get(pk=stock_level.pk)
     target = on_hand if on_hand is not None else level.on_hand + (delta or 0)
     if target < 0:
         raise ValidationError("Stock on hand cannot go below zero.", details={"on_hand": [f"would be {target}"]})
