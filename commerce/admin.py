@@ -15,6 +15,7 @@ from django.db.models import F, Sum
 from django.template.response import TemplateResponse
 
 from accounts.admin import OrganizationScopedAdmin
+from accounts.audit import record_audit
 from config.errors import ApplicationError
 from connectors import registry
 from connectors.base import Capability
@@ -94,9 +95,11 @@ class ProductAdmin(OrganizationScopedAdmin):
         for organization_id in set(queryset.values_list("organization_id", flat=True)):
             products = queryset.filter(organization_id=organization_id)
             with transaction.atomic():
+                product_ids = list(products.values_list("pk", flat=True))
                 scheduled += queue_inventory_push(organization=products.first().organization,
-                                                  product_ids=list(products.values_list("pk", flat=True)),
-                                                  countdown=0)
+                                                  product_ids=product_ids, countdown=0)
+            record_audit(action="stock.push_requested", request=request, organization=organization_id,
+                         details={"products": len(product_ids)})
         self.message_user(request, f"Stock push queued to {scheduled} channel(s).", messages.SUCCESS)
 
 
@@ -197,6 +200,8 @@ class OrderAdmin(OrganizationScopedAdmin):
                 continue
             try:
                 fulfill(order=order, tracking_number=tracking, **form.cleaned_data)
+                record_audit(action="order.fulfilled", request=request, target=order,
+                             details={"carrier": str(form.cleaned_data.get("carrier", ""))})
                 done += 1
             except ApplicationError as exc:
                 self.message_user(request, f"{order}: {exc.message}", messages.ERROR)
@@ -208,8 +213,9 @@ class OrderAdmin(OrganizationScopedAdmin):
         from .tasks import repull_order
 
         ids = list(queryset.filter(integration__isnull=False).values_list("pk", flat=True)[:ACTION_LIMIT])
-        for pk in ids:
-            repull_order.delay_on_commit(pk)
+        for order in queryset.filter(pk__in=ids):
+            repull_order.delay_on_commit(order.pk)
+            record_audit(action="order.repull_requested", request=request, target=order)
         self.message_user(request, f"Re-pull queued for {len(ids)} order(s).", messages.SUCCESS)
 
 
@@ -232,6 +238,7 @@ class FulfillmentAdmin(OrganizationScopedAdmin):
         retried = 0
         for fulfillment in queryset.filter(push_status="failed")[:ACTION_LIMIT]:
             fulfillment_retry_push(fulfillment=fulfillment)
+            record_audit(action="fulfillment.push_retried", request=request, target=fulfillment)
             retried += 1
         self.message_user(request, f"{retried} push(es) queued again.", messages.SUCCESS)
 

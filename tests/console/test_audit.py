@@ -118,3 +118,13 @@ def test_the_trail_is_read_only_and_scoped_in_the_admin(org, staff):
     detail = viewer.get(reverse("admin:accounts_auditevent_change", args=[mine.pk])).content.decode()
     assert 'name="action"' not in detail  # no form inputs: read-only
     assert viewer.post(reverse("admin:accounts_auditevent_delete", args=[mine.pk])).status_code == 403
+
+
+def test_commerce_operator_actions_are_recorded(org, staff):
+    from commerce.models import Product
+
+    product = Product.objects.create(organization=org, sku="MUG-1", name="Mug")
+    staff(org, "operator").post(reverse("admin:commerce_product_changelist"),
+                                {"action": "push_stock_now", "_selected_action": [product.pk]})
+    event = AuditEvent.objects.get()
+    assert (event.action, event.organization, event.details) == ("stock.push_requested", org, {"products": 1})
