@@ -13,7 +13,9 @@ runs and its answer is saved (encrypted by the model fields).
 
 What can go wrong: the token endpoint refuses the refresh token (revoked,
 rotated elsewhere): `RefreshFailed(transient=False)`, and the integration goes
-to `pending_auth` with `last_error` set, so an operator reconnects it. The token
+to `pending_auth` with `last_error` set, so an operator reconnects it;
+`integration.error` is published once, on the move to pending_auth (whether a
+sync, the beat or an operator asked). The token
 endpoint is down: `RefreshFailed(transient=True)`, status untouched. The refresh
 runs while the row lock is held, so other workers wait for it (for as long as
 the connector's own call may take, timeouts and retries included). Call
@@ -129,16 +131,38 @@ def _fail(integration, failure: Exception, Integration, IntegrationStatus) -> bo
     needs_reconnect = not transient and isinstance(failure, (ProviderError, CapabilityNotSupported))
     detail = Redactor.for_integration(integration).text(str(failure))[:300]
     message = f"Refreshing the access token of {integration.code} failed: {detail}"
-    changes = {"last_error": message, "updated_at": timezone.now()}
-    if needs_reconnect:
-        changes["status"] = IntegrationStatus.PENDING_AUTH
-    Integration.objects.filter(pk=integration.pk).update(**changes)
-    for field, value in changes.items():
-        setattr(integration, field, value)
-    logger.warning("%s", message)
-    raise RefreshFailed(
+    error = RefreshFailed(
         message,
         status_code=getattr(failure, "status_code", None),
         transient=transient,
         details={"integration": integration.code},
+    )
+    changes = {"last_error": message, "updated_at": timezone.now()}
+    with transaction.atomic(using=router.db_for_write(Integration)):
+        rows = Integration.objects.filter(pk=integration.pk)
+        # The move to pending_auth is published once, by whoever makes it (a sync, the beat, a manual refresh).
+        moved = needs_reconnect and rows.exclude(status=IntegrationStatus.PENDING_AUTH).update(
+            status=IntegrationStatus.PENDING_AUTH, **changes) > 0
+        if not moved:
+            rows.update(**changes)
+        if needs_reconnect:
+            changes["status"] = IntegrationStatus.PENDING_AUTH
+        for field, value in changes.items():
+            setattr(integration, field, value)
+        if moved:
+            _publish_refused(integration, error)
+    logger.warning("%s", message)
+    raise error
+
+
+def _publish_refused(integration, error: RefreshFailed) -> None:
+    """integration.error for a refresh the provider refused: the integration waits for a reconnect."""
+    from webhooks.events import publish
+
+    publish(
+        "integration.error",
+        {"integration": {"id": integration.pk, "code": integration.code, "provider": integration.provider,
+                         "name": integration.name},
+         "code": error.code, "error": error.message[:500], "status": "pending_auth", "transient": False},
+        integration.organization, integration=integration,
     )

@@ -13,15 +13,17 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import Organization
 from config.errors import ApplicationError, ValidationError
 from connectors import registry
-from connectors.base import ConnectionResult
+from connectors.base import AuthKind, ConnectionResult
 from connectors.outbound import check_outbound_url
 
 from .masking import MASK
@@ -129,6 +131,8 @@ def integration_create(
         auto_sync_enabled=auto_sync_enabled,
     )
     _save_new(integration)
+    if integration.status == IntegrationStatus.ACTIVE and connector_cls.auth_kind != AuthKind.OAUTH2:
+        transaction.on_commit(partial(_register_after_commit, integration.pk))
     return integration
 
 
@@ -150,6 +154,8 @@ def integration_update(*, integration: Integration, data: dict[str, Any]) -> Int
         _check_code_free(data["code"], exclude_pk=integration.pk)
     if data.get("api_endpoint"):
         _check_api_endpoint(data["api_endpoint"])
+    activated = data.get("status") == IntegrationStatus.ACTIVE and Integration.objects.filter(
+        pk=integration.pk).exclude(status=IntegrationStatus.ACTIVE).exists()
 
     changes = dict(data)
     for name in SECRET_TEXT_FIELDS:
@@ -170,22 +176,126 @@ def integration_update(*, integration: Integration, data: dict[str, Any]) -> Int
         except IntegrityError:
             _check_code_free(integration.code, exclude_pk=integration.pk)
             raise
+    if activated and not _oauth(integration.provider):
+        transaction.on_commit(partial(_register_after_commit, integration.pk))
     return integration
 
 
 def integration_delete(*, integration: Integration) -> None:
     """Delete the integration with its log rows and OAuth states (the foreign keys cascade).
 
-    An OAuth integration holding tokens is disconnected first (revoked at the
-    provider where it can be, integration.disconnected published), outside the
-    delete's transaction: no transaction stays open while a provider answers.
+    An OAuth integration holding tokens is disconnected first (its webhook
+    subscriptions removed and its tokens revoked at the provider where it can
+    be, integration.disconnected published); any other has its subscriptions
+    removed (best effort). Both outside the delete's transaction: no
+    transaction stays open while a provider answers.
     """
     from .oauth.flow import oauth_disconnect, oauth_holds_tokens  # flow builds on this module
 
     if oauth_holds_tokens(integration):
         oauth_disconnect(integration=integration, reason="deleted")
+    elif registry.is_registered(integration.provider) and not _oauth(integration.provider):
+        integration_webhooks_unregister(integration=integration)
     with transaction.atomic():
         integration.delete()
+
+
+def integration_mark_credentials_refused(*, integration: Integration, message: str) -> bool:
+    """An active integration whose credentials the provider refused goes to `error`, once, with `message`.
+
+    Only `active` ones: an integration being set up (inactive, testing) is the operator's to probe, and
+    one already in error keeps its first message. Publishes integration.error in the same transaction.
+    Returns whether the status changed (and the event was published).
+    """
+    from webhooks.events import publish
+
+    with transaction.atomic():
+        changed = Integration.objects.filter(pk=integration.pk, status=IntegrationStatus.ACTIVE).update(
+            status=IntegrationStatus.ERROR, last_error=message[:2000], updated_at=timezone.now())
+        if not changed:
+            return False
+        integration.status, integration.last_error = IntegrationStatus.ERROR, message[:2000]
+        publish("integration.error",
+                {"integration": {"id": integration.pk, "code": integration.code, "provider": integration.provider,
+                                 "name": integration.name}, "error": integration.last_error},
+                integration.organization, integration)
+    return True
+
+
+# ---------------------------------------------------------------- webhook subscriptions at the provider
+# Made when an integration becomes usable (an OAuth connect, an API-key integration created or set active) and
+# removed when it goes (disconnect, delete). Best effort: a provider that refuses or is down must not fail the
+# connect or the delete; the scheduled syncs import whatever the webhooks would have brought. What happened is
+# kept in metadata["webhook_subscriptions"] (and a failure in last_error) for the operator.
+SUBSCRIPTIONS_KEY = "webhook_subscriptions"
+SUBSCRIPTION_ERROR_PREFIX = "Subscribing to the provider's webhooks failed: "
+
+
+def _oauth(provider: str) -> bool:
+    """OAuth integrations subscribe on connect (oauth/flow.py); the others when they are created or set active."""
+    return registry.get(provider).auth_kind == AuthKind.OAUTH2
+
+
+def _register_after_commit(integration_id: int) -> None:
+    integration = Integration.objects.select_related("organization").filter(
+        pk=integration_id, status=IntegrationStatus.ACTIVE).first()
+    if integration is not None:
+        integration_webhooks_register(integration=integration)
+
+
+def _failure_text(exc: Exception, integration: Integration) -> str:
+    # A non-domain exception's message may carry a secret or a personal detail: only its class is kept.
+    text = f"{exc.code}: {exc.message}" if isinstance(exc, ApplicationError) else type(exc).__name__
+    return scrub_secrets(text, integration)
+
+
+def integration_webhooks_register(*, integration: Integration) -> list[str] | None:
+    """Subscribe the integration's receive URL to its provider's topics (`connector.register_webhooks`).
+
+    Call it outside transactions (it calls the provider). Returns the topics newly subscribed, or None when
+    it failed: the failure is logged and recorded (last_error, metadata), never raised. A success clears a
+    last_error that an earlier failed subscription wrote.
+    """
+    now = timezone.now().isoformat()
+    try:
+        topics = list(registry.connector_for(integration).register_webhooks())
+    except Exception as exc:  # noqa: BLE001 - best effort: whatever went wrong is recorded, the caller goes on
+        detail = _failure_text(exc, integration)
+        logger.warning("Webhook subscription of integration %s failed: %s", integration.code, detail)
+        _record_subscriptions(integration, {"status": "failed", "error": detail, "at": now},
+                              last_error=f"{SUBSCRIPTION_ERROR_PREFIX}{detail}")
+        return None
+    last_error = "" if integration.last_error.startswith(SUBSCRIPTION_ERROR_PREFIX) else None
+    _record_subscriptions(integration, {"status": "registered", "added": topics, "at": now}, last_error=last_error)
+    return topics
+
+
+def integration_webhooks_unregister(*, integration: Integration) -> str:
+    """Remove the subscriptions `integration_webhooks_register` made (`connector.unregister_webhooks`).
+
+    Best effort, like registering; call it while the integration still holds its credentials. Returns ""
+    or the failure's description (logged and recorded in metadata, never raised).
+    """
+    now = timezone.now().isoformat()
+    try:
+        removed = registry.connector_for(integration).unregister_webhooks()
+    except Exception as exc:  # noqa: BLE001 - best effort: a disconnect or delete goes on regardless
+        detail = _failure_text(exc, integration)
+        logger.warning("Removing the webhook subscriptions of integration %s failed: %s", integration.code, detail)
+        _record_subscriptions(integration, {"status": "unregister_failed", "error": detail, "at": now})
+        return f"Removing the provider's webhook subscriptions failed: {detail}"
+    if removed:
+        _record_subscriptions(integration, {"status": "removed", "removed": removed, "at": now})
+    return ""
+
+
+def _record_subscriptions(integration: Integration, outcome: dict[str, Any], *, last_error: str | None = None) -> None:
+    # The connector may have saved metadata of its own (registration ids) on this same instance: keep it.
+    integration.metadata = {**(integration.metadata or {}), SUBSCRIPTIONS_KEY: outcome}
+    changes: dict[str, Any] = {"metadata": integration.metadata, "updated_at": timezone.now()}
+    if last_error is not None:
+        integration.last_error = changes["last_error"] = last_error[:2000]
+    Integration.objects.filter(pk=integration.pk).update(**changes)
 
 
 def _secret_values(integration: Integration) -> Iterator[str]:

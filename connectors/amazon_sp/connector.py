@@ -67,7 +67,7 @@ from connectors.base import (
 )
 from connectors.errors import AuthExpired, ProviderError
 from connectors.oauth2_generic.protocol import StandardOAuth2
-from connectors.woocommerce.connector import mark_credentials_refused
+from integrations.services import integration_mark_credentials_refused
 
 from . import mapping, marketplaces
 from .client import REGION_HOSTS, SANDBOX_HOSTS, TOKEN_URL, AmazonSPClient
@@ -158,9 +158,10 @@ class AmazonSPConnector(StandardOAuth2, Connector):
         try:
             yield
         except AuthExpired as exc:
-            mark_credentials_refused(self.integration, f"Amazon refused the access token even after a refresh "
-                                     f"({exc.provider_message or f'HTTP {exc.status_code}'}); the seller may have "
-                                     f"revoked the app or its roles: authorize it again.")
+            integration_mark_credentials_refused(
+                integration=self.integration, message=f"Amazon refused the access token even after a refresh "
+                f"({exc.provider_message or f'HTTP {exc.status_code}'}); the seller may have "
+                f"revoked the app or its roles: authorize it again.")
             raise
 
     # ------------------------------------------------------------------ OAuth (Seller Central consent)

@@ -56,7 +56,7 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.oauth2_generic.protocol import token_set
-from connectors.woocommerce.connector import receive_url
+from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
 from .client import (

@@ -33,7 +33,7 @@ from typing import Any
 from config.errors import ApplicationError, ValidationError
 from connectors.base import AuthKind, Capability, ConnectionResult, Connector
 from connectors.errors import AuthExpired, ProviderError
-from connectors.woocommerce.connector import mark_credentials_refused
+from integrations.services import integration_mark_credentials_refused
 
 from . import localities, mapping
 from .client import API_ROOT, FanCourierClient
@@ -77,7 +77,8 @@ class FanCourierConnector(Connector):
         try:
             yield
         except AuthExpired as exc:
-            mark_credentials_refused(self.integration, f"{exc.message} Save the right ones to resume shipments.")
+            integration_mark_credentials_refused(
+                integration=self.integration, message=f"{exc.message} Save the right ones to resume shipments.")
             raise
 
     # ------------------------------------------------------------------ reads

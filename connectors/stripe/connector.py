@@ -25,7 +25,7 @@ from config.errors import ApplicationError
 from connectors.base import AuthKind, Capability, ConnectionResult, Connector, RateLimitPolicy, WebhookEvent
 from connectors.errors import AuthExpired
 from connectors.payments import settle
-from connectors.woocommerce.connector import mark_credentials_refused
+from integrations.services import integration_mark_credentials_refused
 
 from . import mapping, webhooks
 from .client import API_VERSION, BASE_URL, StripeClient
@@ -61,9 +61,10 @@ class StripeConnector(Connector):
         try:
             yield
         except AuthExpired as exc:
-            mark_credentials_refused(self.integration, f"Stripe refused the secret key "
-                                     f"({exc.provider_message or 'HTTP 401'}); roll it in the dashboard and "
-                                     f"save the new one.")
+            integration_mark_credentials_refused(
+                integration=self.integration, message=f"Stripe refused the secret key "
+                f"({exc.provider_message or 'HTTP 401'}); roll it in the dashboard and "
+                f"save the new one.")
             raise
 
     def test_connection(self) -> ConnectionResult:

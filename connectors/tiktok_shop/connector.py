@@ -48,7 +48,7 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.errors import ProviderError
-from connectors.woocommerce.connector import receive_url
+from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
 from .client import API_URL, AUTH_CODES, AUTHORIZE_URL, TOKEN_GET, TOKEN_REFRESH, TikTokShopClient, envelope_code

@@ -48,7 +48,8 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.errors import AuthExpired
-from connectors.woocommerce.connector import mark_credentials_refused, receive_url
+from integrations.services import integration_mark_credentials_refused
+from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
 from .client import PRODUCTION_URL, STAGE_URL, STOCK_BATCH_LIMIT, TrendyolClient
@@ -116,9 +117,10 @@ class TrendyolConnector(Connector):
         try:
             yield
         except AuthExpired as exc:
-            mark_credentials_refused(self.integration, f"Trendyol refused the API key and secret "
-                                     f"({exc.provider_message or 'HTTP 401'}); check them and the seller id, "
-                                     f"and save them again.")
+            integration_mark_credentials_refused(
+                integration=self.integration, message=f"Trendyol refused the API key and secret "
+                f"({exc.provider_message or 'HTTP 401'}); check them and the seller id, "
+                f"and save them again.")
             raise
 
     # ------------------------------------------------------------------ reads

@@ -40,8 +40,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from config.errors import ApplicationError, ValidationError
@@ -55,6 +53,8 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.errors import AuthExpired
+from integrations.services import integration_mark_credentials_refused
+from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
 from .client import BATCH_LIMIT, WooCommerceClient
@@ -115,8 +115,9 @@ class WooCommerceConnector(Connector):
         try:
             yield
         except AuthExpired as exc:
-            mark_credentials_refused(self.integration, f"WooCommerce refused the consumer key and secret "
-                                     f"({exc.provider_message or 'HTTP 401'}); check them and save them again.")
+            integration_mark_credentials_refused(
+                integration=self.integration, message=f"WooCommerce refused the consumer key and secret "
+                f"({exc.provider_message or 'HTTP 401'}); check them and save them again.")
             raise
 
     # ------------------------------------------------------------------ reads
@@ -275,6 +276,11 @@ class WooCommerceConnector(Connector):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(headers, body)
 
+    def webhook_handshake(self, method: str, headers: Mapping[str, str], query: Mapping[str, str],
+                          body: bytes) -> tuple[int, Any] | None:
+        """The creation ping (webhooks.py): exactly 200 for an unsigned POST of `webhook_id=<n>`; nothing is stored."""
+        return webhooks.ping_answer(method, headers, body)
+
     def register_webhooks(self) -> list[str]:
         """Create one WooCommerce webhook per topic pointing at this integration's receive URL.
 
@@ -313,34 +319,9 @@ class WooCommerceConnector(Connector):
 
 
 # ---------------------------------------------------------------------- helpers
-def receive_url(code: str) -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("webhook-receive", kwargs={"code": code})
-
-
 def _save_registrations(integration, registered: dict[str, Any]) -> None:
     integration.metadata = {**(integration.metadata or {}), WEBHOOKS_METADATA_KEY: registered}
     integration.save(update_fields=["metadata", "updated_at"])
-
-
-def mark_credentials_refused(integration, message: str) -> None:
-    """An active integration whose credentials the provider refused goes to `error`, once, with `message`.
-
-    Only `active` ones: an integration being set up (inactive, testing) is the operator's to probe, and
-    one already in error keeps its first message. Publishes integration.error in the same transaction.
-    """
-    from integrations.models import Integration, IntegrationStatus
-    from webhooks.events import publish
-
-    with transaction.atomic():
-        changed = Integration.objects.filter(pk=integration.pk, status=IntegrationStatus.ACTIVE).update(
-            status=IntegrationStatus.ERROR, last_error=message[:2000], updated_at=timezone.now())
-        if not changed:
-            return
-        integration.status, integration.last_error = IntegrationStatus.ERROR, message[:2000]
-        publish("integration.error",
-                {"integration": {"id": integration.pk, "code": integration.code, "provider": integration.provider,
-                                 "name": integration.name}, "error": integration.last_error},
-                integration.organization, integration)
 
 
 def _ships_everything(order: dict[str, Any], lines: list[dict[str, Any]] | None) -> bool:

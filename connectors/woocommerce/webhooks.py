@@ -12,12 +12,12 @@ a deletion's body is only `{"id"}`, so it falls back to the delivery id.
 
 The creation ping: when a webhook is created WooCommerce POSTs the form body
 `webhook_id=<id>` — unsigned, and it wants exactly HTTP 200. The receive view
-refuses an unsigned body (401) before any connector code runs, so `verify`
-does not accept it (an unsigned body must never make a row), and `parse`
-returns no events for it should one ever arrive signed. WooCommerce ignores
-the ping's outcome when a webhook is created through the REST API (as
-`register_webhooks` does) and delivers regardless; only the admin screen
-shows the error.
+asks `connector.webhook_handshake` before verifying anything, and `ping_answer`
+answers 200 for exactly that body without a signature header; nothing is
+stored (`verify` never accepts an unsigned body, so it can never make a row),
+and `parse` returns no events for a ping should one ever arrive signed.
+WooCommerce ignores the ping's outcome when a webhook is created through the
+REST API (as `register_webhooks` does), but the admin screen shows it.
 """
 
 from __future__ import annotations
@@ -40,8 +40,18 @@ TOPICS = (
 _PING = re.compile(rb"^webhook_id=\d+$")
 
 
+SIGNATURE_HEADER = "X-WC-Webhook-Signature"
+
+
 def is_ping(body: bytes) -> bool:
     return bool(_PING.match(body.strip()))
+
+
+def ping_answer(method: str, headers: Mapping[str, str], body: bytes) -> tuple[int, Any] | None:
+    """(200, …) for the unsigned creation ping (a POST of exactly `webhook_id=<digits>`); None for anything else."""
+    if method.upper() != "POST" or header(headers, SIGNATURE_HEADER) or not _PING.fullmatch(body):
+        return None
+    return 200, {"ping": "ok"}
 
 
 def verify(headers: Mapping[str, str], body: bytes, secrets: Iterable[str]) -> bool:

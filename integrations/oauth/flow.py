@@ -16,9 +16,11 @@ hooks); this module holds what every provider shares:
   tokens on the integration (encrypted fields) or creates it, and publishes
   `integration.connected`. A refusal stores nothing and leaves the state as it
   was: a forged or misrouted callback cannot burn a user's real handshake.
-- `oauth_disconnect` revokes at the provider where it can (best effort: a
-  provider that is down must not keep tokens alive here), wipes the tokens and
-  publishes `integration.disconnected`.
+  After that commit the provider's webhooks are subscribed (best effort,
+  services.integration_webhooks_register: a failure is recorded, never fatal).
+- `oauth_disconnect` removes the webhook subscriptions and revokes at the
+  provider where it can (best effort: a provider that is down must not keep
+  tokens alive here), wipes the tokens and publishes `integration.disconnected`.
 
 Provider calls happen outside transactions (a rollback must not lose tokens a
 provider already issued, and no lock is held while a provider thinks).
@@ -30,6 +32,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import requests
@@ -209,7 +212,10 @@ def _complete(oauth_state: OAuthState, provider: str, query: dict[str, str]) -> 
     except (ApplicationError, requests.RequestException, KeyError, ValueError, TypeError) as exc:
         raise OAuthFailed(_safe_message(exc, integration, client_secret)) from exc
     account = _account_name(connector, tokens)
-    return _store(oauth_state, integration, tokens, account)
+    integration = _store(oauth_state, integration, tokens, account)
+    # After the connect committed and outside any transaction; best effort, it never fails the connect.
+    transaction.on_commit(partial(services.integration_webhooks_register, integration=integration))
+    return integration
 
 
 def _draft(oauth_state: OAuthState) -> Integration:
@@ -305,30 +311,34 @@ def oauth_holds_tokens(integration: Integration) -> bool:
     return oauth and bool(integration.access_token or integration.refresh_token)
 
 
-def oauth_disconnect(*, integration: Integration, reason: str = "user") -> bool:
-    """Revoke at the provider (best effort), wipe the tokens, set pending_auth, publish integration.disconnected.
+def oauth_disconnect(*, integration: Integration, reason: str = "user", at_provider: bool = True) -> bool:
+    """Unsubscribe and revoke at the provider (best effort), wipe the tokens, set pending_auth, publish
+    integration.disconnected.
 
-    Returns whether the provider confirmed a revocation. A revoke that fails
-    (provider down, token already dead) is recorded in `last_error` and in the
-    event, and the local tokens are wiped all the same: the user asked for them
-    to be gone. Raises VALIDATION_ERROR for a provider that is not OAuth.
+    Returns whether the provider confirmed a revocation. A webhook unsubscription
+    or a revoke that fails (provider down, token already dead) is recorded in
+    `last_error` and in the event, and the local tokens are wiped all the same:
+    the user asked for them to be gone. `at_provider=False` calls no provider
+    (it told us the authorization is gone: its deauthorization webhook). Raises
+    VALIDATION_ERROR for a provider that is not OAuth.
     """
     connector = registry.connector_for(integration)
     if connector.auth_kind != AuthKind.OAUTH2:
         raise ValidationError(f"{connector.display_name} is not connected with OAuth; delete or edit its keys.",
                               details={"provider": ["not OAuth"]})
-    revoked, revoke_error = False, ""
-    if integration.access_token or integration.refresh_token:
+    revoked, errors = False, []
+    if at_provider and (integration.access_token or integration.refresh_token):
+        errors.append(services.integration_webhooks_unregister(integration=integration))  # needs the token
         try:
             revoked = connector.revoke_token()
         except (ApplicationError, requests.RequestException) as exc:
             text = exc.message if isinstance(exc, ApplicationError) else type(exc).__name__
-            revoke_error = Redactor.for_integration(integration).text(f"Revoking at the provider failed: {text}")
+            errors.append(Redactor.for_integration(integration).text(f"Revoking at the provider failed: {text}"))
     with transaction.atomic():
         row = Integration.objects.select_for_update().get(pk=integration.pk)
         row.access_token = row.refresh_token = ""
         row.expires_at, row.token_type, row.scope = None, "", []
-        row.status, row.last_error = IntegrationStatus.PENDING_AUTH, revoke_error[:500]
+        row.status, row.last_error = IntegrationStatus.PENDING_AUTH, "; ".join(e for e in errors if e)[:500]
         row.save(update_fields=[*TOKEN_FIELDS, "status", "last_error", "updated_at"])
         publish("integration.disconnected",
                 {"integration": integration_summary(row), "reason": reason, "revoked": revoked},

@@ -18,8 +18,8 @@ out early that its refresh token was revoked, and keeps rotating refresh tokens
 from lapsing.)
 
 Failures: the provider refused the refresh token (invalid_grant) — tokens.py
-set pending_auth; `integration.error` is published with code REFRESH_FAILED and
-nobody retries until a reconnect. The token endpoint was down — transient: the
+sets pending_auth and publishes `integration.error` with code REFRESH_FAILED
+(once, on the move), and nobody retries until a reconnect. The token endpoint was down — transient: the
 task backs off and tries again; when it gives up, the integration goes to
 `error` with REFRESH_FAILED in last_error and `integration.error` is published.
 A later successful refresh puts such an integration back to active.
@@ -121,12 +121,7 @@ def oauth_refresh_if_due(*, integration_id: int) -> bool:
 
 def _refresh(connector: Connector, stale_token: str) -> bool:
     integration = connector.integration
-    try:
-        refreshed = tokens.refresh_token(connector, stale_token=stale_token, force=True)
-    except RefreshFailed as exc:
-        if not exc.transient:  # tokens.py has set pending_auth
-            _report(integration, exc, status=IntegrationStatus.PENDING_AUTH)
-        raise
+    refreshed = tokens.refresh_token(connector, stale_token=stale_token, force=True)  # a refusal: see tokens.py
     if integration.status == IntegrationStatus.ERROR and integration.last_error.startswith(GAVE_UP_PREFIX):
         Integration.objects.filter(pk=integration.pk, status=IntegrationStatus.ERROR).update(
             status=IntegrationStatus.ACTIVE, last_error="", updated_at=timezone.now()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from connectors import http, outbound, registry
-from integrations.models import Integration
+from integrations.models import Integration, IntegrationLog
 from integrations.services import integration_test_connection
 from tests.factories import IntegrationFactory
 from webhooks.inbound.handlers import handle
@@ -78,12 +78,24 @@ def test_a_tampered_delivery_is_refused(client, store, nudges):
 
 
 def test_webhooks__ping(client, store, nudges):
-    """The creation ping is unsigned: the receive view refuses it before the connector (so WooCommerce's admin
-    screen shows an error; REST-created webhooks ignore it), and parse yields no events should one be signed."""
+    """The creation ping is unsigned: the receive view answers it as a handshake, exactly 200, storing nothing;
+    it never verifies, and parse yields no events should one be signed."""
     _, headers, body = delivery("webhooks__ping")
     connector = registry.connector_for(store)
     assert not connector.verify_webhook(headers, body)
     assert connector.parse_webhook(headers, body) == []
+    assert post(client, store.code, body, headers).status_code == 200
+    assert IncomingWebhook.objects.count() == 0 and nudges == []
+    assert not IntegrationLog.objects.exists()
+
+
+@pytest.mark.parametrize("body, signed", [(b"webhook_id=142", True), (b"webhook_id=142&x=1", False),
+                                          (b"webhook_id=abc", False), (b"webhook_id=142\n", False)])
+def test_only_an_exact_unsigned_ping_is_a_handshake(client, store, nudges, body, signed):
+    """A signature header or any other body is a delivery like any other: verified, and refused (401) here."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if signed:
+        headers["X-WC-Webhook-Signature"] = "bm90LWEtc2lnbmF0dXJl"
     assert post(client, store.code, body, headers).status_code == 401
     assert IncomingWebhook.objects.count() == 0
 

@@ -15,6 +15,14 @@ class WebhookStoreUnavailable(ApplicationError):
     default_message = "The webhook could not be stored right now; deliver it again later."
 
 
+class WebhookMethodNotAllowed(ApplicationError):
+    """A request to a receive URL that is neither a delivery (POST) nor a handshake the provider answers."""
+
+    code = "METHOD_NOT_ALLOWED"
+    http_status = status.HTTP_405_METHOD_NOT_ALLOWED
+    default_message = "Webhooks are delivered with POST."
+
+
 class InvalidVerifyToken(ApplicationError):
     """Meta's subscription check (`hub.verify_token`) named no integration's token; Meta expects a 403."""
 

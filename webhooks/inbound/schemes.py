@@ -12,11 +12,18 @@ Shopify `X-Shopify-Webhook-Id`; WooCommerce `{topic}:{resource id}:{date_modifie
 Standard Webhooks `webhook-id`; Meta has none, so `sha256:<body hash>` (a
 redelivery carries the same body); the generic HMAC scheme reads the headers
 named in `config["webhook"]` (`event_type_header`, `event_id_header`).
+
+Handshakes (a provider checking the receive URL, answered before any signature
+check and storing nothing): a scheme may have one for connectors that only name
+it; Meta's `GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…` echoes
+the challenge as text when the token is the integration's
+`credentials["verify_token"]`. A connector's own `webhook_handshake` comes first.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +32,8 @@ from . import verifiers
 from .verifiers import header
 
 Identify = Callable[[Mapping[str, str], bytes, Any, Mapping[str, Any]], tuple[str, str]]
+# (method, headers, query, body, integration) -> (HTTP status, body: a str is sent as text, else JSON) | None
+Handshake = Callable[[str, Mapping[str, str], Mapping[str, str], bytes, Any], "tuple[int, Any] | None"]
 
 
 def _str(value: Any) -> str:
@@ -55,6 +64,17 @@ def _identify_meta(headers, body, payload, options) -> tuple[str, str]:
     return _get(payload, "object"), f"sha256:{hashlib.sha256(body).hexdigest()}"
 
 
+def _handshake_meta(method, headers, query, body, integration) -> tuple[int, Any] | None:
+    mode, token = query.get("hub.mode", ""), query.get("hub.verify_token", "")
+    challenge = query.get("hub.challenge", "")
+    if method.upper() != "GET" or mode != "subscribe" or not token or not challenge or len(challenge) > 256:
+        return None
+    expected = str((integration.credentials or {}).get("verify_token") or "")
+    if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
+        return None
+    return 200, challenge
+
+
 def _identify_slack(headers, body, payload, options) -> tuple[str, str]:
     event = payload.get("event") if isinstance(payload, dict) else None
     event_type = _get(event, "type") or _get(payload, "type")
@@ -80,6 +100,7 @@ class Scheme:
     timestamped: bool = False
     configurable: bool = False  # reads header/encoding/prefix from config["webhook"]
     encoding: str = "hex"  # the configurable schemes' default encoding
+    handshake: Handshake | None = None
 
     def check(self, headers: Mapping[str, str], body: bytes, secrets: list[str], options: Mapping[str, Any],
               *, tolerance: int) -> bool:
@@ -108,7 +129,7 @@ SCHEMES: dict[str, Scheme] = {
         Scheme("shopify", verifiers.verify_shopify, _identify_shopify, "X-Shopify-Hmac-Sha256"),
         Scheme("woocommerce", verifiers.verify_woocommerce, _identify_woocommerce, "X-WC-Webhook-Signature"),
         Scheme("stripe", verifiers.verify_stripe, _identify_stripe, "Stripe-Signature", timestamped=True),
-        Scheme("meta", verifiers.verify_meta, _identify_meta, "X-Hub-Signature-256"),
+        Scheme("meta", verifiers.verify_meta, _identify_meta, "X-Hub-Signature-256", handshake=_handshake_meta),
         Scheme("slack", verifiers.verify_slack, _identify_slack, "X-Slack-Signature", timestamped=True),
         Scheme("standard-webhooks", verifiers.verify_standard_webhooks, _identify_standard_webhooks,
                "webhook-signature", timestamped=True),

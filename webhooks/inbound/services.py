@@ -31,6 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from config.errors import ApplicationError, InvalidSignature
@@ -53,6 +54,15 @@ class Receipt:
 
     webhook: IncomingWebhook
     created: bool
+
+
+def receive_url(code: str) -> str:
+    """Where providers deliver an integration's webhooks: PUBLIC_BASE_URL + `/api/webhooks/receive/<code>/`.
+
+    What a connector's `register_webhooks` subscribes (and eBay's challenge hashes), so it must be the
+    address exactly as the provider calls it: behind a proxy, PUBLIC_BASE_URL is the public origin.
+    """
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("webhook-receive", kwargs={"code": code})
 
 
 # ---------------------------------------------------------------- verifying
@@ -103,6 +113,21 @@ def _log_rejection(integration: Integration, *, path: str, headers: Mapping[str,
         )
     except Exception as exc:  # noqa: BLE001 - the 401 matters more than its log line
         logger.warning("IntegrationLog row for a rejected webhook not written: %s", type(exc).__name__)
+
+
+def webhook_handshake(connector: Connector, *, method: str, headers: Mapping[str, str], query: Mapping[str, str],
+                      body: bytes) -> tuple[int, Any] | None:
+    """A provider's check of its receive URL (eBay's challenge, WooCommerce's ping, Meta's hub.challenge).
+
+    Asked before any signature check; it stores nothing. The connector's `webhook_handshake`, else its scheme's
+    (schemes.py). None: no handshake, the request is a delivery (or refused). The answer is (HTTP status,
+    body): a str body is sent as text/plain, anything else as JSON.
+    """
+    answer = connector.webhook_handshake(method, headers, query, body)
+    scheme = schemes.get(connector.webhook_scheme)
+    if answer is None and scheme is not None and scheme.handshake is not None:
+        answer = scheme.handshake(method, headers, query, body, connector.integration)
+    return answer
 
 
 # ---------------------------------------------------------------- identifying

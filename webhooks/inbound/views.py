@@ -6,13 +6,18 @@ byte past the cap), because a signature is over the exact bytes and a parser
 must not see a body we have not verified. Errors are the one envelope; a
 database that cannot store the webhook is a 503 so that the provider retries.
 
-- `POST /api/webhooks/receive/<code>/`: the integration by its code.
+- `/api/webhooks/receive/<code>/`: the integration by its code. A provider's
+  handshake (eBay's `GET ?challenge_code=`, WooCommerce's unsigned
+  `webhook_id=N` ping, Meta's hub.challenge) is answered first, through
+  services.webhook_handshake, before any signature check and storing nothing;
+  anything else but a POST delivery is 405.
 - `POST /api/webhooks/shopify/`: the integration by `X-Shopify-Shop-Domain`,
   matched against `integration.config["shop_domain"]` (lower-case
   `name.myshopify.com`); among several, the one whose secret verifies.
-- `GET /api/webhooks/meta/`: Meta's subscription check; answers `hub.challenge`
-  when `hub.verify_token` equals the `verify_token` in the credentials (encrypted)
-  of an integration whose connector uses the `meta` scheme, else 403.
+- `GET /api/webhooks/meta/`: Meta's subscription check, the same handshake
+  asked of every integration whose connector uses the `meta` scheme: answers
+  `hub.challenge` when `hub.verify_token` equals the `verify_token` in one's
+  credentials (encrypted), else 403.
   `POST /api/webhooks/meta/`: the integration whose app secret (webhook_secret)
   verifies `X-Hub-Signature-256`; if several do (one Meta app, several
   integrations), the one whose `config["meta_object_ids"]` lists an entry id.
@@ -21,7 +26,6 @@ database that cannot store the webhook is a 503 so that the provider retries.
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 import logging
 from collections.abc import Callable
@@ -36,8 +40,8 @@ from config.errors import ApplicationError, IntegrationNotFound, PayloadTooLarge
 from connectors import registry
 from integrations.models import Integration
 
-from .errors import InvalidVerifyToken, WebhookStoreUnavailable
-from .services import Receipt, webhook_receive
+from .errors import InvalidVerifyToken, WebhookMethodNotAllowed, WebhookStoreUnavailable
+from .services import Receipt, webhook_handshake, webhook_receive
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ def _error(exc: ApplicationError) -> JsonResponse:
     response = JsonResponse(error_body(exc.code, exc.message, exc.details), status=exc.http_status)
     if exc.http_status == 503:
         response["Retry-After"] = "30"
+    if exc.http_status == 405:
+        response["Allow"] = ", ".join(exc.details.get("allowed") or [])
     return response
 
 
@@ -91,8 +97,9 @@ def _accepted(receipt: Receipt) -> JsonResponse:
     return JsonResponse(body, status=202 if receipt.created else 200)
 
 
-def _receive(request: HttpRequest, integrations: list[Integration], **kwargs) -> JsonResponse:
-    body = read_body(request)
+def _receive(request: HttpRequest, integrations: list[Integration], body: bytes | None = None,
+             **kwargs) -> JsonResponse:
+    body = read_body(request) if body is None else body
     receipt = webhook_receive(
         integrations=integrations, headers=dict(request.headers), body=body,
         remote_ip=request.META.get("REMOTE_ADDR") or None, path=request.path, **kwargs,
@@ -100,13 +107,29 @@ def _receive(request: HttpRequest, integrations: list[Integration], **kwargs) ->
     return _accepted(receipt)
 
 
+def _handshake(request: HttpRequest, integration: Integration, body: bytes) -> HttpResponse | None:
+    answer = webhook_handshake(registry.connector_for(integration), method=request.method or "",
+                               headers=dict(request.headers), query=request.GET.dict(), body=body)
+    if answer is None:
+        return None
+    status, payload = answer
+    if isinstance(payload, str):
+        return HttpResponse(payload, status=status, content_type="text/plain; charset=utf-8")
+    return JsonResponse(payload, status=status, safe=False)
+
+
 @webhook_endpoint
-@require_http_methods(["POST"])
 def receive(request: HttpRequest, code: str) -> HttpResponse:
     integration = Integration.objects.filter(code=code).first()
     if integration is None or not registry.is_registered(integration.provider):
         raise IntegrationNotFound(NO_INTEGRATION)
-    return _receive(request, [integration])
+    body = read_body(request)
+    answered = _handshake(request, integration, body)
+    if answered is not None:
+        return answered
+    if request.method != "POST":
+        raise WebhookMethodNotAllowed(details={"allowed": ["POST"]})
+    return _receive(request, [integration], body=body)
 
 
 @webhook_endpoint
@@ -143,21 +166,10 @@ def _meta_pick(verified, body: bytes):
 def receive_meta(request: HttpRequest) -> HttpResponse:
     integrations = _meta_integrations()
     if request.method == "GET":
-        return _meta_challenge(request, integrations)
+        answered = next((a for a in (_handshake(request, i, b"") for i in integrations) if a is not None), None)
+        if answered is None:
+            raise InvalidVerifyToken()
+        return answered
     if not integrations:
         raise IntegrationNotFound(NO_INTEGRATION)
     return _receive(request, integrations, pick=_meta_pick)
-
-
-def _meta_challenge(request: HttpRequest, integrations: list[Integration]) -> HttpResponse:
-    mode, token = request.GET.get("hub.mode", ""), request.GET.get("hub.verify_token", "")
-    challenge = request.GET.get("hub.challenge", "")
-    if mode != "subscribe" or not token or not challenge or len(challenge) > 256:
-        raise InvalidVerifyToken()
-    matched = False
-    for integration in integrations:
-        expected = str((integration.credentials or {}).get("verify_token") or "")
-        matched |= bool(expected) and hmac.compare_digest(expected.encode(), token.encode())
-    if not matched:
-        raise InvalidVerifyToken()
-    return HttpResponse(challenge, content_type="text/plain; charset=utf-8")
