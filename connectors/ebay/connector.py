@@ -330,7 +330,14 @@ class EbayConnector(Connector):
         return found
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
-        return webhooks.parse(body)
+        return webhooks.parse(body, accounts=self.seller_accounts())
+
+    def seller_accounts(self) -> frozenset[str]:
+        """The eBay user this integration is connected as: `config["ebay_username"]`/`["ebay_user_id"]`, or the
+        account name a connect recorded. Empty: no revocation can be matched to it (it is then ignored)."""
+        known = (self.config.get("ebay_username"), self.config.get("ebay_user_id"),
+                 (self.integration.metadata or {}).get("account_name"))
+        return frozenset(str(value) for value in known if value)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -11,6 +11,9 @@ the header says so). Anything malformed is "not verified", never an exception.
 
 Events: one per delivery, dedup key `notification.notificationId` (eBay retries a delivery it did not get
 a 2xx for, with the same id). Order topics carry the order id; `normalize_order` fetches the order.
+AUTHORIZATION_REVOCATION is an application-level topic: every seller's revocation reaches the one
+destination, so it is resource `deauthorization` (the handlers disconnect) only when its `username` or
+`userId` is one of the integration's `accounts`; otherwise `authorization_revocation`, recorded and ignored.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from connectors.base import WebhookEvent
 from webhooks.inbound.verifiers import header
 
 SIGNATURE_HEADER = "X-EBAY-SIGNATURE"
+DEAUTHORIZATION_TOPIC = "AUTHORIZATION_REVOCATION"
 ORDER_TOPICS = frozenset({"ORDER_CONFIRMATION", "ITEM_MARKED_SHIPPED", "ORDER_CANCELLATION_ACTIVITY",
                           "ORDER_RETURN_ACTIVITY", "ITEM_SOLD", "ITEM_MARKED_PAID"})
 DIGESTS = {"SHA1": hashes.SHA1, "SHA256": hashes.SHA256}
@@ -82,8 +86,11 @@ def verify(signature: dict[str, Any], body: bytes, public_key_pem: str) -> bool:
     return True
 
 
-def parse(body: bytes) -> list[WebhookEvent]:
-    """One event: type = the topic; order topics → resource `order` with `{"orderId"}` as the payload."""
+def parse(body: bytes, *, accounts: frozenset[str] = frozenset()) -> list[WebhookEvent]:
+    """One event: type = the topic; order topics → resource `order` with `{"orderId"}` as the payload.
+
+    `accounts`: the eBay usernames/user ids of the integration, for its AUTHORIZATION_REVOCATION.
+    """
     try:
         payload: Any = json.loads(body)
     except ValueError:
@@ -99,5 +106,9 @@ def parse(body: bytes) -> list[WebhookEvent]:
     if topic in ORDER_TOPICS and order_id:
         return [WebhookEvent(event_type=topic, external_id=str(notification["notificationId"]), resource="order",
                              payload={"orderId": str(order_id)})]
+    revoked = {str(data.get(key) or "") for key in ("username", "userId")} - {""}
+    if topic == DEAUTHORIZATION_TOPIC and revoked & accounts:
+        return [WebhookEvent(event_type=topic, external_id=str(notification["notificationId"]),
+                             resource="deauthorization", payload=data)]
     return [WebhookEvent(event_type=topic, external_id=str(notification["notificationId"]),
                          resource=topic.lower(), payload=data)]

@@ -67,6 +67,8 @@ RESOURCES = {
     "app": "app",
 }
 PRIVACY_RESOURCE = "privacy"
+DEAUTHORIZATION_TOPIC = "app/uninstalled"  # the shop removed the app: its token is dead (handlers disconnect)
+DEAUTHORIZATION_RESOURCE = "deauthorization"
 
 
 def verify(headers: Mapping[str, str], body: bytes, secrets: Iterable[str]) -> bool:
@@ -77,6 +79,8 @@ def verify(headers: Mapping[str, str], body: bytes, secrets: Iterable[str]) -> b
 def resource_of(topic: str) -> str:
     if topic in PRIVACY_TOPICS:
         return PRIVACY_RESOURCE
+    if topic == DEAUTHORIZATION_TOPIC:
+        return DEAUTHORIZATION_RESOURCE
     prefix = topic.split("/", 1)[0]
     return RESOURCES.get(prefix, prefix)
 

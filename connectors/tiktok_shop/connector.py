@@ -286,7 +286,7 @@ class TikTokShopConnector(Connector):
         return webhooks.verify(headers, body, app_key=app_key, secrets=[app_secret])
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
-        return webhooks.parse(body)
+        return webhooks.parse(body, shop_id=str(self.config.get("shop_id") or ""))
 
     def register_webhooks(self) -> list[str]:
         """Point the shop's order webhooks at this integration's receive URL (one address per event type)."""

@@ -5,7 +5,10 @@ message=app_key + raw body). That is the generic HMAC verifier (webhooks/inbound
 `app_key + body`, so no HMAC is re-implemented here. Body: `{"type", "tts_notification_id", "shop_id",
 "timestamp", "data"}`; `tts_notification_id` is the dedup key (TikTok re-sends an unacknowledged delivery
 with the same id). Type 1 (ORDER_STATUS_CHANGE) brings `data.order_id`, `order_status`, `update_time`:
-`normalize_order` fetches the order. Other types are recorded and ignored (no handler takes them).
+`normalize_order` fetches the order. Type 6 (SELLER_DEAUTHORIZATION) of this integration's shop
+(`config["shop_id"]`, which the shop lookup saves) is resource `deauthorization` (the handlers disconnect);
+of another shop, or when the shop is not known yet, it stays `seller_deauthorization` (TikTok sends app-level
+events for every shop of the app to one address). Other types are recorded and ignored.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ TYPES = {1: "ORDER_STATUS_CHANGE", 2: "REVERSE_ORDER_STATUS_CHANGE", 3: "RECIPIE
          4: "PACKAGE_UPDATE", 5: "PRODUCT_STATUS_CHANGE", 6: "SELLER_DEAUTHORIZATION",
          7: "UPCOMING_AUTHORIZATION_EXPIRATION"}
 ORDER_TYPES = frozenset({1, 3, 4})
+DEAUTHORIZATION_TYPE = 6
 
 
 def verify(headers: Mapping[str, str], body: bytes, *, app_key: str, secrets: Iterable[str]) -> bool:
@@ -32,7 +36,8 @@ def verify(headers: Mapping[str, str], body: bytes, *, app_key: str, secrets: It
                               encoding="hex")
 
 
-def parse(body: bytes) -> list[WebhookEvent]:
+def parse(body: bytes, *, shop_id: str = "") -> list[WebhookEvent]:
+    """The events of a delivery; `shop_id` is the integration's shop, for the deauthorization of that shop."""
     try:
         payload: Any = json.loads(body)
     except ValueError:
@@ -48,4 +53,7 @@ def parse(body: bytes) -> list[WebhookEvent]:
         return [WebhookEvent(event_type=name, external_id=external_id, resource="order",
                              payload={"id": str(data["order_id"]), "status": data.get("order_status"),
                                       "update_time": data.get("update_time")})]
+    if kind == DEAUTHORIZATION_TYPE and shop_id and str(payload.get("shop_id") or "") == shop_id:
+        return [WebhookEvent(event_type=name, external_id=external_id, resource="deauthorization",
+                             payload={**data, "shop_id": shop_id})]
     return [WebhookEvent(event_type=name, external_id=external_id, resource=name.lower(), payload=data)]

@@ -56,7 +56,7 @@ def test_an_update_webhook_updates_and_an_older_one_changes_nothing(client, shop
     assert IncomingWebhook.objects.get(pk=stale.pk).metadata["result"]["orders"]["unchanged"] == 1
 
 
-@pytest.mark.parametrize("topic", ["products/update", "app/uninstalled", "orders/delete"])
+@pytest.mark.parametrize("topic", ["customers/update", "app/uninstalled", "orders/delete", "products/delete"])
 def test_events_no_handler_takes_are_ignored(client, shop, nudges, topic):
     webhook = _receive(client, shop, {"id": 1}, topic=topic)
     assert webhook_process(webhook_id=webhook.pk) == "ignored"

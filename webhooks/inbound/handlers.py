@@ -5,6 +5,8 @@ writes the row's final status), so everything a handler writes commits with
 "completed" or not at all. A delivery whose events no handler takes is
 "ignored" (an unknown topic, a resource we do not import yet, a deletion).
 
+Resources handled: order, product, inventory_level (through commerce, for connectors with the capability) and
+deauthorization (the seller removed the app: the integration is disconnected without calling the provider).
 Adding a resource: a function `(connector, events) -> summary` in `HANDLERS`; or, for a resource only its
 connector understands (payments), the connector lists it in `webhook_resources` and handles each event in
 `handle_webhook_event`.
@@ -19,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.errors import ValidationError
+from config.errors import ApplicationError, ValidationError
 from connectors import registry
-from connectors.base import Capability, Connector, WebhookEvent
+from connectors.base import AuthKind, Capability, Connector, WebhookEvent
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 
@@ -60,8 +62,80 @@ def handle_orders(connector: Connector, events: list[WebhookEvent]) -> dict[str,
     return {"orders": {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}}
 
 
+class NotImportedYet(ApplicationError):
+    """A stock level of an item whose product has not been imported yet: retried (its product webhook may be on
+    its way), then failed; the scheduled inventory sync sets it in any case."""
+
+    code = "NOT_IMPORTED_YET"
+    transient = True
+
+
+def _raise_failed(what: str, failed: list[dict[str, Any]]) -> None:
+    if failed:
+        reasons = "; ".join(f"{item['external_id']}: {item['error']}" for item in failed)
+        raise ValidationError(f"The {what} could not be imported ({reasons}).", details={"failed": failed})
+
+
+def handle_products(connector: Connector, events: list[WebhookEvent]) -> dict[str, Any] | None:
+    """Product created/updated: upsert the listing and its variants through commerce (idempotent, never regresses).
+
+    A deletion is ignored: the ERP keeps its products (other channels may list them).
+    """
+    events = [e for e in events if not _is_deletion(e.event_type)]
+    if not events or not registry.supports(connector.key, Capability.PRODUCTS):
+        return None
+    from commerce.services import upsert_products
+
+    result = upsert_products(integration=connector.integration,
+                             products=[connector.normalize_product(event.payload) for event in events])
+    _raise_failed("product", result.failed)
+    return {"products": {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}}
+
+
+def handle_inventory_levels(connector: Connector, events: list[WebhookEvent]) -> dict[str, Any] | None:
+    """A stock level changed at a channel location: set on_hand through commerce (idempotent, never regresses)."""
+    if not registry.supports(connector.key, Capability.INVENTORY):
+        return None
+    from commerce.services import upsert_inventory_levels
+
+    result = upsert_inventory_levels(integration=connector.integration,
+                                     levels=[connector.normalize_inventory_level(event.payload) for event in events])
+    unknown = [item for item in result.failed if item["error"].startswith("unknown inventory item")]
+    if unknown and len(unknown) == len(result.failed):
+        raise NotImportedYet(f"The product of stock level {unknown[0]['external_id']} is not imported yet.",
+                             details={"failed": unknown})
+    _raise_failed("stock level", result.failed)
+    return {"inventory_levels": {"created": result.created, "updated": result.updated,
+                                 "unchanged": result.unchanged}}
+
+
+def handle_deauthorization(connector: Connector, events: list[WebhookEvent]) -> dict[str, Any] | None:
+    """The seller removed the app (Shopify app/uninstalled, TikTok SELLER_DEAUTHORIZATION, eBay
+    AUTHORIZATION_REVOCATION): wipe the tokens, pending_auth, integration.disconnected — without calling the
+    provider, which already dropped the grant. Once: a second such event finds nothing to wipe.
+
+    Connectors mark such an event with resource "deauthorization" only when it is about this integration's
+    account (app-level topics reach one URL for every seller of the app).
+    """
+    if registry.get(connector.key).auth_kind != AuthKind.OAUTH2:
+        return None
+    from integrations.models import Integration, IntegrationStatus
+    from integrations.oauth.flow import oauth_disconnect
+
+    integration = connector.integration
+    row = Integration.objects.filter(pk=integration.pk).values("status", "access_token", "refresh_token").first()
+    if row is None or (row["status"] == IntegrationStatus.PENDING_AUTH
+                       and not (row["access_token"] or row["refresh_token"])):
+        return {"deauthorization": {"event_type": events[0].event_type, "already_disconnected": True}}
+    oauth_disconnect(integration=integration, reason="deauthorized", at_provider=False)
+    return {"deauthorization": {"event_type": events[0].event_type, "disconnected": True}}
+
+
 HANDLERS: dict[str, Callable[[Connector, list[WebhookEvent]], dict[str, Any] | None]] = {
     "order": handle_orders,
+    "product": handle_products,
+    "inventory_level": handle_inventory_levels,
+    "deauthorization": handle_deauthorization,
 }
 
 
