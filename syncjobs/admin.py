@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from accounts.admin import OrganizationScopedAdmin
 from accounts.audit import record_audit
 from config.errors import ApplicationError
+from integrations.admin_pagination import LargeTableChangeList, LargeTablePaginator
 
 from .models import JobStatus, SyncJob
 from .services import sync_job_cancel, sync_job_resume
@@ -25,6 +26,12 @@ class SyncJobAdmin(OrganizationScopedAdmin):
     search_fields = ("integration__code", "integration__name")
     date_hierarchy = "created_at"
     show_facets = admin.ShowFacets.NEVER
+    show_full_result_count = False
+    # Millions of rows: no full COUNT per page, dates from one MIN/MAX (integrations/admin_pagination.py).
+    paginator = LargeTablePaginator
+
+    def get_changelist(self, request, **kwargs):
+        return LargeTableChangeList
     actions = ("cancel", "resume")
     fields = (
         "integration", "organization", "job_type", "trigger", "status", "params", "progress", "current_step",

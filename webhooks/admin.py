@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.admin import OrganizationScopedAdmin
 from accounts.audit import record_audit, record_audit_each
+from integrations.admin_pagination import LargeTableChangeList, LargeTablePaginator
 
 from .events import ALL_EVENTS, CATALOG
 from .inbound import admin as inbound_admin  # noqa: F401 - registers the incoming webhooks admin
@@ -171,6 +172,11 @@ class WebhookDeliveryAdmin(OrganizationScopedAdmin):
     list_select_related = ("endpoint",)
     date_hierarchy = "created_at"
     show_full_result_count = False
+    # Millions of rows: no full COUNT per page, dates from one MIN/MAX (integrations/admin_pagination.py).
+    paginator = LargeTablePaginator
+
+    def get_changelist(self, request, **kwargs):
+        return LargeTableChangeList
     inlines = (WebhookDeliveryAttemptInline,)
     actions = ("redeliver",)
     fields = ("organization", "endpoint", "event", "event_id", "status", "attempts", "next_attempt_at",
