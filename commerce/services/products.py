@@ -195,7 +195,7 @@ def upsert_inventory_levels(*, integration: Integration, levels: list[dict]) -> 
     known = {}
     for key, (updated_at, item) in chosen.items():
         if products.get(item["inventory_item_id"]) is None:
-            result.fail(key, "unknown inventory item: import the channel's products first")
+            result.fail(key, "unknown inventory item: import the channel's products first", reason="unknown_item")
         else:
             known[key] = (updated_at, item)
     refs = claim_refs(integration=integration, resource_type=ResourceType.INVENTORY_LEVEL, external_ids=list(known))

@@ -29,15 +29,17 @@ from .rows import insert_missing, update_rows
 
 @dataclass
 class UpsertResult:
-    """What an import did with a page. `failed` items are `{"external_id", "error"}`; nothing of theirs was written."""
+    """What an import did with a page. `failed` items are `{"external_id", "error", "reason"}`; nothing of theirs
+    was written. `reason` is a stable word callers may branch on (`unknown_item`: the product is not imported yet);
+    `error` is for people."""
 
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     failed: list[dict] = field(default_factory=list)
 
-    def fail(self, external_id: Any, error: str) -> None:
-        self.failed.append({"external_id": str(external_id or ""), "error": error})
+    def fail(self, external_id: Any, error: str, *, reason: str = "invalid") -> None:
+        self.failed.append({"external_id": str(external_id or ""), "error": error, "reason": reason})
 
 
 def _default(value: Any) -> Any:

@@ -100,7 +100,7 @@ def handle_inventory_levels(connector: Connector, events: list[WebhookEvent]) ->
 
     result = upsert_inventory_levels(integration=connector.integration,
                                      levels=[connector.normalize_inventory_level(event.payload) for event in events])
-    unknown = [item for item in result.failed if item["error"].startswith("unknown inventory item")]
+    unknown = [item for item in result.failed if item.get("reason") == "unknown_item"]
     if unknown and len(unknown) == len(result.failed):
         raise NotImportedYet(f"The product of stock level {unknown[0]['external_id']} is not imported yet.",
                              details={"failed": unknown})
