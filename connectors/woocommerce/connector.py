@@ -73,8 +73,6 @@ class WooCommerceConnector(Connector):
     rate_limit = RateLimitPolicy(requests=5, per_seconds=1.0)  # no limit in core; shared hosts are small
     docs_url = "https://woocommerce.github.io/woocommerce-rest-api-docs/"
 
-    normalize_product = staticmethod(mapping.normalize_product)
-
     # ------------------------------------------------------------------ plumbing
     @property
     def client(self) -> WooCommerceClient:
@@ -135,6 +133,18 @@ class WooCommerceConnector(Connector):
     def normalize_order(self, record: dict[str, Any]) -> dict[str, Any]:
         return mapping.normalize_order(record, self.config.get("status_map"))
 
+    def normalize_product(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A product as the pull yields it, or as a webhook delivers it.
+
+        A webhook's payload is the bare product, whose `variations` are ids: a variable product's variations
+        are fetched first (every page, as the pull does). Raises what the fetch raises (a 404 when the product
+        was deleted since; 5xx/429 are transient, so a webhook is retried).
+        """
+        if mapping.lists_variation_ids(record):
+            with self._credentials_checked():
+                [record] = self._with_variations([record])
+        return mapping.normalize_product(record)
+
     def normalize_inventory_level(self, record: dict[str, Any]) -> dict[str, Any]:
         location = str(self.config.get("location_id") or mapping.DEFAULT_LOCATION)
         return mapping.normalize_inventory_level(record, location)
@@ -179,7 +189,7 @@ class WooCommerceConnector(Connector):
         """Attach each variable product's variations (every page of them) as `variation_records`."""
         expanded = []
         for product in products:
-            if product.get("type") == "variable" and product.get("variations"):
+            if mapping.lists_variation_ids(product):
                 variations, page, total = [], 1, 1
                 while page <= total:
                     found, total = self.client.list_page(f"products/{product['id']}/variations", params={},

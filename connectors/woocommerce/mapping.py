@@ -9,9 +9,10 @@ the table, and a word neither knows raises MappingError naming it, so a new
 status shows up in the sync's failures instead of silently becoming "pending".
 A partial refund leaves the status alone (the refunds are in `refunds[]`).
 
-Products: a simple product is one variant (itself); a variable product's
-variations are separate records, which the connector fetches and attaches as
-`variation_records`. Each variant's `inventory_item_id` names where its stock
+Products: a simple product is one variant (itself) — none without a SKU, as
+the ERP knows products by SKU; a variable product's variations are separate
+records (the product lists their ids), which the connector fetches and attaches
+as `variation_records`. Each variant's `inventory_item_id` names where its stock
 lives: `"<product id>"` for a simple product, `"<product id>:<variation id>"`
 for a variation — what inventory levels and pushes use.
 
@@ -131,8 +132,23 @@ def parse_inventory_item_id(value: str) -> tuple[int, int | None]:
     return int(product), int(variation) if variation else None
 
 
+def lists_variation_ids(product: dict[str, Any]) -> bool:
+    """Whether a variable product carries its variations as ids only (REST payloads and webhooks do)."""
+    return (product.get("type") == "variable" and bool(product.get("variations"))
+            and "variation_records" not in product)
+
+
+def has_importable_variants(product: dict[str, Any]) -> bool:
+    """Whether a product record (as WooCommerce sends it, before any fetch) can hold anything to import:
+    a variable product that lists variations, or any other product with a SKU."""
+    if product.get("type") == "variable":
+        return bool(product.get("variations") or product.get("variation_records"))
+    return bool(product.get("sku"))
+
+
 def normalize_product(product: dict[str, Any]) -> dict[str, Any]:
-    """A product and its variants: itself when simple, its `variation_records` when variable."""
+    """A product and its variants: itself when simple (none when it has no SKU), its `variation_records` when
+    variable."""
     external_id = _required(product, "id", "product")
     where = f"product {external_id}"
     title = product.get("name") or ""
@@ -149,6 +165,8 @@ def normalize_product(product: dict[str, Any]) -> dict[str, Any]:
             }
             for variation in product.get("variation_records") or []
         ]
+    elif not product.get("sku"):
+        variants = []  # nothing the ERP can key a Product by
     else:
         variants = [{
             "external_id": str(external_id),

@@ -10,6 +10,12 @@ Dedup: WooCommerce never retries and gives every delivery a new
 (the same change delivered twice — e.g. by two webhooks on overlapping topics — is one event);
 a deletion's body is only `{"id"}`, so it falls back to the delivery id.
 
+Products: a product with nothing to import — a simple product without a SKU,
+a variable product without variations — is an event of no resource, which no
+handler takes: the delivery is kept and marked "ignored", not "failed". A
+variable product's variations arrive as ids; the connector's
+`normalize_product` fetches them when the event is processed.
+
 The creation ping: when a webhook is created WooCommerce POSTs the form body
 `webhook_id=<id>` — unsigned, and it wants exactly HTTP 200. The receive view
 asks `connector.webhook_handshake` before verifying anything, and `ping_answer`
@@ -30,6 +36,8 @@ from typing import Any
 from config.errors import ValidationError
 from connectors.base import WebhookEvent
 from webhooks.inbound.verifiers import header, verify_woocommerce
+
+from . import mapping
 
 TOPIC_HEADER = "X-WC-Webhook-Topic"
 DELIVERY_ID_HEADER = "X-WC-Webhook-Delivery-ID"
@@ -79,5 +87,7 @@ def parse(headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
     if not external_id:
         raise ValidationError("The webhook has neither a resource id with date_modified_gmt nor a delivery id.",
                               details={"headers": [DELIVERY_ID_HEADER]})
-    return [WebhookEvent(event_type=topic, external_id=external_id, resource=topic.split(".", 1)[0],
-                         payload=payload)]
+    resource = topic.split(".", 1)[0]
+    if resource == "product" and not mapping.has_importable_variants(payload):
+        resource = ""  # no SKU, no variations: nothing to import, so no handler takes it ("ignored")
+    return [WebhookEvent(event_type=topic, external_id=external_id, resource=resource, payload=payload)]

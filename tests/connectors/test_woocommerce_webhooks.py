@@ -11,15 +11,21 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import responses
 
+from commerce.models import ExternalRef, Product
 from connectors import http, outbound, registry
+from connectors.sessions import close_sessions
 from integrations.models import Integration, IntegrationLog
 from integrations.services import integration_test_connection
 from tests.factories import IntegrationFactory
+from tests.integrations.oauth_fakes import published, subscribe_all
 from webhooks.inbound.handlers import handle
+from webhooks.inbound.processing import webhook_process
 from webhooks.models import IncomingWebhook
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce"
+API = "https://shop.example.com/wp-json/wc/v3"
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +75,77 @@ def test_a_signed_delivery_is_stored_once_and_imports_the_order(client, store, n
     assert outcome.summary == {"orders": {"created": 1, "updated": 0, "unchanged": 0}}
     order = store.orders.get()
     assert (order.external_id, order.status, order.total) == ("1001", "fulfilled", Decimal("145.90"))
+
+
+@pytest.fixture
+def store_api(store, monkeypatch):
+    """The store's REST API reachable (answered by `responses`): public DNS, no backoff sleeps."""
+    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
+    monkeypatch.setattr(http, "sleep", lambda seconds: None)
+    subscribe_all(store.organization)
+    yield store
+    close_sessions()
+
+
+def replay(method: str, url: str, name: str) -> responses.BaseResponse:
+    recorded = json.loads((FIXTURES / f"{name}.json").read_text())
+    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
+                         headers={k: v for k, v in recorded["headers"].items() if k != "Content-Type"})
+
+
+def test_webhooks__product_updated_variable(store):
+    _, headers, body = delivery("webhooks__product_updated_variable")
+    connector = registry.connector_for(store)
+    assert connector.verify_webhook(headers, body)
+    [event] = connector.parse_webhook(headers, body)
+    assert (event.event_type, event.resource, event.external_id) == (
+        "product.updated", "product", "product.updated:40:2024-03-08T09:30:00")
+    assert event.payload["variations"] == [43, 44]  # ids: the variations themselves are fetched when processed
+
+
+@responses.activate
+def test_a_variable_product_webhook_fetches_its_variations_and_imports_them(client, store_api, nudges):
+    """The payload lists variation ids; processing fetches them (the pull's code) and imports each SKU."""
+    variations = replay("GET", f"{API}/products/40/variations", "products__variations_multi")
+    _, headers, body = delivery("webhooks__product_updated_variable")
+
+    assert post(client, store_api.code, body, headers).status_code == 202
+    webhook = IncomingWebhook.objects.get()
+    assert webhook_process(webhook_id=webhook.pk) == "completed"
+
+    webhook.refresh_from_db()
+    assert webhook.metadata["result"] == {"products": {"created": 1, "updated": 0, "unchanged": 0}}
+    assert variations.call_count == 1
+    assert dict(Product.objects.values_list("sku", "name")) == {
+        "TSHIRT-M-BLUE": "Tricou bumbac — M / Albastru", "TSHIRT-L-BLACK": "Tricou bumbac — L / Negru"}
+    assert set(ExternalRef.objects.filter(integration=store_api, resource_type="inventory_item")
+               .values_list("external_id", flat=True)) == {"40:43", "40:44"}
+    assert published(store_api.organization, "webhook.failed") == []
+
+
+def test_webhooks__product_updated_no_sku(store):
+    """A simple product without a SKU has no variant the ERP could key a Product by: an event no handler takes."""
+    _, headers, body = delivery("webhooks__product_updated_no_sku")
+    connector = registry.connector_for(store)
+    assert connector.verify_webhook(headers, body)
+    [event] = connector.parse_webhook(headers, body)
+    assert (event.event_type, event.resource, event.external_id) == (
+        "product.updated", "", "product.updated:70:2024-03-08T10:05:00")
+    assert connector.normalize_product(event.payload)["variants"] == []
+
+
+@responses.activate
+def test_a_product_without_a_sku_is_ignored_not_failed(client, store_api, nudges):
+    _, headers, body = delivery("webhooks__product_updated_no_sku")
+
+    assert post(client, store_api.code, body, headers).status_code == 202
+    webhook = IncomingWebhook.objects.get()
+    assert webhook_process(webhook_id=webhook.pk) == "ignored"
+
+    webhook.refresh_from_db()
+    assert (webhook.status, webhook.error_message) == ("ignored", "")
+    assert not Product.objects.exists() and len(responses.calls) == 0
+    assert published(store_api.organization, "webhook.failed") == []
 
 
 def test_a_tampered_delivery_is_refused(client, store, nudges):
