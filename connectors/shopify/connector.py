@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.urls import reverse
 from django.utils import timezone
 
 from config.errors import ApplicationError, OAuthFailed, ValidationError
@@ -52,6 +51,7 @@ from connectors.base import (
 )
 from connectors.errors import AuthExpired, ProviderError
 from connectors.shopify_auth import ShopifyOAuth, normalized_shop, valid_shop_domain, verify_callback
+from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
 from .client import AUTHORIZE_PATH, TOKEN_PATH, ShopifyClient
@@ -318,14 +318,9 @@ class ShopifyConnector(ShopifyOAuth, Connector):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(headers, body)
 
-    def webhook_address(self) -> str:
-        """This integration's receive URL, as Shopify must call it (HTTPS, under PUBLIC_BASE_URL)."""
-        path = reverse("webhook-receive", kwargs={"code": self.integration.code})
-        return settings.PUBLIC_BASE_URL.rstrip("/") + path
-
     def register_webhooks(self) -> list[str]:
         """Subscribe `webhooks.TOPICS` to this integration's receive URL; topics already subscribed there are kept."""
-        address = self.webhook_address()
+        address = receive_url(self.integration.code)
         if not address.startswith("https://"):
             raise ValidationError("Shopify delivers webhooks to HTTPS addresses only.",
                                   details={"PUBLIC_BASE_URL": [f"{settings.PUBLIC_BASE_URL!r} is not https"]})
@@ -337,7 +332,7 @@ class ShopifyConnector(ShopifyOAuth, Connector):
 
     def unregister_webhooks(self) -> int:
         """Delete this app's subscriptions that deliver to this integration; one already gone counts as removed."""
-        address = self.webhook_address()
+        address = receive_url(self.integration.code)
         removed = 0
         for hook in self.client.webhooks():
             if hook.get("address") != address:

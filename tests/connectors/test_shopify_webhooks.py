@@ -14,10 +14,11 @@ import responses
 from commerce.models import Order
 from config.errors import ValidationError
 from connectors import registry
+from connectors.shopify import connector as shopify_connector
 from connectors.shopify import webhooks
 from tests.connectors.test_shopify_connector import API, fixture, integration, replay, sent_json, sleeps  # noqa: F401
 from webhooks.inbound.processing import webhook_process
-from webhooks.inbound.services import webhook_receive
+from webhooks.inbound.services import receive_url, webhook_receive
 from webhooks.models import IncomingWebhook
 
 ADDRESS = "https://hub.example.com/api/webhooks/receive/acme-ro/"
@@ -155,6 +156,29 @@ def test_disconnect_removes_only_this_integrations_subscriptions(connector, sett
     assert connector.unregister_webhooks() == 2
     deleted = [c.request.url for c in responses.calls if c.request.method == "DELETE"]
     assert deleted == [f"{API}/webhooks/1100000001.json", f"{API}/webhooks/1100000002.json"]
+
+
+@responses.activate
+def test_subscriptions_use_the_shared_receive_url(connector, settings, monkeypatch):
+    """Subscribe and unsubscribe both ask webhooks.inbound.services.receive_url (the one definition of an
+    integration's inbound address, which eBay's challenge and WooCommerce use too), not a copy of it."""
+    settings.PUBLIC_BASE_URL = "https://hub.example.com"
+    asked: list[str] = []
+
+    def shared(code: str) -> str:
+        asked.append(code)
+        return receive_url(code)
+
+    monkeypatch.setattr(shopify_connector, "receive_url", shared)
+    replay("GET", f"{API}/webhooks.json", "webhooks__list")
+    replay("POST", f"{API}/webhooks.json", "webhooks__create")
+    responses.add("DELETE", f"{API}/webhooks/1100000001.json", status=200, json={})
+    responses.add("DELETE", f"{API}/webhooks/1100000002.json", status=200, json={})
+
+    connector.register_webhooks()
+    assert connector.unregister_webhooks() == 2
+
+    assert asked == ["acme-ro", "acme-ro"] and receive_url("acme-ro") == ADDRESS
 
 
 def test_subscriptions_need_an_https_public_address(connector, settings):
