@@ -136,7 +136,7 @@ class ProviderClient:
         except UnsafeURL as exc:
             self._log(call, headers or {}, None, error_message=exc.message, outcome="error")
             raise
-        if authenticate and integration.access_token and tokens.token_expiring(integration):
+        if authenticate and tokens.needs_refresh_before_use(integration):
             self._refresh_before_use()
 
         retries = 0
@@ -188,9 +188,12 @@ class ProviderClient:
         if not tokens.can_refresh(self.connector):
             return
         try:
-            tokens.refresh_token(self.connector, stale_token=integration.access_token)
+            # With no access token at all (only a refresh token was given), refresh whatever the expiry says.
+            tokens.refresh_token(
+                self.connector, stale_token=integration.access_token, force=not integration.access_token
+            )
         except RefreshFailed as exc:
-            if not exc.transient or integration.token_expired:
+            if not exc.transient or integration.token_expired or not integration.access_token:
                 raise
 
     # ---------------------------------------------------------------- decisions

@@ -63,6 +63,13 @@ def can_refresh(connector: Connector) -> bool:
     return type(connector).refresh_access_token is not Connector.refresh_access_token
 
 
+def needs_refresh_before_use(integration: Integration) -> bool:
+    """A token about to expire, or none at all beside a refresh token (an app set up with only that)."""
+    if integration.access_token:
+        return token_expiring(integration)
+    return bool(integration.refresh_token)
+
+
 def token_expiring(integration: Integration) -> bool:
     """Whether the access token expires within `EXPIRY_SKEW` (so a call would likely race its expiry)."""
     return integration.expires_at is not None and integration.expires_at - EXPIRY_SKEW <= timezone.now()

@@ -320,3 +320,18 @@ def test_the_row_lock_alone_makes_separate_workers_refresh_once(token_server, se
 
     assert results == [200] * 20
     assert token_server.refreshes == 1
+
+
+@responses.activate
+def test_an_integration_given_only_a_refresh_token_refreshes_before_its_first_call(shop):
+    integration = make_integration(expires_at=None)
+    Integration.objects.filter(pk=integration.pk).update(access_token="")
+    integration.refresh_from_db()
+    responses.post(TOKEN_URL, json=_token_answer())
+    responses.get(SHOP_URL, json={"shop": {}})
+
+    FakeShopConnector(integration).http.get("/admin/shop.json", action="get_shop")
+
+    assert [c.request.url for c in responses.calls] == [TOKEN_URL, SHOP_URL]
+    assert _bearer(responses.calls[1]) == "Bearer access-token-NEW5555"
+    assert not IntegrationLog.objects.filter(status_code=401).exists()
