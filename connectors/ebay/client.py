@@ -1,5 +1,5 @@
-"""HTTP calls to eBay's Sell APIs (Inventory v1, Fulfillment v1), the identity token endpoint and the
-Notification API's public keys, through the one provider client.
+"""HTTP calls to eBay's Sell APIs (Inventory v1, Fulfillment v1), the identity token endpoint, the Commerce
+Identity API's user and the Notification API's public keys, through the one provider client.
 
 Only requests and responses here: the two environments' hosts, the paths (API versions pinned in the
 paths below, and only here), the marketplace header, offset/limit pages. What the records mean is
@@ -17,13 +17,16 @@ if TYPE_CHECKING:
 
     from connectors.http import ProviderClient
 
-PRODUCTION = {"api": "https://api.ebay.com", "auth": "https://auth.ebay.com"}
-SANDBOX = {"api": "https://api.sandbox.ebay.com", "auth": "https://auth.sandbox.ebay.com"}
+# "identity": the Commerce Identity API lives on eBay's apiz hosts, not the api ones.
+PRODUCTION = {"api": "https://api.ebay.com", "auth": "https://auth.ebay.com", "identity": "https://apiz.ebay.com"}
+SANDBOX = {"api": "https://api.sandbox.ebay.com", "auth": "https://auth.sandbox.ebay.com",
+           "identity": "https://apiz.sandbox.ebay.com"}
 AUTHORIZE_PATH = "/oauth2/authorize"  # on the auth host
 TOKEN_PATH = "/identity/v1/oauth2/token"  # on the api host
 INVENTORY = "/sell/inventory/v1"
 FULFILLMENT = "/sell/fulfillment/v1"
 PUBLIC_KEY_PATH = "/commerce/notification/v1/public_key"
+IDENTITY_USER_PATH = "/commerce/identity/v1/user/"  # getUser, on the identity host; the trailing slash is eBay's
 ORDERS_PAGE_SIZE = 200  # getOrders' maximum
 INVENTORY_PAGE_SIZE = 200  # getInventoryItems' maximum
 BULK_LIMIT = 25  # requests per bulkUpdatePriceQuantity
@@ -79,6 +82,12 @@ class EbayClient:
         headers = {"Authorization": basic_auth(client_id, client_secret),
                    "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         return self.http.post(TOKEN_PATH, action=action, data=form, headers=headers, authenticate=False).json()
+
+    def user(self, *, host: str) -> dict[str, Any]:
+        """The seller the user token belongs to (Commerce Identity getUser; scope commerce.identity.readonly):
+        `userId` (immutable), `username`, `accountType`, `registrationMarketplaceId`…"""
+        return self.http.get(host.rstrip("/") + IDENTITY_USER_PATH, action="get_user",
+                             headers={"Accept": "application/json"}).json()
 
     def public_key(self, kid: str, *, app_token: str) -> dict[str, Any]:
         """`{algorithm, digest, key}` for a notification signature's key id (an application token's call)."""

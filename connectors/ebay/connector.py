@@ -1,7 +1,7 @@
 """Connector for eBay sellers: Sell Fulfillment (orders, shipping fulfillments) and Sell Inventory (SKUs, stock).
 
-Hosts: `is_test_mode` picks eBay's sandbox (`api.sandbox.ebay.com`, `auth.sandbox.ebay.com`), else
-production; `api_endpoint` overrides the API host (a proxy, tests).
+Hosts: `is_test_mode` picks eBay's sandbox (`api.sandbox.ebay.com`, `auth.sandbox.ebay.com`,
+`apiz.sandbox.ebay.com`), else production; `api_endpoint` overrides the API hosts (a proxy, tests).
 
 Auth: OAuth authorization code grant with a user token (2 h) and a refresh token (~18 months) that a
 refresh does NOT replace (tokens.py keeps the stored one). The app's client id and secret are the
@@ -13,7 +13,9 @@ A 401 refreshes once (the HTTP client); a refused refresh sends the integration 
 
 Config: `marketplace_id` (`X-EBAY-C-MARKETPLACE-ID`, default EBAY_US), `content_language` (inventory
 writes, default en-US), `notification_endpoint` (the exact URL given to eBay for notifications; default
-this integration's receive URL).
+this integration's receive URL); `ebay_user_id`/`ebay_username`, the seller, recorded by the connect from
+the Commerce Identity API (`GET apiz.ebay.com/commerce/identity/v1/user/`) and matched against
+AUTHORIZATION_REVOCATION notifications.
 
 Orders: `GET /order?filter=lastmodifieddate:[since..]&limit=200&offset=n`; the cursor is a JSON string
 `{"offset", "filter"}`, so a resumed job re-reads the same query from the same offset. Without `since`,
@@ -78,6 +80,7 @@ SCOPES = (
     "https://api.ebay.com/oauth/api_scope/sell.inventory",
     "https://api.ebay.com/oauth/api_scope/sell.fulfillment",
     "https://api.ebay.com/oauth/api_scope/sell.account",
+    "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly",  # who the seller is: account_display_name
 )
 PUBLIC_KEY_CACHE_SECONDS = 3600
 
@@ -160,6 +163,23 @@ class EbayConnector(Connector):
         """A client-credentials token (the Notification API's public keys need one); not stored anywhere."""
         form = {"grant_type": "client_credentials", "scope": APP_SCOPE}
         return self._token(form, action="application_token").access_token
+
+    def account_display_name(self) -> str:
+        """The seller's eBay username, from the Commerce Identity API; records who the seller is in `config`.
+
+        Sets `config["ebay_user_id"]` (eBay's immutable user id) and `config["ebay_username"]` on the
+        integration in memory; the connect (integrations/oauth/flow.py) saves them with the tokens, and
+        AUTHORIZATION_REVOCATION is matched against them (seller_accounts). The username can change at eBay
+        (and eBay may withhold it), the user id cannot: the name falls back to the id. Raises what the call
+        raises — a grant without the commerce.identity.readonly scope is refused with a 403 — which the
+        connect logs and goes on without (no name, nothing recorded).
+        """
+        host = self.integration.api_endpoint or self.hosts["identity"]  # api_endpoint: a proxy, tests
+        user = self.client.user(host=host)
+        user_id, username = str(user.get("userId") or ""), str(user.get("username") or "")
+        if user_id or username:  # both replaced: a reconnect may be another seller's account
+            self.integration.config = {**self.config, "ebay_user_id": user_id, "ebay_username": username}
+        return username or user_id
 
     def _token(self, form: dict[str, str], *, action: str) -> TokenSet:
         client_id, client_secret = self.oauth_client_credentials()
@@ -333,8 +353,9 @@ class EbayConnector(Connector):
         return webhooks.parse(body, accounts=self.seller_accounts())
 
     def seller_accounts(self) -> frozenset[str]:
-        """The eBay user this integration is connected as: `config["ebay_username"]`/`["ebay_user_id"]`, or the
-        account name a connect recorded. Empty: no revocation can be matched to it (it is then ignored)."""
+        """The eBay user this integration is connected as: `config["ebay_username"]`/`["ebay_user_id"]` (a connect
+        records them: account_display_name; an operator may set them), or the account name a connect recorded.
+        Empty: no revocation can be matched to it (it is then ignored)."""
         known = (self.config.get("ebay_username"), self.config.get("ebay_user_id"),
                  (self.integration.metadata or {}).get("account_name"))
         return frozenset(str(value) for value in known if value)

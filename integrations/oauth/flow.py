@@ -211,8 +211,8 @@ def _complete(oauth_state: OAuthState, provider: str, query: dict[str, str]) -> 
         raise
     except (ApplicationError, requests.RequestException, KeyError, ValueError, TypeError) as exc:
         raise OAuthFailed(_safe_message(exc, integration, client_secret)) from exc
-    account = _account_name(connector, tokens)
-    integration = _store(oauth_state, integration, tokens, account)
+    account, learned = _account_name(connector, tokens)
+    integration = _store(oauth_state, integration, tokens, account, learned)
     # After the connect committed and outside any transaction; best effort, it never fails the connect.
     transaction.on_commit(partial(services.integration_webhooks_register, integration=integration))
     return integration
@@ -235,18 +235,25 @@ def _safe_message(exc: Exception, integration: Integration, client_secret: str) 
     return f"The code exchange failed: {redacted}"[:MESSAGE_LIMIT]
 
 
-def _account_name(connector: Connector, tokens: TokenSet) -> str:
-    """The account's display name with the new token; a failure here must not fail the connect."""
+def _account_name(connector: Connector, tokens: TokenSet) -> tuple[str, dict[str, Any]]:
+    """The account's display name with the new token, and the config keys the connector set while naming it
+    (eBay records the seller's user id there); a failure here must not fail the connect."""
     integration = connector.integration
     integration.access_token, integration.expires_at = tokens.access_token, tokens.expires_at
+    before = dict(integration.config) if isinstance(integration.config, dict) else {}
     try:
-        return connector.account_display_name()[:200]
+        name = connector.account_display_name()[:200]
     except Exception as exc:  # noqa: BLE001 - a name is a nicety; the tokens are what the user came for
         logger.warning("Fetching the account name of a %s connect failed: %s", connector.key, type(exc).__name__)
-        return ""
+        return "", {}
+    after = integration.config if isinstance(integration.config, dict) else {}
+    return name, {key: value for key, value in after.items() if key not in before or before[key] != value}
 
 
-def _store(oauth_state: OAuthState, integration: Integration, tokens: TokenSet, account: str) -> Integration:
+def _store(oauth_state: OAuthState, integration: Integration, tokens: TokenSet, account: str,
+           learned: dict[str, Any]) -> Integration:
+    """Save the grant: a new integration (its draft carries `learned` already), or the row locked and updated
+    (`learned` merged into the config as it is now, so a concurrent edit of other keys is kept)."""
     now = timezone.now()
     scope = list(tokens.scope) or list(oauth_state.metadata.get("scopes") or [])
     token_values = {
@@ -271,7 +278,10 @@ def _store(oauth_state: OAuthState, integration: Integration, tokens: TokenSet, 
             integration.status, integration.last_error = IntegrationStatus.ACTIVE, ""
             if account:
                 integration.metadata = {**(integration.metadata or {}), "account_name": account}
-            integration.save(update_fields=[*TOKEN_FIELDS, "status", "last_error", "metadata", "updated_at"])
+            if learned:
+                integration.config = {**(integration.config or {}), **learned}
+            integration.save(update_fields=[*TOKEN_FIELDS, "status", "last_error", "metadata", "config",
+                                            "updated_at"])
         publish("integration.connected", {"integration": integration_summary(integration), "account_name": account},
                 integration.organization, integration=integration)
     return integration

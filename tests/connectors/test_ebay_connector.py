@@ -33,6 +33,7 @@ API = "https://api.ebay.com"
 ORDERS = f"{API}/sell/fulfillment/v1/order"
 INVENTORY = f"{API}/sell/inventory/v1/inventory_item"
 TOKEN = f"{API}/identity/v1/oauth2/token"
+IDENTITY_USER = "https://apiz.ebay.com/commerce/identity/v1/user/"
 SINCE = datetime(2024, 3, 1, tzinfo=UTC)
 FILTER = "lastmodifieddate:[2024-03-01T00:00:00.000Z..]"
 
@@ -380,3 +381,35 @@ def test_test_connection_says_where_it_connected(connector):
     result = connector.test_connection()
     assert result.ok and result.detail == "Connected to eBay (EBAY_US, production): 3 orders in the last 90 days."
     assert sent_query(responses.calls[0]) == {"limit": "1", "offset": "0"}
+
+
+# ---------------------------------------------------------------------- the seller's identity
+@responses.activate
+def test_identity_user__get_names_the_seller_and_records_who_they_are(connector, integration):
+    replay("GET", IDENTITY_USER, "identity_user__get")
+
+    assert connector.account_display_name() == "acme_outlet"
+
+    assert responses.calls[0].request.headers["Authorization"] == "Bearer v^1.1#i^1#OLD-ACCESS-0001"
+    assert connector.integration.config == {"marketplace_id": "EBAY_US", "ebay_user_id": "nY9vBqKRvms",
+                                            "ebay_username": "acme_outlet"}  # in memory: the connect saves it
+    assert connector.seller_accounts() == {"nY9vBqKRvms", "acme_outlet"}
+
+
+@responses.activate
+def test_identity_user__get_in_the_sandbox_asks_the_sandbox_apiz_host(integration):
+    integration.is_test_mode = True
+    replay("GET", "https://apiz.sandbox.ebay.com/commerce/identity/v1/user/", "identity_user__get")
+    assert registry.connector_for(integration).account_display_name() == "acme_outlet"
+
+
+@responses.activate
+def test_identity_user__403_insufficient_scope_raises_and_records_nothing(connector, integration):
+    """A grant made before the identity scope was asked for: eBay refuses (1100), a permanent error."""
+    replay("GET", IDENTITY_USER, "identity_user__403_insufficient_scope")
+    with pytest.raises(ProviderError) as caught:
+        connector.account_display_name()
+    assert caught.value.status_code == 403 and not caught.value.transient
+    assert connector.integration.config == {"marketplace_id": "EBAY_US"}
+    identity_scope = "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly"
+    assert identity_scope in registry.get("ebay").oauth.default_scopes  # new connects ask for it

@@ -11,13 +11,21 @@ import json
 import socket
 
 import pytest
+import responses
+from django.core.cache import cache
+from django.test import Client
 
 from connectors import http, outbound
 from connectors.sessions import close_sessions
 from integrations.models import Integration
 from integrations.services import integration_test_connection
 from tests.connectors.http_fakes import fake_public_dns
+from tests.connectors.test_ebay_connector import IDENTITY_USER, TOKEN, replay
+from tests.connectors.test_ebay_webhooks import ebay_keys, private_key, raw, signed  # noqa: F401
 from tests.factories import IntegrationFactory, UserFactory
+from tests.integrations.oauth_fakes import callback_path, outcome, published, subscribe_all
+from webhooks.inbound.processing import webhook_process
+from webhooks.inbound.services import webhook_receive
 
 UNRESOLVED = "Could not reach eBay: VALIDATION_ERROR: Host 'api.ebay.com' does not resolve."
 
@@ -91,3 +99,83 @@ def test_a_host_that_resolves_but_cannot_be_reached_is_a_readable_failure(db, mo
     assert result.detail.startswith("Could not reach eBay: PROVIDER_ERROR: eBay could not be reached: ")
     assert "Traceback" not in result.detail and "SECRET-TOKEN-0001" not in result.detail
     assert Integration.objects.get(pk=integration.pk).last_error == result.detail
+
+
+# ---------------------------------------------------------------------- connecting: who the seller is
+REDIRECT = "https://app.example.com/oauth/done"
+
+
+@pytest.fixture
+def ebay_app(settings, monkeypatch, org):
+    settings.OAUTH_ALLOWED_REDIRECT_URIS = ["https://app.example.com/oauth/"]
+    settings.EBAY_CLIENT_ID, settings.EBAY_CLIENT_SECRET = "Acme-Switchy-PRD-1234", "PRD-cert-secret-5678"
+    settings.EBAY_RU_NAME = "Acme_Inc-AcmeSwit-Switch-abcdefg"
+    fake_public_dns(monkeypatch)
+    cache.clear()
+    subscribe_all(org)
+
+
+def _connect(admin_api, **initiate) -> Integration:
+    """Initiate, then eBay's redirect back with a code (the token and identity answers are the test's)."""
+    answer = admin_api.post("/api/integrations/oauth/initiate/", {"provider": "ebay", "redirect_uri": REDIRECT,
+                                                                  **initiate}, format="json")
+    assert answer.status_code == 201, answer.json()
+    result = outcome(Client().get(callback_path("ebay"), {"state": answer.json()["state"],
+                                                          "code": "v^1.1#i^1#AUTH-CODE", "expires_in": "299"}))
+    assert result["status"] == "success", result
+    return Integration.objects.get(pk=result["integration_id"])
+
+
+@responses.activate
+def test_a_connect_records_the_seller_so_their_revocation_disconnects(admin_api, ebay_app, private_key,  # noqa: F811
+                                                                      ebay_keys):  # noqa: F811
+    """The seller renamed themselves since connecting: the revocation still names their immutable user id."""
+    replay("POST", TOKEN, "oauth__token")
+    replay("GET", IDENTITY_USER, "identity_user__get")
+
+    integration = _connect(admin_api, name="eBay US")
+
+    assert integration.status == "active" and integration.metadata["account_name"] == "acme_outlet"
+    assert (integration.config["ebay_user_id"], integration.config["ebay_username"]) == ("nY9vBqKRvms",
+                                                                                         "acme_outlet")
+    [connected] = published(integration.organization, "integration.connected")
+    assert connected["account_name"] == "acme_outlet"
+
+    body = raw("notifications__authorization_revocation")
+    receipt = webhook_receive(integrations=[integration], headers=signed(body, private_key), body=body)
+    assert webhook_process(webhook_id=receipt.webhook.pk) == "completed"
+
+    integration.refresh_from_db()
+    assert (integration.status, integration.access_token, integration.refresh_token) == ("pending_auth", "", "")
+
+
+@responses.activate
+def test_a_reconnect_records_the_seller_now_connected(admin_api, ebay_app, org):
+    """Reconnecting may authorize another eBay account: its identity replaces the old one; other config stays."""
+    integration = IntegrationFactory(organization=org, provider="ebay", status="pending_auth",
+                                     config={"marketplace_id": "EBAY_DE", "ebay_user_id": "old-user-id",
+                                             "ebay_username": "old_seller"}, metadata={"account_name": "old_seller"})
+    replay("POST", TOKEN, "oauth__token")
+    replay("GET", IDENTITY_USER, "identity_user__get")
+
+    assert _connect(admin_api, integration_id=integration.pk).pk == integration.pk
+
+    integration.refresh_from_db()
+    assert integration.status == "active" and integration.access_token == "v^1.1#i^1#FIRST-ACCESS-TOKEN-0001"
+    assert integration.config == {"marketplace_id": "EBAY_DE", "ebay_user_id": "nY9vBqKRvms",
+                                  "ebay_username": "acme_outlet"}
+    assert integration.metadata["account_name"] == "acme_outlet"
+
+
+@responses.activate
+@pytest.mark.parametrize("answer", ["identity_user__403_insufficient_scope", "errors__500"])
+def test_a_connect_whose_identity_cannot_be_fetched_still_connects(admin_api, ebay_app, answer):
+    replay("POST", TOKEN, "oauth__token")
+    for _ in range(5):  # a 5xx is retried before it gives up
+        replay("GET", IDENTITY_USER, answer)
+
+    integration = _connect(admin_api, name="eBay US")
+
+    assert integration.status == "active" and integration.access_token == "v^1.1#i^1#FIRST-ACCESS-TOKEN-0001"
+    assert "ebay_user_id" not in integration.config and "account_name" not in integration.metadata
+    assert integration.last_error == ""
