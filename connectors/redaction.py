@@ -1,4 +1,5 @@
-"""Taking secrets out of whatever we are about to write down (IntegrationLog rows, error messages, log lines).
+"""Taking secrets (and customer personal data) out of whatever we are about to write down (IntegrationLog rows,
+error messages, log lines).
 
 Two nets, both always applied:
 
@@ -75,6 +76,35 @@ def is_secret_name(name: str, *, request: bool = True) -> bool:
     return request and norm in _REQUEST_ONLY_NAMES
 
 
+# Customer personal data (DESIGN: kept out of logs). Keys whose value is a person's detail, and keys whose whole
+# object is an address or a person. Order numbers, totals, SKUs and statuses stay readable for debugging.
+_PERSONAL_NAMES = frozenset(
+    {
+        "email", "emailaddress", "buyeremail", "customeremail", "billingemail", "phone", "phonenumber",
+        "primaryphone", "mobile", "firstname", "lastname", "fullname", "customername", "customerfirstname",
+        "customerlastname", "buyername", "address1", "address2", "addressline1", "addressline2", "fulladdress",
+        "street", "zip", "postcode", "postalcode",
+    }
+)  # fmt: skip
+_PERSONAL_OBJECTS = frozenset(
+    {
+        "customer", "buyer", "buyerinfo", "billing", "shipping", "billingaddress", "shippingaddress",
+        "recipientaddress", "shipmentaddress", "invoiceaddress", "shipto", "contactaddress", "defaultaddress",
+        "addresses",
+    }
+)  # fmt: skip
+PERSONAL = "[PERSONAL]"
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def is_personal_name(name: str, value: Any = None) -> bool:
+    """Whether a JSON key holds customer personal data (a scalar detail, or a whole address/person object)."""
+    norm = _normalized(name)
+    if norm in _PERSONAL_NAMES:
+        return True
+    return norm in _PERSONAL_OBJECTS and isinstance(value, (Mapping, list))
+
+
 def is_secret_header(name: str) -> bool:
     return bool(_HEADER_SECRET.search(name))
 
@@ -129,7 +159,7 @@ class Redactor:
         """Free text (an unparsed body, an exception message): known values, `Bearer …`, `name=value` pairs."""
         if not text:
             return text
-        text = self.values(text)
+        text = _EMAIL.sub(PERSONAL, self.values(text))
         text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
 
         def pair(m: re.Match[str]) -> str:
@@ -163,7 +193,11 @@ class Redactor:
         """A JSON-like structure (or form pairs) with secret keys blanked at any depth and known values removed."""
         if isinstance(value, Mapping):
             return {
-                str(k): REDACTED if is_secret_name(str(k), request=request) else self.data(v, request=request)
+                str(k): REDACTED
+                if is_secret_name(str(k), request=request)
+                else PERSONAL
+                if is_personal_name(str(k), v)
+                else self.data(v, request=request)
                 for k, v in value.items()
             }
         if isinstance(value, (list, tuple)):

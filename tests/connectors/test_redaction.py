@@ -195,3 +195,24 @@ def test_pruned_keeps_a_small_body_whole():
 
     body = {"a": [1, 2, {"b": "c"}], "d": "e"}
     assert pruned(body, 4096) == (body, False)
+
+
+def test_customer_personal_data_is_kept_out_of_the_logged_body():
+    from connectors.redaction import PERSONAL, Redactor
+
+    order = {
+        "id": 5000000001, "order_number": 1001, "total_price": "12.50", "email": "ana.pop@example.ro",
+        "customer": {"id": 7, "email": "ana.pop@example.ro", "first_name": "Ana", "last_name": "Pop"},
+        "shipping_address": {"address1": "Strada Lunga 5", "city": "Cluj", "zip": "400001", "phone": "+40711"},
+        "line_items": [{"sku": "TSHIRT-M", "quantity": 2, "title": "T-shirt"}],
+        "note": "call ana.pop@example.ro before delivery",
+    }
+    logged = Redactor([]).data({"orders": [order]}, request=False)
+    text = str(logged)
+    for personal in ("ana.pop@example.ro", "Ana", "Pop", "Strada Lunga", "400001", "+40711"):
+        assert personal not in text
+    first = logged["orders"][0]
+    assert first["customer"] == PERSONAL and first["shipping_address"] == PERSONAL and first["email"] == PERSONAL
+    # What an operator debugging a sync needs stays readable.
+    assert first["order_number"] == 1001 and first["total_price"] == "12.50"
+    assert first["line_items"] == [{"sku": "TSHIRT-M", "quantity": 2, "title": "T-shirt"}]

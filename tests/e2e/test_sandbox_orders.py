@@ -89,3 +89,20 @@ def test_a_pull_resumes_from_its_checkpoint_and_an_incremental_pull_gets_the_cha
     assert touched <= changed
     at_mark = {o["id"] for o in pulled if connector.normalize_order(o)["updated_at"] == high_water}
     assert changed <= touched | at_mark
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db
+def test_the_call_log_of_an_order_pull_holds_no_customer_email_or_address(settings, org):
+    settings.OUTBOUND_URL_ALLOWLIST = ["127.0.0.1"]
+    settings.INTEGRATION_LOG_BODY_LIMIT = 200_000  # keep whole pages, so nothing hides behind truncation
+    with SandboxServer(port=0, seed=3, orders=50, products=10) as sandbox:
+        integration = connect(sandbox, org)
+        page = next(iter(registry.connector_for(integration).iter_orders()))
+    emails = {order["email"] for order in page.items if order.get("email")}
+    streets = {order["shipping_address"]["address1"] for order in page.items if order.get("shipping_address")}
+    assert emails and streets  # the shop does send personal data
+    logged = " ".join(str(row) for row in IntegrationLog.objects.filter(action="list_orders").values())
+    assert "list_orders" in logged and str(page.items[0]["id"]) in logged  # the page itself was logged
+    assert not [e for e in emails if e in logged]
+    assert not [s for s in streets if s in logged]
