@@ -19,6 +19,8 @@ from accounts.audit import record_audit
 from config.errors import ApplicationError
 from connectors import registry
 from connectors.base import Capability
+from integrations.admin import IntegrationInScopeFilter
+from integrations.admin_pagination import LargeTablePaginator
 
 from .masking import mask_email
 from .models import AutoFulfillRule, Fulfillment, InventoryPush, Order, OrderLine, Product, StockLevel
@@ -146,10 +148,12 @@ class FulfilForm(forms.Form):
 class OrderAdmin(OrganizationScopedAdmin):
     list_display = ("__str__", "channel", "status", "fulfillment_state", "customer", "total_with_currency",
                     "placed_at")
-    list_filter = ("status", "integration", "placed_at")
+    list_filter = ("status", IntegrationInScopeFilter, "placed_at")  # only the user's organizations' channels
     search_fields = ("external_number", "external_id", "name")
     list_select_related = ("integration",)
     date_hierarchy = "placed_at"
+    paginator = LargeTablePaginator  # orders grow by the million: never a full COUNT per page
+    show_full_result_count = False
     inlines = [OrderLineInline, FulfillmentInline]
     actions = ["fulfil_with_tracking", "repull_from_channel"]
 
@@ -248,7 +252,7 @@ class InventoryPushAdmin(OrganizationScopedAdmin):
     """Pending stock pushes, one per channel and product; a failing one shows the channel's error."""
 
     list_display = ("product", "integration", "requested_at", "attempts", "last_attempt_at", "last_error")
-    list_filter = ("integration",)
+    list_filter = (IntegrationInScopeFilter,)
     list_select_related = ("product", "integration")
 
     def has_add_permission(self, request):
