@@ -242,6 +242,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The integration hub of the ERP: integrations, providers, logs, webhooks and syncs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.add_provider_routes",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -1,0 +1,116 @@
+"""Provider-facing routes in the OpenAPI schema.
+
+Webhook receivers and payment callbacks are plain Django views on purpose: they
+must read the raw body (signatures are over the exact bytes) before any parser
+touches it, and they answer in the provider's own format. drf-spectacular only
+sees DRF views, so this postprocessing hook adds those routes, described as the
+providers call them, keeping `/api/schema/` a complete map of the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _code_param() -> dict[str, Any]:
+    return {"name": "code", "in": "path", "required": True, "schema": {"type": "string"},
+            "description": "The integration's code."}
+
+
+_RAW_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}},
+                                           "*/*": {"schema": {"type": "string", "format": "binary"}}}}
+_ACCEPTED = _json({"type": "object", "properties": {"id": {"type": "integer"}, "status": {"type": "string"}}},
+                  "Stored (202), or a redelivery of an event already stored (200, the existing id).")
+_WEBHOOK_ERRORS = {
+    "401": _json(_ERROR, "INVALID_SIGNATURE: missing or wrong signature; nothing stored."),
+    "404": _json(_ERROR, "No integration with that code."),
+    "413": _json(_ERROR, "PAYLOAD_TOO_LARGE: body over WEBHOOK_MAX_BODY_BYTES."),
+    "503": _json(_ERROR, "SERVICE_UNAVAILABLE: the database is down; the provider should retry."),
+}
+
+
+def _webhook_post(summary: str, description: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "operationId": summary.lower().replace(" ", "_"),
+        "summary": summary,
+        "description": description,
+        "tags": ["provider callbacks"],
+        "security": [],
+        "parameters": parameters,
+        "requestBody": _RAW_BODY,
+        "responses": {"200": _ACCEPTED, "202": _ACCEPTED, **_WEBHOOK_ERRORS},
+    }
+
+
+def _provider_rpc(summary: str, description: str) -> dict[str, Any]:
+    return {
+        "operationId": summary.lower().replace(" ", "_").replace("(", "").replace(")", ""),
+        "summary": summary,
+        "description": description,
+        "tags": ["provider callbacks"],
+        "security": [],
+        "parameters": [_code_param()],
+        "requestBody": _RAW_BODY,
+        "responses": {"200": _json({"type": "object"}, "The provider's own answer format (errors included).")},
+    }
+
+
+PROVIDER_ROUTES: dict[str, dict[str, Any]] = {
+    "/api/webhooks/receive/{code}/": {
+        "get": {
+            "operationId": "webhook_handshake",
+            "summary": "Answer a provider's endpoint check",
+            "description": "eBay's `challenge_code` and similar handshakes; stores nothing. 405 when the "
+                           "provider has none.",
+            "tags": ["provider callbacks"], "security": [], "parameters": [_code_param()],
+            "responses": {"200": _json({"type": "object"}, "The handshake answer."),
+                          "405": _json(_ERROR, "METHOD_NOT_ALLOWED")},
+        },
+        "post": _webhook_post("Receive a webhook",
+                              "Any provider's webhook; the integration's connector picks the signature scheme.",
+                              [_code_param()]),
+    },
+    "/api/webhooks/shopify/": {
+        "post": _webhook_post("Receive a Shopify webhook",
+                              "The integration is found by `X-Shopify-Shop-Domain`; signed with "
+                              "`X-Shopify-Hmac-Sha256`.", []),
+    },
+    "/api/webhooks/meta/": {
+        "get": {
+            "operationId": "meta_verify_subscription",
+            "summary": "Meta subscription check",
+            "description": "Answers `hub.challenge` when `hub.verify_token` matches an integration's token.",
+            "tags": ["provider callbacks"], "security": [],
+            "parameters": [{"name": n, "in": "query", "required": True, "schema": {"type": "string"}}
+                           for n in ("hub.mode", "hub.verify_token", "hub.challenge")],
+            "responses": {"200": {"description": "The challenge, as text."},
+                          "403": _json(_ERROR, "INVALID_VERIFY_TOKEN")},
+        },
+        "post": _webhook_post("Receive a Meta webhook", "Signed with `X-Hub-Signature-256`.", []),
+    },
+    "/api/payments/payme/{code}/": {
+        "post": _provider_rpc("Payme merchant API",
+                              "Payme's JSON-RPC (CheckPerformTransaction, CreateTransaction, PerformTransaction, "
+                              "CancelTransaction, CheckTransaction, GetStatement); Basic auth `Paycom:<key>`."),
+    },
+    "/api/payments/click/{code}/prepare/": {
+        "post": _provider_rpc("Click prepare", "Click's prepare step (form body, MD5 `sign_string`)."),
+    },
+    "/api/payments/click/{code}/complete/": {
+        "post": _provider_rpc("Click complete", "Click's complete step (form body, MD5 `sign_string`)."),
+    },
+}
+
+
+def add_provider_routes(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: add the provider-facing routes DRF cannot see."""
+    paths = result.setdefault("paths", {})
+    for path, operations in PROVIDER_ROUTES.items():
+        paths.setdefault(path, {}).update(operations)
+    return result
