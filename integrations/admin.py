@@ -7,13 +7,19 @@ leave them out. Writes go through integrations/services.py like the API's.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
+
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.options import csrf_protect_m
+from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 
 from accounts.admin import OrganizationScopedAdmin, organization_ids_with_role
 from accounts.audit import record_audit, record_audit_each, record_changes
@@ -27,10 +33,18 @@ from .admin_forms import SECRET_LABELS, IntegrationAdminForm, secret_status
 from .admin_pagination import LargeTableChangeList, LargeTablePaginator, RecentValuesFilter, StatusClassFilter
 from .models import SECRET_FIELDS, Integration, IntegrationLog, IntegrationStatus, OAuthState
 from .oauth.flow import oauth_initiate
-from .services import UPDATABLE_FIELDS, integration_create, integration_test_connection, integration_update
+from .services import (
+    UPDATABLE_FIELDS,
+    integration_create,
+    integration_delete,
+    integration_test_connection,
+    integration_update,
+)
 
 # How many integrations one "test connection" may probe: each is a provider call made inside the request.
 TEST_CONNECTION_LIMIT = 10
+# How many rows of each related kind the delete confirmation counts before it says "more than".
+DELETE_SUMMARY_CAP = 10_000
 
 
 class ProviderFilter(admin.SimpleListFilter):
@@ -44,6 +58,25 @@ class ProviderFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(provider=self.value()) if self.value() else queryset
+
+
+def _delete_reach(model: type[models.Model], lookup: str = "", seen: frozenset = frozenset()
+                  ) -> Iterator[tuple[type[models.Model], str, bool]]:
+    """(related model, lookup from it to `model`, whether it blocks) for each relation a delete of `model` meets.
+
+    CASCADE relations are followed down (an endpoint's deliveries, their attempts); PROTECT and RESTRICT ones
+    block the delete; SET_NULL and the like leave their rows. Read from the model graph, so a provider app's
+    own table (a courier's shipments) is counted without this module knowing it.
+    """
+    for rel in model._meta.related_objects:
+        if rel.many_to_many or rel.related_model in seen:
+            continue
+        path = f"{rel.field.name}__{lookup}" if lookup else rel.field.name
+        if rel.on_delete is models.CASCADE:
+            yield rel.related_model, path, False
+            yield from _delete_reach(rel.related_model, path, seen | {model})
+        elif rel.on_delete in (models.PROTECT, models.RESTRICT):
+            yield rel.related_model, path, True
 
 
 @admin.register(Integration)
@@ -62,8 +95,8 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     list_select_related = ("organization",)
     actions = ("test_connection", "activate", "deactivate")
     readonly_fields = (
-        "stored_secrets", "oauth_connection", "last_sync_at", "next_sync_at", "last_error", "consecutive_failures",
-        "created_at", "updated_at",
+        "stored_secrets", "oauth_connection", "oauth_status", "last_sync_at", "next_sync_at", "last_error",
+        "consecutive_failures", "created_at", "updated_at",
     )
     secret_inputs = tuple((f"{name}_new", f"{name}_clear") for name in SECRET_FIELDS)
 
@@ -78,7 +111,9 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
                 "fields": secrets,
                 "description": "Stored secrets are never shown. Enter a value to replace one; tick Clear to remove it.",
             }),
-            ("Tokens", {"fields": ("oauth_connection", "token_type", "expires_at", "scope")}),
+            # Connecting needs the change role (connect_view): the others see the state without the button.
+            ("Tokens", {"fields": ("oauth_connection" if can_write else "oauth_status", "token_type", "expires_at",
+                                   "scope")}),
             ("Sync", {"fields": ("sync_interval_minutes", "auto_sync_enabled", "last_sync_at", "next_sync_at",
                                  "consecutive_failures", "last_error")}),
             ("Provider settings", {"fields": ("config", "metadata"), "classes": ("collapse",)}),
@@ -98,11 +133,21 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     @admin.display(description="OAuth")
     def oauth_connection(self, obj: Integration | None):
         """A Connect button for an OAuth integration: the flow starts, the provider asks, the page comes back."""
+        return self._oauth_state(obj, can_connect=True)
+
+    @admin.display(description="OAuth")
+    def oauth_status(self, obj: Integration | None):
+        """The connection state without the button, for a role that may not connect (viewer, operator)."""
+        return self._oauth_state(obj, can_connect=False)
+
+    def _oauth_state(self, obj: Integration | None, *, can_connect: bool):
         if obj is None or not obj.pk or not registry.is_registered(obj.provider):
             return "Save the integration first." if obj is None or not obj.pk else "-"
         if registry.get(obj.provider).auth_kind != AuthKind.OAUTH2:
             return "Not an OAuth provider."
         state = "Connected" if obj.access_token else "Not connected"
+        if not can_connect:
+            return f"{state} (connecting needs the admin role)"
         url = reverse("admin:integrations_integration_connect", args=[obj.pk])
         label = "Reconnect" if obj.access_token else "Connect"
         return format_html('{} <a class="button" href="{}">{}</a>', state, url, label)
@@ -162,6 +207,67 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
         obj._state.adding, obj._state.db = False, created._state.db
         record_audit(action="integration.created", request=request, target=created,
                      details={"secrets": sorted(secrets), "status": created.status})
+
+    # ---------------------------------------------------------------- delete
+    # Through integration_delete, like the API's DELETE: webhook subscriptions removed and OAuth tokens revoked at
+    # the provider (best effort), integration.disconnected published, then the row and everything that cascades.
+
+    @csrf_protect_m
+    def delete_view(self, request, object_id, extra_context=None):
+        """Django's delete view without the transaction it wraps a confirmed delete in.
+
+        integration_delete calls the provider (unsubscribe, revoke) before it deletes in its own transaction, so
+        that no transaction stays open while a provider answers; inside Django's it would. `_delete_view` is
+        Django's view itself (delete_view only adds the atomic block).
+        """
+        return self._delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj):
+        self._delete(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        """The "delete selected" action: one integration at a time, each its own provider calls and transaction."""
+        for integration in list(queryset.select_related("organization")):
+            self._delete(request, integration)
+
+    def _delete(self, request, integration: Integration) -> None:
+        trail = copy.copy(integration)  # the delete clears the instance's pk; the audit event names the row
+        integration_delete(integration=integration)
+        record_audit(action="integration.deleted", request=request, target=trail,
+                     details={"code": trail.code, "provider": trail.provider})
+
+    def get_deleted_objects(self, objs, request):
+        """The delete confirmation: the integrations, and how many related rows of each kind go with them.
+
+        Django's default loads and lists every related row (an integration's call log can hold millions) and
+        asks each row's admin for delete permission, which the read-only admins (call log, OAuth states) always
+        refuse. Here each related model costs one COUNT capped at DELETE_SUMMARY_CAP rows, whatever the tables
+        hold, and permission is the integration's: its rows go with it, as with the API's DELETE.
+        """
+        integrations = list(objs)
+        if not integrations:
+            return [], {}, set(), []
+        pks = [integration.pk for integration in integrations]
+        opts = self.model._meta
+        listed = [
+            format_html('{}: <a href="{}">{}</a>', capfirst(opts.verbose_name),
+                        reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change",
+                                args=[quote(integration.pk)]), integration)
+            for integration in integrations
+        ]
+        model_count: dict[str, int | str] = {opts.verbose_name_plural: len(integrations)}
+        protected = []
+        for model, lookup, blocks in _delete_reach(self.model):
+            rows = model._default_manager.filter(**{f"{lookup}__in": pks}).order_by()
+            name = str(model._meta.verbose_name_plural)
+            if blocks:
+                if rows.exists():
+                    protected.append(f"{capfirst(name)} refer to {'it' if len(pks) == 1 else 'them'}.")
+                continue
+            count = rows.values("pk")[: DELETE_SUMMARY_CAP + 1].count()
+            if count:
+                model_count[name] = f"more than {DELETE_SUMMARY_CAP:,}" if count > DELETE_SUMMARY_CAP else count
+        return listed, model_count, set(), protected
 
     # ---------------------------------------------------------------- actions
     @admin.action(description="Test connection", permissions=["operate"])
@@ -231,10 +337,10 @@ class IntegrationLogAdmin(OrganizationScopedAdmin):
 
     No full COUNT(*) (LargeTablePaginator, `show_full_result_count = False`, no
     facet counts), a date hierarchy from one MIN/MAX that the created_at index
-    answers (LargeTableChangeList), filters on indexed columns with choices that
-    need no scan (status_code, action, integration; direction has two values and
-    is read while walking the created_at index), no search (a LIKE scans the
-    table), and the integration joined in the page query (`list_select_related`).
+    answers (LargeTableChangeList), filters with choices that need no scan, each
+    on an index that leads with the organization a staff user is scoped to
+    (integrations/migrations/0003), no search (a LIKE scans the table), and the
+    integration joined in the page query (`list_select_related`).
     """
 
     list_display = ("created_at", "integration", "action", "direction", "method", "status_code", "duration_ms",

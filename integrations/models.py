@@ -153,6 +153,10 @@ class IntegrationLog(models.Model):
             models.Index(fields=["organization", "-created_at"], name="intlog_org_created"),
             models.Index(fields=["action", "-created_at"], name="intlog_action_created"),
             models.Index(fields=["status_code", "-created_at"], name="intlog_status_created"),
+            # The admin's filters within an organization (the scoped list is `organization IN (...)`).
+            models.Index(fields=["organization", "action", "-created_at"], name="intlog_org_action_created"),
+            models.Index(fields=["organization", "status_code", "-created_at"], name="intlog_org_status_created"),
+            models.Index(fields=["organization", "direction", "-created_at"], name="intlog_org_direction_created"),
         ]
 
     def __str__(self) -> str:

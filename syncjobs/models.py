@@ -103,6 +103,8 @@ class SyncJob(models.Model):
                 fields=["heartbeat_at"], name="syncjob_active_heartbeat", condition=Q(status__in=["pending", "running"])
             ),
             models.Index(fields=["status", "completed_at"], name="syncjob_status_completed"),
+            # A superuser's unscoped list: its date hierarchy's MIN/MAX and its newest-first page.
+            models.Index(fields=["created_at"], name="syncjob_created"),
         ]
 
     def __str__(self) -> str:

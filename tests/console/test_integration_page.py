@@ -142,3 +142,15 @@ def test_replacing_a_secret_is_audited_by_name_never_by_value(org, staff, shop_i
     assert event.details == {"secrets": ["api_secret"]} and event.actor == admin_client.user
     trail = json.dumps(list(AuditEvent.objects.values()), default=str)
     assert "brand_new_secret_value_777" not in trail and "sk_live_console_secret_4242" not in trail
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_the_connect_button_is_only_for_roles_that_may_connect(org, staff, shop_integration, role):
+    connect = reverse("admin:integrations_integration_connect", args=[shop_integration.pk])
+    page = staff(org, role).get(change_url(shop_integration)).content.decode()
+    assert f'href="{connect}"' not in page
+    assert "Not connected (connecting needs the admin role)" in page
+    assert staff(org, role).get(connect).status_code == 403  # what the button would have led to
+
+    page = staff(org, "admin").get(change_url(shop_integration)).content.decode()
+    assert f'<a class="button" href="{connect}">Connect</a>' in page
