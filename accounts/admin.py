@@ -352,6 +352,7 @@ class AuditEventAdmin(OrganizationScopedAdmin):
     list_display = ("created_at", "actor_label", "action", "target_link", "organization", "ip_address", "via")
     list_select_related = ("organization",)
     date_hierarchy = "created_at"
+    change_list_template = "admin/switchyard/large_table_change_list.html"  # its date hierarchy: one MIN/MAX
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 100

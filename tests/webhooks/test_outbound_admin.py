@@ -103,3 +103,18 @@ def test_delivery_page_has_attempts_inline_and_redeliver_action(org, deliver_tas
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.PENDING
     deliver_task.assert_called_once_with(delivery.pk)
+
+
+def test_the_success_rate_counts_only_the_last_seven_days(org):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    make_endpoint(org, URL)
+    old, recent = publish("order.created", {}, org) + publish("order.updated", {}, org)
+    WebhookDelivery.objects.filter(pk=old.pk).update(
+        status=DeliveryStatus.FAILED, created_at=timezone.now() - timedelta(days=8)
+    )
+    WebhookDelivery.objects.filter(pk=recent.pk).update(status=DeliveryStatus.DELIVERED)
+    page = staff_client(org, "viewer").get(reverse("admin:webhooks_webhookendpoint_changelist")).content.decode()
+    assert "100% of 1" in page
