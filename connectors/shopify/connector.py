@@ -121,6 +121,8 @@ class ShopifyConnector(ShopifyOAuth, Connector):
     # ------------------------------------------------------------------ OAuth
     def oauth_connect_fields(self, *, shop: str = "") -> dict[str, Any]:
         """A new integration gets the shop's endpoint and `config["shop_domain"]`; an existing one keeps its shop."""
+        if not self.check_shop_domain:  # a shop off myshopify.com (the sandbox): any http(s) URL, shopify_auth
+            return super().oauth_connect_fields(shop=shop)
         if self.integration.pk is None:
             domain = normalized_shop(shop)
             return {"api_endpoint": f"https://{domain}", "config": {**(self.integration.config or {}),
@@ -136,6 +138,8 @@ class ShopifyConnector(ShopifyOAuth, Connector):
     def validate_callback(self, query: Mapping[str, str]) -> None:
         """The callback's HMAC and age (shopify_auth), and its `shop` must be this integration's shop."""
         verify_callback(query, self.oauth_client_credentials()[1])
+        if not self.check_shop_domain:  # a shop off myshopify.com (the sandbox): the HMAC is the check
+            return
         shop = (query.get("shop") or "").lower()
         if not valid_shop_domain(shop):
             raise OAuthFailed("The callback names a shop outside myshopify.com.", details={"shop": ["invalid"]})
@@ -149,8 +153,8 @@ class ShopifyConnector(ShopifyOAuth, Connector):
         """Expiring offline tokens only (the refresh token rotates); a non-expiring token cannot be refreshed."""
         if not self.integration.refresh_token:
             raise AuthExpired(
-                f"Shopify refused the access token of the shop {self.shop_domain()} and it cannot be refreshed "
-                "(the app was uninstalled or the token revoked); connect the shop again."
+                f"{self.display_name} refused the access token of the shop {self.shop_domain()} and it cannot be "
+                "refreshed (the app was uninstalled or the token revoked); connect the shop again."
             )
         form = {**self._client_credentials(), "grant_type": "refresh_token",
                 "refresh_token": self.integration.refresh_token}
@@ -169,8 +173,9 @@ class ShopifyConnector(ShopifyOAuth, Connector):
     def _client_credentials(self) -> dict[str, str]:
         client_id, client_secret = self.oauth_client_credentials()
         if not (client_id and client_secret):
-            raise ValidationError("The Shopify integration needs the app's client id (api_key) and secret "
-                                  "(api_secret), or SHOPIFY_CLIENT_ID/SHOPIFY_CLIENT_SECRET.")
+            prefix = self.key.upper().replace("-", "_")
+            raise ValidationError(f"The {self.display_name} integration needs the app's client id (api_key) and "
+                                  f"secret (api_secret), or {prefix}_CLIENT_ID/{prefix}_CLIENT_SECRET.")
         return {"client_id": client_id, "client_secret": client_secret}
 
     # ------------------------------------------------------------------ reads
