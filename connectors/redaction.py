@@ -137,7 +137,8 @@ def integration_secrets(integration: Integration | None) -> list[str]:
 class Redactor:
     """Redacts by name and by value. Build one per call attempt: the secrets change when a token is refreshed."""
 
-    def __init__(self, secrets: Iterable[str] = ()):
+    def __init__(self, secrets: Iterable[str] = (), *, replacement: str = REDACTED):
+        self._replacement = replacement
         variants: set[str] = set()
         for secret in secrets:
             if not secret or len(secret) < MIN_SECRET_LENGTH:
@@ -147,13 +148,15 @@ class Redactor:
         self._values = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     @classmethod
-    def for_integration(cls, integration: Integration | None, extra: Iterable[str] = ()) -> Redactor:
-        return cls([*integration_secrets(integration), *extra])
+    def for_integration(
+        cls, integration: Integration | None, extra: Iterable[str] = (), *, replacement: str = REDACTED
+    ) -> Redactor:
+        return cls([*integration_secrets(integration), *extra], replacement=replacement)
 
     # ----------------------------------------------------------- by value
     def values(self, text: str) -> str:
         """Replace every known secret value in `text`."""
-        return self._values.sub(REDACTED, text) if self._values and text else text
+        return self._values.sub(self._replacement, text) if self._values and text else text
 
     def text(self, text: str) -> str:
         """Free text (an unparsed body, an exception message): known values, `Bearer …`, `name=value` pairs."""

@@ -9,13 +9,10 @@ written, so a refused call changes nothing.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -25,6 +22,7 @@ from config.errors import ApplicationError, ValidationError
 from connectors import registry
 from connectors.base import AuthKind, ConnectionResult
 from connectors.outbound import check_outbound_url
+from connectors.redaction import Redactor
 
 from .masking import MASK
 from .models import SECRET_FIELDS, Integration, IntegrationStatus
@@ -298,24 +296,6 @@ def _record_subscriptions(integration: Integration, outcome: dict[str, Any], *, 
     Integration.objects.filter(pk=integration.pk).update(**changes)
 
 
-def _secret_values(integration: Integration) -> Iterator[str]:
-    for name in SECRET_TEXT_FIELDS:
-        value = getattr(integration, name)
-        if value:
-            yield value
-    stack: list[Any] = [integration.credentials]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, str) and item:
-            yield item
-        elif isinstance(item, (int, float)) and not isinstance(item, bool):
-            yield str(item)
-
-
 def scrub_secrets(text: str, integration: Integration) -> str:
     """`text` with every secret of the integration replaced by the mask, longest first, and cut to a sane length.
 
@@ -325,14 +305,7 @@ def scrub_secrets(text: str, integration: Integration) -> str:
     replacing them would mangle ordinary words. Scrub before cutting: a cut
     secret no longer matches.
     """
-    forms = {
-        form
-        for value in _secret_values(integration)
-        if len(value) >= 4
-        for form in (value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1])
-    }
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, MASK)
+    text = Redactor.for_integration(integration, replacement=MASK).values(text)
     return text[:_DETAIL_LIMIT]
 
 
