@@ -30,14 +30,10 @@ writing half of it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-
-class MappingError(ValueError):
-    """A provider record lacks a field the ERP needs, or has it in an unusable form."""
-
+from connectors.mapping import MappingError, decimal_amount, required, utc_time
 
 # Amazon's OrderStatus → ours.
 ORDER_STATUSES: dict[str, str] = {
@@ -81,7 +77,7 @@ def refunded_quantities(order: dict[str, Any]) -> dict[str, int]:
 
 
 def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
-    external_id = _required(order, "AmazonOrderId", "order")
+    external_id = required(order, "AmazonOrderId", "order")
     where = f"order {external_id}"
     if "OrderItems" not in order:
         raise MappingError(f"{where} came without its OrderItems.")
@@ -111,7 +107,7 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
             status = "refunded"
     address = order.get("ShippingAddress") or {}
     buyer = order.get("BuyerInfo") or {}
-    updated_at = _time(order.get("LastUpdateDate"), "LastUpdateDate", where)
+    updated_at = utc_time(order.get("LastUpdateDate"), "LastUpdateDate", where)
     return {
         "external_id": str(external_id),
         "number": str(external_id),
@@ -129,7 +125,7 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
                      "name": str(buyer.get("BuyerName") or "")},
         "shipping_address": normalize_address(address),
         "billing_address": {},
-        "placed_at": _time(order.get("PurchaseDate"), "PurchaseDate", where),
+        "placed_at": utc_time(order.get("PurchaseDate"), "PurchaseDate", where),
         "updated_at": updated_at,
         "cancelled_at": updated_at if status == "cancelled" else None,
         "lines": lines,
@@ -137,7 +133,7 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
 
 
 def normalize_line(item: dict[str, Any], where: str) -> dict[str, Any]:
-    item_id = _required(item, "OrderItemId", where)
+    item_id = required(item, "OrderItemId", where)
     quantity = int(item.get("QuantityOrdered") or 0)
     line_price = _amount(item["ItemPrice"], "ItemPrice", where) if item.get("ItemPrice") else Decimal("0")
     discount = _amount(item["PromotionDiscount"], "PromotionDiscount", where) if item.get("PromotionDiscount") \
@@ -192,7 +188,7 @@ def child_skus(item: dict[str, Any]) -> list[str]:
 
 def normalize_product(family: dict[str, Any], marketplace_id: str = "") -> dict[str, Any]:
     """A family `{"sku", "items": [listings]}` (connector.py groups them) as one product."""
-    sku = _required(family, "sku", "listing family")
+    sku = required(family, "sku", "listing family")
     where = f"listing {sku}"
     items = family.get("items") or []
     parent = next((i for i in items if i.get("sku") == sku and child_skus(i)), None)
@@ -200,7 +196,7 @@ def normalize_product(family: dict[str, Any], marketplace_id: str = "") -> dict[
     if not variants:
         raise MappingError(f"{where} is a variation parent none of whose children were found.")
     summaries = {i["sku"]: _summary(i, marketplace_id) for i in items}
-    stamps = [_time(s["lastUpdatedDate"], "lastUpdatedDate", where) for s in summaries.values()
+    stamps = [utc_time(s["lastUpdatedDate"], "lastUpdatedDate", where) for s in summaries.values()
               if s.get("lastUpdatedDate")]
     title_source = parent or variants[0]
     return {
@@ -248,7 +244,7 @@ def _merchant_quantity(item: dict[str, Any]) -> int | None:
 
 # ---------------------------------------------------------------------- FBA inventory
 def normalize_inventory_level(summary: dict[str, Any], marketplace_id: str) -> dict[str, Any]:
-    sku = _required(summary, "sellerSku", "inventory summary")
+    sku = required(summary, "sellerSku", "inventory summary")
     where = f"inventory summary of {sku}"
     details = summary.get("inventoryDetails") or {}
     fulfillable = details.get("fulfillableQuantity")
@@ -257,16 +253,11 @@ def normalize_inventory_level(summary: dict[str, Any], marketplace_id: str) -> d
         "inventory_item_id": str(sku),
         "location_id": f"{FBA_LOCATION_PREFIX}{marketplace_id}",
         "available": int(fulfillable) if fulfillable is not None else None,
-        "updated_at": _time(stamp, "lastUpdatedTime", where) if stamp else None,
+        "updated_at": utc_time(stamp, "lastUpdatedTime", where) if stamp else None,
     }
 
 
 # ---------------------------------------------------------------------- helpers
-def _required(record: dict[str, Any], key: str, where: str) -> Any:
-    value = record.get(key)
-    if value is None or value == "":
-        raise MappingError(f"{where} has no {key}.")
-    return value
 
 
 def _amount(money: dict[str, Any], key: str, where: str) -> Decimal:
@@ -274,13 +265,10 @@ def _amount(money: dict[str, Any], key: str, where: str) -> Decimal:
 
 
 def _decimal(value: Any, key: str, where: str) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.") from None
-    if value is None or not amount.is_finite():
+    if value is None or value == "":
+        # Amazon's mapping has always called a blank amount unreadable, not missing; its messages stay as they were.
         raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.")
-    return amount
+    return decimal_amount(value, key, where)
 
 
 def _sum(items: list[dict[str, Any]], keys: tuple[str, ...], where: str) -> Decimal:
@@ -290,15 +278,3 @@ def _sum(items: list[dict[str, Any]], keys: tuple[str, ...], where: str) -> Deci
             if (item.get(key) or {}).get("Amount") is not None:
                 total += _amount(item[key], key, where)
     return total
-
-
-def _time(value: Any, key: str, where: str) -> datetime:
-    if not value:
-        raise MappingError(f"{where} has no {key}.")
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise MappingError(f"{where} has a {key} that is not an ISO 8601 time: {value!r}.") from None
-    if parsed.tzinfo is None:
-        raise MappingError(f"{where} has a {key} without a time zone: {value!r}.")
-    return parsed.astimezone(UTC)

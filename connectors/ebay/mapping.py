@@ -22,14 +22,11 @@ offers, not on inventory items, so variants carry no price. Stock: `availability
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-
-class MappingError(ValueError):
-    """An eBay record lacks a field the ERP needs, or has it in an unusable form."""
-
+from connectors.mapping import MappingError, decimal_amount, required, utc_time
 
 PAYMENT_STATUSES: dict[str, str] = {
     "PENDING": "pending",
@@ -64,11 +61,11 @@ def order_status(order: dict[str, Any]) -> str:
 
 
 def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
-    external_id = str(_required(order, "orderId", "order"))
+    external_id = str(required(order, "orderId", "order"))
     where = f"order {external_id}"
     pricing = order.get("pricingSummary") or {}
     total = _amount(pricing.get("total"), "pricingSummary.total", where)
-    currency = (pricing.get("total") or {}).get("currency") or _required({}, "currency", where)
+    currency = (pricing.get("total") or {}).get("currency") or required({}, "currency", where)
     ship_to = _ship_to(order)
     status = order_status(order)
     return {
@@ -91,18 +88,18 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
         },
         "shipping_address": normalize_address(ship_to),
         "billing_address": {},
-        "placed_at": _time(order.get("creationDate"), "creationDate", where),
-        "updated_at": _time(order.get("lastModifiedDate") or order.get("creationDate"), "lastModifiedDate", where),
+        "placed_at": utc_time(order.get("creationDate"), "creationDate", where),
+        "updated_at": utc_time(order.get("lastModifiedDate") or order.get("creationDate"), "lastModifiedDate", where),
         "cancelled_at": _cancelled_at(order, where) if status == "cancelled" else None,
         "lines": [normalize_line(line, where) for line in order.get("lineItems") or []],
     }
 
 
 def normalize_line(line: dict[str, Any], where: str) -> dict[str, Any]:
-    quantity = int(_required(line, "quantity", where))
+    quantity = int(required(line, "quantity", where))
     cost = _amount(line.get("lineItemCost"), "lineItemCost", where)
     return {
-        "external_id": str(_required(line, "lineItemId", where)),
+        "external_id": str(required(line, "lineItemId", where)),
         "sku": line.get("sku") or "",
         "title": line.get("title") or "",
         "quantity": quantity,
@@ -156,7 +153,7 @@ def normalize_product(group: dict[str, Any]) -> dict[str, Any]:
         "updated_at": None,  # inventory items carry no modification time
         "variants": [
             {
-                "external_id": str(_required(item, "sku", where)),
+                "external_id": str(required(item, "sku", where)),
                 "sku": str(item["sku"]),
                 "name": " — ".join(p for p in ((item.get("product") or {}).get("title"), _aspects(item)) if p),
                 "price": None,
@@ -172,7 +169,7 @@ def normalize_product(group: dict[str, Any]) -> dict[str, Any]:
 def normalize_inventory_level(item: dict[str, Any]) -> dict[str, Any]:
     where = f"inventory item {item.get('sku')}"
     return {
-        "inventory_item_id": str(_required(item, "sku", where)),
+        "inventory_item_id": str(required(item, "sku", where)),
         "location_id": LOCATION,
         "available": _quantity(item),
         "updated_at": None,
@@ -192,7 +189,7 @@ def _cancelled_at(order: dict[str, Any], where: str) -> datetime:
     requests = (order.get("cancelStatus") or {}).get("cancelRequests") or []
     stamps = [r.get("cancelCompletedDate") or r.get("cancelRequestedDate") for r in requests]
     stamps = [s for s in stamps if s]
-    return _time(max(stamps) if stamps else order.get("lastModifiedDate"), "cancelCompletedDate", where)
+    return utc_time(max(stamps) if stamps else order.get("lastModifiedDate"), "cancelCompletedDate", where)
 
 
 def _aspects(item: dict[str, Any]) -> str:
@@ -215,35 +212,7 @@ def _quantity(item: dict[str, Any]) -> int | None:
     return int(quantity) if quantity is not None else None
 
 
-def _required(record: dict[str, Any], key: str, where: str) -> Any:
-    value = record.get(key)
-    if value is None or value == "":
-        raise MappingError(f"{where} has no {key}.")
-    return value
-
-
 def _amount(money: Any, key: str, where: str, default: str | None = None) -> Decimal:
+    """The `value` of an eBay Amount object (`{value, currency}`), or `default` when it has none."""
     value = money.get("value") if isinstance(money, dict) else None
-    if value is None:
-        value = default
-    if value is None or value == "":
-        raise MappingError(f"{where} has no {key}.")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.") from None
-    if not amount.is_finite():
-        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.")
-    return amount
-
-
-def _time(value: Any, key: str, where: str) -> datetime:
-    if not value:
-        raise MappingError(f"{where} has no {key}.")
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise MappingError(f"{where} has a {key} that is not an ISO 8601 time: {value!r}.") from None
-    if parsed.tzinfo is None:
-        raise MappingError(f"{where} has a {key} without a time zone: {value!r}.")
-    return parsed.astimezone(UTC)
+    return decimal_amount(default if value is None else value, key, where)

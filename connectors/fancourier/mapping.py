@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 from django.db import models
 
+from connectors.mapping import MappingError
+
 ROMANIA = ZoneInfo("Europe/Bucharest")  # FAN Courier's dates carry no zone; they are Romanian local time
 
 
@@ -57,10 +59,6 @@ EVENT_STATUSES: dict[str, tuple[str, str, str]] = {
     "S16": (ShipmentStatus.RETURNED, "Retur la termen", "UNCONFIRMED"),
     "S43": (ShipmentStatus.RETURNED, "Retur", "UNCONFIRMED"),
 }
-
-
-class MappingError(ValueError):
-    """A FAN Courier answer we cannot read; the message names the field."""
 
 
 def event_status(code: str) -> str | None:

@@ -22,14 +22,10 @@ instead of writing half of it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-
-class MappingError(ValueError):
-    """A provider record lacks a field the ERP needs, or has it in an unusable form."""
-
+from connectors.mapping import MappingError, decimal_amount, required, utc_time
 
 ORDER_STATUSES = ("pending", "paid", "partially_fulfilled", "fulfilled", "cancelled", "refunded")
 
@@ -62,7 +58,7 @@ def order_status(order: dict[str, Any]) -> str:
 
 
 def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
-    external_id = _required(order, "id", "order")
+    external_id = required(order, "id", "order")
     where = f"order {external_id}"
     shipping = (order.get("total_shipping_price_set") or {}).get("shop_money", {}).get("amount")
     if shipping is None:
@@ -75,7 +71,7 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
         "status": order_status(order),
         "financial_status": order.get("financial_status") or "",
         "fulfillment_status": order.get("fulfillment_status") or "",
-        "currency": _required(order, "currency", where),
+        "currency": required(order, "currency", where),
         "subtotal": _money(order, "subtotal_price", where),
         "total_discounts": _money(order, "total_discounts", where, default="0"),
         "total_tax": _money(order, "total_tax", where, default="0"),
@@ -88,19 +84,19 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
         },
         "shipping_address": normalize_address(order.get("shipping_address")),
         "billing_address": normalize_address(order.get("billing_address")),
-        "placed_at": _time(order.get("processed_at") or order.get("created_at"), "created_at", where),
-        "updated_at": _time(order.get("updated_at"), "updated_at", where),
-        "cancelled_at": _time(order["cancelled_at"], "cancelled_at", where) if order.get("cancelled_at") else None,
+        "placed_at": utc_time(order.get("processed_at") or order.get("created_at"), "created_at", where),
+        "updated_at": utc_time(order.get("updated_at"), "updated_at", where),
+        "cancelled_at": utc_time(order["cancelled_at"], "cancelled_at", where) if order.get("cancelled_at") else None,
         "lines": [normalize_line(line, where) for line in order.get("line_items") or []],
     }
 
 
 def normalize_line(line: dict[str, Any], where: str) -> dict[str, Any]:
-    quantity = _required(line, "quantity", where)
+    quantity = required(line, "quantity", where)
     price = _money(line, "price", where)
     fulfillable = line.get("fulfillable_quantity")
     return {
-        "external_id": str(_required(line, "id", where)),
+        "external_id": str(required(line, "id", where)),
         "sku": line.get("sku") or "",
         "title": line.get("name") or line.get("title") or "",
         "quantity": int(quantity),
@@ -124,16 +120,16 @@ def normalize_address(address: dict[str, Any] | None) -> dict[str, str]:
 
 def normalize_product(product: dict[str, Any]) -> dict[str, Any]:
     """A product and its variants; each variant is one ERP Product row (the SKU is what is unique)."""
-    external_id = _required(product, "id", "product")
+    external_id = required(product, "id", "product")
     where = f"product {external_id}"
     return {
         "external_id": str(external_id),
         "title": product.get("title") or "",
         "status": "active" if product.get("status") == "active" else "inactive",
-        "updated_at": _time(product.get("updated_at"), "updated_at", where),
+        "updated_at": utc_time(product.get("updated_at"), "updated_at", where),
         "variants": [
             {
-                "external_id": str(_required(variant, "id", where)),
+                "external_id": str(required(variant, "id", where)),
                 "sku": variant.get("sku") or "",
                 "name": product.get("title", "") if variant.get("title") in (None, "Default Title")
                 else f"{product.get('title', '')} — {variant['title']}",
@@ -150,41 +146,19 @@ def normalize_product(product: dict[str, Any]) -> dict[str, Any]:
 def normalize_inventory_level(level: dict[str, Any]) -> dict[str, Any]:
     where = f"inventory level of item {level.get('inventory_item_id')}"
     return {
-        "inventory_item_id": str(_required(level, "inventory_item_id", where)),
-        "location_id": str(_required(level, "location_id", where)),
+        "inventory_item_id": str(required(level, "inventory_item_id", where)),
+        "location_id": str(required(level, "location_id", where)),
         "available": int(level["available"]) if level.get("available") is not None else None,
-        "updated_at": _time(level.get("updated_at"), "updated_at", where),
+        "updated_at": utc_time(level.get("updated_at"), "updated_at", where),
     }
 
 
 # ---------------------------------------------------------------------- helpers
-def _required(record: dict[str, Any], key: str, where: str) -> Any:
-    value = record.get(key)
-    if value is None or value == "":
-        raise MappingError(f"{where} has no {key}.")
-    return value
 
 
 def _money(record: dict[str, Any], key: str, where: str, default: str | None = None) -> Decimal:
     value = record.get(key, default)
-    if value is None:
-        raise MappingError(f"{where} has no {key}.")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.") from None
-    if not amount.is_finite():
+    if value == "":
+        # Shopify's mapping has always called a blank amount unreadable, not missing; its messages stay as they were.
         raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.")
-    return amount
-
-
-def _time(value: Any, key: str, where: str) -> datetime:
-    if not value:
-        raise MappingError(f"{where} has no {key}.")
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise MappingError(f"{where} has a {key} that is not an ISO 8601 time: {value!r}.") from None
-    if parsed.tzinfo is None:
-        raise MappingError(f"{where} has a {key} without a time zone: {value!r}.")
-    return parsed.astimezone(UTC)
+    return decimal_amount(value, key, where)

@@ -16,13 +16,10 @@ Money arrives as strings and stays Decimal; times are Unix seconds, read as UTC.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-
-class MappingError(ValueError):
-    """A TikTok Shop record lacks a field the ERP needs, or has it in an unusable form."""
-
+from connectors.mapping import MappingError, decimal_amount, required
 
 ORDER_STATUSES: dict[str, str] = {
     "UNPAID": "pending",
@@ -60,7 +57,7 @@ def order_status(order: dict[str, Any]) -> str:
 
 
 def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
-    external_id = str(_required(order, "id", "order"))
+    external_id = str(required(order, "id", "order"))
     where = f"order {external_id}"
     payment = order.get("payment") or {}
     status = order_status(order)
@@ -72,7 +69,7 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
         "status": status,
         "financial_status": "paid" if order.get("paid_time") else "",
         "fulfillment_status": str(order.get("status") or ""),
-        "currency": str(_required(payment, "currency", where)),
+        "currency": str(required(payment, "currency", where)),
         "subtotal": _money(payment, "sub_total", where),
         "total_discounts": discounts,
         "total_tax": _money(payment, "tax", where, "0"),
@@ -98,7 +95,7 @@ def normalize_line(line: dict[str, Any], where: str, order: dict[str, Any]) -> d
     price = _money(line, "sale_price", where)
     shipped = str(line.get("display_status") or order.get("status") or "") in SHIPPED_LINE_STATUSES
     return {
-        "external_id": str(_required(line, "id", where)),
+        "external_id": str(required(line, "id", where)),
         "sku": str(line.get("seller_sku") or ""),
         "title": " — ".join(p for p in (line.get("product_name"), line.get("sku_name")) if p),
         "quantity": quantity,
@@ -128,7 +125,7 @@ def normalize_address(address: dict[str, Any] | None) -> dict[str, str]:
 
 
 def normalize_product(product: dict[str, Any]) -> dict[str, Any]:
-    external_id = str(_required(product, "id", "product"))
+    external_id = str(required(product, "id", "product"))
     where = f"product {external_id}"
     return {
         "external_id": external_id,
@@ -137,7 +134,7 @@ def normalize_product(product: dict[str, Any]) -> dict[str, Any]:
         "updated_at": _time(product.get("update_time"), "update_time", where) if product.get("update_time") else None,
         "variants": [
             {
-                "external_id": str(_required(sku, "id", where)),
+                "external_id": str(required(sku, "id", where)),
                 "sku": str(sku.get("seller_sku") or ""),
                 "name": " — ".join(p for p in (product.get("title"), _attributes(sku)) if p),
                 "price": _money(sku.get("price") or {}, "sale_price", where),
@@ -166,9 +163,9 @@ def normalize_inventory_level(record: dict[str, Any]) -> dict[str, Any]:
     where = f"stock of sku {record.get('sku_id')}"
     quantity = record.get("quantity")
     return {
-        "inventory_item_id": inventory_item_id(str(_required(record, "product_id", where)),
-                                               str(_required(record, "sku_id", where))),
-        "location_id": str(_required(record, "warehouse_id", where)),
+        "inventory_item_id": inventory_item_id(str(required(record, "product_id", where)),
+                                               str(required(record, "sku_id", where))),
+        "location_id": str(required(record, "warehouse_id", where)),
         "available": int(quantity) if quantity is not None else None,
         "updated_at": _time(record["update_time"], "update_time", where) if record.get("update_time") else None,
     }
@@ -179,26 +176,9 @@ def _attributes(sku: dict[str, Any]) -> str:
     return " / ".join(str(a.get("value_name")) for a in sku.get("sales_attributes") or [] if a.get("value_name"))
 
 
-def _required(record: dict[str, Any], key: str, where: str) -> Any:
-    value = record.get(key)
-    if value is None or value == "":
-        raise MappingError(f"{where} has no {key}.")
-    return value
-
-
 def _money(record: dict[str, Any], key: str, where: str, default: str | None = None) -> Decimal:
     value = record.get(key)
-    if value in (None, ""):
-        value = default
-    if value is None:
-        raise MappingError(f"{where} has no {key}.")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.") from None
-    if not amount.is_finite():
-        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.")
-    return amount
+    return decimal_amount(default if value in (None, "") else value, key, where)
 
 
 def _time(value: Any, key: str, where: str) -> datetime:

@@ -30,13 +30,10 @@ Times are epoch milliseconds, read as UTC. Money is Decimal from the numbers
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-
-class MappingError(ValueError):
-    """A Trendyol record lacks a field the ERP needs, or has it in an unusable form."""
-
+from connectors.mapping import MappingError, decimal_amount, required
 
 AWAITING, OPEN, SHIPPED, CANCELLED, RETURNED, SUPERSEDED = (
     "awaiting", "open", "shipped", "cancelled", "returned", "superseded")
@@ -132,7 +129,7 @@ def normalize_order(record: dict[str, Any]) -> dict[str, Any]:
         "status": status,
         "financial_status": "",
         "fulfillment_status": ",".join(sorted({package_status(p) for p in standing})),
-        "currency": str(first.get("currencyCode") or _required(first, "currencyCode", where)),
+        "currency": str(first.get("currencyCode") or required(first, "currencyCode", where)),
         "subtotal": sum((_money(p, "grossAmount", where) for p in counted), Decimal(0)),
         "total_discounts": sum((_money(p, "totalDiscount", where, default=0) for p in counted), Decimal(0)),
         "total_tax": Decimal(0),  # prices include VAT; Trendyol does not split it out per package
@@ -153,10 +150,10 @@ def normalize_order(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def normalize_line(line: dict[str, Any], where: str, *, shipped: bool) -> dict[str, Any]:
-    quantity = int(_required(line, "quantity", where))
+    quantity = int(required(line, "quantity", where))
     price = _money(line, "price", where)
     return {
-        "external_id": str(_required(line, "id", where)),
+        "external_id": str(required(line, "id", where)),
         "sku": line.get("merchantSku") or line.get("stockCode") or line.get("barcode") or "",
         "title": line.get("productName") or "",
         "quantity": quantity,
@@ -209,7 +206,7 @@ def normalize_product(group: dict[str, Any]) -> dict[str, Any]:
         "updated_at": _time(updated, "lastUpdateDate", where),
         "variants": [
             {
-                "external_id": str(_required(item, "barcode", where)),
+                "external_id": str(required(item, "barcode", where)),
                 "sku": item.get("stockCode") or item["barcode"],
                 "name": " — ".join(p for p in (item.get("title"), _attributes(item)) if p),
                 "price": _money(item, "salePrice", where),
@@ -226,7 +223,7 @@ def normalize_inventory_level(item: dict[str, Any], location_id: str = DEFAULT_L
     where = f"stock of barcode {item.get('barcode')}"
     quantity = item.get("quantity")
     return {
-        "inventory_item_id": str(_required(item, "barcode", where)),
+        "inventory_item_id": str(required(item, "barcode", where)),
         "location_id": location_id,
         "available": int(quantity) if quantity is not None else None,
         "updated_at": _time(item.get("lastUpdateDate") or item.get("createDateTime"), "lastUpdateDate", where),
@@ -244,24 +241,9 @@ def _attributes(item: dict[str, Any]) -> str:
                       if a.get("attributeValue") and a.get("attributeName") in ("Beden", "Renk", "Size", "Color"))
 
 
-def _required(record: dict[str, Any], key: str, where: str) -> Any:
-    value = record.get(key)
-    if value is None or value == "":
-        raise MappingError(f"{where} has no {key}.")
-    return value
-
-
 def _money(record: dict[str, Any], key: str, where: str, default: Any = None) -> Decimal:
     value = record.get(key, default)
-    if value is None or value == "" or isinstance(value, bool):
-        raise MappingError(f"{where} has no {key}.")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.") from None
-    if not amount.is_finite():
-        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.")
-    return amount
+    return decimal_amount(None if isinstance(value, bool) else value, key, where)  # a bool is no amount: missing
 
 
 def _time(value: Any, key: str, where: str) -> datetime:

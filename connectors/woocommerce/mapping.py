@@ -24,13 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-
-class MappingError(ValueError):
-    """A WooCommerce record lacks a field the ERP needs, or has it in an unusable form."""
-
+from connectors.mapping import MappingError, decimal_amount, required, utc_time
 
 NORMALIZED = ("pending", "paid", "partially_fulfilled", "fulfilled", "cancelled", "refunded")
 ORDER_STATUSES: dict[str, str] = {
@@ -58,7 +55,7 @@ def order_status(order: dict[str, Any], extra: Mapping[str, str] | None = None) 
 
 
 def normalize_order(order: dict[str, Any], status_map: Mapping[str, str] | None = None) -> dict[str, Any]:
-    external_id = _required(order, "id", "order")
+    external_id = required(order, "id", "order")
     where = f"order {external_id}"
     status = order_status(order, status_map)
     billing = order.get("billing") or {}
@@ -71,7 +68,7 @@ def normalize_order(order: dict[str, Any], status_map: Mapping[str, str] | None 
         "status": status,
         "financial_status": "",
         "fulfillment_status": str(order.get("status") or ""),
-        "currency": _required(order, "currency", where),
+        "currency": required(order, "currency", where),
         "subtotal": sum((_money(line, "subtotal", where) for line in order.get("line_items") or []), Decimal(0)),
         "total_discounts": _money(order, "discount_total", where, default="0"),
         "total_tax": _money(order, "total_tax", where, default="0"),
@@ -92,9 +89,9 @@ def normalize_order(order: dict[str, Any], status_map: Mapping[str, str] | None 
 
 
 def normalize_line(line: dict[str, Any], where: str, *, fulfilled: bool) -> dict[str, Any]:
-    quantity = int(_required(line, "quantity", where))
+    quantity = int(required(line, "quantity", where))
     return {
-        "external_id": str(_required(line, "id", where)),
+        "external_id": str(required(line, "id", where)),
         "sku": line.get("sku") or "",
         "title": line.get("name") or "",
         "quantity": quantity,
@@ -149,13 +146,13 @@ def has_importable_variants(product: dict[str, Any]) -> bool:
 def normalize_product(product: dict[str, Any]) -> dict[str, Any]:
     """A product and its variants: itself when simple (none when it has no SKU), its `variation_records` when
     variable."""
-    external_id = _required(product, "id", "product")
+    external_id = required(product, "id", "product")
     where = f"product {external_id}"
     title = product.get("name") or ""
     if product.get("type") == "variable":
         variants = [
             {
-                "external_id": str(_required(variation, "id", where)),
+                "external_id": str(required(variation, "id", where)),
                 "sku": variation.get("sku") or "",
                 "name": " — ".join(p for p in (title, _attributes(variation)) if p),
                 "price": _money(variation, "price", where, default="0") if variation.get("price") != "" else None,
@@ -210,7 +207,7 @@ def normalize_inventory_level(record: dict[str, Any], location_id: str = DEFAULT
     where = f"stock of product {record.get('product_id')}"
     quantity = record.get("stock_quantity")
     return {
-        "inventory_item_id": inventory_item_id(_required(record, "product_id", where), record.get("variation_id")),
+        "inventory_item_id": inventory_item_id(required(record, "product_id", where), record.get("variation_id")),
         "location_id": location_id,
         "available": int(quantity) if quantity is not None else None,
         "updated_at": _time(record.get("date_modified_gmt"), "date_modified_gmt", where),
@@ -222,34 +219,10 @@ def _attributes(variation: dict[str, Any]) -> str:
     return " / ".join(str(a.get("option")) for a in variation.get("attributes") or [] if a.get("option"))
 
 
-def _required(record: dict[str, Any], key: str, where: str) -> Any:
-    value = record.get(key)
-    if value is None or value == "":
-        raise MappingError(f"{where} has no {key}.")
-    return value
-
-
 def _money(record: dict[str, Any], key: str, where: str, default: str | None = None) -> Decimal:
-    value = record.get(key, default)
-    if value is None or value == "":
-        raise MappingError(f"{where} has no {key}.")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.") from None
-    if not amount.is_finite():
-        raise MappingError(f"{where} has a {key} that is not an amount: {value!r}.")
-    return amount
+    return decimal_amount(record.get(key, default), key, where)
 
 
 def _time(value: Any, key: str, where: str) -> datetime:
     """A `*_gmt` time: ISO 8601 without an offset, in UTC (one with an offset is honoured)."""
-    if not value:
-        raise MappingError(f"{where} has no {key}.")
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise MappingError(f"{where} has a {key} that is not an ISO 8601 time: {value!r}.") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return utc_time(value, key, where, naive_tz=UTC)
