@@ -82,11 +82,15 @@ def check_outbound_url(
     allowlist: Iterable[str] | None = None,
     require_https: bool = False,
     allowlist_setting: str = "OUTBOUND_URL_ALLOWLIST",
+    allow_unresolved: bool = False,
 ) -> str:
     """Return the URL if Switchyard may call it; raise UnsafeURL (a VALIDATION_ERROR-class error) otherwise.
 
     `allowlist` replaces OUTBOUND_URL_ALLOWLIST (host names, IPs or CIDRs);
-    `allowlist_setting` only names it in the error message.
+    `allowlist_setting` only names it in the error message. `allow_unresolved`
+    accepts a host that does not resolve *now* (saving a store's URL while the
+    network or its DNS is down): nothing is called then, and every call checks
+    the URL again, so an address that later resolves inward is still refused.
     """
     parts = urlsplit(url)
     if parts.scheme not in ALLOWED_SCHEMES or not parts.hostname:
@@ -96,7 +100,12 @@ def check_outbound_url(
     if parts.username or parts.password:
         raise UnsafeURL("URLs may not carry credentials.", details={field: ["credentials in URL"]})
     host = parts.hostname
-    addresses = resolve(host)
+    try:
+        addresses = resolve(host)
+    except UnsafeURL:
+        if allow_unresolved:
+            return url
+        raise
     if _allowlisted(host, addresses, allowlist):
         return url
     if not all(_is_public(a) for a in addresses):

@@ -56,7 +56,7 @@ def _check_code_free(code: str, *, exclude_pk: int | None = None) -> None:
 
 def _check_api_endpoint(api_endpoint: str) -> None:
     if api_endpoint:
-        check_outbound_url(api_endpoint, field="api_endpoint")
+        check_outbound_url(api_endpoint, field="api_endpoint", allow_unresolved=True)  # each call checks again
 
 
 def _save_new(integration: Integration) -> None:
