@@ -145,6 +145,9 @@ class SandboxServer:
         with self.counts_lock:
             counts = Counter(self.counts)
         counts.update(self.oauth.counts)
+        for name in ("requests", "api_calls", "throttled", "unauthorized", "token_requests", "code_grants",
+                     "refresh_grants", "refresh_failures"):
+            counts.setdefault(name, 0)  # every documented counter is there, zero or not
         counts["webhooks_sent"] = len(self.webhooks.deliveries)
         return dict(counts)
 

@@ -39,8 +39,9 @@ def connect(sandbox, organization):
 @pytest.mark.django_db
 def test_every_order_arrives_exactly_once_through_rate_limits_and_a_refresh(settings, org):
     settings.OUTBOUND_URL_ALLOWLIST = ["127.0.0.1"]
-    # A bucket of 2 leaking 2/s: the third call in quick succession is refused with Retry-After.
-    with SandboxServer(port=0, seed=11, orders=ORDERS, products=60, rate_limit=2, leak_rate=2.0) as sandbox:
+    # A bucket of 2 leaking 1/s: the third call within a second is refused with Retry-After, even when a busy
+    # machine makes each call slow.
+    with SandboxServer(port=0, seed=11, orders=ORDERS, products=60, rate_limit=2, leak_rate=1.0) as sandbox:
         integration = connect(sandbox, org)
         first_token = integration.access_token
         connector = registry.connector_for(integration)
