@@ -284,6 +284,77 @@ class InventoryPush(models.Model):
         return f"push {self.product_id} → {self.integration_id}"
 
 
+class ChannelLocation(models.Model):
+    """A stock location of a channel (a Shopify location, a TikTok warehouse, a marketplace's one figure).
+
+    A sync offers the channel's locations as rows with no `erp_location`; the
+    operator maps each to one ERP stock location. Imported levels land at the
+    mapped ERP location and pushes go per mapped location; an unmapped
+    location is reported, never guessed. Two channel locations of one channel
+    cannot share an ERP location: the ERP's quantity would be sold twice.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="channel_locations")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="channel_locations")
+    external_id = models.CharField(max_length=100, help_text="The channel's location id.")
+    name = models.CharField(max_length=200, blank=True, default="")
+    erp_location = models.CharField(max_length=100, blank=True, default="",
+                                    help_text="The ERP stock location it maps to; blank = not mapped.")
+    pushable = models.BooleanField(default=True, help_text="The channel accepts stock writes here (FBA does not).")
+    last_seen_at = models.DateTimeField(null=True, blank=True, help_text="When the channel last listed it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["integration_id", "external_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "external_id"], name="channellocation_unique"),
+            models.UniqueConstraint(fields=["integration", "erp_location"], condition=~Q(erp_location=""),
+                                    name="channellocation_one_per_erp_location"),
+        ]
+
+    def __str__(self) -> str:
+        target = self.erp_location or "unmapped"
+        return f"{self.name or self.external_id} → {target}"
+
+    @property
+    def mapped(self) -> bool:
+        return bool(self.erp_location)
+
+
+class ChannelStock(models.Model):
+    """What one channel location last said about one product, and what the hub last wrote there.
+
+    `channel_quantity` is the channel's latest confirmed figure (a pull, a
+    webhook, or the answer to our own write) at `reported_at` (the channel's
+    time when it gives one). A push is due only when the ERP's quantity differs
+    from it, so a webhook that echoes our own write changes nothing; a report
+    older than `reported_at` is stale and ignored.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="channel_stock")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="channel_stock")
+    channel_location = models.ForeignKey(ChannelLocation, on_delete=models.CASCADE, related_name="stock")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="channel_stock")
+    inventory_item_id = models.CharField(max_length=255, help_text="The channel's stock id of the product.")
+    channel_quantity = models.IntegerField(null=True, blank=True, help_text="null: the channel does not track it.")
+    reported_at = models.DateTimeField(null=True, blank=True)
+    pushed_quantity = models.IntegerField(null=True, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["channel_location_id", "product_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel_location", "product"], name="channelstock_unique"),
+        ]
+        indexes = [models.Index(fields=["integration", "product"], name="channelstock_int_product")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}@{self.channel_location_id}: {self.channel_quantity}"
+
+
 class AutoFulfillRule(models.Model):
     """When an order matches (channel, paid, all lines in stock, destination country), ship it with a courier.
 

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from connectors.errors import is_transient
 
-from .services import fulfillment, orders_pull, stock
+from .services import channel_stock, fulfillment, orders_pull, stock
 
 
 def _backoff(retries: int) -> int:
@@ -24,7 +24,7 @@ def _backoff(retries: int) -> int:
 def push_inventory(self, integration_id: int) -> dict:
     """Push one channel's pending stock figures (all its InventoryPush rows, in one call)."""
     try:
-        return stock.inventory_push_send(integration_id=integration_id)
+        return channel_stock.inventory_push_send(integration_id=integration_id)
     except Exception as exc:
         if is_transient(exc) and self.request.retries < settings.COMMERCE_PUSH_MAX_RETRIES:
             raise self.retry(exc=exc, countdown=_backoff(self.request.retries))

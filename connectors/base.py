@@ -118,6 +118,13 @@ class Connector:
     webhook_scheme: ClassVar[str | None] = None
     rate_limit: ClassVar[RateLimitPolicy | None] = None
     docs_url: ClassVar[str] = ""
+    # Stock (Capability.INVENTORY). Whether the quantity the channel reports and accepts is already net of its own
+    # open orders (it drops when an order is placed): then, while the channel is the source of its stock, its
+    # orders reserve nothing in the ERP (commerce.services.stock.holds_stock). Each shop connector states it.
+    stock_nets_open_orders: ClassVar[bool] = False
+    # How many stock items one push_inventory call takes; each batch is recorded as soon as it is confirmed, so
+    # a failure part way never re-sends what was already written. 1 where the API writes one level per call.
+    inventory_push_batch: ClassVar[int] = 100
 
     def __init__(self, integration: Integration):
         self.integration = integration
@@ -255,6 +262,18 @@ class Connector:
         raise self._unsupported(Capability.INVENTORY)
 
     def push_inventory(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Set stock: each item has `available`, `inventory_item_id` (or `sku`) and the channel `location_id`.
+
+        May answer `{"levels": [normalized levels]}` with what the channel now holds (its time included);
+        without them, what was sent is taken as confirmed.
+        """
+        raise self._unsupported(Capability.INVENTORY)
+
+    def stock_locations(self) -> list[dict[str, Any]]:
+        """The channel's stock locations, `[{"id", "name", "pushable"}]`: the ids its levels carry.
+
+        A channel with one stock figure per item answers one location (the id its levels use).
+        """
         raise self._unsupported(Capability.INVENTORY)
 
     def push_fulfillment(self, fulfillment: dict[str, Any]) -> dict[str, Any]:

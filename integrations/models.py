@@ -40,6 +40,14 @@ class IntegrationStatus(models.TextChoices):
     PENDING_AUTH = "pending_auth", "Pending authorization"
 
 
+class StockMode(models.TextChoices):
+    """Who is the source of truth for a channel's stock (see commerce/services/stock.py)."""
+
+    IMPORT = "import", "Import: the channel is the source; the hub never writes its stock"
+    PUSH = "push", "Push: the ERP is the source; the channel's levels are recorded as drift"
+    OFF = "off", "Off: stock is neither imported nor pushed"
+
+
 class Integration(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="integrations")
     name = models.CharField(max_length=200)
@@ -69,6 +77,10 @@ class Integration(models.Model):
     next_sync_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     consecutive_failures = models.PositiveIntegerField(default=0)
+    stock_mode = models.CharField(
+        max_length=8, choices=StockMode.choices, default=StockMode.IMPORT,
+        help_text="Who is the source of truth for this channel's stock; changed through the audited stock_mode_set.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

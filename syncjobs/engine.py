@@ -142,6 +142,10 @@ class SyncEngine:
                 )
             self._advance(job, next_cursor)
             self._add_counts(job, counts)
+            unmapped = set(getattr(result, "unmapped_locations", ()) or ()) if records else set()
+            if unmapped:  # channel locations that map to no ERP location: reported to the operator, not guessed
+                job.metadata = {**job.metadata, "unmapped_locations": sorted(
+                    set(job.metadata.get("unmapped_locations", [])) | unmapped)}
             job.save(update_fields=[
                 "cursor", "metadata", "heartbeat_at", "pages_processed", "records_processed", "records_created",
                 "records_updated", "records_unchanged", "records_failed", "updated_at",

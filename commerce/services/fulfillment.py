@@ -39,7 +39,7 @@ from ..models import (
     PushStatus,
 )
 from .orders import fulfilment_time, order_event_payload
-from .stock import StockKey, apply_stock_deltas, default_location
+from .stock import StockKey, apply_stock_deltas, default_location, holds_stock
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ def fulfill(
         [FulfillmentLine(fulfillment=fulfillment, order_line=line, quantity=q) for line, q in picked]
     )
     location = order.stock_location or default_location(order.integration)
+    consumes = holds_stock(order.integration)  # a channel that is its own stock source counts the shipment itself
     deltas: dict[StockKey, tuple[int, int]] = {}
     for line, quantity in picked:
         line.fulfilled_quantity += quantity
@@ -132,7 +133,7 @@ def fulfill(
         line.reserved_quantity -= release
         if line.product_id:
             on_hand, reserved = deltas.get((line.product_id, location), (0, 0))
-            deltas[(line.product_id, location)] = (on_hand - quantity, reserved - release)
+            deltas[(line.product_id, location)] = (on_hand - (quantity if consumes else 0), reserved - release)
     OrderLine.objects.bulk_update([line for line, _ in picked], ["fulfilled_quantity", "reserved_quantity"])
     apply_stock_deltas(organization=order.organization, deltas=deltas)
 

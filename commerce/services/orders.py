@@ -45,7 +45,7 @@ from ..models import RESERVING_STATUSES, ExternalRef, Order, OrderLine, OrderSta
 from ..statuses import UnknownChannelStatus, allowed_transitions, normalize_status
 from .refs import UpsertResult, claim_refs, newest_per_id, payload_hash, save_refs
 from .rows import upsert_rows
-from .stock import StockKey, apply_stock_deltas, default_location, product_ids_by_sku
+from .stock import StockKey, apply_stock_deltas, default_location, holds_stock, product_ids_by_sku
 
 logger = logging.getLogger(__name__)
 
@@ -298,6 +298,7 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
         names={line["sku"]: line["title"] for item, _, _ in to_write for line in item["lines"]},
     )
     location = default_location(integration)
+    holding = holds_stock(integration)  # False: the channel's own figure already nets out its open orders
 
     rows: list[dict[str, Any]] = []
     for item, _, current in to_write:
@@ -336,14 +337,15 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
         row["id"] = order_id = pks[row["external_id"]]
         ref.object_id, ref.external_updated_at, ref.payload_hash = order_id, row["external_updated_at"], item["hash"]
         previous = old_lines.get(order_id, {})
-        holds, where = row["status"] in RESERVING_STATUSES, row["stock_location"]
+        holds, where = holding and row["status"] in RESERVING_STATUSES, row["stock_location"]
         for line in item["lines"]:
             old = previous.pop(line["external_id"], None)
             product_id = product_ids.get(line["sku"])
             reserved = max(0, line["quantity"] - line["fulfilled_quantity"]) if holds and product_id else 0
             if old is not None:
                 move(old.product_id, where, reserved=-old.reserved_quantity)
-                if old.product_id == product_id and line["fulfilled_quantity"] > old.fulfilled_quantity:
+                if (holding and old.product_id == product_id
+                        and line["fulfilled_quantity"] > old.fulfilled_quantity):
                     move(product_id, where, on_hand=old.fulfilled_quantity - line["fulfilled_quantity"])
             move(product_id, where, reserved=reserved)
             new_lines.append({"order_id": order_id, "product_id": product_id, "external_id": line["external_id"],
@@ -412,7 +414,7 @@ def order_set_status(*, order: Order, status: str) -> Order:
 
 def rebalance_reservations(*, order: Order) -> list[OrderLine]:
     """Make each line hold exactly what the order's status calls for; returns the lines. Caller holds the order lock."""
-    holds = order.status in RESERVING_STATUSES
+    holds = order.status in RESERVING_STATUSES and holds_stock(order.integration)
     location = order.stock_location or default_location(order.integration)
     lines = list(order.lines.all())
     deltas: dict[StockKey, tuple[int, int]] = {}

@@ -8,11 +8,7 @@ channel lists this SKU, so stock changes are pushed to it) and each inventory
 item (`inventory_item` → Product: how the channel's inventory levels and pushes
 name the SKU).
 
-Inventory levels set on_hand of the product at the ERP location the channel's
-location maps to (`config["locations"]`, `{provider location id: ERP location}`),
-else at `<integration code>/<provider location id>`. Such a change is pushed to
-the product's other channels, not back to the one it came from.
-
+Inventory levels are channel_stock.py's: they land at mapped locations only.
 Variants' own `on_hand` (inventory_quantity) is ignored: inventory levels are
 the source of stock, with their own timestamps.
 """
@@ -26,10 +22,9 @@ from django.db import transaction
 
 from integrations.models import Integration
 
-from ..models import ExternalRef, Product, ProductStatus, ResourceType, StockLevel
+from ..models import ExternalRef, Product, ProductStatus, ResourceType
 from .orders import _aware, _Bad, _money
 from .refs import UpsertResult, claim_refs, newest_per_id, payload_hash, save_refs
-from .stock import StockKey, apply_stock_deltas
 
 PRODUCT_UPDATE_FIELDS = ["name", "status", "price", "currency", "barcode", "updated_at"]
 
@@ -147,89 +142,3 @@ def _link(integration: Integration, resource_type: str, pairs: list[tuple[str, i
         update_conflicts=True, unique_fields=["integration", "resource_type", "external_id"],
         update_fields=["object_id", "updated_at"],
     )
-
-
-def _location_for(integration: Integration, location_id: str) -> str:
-    mapped = ((integration.config or {}).get("locations") or {}).get(location_id)
-    return str(mapped) if mapped else f"{integration.code}/{location_id}"[:100]
-
-
-@transaction.atomic
-def upsert_inventory_levels(*, integration: Integration, levels: list[dict]) -> UpsertResult:
-    """Set on_hand from a page of the channel's inventory levels; idempotent, never regresses.
-
-    A level of an inventory item the ERP has not linked to a product yet (its
-    products were not imported) is failed with a message saying so.
-    """
-    result = UpsertResult()
-    parsed: list[tuple[str, datetime | None, dict]] = []
-    for record in levels:
-        key = None
-        try:
-            if not isinstance(record, dict):
-                raise _Bad("the level is not an object")
-            item_id, location_id = str(record.get("inventory_item_id") or ""), str(record.get("location_id") or "")
-            if not item_id or not location_id:
-                raise _Bad("inventory_item_id and location_id are required")
-            key = f"{item_id}@{location_id}"
-            available = record.get("available")
-            if available is not None and (isinstance(available, bool) or not isinstance(available, int)):
-                raise _Bad("available must be an integer or null")
-            item = {"key": key, "inventory_item_id": item_id, "location_id": location_id, "available": available,
-                    "updated_at": _aware(record.get("updated_at"), "updated_at", required=False),
-                    "hash": payload_hash(record)}
-        except _Bad as exc:
-            result.fail(key or (record.get("inventory_item_id") if isinstance(record, dict) else None), str(exc))
-            continue
-        parsed.append((key, item["updated_at"], item))
-    chosen = newest_per_id(parsed)
-    result.unchanged += len(parsed) - len(chosen)
-    if not chosen:
-        return result
-    products = dict(
-        ExternalRef.objects.filter(
-            integration=integration, resource_type=ResourceType.INVENTORY_ITEM,
-            external_id__in=sorted({i["inventory_item_id"] for _, i in chosen.values()}),
-        ).values_list("external_id", "object_id")
-    )
-    known = {}
-    for key, (updated_at, item) in chosen.items():
-        if products.get(item["inventory_item_id"]) is None:
-            result.fail(key, "unknown inventory item: import the channel's products first", reason="unknown_item")
-        else:
-            known[key] = (updated_at, item)
-    refs = claim_refs(integration=integration, resource_type=ResourceType.INVENTORY_LEVEL, external_ids=list(known))
-    set_on_hand: dict[StockKey, int] = {}
-    to_save, created_keys = [], set()
-    for key, (updated_at, item) in known.items():
-        ref = refs[key]
-        if ref.object_id is not None and (
-            ref.payload_hash == item["hash"]
-            or (ref.external_updated_at and updated_at and updated_at < ref.external_updated_at)
-        ):
-            result.unchanged += 1
-            continue
-        if item["available"] is None:
-            result.unchanged += 1  # the channel does not track this item's stock here: nothing to set
-            continue
-        if ref.object_id is None:
-            created_keys.add(key)
-        stock_key = (products[item["inventory_item_id"]], _location_for(integration, item["location_id"]))
-        set_on_hand[stock_key] = item["available"]
-        ref.external_updated_at, ref.payload_hash = updated_at, item["hash"]
-        to_save.append((ref, stock_key))
-    apply_stock_deltas(
-        organization=integration.organization, deltas={}, set_on_hand=set_on_hand, exclude_push_to=integration
-    )
-    if to_save:
-        level_ids = {
-            (p, loc): pk for pk, p, loc in StockLevel.objects.filter(
-                product_id__in={k[0] for _, k in to_save}, location__in={k[1] for _, k in to_save}
-            ).values_list("pk", "product_id", "location")
-        }
-        for ref, stock_key in to_save:
-            ref.object_id = level_ids[stock_key]
-        save_refs([ref for ref, _ in to_save])
-    result.created += len(created_keys)
-    result.updated += len(to_save) - len(created_keys)
-    return result

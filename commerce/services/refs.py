@@ -37,6 +37,7 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
     failed: list[dict] = field(default_factory=list)
+    unmapped_locations: set[str] = field(default_factory=set)  # channel locations seen that map to no ERP location
 
     def fail(self, external_id: Any, error: str, *, reason: str = "invalid") -> None:
         self.failed.append({"external_id": str(external_id or ""), "error": error, "reason": reason})

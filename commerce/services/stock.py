@@ -22,22 +22,20 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Organization
 from config.errors import ValidationError
 from connectors import registry
 from connectors.base import Capability
-from connectors.errors import is_transient
-from integrations.models import Integration, IntegrationStatus
+from integrations.models import Integration, IntegrationStatus, StockMode
 from webhooks.events import publish
 
-from ..models import ExternalRef, InventoryPush, Product, ResourceType, StockLevel
+from ..models import ChannelLocation, ExternalRef, InventoryPush, Product, ResourceType, StockLevel
 from .rows import insert_missing, update_rows
 
 logger = logging.getLogger(__name__)
@@ -47,9 +45,29 @@ PUSH_BATCH = 250
 
 
 def default_location(integration: Integration | None = None) -> str:
-    """Where an order of this channel holds stock: its integration's `config["stock_location"]`, else the default."""
-    configured = ((integration.config or {}).get("stock_location") if integration is not None else None) or ""
-    return str(configured) or settings.COMMERCE_STOCK_LOCATION
+    """Where an order of this channel holds stock: its integration's `config["stock_location"]`, else the ERP
+    location of its one mapped channel location, else COMMERCE_STOCK_LOCATION."""
+    if integration is None:
+        return settings.COMMERCE_STOCK_LOCATION
+    configured = str((integration.config or {}).get("stock_location") or "")
+    if configured:
+        return configured
+    mapped = list(ChannelLocation.objects.filter(integration=integration).exclude(erp_location="")
+                  .values_list("erp_location", flat=True)[:2])
+    return mapped[0] if len(mapped) == 1 else settings.COMMERCE_STOCK_LOCATION
+
+
+def holds_stock(integration: Integration | None) -> bool:
+    """Whether this channel's orders reserve (and, shipped, consume) ERP stock.
+
+    Not while the channel is the source of its own stock (`import`) and its
+    figures already net out its open orders: the imported on_hand counts them
+    already, and reserving on top would subtract them twice.
+    """
+    if integration is None or integration.stock_mode != StockMode.IMPORT:
+        return True
+    connector = registry.get(integration.provider) if registry.is_registered(integration.provider) else None
+    return not (connector is not None and connector.stock_nets_open_orders)
 
 
 def apply_stock_deltas(
@@ -167,13 +185,15 @@ def adjust_stock(
 
 # ---------------------------------------------------------------------- channels and pushes
 def channels_listing(*, organization: Organization, product_ids: Iterable[int]) -> dict[int, set[int]]:
-    """{integration id: product ids} of the organization's active channels that list these products and take stock."""
+    """{integration id: product ids} of the organization's active channels that list these products and take
+    stock from the ERP (`stock_mode` push): an `import` or `off` channel is never written."""
     rows = (
         ExternalRef.objects.filter(
             resource_type=ResourceType.VARIANT,
             object_id__in=list(product_ids),
             integration__organization=organization,
             integration__status=IntegrationStatus.ACTIVE,
+            integration__stock_mode=StockMode.PUSH,
         )
         .values_list("integration_id", "integration__provider", "object_id")
         .distinct()
@@ -222,78 +242,16 @@ def queue_inventory_push(
     to_schedule = sorted({i for i, p in pairs if (i, p) not in existing or existing[(i, p)]})
     delay = settings.COMMERCE_INVENTORY_PUSH_DELAY_SECONDS if countdown is None else countdown
     for integration_id in to_schedule:
-        _schedule_push(integration_id, delay)
+        schedule_push(integration_id, delay)
     return len(to_schedule)
 
 
-def _schedule_push(integration_id: int, countdown: float) -> None:
+def schedule_push(integration_id: int, countdown: float | None = None) -> None:
+    """Send the push task for one channel after commit (at once when no transaction is open)."""
     from ..tasks import push_inventory
 
-    transaction.on_commit(lambda: push_inventory.apply_async(args=[integration_id], countdown=countdown))
-
-
-def available_by_product(*, product_ids: Iterable[int]) -> dict[int, int]:
-    """Sellable stock per product over all its locations (what a channel is told), never below zero."""
-    rows = (
-        StockLevel.objects.filter(product_id__in=list(product_ids))
-        .values("product_id")
-        .annotate(on_hand=Sum("on_hand"), reserved=Sum("reserved"))
-    )
-    return {row["product_id"]: max(0, row["on_hand"] - row["reserved"]) for row in rows}
-
-
-def inventory_push_send(*, integration_id: int) -> dict[str, Any]:
-    """Push the pending stock of one channel, outside any transaction; the task calls this.
-
-    A row is deleted after a successful push only if nobody asked again while
-    the push was in flight (its `requested_at` is unchanged); otherwise it stays
-    and another push is scheduled. A failure stays on the rows (`last_error`,
-    `attempts`) for the admin; a transient one is re-raised so the task retries.
-    """
-    integration = Integration.objects.filter(pk=integration_id).first()
-    if integration is None:
-        return {"pushed": 0}
-    rows = list(InventoryPush.objects.filter(integration=integration).select_related("product")[:PUSH_BATCH])
-    if not rows:
-        return {"pushed": 0}
-    if not (registry.is_registered(integration.provider)
-            and registry.supports(integration.provider, Capability.INVENTORY)):
-        InventoryPush.objects.filter(pk__in=[r.pk for r in rows]).delete()
-        return {"pushed": 0}
-    product_ids = [row.product_id for row in rows]
-    available = available_by_product(product_ids=product_ids)
-    items_by_product = dict(
-        ExternalRef.objects.filter(
-            integration=integration, resource_type=ResourceType.INVENTORY_ITEM, object_id__in=product_ids
-        ).values_list("object_id", "external_id")
-    )
-    items = [
-        {"sku": row.product.sku, "inventory_item_id": items_by_product.get(row.product_id),
-         "available": available.get(row.product_id, 0)}
-        for row in rows
-    ]
-    attempt_at = timezone.now()
-    try:
-        registry.connector_for(integration).push_inventory(items)
-    except Exception as exc:  # noqa: BLE001 — every failure is recorded on the rows; transient ones retried
-        message = getattr(exc, "message", None) or exc.__class__.__name__
-        InventoryPush.objects.filter(pk__in=[r.pk for r in rows]).update(
-            attempts=F("attempts") + 1, last_attempt_at=attempt_at, last_error=str(message)[:2000]
-        )
-        logger.warning("inventory push to integration %s failed: %s", integration.pk, exc.__class__.__name__)
-        if is_transient(exc):
-            raise
-        return {"pushed": 0, "error": str(message)}
-    done = Q()
-    for row in rows:
-        done |= Q(pk=row.pk, requested_at=row.requested_at)
-    InventoryPush.objects.filter(done).delete()
-    remaining = InventoryPush.objects.filter(integration=integration).exists()
-    if remaining:
-        from ..tasks import push_inventory
-
-        push_inventory.apply_async(args=[integration.pk], countdown=settings.COMMERCE_INVENTORY_PUSH_DELAY_SECONDS)
-    return {"pushed": len(items)}
+    delay = settings.COMMERCE_INVENTORY_PUSH_DELAY_SECONDS if countdown is None else countdown
+    transaction.on_commit(lambda: push_inventory.apply_async(args=[integration_id], countdown=delay))
 
 
 def product_ids_by_sku(*, organization: Organization, skus: Iterable[str], create_missing: bool = False,

@@ -84,6 +84,9 @@ class AmazonSPConnector(StandardOAuth2, Connector):
     integration_type = "ecommerce"
     auth_kind = AuthKind.OAUTH2
     capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
+    # Stock semantics (README "Stock"):
+    # Amazon lowers a merchant-fulfilled quantity as orders are placed; FBA stock is Amazon's own (read only).
+    stock_nets_open_orders = True
     base_url = REGION_HOSTS["na"]  # resolved_base_url(): the marketplaces' region
     oauth = OAuthMeta(authorize_url="https://sellercentral.amazon.com/apps/authorize/consent", token_url=TOKEN_URL)
     webhook_scheme = None  # notifications come through SQS/EventBridge only
@@ -339,6 +342,12 @@ class AmazonSPConnector(StandardOAuth2, Connector):
                 yield Page(items=summaries, next_cursor=None if done else json.dumps(state))
 
     # ------------------------------------------------------------------ writes
+    def stock_locations(self) -> list[dict[str, Any]]:
+        """Merchant-fulfilled stock (written with listings patches) and, read only, FBA stock per marketplace."""
+        return [{"id": mapping.MFN_LOCATION, "name": "Merchant-fulfilled (DEFAULT)", "pushable": True}] + [
+            {"id": f"{mapping.FBA_LOCATION_PREFIX}{m}", "name": f"FBA {m}", "pushable": False}
+            for m in self.marketplace_ids]
+
     def push_inventory(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         """Set each SKU's merchant-fulfilled quantity with a listings PATCH (one call per SKU, 5/s at Amazon).
 

@@ -47,6 +47,7 @@ ORDER_STATUSES: dict[str, str] = {
     "Unfulfillable": "cancelled",  # Multi-Channel Fulfillment order Amazon cannot fulfil
 }
 FBA_LOCATION_PREFIX = "AFN:"
+MFN_LOCATION = "MFN"  # the merchant-fulfilled quantity (fulfillment_channel_code DEFAULT): what the hub writes
 MARKETPLACE_CURRENCIES = {  # the currency of an order that has no OrderTotal yet (Pending)
     "ATVPDKIKX0DER": "USD", "A2EUQ1WTGCTBG2": "CAD", "A1AM78C64UM0Y8": "MXN", "A2Q3Y263D00KWC": "BRL",
     "A1F83G8C2ARO7P": "GBP", "A1PA6795UKMFR9": "EUR", "A13V1IB3VIYZZH": "EUR", "A1RKKUPIHCS9HS": "EUR",

@@ -91,6 +91,8 @@ class EbayConnector(Connector):
     integration_type = "ecommerce"
     auth_kind = AuthKind.OAUTH2
     capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
+    # Stock semantics (README "Stock"): eBay's ship-to-home `quantity` is what is left for sale: sold units come off it.
+    stock_nets_open_orders = True
     base_url = PRODUCTION["api"]
     oauth = OAuthMeta(authorize_url=PRODUCTION["auth"] + AUTHORIZE_PATH, token_url=PRODUCTION["api"] + TOKEN_PATH,
                       default_scopes=SCOPES)
@@ -238,6 +240,10 @@ class EbayConnector(Connector):
                 return
 
     # ------------------------------------------------------------------ writes
+    def stock_locations(self) -> list[dict[str, Any]]:
+        """eBay keeps one ship-to-home figure per SKU: one location, the id its levels carry."""
+        return [{"id": mapping.LOCATION, "name": "eBay ship-to-home", "pushable": True}]
+
     def push_inventory(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         """Set each SKU's ship-to-home quantity (`inventory_item_id` is the SKU, else `sku`), 25 per request.
 

@@ -66,6 +66,11 @@ class ShopifyConnector(ShopifyOAuth, Connector):
     integration_type = "ecommerce"
     auth_kind = AuthKind.OAUTH2
     capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
+    # Stock semantics (README "Stock"):
+    # Shopify lowers a location's `available` when an order is placed (the units move to `committed`);
+    # `inventory_levels/set` writes `available`. One write per level: each is recorded as soon as it is confirmed.
+    stock_nets_open_orders = True
+    inventory_push_batch = 1
     base_url = ""  # per shop: resolved_base_url()
     oauth = OAuthMeta(
         authorize_url=AUTHORIZE_PATH,
@@ -221,6 +226,11 @@ class ShopifyConnector(ShopifyOAuth, Connector):
             page_info = next_info
 
     # ------------------------------------------------------------------ writes
+    def stock_locations(self) -> list[dict[str, Any]]:
+        """The shop's locations; each takes stock writes."""
+        return [{"id": str(loc["id"]), "name": str(loc.get("name") or ""), "pushable": True}
+                for loc in self.client.locations()]
+
     def push_inventory(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         """Set stock: each item has `available` and `inventory_item_id` (or `sku`), optionally `location_id`.
 

@@ -62,6 +62,8 @@ class TikTokShopConnector(Connector):
     integration_type = "ecommerce"
     auth_kind = AuthKind.OAUTH2
     capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
+    # Stock semantics (README "Stock"): TikTok Shop lowers a warehouse's quantity when an order is placed.
+    stock_nets_open_orders = True
     base_url = API_URL
     oauth = OAuthMeta(authorize_url=AUTHORIZE_URL, token_url=TOKEN_GET)
     webhook_scheme = "tiktok_shop"  # HMAC of app_key + body: verify_webhook below
@@ -199,6 +201,11 @@ class TikTokShopConnector(Connector):
         return [{**order, "returns": found.get(str(order.get("id")), [])} for order in orders]
 
     # ------------------------------------------------------------------ writes
+    def stock_locations(self) -> list[dict[str, Any]]:
+        """The shop's warehouses; sales warehouses take stock writes, return warehouses do not."""
+        return [{"id": str(w["id"]), "name": str(w.get("name") or ""),
+                 "pushable": w.get("type") in (None, "SALES_WAREHOUSE")} for w in self.client.warehouses()]
+
     def push_inventory(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         """Set stock per SKU and warehouse; `inventory_item_id` is `{product_id}:{sku_id}` (the product import's).
 

@@ -68,6 +68,8 @@ class TrendyolConnector(Connector):
     integration_type = "ecommerce"
     auth_kind = AuthKind.BASIC
     capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
+    # Stock semantics (README "Stock"): Trendyol lowers a barcode's `quantity` as it sells; price-and-inventory sets it.
+    stock_nets_open_orders = True
     base_url = PRODUCTION_URL
     webhook_scheme = None  # no signature: verify_webhook checks the credentials Switchyard registered
     rate_limit = RateLimitPolicy(requests=50, per_seconds=3.0)  # ≈1000/min, the orders service's limit
@@ -217,6 +219,11 @@ class TrendyolConnector(Connector):
         return found
 
     # ------------------------------------------------------------------ writes
+    def stock_locations(self) -> list[dict[str, Any]]:
+        """Trendyol keeps one figure per barcode: one location, the id its levels carry."""
+        return [{"id": str(self.config.get("location_id") or mapping.DEFAULT_LOCATION), "name": "Trendyol stock",
+                 "pushable": True}]
+
     def push_inventory(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         """Set stock by barcode (`inventory_item_id`, else `sku` taken as the barcode), ≤1000 per request.
 

@@ -68,6 +68,10 @@ class WooCommerceConnector(Connector):
     integration_type = "ecommerce"
     auth_kind = AuthKind.BASIC
     capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
+    # Stock semantics (README "Stock"):
+    # WooCommerce lowers `stock_quantity` when an order is placed (processing/on-hold); a pending-payment order
+    # is not counted until paid.
+    stock_nets_open_orders = True
     base_url = ""  # every store is its own host: api_endpoint
     webhook_scheme = "woocommerce"
     rate_limit = RateLimitPolicy(requests=5, per_seconds=1.0)  # no limit in core; shared hosts are small
@@ -201,6 +205,11 @@ class WooCommerceConnector(Connector):
         return expanded
 
     # ------------------------------------------------------------------ writes
+    def stock_locations(self) -> list[dict[str, Any]]:
+        """WooCommerce core keeps one figure per product: one location, the id its levels carry."""
+        return [{"id": str(self.config.get("location_id") or mapping.DEFAULT_LOCATION), "name": "WooCommerce stock",
+                 "pushable": True}]
+
     def push_inventory(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         """Set stock: each item has `available` and `inventory_item_id` (`"12"` or `"12:34"`), or a `sku`.
 

@@ -67,12 +67,13 @@ def simple_order(external_id: str, *, sku: str = "SKU-1", quantity: int = 1, sta
 
 @pytest.fixture
 def channel(org):
-    return IntegrationFactory(organization=org, provider="sandbox", status="active")
+    """A shop whose stock the ERP owns (`push`): its orders reserve ERP stock and stock changes are pushed to it."""
+    return IntegrationFactory(organization=org, provider="sandbox", status="active", stock_mode="push")
 
 
 @pytest.fixture
 def second_channel(org):
-    return IntegrationFactory(organization=org, provider="sandbox", status="active")
+    return IntegrationFactory(organization=org, provider="sandbox", status="active", stock_mode="push")
 
 
 @pytest.fixture

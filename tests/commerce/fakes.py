@@ -23,6 +23,9 @@ class FakeChannel(Connector):
         self.inventory_calls.append(items)
         return {"updated": len(items)}
 
+    def stock_locations(self) -> list[dict[str, Any]]:
+        return [{"id": "L1", "name": "Warehouse", "pushable": True}]
+
     def push_fulfillment(self, fulfillment: dict[str, Any]) -> dict[str, Any]:
         if self.fail_with is not None:
             raise self.fail_with

@@ -1,4 +1,5 @@
-"""adjust_stock and the debounced inventory push: one pending row per channel and product, one latest-figure push."""
+"""adjust_stock and the debounced inventory push: one pending row per channel and product, one latest-figure push
+per mapped channel location, and nothing written where the channel already holds the ERP's figure."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from unittest import mock
 
 import pytest
 
-from commerce.models import ExternalRef, InventoryPush, Product, StockLevel
+from commerce.models import ChannelLocation, ExternalRef, InventoryPush, Product, StockLevel
 from commerce.services import adjust_stock
 from commerce.services.stock import sweep_pending_pushes
 from commerce.tasks import push_inventory
@@ -36,7 +37,12 @@ def mug(org):
 
 @pytest.fixture
 def two_channels(org, fakes):
-    return [IntegrationFactory(organization=org, provider="fake-channel", status="active") for _ in range(2)]
+    """Two channels the ERP owns the stock of, each with its location L1 mapped to the ERP's `main`."""
+    channels = [IntegrationFactory(organization=org, provider="fake-channel", status="active", stock_mode="push")
+                for _ in range(2)]
+    for channel in channels:
+        ChannelLocation.objects.create(organization=org, integration=channel, external_id="L1", erp_location="main")
+    return channels
 
 
 def test_a_burst_of_100_changes_on_two_channels_makes_at_most_one_pending_push_per_channel(
@@ -54,7 +60,7 @@ def test_a_burst_of_100_changes_on_two_channels_makes_at_most_one_pending_push_p
     for channel in two_channels:
         push_inventory(channel.pk)
     assert FakeChannel.inventory_calls == [
-        [{"sku": "MUG", "inventory_item_id": f"i{mug.product_id}", "available": 400}]] * 2
+        [{"sku": "MUG", "inventory_item_id": f"i{mug.product_id}", "location_id": "L1", "available": 400}]] * 2
     assert not InventoryPush.objects.exists()
 
 
@@ -131,3 +137,45 @@ def test_bad_adjustments_change_nothing(mug):
         adjust_stock(stock_level=mug, delta=1, on_hand=3)
     mug.refresh_from_db()
     assert mug.on_hand == 500
+
+
+def test_a_figure_the_channel_already_holds_is_not_written_again(mug, two_channels):
+    channel = two_channels[0]
+    listed(mug.product, channel)
+    with mock.patch.object(push_inventory, "apply_async"):
+        adjust_stock(stock_level=mug, on_hand=10)
+        push_inventory(channel.pk)
+        adjust_stock(stock_level=mug, on_hand=11)
+        adjust_stock(stock_level=mug, on_hand=10)  # back where the channel is: nothing to tell it
+        push_inventory(channel.pk)
+    assert [item["available"] for call in FakeChannel.inventory_calls for item in call] == [10]
+    assert not InventoryPush.objects.exists()
+
+
+def test_each_mapped_location_is_told_its_own_quantity_and_an_unmapped_one_nothing(org, mug, two_channels):
+    channel = two_channels[0]
+    listed(mug.product, channel)
+    ChannelLocation.objects.create(organization=org, integration=channel, external_id="L2", erp_location="shop")
+    ChannelLocation.objects.create(organization=org, integration=channel, external_id="L3")  # not mapped
+    StockLevel.objects.create(organization=org, product=mug.product, location="shop", on_hand=7, reserved=2)
+    StockLevel.objects.create(organization=org, product=mug.product, location="elsewhere", on_hand=99)
+    with mock.patch.object(push_inventory, "apply_async"):
+        adjust_stock(stock_level=mug, on_hand=40)
+        push_inventory(channel.pk)
+    sent = {item["location_id"]: item["available"] for call in FakeChannel.inventory_calls for item in call}
+    assert sent == {"L1": 40, "L2": 5}  # never a sum over locations, never an unmapped location
+
+
+@pytest.mark.parametrize("mode", ["import", "off"])
+def test_a_channel_that_is_not_in_push_mode_is_never_written(mug, two_channels, mode):
+    channel = two_channels[0]
+    listed(mug.product, channel)
+    channel.stock_mode = mode
+    channel.save()
+    with mock.patch.object(push_inventory, "apply_async") as scheduled:
+        adjust_stock(stock_level=mug, delta=-1)
+    assert not InventoryPush.objects.filter(integration=channel).exists() and not scheduled.called
+    InventoryPush.objects.create(organization=channel.organization, integration=channel, product=mug.product,
+                                 requested_at=mug.updated_at)  # a row left from before the switch
+    push_inventory(channel.pk)
+    assert FakeChannel.inventory_calls == [] and not InventoryPush.objects.filter(integration=channel).exists()

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from commerce.models import ExternalRef, Product, StockLevel
+from commerce.models import ChannelLocation, ExternalRef, Product, StockLevel
 from commerce.services import upsert_inventory_levels, upsert_products
 
 from .conftest import product_records
@@ -37,12 +37,14 @@ def test_an_older_product_version_does_not_overwrite_a_newer_one(channel):
     assert set(Product.objects.values_list("name", flat=True)) == {"Renamed"}
 
 
-def test_inventory_levels_set_on_hand_at_the_mapped_location(channel):
+def test_inventory_levels_set_on_hand_at_the_mapped_location_only(channel):
+    channel.stock_mode = "import"
+    channel.save()
     record = product_records()[0]
     upsert_products(integration=channel, products=[record])
     variant = record["variants"][0]
-    channel.config = {"locations": {"9": "main"}}
-    channel.save()
+    ChannelLocation.objects.create(organization=channel.organization, integration=channel, external_id="9",
+                                   erp_location="main")
     level = {"inventory_item_id": variant["inventory_item_id"], "location_id": "9", "available": 12,
              "updated_at": record["updated_at"]}
 
@@ -53,6 +55,8 @@ def test_inventory_levels_set_on_hand_at_the_mapped_location(channel):
     unknown = upsert_inventory_levels(integration=channel, levels=[{**level, "inventory_item_id": "404"}])
 
     assert result.created == 2 and again.unchanged == 1 and older.unchanged == 1
+    assert result.unmapped_locations == {"10"}  # offered to the operator, not guessed
+    assert ChannelLocation.objects.get(integration=channel, external_id="10").erp_location == ""
     assert "unknown inventory item" in unknown.failed[0]["error"]
     stock = dict(StockLevel.objects.filter(product__sku=variant["sku"]).values_list("location", "on_hand"))
-    assert stock == {"main": 12, f"{channel.code}/10": 12}
+    assert stock == {"main": 12}

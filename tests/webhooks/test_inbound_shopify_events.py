@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from commerce.models import ExternalRef, Product, StockLevel
+from commerce.models import ChannelLocation, ExternalRef, Product, StockLevel
 from integrations.models import Integration
 from tests.connectors.test_shopify_connector import fixture, integration, sleeps  # noqa: F401
 from tests.integrations.oauth_fakes import published, subscribe_all
@@ -67,12 +67,14 @@ def test_a_product_webhook_lands_in_commerce_once_however_often_it_is_delivered(
 
 
 def test_a_stock_level_webhook_sets_on_hand_once(client, integration, nudges):  # noqa: F811
+    ChannelLocation.objects.create(organization=integration.organization, integration=integration,
+                                   external_id="72000001", erp_location="warehouse-ro")
     assert _process(_products_update(client, integration)) == "completed"
     body, headers = _level(9, "2024-03-06T10:00:00+02:00", webhook_id="level-1")
     first = _deliver(client, integration, body, headers)
     assert _process(first) == "completed"
     level = StockLevel.objects.get(product__sku="TSH-BLU-M")
-    assert (level.location, level.on_hand) == ("acme-ro/72000001", 9)
+    assert (level.location, level.on_hand) == ("warehouse-ro", 9)
 
     assert _deliver(client, integration, body, headers).json()["duplicate"] is True  # retried delivery
     body, headers = _level(9, "2024-03-06T10:00:00+02:00", webhook_id="level-1-again")  # same change, new id
@@ -126,3 +128,14 @@ def test_app_uninstalled_disconnects_the_integration_once_without_calling_shopif
         "already_disconnected"] is True
     assert len(published(integration.organization, "integration.disconnected")) == 1
     assert json.loads(bytes(IncomingWebhook.objects.get(external_id="uninstall-1").body))["id"] == 690933842
+
+
+def test_a_stock_level_at_an_unmapped_location_is_recorded_and_sets_nothing(client, integration, nudges):  # noqa: F811
+    assert _process(_products_update(client, integration)) == "completed"
+    body, headers = _level(9, "2024-03-06T10:00:00+02:00", webhook_id="level-unmapped")
+    webhook = _deliver(client, integration, body, headers)
+    assert _process(webhook) == "completed"
+    assert not StockLevel.objects.exists()
+    location = ChannelLocation.objects.get(integration=integration)
+    assert (location.external_id, location.erp_location) == ("72000001", "")
+    assert location.stock.get().channel_quantity == 9
