@@ -81,6 +81,7 @@ class SandboxServer:
                                       shop_domain=self.data.domain)
         self.counts: Counter[str] = Counter()
         self.counts_lock = threading.Lock()
+        self.stock_write_log: list[tuple[int, int, int]] = []  # (inventory_item_id, location_id, available)
         self._page_key = hashlib.sha256(f"sandbox-page-info-{seed}".encode()).digest()
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.sandbox = self
@@ -141,15 +142,21 @@ class SandboxServer:
 
     def stats(self) -> dict[str, int]:
         """Counters: requests, api_calls, throttled (429s), unauthorized (401s), token_requests, code_grants,
-        refresh_grants, refresh_failures, webhooks_sent."""
+        refresh_grants, refresh_failures, stock_writes (accepted inventory_levels/set calls), webhooks_sent."""
         with self.counts_lock:
             counts = Counter(self.counts)
         counts.update(self.oauth.counts)
         for name in ("requests", "api_calls", "throttled", "unauthorized", "token_requests", "code_grants",
-                     "refresh_grants", "refresh_failures"):
+                     "refresh_grants", "refresh_failures", "stock_writes"):
             counts.setdefault(name, 0)  # every documented counter is there, zero or not
         counts["webhooks_sent"] = len(self.webhooks.deliveries)
         return dict(counts)
+
+    def record_stock_write(self, level: dict[str, Any]) -> None:
+        """Note one accepted stock write (`stock_writes` in stats; `stock_write_log` lists them, newest last)."""
+        with self.counts_lock:
+            self.counts["stock_writes"] += 1
+            self.stock_write_log.append((level["inventory_item_id"], level["location_id"], level["available"]))
 
     def count(self, name: str, n: int = 1) -> None:
         with self.counts_lock:
@@ -390,6 +397,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _api_inventory_set(self, body: dict[str, Any]) -> tuple[int, Any]:
         sandbox = self.server.sandbox
         level, hooks = sandbox.state.set_inventory(body)
+        sandbox.record_stock_write(level)
         for topic, payload in hooks:
             sandbox.webhooks.send(topic, payload)
         return 200, {"inventory_level": level}
