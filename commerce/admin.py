@@ -11,7 +11,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.template.response import TemplateResponse
 
 from accounts.admin import OrganizationScopedAdmin
@@ -21,10 +22,22 @@ from connectors import registry
 from connectors.base import Capability
 from integrations.admin import IntegrationInScopeFilter
 from integrations.admin_pagination import LargeTablePaginator
+from integrations.models import StockMode
 
 from .masking import mask_email
-from .models import AutoFulfillRule, Fulfillment, InventoryPush, Order, OrderLine, Product, StockLevel
+from .models import (
+    AutoFulfillRule,
+    ChannelLocation,
+    ChannelStock,
+    Fulfillment,
+    InventoryPush,
+    Order,
+    OrderLine,
+    Product,
+    StockLevel,
+)
 from .selectors import stock_level_low
+from .services.channel_stock import channel_location_map
 from .services.fulfillment import fulfill, fulfillment_retry_push
 from .services.stock import queue_inventory_push
 
@@ -294,3 +307,97 @@ class AutoFulfillRuleAdmin(OrganizationScopedAdmin):
     list_filter = ("is_active",)
     list_editable = ("is_active", "priority")
     ordering = ("priority", "id")
+
+
+class ChannelLocationForm(forms.ModelForm):
+    class Meta:
+        model = ChannelLocation
+        fields = ("erp_location",)
+
+
+@admin.register(ChannelLocation)
+class ChannelLocationAdmin(OrganizationScopedAdmin):
+    """A channel's stock locations and the ERP location each maps to; an unmapped one imports and pushes nothing."""
+
+    form = ChannelLocationForm
+    list_display = ("__str__", "integration", "external_id", "erp_location", "pushable", "last_seen_at")
+    list_filter = (IntegrationInScopeFilter, "pushable")
+    list_select_related = ("integration",)
+    search_fields = ("external_id", "name", "erp_location")
+    readonly_fields = ("integration", "external_id", "name", "pushable", "last_seen_at")
+    fields = ("integration", "external_id", "name", "pushable", "last_seen_at", "erp_location")
+
+    def has_add_permission(self, request):
+        return False  # a sync or a discover offers locations; they are mapped, not invented
+
+    def save_model(self, request, obj, form, change):
+        try:
+            channel_location_map(location=obj, erp_location=form.cleaned_data["erp_location"])
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        record_audit(action="channel_location.mapped", request=request, target=obj,
+                     details={"erp_location": obj.erp_location})
+
+
+class DriftFilter(admin.SimpleListFilter):
+    title = "drift"
+    parameter_name = "drift"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Differs from the ERP"), ("no", "Matches the ERP"))
+
+    def queryset(self, request, queryset):
+        differs = ~Q(channel_quantity=F("erp_quantity")) | Q(channel_quantity__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(differs)
+        if self.value() == "no":
+            return queryset.exclude(differs)
+        return queryset
+
+
+@admin.register(ChannelStock)
+class ChannelStockAdmin(OrganizationScopedAdmin):
+    """Stock drift: what each mapped channel location last said against what the ERP would sell there."""
+
+    list_display = ("product", "integration", "channel_location", "channel_quantity", "erp_quantity_shown",
+                    "difference", "reported_at", "pushed_quantity", "pushed_at")
+    list_filter = (DriftFilter, IntegrationInScopeFilter)
+    list_select_related = ("product", "integration", "channel_location")
+    search_fields = ("product__sku",)
+    actions = ("push_erp_quantity",)
+
+    def get_queryset(self, request):
+        erp = StockLevel.objects.filter(product_id=OuterRef("product_id"),
+                                        location=OuterRef("channel_location__erp_location"))
+        sellable = Greatest(F("on_hand") - F("reserved"), Value(0))
+        return (super().get_queryset(request).exclude(channel_location__erp_location="")
+                .annotate(erp_quantity=Coalesce(Subquery(erp.annotate(q=sellable).values("q")[:1]), Value(0))))
+
+    @admin.display(description="ERP quantity", ordering="erp_quantity")
+    def erp_quantity_shown(self, obj):
+        return obj.erp_quantity
+
+    @admin.display(description="channel − ERP")
+    def difference(self, obj):
+        return None if obj.channel_quantity is None else obj.channel_quantity - obj.erp_quantity
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Push the ERP's quantity to these channel locations", permissions=["operate"])
+    def push_erp_quantity(self, request, queryset):
+        queued = 0
+        for row in queryset.select_related("integration", "organization")[:ACTION_LIMIT]:
+            if row.integration.stock_mode != StockMode.PUSH:
+                self.message_user(request, f"{row.integration}: the channel is the source of its stock "
+                                           f"({row.integration.stock_mode}); nothing is pushed.", messages.WARNING)
+                continue
+            with transaction.atomic():
+                queued += queue_inventory_push(organization=row.organization, product_ids=[row.product_id],
+                                               countdown=0)
+            record_audit(action="stock.push_requested", request=request, target=row)
+        self.message_user(request, f"Queued {queued} push(es).", messages.SUCCESS)

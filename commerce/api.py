@@ -9,7 +9,7 @@ warehouse work); changing an order's status by hand needs admin.
 from __future__ import annotations
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
@@ -17,11 +17,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.audit import record_audit
 from config.api import TenantScopedMixin, error_responses
+from integrations.selectors import integration_get
 
 from . import selectors
 from .filters import OrderFilter, ProductFilter, StockLevelFilter
-from .models import Order, Product, StockLevel
+from .models import ChannelLocation, Order, Product, StockLevel
 from .serializers import (
     AnalyticsQuerySerializer,
     AnalyticsSerializer,
@@ -30,6 +32,10 @@ from .serializers import (
     BulkFulfillItemSerializer,
     BulkFulfillResultSerializer,
     BulkFulfillSerializer,
+    ChannelLocationDiscoverResultSerializer,
+    ChannelLocationDiscoverSerializer,
+    ChannelLocationMapSerializer,
+    ChannelLocationSerializer,
     FulfillmentSerializer,
     FulfillSerializer,
     OrderDetailSerializer,
@@ -37,9 +43,18 @@ from .serializers import (
     OrderStatusSerializer,
     ProductSerializer,
     StockAdjustSerializer,
+    StockDriftSerializer,
     StockLevelSerializer,
+    StockModeResultSerializer,
+    StockModeSerializer,
 )
-from .services import adjust_stock, order_set_status
+from .services import (
+    adjust_stock,
+    channel_location_map,
+    channel_locations_refresh,
+    order_set_status,
+    stock_mode_set,
+)
 from .services.analytics import fulfillment_analytics
 from .services.autofulfill import auto_fulfill
 from .services.fulfillment import bulk_fulfill, fulfill
@@ -223,3 +238,109 @@ class FulfillmentAnalyticsView(TenantScopedMixin, APIView):
         query.is_valid(raise_exception=True)
         figures = fulfillment_analytics(organization=self.organization, **query.validated_data)
         return Response(AnalyticsSerializer(figures).data)
+
+
+# ---------------------------------------------------------------------- channel stock
+@extend_schema_view(
+    list=extend_schema(
+        summary="List channel stock locations",
+        description="Every location a channel offered (a sync or a discover), with the ERP location it maps to. "
+                    "Levels at an unmapped location are recorded but land nowhere; pushes go per mapped location.",
+        parameters=[OpenApiParameter("integration", int, description="Only this integration's locations.")],
+        responses={200: ChannelLocationSerializer(many=True), **error_responses(bad_request=_FILTER_ERRORS)}),
+    retrieve=extend_schema(summary="Get a channel stock location", responses={
+        200: ChannelLocationSerializer, **error_responses(not_found="CHANNEL_LOCATION_NOT_FOUND")}),
+    partial_update=extend_schema(
+        summary="Map a channel location to an ERP stock location",
+        description="`erp_location` names the ERP location (\"\" unmaps). Two locations of one channel cannot "
+                    "share an ERP location.",
+        request=ChannelLocationMapSerializer,
+        responses={200: ChannelLocationSerializer, **error_responses(
+            bad_request="VALIDATION_ERROR: unknown fields, too long, or already mapped for this channel.",
+            not_found="CHANNEL_LOCATION_NOT_FOUND")}),
+)
+class ChannelLocationViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                             viewsets.GenericViewSet):
+    queryset = ChannelLocation.objects.none()
+    serializer_class = ChannelLocationSerializer
+    ordering = ["id"]
+    operator_actions = ("discover",)
+    http_method_names = ["get", "patch", "post", "head", "options"]
+
+    def get_queryset(self):
+        if self._fake:
+            return ChannelLocation.objects.none()
+        queryset = selectors.channel_location_list(organization=self.organization).order_by("pk")
+        integration = self.request.query_params.get("integration")
+        if integration is not None:
+            queryset = queryset.filter(integration_id=integration_get(
+                organization=self.organization, integration_id=integration).pk)
+        return queryset
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        location = selectors.channel_location_get(organization=self.organization, location_id=pk)
+        return Response(ChannelLocationSerializer(location).data)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        location = selectors.channel_location_get(organization=self.organization, location_id=pk)
+        serializer = ChannelLocationMapSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        location = channel_location_map(location=location, erp_location=serializer.validated_data["erp_location"])
+        record_audit(action="channel_location.mapped", request=request, target=location,
+                     details={"erp_location": location.erp_location})
+        return Response(ChannelLocationSerializer(location).data)
+
+    @extend_schema(
+        summary="Ask a channel for its stock locations",
+        description="New locations are offered unmapped; the answer lists the ones still unmapped.",
+        request=ChannelLocationDiscoverSerializer,
+        responses={200: ChannelLocationDiscoverResultSerializer, **error_responses(
+            bad_request="VALIDATION_ERROR or CAPABILITY_NOT_SUPPORTED (the provider keeps no stock).",
+            not_found="INTEGRATION_NOT_FOUND")},
+    )
+    @action(detail=False, methods=["post"])
+    def discover(self, request: Request) -> Response:
+        serializer = ChannelLocationDiscoverSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        integration = integration_get(organization=self.organization,
+                                      integration_id=serializer.validated_data["integration"])
+        return Response(channel_locations_refresh(integration=integration))
+
+
+class StockModeView(TenantScopedMixin, APIView):
+    """Who is the source of truth for one channel's stock; only admins change it, and every change is audited."""
+
+    @extend_schema(
+        summary="Set a channel's stock mode",
+        description="`import`: the channel is the source (the hub never writes its stock). `push`: the ERP is the "
+                    "source (its sellable quantity is written per mapped location; the channel's levels are "
+                    "recorded as drift). `off`: neither. Recorded in the audit trail.",
+        request=StockModeSerializer,
+        responses={200: StockModeResultSerializer, **error_responses(
+            bad_request="VALIDATION_ERROR: unknown mode.", not_found="INTEGRATION_NOT_FOUND")},
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        integration = integration_get(organization=self.organization, integration_id=pk)
+        serializer = StockModeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        integration = stock_mode_set(integration=integration, mode=serializer.validated_data["stock_mode"],
+                                     request=request)
+        return Response({"id": integration.pk, "code": integration.code, "stock_mode": integration.stock_mode})
+
+
+class StockDriftView(TenantScopedMixin, APIView):
+    @extend_schema(
+        summary="Where channels' stock differs from the ERP's",
+        description="One row per mapped (channel location, SKU) whose channel level is not the ERP's sellable "
+                    "quantity there, with how long at least (`since`, `age_seconds`).",
+        parameters=[OpenApiParameter("integration", int, description="Only this integration.")],
+        responses={200: StockDriftSerializer(many=True), **error_responses(
+            bad_request=_FILTER_ERRORS, not_found="INTEGRATION_NOT_FOUND")},
+    )
+    def get(self, request: Request) -> Response:
+        integration = request.query_params.get("integration")
+        integration_id = None
+        if integration is not None:
+            integration_id = integration_get(organization=self.organization, integration_id=integration).pk
+        drift = selectors.stock_drift(organization=self.organization, integration_id=integration_id)
+        return Response(StockDriftSerializer(drift, many=True).data)

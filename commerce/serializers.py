@@ -14,9 +14,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api import StrictCharField, StrictInputSerializer, StrictIntegerField
+from integrations.models import StockMode
 
 from .masking import mask_address, mask_email
-from .models import Fulfillment, Order, OrderLine, OrderStatus, Product, StockLevel
+from .models import ChannelLocation, Fulfillment, Order, OrderLine, OrderStatus, Product, StockLevel
 
 CENT = Decimal("0.01")
 
@@ -218,3 +219,54 @@ class AnalyticsSerializer(serializers.Serializer):
     fulfilled_within_48h = serializers.IntegerField()
     average_hours_to_fulfil = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
     failed_pushes = serializers.IntegerField()
+
+
+class ChannelLocationSerializer(serializers.ModelSerializer):
+    integration = serializers.IntegerField(source="integration_id", read_only=True)
+    mapped = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ChannelLocation
+        fields = ["id", "integration", "external_id", "name", "erp_location", "mapped", "pushable", "last_seen_at",
+                  "updated_at"]
+        read_only_fields = fields
+
+
+class ChannelLocationMapSerializer(StrictInputSerializer):
+    """The ERP stock location a channel location maps to; "" unmaps it."""
+
+    erp_location = StrictCharField(max_length=100, allow_blank=True, trim_whitespace=True)
+
+
+class ChannelLocationDiscoverSerializer(StrictInputSerializer):
+    integration = StrictIntegerField(min_value=1)
+
+
+class ChannelLocationDiscoverResultSerializer(serializers.Serializer):
+    locations = serializers.IntegerField()
+    new = serializers.ListField(child=serializers.CharField())
+    unmapped = serializers.ListField(child=serializers.CharField())
+
+
+class StockModeSerializer(StrictInputSerializer):
+    stock_mode = serializers.ChoiceField(choices=StockMode.choices)
+
+
+class StockModeResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    stock_mode = serializers.CharField()
+
+
+class StockDriftSerializer(serializers.Serializer):
+    integration = serializers.IntegerField(source="integration_id")
+    integration_code = serializers.CharField()
+    stock_mode = serializers.CharField()
+    channel_location = serializers.CharField()
+    erp_location = serializers.CharField()
+    sku = serializers.CharField()
+    channel_quantity = serializers.IntegerField(allow_null=True)
+    erp_quantity = serializers.IntegerField()
+    difference = serializers.IntegerField(allow_null=True)
+    since = serializers.DateTimeField(allow_null=True)
+    age_seconds = serializers.IntegerField(allow_null=True)

@@ -31,7 +31,7 @@ from connectors.base import AuthKind
 from .admin_console import IntegrationConsoleMixin
 from .admin_forms import SECRET_LABELS, IntegrationAdminForm, secret_status
 from .admin_pagination import LargeTableChangeList, LargeTablePaginator, RecentValuesFilter, StatusClassFilter
-from .models import SECRET_FIELDS, Integration, IntegrationLog, IntegrationStatus, OAuthState
+from .models import SECRET_FIELDS, Integration, IntegrationLog, IntegrationStatus, OAuthState, StockMode
 from .oauth.flow import oauth_initiate
 from .services import (
     UPDATABLE_FIELDS,
@@ -82,7 +82,7 @@ def _delete_reach(model: type[models.Model], lookup: str = "", seen: frozenset =
 @admin.register(Integration)
 class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     form = IntegrationAdminForm
-    list_display = ("name", "code", "provider", "type", "status", "last_sync_at", "consecutive_failures")
+    list_display = ("name", "code", "provider", "type", "status", "stock_mode", "last_sync_at", "consecutive_failures")
     list_filter = (
         ProviderFilter,
         "type",
@@ -93,10 +93,10 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     )
     search_fields = ("name", "code")
     list_select_related = ("organization",)
-    actions = ("test_connection", "activate", "deactivate")
+    actions = ("test_connection", "activate", "deactivate", "stock_from_channel", "stock_from_erp", "stock_off")
     readonly_fields = (
         "stored_secrets", "oauth_connection", "oauth_status", "last_sync_at", "next_sync_at", "last_error",
-        "consecutive_failures", "created_at", "updated_at",
+        "consecutive_failures", "stock_mode", "created_at", "updated_at",
     )
     secret_inputs = tuple((f"{name}_new", f"{name}_clear") for name in SECRET_FIELDS)
 
@@ -116,6 +116,9 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
                                    "scope")}),
             ("Sync", {"fields": ("sync_interval_minutes", "auto_sync_enabled", "last_sync_at", "next_sync_at",
                                  "consecutive_failures", "last_error")}),
+            ("Stock", {"fields": ("stock_mode",), "description": "Who is the source of truth for this channel's "
+                       "stock; change it with the list's Stock actions (audited). Map its locations under Channel "
+                       "locations; see differences under Channel stock (drift)."}),
             ("Provider settings", {"fields": ("config", "metadata"), "classes": ("collapse",)}),
             ("Timestamps", {"fields": ("created_at", "updated_at")}),
         )
@@ -288,6 +291,25 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
                 self.message_user(request, summary, messages.SUCCESS)
             else:
                 self.message_user(request, f"{integration}: connection failed. {result.detail}", messages.ERROR)
+
+    @admin.action(description="Stock: the channel is the source (import)", permissions=["change"])
+    def stock_from_channel(self, request, queryset):
+        self._set_stock_mode(request, queryset, StockMode.IMPORT)
+
+    @admin.action(description="Stock: the ERP is the source (push to the channel)", permissions=["change"])
+    def stock_from_erp(self, request, queryset):
+        self._set_stock_mode(request, queryset, StockMode.PUSH)
+
+    @admin.action(description="Stock: neither import nor push (off)", permissions=["change"])
+    def stock_off(self, request, queryset):
+        self._set_stock_mode(request, queryset, StockMode.OFF)
+
+    def _set_stock_mode(self, request, queryset, mode: str) -> None:
+        from commerce.services import stock_mode_set  # commerce builds on integrations; the console reaches up
+
+        for integration in queryset[:100]:
+            stock_mode_set(integration=integration, mode=mode, request=request)
+            self.message_user(request, f"{integration}: stock mode is {mode}.", messages.SUCCESS)
 
     @admin.action(description="Activate", permissions=["change"])
     def activate(self, request, queryset):

@@ -132,7 +132,8 @@ class IntegrationSerializer(serializers.ModelSerializer):
             "has_refresh_token", "refresh_token_masked", "has_credentials", "credentials_keys",
             "token_type", "expires_at", "token_expired", "scope", "config", "metadata",
             "is_test_mode", "sync_interval_minutes", "auto_sync_enabled",
-            "last_sync_at", "next_sync_at", "last_error", "consecutive_failures", "created_at", "updated_at",
+            "last_sync_at", "next_sync_at", "last_error", "consecutive_failures", "stock_mode", "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organization, Role
 from integrations.models import Integration, IntegrationStatus
+from sandbox.data import LOCATION_ID_BASE
 from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 DEMO_ORG = "demo"
@@ -41,6 +42,7 @@ class Command(BaseCommand):
             org, _ = Organization.objects.get_or_create(slug=DEMO_ORG, defaults={"name": "Demo Merchant"})
             password_note = self._admin(org)
             integration = self._integration(org)
+            self._locations(integration)
         self.stdout.write(self.style.SUCCESS(f"Demo organization '{org.slug}' with integration '{integration.code}'."))
         self.stdout.write(f"Admin: http://127.0.0.1:8000/admin/  user: {DEMO_USER}  password: {password_note}")
 
@@ -60,6 +62,16 @@ class Command(BaseCommand):
             note = "(unchanged; set DEMO_ADMIN_PASSWORD in .env to reset it)"
         Membership.objects.update_or_create(user=user, organization=org, defaults={"role": Role.OWNER})
         return note
+
+    def _locations(self, integration: Integration) -> None:
+        """The sandbox shop's two locations mapped to two ERP locations; the shop stays the source (`import`)."""
+        from commerce.models import ChannelLocation
+
+        for offset, (name, erp_location) in enumerate((("Main warehouse", "main"), ("Store front", "store-front"))):
+            ChannelLocation.objects.update_or_create(
+                integration=integration, external_id=str(LOCATION_ID_BASE + offset),
+                defaults={"organization": integration.organization, "name": name, "erp_location": erp_location},
+            )
 
     def _integration(self, org: Organization) -> Integration:
         seed = "demo_" + secrets.token_urlsafe(24)
@@ -83,6 +95,7 @@ class Command(BaseCommand):
                 "expires_at": timezone.now() - timedelta(minutes=1),
                 "token_type": "Bearer",
                 "description": "The sandbox shop simulator that `make run` starts on SANDBOX_URL.",
+                "config": {"stock_location": "main"},
             },
         )
         return integration
