@@ -1,4 +1,4 @@
-"""Stock: the one place StockLevel changes, low-stock events, and the debounced inventory push to channels.
+"""Stock: the one place StockLevel changes, low-stock events, and queueing the debounced push to channels.
 
 Every change — an order reserving or releasing, a shipment consuming, an
 operator's adjustment, a channel's inventory import — goes through
@@ -6,14 +6,15 @@ operator's adjustment, a channel's inventory import — goes through
 computes new figures from what it read under the lock, writes them in one
 statement, publishes `inventory.low_stock` for each level whose sellable stock
 (on_hand − reserved) fell to its threshold, and queues a push to every channel
-that lists the product.
+in `push` mode that lists the product (channel_stock.py decides what, if
+anything, each of its mapped locations is told).
 
 The push is debounced by a row, not by timing luck: InventoryPush has one row
 per (channel, product), unique in the database. A change inserts it or bumps its
 `requested_at`; only an insert (or a row whose last push failed) schedules the
 push task, `COMMERCE_INVENTORY_PUSH_DELAY_SECONDS` after commit. So a burst of
-100 changes leaves one row per channel and one task, which pushes the figure as
-it is when it runs.
+100 changes leaves one row per channel and one task, which reads the figures as
+they are when it runs.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from .rows import insert_missing, update_rows
 logger = logging.getLogger(__name__)
 
 StockKey = tuple[int, str]  # (product id, location)
-PUSH_BATCH = 250
 
 
 def default_location(integration: Integration | None = None) -> str:
