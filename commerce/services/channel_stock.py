@@ -242,35 +242,40 @@ def upsert_inventory_levels(*, integration: Integration, levels: list[dict]) -> 
     if not known:
         return result
     locations = _ensure_locations(integration, [{"id": loc} for loc in sorted({loc for loc, _ in known})])
-    current = _locked_stock(integration, [(locations[loc].pk, p) for loc, p in known])
+    now = timezone.now()
+    keys = sorted((locations[loc].pk, p) for loc, p in known)
+    # Insert what is missing first (ON CONFLICT DO NOTHING), then lock: a webhook and a sync importing the same
+    # level at once take turns instead of both inserting it. A row inserted here has no inventory item id yet.
+    insert_missing(ChannelStock, [
+        {"organization_id": integration.organization_id, "integration_id": integration.pk,
+         "channel_location_id": loc_pk, "product_id": product_id, "inventory_item_id": "", "channel_quantity": None,
+         "reported_at": None, "pushed_quantity": None, "pushed_at": None, "created_at": now, "updated_at": now}
+        for loc_pk, product_id in keys], unique=["channel_location", "product"])
+    current = _locked_stock(integration, keys)
     importing = integration.stock_mode == StockMode.IMPORT
     set_on_hand: dict[StockKey, int] = {}
-    now = timezone.now()
+    changed: list[ChannelStock] = []
     for (location_id, product_id), (updated_at, item) in sorted(known.items()):
         location = locations[location_id]
-        row = current.get((location.pk, product_id))
-        if row is not None and updated_at and row.reported_at and updated_at < row.reported_at:
+        row = current[(location.pk, product_id)]
+        if updated_at and row.reported_at and updated_at < row.reported_at:
             result.unchanged += 1  # stale: the channel has said something newer since
             continue
         quantity = item["available"]
-        if row is None:
-            row = ChannelStock(organization_id=integration.organization_id, integration=integration,
-                               channel_location=location, product_id=product_id)
-            result.created += 1
-        elif row.channel_quantity == quantity:
-            result.unchanged += 1  # our own write coming back, or a repeat: nothing to do
-            if updated_at and (row.reported_at is None or updated_at > row.reported_at):
-                ChannelStock.objects.filter(pk=row.pk).update(reported_at=updated_at)
-            continue
-        else:
-            result.updated += 1
-        row.inventory_item_id = item["inventory_item_id"]
-        row.channel_quantity, row.reported_at, row.updated_at = quantity, updated_at or row.reported_at, now
-        row.save()
         if not location.mapped:
             result.unmapped_locations.add(location.external_id)
         elif importing and quantity is not None:
-            set_on_hand[(product_id, location.erp_location)] = quantity
+            set_on_hand[(product_id, location.erp_location)] = quantity  # a no-op where the ERP already agrees
+        if not row.inventory_item_id:
+            result.created += 1
+        elif row.channel_quantity == quantity:
+            result.unchanged += 1  # our own write coming back, or a repeat: nothing to tell anyone
+        else:
+            result.updated += 1
+        row.inventory_item_id, row.channel_quantity, row.updated_at = item["inventory_item_id"], quantity, now
+        row.reported_at = updated_at or row.reported_at
+        changed.append(row)
+    ChannelStock.objects.bulk_update(changed, ["inventory_item_id", "channel_quantity", "reported_at", "updated_at"])
     apply_stock_deltas(organization=integration.organization, deltas={}, set_on_hand=set_on_hand,
                        exclude_push_to=integration)
     return result
@@ -280,11 +285,12 @@ def _locked_stock(integration: Integration, keys: list[tuple[int, int]]) -> dict
     """The ChannelStock rows of these (channel location id, product id) pairs, locked, by pair."""
     if not keys:
         return {}
-    match = Q()
-    for location_pk, product_id in keys:
-        match |= Q(channel_location_id=location_pk, product_id=product_id)
-    rows = ChannelStock.objects.select_for_update().filter(integration=integration).filter(match).order_by("pk")
-    return {(row.channel_location_id, row.product_id): row for row in rows}
+    wanted = set(keys)
+    rows = ChannelStock.objects.select_for_update().filter(
+        integration=integration, channel_location_id__in={k[0] for k in wanted},
+        product_id__in={k[1] for k in wanted}).order_by("pk")
+    return {(row.channel_location_id, row.product_id): row for row in rows
+            if (row.channel_location_id, row.product_id) in wanted}
 
 
 # ---------------------------------------------------------------------- what the hub writes
@@ -381,28 +387,33 @@ def inventory_push_send(*, integration_id: int) -> dict[str, Any]:
 
 def _record_pushes(integration: Integration, chunk: list[dict[str, Any]], answer: Any) -> None:
     """Note what the channel now holds: the level it answered with when it answers one, else what was sent."""
-    confirmed: dict[tuple[str, str], dict[str, Any]] = {}
-    for level in (answer or {}).get("levels") or [] if isinstance(answer, dict) else []:
-        confirmed[(str(level.get("inventory_item_id")), str(level.get("location_id")))] = level
-    capped = {str(c) for c in ((answer or {}).get("capped") or [])} if isinstance(answer, dict) else set()
+    answer = answer if isinstance(answer, dict) else {}
+    confirmed = {(str(level.get("inventory_item_id")), str(level.get("location_id"))): level
+                 for level in answer.get("levels") or []}
+    capped = {str(c) for c in answer.get("capped") or []}
     now = timezone.now()
+    keys = sorted({(item["location_pk"], item["product_id"]) for item in chunk})
     with transaction.atomic():
-        current = _locked_stock(integration, [(item["location_pk"], item["product_id"]) for item in chunk])
+        insert_missing(ChannelStock, [
+            {"organization_id": integration.organization_id, "integration_id": integration.pk,
+             "channel_location_id": loc_pk, "product_id": product_id, "inventory_item_id": "",
+             "channel_quantity": None, "reported_at": None, "pushed_quantity": None, "pushed_at": None,
+             "created_at": now, "updated_at": now} for loc_pk, product_id in keys],
+            unique=["channel_location", "product"])
+        current = _locked_stock(integration, keys)
         for item in chunk:
             level = confirmed.get((str(item["inventory_item_id"]), str(item["location_id"])), {})
             quantity = level.get("available", item["available"])
             if str(item["inventory_item_id"]) in capped:
                 quantity = None  # the channel holds less than was sent; its next report says how much
             reported_at = level.get("updated_at") if isinstance(level.get("updated_at"), datetime) else None
-            row = current.get((item["location_pk"], item["product_id"]))
-            if row is None:
-                row = ChannelStock(organization_id=integration.organization_id, integration=integration,
-                                   channel_location_id=item["location_pk"], product_id=item["product_id"],
-                                   inventory_item_id=str(item["inventory_item_id"]))
-            elif reported_at and row.reported_at and reported_at < row.reported_at:
+            row = current[(item["location_pk"], item["product_id"])]
+            row.inventory_item_id = str(item["inventory_item_id"])
+            if reported_at and row.reported_at and reported_at < row.reported_at:
                 reported_at = None  # a newer report arrived while we wrote: it stands
                 quantity = row.channel_quantity
             row.channel_quantity = quantity
             row.reported_at = reported_at or row.reported_at
-            row.pushed_quantity, row.pushed_at = item["available"], now
-            row.save()
+            row.pushed_quantity, row.pushed_at, row.updated_at = item["available"], now, now
+        ChannelStock.objects.bulk_update(list(current.values()), [
+            "inventory_item_id", "channel_quantity", "reported_at", "pushed_quantity", "pushed_at", "updated_at"])
