@@ -93,7 +93,8 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     )
     search_fields = ("name", "code")
     list_select_related = ("organization",)
-    actions = ("test_connection", "activate", "deactivate", "stock_from_channel", "stock_from_erp", "stock_off")
+    actions = ("test_connection", "activate", "deactivate", "discover_stock_locations", "stock_from_channel",
+               "stock_from_erp", "stock_off")
     readonly_fields = (
         "stored_secrets", "oauth_connection", "oauth_status", "last_sync_at", "next_sync_at", "last_error",
         "consecutive_failures", "stock_mode", "created_at", "updated_at",
@@ -291,6 +292,20 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
                 self.message_user(request, summary, messages.SUCCESS)
             else:
                 self.message_user(request, f"{integration}: connection failed. {result.detail}", messages.ERROR)
+
+    @admin.action(description="Stock: discover the channel's locations", permissions=["operate"])
+    def discover_stock_locations(self, request, queryset):
+        from commerce.services import channel_locations_refresh  # the console reaches up to commerce
+
+        for integration in queryset[:20]:
+            try:
+                found = channel_locations_refresh(integration=integration)
+            except ApplicationError as exc:
+                self.message_user(request, f"{integration}: {exc.message}", messages.ERROR)
+                continue
+            unmapped = ", ".join(found["unmapped"]) or "none"
+            self.message_user(request, f"{integration}: {found['locations']} location(s); unmapped: {unmapped}. "
+                                       "Map them under Commerce → Channel locations.", messages.SUCCESS)
 
     @admin.action(description="Stock: the channel is the source (import)", permissions=["change"])
     def stock_from_channel(self, request, queryset):

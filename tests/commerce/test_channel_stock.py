@@ -260,3 +260,65 @@ def test_every_shop_channel_nets_its_open_orders_so_its_orders_reserve_only_when
     for mode in ("push", "off"):
         integration.stock_mode = mode
         assert holds_stock(integration) is True
+
+
+@pytest.mark.e2e
+def test_shopify_semantics_against_the_sandbox_offer_locations_import_per_location_and_push_one_level(
+        org, settings):
+    """The Shopify connector (through the sandbox shop): its locations, per-location levels, one write per level."""
+    from commerce.services import channel_locations_refresh
+    from commerce.services.channel_stock import inventory_push_send
+    from commerce.services.products import upsert_products
+    from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxServer
+
+    settings.OUTBOUND_URL_ALLOWLIST = ["127.0.0.1"]
+    with SandboxServer(port=0, seed=3, orders=5, products=2, locations=2, rate_limit=1000, leak_rate=1000) as sandbox:
+        shop = IntegrationFactory(organization=org, provider="sandbox", api_endpoint=sandbox.url,
+                                  api_key=DEFAULT_CLIENT_ID, api_secret=DEFAULT_CLIENT_SECRET,
+                                  access_token=sandbox.issue_tokens()["access_token"], config={"rate_limit": None})
+        connector = registry.connector_for(shop)
+        found = channel_locations_refresh(integration=shop)
+        first, second = (str(loc.id) for loc in sandbox.data.locations)
+        assert found == {"locations": 2, "new": [first, second], "unmapped": [first, second]}
+        assert dict(shop.channel_locations.values_list("external_id", "name")) == {
+            first: "Main warehouse", second: "Store front"}
+        shop.channel_locations.filter(external_id=first).update(erp_location="main")
+
+        upsert_products(integration=shop, products=[connector.normalize_product(p)
+                                                    for page in connector.iter_products() for p in page.items])
+        levels = [connector.normalize_inventory_level(lv) for page in connector.iter_inventory() for lv in page.items]
+        result = upsert_inventory_levels(integration=shop, levels=levels)
+        assert result.unmapped_locations == {second}  # reported, not guessed
+        imported = dict(StockLevel.objects.filter(organization=org).values_list("product__sku", "on_hand"))
+        at_first = {lv["inventory_item_id"]: lv["available"] for lv in levels if lv["location_id"] == first}
+        assert sorted(imported.values()) == sorted(at_first.values())  # only the mapped location, no sums
+
+        shop = stock_mode_set(integration=shop, mode="push")
+        stock = StockLevel.objects.filter(organization=org).order_by("pk").first()
+        with mock.patch.object(push_inventory, "apply_async"):
+            adjust_stock(stock_level=stock, delta=2)
+            inventory_push_send(integration_id=shop.pk)
+        assert sandbox.stats()["stock_writes"] == 1
+        item, location, available = sandbox.stock_write_log[0]
+        assert (str(location), available) == (first, stock.on_hand + 2)
+        assert ChannelStock.objects.get(channel_location__external_id=first, product=stock.product,
+                                        integration=shop).channel_quantity == available
+
+
+@pytest.mark.parametrize(("provider", "config", "expected"), [
+    ("woocommerce", {}, [("default", True)]),
+    ("trendyol", {"seller_id": "1"}, [("trendyol", True)]),
+    ("ebay", {}, [("ebay", True)]),
+    ("amazon_sp", {"seller_id": "A1", "marketplace_ids": ["A1PA6795UKMFR9"]},
+     [("MFN", True), ("AFN:A1PA6795UKMFR9", False)]),
+])
+def test_single_figure_channels_offer_the_location_their_levels_carry(org, provider, config, expected):
+    """What each imports (its levels' location id) is what it offers, and what it accepts writes at."""
+    integration = IntegrationFactory(organization=org, provider=provider, status="active", config=config)
+    connector = registry.connector_for(integration)
+    assert [(loc["id"], loc["pushable"]) for loc in connector.stock_locations()] == expected
+    mapping = __import__(f"connectors.{provider}.mapping", fromlist=["x"])
+    carried = {"woocommerce": getattr(mapping, "DEFAULT_LOCATION", None),
+               "trendyol": getattr(mapping, "DEFAULT_LOCATION", None), "ebay": getattr(mapping, "LOCATION", None),
+               "amazon_sp": f"{getattr(mapping, 'FBA_LOCATION_PREFIX', '')}A1PA6795UKMFR9"}[provider]
+    assert carried in [loc["id"] for loc in connector.stock_locations()]

@@ -396,3 +396,18 @@ def test_errors__bad_timestamp(connector):
     replay("POST", PRODUCTS, "errors__bad_timestamp")
     with pytest.raises(ProviderError, match="check this server's clock"):
         list(connector.iter_products())
+
+
+@responses.activate
+def test_stock_semantics_warehouses_are_the_locations_and_a_push_goes_to_the_one_named(connector):
+    replay("GET", f"{API}/logistics/202309/warehouses", "warehouses__list")
+    assert connector.stock_nets_open_orders is True
+    assert connector.stock_locations() == [
+        {"id": "7068517275539719941", "name": "Returns", "pushable": False},
+        {"id": "7068517275539719942", "name": "San Jose", "pushable": True},
+        {"id": "7068517275539719943", "name": "Reno", "pushable": True}]
+    replay("POST", f"{API}/product/202309/products/1729500000000000001/inventory/update", "inventory__update")
+    connector.push_inventory([{"sku": "TS-M-RED", "inventory_item_id": "1729500000000000001:1729500000000000011",
+                               "location_id": "7068517275539719943", "available": 4}])
+    assert sent_json(responses.calls[-1]) == {"skus": [
+        {"id": "1729500000000000011", "inventory": [{"warehouse_id": "7068517275539719943", "quantity": 4}]}]}
