@@ -345,6 +345,8 @@ class ChannelStock(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "channel stock level"
+        verbose_name_plural = "channel stock (drift)"
         ordering = ["channel_location_id", "product_id"]
         constraints = [
             models.UniqueConstraint(fields=["channel_location", "product"], name="channelstock_unique"),

@@ -49,6 +49,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['channel_location_id', 'product_id'],
+                'verbose_name': 'channel stock level',
+                'verbose_name_plural': 'channel stock (drift)',
             },
         ),
         migrations.AddConstraint(
