@@ -16,19 +16,11 @@ its echo causes nothing; every location then equals the ERP's.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import redis
-from django.conf import settings as django_settings
-from django.db import connection
 
 from commerce.models import ChannelLocation, ChannelStock, StockLevel
 from commerce.services import adjust_stock, stock_mode_set
@@ -41,71 +33,19 @@ from tests.factories import IntegrationFactory
 from webhooks.inbound.tasks import sweep_incoming_webhooks
 from webhooks.models import IncomingWebhook
 
+from .workers import Worker, forget_queue, wait_for
+
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis, pytest.mark.celery_worker]
 
-BASE_DIR = Path(django_settings.BASE_DIR)
 PUSH_DELAY = 0.3
 QUIET_SECONDS = 30
 AFTER_SECONDS = 15
 
 
-# The worker's entry point: every task it sends goes to the test's own queue; then Celery's own CLI.
-WORKER_MAIN = (
-    "import os, sys\n"
-    "from config.celery import app\n"
-    "app.conf.task_default_queue = os.environ['STOCK_TEST_QUEUE']\n"
-    "from celery.bin.celery import main\n"
-    "sys.argv = ['celery', '-A', 'config', 'worker', *sys.argv[1:]]\n"
-    "main()\n"
-)
-
-
-def _test_database_url() -> str:
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
-
-
-class Worker:
-    def __init__(self, queue: str, log_path: Path):
-        env = {**os.environ, "DATABASE_URL": _test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings",
-               "PYTHONUNBUFFERED": "1", "STOCK_TEST_QUEUE": queue, "SYNC_TASK_QUEUE": queue,
-               "WEBHOOK_INCOMING_QUEUE": queue, "OUTBOUND_URL_ALLOWLIST": "127.0.0.1",
-               "COMMERCE_INVENTORY_PUSH_DELAY_SECONDS": str(PUSH_DELAY), "LOG_LEVEL": "INFO"}
-        command = [sys.executable, "-c", WORKER_MAIN, "--queues", queue,
-                   "--hostname", f"{queue}@%h", "--concurrency", "2", "--pool", "threads", "--loglevel", "INFO",
-                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
-        deadline = time.monotonic() + 60
-        while b" ready." not in log_path.read_bytes():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the worker did not start:\n{self.log()}")
-            time.sleep(0.2)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-20000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-
-
-def wait_for(condition, timeout: float, what: str, worker: Worker):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}\n{worker.log()}")
-        time.sleep(0.2)
+def start_worker(queue: str, log_path: Path) -> Worker:
+    return Worker(queue, log_path, concurrency=2, pool="threads", env={
+        "SYNC_TASK_QUEUE": queue, "WEBHOOK_INCOMING_QUEUE": queue,
+        "COMMERCE_INVENTORY_PUSH_DELAY_SECONDS": str(PUSH_DELAY)})
 
 
 def run_for(seconds: float, queue: str) -> None:
@@ -163,7 +103,7 @@ def test_pushes_and_their_echoes_never_loop(transactional_db, live_server, setti
             for external_id, erp_location in ((first, "WH-A"), (second, "WH-B")):
                 ChannelLocation.objects.create(organization=shop.organization, integration=shop,
                                                external_id=external_id, erp_location=erp_location)
-            worker = Worker(queue, tmp_path / "worker.log")
+            worker = start_worker(queue, tmp_path / "worker.log")
 
             # Connect and a full sync: every level lands at its mapped ERP location; nothing is written back.
             sync(shop, JobType.SCHEDULED_SYNC, worker)
@@ -210,5 +150,4 @@ def test_pushes_and_their_echoes_never_loop(transactional_db, live_server, setti
         celery_app.conf.task_default_queue = previous_queue
         if worker is not None:
             worker.stop()
-        client = redis.Redis.from_url(os.environ["REDIS_URL"])
-        client.delete(f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}", queue)
+        forget_queue(queue)
