@@ -78,7 +78,9 @@ PROVIDER_ROUTES: dict[str, dict[str, Any]] = {
     },
     "/api/webhooks/shopify/": {
         "post": _webhook_post("Receive a Shopify webhook",
-                              "The integration is found by `X-Shopify-Shop-Domain`; signed with "
+                              "Shopify's app-level webhooks (the privacy topics). Routed to the one integration "
+                              "that claimed the shop of `X-Shopify-Shop-Domain` (its OAuth install, or a "
+                              "superuser); a shop nobody claimed is 404 and nothing is stored. Signed with "
                               "`X-Shopify-Hmac-Sha256`.", []),
     },
     "/api/webhooks/meta/": {
@@ -92,7 +94,12 @@ PROVIDER_ROUTES: dict[str, dict[str, Any]] = {
             "responses": {"200": {"description": "The challenge, as text."},
                           "403": _json(_ERROR, "INVALID_VERIFY_TOKEN")},
         },
-        "post": _webhook_post("Receive a Meta webhook", "Signed with `X-Hub-Signature-256`.", []),
+        "post": {**_webhook_post("Receive a Meta webhook",
+                                 "Routed to the one integration that claimed the entries' ids (pages, ad "
+                                 "accounts); signed with `X-Hub-Signature-256`. None: 404; several: 409.", []),
+                 "responses": {"200": _ACCEPTED, "202": _ACCEPTED, **_WEBHOOK_ERRORS,
+                               "409": _json(_ERROR, "WEBHOOK_ROUTE_AMBIGUOUS: the entries belong to several "
+                                                    "integrations; nothing stored.")}},
     },
     "/api/payments/payme/{code}/": {
         "post": _provider_rpc("Payme merchant API",

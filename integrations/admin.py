@@ -31,8 +31,9 @@ from connectors.base import AuthKind
 from .admin_console import IntegrationConsoleMixin
 from .admin_forms import SECRET_LABELS, IntegrationAdminForm, secret_status
 from .admin_pagination import LargeTableChangeList, LargeTablePaginator, RecentValuesFilter, StatusClassFilter
-from .models import SECRET_FIELDS, Integration, IntegrationLog, IntegrationStatus, OAuthState
+from .models import SECRET_FIELDS, ClaimProof, Integration, IntegrationLog, IntegrationStatus, OAuthState
 from .oauth.flow import oauth_initiate
+from .routing import AccountAlreadyClaimed, accounts_claim, claims_release
 from .services import (
     UPDATABLE_FIELDS,
     integration_create,
@@ -93,7 +94,7 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     )
     search_fields = ("name", "code")
     list_select_related = ("organization",)
-    actions = ("test_connection", "activate", "deactivate")
+    actions = ("test_connection", "activate", "deactivate", "claim_accounts", "release_accounts")
     readonly_fields = (
         "stored_secrets", "oauth_connection", "oauth_status", "last_sync_at", "next_sync_at", "last_error",
         "consecutive_failures", "created_at", "updated_at",
@@ -296,6 +297,33 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     @admin.action(description="Deactivate", permissions=["change"])
     def deactivate(self, request, queryset):
         self._set_status(request, queryset, IntegrationStatus.INACTIVE)
+
+    # Claiming routes a shop's customer data to the integration, so only a superuser, who sees every
+    # organization, may vouch for an account in place of the provider (integrations/routing.py).
+    def has_claim_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    @admin.action(description="Claim their provider accounts (shops, sellers) for webhook routing",
+                  permissions=["claim"])
+    def claim_accounts(self, request, queryset):
+        for integration in queryset.select_related("organization"):
+            try:
+                claims = accounts_claim(integration=integration, proof=ClaimProof.STAFF, user=request.user)
+            except AccountAlreadyClaimed as exc:
+                self.message_user(request, f"{integration}: {exc.message}", messages.ERROR)
+                continue
+            names = ", ".join(f"{c.kind} {c.account_id}" for c in claims) or "no provider account to claim"
+            record_audit(action="integration.accounts_claimed", request=request, target=integration,
+                         details={"accounts": [[c.kind, c.account_id] for c in claims]})
+            self.message_user(request, f"{integration}: {names}.", messages.SUCCESS)
+
+    @admin.action(description="Release their provider accounts", permissions=["claim"])
+    def release_accounts(self, request, queryset):
+        for integration in queryset:
+            released = claims_release(integration=integration)
+            record_audit(action="integration.accounts_released", request=request, target=integration,
+                         details={"released": released})
+            self.message_user(request, f"{integration}: {released} account(s) released.", messages.SUCCESS)
 
     def _set_status(self, request, queryset, status: str) -> None:
         changed = []

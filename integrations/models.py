@@ -120,6 +120,35 @@ class OAuthState(models.Model):
         return self.used_at is None and self.expires_at > timezone.now()
 
 
+class ClaimProof(models.TextChoices):
+    OAUTH = "oauth", "Completed OAuth connect"
+    STAFF = "staff", "Staff"
+    MIGRATION = "migration", "Existing OAuth connection (data migration)"
+
+
+class AccountClaim(models.Model):
+    """A provider account (a Shopify shop, an eBay user…) and the one integration its provider-level webhooks reach.
+
+    Unique per (kind, account_id) across all organizations: a shop's app-level webhooks carry customer data, so
+    an integration merely naming the shop gets none of them. Only proof makes a claim: a completed OAuth connect
+    (the provider vouching for the account) or a superuser (integrations/routing.py).
+    """
+
+    kind = models.CharField(max_length=64, help_text="What the id names, e.g. shopify.shop, ebay.user.")
+    account_id = models.CharField(max_length=255)
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="account_claims")
+    proof = models.CharField(max_length=16, choices=ClaimProof.choices)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    claimed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "account_id"], name="account_claim_one_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.account_id}"
+
+
 class LogDirection(models.TextChoices):
     INBOUND = "inbound", "Inbound"
     OUTBOUND = "outbound", "Outbound"

@@ -26,6 +26,7 @@ from connectors.redaction import Redactor
 
 from .masking import MASK
 from .models import SECRET_FIELDS, Integration, IntegrationStatus
+from .routing import claims_forget_stale
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,8 @@ def integration_update(*, integration: Integration, data: dict[str, Any]) -> Int
         except IntegrityError:
             _check_code_free(integration.code, exclude_pk=integration.pk)
             raise
+    if changes.keys() & {"config", "api_endpoint", "provider"}:
+        claims_forget_stale(integration=integration)
     if activated and not _oauth(integration.provider):
         transaction.on_commit(partial(_register_after_commit, integration.pk))
     return integration

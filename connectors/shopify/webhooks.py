@@ -17,8 +17,9 @@ Topics:
 - `PRIVACY_TOPICS` (customers/data_request, customers/redact, shop/redact) are
   Shopify's mandatory compliance webhooks. They cannot be subscribed through the
   API: they are set once per app in the Partner Dashboard (or shopify.app.toml),
-  pointing at `/api/webhooks/shopify/`, which finds the integration by
-  `X-Shopify-Shop-Domain` (`config["shop_domain"]`). They are verified like any
+  pointing at `/api/webhooks/shopify/`, which routes them to the integration that
+  claimed the shop of `X-Shopify-Shop-Domain` (its OAuth install; integrations/
+  routing.py), and to no other. They are verified like any
   other delivery, acknowledged with a 2xx and recorded as IncomingWebhook rows
   (resource `privacy`) for the operator, who has 30 days to act on them.
 

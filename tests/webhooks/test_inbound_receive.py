@@ -12,8 +12,9 @@ from kombu.exceptions import OperationalError as BrokerDown
 
 from config.errors import ValidationError
 from connectors import registry
-from connectors.base import Connector
-from integrations.models import IntegrationLog
+from connectors.base import Connector, ProviderAccount
+from integrations.models import ClaimProof, IntegrationLog
+from integrations.routing import accounts_claim
 from tests.factories import IntegrationFactory, OrganizationFactory
 from tests.webhooks.test_inbound_support import (
     SECRET,
@@ -218,22 +219,31 @@ def test_database_failing_at_insert_answers_503(client, shop):
 # ---------------------------------------------------------------- /api/webhooks/shopify/
 
 
-def test_shopify_endpoint_finds_the_integration_by_shop_domain(client, shop, nudges):
+@pytest.fixture
+def claimed_shop(org):
+    """A Shopify integration that claimed SHOP_DOMAIN (its secret: SECRET, as during an app secret rotation)."""
+    integration = IntegrationFactory(organization=org, provider="shopify", webhook_secret=SECRET,
+                                     config={"shop_domain": SHOP_DOMAIN})
+    accounts_claim(integration=integration, proof=ClaimProof.STAFF)
+    return integration
+
+
+def test_shopify_endpoint_finds_the_integration_that_claimed_the_shop(client, claimed_shop, nudges):
     body, headers = shopify_delivery(raw_order(), webhook_id="dom-1")
     response = post(client, "/api/webhooks/shopify/", body, {**headers, "X-Shopify-Shop-Domain": SHOP_DOMAIN.upper()})
     assert response.status_code == 202
-    assert IncomingWebhook.objects.get().integration == shop
+    assert IncomingWebhook.objects.get().integration == claimed_shop
 
 
-def test_shopify_endpoint_picks_the_integration_whose_secret_verifies(client, shop, nudges):
-    other = IntegrationFactory(organization=OrganizationFactory(), webhook_secret="another-shops-secret-1",
-                               config={"shop_domain": SHOP_DOMAIN})
+def test_shopify_endpoint_tries_only_the_owner_whatever_else_verifies(client, claimed_shop, nudges):
+    IntegrationFactory(organization=OrganizationFactory(), provider="shopify",
+                       webhook_secret="another-shops-secret-1", config={"shop_domain": SHOP_DOMAIN})
     body, headers = shopify_delivery(raw_order(), secret="another-shops-secret-1")
-    assert post(client, "/api/webhooks/shopify/", body, headers).status_code == 202
-    assert IncomingWebhook.objects.get().integration == other
+    assert post(client, "/api/webhooks/shopify/", body, headers).status_code == 401
+    assert not IncomingWebhook.objects.exists()
 
 
-def test_shopify_endpoint_unknown_domain_is_404_and_bad_signature_401(client, shop, nudges):
+def test_shopify_endpoint_unknown_domain_is_404_and_bad_signature_401(client, claimed_shop, nudges):
     body, headers = shopify_delivery(raw_order())
     assert post(client, "/api/webhooks/shopify/", body, {**headers, "X-Shopify-Shop-Domain": "x.myshopify.com"}
                 ).status_code == 404
@@ -241,7 +251,7 @@ def test_shopify_endpoint_unknown_domain_is_404_and_bad_signature_401(client, sh
     assert post(client, "/api/webhooks/shopify/", body, headers).status_code == 404
     body, headers = shopify_delivery(raw_order(), secret="wrong")
     assert post(client, "/api/webhooks/shopify/", body, headers).status_code == 401
-    assert IntegrationLog.objects.get().integration == shop
+    assert IntegrationLog.objects.get().integration == claimed_shop
 
 
 # ---------------------------------------------------------------- Meta
@@ -252,6 +262,18 @@ class MetaConnector(Connector):
     display_name = "Test Meta"
     integration_type = "advertising"
     webhook_scheme = "meta"
+    routed_account_kinds = ("meta.page", "meta.ad_account")
+
+    def routed_accounts(self):
+        config = self.integration.config or {}
+        return [*(ProviderAccount("meta.page", str(i)) for i in config.get("pages") or []),
+                *(ProviderAccount("meta.ad_account", str(i)) for i in config.get("ad_accounts") or [])]
+
+
+def meta_integration(**fields):
+    integration = IntegrationFactory(provider="test-meta", **fields)
+    accounts_claim(integration=integration, proof=ClaimProof.STAFF)
+    return integration
 
 
 @pytest.fixture
@@ -279,26 +301,35 @@ def test_meta_subscription_check_echoes_the_challenge_for_a_known_verify_token(c
                       ).status_code == 403
 
 
-def test_meta_post_goes_to_the_integration_whose_app_secret_verifies(client, meta_connector, nudges):
-    IntegrationFactory(provider="test-meta", webhook_secret="first-app-secret")
-    second = IntegrationFactory(provider="test-meta", webhook_secret="second-app-secret")
+def test_meta_post_goes_to_the_integration_that_claimed_the_page(client, meta_connector, nudges):
+    meta_integration(webhook_secret="shared-app-secret", config={"pages": ["41"]})
+    second = meta_integration(webhook_secret="shared-app-secret", config={"pages": ["42"]})
+    IntegrationFactory(provider="test-meta", webhook_secret="shared-app-secret")  # names nothing, claims nothing
     body = json.dumps({"object": "page", "entry": [{"id": "42", "time": int(time.time()), "changes": []}]}).encode()
-    response = _meta_post(client, body, "second-app-secret")
+    response = _meta_post(client, body, "shared-app-secret")
     assert response.status_code == 202
     webhook = IncomingWebhook.objects.get()
     assert webhook.integration == second and webhook.event_type == "page"
     assert webhook.external_id.startswith("sha256:")
-    assert _meta_post(client, body, "second-app-secret").status_code == 200  # Meta's redelivery: same body
+    assert _meta_post(client, body, "shared-app-secret").status_code == 200  # Meta's redelivery: same body
     assert _meta_post(client, body, "unknown-secret").status_code == 401
 
 
-def test_meta_post_between_integrations_sharing_an_app_uses_the_entry_ids(client, meta_connector, nudges):
-    IntegrationFactory(provider="test-meta", webhook_secret="shared-app-secret", config={"meta_object_ids": ["1"]})
-    mine = IntegrationFactory(provider="test-meta", webhook_secret="shared-app-secret",
-                              config={"meta_object_ids": ["act_77"]})
+def test_meta_post_for_an_ad_account_nobody_claimed_is_404(client, meta_connector, nudges):
+    IntegrationFactory(provider="test-meta", webhook_secret="shared-app-secret", config={"ad_accounts": ["act_77"]})
     body = json.dumps({"object": "ad_account", "entry": [{"id": "act_77", "time": 1}]}).encode()
-    assert _meta_post(client, body, "shared-app-secret").status_code == 202
-    assert IncomingWebhook.objects.get().integration == mine
+    assert _meta_post(client, body, "shared-app-secret").status_code == 404
+    assert not IncomingWebhook.objects.exists()
+
+
+def test_meta_batch_of_two_owners_is_refused_and_logged_never_guessed(client, meta_connector, nudges, caplog):
+    meta_integration(webhook_secret="shared-app-secret", config={"pages": ["1"]})
+    meta_integration(webhook_secret="shared-app-secret", config={"ad_accounts": ["act_77"]})
+    body = json.dumps({"object": "page", "entry": [{"id": "1", "time": 1}, {"id": "act_77", "time": 1}]}).encode()
+    response = _meta_post(client, body, "shared-app-secret")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "WEBHOOK_ROUTE_AMBIGUOUS"
+    assert not IncomingWebhook.objects.exists()
+    assert any("claimed by 2 integrations" in r.getMessage() for r in caplog.records)
 
 
 def test_meta_without_any_meta_integration_is_404(client):

@@ -166,14 +166,12 @@ def webhook_receive(
     body: bytes,
     remote_ip: str | None = None,
     path: str = "",
-    pick: Any = None,
 ) -> Receipt:
     """Verify against the candidates (the first whose secret verifies wins), store, and nudge a worker.
 
-    `integrations` is one integration for `/receive/<code>/`, or every candidate
-    when the URL does not name one (the shop domain's, Meta's). `pick`, given
-    several verifying candidates, chooses among them (Meta: by entry ids).
-    Raises InvalidSignature (after logging it against the first candidate).
+    `integrations` is the one integration the URL or the claimed account routes to (views.py); several are
+    tried in order, never chosen among by guessing. Raises InvalidSignature (after logging it against the
+    first candidate).
     """
     verified = [(i, c) for i, c in ((i, registry.connector_for(i)) for i in integrations)
                 if webhook_verify(c, headers, body)]
@@ -182,7 +180,7 @@ def webhook_receive(
         _log_rejection(integrations[0], path=path, headers=headers, body_size=len(body), remote_ip=remote_ip,
                        reason=reason)
         raise InvalidSignature()
-    integration, connector = pick(verified, body) if pick and len(verified) > 1 else verified[0]
+    integration, connector = verified[0]
     return _store(integration, connector, headers=headers, body=body, remote_ip=remote_ip)
 
 
