@@ -336,6 +336,9 @@ WEBHOOK_INCOMING_SWEEP_BATCH = env.int("WEBHOOK_INCOMING_SWEEP_BATCH", default=5
 # Celery queue of webhook processing ("" = the default queue); a worker must consume it.
 WEBHOOK_INCOMING_QUEUE = env.str("WEBHOOK_INCOMING_QUEUE", default="")
 WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = env.int("WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", default=300)
+# Hours within which a Shopify-scheme delivery with the same topic, shop and body is a replay (its unsigned
+# X-Shopify-Webhook-Id notwithstanding). Shopify retries for 4 h (48 h before 2024-09): the window covers both.
+WEBHOOK_SHOPIFY_REPLAY_WINDOW_HOURS = env.int("WEBHOOK_SHOPIFY_REPLAY_WINDOW_HOURS", default=48)
 
 # ---------------------------------------------------------------- sandbox (demo shop)
 SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8765")
