@@ -315,7 +315,7 @@ class EbayConnector(Connector):
 
     # ------------------------------------------------------------------ notifications
     def notification_endpoint(self) -> str:
-        return str(self.config.get("notification_endpoint") or receive_url(self.integration.code))
+        return str(self.config.get("notification_endpoint") or receive_url(self.integration))
 
     def webhook_handshake(self, method: str, headers: Mapping[str, str], query: Mapping[str, str],
                           body: bytes) -> tuple[int, Any] | None:

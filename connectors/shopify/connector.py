@@ -334,7 +334,7 @@ class ShopifyConnector(ShopifyOAuth, Connector):
 
     def register_webhooks(self) -> list[str]:
         """Subscribe `webhooks.TOPICS` to this integration's receive URL; topics already subscribed there are kept."""
-        address = receive_url(self.integration.code)
+        address = receive_url(self.integration)
         if not address.startswith("https://"):
             raise ValidationError("Shopify delivers webhooks to HTTPS addresses only.",
                                   details={"PUBLIC_BASE_URL": [f"{settings.PUBLIC_BASE_URL!r} is not https"]})
@@ -346,7 +346,7 @@ class ShopifyConnector(ShopifyOAuth, Connector):
 
     def unregister_webhooks(self) -> int:
         """Delete this app's subscriptions that deliver to this integration; one already gone counts as removed."""
-        address = receive_url(self.integration.code)
+        address = receive_url(self.integration)
         removed = 0
         for hook in self.client.webhooks():
             if hook.get("address") != address:

@@ -103,7 +103,3 @@ def parse(headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         raise ValidationError("The webhook body is not a JSON object.", details={"body": ["not an object"]})
     return [WebhookEvent(event_type=topic, external_id=external_id, resource=resource_of(topic), payload=payload)]
 
-
-def subscription_address(public_base_url: str, integration_code: str) -> str:
-    """Where a shop's subscriptions deliver: the integration's own receive URL (no shop-domain lookup needed)."""
-    return f"{public_base_url.rstrip('/')}/api/webhooks/receive/{integration_code}/"

@@ -303,7 +303,7 @@ class TikTokShopConnector(Connector):
 
     def register_webhooks(self) -> list[str]:
         """Point the shop's order webhooks at this integration's receive URL (one address per event type)."""
-        address = receive_url(self.integration.code)
+        address = receive_url(self.integration)
         present = {w.get("event_type") for w in self.client.webhooks() if w.get("address") == address}
         missing = [event for event in WEBHOOK_EVENTS if event not in present]
         for event in missing:

@@ -298,7 +298,8 @@ def _create(oauth_state: OAuthState, draft: Integration, token_values: dict[str,
         metadata["account_name"] = account
     try:
         return services.integration_create(
-            organization=oauth_state.organization, name=name, code=_free_code(name), provider=draft.provider,
+            organization=oauth_state.organization, name=name, code=_free_code(oauth_state.organization, name),
+            provider=draft.provider,
             status=IntegrationStatus.ACTIVE, api_endpoint=draft.api_endpoint, config=draft.config or {},
             metadata=metadata, **token_values,
         )
@@ -306,11 +307,11 @@ def _create(oauth_state: OAuthState, draft: Integration, token_values: dict[str,
         raise OAuthFailed(f"The integration could not be created: {exc.message}"[:MESSAGE_LIMIT]) from exc
 
 
-def _free_code(name: str) -> str:
+def _free_code(organization: Organization, name: str) -> str:
     base = (slugify(name) or "integration")[:50].strip("-") or "integration"
     for _ in range(5):
         code = f"{base}-{secrets.token_hex(3)}"
-        if not Integration.objects.filter(code=code).exists():
+        if not Integration.objects.filter(organization=organization, code=code).exists():
             return code
     return f"{base}-{secrets.token_hex(8)}"
 

@@ -168,9 +168,9 @@ def test_subscriptions_use_the_shared_receive_url(connector, settings, monkeypat
     settings.PUBLIC_BASE_URL = "https://hub.example.com"
     asked: list[str] = []
 
-    def shared(code: str) -> str:
-        asked.append(code)
-        return receive_url(code)
+    def shared(subscriber) -> str:
+        asked.append(subscriber.route_key)
+        return receive_url(subscriber)
 
     monkeypatch.setattr(shopify_connector, "receive_url", shared)
     replay("GET", f"{API}/webhooks.json", "webhooks__list")
@@ -181,7 +181,7 @@ def test_subscriptions_use_the_shared_receive_url(connector, settings, monkeypat
     connector.register_webhooks()
     assert connector.unregister_webhooks() == 2
 
-    assert asked == ["acme-ro", "acme-ro"] and receive_url("acme-ro") == ADDRESS
+    assert asked == ["acme-ro", "acme-ro"] and receive_url(connector.integration) == ADDRESS
 
 
 def test_subscriptions_need_an_https_public_address(connector, settings):

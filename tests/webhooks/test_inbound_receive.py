@@ -34,7 +34,7 @@ def test_a_signed_webhook_is_stored_as_received_and_answered_202(client, shop, n
                                                                  django_capture_on_commit_callbacks):
     body, headers = shopify_delivery(raw_order(), topic="orders/create", webhook_id="wh-1")
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(client, receive_url(shop.code), body, headers)
+        response = post(client, receive_url(shop.route_key), body, headers)
 
     assert response.status_code == 202
     webhook = IncomingWebhook.objects.get()
@@ -53,7 +53,7 @@ def test_a_signed_webhook_is_stored_as_received_and_answered_202(client, shop, n
 def test_no_message_is_sent_before_the_row_commits(client, shop, nudges, django_capture_on_commit_callbacks):
     body, headers = shopify_delivery(raw_order())
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        post(client, receive_url(shop.code), body, headers)
+        post(client, receive_url(shop.route_key), body, headers)
     assert nudges == [] and len(callbacks) == 1
 
 
@@ -62,8 +62,8 @@ def test_the_same_provider_event_answers_200_with_the_first_id_and_is_not_queued
 ):
     body, headers = shopify_delivery(raw_order(), webhook_id="same-id")
     with django_capture_on_commit_callbacks(execute=True):
-        first = post(client, receive_url(shop.code), body, headers)
-        second = post(client, receive_url(shop.code), body, headers)
+        first = post(client, receive_url(shop.route_key), body, headers)
+        second = post(client, receive_url(shop.route_key), body, headers)
     assert first.status_code == 202 and second.status_code == 200
     assert second.json() == {"id": first.json()["id"], "status": "pending", "duplicate": True}
     assert IncomingWebhook.objects.count() == 1
@@ -73,8 +73,8 @@ def test_the_same_provider_event_answers_200_with_the_first_id_and_is_not_queued
 def test_the_same_event_id_of_another_integration_is_another_webhook(client, shop, nudges):
     other = IntegrationFactory(organization=shop.organization, webhook_secret=SECRET)
     body, headers = shopify_delivery(raw_order(), webhook_id="shared")
-    assert post(client, receive_url(shop.code), body, headers).status_code == 202
-    assert post(client, receive_url(other.code), body, headers).status_code == 202
+    assert post(client, receive_url(shop.route_key), body, headers).status_code == 202
+    assert post(client, receive_url(other.route_key), body, headers).status_code == 202
     assert IncomingWebhook.objects.count() == 2
 
 
@@ -88,7 +88,7 @@ def test_a_bad_signature_is_401_logged_without_the_body_and_nothing_stored(clien
     else:
         body = body.replace(b"secret-customer", b"other-customer")
 
-    response = post(client, receive_url(shop.code), body, headers)
+    response = post(client, receive_url(shop.route_key), body, headers)
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "INVALID_SIGNATURE"
@@ -96,7 +96,7 @@ def test_a_bad_signature_is_401_logged_without_the_body_and_nothing_stored(clien
     log = IntegrationLog.objects.get()
     assert (log.integration, log.organization, log.direction, log.status_code) == (
         shop, shop.organization, "inbound", 401)
-    assert log.action == "webhook_rejected" and log.endpoint == receive_url(shop.code)
+    assert log.action == "webhook_rejected" and log.endpoint == receive_url(shop.route_key)
     assert log.request["body_bytes"] == len(body)
     stored = json.dumps([log.request, log.response, log.metadata, log.error_message])
     assert "customer@example.com" not in stored and SECRET not in stored
@@ -107,7 +107,7 @@ def test_a_bad_signature_is_401_logged_without_the_body_and_nothing_stored(clien
 def test_an_integration_without_a_webhook_secret_verifies_nothing(client, nudges):
     integration = IntegrationFactory(webhook_secret="", api_secret="")
     body, headers = shopify_delivery(raw_order(), secret="")
-    assert post(client, receive_url(integration.code), body, headers).status_code == 401
+    assert post(client, receive_url(integration.route_key), body, headers).status_code == 401
 
 
 def test_an_unknown_code_is_404_and_leaves_no_trace(client, nudges):
@@ -119,14 +119,14 @@ def test_an_unknown_code_is_404_and_leaves_no_trace(client, nudges):
 
 
 def test_only_post_is_allowed(client, shop):
-    assert client.get(receive_url(shop.code)).status_code == 405
+    assert client.get(receive_url(shop.route_key)).status_code == 405
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_read(client, shop, nudges, settings):
     settings.WEBHOOK_MAX_BODY_BYTES = 1024
     body, headers = shopify_delivery(raw_order(note="x" * 2000))
     with mock.patch("django.core.handlers.wsgi.LimitedStream.read") as read:
-        response = post(client, receive_url(shop.code), body, headers)
+        response = post(client, receive_url(shop.route_key), body, headers)
     read.assert_not_called()
     assert response.status_code == 413
     assert response.json()["error"] == {"code": "PAYLOAD_TOO_LARGE", "message": "The request body is too large.",
@@ -150,14 +150,14 @@ def test_a_body_longer_than_its_content_length_claims_is_cut_at_the_cap(rf, shop
 def test_a_body_at_the_limit_is_accepted(client, shop, nudges, settings):
     body, headers = shopify_delivery(raw_order())
     settings.WEBHOOK_MAX_BODY_BYTES = len(body)
-    assert post(client, receive_url(shop.code), body, headers).status_code == 202
+    assert post(client, receive_url(shop.route_key), body, headers).status_code == 202
 
 
 def test_a_signed_body_that_is_not_json_is_stored_failed_with_the_reason(client, shop, nudges,
                                                                         django_capture_on_commit_callbacks):
     body, headers = shopify_delivery(b"<xml>not json</xml>")
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(client, receive_url(shop.code), body, headers, content_type="application/xml")
+        response = post(client, receive_url(shop.route_key), body, headers, content_type="application/xml")
     assert response.status_code == 202
     webhook = IncomingWebhook.objects.get()
     assert response.json() == {"id": webhook.pk, "status": "failed"}
@@ -169,7 +169,7 @@ def test_a_signed_body_that_is_not_json_is_stored_failed_with_the_reason(client,
 def test_a_signed_json_body_the_connector_cannot_read_is_stored_failed(client, shop, nudges):
     body, headers = shopify_delivery(raw_order())
     del headers["X-Shopify-Topic"]
-    response = post(client, receive_url(shop.code), body, headers)
+    response = post(client, receive_url(shop.route_key), body, headers)
     assert response.status_code == 202 and response.json()["status"] == "failed"
     assert "X-Shopify-Topic" in IncomingWebhook.objects.get().error_message
 
@@ -181,7 +181,7 @@ def test_a_failed_webhook_at_receipt_is_published_as_webhook_failed(client, shop
         make_endpoint(shop.organization, "https://hooks.example.com/in", events=["webhook.failed"])
     body, headers = shopify_delivery(b"not json")
     with mock.patch("webhooks.events.nudge_dispatcher"):
-        post(client, receive_url(shop.code), body, headers)
+        post(client, receive_url(shop.route_key), body, headers)
     delivery = WebhookDelivery.objects.get()
     assert delivery.event == "webhook.failed"
     assert delivery.payload["data"]["incoming_webhook"]["id"] == IncomingWebhook.objects.get().pk
@@ -193,7 +193,7 @@ def test_broker_down_still_stores_and_answers_202(client, shop, django_capture_o
     body, headers = shopify_delivery(raw_order())
     with mock.patch.object(process_incoming_webhook, "apply_async", side_effect=BrokerDown("Connection refused")):
         with django_capture_on_commit_callbacks(execute=True):
-            response = post(client, receive_url(shop.code), body, headers)
+            response = post(client, receive_url(shop.route_key), body, headers)
     assert response.status_code == 202
     assert IncomingWebhook.objects.get().status == "pending"  # the sweeper will find it
 
@@ -201,7 +201,7 @@ def test_broker_down_still_stores_and_answers_202(client, shop, django_capture_o
 def test_database_down_answers_503_so_the_provider_retries(client, shop):
     body, headers = shopify_delivery(raw_order())
     with mock.patch.object(connection, "ensure_connection", side_effect=OperationalError("server closed")):
-        response = post(client, receive_url(shop.code), body, headers)
+        response = post(client, receive_url(shop.route_key), body, headers)
     assert response.status_code == 503
     assert response["Retry-After"] == "30"
     assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
@@ -211,7 +211,7 @@ def test_database_down_answers_503_so_the_provider_retries(client, shop):
 def test_database_failing_at_insert_answers_503(client, shop):
     body, headers = shopify_delivery(raw_order())
     with mock.patch.object(IncomingWebhook, "save", side_effect=OperationalError("disk full")):
-        response = post(client, receive_url(shop.code), body, headers)
+        response = post(client, receive_url(shop.route_key), body, headers)
     assert response.status_code == 503
     assert not IncomingWebhook.objects.exists()
 
@@ -354,12 +354,12 @@ def test_a_connector_naming_a_scheme_gets_that_verifier_and_event_ids(client, nu
         integration = IntegrationFactory(provider="test-stripe", webhook_secret="whsec_stripe_test_1")
         body = json.dumps({"id": "evt_9", "object": "event", "type": "charge.succeeded"}).encode()
         header = stripe.WebhookSignature.generate_signature_header(body.decode(), "whsec_stripe_test_1")
-        response = post(client, receive_url(integration.code), body, {"Stripe-Signature": header})
+        response = post(client, receive_url(integration.route_key), body, {"Stripe-Signature": header})
         assert response.status_code == 202
         webhook = IncomingWebhook.objects.get()
         assert (webhook.event_type, webhook.external_id) == ("charge.succeeded", "evt_9")
         old = stripe.WebhookSignature.generate_signature_header(body.decode(), "whsec_stripe_test_1",
                                                                 timestamp=int(time.time()) - 301)
-        assert post(client, receive_url(integration.code), body, {"Stripe-Signature": old}).status_code == 401
+        assert post(client, receive_url(integration.route_key), body, {"Stripe-Signature": old}).status_code == 401
     finally:
         registry.unregister(StripeLikeConnector.key)

@@ -22,7 +22,7 @@ SKUS = ["TSH-BLU-L", "TSH-BLU-M", "TSH-BLU-XL"]
 
 
 def _deliver(client, integration, body: bytes, headers: dict):  # noqa: F811
-    response = post(client, receive_url(integration.code), body, headers)
+    response = post(client, receive_url(integration.route_key), body, headers)
     assert response.status_code in (200, 202), response.content
     return response
 

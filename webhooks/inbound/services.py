@@ -63,13 +63,15 @@ class Receipt:
     created: bool
 
 
-def receive_url(code: str) -> str:
-    """Where providers deliver an integration's webhooks: PUBLIC_BASE_URL + `/api/webhooks/receive/<code>/`.
+def receive_url(integration: Integration) -> str:
+    """Where providers deliver an integration's webhooks: PUBLIC_BASE_URL + `/api/webhooks/receive/<route_key>/`.
 
     What a connector's `register_webhooks` subscribes (and eBay's challenge hashes), so it must be the
-    address exactly as the provider calls it: behind a proxy, PUBLIC_BASE_URL is the public origin.
+    address exactly as the provider calls it: behind a proxy, PUBLIC_BASE_URL is the public origin. The route
+    key, not the code: codes are unique only within an organization.
     """
-    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("webhook-receive", kwargs={"code": code})
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("webhook-receive",
+                                                          kwargs={"route_key": integration.route_key})
 
 
 # ---------------------------------------------------------------- verifying
@@ -176,7 +178,7 @@ def webhook_receive(
 ) -> Receipt:
     """Verify against the candidates (the first whose secret verifies wins), store, and nudge a worker.
 
-    `integrations` is the one integration the URL or the claimed account routes to (views.py); several are
+    `integrations` is the one integration the route key or the claimed account routes to (views.py); several are
     tried in order, never chosen among by guessing. Raises InvalidSignature (after logging it against the
     first candidate).
     """

@@ -6,7 +6,9 @@ byte past the cap), because a signature is over the exact bytes and a parser
 must not see a body we have not verified. Errors are the one envelope; a
 database that cannot store the webhook is a 503 so that the provider retries.
 
-- `/api/webhooks/receive/<code>/`: the integration by its code. A provider's
+- `/api/webhooks/receive/<route_key>/`: the integration by its route key (unique
+  across organizations; an integration older than per-organization codes has its
+  code as route key, so its old URL still works). A provider's
   handshake (eBay's `GET ?challenge_code=`, WooCommerce's unsigned
   `webhook_id=N` ping, Meta's hub.challenge) is answered first, through
   services.webhook_handshake, before any signature check and storing nothing;
@@ -125,8 +127,8 @@ def _handshake(request: HttpRequest, integration: Integration, body: bytes) -> H
 
 
 @webhook_endpoint
-def receive(request: HttpRequest, code: str) -> HttpResponse:
-    integration = Integration.objects.filter(code=code).first()
+def receive(request: HttpRequest, route_key: str) -> HttpResponse:
+    integration = Integration.objects.filter(route_key=route_key).first()
     if integration is None or not registry.is_registered(integration.provider):
         raise IntegrationNotFound(NO_INTEGRATION)
     body = read_body(request)
