@@ -96,8 +96,8 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     list_select_related = ("organization",)
     actions = ("test_connection", "activate", "deactivate", "claim_accounts", "release_accounts")
     readonly_fields = (
-        "stored_secrets", "oauth_connection", "oauth_status", "last_sync_at", "next_sync_at", "last_error",
-        "consecutive_failures", "created_at", "updated_at",
+        "route_key", "claimed_accounts", "stored_secrets", "oauth_connection", "oauth_status", "last_sync_at",
+        "next_sync_at", "last_error", "consecutive_failures", "created_at", "updated_at",
     )
     secret_inputs = tuple((f"{name}_new", f"{name}_clear") for name in SECRET_FIELDS)
 
@@ -107,7 +107,7 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
         secrets = ("stored_secrets", *self.secret_inputs) if can_write else ("stored_secrets",)
         return (
             (None, {"fields": ("organization", "name", "code", "provider", "type", "status", "description",
-                               "api_endpoint", "is_test_mode")}),
+                               "api_endpoint", "is_test_mode", "route_key", "claimed_accounts")}),
             ("Secrets (write-only)", {
                 "fields": secrets,
                 "description": "Stored secrets are never shown. Enter a value to replace one; tick Clear to remove it.",
@@ -124,6 +124,13 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         # An integration stays in its organization: the code and the inbound URLs belong to it.
         return (*self.readonly_fields, "organization") if obj else self.readonly_fields
+
+    @admin.display(description="Provider accounts it receives webhooks for")
+    def claimed_accounts(self, obj: Integration | None):
+        claims = list(obj.account_claims.order_by("kind", "account_id")) if obj is not None and obj.pk else []
+        if not claims:
+            return "None claimed (a completed OAuth connect, or a superuser's claim action, claims them)."
+        return ", ".join(f"{c.kind} {c.account_id} ({c.get_proof_display().lower()})" for c in claims)
 
     @admin.display(description="Stored secrets")
     def stored_secrets(self, obj: Integration | None):

@@ -206,3 +206,12 @@ def test_the_data_migration_claims_only_a_lone_active_oauth_connected_shop(db):
 
     assert list(AccountClaim.objects.values_list("kind", "account_id", "integration_id", "proof")) == [
         ("shopify.shop", SHOP, connected.pk, "migration")]
+
+
+def test_the_integration_page_shows_its_route_key_and_claimed_shop(db):
+    held = IntegrationFactory(provider="shopify", config={"shop_domain": SHOP})
+    accounts_claim(integration=held, proof=ClaimProof.STAFF)
+    root = Client()
+    root.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "x"))
+    page = root.get(reverse("admin:integrations_integration_change", args=[held.pk])).content.decode()
+    assert held.route_key in page and f"shopify.shop {SHOP} (staff)" in page
