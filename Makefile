@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: install run test lint bench migrate demo sandbox clean
+.PHONY: install run test lint bench chaos migrate demo sandbox clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ lint: install
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Fault scenarios (broker and database cut or hung, workers killed) against real processes; needs DATABASE_URL
+# (PostgreSQL) and REDIS_URL, and uses a database and a Redis db of its own.
+chaos: install
+	$(PY) bench/chaos.py
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles

@@ -180,7 +180,7 @@ def main() -> int:
     port, log = free_port(), tmp / "gunicorn.log"
     server = start_gunicorn(env, port, args.workers, args.threads, log)
     try:
-        latencies, statuses, elapsed = send_all(port, f"/api/webhooks/receive/{integration.code}/", requests,
+        latencies, statuses, elapsed = send_all(port, f"/api/webhooks/receive/{integration.route_key}/", requests,
                                                 args.connections)
     finally:
         server.terminate()

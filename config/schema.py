@@ -18,9 +18,10 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _code_param() -> dict[str, Any]:
-    return {"name": "code", "in": "path", "required": True, "schema": {"type": "string"},
-            "description": "The integration's code."}
+def _route_key_param() -> dict[str, Any]:
+    return {"name": "route_key", "in": "path", "required": True, "schema": {"type": "string"},
+            "description": "The integration's route key (its `route_key`; for integrations created before codes "
+                           "were per organization, its code)."}
 
 
 _RAW_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}},
@@ -29,7 +30,7 @@ _ACCEPTED = _json({"type": "object", "properties": {"id": {"type": "integer"}, "
                   "Stored (202), or a redelivery of an event already stored (200, the existing id).")
 _WEBHOOK_ERRORS = {
     "401": _json(_ERROR, "INVALID_SIGNATURE: missing or wrong signature; nothing stored."),
-    "404": _json(_ERROR, "No integration with that code."),
+    "404": _json(_ERROR, "No integration with that route key."),
     "413": _json(_ERROR, "PAYLOAD_TOO_LARGE: body over WEBHOOK_MAX_BODY_BYTES."),
     "503": _json(_ERROR, "SERVICE_UNAVAILABLE: the database is down; the provider should retry."),
 }
@@ -55,30 +56,32 @@ def _provider_rpc(summary: str, description: str) -> dict[str, Any]:
         "description": description,
         "tags": ["provider callbacks"],
         "security": [],
-        "parameters": [_code_param()],
+        "parameters": [_route_key_param()],
         "requestBody": _RAW_BODY,
         "responses": {"200": _json({"type": "object"}, "The provider's own answer format (errors included).")},
     }
 
 
 PROVIDER_ROUTES: dict[str, dict[str, Any]] = {
-    "/api/webhooks/receive/{code}/": {
+    "/api/webhooks/receive/{route_key}/": {
         "get": {
             "operationId": "webhook_handshake",
             "summary": "Answer a provider's endpoint check",
             "description": "eBay's `challenge_code` and similar handshakes; stores nothing. 405 when the "
                            "provider has none.",
-            "tags": ["provider callbacks"], "security": [], "parameters": [_code_param()],
+            "tags": ["provider callbacks"], "security": [], "parameters": [_route_key_param()],
             "responses": {"200": _json({"type": "object"}, "The handshake answer."),
                           "405": _json(_ERROR, "METHOD_NOT_ALLOWED")},
         },
         "post": _webhook_post("Receive a webhook",
                               "Any provider's webhook; the integration's connector picks the signature scheme.",
-                              [_code_param()]),
+                              [_route_key_param()]),
     },
     "/api/webhooks/shopify/": {
         "post": _webhook_post("Receive a Shopify webhook",
-                              "The integration is found by `X-Shopify-Shop-Domain`; signed with "
+                              "Shopify's app-level webhooks (the privacy topics). Routed to the one integration "
+                              "that claimed the shop of `X-Shopify-Shop-Domain` (its OAuth install, or a "
+                              "superuser); a shop nobody claimed is 404 and nothing is stored. Signed with "
                               "`X-Shopify-Hmac-Sha256`.", []),
     },
     "/api/webhooks/meta/": {
@@ -92,17 +95,22 @@ PROVIDER_ROUTES: dict[str, dict[str, Any]] = {
             "responses": {"200": {"description": "The challenge, as text."},
                           "403": _json(_ERROR, "INVALID_VERIFY_TOKEN")},
         },
-        "post": _webhook_post("Receive a Meta webhook", "Signed with `X-Hub-Signature-256`.", []),
+        "post": {**_webhook_post("Receive a Meta webhook",
+                                 "Routed to the one integration that claimed the entries' ids (pages, ad "
+                                 "accounts); signed with `X-Hub-Signature-256`. None: 404; several: 409.", []),
+                 "responses": {"200": _ACCEPTED, "202": _ACCEPTED, **_WEBHOOK_ERRORS,
+                               "409": _json(_ERROR, "WEBHOOK_ROUTE_AMBIGUOUS: the entries belong to several "
+                                                    "integrations; nothing stored.")}},
     },
-    "/api/payments/payme/{code}/": {
+    "/api/payments/payme/{route_key}/": {
         "post": _provider_rpc("Payme merchant API",
                               "Payme's JSON-RPC (CheckPerformTransaction, CreateTransaction, PerformTransaction, "
                               "CancelTransaction, CheckTransaction, GetStatement); Basic auth `Paycom:<key>`."),
     },
-    "/api/payments/click/{code}/prepare/": {
+    "/api/payments/click/{route_key}/prepare/": {
         "post": _provider_rpc("Click prepare", "Click's prepare step (form body, MD5 `sign_string`)."),
     },
-    "/api/payments/click/{code}/complete/": {
+    "/api/payments/click/{route_key}/complete/": {
         "post": _provider_rpc("Click complete", "Click's complete step (form body, MD5 `sign_string`)."),
     },
 }

@@ -98,6 +98,18 @@ class TokenSet:
 
 
 @dataclass(frozen=True)
+class ProviderAccount:
+    """An account at the provider that routes its provider-level webhooks (a Shopify shop, an eBay user…).
+
+    `kind` names the namespace (`shopify.shop`): one account of a kind belongs to at most one integration across
+    all organizations (integrations/routing.py), so a webhook naming it reaches only that integration.
+    """
+
+    kind: str
+    id: str
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     """One normalized event out of a provider's webhook body."""
 
@@ -125,6 +137,11 @@ class Connector:
     # How many stock items one push_inventory call takes; each batch is recorded as soon as it is confirmed, so
     # a failure part way never re-sends what was already written. 1 where the API writes one level per call.
     inventory_push_batch: ClassVar[int] = 100
+    # The kinds of provider account an integration of this provider is connected as (ProviderAccount.kind), and
+    # whether a completed OAuth connect is the provider's proof of them (False: the id comes from something the
+    # user's browser could alter, so only staff can claim it).
+    routed_account_kinds: ClassVar[tuple[str, ...]] = ()
+    oauth_proves_routed_accounts: ClassVar[bool] = True
 
     def __init__(self, integration: Integration):
         self.integration = integration
@@ -237,6 +254,14 @@ class Connector:
     def account_display_name(self) -> str:
         """The connected account's name as the provider shows it (a shop's name, a user's email); "" if unknown."""
         return ""
+
+    def routed_accounts(self) -> list[ProviderAccount]:
+        """The provider accounts this integration is connected as, of the kinds in `routed_account_kinds`.
+
+        Read from what a connect recorded (config, api_endpoint); [] while unknown. Declaring them does not
+        route anything: an account routes to an integration only once claimed (integrations/routing.py).
+        """
+        return []
 
     # -------------------------------------------------------------- capabilities
     @classmethod

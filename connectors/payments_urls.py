@@ -6,7 +6,7 @@ from connectors.click import api as click_api
 from connectors.payme import api as payme_api
 
 urlpatterns = [
-    path("payments/payme/<slug:code>/", payme_api.merchant_api, name="payme-merchant-api"),
-    path("payments/click/<slug:code>/prepare/", click_api.prepare, name="click-prepare"),
-    path("payments/click/<slug:code>/complete/", click_api.complete, name="click-complete"),
+    path("payments/payme/<slug:route_key>/", payme_api.merchant_api, name="payme-merchant-api"),
+    path("payments/click/<slug:route_key>/prepare/", click_api.prepare, name="click-prepare"),
+    path("payments/click/<slug:route_key>/complete/", click_api.complete, name="click-complete"),
 ]

@@ -31,8 +31,9 @@ from connectors.base import AuthKind
 from .admin_console import IntegrationConsoleMixin
 from .admin_forms import SECRET_LABELS, IntegrationAdminForm, secret_status
 from .admin_pagination import LargeTableChangeList, LargeTablePaginator, RecentValuesFilter, StatusClassFilter
-from .models import SECRET_FIELDS, Integration, IntegrationLog, IntegrationStatus, OAuthState, StockMode
+from .models import SECRET_FIELDS, ClaimProof, Integration, IntegrationLog, IntegrationStatus, OAuthState, StockMode
 from .oauth.flow import oauth_initiate
+from .routing import AccountAlreadyClaimed, accounts_claim, claims_release
 from .services import (
     UPDATABLE_FIELDS,
     integration_create,
@@ -93,11 +94,11 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     )
     search_fields = ("name", "code")
     list_select_related = ("organization",)
-    actions = ("test_connection", "activate", "deactivate", "discover_stock_locations", "stock_from_channel",
-               "stock_from_erp", "stock_off")
+    actions = ("test_connection", "activate", "deactivate", "claim_accounts", "release_accounts",
+               "discover_stock_locations", "stock_from_channel", "stock_from_erp", "stock_off")
     readonly_fields = (
-        "stored_secrets", "oauth_connection", "oauth_status", "last_sync_at", "next_sync_at", "last_error",
-        "consecutive_failures", "stock_mode", "created_at", "updated_at",
+        "route_key", "claimed_accounts", "stored_secrets", "oauth_connection", "oauth_status", "last_sync_at",
+        "next_sync_at", "last_error", "consecutive_failures", "stock_mode", "created_at", "updated_at",
     )
     secret_inputs = tuple((f"{name}_new", f"{name}_clear") for name in SECRET_FIELDS)
 
@@ -107,7 +108,7 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
         secrets = ("stored_secrets", *self.secret_inputs) if can_write else ("stored_secrets",)
         return (
             (None, {"fields": ("organization", "name", "code", "provider", "type", "status", "description",
-                               "api_endpoint", "is_test_mode")}),
+                               "api_endpoint", "is_test_mode", "route_key", "claimed_accounts")}),
             ("Secrets (write-only)", {
                 "fields": secrets,
                 "description": "Stored secrets are never shown. Enter a value to replace one; tick Clear to remove it.",
@@ -127,6 +128,13 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         # An integration stays in its organization: the code and the inbound URLs belong to it.
         return (*self.readonly_fields, "organization") if obj else self.readonly_fields
+
+    @admin.display(description="Provider accounts it receives webhooks for")
+    def claimed_accounts(self, obj: Integration | None):
+        claims = list(obj.account_claims.order_by("kind", "account_id")) if obj is not None and obj.pk else []
+        if not claims:
+            return "None claimed (a completed OAuth connect, or a superuser's claim action, claims them)."
+        return ", ".join(f"{c.kind} {c.account_id} ({c.get_proof_display().lower()})" for c in claims)
 
     @admin.display(description="Stored secrets")
     def stored_secrets(self, obj: Integration | None):
@@ -333,6 +341,33 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     @admin.action(description="Deactivate", permissions=["change"])
     def deactivate(self, request, queryset):
         self._set_status(request, queryset, IntegrationStatus.INACTIVE)
+
+    # Claiming routes a shop's customer data to the integration, so only a superuser, who sees every
+    # organization, may vouch for an account in place of the provider (integrations/routing.py).
+    def has_claim_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    @admin.action(description="Claim their provider accounts (shops, sellers) for webhook routing",
+                  permissions=["claim"])
+    def claim_accounts(self, request, queryset):
+        for integration in queryset.select_related("organization"):
+            try:
+                claims = accounts_claim(integration=integration, proof=ClaimProof.STAFF, user=request.user)
+            except AccountAlreadyClaimed as exc:
+                self.message_user(request, f"{integration}: {exc.message}", messages.ERROR)
+                continue
+            names = ", ".join(f"{c.kind} {c.account_id}" for c in claims) or "no provider account to claim"
+            record_audit(action="integration.accounts_claimed", request=request, target=integration,
+                         details={"accounts": [[c.kind, c.account_id] for c in claims]})
+            self.message_user(request, f"{integration}: {names}.", messages.SUCCESS)
+
+    @admin.action(description="Release their provider accounts", permissions=["claim"])
+    def release_accounts(self, request, queryset):
+        for integration in queryset:
+            released = claims_release(integration=integration)
+            record_audit(action="integration.accounts_released", request=request, target=integration,
+                         details={"released": released})
+            self.message_user(request, f"{integration}: {released} account(s) released.", messages.SUCCESS)
 
     def _set_status(self, request, queryset, status: str) -> None:
         changed = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -12,6 +14,12 @@ from .encryption import EncryptedJSONField, EncryptedTextField
 
 # Fields that hold secrets: encrypted at rest, write-only in the API and admin.
 SECRET_FIELDS = ("api_key", "api_secret", "webhook_secret", "access_token", "refresh_token", "credentials")
+
+
+def new_route_key(code: str) -> str:
+    """`<code>-<12 hex>`: readable in a provider's dashboard, and saying nothing about any other organization's
+    codes (a route key derived from the code alone would collide, and so reveal, when two organizations share it)."""
+    return f"{(code or 'integration')[:60].strip('-')}-{secrets.token_hex(6)}"
 
 
 class IntegrationType(models.TextChoices):
@@ -51,7 +59,13 @@ class StockMode(models.TextChoices):
 class Integration(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="integrations")
     name = models.CharField(max_length=200)
-    code = models.SlugField(max_length=64, unique=True, help_text="Unique slug; inbound webhook URLs use it.")
+    code = models.SlugField(max_length=64, help_text="Unique within the organization.")
+    route_key = models.SlugField(
+        max_length=80, unique=True, editable=False,
+        help_text="Names the integration in the URLs providers call (webhooks, payment callbacks); unique across "
+                  "organizations, generated at creation. Integrations older than per-organization codes keep "
+                  "their code as route key, so the URLs providers already have keep working.",
+    )
     type = models.CharField(max_length=32, choices=IntegrationType.choices)
     provider = models.CharField(max_length=64, db_index=True, help_text="Connector registry key.")
     status = models.CharField(max_length=16, choices=IntegrationStatus.choices, default=IntegrationStatus.INACTIVE)
@@ -87,6 +101,7 @@ class Integration(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["organization", "code"], name="integration_code_per_org")]
         indexes = [
             models.Index(fields=["organization", "provider"], name="integration_org_provider"),
             models.Index(fields=["organization", "status"], name="integration_org_status"),
@@ -99,6 +114,11 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    def save(self, *args, **kwargs):
+        if not self.route_key:
+            self.route_key = new_route_key(self.code)
+        super().save(*args, **kwargs)
 
     @property
     def token_expired(self) -> bool:
@@ -130,6 +150,35 @@ class OAuthState(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.used_at is None and self.expires_at > timezone.now()
+
+
+class ClaimProof(models.TextChoices):
+    OAUTH = "oauth", "Completed OAuth connect"
+    STAFF = "staff", "Staff"
+    MIGRATION = "migration", "Existing OAuth connection (data migration)"
+
+
+class AccountClaim(models.Model):
+    """A provider account (a Shopify shop, an eBay user…) and the one integration its provider-level webhooks reach.
+
+    Unique per (kind, account_id) across all organizations: a shop's app-level webhooks carry customer data, so
+    an integration merely naming the shop gets none of them. Only proof makes a claim: a completed OAuth connect
+    (the provider vouching for the account) or a superuser (integrations/routing.py).
+    """
+
+    kind = models.CharField(max_length=64, help_text="What the id names, e.g. shopify.shop, ebay.user.")
+    account_id = models.CharField(max_length=255)
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="account_claims")
+    proof = models.CharField(max_length=16, choices=ClaimProof.choices)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    claimed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "account_id"], name="account_claim_one_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.account_id}"
 
 
 class LogDirection(models.TextChoices):

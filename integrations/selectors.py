@@ -53,3 +53,15 @@ def integration_log_get(*, organization: Organization, log_id: int | str) -> Int
     if log is None:
         raise NotFound("Integration log not found.", details={"id": str(log_id)})
     return log
+
+
+def integration_by_reference(reference: str) -> Integration | None:
+    """What an operator types in a command: `<organization slug>/<code>`, or a code alone when exactly one
+    organization uses it (codes are unique per organization only; a shell user sees every organization).
+    None when it names no integration, or several."""
+    slug, _, code = reference.rpartition("/")
+    found = Integration.objects.filter(code=code)
+    if slug:
+        found = found.filter(organization__slug=slug)
+    matches = list(found[:2])
+    return matches[0] if len(matches) == 1 else None

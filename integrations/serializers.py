@@ -23,6 +23,7 @@ from config.api import (
     StrictSlugField,
     StrictURLField,
 )
+from webhooks.inbound.services import receive_url
 
 from .masking import mask_secret
 from .models import Integration, IntegrationLog, IntegrationStatus, IntegrationType
@@ -46,7 +47,7 @@ class IntegrationWriteSerializer(StrictInputSerializer):
     """POST creates (name, code, provider required); PATCH sends any subset."""
 
     name = StrictCharField(max_length=200)
-    code = StrictSlugField(max_length=64, help_text="Unique slug; inbound webhook URLs use it.")
+    code = StrictSlugField(max_length=64, help_text="Unique within the organization.")
     provider = StrictCharField(max_length=64, help_text="A key from GET /api/providers/.")
     type = serializers.ChoiceField(
         choices=IntegrationType.choices, required=False, help_text="Defaults to the provider's type."
@@ -122,11 +123,14 @@ class IntegrationSerializer(serializers.ModelSerializer):
     has_credentials = SecretPresenceField(source="credentials")
     credentials_keys = KeyNamesField(source="credentials")
     token_expired = serializers.BooleanField(read_only=True)
+    webhook_url = serializers.SerializerMethodField(
+        help_text="Where the provider delivers this integration's webhooks (`/api/webhooks/receive/{route_key}/`).")
 
     class Meta:
         model = Integration
         fields = [
-            "id", "name", "code", "type", "provider", "status", "description", "api_endpoint",
+            "id", "name", "code", "route_key", "webhook_url", "type", "provider", "status", "description",
+            "api_endpoint",
             "has_api_key", "api_key_masked", "has_api_secret", "api_secret_masked",
             "has_webhook_secret", "webhook_secret_masked", "has_access_token", "access_token_masked",
             "has_refresh_token", "refresh_token_masked", "has_credentials", "credentials_keys",
@@ -136,6 +140,9 @@ class IntegrationSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_webhook_url(self, integration: Integration) -> str:
+        return receive_url(integration)
 
 
 class ConnectionResultSerializer(serializers.Serializer):

@@ -2,8 +2,10 @@
 
 The API, the admin and commands all come through here, so the rules live here:
 the provider must be registered, `type` defaults to the provider's, `code` is a
-unique slug, a custom `api_endpoint` must pass the outbound URL check, and a
-secret given as "" or None is cleared. Every check runs before anything is
+slug unique within the organization (another organization's codes are none of
+the caller's business: they are never checked against, nor revealed), a custom
+`api_endpoint` must pass the outbound URL check, and a secret given as "" or
+None is cleared. Every check runs before anything is
 written, so a refused call changes nothing.
 """
 
@@ -26,6 +28,7 @@ from connectors.redaction import Redactor
 
 from .masking import MASK
 from .models import SECRET_FIELDS, Integration, IntegrationStatus
+from .routing import claims_forget_stale
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +49,8 @@ UPDATABLE_FIELDS = frozenset(
 _DETAIL_LIMIT = 500
 
 
-def _check_code_free(code: str, *, exclude_pk: int | None = None) -> None:
-    taken = Integration.objects.filter(code=code)
+def _check_code_free(organization_id: int, code: str, *, exclude_pk: int | None = None) -> None:
+    taken = Integration.objects.filter(organization_id=organization_id, code=code)
     if exclude_pk is not None:
         taken = taken.exclude(pk=exclude_pk)
     if taken.exists():
@@ -65,7 +68,7 @@ def _save_new(integration: Integration) -> None:
         with transaction.atomic():
             integration.save()
     except IntegrityError:
-        _check_code_free(integration.code, exclude_pk=integration.pk)
+        _check_code_free(integration.organization_id, integration.code, exclude_pk=integration.pk)
         raise
 
 
@@ -98,11 +101,11 @@ def integration_create(
     """Create an integration for `organization`.
 
     Raises InvalidProvider for an unregistered provider, ValidationError for a
-    code already in use (codes are unique across organizations because inbound
-    URLs use them) and UnsafeURL for an api_endpoint that points inside.
+    code the organization already uses and UnsafeURL for an api_endpoint that
+    points inside. The route key of its provider-facing URLs is generated.
     """
     connector_cls = registry.get(provider)
-    _check_code_free(code)
+    _check_code_free(organization.pk, code)
     _check_api_endpoint(api_endpoint)
     integration = Integration(
         organization=organization,
@@ -141,7 +144,7 @@ def integration_update(*, integration: Integration, data: dict[str, Any]) -> Int
     A secret given as "" or None is cleared; `credentials` is replaced as a
     whole, not merged, so a key can be removed by leaving it out. Changing the
     provider does not change `type` unless `type` is given too. Changing `code`
-    changes the integration's inbound URLs: providers must be told.
+    leaves the provider-facing URLs alone: they use the route key.
     """
     unknown = sorted(set(data) - UPDATABLE_FIELDS)
     if unknown:
@@ -149,7 +152,7 @@ def integration_update(*, integration: Integration, data: dict[str, Any]) -> Int
     if "provider" in data:
         registry.get(data["provider"])
     if "code" in data and data["code"] != integration.code:
-        _check_code_free(data["code"], exclude_pk=integration.pk)
+        _check_code_free(integration.organization_id, data["code"], exclude_pk=integration.pk)
     if data.get("api_endpoint"):
         _check_api_endpoint(data["api_endpoint"])
     activated = data.get("status") == IntegrationStatus.ACTIVE and Integration.objects.filter(
@@ -172,8 +175,10 @@ def integration_update(*, integration: Integration, data: dict[str, Any]) -> Int
             with transaction.atomic():
                 integration.save(update_fields=[*changes, "updated_at"])
         except IntegrityError:
-            _check_code_free(integration.code, exclude_pk=integration.pk)
+            _check_code_free(integration.organization_id, integration.code, exclude_pk=integration.pk)
             raise
+    if changes.keys() & {"config", "api_endpoint", "provider"}:
+        claims_forget_stale(integration=integration)
     if activated and not _oauth(integration.provider):
         transaction.on_commit(partial(_register_after_commit, integration.pk))
     return integration

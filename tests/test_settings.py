@@ -121,3 +121,22 @@ def test_production_with_its_secrets(load_settings):
 def test_an_empty_key_list_is_refused(load_settings):
     with pytest.raises(ImproperlyConfigured, match="ENCRYPTION_KEYS is empty"):
         load_settings(APP_ENV="production", SECRET_KEY="s" * 50, ENCRYPTION_KEYS="", ALLOWED_HOSTS="hub.example")
+
+
+def test_the_test_suite_never_reads_a_developers_env_file(monkeypatch, tmp_path):
+    """`make run` writes .env (with the sandbox's outbound allowlist); `make test` after it must behave as in CI."""
+    calls = []
+    monkeypatch.setattr(environ.Env, "read_env", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr(Path, "exists", lambda self: self.name == ".env" or os.path.exists(self))
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+
+    def load():
+        spec = importlib.util.spec_from_file_location("switchyard_settings_dotenv", SETTINGS_FILE)
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+    load()
+    assert calls == []  # under pytest (PYTEST_VERSION is set): never
+    monkeypatch.delenv("PYTEST_VERSION")
+    load()
+    assert len(calls) == 1  # anywhere else: the .env is read
+    assert running_settings.OUTBOUND_URL_ALLOWLIST == []

@@ -46,6 +46,10 @@ class IncomingWebhook(models.Model):
     error_message = models.TextField(blank=True, default="")
     signature = models.CharField(max_length=512, blank=True, default="")
     signature_verified = models.BooleanField(default=False)
+    fingerprint = models.CharField(  # db_default: web processes of the previous release insert rows without it
+        max_length=64, blank=True, default="", db_default="",
+        help_text="Hash of what the signature covers (schemes whose event id is unsigned: Shopify); spots replays.",
+    )
     metadata = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -63,6 +67,8 @@ class IncomingWebhook(models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="incoming_due"),
             models.Index(fields=["organization", "-received_at"], name="incoming_org_received"),
             models.Index(fields=["integration", "-received_at"], name="incoming_integration_received"),
+            models.Index(fields=["integration", "fingerprint", "-received_at"], name="incoming_fingerprint",
+                         condition=~models.Q(fingerprint="")),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0002_auditevent'),
         ('commerce', '0002_push_sweeper_schedule'),
-        ('integrations', '0004_stock_mode'),
+        ('integrations', '0007_stock_mode'),
     ]
 
     operations = [

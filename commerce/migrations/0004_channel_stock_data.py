@@ -60,7 +60,7 @@ def forwards(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("commerce", "0003_channel_stock"),
-        ("integrations", "0004_stock_mode"),
+        ("integrations", "0007_stock_mode"),
     ]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

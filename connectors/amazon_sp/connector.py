@@ -62,6 +62,7 @@ from connectors.base import (
     Connector,
     OAuthMeta,
     Page,
+    ProviderAccount,
     RateLimitPolicy,
     TokenSet,
 )
@@ -93,6 +94,10 @@ class AmazonSPConnector(StandardOAuth2, Connector):
     # getOrderItems' rate (0.5/s, burst 30), the operation a sync calls most; slower ones pace in client.py.
     rate_limit = RateLimitPolicy(requests=30, per_seconds=60.0)
     docs_url = "https://developer-docs.amazon.com/sp-api/"
+    # The seller id arrives as `selling_partner_id` in the callback's query, which Amazon does not sign (the
+    # browser carries it): a connect does not prove it, so only staff claim it.
+    routed_account_kinds = ("amazon_sp.seller",)
+    oauth_proves_routed_accounts = False
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -216,6 +221,10 @@ class AmazonSPConnector(StandardOAuth2, Connector):
             if self.integration.pk is not None:  # the OAuth flow saves only tokens on an existing integration
                 type(self.integration).objects.filter(pk=self.integration.pk).update(config=self.integration.config)
         return token_set
+
+    def routed_accounts(self) -> list[ProviderAccount]:
+        seller = str(self.config.get("seller_id") or "").strip()
+        return [ProviderAccount("amazon_sp.seller", seller)] if seller else []
 
     def account_display_name(self) -> str:
         found = self.client.marketplace_participations()

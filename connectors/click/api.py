@@ -1,4 +1,4 @@
-"""Click's SHOP-API endpoints: `POST /api/payments/click/<code>/prepare/` and `…/complete/`, called by Click.
+"""Click's SHOP-API endpoints: `POST /api/payments/click/<route_key>/prepare/` and `…/complete/`, called by Click.
 
 Click posts form fields and reads a JSON answer (HTTP 200 whatever the
 `error`). Checks, in Click's order: every field present (-8), the signature
@@ -67,8 +67,8 @@ def handle(integration: Integration, fields: dict[str, str], *, action: str) -> 
     return answer
 
 
-def _endpoint(request: HttpRequest, code: str, action: str) -> HttpResponse:
-    integration = Integration.objects.filter(code=code, provider="click").first()
+def _endpoint(request: HttpRequest, route_key: str, action: str) -> HttpResponse:
+    integration = Integration.objects.filter(route_key=route_key, provider="click").first()
     if integration is None:
         error = IntegrationNotFound("No Click integration answers at this address.")
         return JsonResponse(error_body(error.code, error.message), status=404)
@@ -83,11 +83,11 @@ def _endpoint(request: HttpRequest, code: str, action: str) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
-def prepare(request: HttpRequest, code: str) -> HttpResponse:
-    return _endpoint(request, code, PREPARE)
+def prepare(request: HttpRequest, route_key: str) -> HttpResponse:
+    return _endpoint(request, route_key, PREPARE)
 
 
 @csrf_exempt
 @require_POST
-def complete(request: HttpRequest, code: str) -> HttpResponse:
-    return _endpoint(request, code, COMPLETE)
+def complete(request: HttpRequest, route_key: str) -> HttpResponse:
+    return _endpoint(request, route_key, COMPLETE)

@@ -1,6 +1,6 @@
 """Connector for Click (payments, Uzbekistan): the SHOP-API prepare/complete endpoints Click calls.
 
-Click drives the payment: it posts to `/api/payments/click/<code>/prepare/`,
+Click drives the payment: it posts to `/api/payments/click/<route_key>/prepare/`,
 then `…/complete/` (api.py, transactions.py). Settings: `api_secret` is the
 service's SECRET_KEY (signs every request); `config["service_id"]` and
 `config["merchant_id"]` the service and merchant ids from Click's merchant
@@ -27,8 +27,8 @@ class ClickConnector(Connector):
 
     def endpoint_urls(self) -> tuple[str, str]:
         root = settings.PUBLIC_BASE_URL.rstrip("/")
-        code = {"code": self.integration.code}
-        return root + reverse("click-prepare", kwargs=code), root + reverse("click-complete", kwargs=code)
+        key = {"route_key": self.integration.route_key}
+        return root + reverse("click-prepare", kwargs=key), root + reverse("click-complete", kwargs=key)
 
     def test_connection(self) -> ConnectionResult:
         """No call: Click calls us. Checks what its calls need and says where to point the service."""

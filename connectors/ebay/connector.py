@@ -53,6 +53,7 @@ from connectors.base import (
     Connector,
     OAuthMeta,
     Page,
+    ProviderAccount,
     RateLimitPolicy,
     TokenSet,
     WebhookEvent,
@@ -99,6 +100,9 @@ class EbayConnector(Connector):
     webhook_scheme = "ebay"  # ECDSA by key id: verify_webhook below, not a shared scheme
     rate_limit = RateLimitPolicy(requests=10, per_seconds=1.0)
     docs_url = "https://developer.ebay.com/api-docs/sell/fulfillment/overview.html"
+    # eBay's immutable user id, read from the Identity API with the new token (account_display_name); the
+    # username can change and be reused, so it routes nothing.
+    routed_account_kinds = ("ebay.user",)
 
     normalize_product = staticmethod(mapping.normalize_product)
     normalize_inventory_level = staticmethod(mapping.normalize_inventory_level)
@@ -317,7 +321,7 @@ class EbayConnector(Connector):
 
     # ------------------------------------------------------------------ notifications
     def notification_endpoint(self) -> str:
-        return str(self.config.get("notification_endpoint") or receive_url(self.integration.code))
+        return str(self.config.get("notification_endpoint") or receive_url(self.integration))
 
     def webhook_handshake(self, method: str, headers: Mapping[str, str], query: Mapping[str, str],
                           body: bytes) -> tuple[int, Any] | None:
@@ -357,6 +361,10 @@ class EbayConnector(Connector):
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(body, accounts=self.seller_accounts())
+
+    def routed_accounts(self) -> list[ProviderAccount]:
+        user_id = str(self.config.get("ebay_user_id") or "").strip()
+        return [ProviderAccount("ebay.user", user_id)] if user_id else []
 
     def seller_accounts(self) -> frozenset[str]:
         """The eBay user this integration is connected as: `config["ebay_username"]`/`["ebay_user_id"]` (a connect

@@ -1,4 +1,4 @@
-"""Payme's merchant API endpoint: `POST /api/payments/payme/<code>/`, JSON-RPC 2.0, called by Payme.
+"""Payme's merchant API endpoint: `POST /api/payments/payme/<route_key>/`, JSON-RPC 2.0, called by Payme.
 
 Every answer is HTTP 200 with a JSON-RPC body (Payme reads errors from the
 body, not the status). Order of checks, as Payme's sandbox expects: POST
@@ -99,8 +99,8 @@ def dispatch(integration: Integration, *, authorization: str, raw: bytes, method
 
 
 @csrf_exempt
-def merchant_api(request: HttpRequest, code: str) -> HttpResponse:
-    integration = Integration.objects.filter(code=code, provider="payme").first()
+def merchant_api(request: HttpRequest, route_key: str) -> HttpResponse:
+    integration = Integration.objects.filter(route_key=route_key, provider="payme").first()
     if integration is None:
         error = IntegrationNotFound("No Payme integration answers at this address.")
         return JsonResponse(error_body(error.code, error.message), status=404)

@@ -1,6 +1,6 @@
 """Connector for Payme (payments, Uzbekistan): the merchant API Payme calls, no calls of ours.
 
-Payme drives the payment: it calls `POST /api/payments/payme/<code>/` (api.py)
+Payme drives the payment: it calls `POST /api/payments/payme/<route_key>/` (api.py)
 with JSON-RPC methods, and transactions.py answers them from
 PaymentTransaction rows and the order. Settings: `api_key` is the cashbox key
 (the test key while the cashbox is in Payme's sandbox); `config["merchant_id"]`
@@ -37,7 +37,7 @@ class PaymeConnector(Connector):
 
     def merchant_api_url(self) -> str:
         return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("payme-merchant-api",
-                                                              kwargs={"code": self.integration.code})
+                                                              kwargs={"route_key": self.integration.route_key})
 
     def test_connection(self) -> ConnectionResult:
         """No call: Payme calls us. Checks what Payme's calls need and says where to point the cashbox."""

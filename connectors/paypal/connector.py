@@ -3,7 +3,7 @@
 Credentials: `api_key`/`api_secret` are the REST app's client id and secret
 (or `credentials["client_id"/"client_secret"]`); `config["webhook_id"]` is the
 id of the webhook subscribed in that app to PAYMENT.CAPTURE.COMPLETED and
-PAYMENT.CAPTURE.REFUNDED, pointing at `/api/webhooks/receive/<code>/`.
+PAYMENT.CAPTURE.REFUNDED, pointing at `/api/webhooks/receive/<route_key>/`.
 `is_test_mode` uses the sandbox host.
 
 Tokens: client-credentials access tokens (about 9 h) are fetched on first use,

@@ -50,6 +50,7 @@ class SandboxConnector(ShopifyConnector):
         scope_separator=",",
     )
     webhook_scheme = "hmac-sha256-base64"
+    routed_account_kinds = ()  # a simulator's shop is no myshopify.com shop: nothing routes to it by shop domain
     check_shop_domain = False  # the shop is wherever the simulator listens (127.0.0.1); HMACs are still checked
 
     def __init__(self, integration: Integration):

@@ -1,7 +1,7 @@
 """Shopify (REST Admin API, version pinned in client.py): products, orders, inventory, fulfillments, webhooks.
 
-The shop: `config["shop_domain"]` (`name.myshopify.com`, also what
-`/api/webhooks/shopify/` finds the integration by), else the host of
+The shop: `config["shop_domain"]` (`name.myshopify.com`; `/api/webhooks/shopify/`
+routes to the integration once its OAuth install claimed it), else the host of
 `api_endpoint`; calls go to `api_endpoint` when set, else `https://{shop_domain}`.
 An integration created in the admin or the API needs only the shop domain in
 its config (no DNS lookup at save time); the OAuth connect sets both.
@@ -45,6 +45,7 @@ from connectors.base import (
     Connector,
     OAuthMeta,
     Page,
+    ProviderAccount,
     RateLimitPolicy,
     TokenSet,
     WebhookEvent,
@@ -83,6 +84,7 @@ class ShopifyConnector(ShopifyOAuth, Connector):
     webhook_scheme = "shopify"
     rate_limit = RateLimitPolicy(requests=40, per_seconds=20.0)  # the standard leaky bucket: 40, leaking 2/s
     docs_url = "https://shopify.dev/docs/api/admin-rest/2024-01"
+    routed_account_kinds = ("shopify.shop",)  # the app-level webhooks at /api/webhooks/shopify/ name the shop
 
     normalize_order = staticmethod(mapping.normalize_order)
     normalize_product = staticmethod(mapping.normalize_product)
@@ -104,6 +106,13 @@ class ShopifyConnector(ShopifyOAuth, Connector):
         """`name.myshopify.com`: the config's, else the api_endpoint's host; "" when neither is set."""
         configured = str((self.integration.config or {}).get("shop_domain") or "").strip().lower()
         return configured or (urlsplit(self.integration.api_endpoint).hostname or "").lower()
+
+    def routed_accounts(self) -> list[ProviderAccount]:
+        """The shop, when its domain is a myshopify.com one the callback was checked against (check_shop_domain)."""
+        domain = self.shop_domain()
+        if not (self.check_shop_domain and valid_shop_domain(domain)):
+            return []
+        return [ProviderAccount("shopify.shop", domain)]
 
     def resolved_base_url(self) -> str:
         if self.integration.api_endpoint:
@@ -335,7 +344,7 @@ class ShopifyConnector(ShopifyOAuth, Connector):
 
     def register_webhooks(self) -> list[str]:
         """Subscribe `webhooks.TOPICS` to this integration's receive URL; topics already subscribed there are kept."""
-        address = receive_url(self.integration.code)
+        address = receive_url(self.integration)
         if not address.startswith("https://"):
             raise ValidationError("Shopify delivers webhooks to HTTPS addresses only.",
                                   details={"PUBLIC_BASE_URL": [f"{settings.PUBLIC_BASE_URL!r} is not https"]})
@@ -347,7 +356,7 @@ class ShopifyConnector(ShopifyOAuth, Connector):
 
     def unregister_webhooks(self) -> int:
         """Delete this app's subscriptions that deliver to this integration; one already gone counts as removed."""
-        address = receive_url(self.integration.code)
+        address = receive_url(self.integration)
         removed = 0
         for hook in self.client.webhooks():
             if hook.get("address") != address:

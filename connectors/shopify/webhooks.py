@@ -17,8 +17,9 @@ Topics:
 - `PRIVACY_TOPICS` (customers/data_request, customers/redact, shop/redact) are
   Shopify's mandatory compliance webhooks. They cannot be subscribed through the
   API: they are set once per app in the Partner Dashboard (or shopify.app.toml),
-  pointing at `/api/webhooks/shopify/`, which finds the integration by
-  `X-Shopify-Shop-Domain` (`config["shop_domain"]`). They are verified like any
+  pointing at `/api/webhooks/shopify/`, which routes them to the integration that
+  claimed the shop of `X-Shopify-Shop-Domain` (its OAuth install; integrations/
+  routing.py), and to no other. They are verified like any
   other delivery, acknowledged with a 2xx and recorded as IncomingWebhook rows
   (resource `privacy`) for the operator, who has 30 days to act on them.
 
@@ -102,7 +103,3 @@ def parse(headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         raise ValidationError("The webhook body is not a JSON object.", details={"body": ["not an object"]})
     return [WebhookEvent(event_type=topic, external_id=external_id, resource=resource_of(topic), payload=payload)]
 
-
-def subscription_address(public_base_url: str, integration_code: str) -> str:
-    """Where a shop's subscriptions deliver: the integration's own receive URL (no shop-domain lookup needed)."""
-    return f"{public_base_url.rstrip('/')}/api/webhooks/receive/{integration_code}/"

@@ -6,7 +6,7 @@ restricted `rk_…` with read access to the account and PaymentIntents);
 expire: a 401 raises AuthExpired and an active integration goes to `error` with
 a readable `last_error`.
 
-Webhooks arrive at `/api/webhooks/receive/<code>/` (subscribe the endpoint to
+Webhooks arrive at `/api/webhooks/receive/<route_key>/` (subscribe the endpoint to
 payment_intent.succeeded, checkout.session.completed, charge.refunded). Stored
 once per event id, they mark the referenced order paid or refunded through
 commerce.services (see connectors/payments.py for how the order is found and

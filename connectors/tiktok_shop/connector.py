@@ -43,6 +43,7 @@ from connectors.base import (
     Connector,
     OAuthMeta,
     Page,
+    ProviderAccount,
     RateLimitPolicy,
     TokenSet,
     WebhookEvent,
@@ -69,6 +70,7 @@ class TikTokShopConnector(Connector):
     webhook_scheme = "tiktok_shop"  # HMAC of app_key + body: verify_webhook below
     rate_limit = RateLimitPolicy(requests=20, per_seconds=1.0)
     docs_url = "https://partner.tiktokshop.com/docv2/page/seller-api-overview"
+    routed_account_kinds = ("tiktok_shop.shop",)  # the shop id every webhook body carries
 
     normalize_product = staticmethod(mapping.normalize_product)
     normalize_inventory_level = staticmethod(mapping.normalize_inventory_level)
@@ -147,8 +149,19 @@ class TikTokShopConnector(Connector):
         return _token_set(data)
 
     def account_display_name(self) -> str:
+        """The shop's name when the grant covers one shop, whose id it records in `config["shop_id"]` (read with
+        the new token, so the connect proves it; a grant of several shops leaves the choice to the operator)."""
         shops = self.client.shops()
-        return str(shops[0].get("name") or "") if len(shops) == 1 else ""
+        if len(shops) != 1:
+            return ""
+        shop_id = str(shops[0].get("id") or "")
+        if shop_id and not self.config.get("shop_id"):
+            self.integration.config = {**self.config, "shop_id": shop_id}
+        return str(shops[0].get("name") or "")
+
+    def routed_accounts(self) -> list[ProviderAccount]:
+        shop_id = str(self.config.get("shop_id") or "").strip()
+        return [ProviderAccount("tiktok_shop.shop", shop_id)] if shop_id else []
 
     # ------------------------------------------------------------------ reads
     def test_connection(self) -> ConnectionResult:
@@ -297,7 +310,7 @@ class TikTokShopConnector(Connector):
 
     def register_webhooks(self) -> list[str]:
         """Point the shop's order webhooks at this integration's receive URL (one address per event type)."""
-        address = receive_url(self.integration.code)
+        address = receive_url(self.integration)
         present = {w.get("event_type") for w in self.client.webhooks() if w.get("address") == address}
         missing = [event for event in WEBHOOK_EVENTS if event not in present]
         for event in missing:

@@ -310,7 +310,7 @@ class TrendyolConnector(Connector):
             config["webhook_username"] = f"switchyard-{integration.code}"[:64]
         integration.config = config
         integration.save(update_fields=["webhook_secret", "config", "updated_at"])
-        body: dict[str, Any] = {"url": receive_url(integration.code), "authenticationType": auth_type,
+        body: dict[str, Any] = {"url": receive_url(integration), "authenticationType": auth_type,
                                 "subscribedStatuses": list(webhooks.SUBSCRIBED_STATUSES)}
         if auth_type == webhooks.BASIC:
             body.update(username=config["webhook_username"], password=integration.webhook_secret)

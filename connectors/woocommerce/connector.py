@@ -311,7 +311,7 @@ class WooCommerceConnector(Connector):
             integration.webhook_secret = secrets.token_urlsafe(32)
             integration.save(update_fields=["webhook_secret", "updated_at"])
         registered = dict((integration.metadata or {}).get(WEBHOOKS_METADATA_KEY) or {})
-        url = receive_url(integration.code)
+        url = receive_url(integration)
         added = []
         with self._credentials_checked():
             for topic in webhooks.TOPICS:

@@ -13,7 +13,9 @@ hooks); this module holds what every provider shares:
   HMAC and shop); the code is exchanged through the connector (so through the
   provider client: logged and redacted). Then one transaction claims the state
   (a conditional UPDATE, so two racing callbacks cannot both win), stores the
-  tokens on the integration (encrypted fields) or creates it, and publishes
+  tokens on the integration (encrypted fields) or creates it, claims the provider
+  accounts the connect proved (routing.py: a shop already another integration's
+  refuses the whole connect with ACCOUNT_ALREADY_CLAIMED), and publishes
   `integration.connected`. A refusal stores nothing and leaves the state as it
   was: a forged or misrouted callback cannot burn a user's real handshake.
   After that commit the provider's webhooks are subscribed (best effort,
@@ -49,8 +51,8 @@ from connectors.outbound import check_outbound_url
 from connectors.redaction import Redactor
 from webhooks.events import publish
 
-from .. import selectors, services
-from ..models import Integration, IntegrationStatus, OAuthState
+from .. import routing, selectors, services
+from ..models import ClaimProof, Integration, IntegrationStatus, OAuthState
 from . import pkce, redirects
 
 logger = logging.getLogger(__name__)
@@ -179,7 +181,7 @@ def oauth_complete(*, provider: str, query: dict[str, str]) -> str:
         raise OAuthFailed("Unknown OAuth state: start the connection again.", details={"state": ["unknown"]})
     try:
         integration = _complete(oauth_state, provider, query)
-    except OAuthFailed as exc:
+    except (OAuthFailed, routing.AccountAlreadyClaimed) as exc:
         logger.info("OAuth callback for %s refused: %s", provider, exc.message)
         return redirects.result_url(oauth_state.redirect_uri, status="error", code=exc.code,
                                     message=exc.message[:MESSAGE_LIMIT])
@@ -282,6 +284,7 @@ def _store(oauth_state: OAuthState, integration: Integration, tokens: TokenSet, 
                 integration.config = {**(integration.config or {}), **learned}
             integration.save(update_fields=[*TOKEN_FIELDS, "status", "last_error", "metadata", "config",
                                             "updated_at"])
+        routing.accounts_claim(integration=integration, proof=ClaimProof.OAUTH, user=oauth_state.user)
         publish("integration.connected", {"integration": integration_summary(integration), "account_name": account},
                 integration.organization, integration=integration)
     return integration
@@ -295,7 +298,8 @@ def _create(oauth_state: OAuthState, draft: Integration, token_values: dict[str,
         metadata["account_name"] = account
     try:
         return services.integration_create(
-            organization=oauth_state.organization, name=name, code=_free_code(name), provider=draft.provider,
+            organization=oauth_state.organization, name=name, code=_free_code(oauth_state.organization, name),
+            provider=draft.provider,
             status=IntegrationStatus.ACTIVE, api_endpoint=draft.api_endpoint, config=draft.config or {},
             metadata=metadata, **token_values,
         )
@@ -303,11 +307,11 @@ def _create(oauth_state: OAuthState, draft: Integration, token_values: dict[str,
         raise OAuthFailed(f"The integration could not be created: {exc.message}"[:MESSAGE_LIMIT]) from exc
 
 
-def _free_code(name: str) -> str:
+def _free_code(organization: Organization, name: str) -> str:
     base = (slugify(name) or "integration")[:50].strip("-") or "integration"
     for _ in range(5):
         code = f"{base}-{secrets.token_hex(3)}"
-        if not Integration.objects.filter(code=code).exists():
+        if not Integration.objects.filter(organization=organization, code=code).exists():
             return code
     return f"{base}-{secrets.token_hex(8)}"
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("commerce", "0002_push_sweeper_schedule"), ("integrations", "0003_intlog_filter_indexes")]
+BEFORE = [("commerce", "0002_push_sweeper_schedule"), ("integrations", "0006_code_per_organization")]
 AFTER = [("commerce", "0004_channel_stock_data")]
 
 

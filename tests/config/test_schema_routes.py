@@ -40,7 +40,7 @@ def test_every_api_route_is_in_the_schema(schema):
 
 
 def test_provider_callbacks_are_documented_without_api_key_security(schema):
-    for path in ("/api/webhooks/receive/{code}/", "/api/payments/payme/{code}/",
-                 "/api/payments/click/{code}/prepare/"):
+    for path in ("/api/webhooks/receive/{route_key}/", "/api/payments/payme/{route_key}/",
+                 "/api/payments/click/{route_key}/prepare/"):
         operation = schema["paths"][path]["post"]
         assert operation["security"] == [] and "provider callbacks" in operation["tags"]

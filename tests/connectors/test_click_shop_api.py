@@ -33,7 +33,8 @@ def form(name: str, *, secret: str = SECRET, **changes) -> dict[str, str]:
 
 @pytest.fixture
 def click(db):
-    return IntegrationFactory(provider="click", type="payment_gateway", code="click-uz", api_secret=SECRET,
+    return IntegrationFactory(provider="click", type="payment_gateway", code="click-uz", route_key="click-uz",
+                              api_secret=SECRET,
                               config={"service_id": "30012", "merchant_id": "21377"})
 
 
@@ -48,7 +49,7 @@ def order(click):
 @pytest.fixture
 def post(client, click):
     def send(step: str, fields: dict[str, str]) -> dict:
-        response = client.post(f"/api/payments/click/{click.code}/{step}/", data=fields)
+        response = client.post(f"/api/payments/click/{click.route_key}/{step}/", data=fields)
         assert response.status_code == 200
         return response.json()
     return send

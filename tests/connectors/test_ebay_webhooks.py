@@ -63,7 +63,7 @@ def integration(db, monkeypatch):
     monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
     monkeypatch.setattr(http, "sleep", lambda seconds: None)
     cache.clear()
-    yield IntegrationFactory(provider="ebay", status=IntegrationStatus.ACTIVE, code="ebay-us",
+    yield IntegrationFactory(provider="ebay", status=IntegrationStatus.ACTIVE, code="ebay-us", route_key="ebay-us",
                              access_token="v^1.1#i^1#USER-0001", api_key="Acme-Switchy-PRD-1234",
                              api_secret="PRD-cert-secret-5678", webhook_secret=TOKEN)
     close_sessions()

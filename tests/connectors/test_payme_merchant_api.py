@@ -46,7 +46,8 @@ def basic(login: str = "Paycom", key: str = KEY) -> str:
 
 @pytest.fixture
 def payme(db):
-    return IntegrationFactory(provider="payme", type="payment_gateway", code="payme-uz", api_key=KEY,
+    return IntegrationFactory(provider="payme", type="payment_gateway", code="payme-uz", route_key="payme-uz",
+                              api_key=KEY,
                               config={"merchant_id": "5e730e8e0b852a417aa49ceb"})
 
 
@@ -61,7 +62,8 @@ def order(payme):
 @pytest.fixture
 def call(client, payme):
     def send(body, *, auth: str | None = None, raw: bytes | None = None) -> dict:
-        response = client.post(f"/api/payments/payme/{payme.code}/", data=raw if raw is not None else json.dumps(body),
+        response = client.post(f"/api/payments/payme/{payme.route_key}/",
+                               data=raw if raw is not None else json.dumps(body),
                                content_type="application/json",
                                headers={"Authorization": basic() if auth is None else auth})
         assert response.status_code == 200
@@ -222,7 +224,7 @@ def test_errors__invalid_request(call, order):
 
 
 def test_a_get_is_32300(client, payme):
-    response = client.get(f"/api/payments/payme/{payme.code}/", headers={"Authorization": basic()})
+    response = client.get(f"/api/payments/payme/{payme.route_key}/", headers={"Authorization": basic()})
     assert response.status_code == 200 and response.json()["error"]["code"] == -32300
 
 

@@ -89,7 +89,7 @@ def published(monkeypatch):
 
 def receive(client, integration, name: str):
     body, headers = delivery(name)
-    return client.post(f"/api/webhooks/receive/{integration.code}/", data=body, content_type="application/json",
+    return client.post(f"/api/webhooks/receive/{integration.route_key}/", data=body, content_type="application/json",
                        headers=headers)
 
 

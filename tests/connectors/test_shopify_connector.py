@@ -63,7 +63,8 @@ def sleeps(monkeypatch):
 def integration(db, monkeypatch, sleeps):
     fake_public_dns(monkeypatch)
     integration = IntegrationFactory(
-        provider="shopify", code="acme-ro", config={"shop_domain": SHOP}, api_key="shopify-client-id",
+        provider="shopify", code="acme-ro", route_key="acme-ro", config={"shop_domain": SHOP},
+        api_key="shopify-client-id",
         api_secret="shpss_fixture_client_secret_0001", access_token="shpat_old_AAAA1111",
     )
     yield integration

@@ -16,6 +16,8 @@ from config.errors import ValidationError
 from connectors import registry
 from connectors.shopify import connector as shopify_connector
 from connectors.shopify import webhooks
+from integrations.models import ClaimProof
+from integrations.routing import accounts_claim
 from tests.connectors.test_shopify_connector import API, fixture, integration, replay, sent_json, sleeps  # noqa: F401
 from webhooks.inbound.processing import webhook_process
 from webhooks.inbound.services import receive_url, webhook_receive
@@ -104,6 +106,7 @@ def test_a_delivery_is_stored_once_and_imports_the_order(integration):  # noqa: 
 
 
 def test_a_privacy_request_to_the_shop_address_is_acknowledged_and_recorded(client, integration):  # noqa: F811
+    accounts_claim(integration=integration, proof=ClaimProof.OAUTH)  # as its OAuth install did
     recorded = fixture("webhooks__customers_redact")
     extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in recorded["headers"].items() if k != "Content-Type"}
     response = client.post("/api/webhooks/shopify/", data=recorded["body"], content_type="application/json", **extra)
@@ -165,9 +168,9 @@ def test_subscriptions_use_the_shared_receive_url(connector, settings, monkeypat
     settings.PUBLIC_BASE_URL = "https://hub.example.com"
     asked: list[str] = []
 
-    def shared(code: str) -> str:
-        asked.append(code)
-        return receive_url(code)
+    def shared(subscriber) -> str:
+        asked.append(subscriber.route_key)
+        return receive_url(subscriber)
 
     monkeypatch.setattr(shopify_connector, "receive_url", shared)
     replay("GET", f"{API}/webhooks.json", "webhooks__list")
@@ -178,7 +181,7 @@ def test_subscriptions_use_the_shared_receive_url(connector, settings, monkeypat
     connector.register_webhooks()
     assert connector.unregister_webhooks() == 2
 
-    assert asked == ["acme-ro", "acme-ro"] and receive_url("acme-ro") == ADDRESS
+    assert asked == ["acme-ro", "acme-ro"] and receive_url(connector.integration) == ADDRESS
 
 
 def test_subscriptions_need_an_https_public_address(connector, settings):

@@ -150,7 +150,7 @@ def test_errors__not_found_fails_the_refund_webhook_for_good(client, integration
     replay("GET", f"{BASE}/v1/payment_intents/pi_3PqFixture0001", "errors__not_found")
     body, headers = signed("events__charge_refunded")
 
-    response = client.post(f"/api/webhooks/receive/{integration.code}/", data=body,
+    response = client.post(f"/api/webhooks/receive/{integration.route_key}/", data=body,
                            content_type="application/json", headers=headers)
     assert webhook_process(webhook_id=response.json()["id"]) == "failed"
 
@@ -167,7 +167,7 @@ def test_payment_intents__get_finds_the_order_of_a_charge_without_metadata(clien
     replay("GET", f"{BASE}/v1/payment_intents/pi_3PqFixture0001", "payment_intents__get")
     body, headers = signed("events__charge_refunded")
 
-    response = client.post(f"/api/webhooks/receive/{integration.code}/", data=body,
+    response = client.post(f"/api/webhooks/receive/{integration.route_key}/", data=body,
                            content_type="application/json", headers=headers)
 
     assert webhook_process(webhook_id=response.json()["id"]) == "completed"

@@ -30,7 +30,7 @@ def published(monkeypatch):
 
 def deliver(client, integration, name: str, **signing):
     body, headers = signed(name, **signing)
-    return client.post(f"/api/webhooks/receive/{integration.code}/", data=body, content_type="application/json",
+    return client.post(f"/api/webhooks/receive/{integration.route_key}/", data=body, content_type="application/json",
                        headers=headers)
 
 
@@ -47,7 +47,7 @@ def test_a_correct_signature_verifies_and_a_tampered_one_does_not(connector):
 
 def test_a_tampered_delivery_is_refused_at_the_endpoint(client, integration, order):
     body, headers = signed("events__payment_intent_succeeded")
-    response = client.post(f"/api/webhooks/receive/{integration.code}/", data=body + b" ",
+    response = client.post(f"/api/webhooks/receive/{integration.route_key}/", data=body + b" ",
                            content_type="application/json", headers=headers)
     assert response.status_code == 401 and response.json()["error"]["code"] == "INVALID_SIGNATURE"
     assert not IncomingWebhook.objects.exists()

@@ -328,7 +328,8 @@ def test_webhooks__create(connector, integration, settings):
     assert len(connector.register_webhooks()) == 13
     integration.refresh_from_db()
     assert sent_json(responses.calls[0]) == {
-        "url": f"https://hub.example.com/api/webhooks/receive/{integration.code}/", "authenticationType": "API_KEY",
+        "url": f"https://hub.example.com/api/webhooks/receive/{integration.route_key}/",
+        "authenticationType": "API_KEY",
         "subscribedStatuses": ["CREATED", "PICKING", "INVOICED", "SHIPPED", "CANCELLED", "DELIVERED", "UNDELIVERED",
                                "RETURNED", "UNSUPPLIED", "AWAITING", "UNPACKED", "AT_COLLECTION_POINT", "VERIFIED"],
         "apiKey": integration.webhook_secret}

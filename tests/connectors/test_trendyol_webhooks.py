@@ -40,9 +40,9 @@ def seller(org, monkeypatch):
     close_sessions()
 
 
-def post(client, code: str, body: bytes, headers: dict[str, str]):
+def post(client, route_key: str, body: bytes, headers: dict[str, str]):
     headers = dict(headers)
-    return client.post(f"/api/webhooks/receive/{code}/", data=body, content_type=headers.pop("Content-Type"),
+    return client.post(f"/api/webhooks/receive/{route_key}/", data=body, content_type=headers.pop("Content-Type"),
                        headers=headers)
 
 
@@ -78,8 +78,8 @@ def test_basic_credentials_verify_only_with_the_right_user_and_password(seller):
 def test_a_delivery_is_stored_once_and_imports_the_whole_order(client, seller, nudges, monkeypatch):
     monkeypatch.setattr(http, "sleep", lambda seconds: None)
     _, headers, body = delivery()
-    assert post(client, seller.code, body, headers).status_code == 202
-    assert post(client, seller.code, body, headers).status_code == 200  # the same package and status: one row
+    assert post(client, seller.route_key, body, headers).status_code == 202
+    assert post(client, seller.route_key, body, headers).status_code == 200  # the same package and status: one row
     webhook = IncomingWebhook.objects.get()
     assert (webhook.event_type, webhook.external_id) == ("order.shipped", "3003:Shipped")
 
@@ -97,7 +97,7 @@ def test_a_delivery_is_stored_once_and_imports_the_whole_order(client, seller, n
 
 def test_a_wrong_key_is_refused(client, seller, nudges):
     _, headers, body = delivery()
-    assert post(client, seller.code, body, headers | {"x-api-key": "guess"}).status_code == 401
+    assert post(client, seller.route_key, body, headers | {"x-api-key": "guess"}).status_code == 401
     assert IncomingWebhook.objects.count() == 0
 
 

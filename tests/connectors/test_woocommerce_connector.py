@@ -275,7 +275,7 @@ def test_webhooks__create(connector, integration, settings):
                      "product.updated", "product.deleted", "product.restored"]
     first = sent_json(responses.calls[0])
     assert first == {"name": f"Switchyard {integration.code} order.created", "topic": "order.created",
-                     "delivery_url": f"https://hub.example.com/api/webhooks/receive/{integration.code}/",
+                     "delivery_url": f"https://hub.example.com/api/webhooks/receive/{integration.route_key}/",
                      "secret": integration.webhook_secret, "status": "active"}
     assert len(integration.webhook_secret) >= 32
     assert connector.register_webhooks() == []  # idempotent: nothing more to add

@@ -42,10 +42,10 @@ def store(org):
                               api_key="ck_1", api_secret="cs_1", webhook_secret=secret)
 
 
-def post(client, code: str, body: bytes, headers: dict[str, str]):
+def post(client, route_key: str, body: bytes, headers: dict[str, str]):
     headers = dict(headers)
     content_type = headers.pop("Content-Type")
-    return client.post(f"/api/webhooks/receive/{code}/", data=body, content_type=content_type, headers=headers)
+    return client.post(f"/api/webhooks/receive/{route_key}/", data=body, content_type=content_type, headers=headers)
 
 
 def test_webhooks__order_updated(store):
@@ -65,8 +65,8 @@ def test_webhooks__order_updated(store):
 def test_a_signed_delivery_is_stored_once_and_imports_the_order(client, store, nudges):
     _, headers, body = delivery("webhooks__order_updated")
 
-    first = post(client, store.code, body, headers)
-    again = post(client, store.code, body, headers | {"X-WC-Webhook-Delivery-ID": "another-delivery"})
+    first = post(client, store.route_key, body, headers)
+    again = post(client, store.route_key, body, headers | {"X-WC-Webhook-Delivery-ID": "another-delivery"})
 
     assert first.status_code == 202 and again.status_code == 200 and again.json()["duplicate"] is True
     webhook = IncomingWebhook.objects.get()
@@ -109,7 +109,7 @@ def test_a_variable_product_webhook_fetches_its_variations_and_imports_them(clie
     variations = replay("GET", f"{API}/products/40/variations", "products__variations_multi")
     _, headers, body = delivery("webhooks__product_updated_variable")
 
-    assert post(client, store_api.code, body, headers).status_code == 202
+    assert post(client, store_api.route_key, body, headers).status_code == 202
     webhook = IncomingWebhook.objects.get()
     assert webhook_process(webhook_id=webhook.pk) == "completed"
 
@@ -138,7 +138,7 @@ def test_webhooks__product_updated_no_sku(store):
 def test_a_product_without_a_sku_is_ignored_not_failed(client, store_api, nudges):
     _, headers, body = delivery("webhooks__product_updated_no_sku")
 
-    assert post(client, store_api.code, body, headers).status_code == 202
+    assert post(client, store_api.route_key, body, headers).status_code == 202
     webhook = IncomingWebhook.objects.get()
     assert webhook_process(webhook_id=webhook.pk) == "ignored"
 
@@ -150,7 +150,7 @@ def test_a_product_without_a_sku_is_ignored_not_failed(client, store_api, nudges
 
 def test_a_tampered_delivery_is_refused(client, store, nudges):
     _, headers, body = delivery("webhooks__order_updated")
-    response = post(client, store.code, body.replace(b"Ana", b"Eve"), headers)
+    response = post(client, store.route_key, body.replace(b"Ana", b"Eve"), headers)
     assert response.status_code == 401 and IncomingWebhook.objects.count() == 0
 
 
@@ -161,7 +161,7 @@ def test_webhooks__ping(client, store, nudges):
     connector = registry.connector_for(store)
     assert not connector.verify_webhook(headers, body)
     assert connector.parse_webhook(headers, body) == []
-    assert post(client, store.code, body, headers).status_code == 200
+    assert post(client, store.route_key, body, headers).status_code == 200
     assert IncomingWebhook.objects.count() == 0 and nudges == []
     assert not IntegrationLog.objects.exists()
 
@@ -173,7 +173,7 @@ def test_only_an_exact_unsigned_ping_is_a_handshake(client, store, nudges, body,
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if signed:
         headers["X-WC-Webhook-Signature"] = "bm90LWEtc2lnbmF0dXJl"
-    assert post(client, store.code, body, headers).status_code == 401
+    assert post(client, store.route_key, body, headers).status_code == 401
     assert IncomingWebhook.objects.count() == 0
 
 

@@ -93,7 +93,7 @@ def test_pushes_and_their_echoes_never_loop(transactional_db, live_server, setti
         with SandboxServer(port=0, seed=5, orders=40, products=12, locations=2, rate_limit=100_000,
                            leak_rate=100_000.0, webhook_url=webhook_url) as sandbox:
             shop = IntegrationFactory(
-                code=code, provider="sandbox", api_endpoint=sandbox.url, api_key=DEFAULT_CLIENT_ID,
+                code=code, route_key=code, provider="sandbox", api_endpoint=sandbox.url, api_key=DEFAULT_CLIENT_ID,
                 api_secret=DEFAULT_CLIENT_SECRET, webhook_secret=DEFAULT_CLIENT_SECRET,
                 access_token=sandbox.issue_tokens()["access_token"],
                 config={"rate_limit": None, "stock_location": "WH-A"},

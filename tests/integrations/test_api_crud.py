@@ -66,15 +66,15 @@ class TestCreate:
         assert "provider" in response.json()["error"]["details"]
         assert Integration.objects.count() == 0
 
-    def test_a_code_in_use_anywhere_is_refused(self, admin_api, other_org):
-        IntegrationFactory(organization=other_org, code="main-shop")
+    def test_a_code_in_use_in_the_organization_is_refused(self, admin_api, org):
+        IntegrationFactory(organization=org, code="main-shop")
         before = snapshot()
 
         response = admin_api.post(URL, payload(), format="json")
 
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "VALIDATION_ERROR"
-        assert "code" in response.json()["error"]["details"]
+        assert response.json()["error"]["details"] == {"code": ["already in use"]}
         assert snapshot() == before
 
     def test_code_must_be_a_slug(self, admin_api):

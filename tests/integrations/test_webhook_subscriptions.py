@@ -62,8 +62,8 @@ def test_an_api_key_integration_created_active_subscribes_after_commit(admin_api
 
     hooks = _created_hooks()
     assert len(hooks) == WOO_TOPICS
-    assert {h["delivery_url"] for h in hooks} == {"https://hub.example.com/api/webhooks/receive/woo-ro/"}
     row = Integration.objects.get(code="woo-ro")
+    assert {h["delivery_url"] for h in hooks} == {f"https://hub.example.com/api/webhooks/receive/{row.route_key}/"}
     assert hooks[0]["secret"] == row.webhook_secret and len(row.webhook_secret) >= 32
     assert len(row.metadata["woocommerce_webhooks"]) == WOO_TOPICS
     assert row.metadata[SUBSCRIPTIONS_KEY]["status"] == "registered" and row.last_error == ""
@@ -103,7 +103,8 @@ def test_a_refused_subscription_is_recorded_and_never_fails_the_create(admin_api
 
 @responses.activate
 def test_deleting_an_api_key_integration_removes_its_subscriptions_first(admin_api, org, public_dns, sleeps):  # noqa: F811
-    integration = IntegrationFactory(organization=org, provider="woocommerce", code="woo-ro", api_endpoint=STORE,
+    integration = IntegrationFactory(organization=org, provider="woocommerce", code="woo-ro", route_key="woo-ro",
+                                     api_endpoint=STORE,
                                      api_key="ck_1", api_secret="cs_1",
                                      metadata={"woocommerce_webhooks": {"order.created": 142, "product.updated": 143}})
     responses.add("DELETE", f"{API}/webhooks/142", json={"id": 142})

@@ -31,7 +31,7 @@ def staff_client(organization, role="viewer"):
 
 def _stored(shop, order=None, **delivery) -> IncomingWebhook:
     body, headers = shopify_delivery(order or raw_order(), **delivery)
-    return IncomingWebhook.objects.get(pk=post(Client(), receive_url(shop.code), body, headers).json()["id"])
+    return IncomingWebhook.objects.get(pk=post(Client(), receive_url(shop.route_key), body, headers).json()["id"])
 
 
 def test_changelist_is_scoped_and_filters_by_status_without_counting(shop, nudges):

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def _stored(client, shop, order=None, **delivery) -> IncomingWebhook:
     body, headers = shopify_delivery(order or raw_order(), **delivery)
-    return IncomingWebhook.objects.get(pk=post(client, receive_url(shop.code), body, headers).json()["id"])
+    return IncomingWebhook.objects.get(pk=post(client, receive_url(shop.route_key), body, headers).json()["id"])
 
 
 def test_list_is_the_organizations_newest_first_without_bodies(client, shop, nudges, viewer_api):
@@ -126,4 +126,4 @@ def test_the_api_needs_a_key(client):
 def test_receive_urls_are_not_shadowed_by_the_router(client, shop, nudges):
     body, headers = shopify_delivery(raw_order())
     assert post(client, "/api/webhooks/receive/whatever/", body, headers).status_code == 404  # the receive view's
-    assert post(client, receive_url(shop.code), body, headers).status_code == 202
+    assert post(client, receive_url(shop.route_key), body, headers).status_code == 202

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 def _failed(integration, *, days_ago: int = 0) -> IncomingWebhook:
     body, headers = shopify_delivery(raw_order())
-    pk = post(Client(), receive_url(integration.code), body, headers).json()["id"]
+    pk = post(Client(), receive_url(integration.route_key), body, headers).json()["id"]
     IncomingWebhook.objects.filter(pk=pk).update(status="failed", retry_count=5,
                                                  received_at=timezone.now() - timedelta(days=days_ago))
     return IncomingWebhook.objects.get(pk=pk)

@@ -60,7 +60,7 @@ def test_three_concurrent_identical_posts_store_one_row_and_make_one_order(eager
         time.sleep(0.3)  # hold the new index entry uncommitted while the others insert the same key
 
     with mock.patch.object(IncomingWebhook, "save", slow_save):
-        responses = _in_threads(3, lambda: post(Client(), receive_url(shop.code), body, headers))
+        responses = _in_threads(3, lambda: post(Client(), receive_url(shop.route_key), body, headers))
 
     assert sorted(r.status_code for r in responses) == [200, 200, 202]
     assert len({r.json()["id"] for r in responses}) == 1
@@ -72,7 +72,7 @@ def test_three_concurrent_identical_posts_store_one_row_and_make_one_order(eager
 def test_workers_racing_for_one_row_process_it_once(nudges):
     shop = IntegrationFactory(provider="sandbox", webhook_secret=SECRET)
     body, headers = shopify_delivery(raw_order())
-    webhook_id = post(Client(), receive_url(shop.code), body, headers).json()["id"]
+    webhook_id = post(Client(), receive_url(shop.route_key), body, headers).json()["id"]
 
     outcomes = _in_threads(4, lambda: webhook_process(webhook_id=webhook_id))
 

@@ -26,7 +26,7 @@ def test_ebays_challenge_is_answered_through_the_receive_url(client, integration
     code = "a8628072-3d33-45ee-9004-bee86830a22d"
     endpoint = "https://hub.example.com/api/webhooks/receive/ebay-us/"
 
-    response = client.get(receive_url(integration.code), {"challenge_code": code})
+    response = client.get(receive_url(integration.route_key), {"challenge_code": code})
 
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert response.json() == {"challengeResponse": hashlib.sha256((code + TOKEN + endpoint).encode()).hexdigest()}
@@ -34,9 +34,9 @@ def test_ebays_challenge_is_answered_through_the_receive_url(client, integration
 
 
 def test_a_get_that_is_no_handshake_is_the_405_envelope(client, integration, shop):  # noqa: F811
-    for response in (client.get(receive_url(integration.code)),  # eBay, without a challenge code
-                     client.get(receive_url(shop.code), {"challenge_code": "x"}),  # a connector without handshakes
-                     client.put(receive_url(shop.code), b"{}", content_type="application/json")):
+    for response in (client.get(receive_url(integration.route_key)),  # eBay, without a challenge code
+                     client.get(receive_url(shop.route_key), {"challenge_code": "x"}),  # a connector without handshakes
+                     client.put(receive_url(shop.route_key), b"{}", content_type="application/json")):
         assert response.status_code == 405 and response["Allow"] == "POST"
         assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
     assert _nothing_stored()
@@ -45,7 +45,7 @@ def test_a_get_that_is_no_handshake_is_the_405_envelope(client, integration, sho
 def test_ebay_without_a_verification_token_confirms_nothing(client, integration):  # noqa: F811
     integration.webhook_secret = ""
     integration.save()
-    assert client.get(receive_url(integration.code), {"challenge_code": "x"}).status_code == 405
+    assert client.get(receive_url(integration.route_key), {"challenge_code": "x"}).status_code == 405
 
 
 def test_a_get_to_an_unknown_code_is_404(client, db):
@@ -56,8 +56,8 @@ def test_a_get_to_an_unknown_code_is_404(client, db):
 def test_metas_check_is_the_same_handshake_at_the_integrations_own_url(client, db, meta_connector):  # noqa: F811
     meta = IntegrationFactory(provider="test-meta", credentials={"verify_token": "vt-123456"})
     query = {"hub.mode": "subscribe", "hub.verify_token": "vt-123456", "hub.challenge": "1158201444"}
-    ok = client.get(receive_url(meta.code), query)
+    ok = client.get(receive_url(meta.route_key), query)
     assert ok.status_code == 200 and ok.content == b"1158201444" and ok["Content-Type"].startswith("text/plain")
-    assert client.get(receive_url(meta.code), {**query, "hub.verify_token": "nope"}).status_code == 405
+    assert client.get(receive_url(meta.route_key), {**query, "hub.verify_token": "nope"}).status_code == 405
     assert client.get("/api/webhooks/meta/", {**query, "hub.challenge": "x" * 257}).status_code == 403
     assert _nothing_stored()

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 def _receive(client, shop, payload=None, **delivery):
     body, headers = shopify_delivery(payload if payload is not None else raw_order(), **delivery)
-    response = post(client, receive_url(shop.code), body, headers)
+    response = post(client, receive_url(shop.route_key), body, headers)
     assert response.status_code in (200, 202), response.content
     return IncomingWebhook.objects.get(pk=response.json()["id"])
 

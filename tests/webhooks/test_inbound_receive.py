@@ -12,8 +12,9 @@ from kombu.exceptions import OperationalError as BrokerDown
 
 from config.errors import ValidationError
 from connectors import registry
-from connectors.base import Connector
-from integrations.models import IntegrationLog
+from connectors.base import Connector, ProviderAccount
+from integrations.models import ClaimProof, IntegrationLog
+from integrations.routing import accounts_claim
 from tests.factories import IntegrationFactory, OrganizationFactory
 from tests.webhooks.test_inbound_support import (
     SECRET,
@@ -33,7 +34,7 @@ def test_a_signed_webhook_is_stored_as_received_and_answered_202(client, shop, n
                                                                  django_capture_on_commit_callbacks):
     body, headers = shopify_delivery(raw_order(), topic="orders/create", webhook_id="wh-1")
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(client, receive_url(shop.code), body, headers)
+        response = post(client, receive_url(shop.route_key), body, headers)
 
     assert response.status_code == 202
     webhook = IncomingWebhook.objects.get()
@@ -52,7 +53,7 @@ def test_a_signed_webhook_is_stored_as_received_and_answered_202(client, shop, n
 def test_no_message_is_sent_before_the_row_commits(client, shop, nudges, django_capture_on_commit_callbacks):
     body, headers = shopify_delivery(raw_order())
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        post(client, receive_url(shop.code), body, headers)
+        post(client, receive_url(shop.route_key), body, headers)
     assert nudges == [] and len(callbacks) == 1
 
 
@@ -61,8 +62,8 @@ def test_the_same_provider_event_answers_200_with_the_first_id_and_is_not_queued
 ):
     body, headers = shopify_delivery(raw_order(), webhook_id="same-id")
     with django_capture_on_commit_callbacks(execute=True):
-        first = post(client, receive_url(shop.code), body, headers)
-        second = post(client, receive_url(shop.code), body, headers)
+        first = post(client, receive_url(shop.route_key), body, headers)
+        second = post(client, receive_url(shop.route_key), body, headers)
     assert first.status_code == 202 and second.status_code == 200
     assert second.json() == {"id": first.json()["id"], "status": "pending", "duplicate": True}
     assert IncomingWebhook.objects.count() == 1
@@ -72,8 +73,8 @@ def test_the_same_provider_event_answers_200_with_the_first_id_and_is_not_queued
 def test_the_same_event_id_of_another_integration_is_another_webhook(client, shop, nudges):
     other = IntegrationFactory(organization=shop.organization, webhook_secret=SECRET)
     body, headers = shopify_delivery(raw_order(), webhook_id="shared")
-    assert post(client, receive_url(shop.code), body, headers).status_code == 202
-    assert post(client, receive_url(other.code), body, headers).status_code == 202
+    assert post(client, receive_url(shop.route_key), body, headers).status_code == 202
+    assert post(client, receive_url(other.route_key), body, headers).status_code == 202
     assert IncomingWebhook.objects.count() == 2
 
 
@@ -87,7 +88,7 @@ def test_a_bad_signature_is_401_logged_without_the_body_and_nothing_stored(clien
     else:
         body = body.replace(b"secret-customer", b"other-customer")
 
-    response = post(client, receive_url(shop.code), body, headers)
+    response = post(client, receive_url(shop.route_key), body, headers)
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "INVALID_SIGNATURE"
@@ -95,7 +96,7 @@ def test_a_bad_signature_is_401_logged_without_the_body_and_nothing_stored(clien
     log = IntegrationLog.objects.get()
     assert (log.integration, log.organization, log.direction, log.status_code) == (
         shop, shop.organization, "inbound", 401)
-    assert log.action == "webhook_rejected" and log.endpoint == receive_url(shop.code)
+    assert log.action == "webhook_rejected" and log.endpoint == receive_url(shop.route_key)
     assert log.request["body_bytes"] == len(body)
     stored = json.dumps([log.request, log.response, log.metadata, log.error_message])
     assert "customer@example.com" not in stored and SECRET not in stored
@@ -106,7 +107,7 @@ def test_a_bad_signature_is_401_logged_without_the_body_and_nothing_stored(clien
 def test_an_integration_without_a_webhook_secret_verifies_nothing(client, nudges):
     integration = IntegrationFactory(webhook_secret="", api_secret="")
     body, headers = shopify_delivery(raw_order(), secret="")
-    assert post(client, receive_url(integration.code), body, headers).status_code == 401
+    assert post(client, receive_url(integration.route_key), body, headers).status_code == 401
 
 
 def test_an_unknown_code_is_404_and_leaves_no_trace(client, nudges):
@@ -118,14 +119,14 @@ def test_an_unknown_code_is_404_and_leaves_no_trace(client, nudges):
 
 
 def test_only_post_is_allowed(client, shop):
-    assert client.get(receive_url(shop.code)).status_code == 405
+    assert client.get(receive_url(shop.route_key)).status_code == 405
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_read(client, shop, nudges, settings):
     settings.WEBHOOK_MAX_BODY_BYTES = 1024
     body, headers = shopify_delivery(raw_order(note="x" * 2000))
     with mock.patch("django.core.handlers.wsgi.LimitedStream.read") as read:
-        response = post(client, receive_url(shop.code), body, headers)
+        response = post(client, receive_url(shop.route_key), body, headers)
     read.assert_not_called()
     assert response.status_code == 413
     assert response.json()["error"] == {"code": "PAYLOAD_TOO_LARGE", "message": "The request body is too large.",
@@ -149,14 +150,14 @@ def test_a_body_longer_than_its_content_length_claims_is_cut_at_the_cap(rf, shop
 def test_a_body_at_the_limit_is_accepted(client, shop, nudges, settings):
     body, headers = shopify_delivery(raw_order())
     settings.WEBHOOK_MAX_BODY_BYTES = len(body)
-    assert post(client, receive_url(shop.code), body, headers).status_code == 202
+    assert post(client, receive_url(shop.route_key), body, headers).status_code == 202
 
 
 def test_a_signed_body_that_is_not_json_is_stored_failed_with_the_reason(client, shop, nudges,
                                                                         django_capture_on_commit_callbacks):
     body, headers = shopify_delivery(b"<xml>not json</xml>")
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(client, receive_url(shop.code), body, headers, content_type="application/xml")
+        response = post(client, receive_url(shop.route_key), body, headers, content_type="application/xml")
     assert response.status_code == 202
     webhook = IncomingWebhook.objects.get()
     assert response.json() == {"id": webhook.pk, "status": "failed"}
@@ -168,7 +169,7 @@ def test_a_signed_body_that_is_not_json_is_stored_failed_with_the_reason(client,
 def test_a_signed_json_body_the_connector_cannot_read_is_stored_failed(client, shop, nudges):
     body, headers = shopify_delivery(raw_order())
     del headers["X-Shopify-Topic"]
-    response = post(client, receive_url(shop.code), body, headers)
+    response = post(client, receive_url(shop.route_key), body, headers)
     assert response.status_code == 202 and response.json()["status"] == "failed"
     assert "X-Shopify-Topic" in IncomingWebhook.objects.get().error_message
 
@@ -180,7 +181,7 @@ def test_a_failed_webhook_at_receipt_is_published_as_webhook_failed(client, shop
         make_endpoint(shop.organization, "https://hooks.example.com/in", events=["webhook.failed"])
     body, headers = shopify_delivery(b"not json")
     with mock.patch("webhooks.events.nudge_dispatcher"):
-        post(client, receive_url(shop.code), body, headers)
+        post(client, receive_url(shop.route_key), body, headers)
     delivery = WebhookDelivery.objects.get()
     assert delivery.event == "webhook.failed"
     assert delivery.payload["data"]["incoming_webhook"]["id"] == IncomingWebhook.objects.get().pk
@@ -192,7 +193,7 @@ def test_broker_down_still_stores_and_answers_202(client, shop, django_capture_o
     body, headers = shopify_delivery(raw_order())
     with mock.patch.object(process_incoming_webhook, "apply_async", side_effect=BrokerDown("Connection refused")):
         with django_capture_on_commit_callbacks(execute=True):
-            response = post(client, receive_url(shop.code), body, headers)
+            response = post(client, receive_url(shop.route_key), body, headers)
     assert response.status_code == 202
     assert IncomingWebhook.objects.get().status == "pending"  # the sweeper will find it
 
@@ -200,7 +201,7 @@ def test_broker_down_still_stores_and_answers_202(client, shop, django_capture_o
 def test_database_down_answers_503_so_the_provider_retries(client, shop):
     body, headers = shopify_delivery(raw_order())
     with mock.patch.object(connection, "ensure_connection", side_effect=OperationalError("server closed")):
-        response = post(client, receive_url(shop.code), body, headers)
+        response = post(client, receive_url(shop.route_key), body, headers)
     assert response.status_code == 503
     assert response["Retry-After"] == "30"
     assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
@@ -210,7 +211,7 @@ def test_database_down_answers_503_so_the_provider_retries(client, shop):
 def test_database_failing_at_insert_answers_503(client, shop):
     body, headers = shopify_delivery(raw_order())
     with mock.patch.object(IncomingWebhook, "save", side_effect=OperationalError("disk full")):
-        response = post(client, receive_url(shop.code), body, headers)
+        response = post(client, receive_url(shop.route_key), body, headers)
     assert response.status_code == 503
     assert not IncomingWebhook.objects.exists()
 
@@ -218,22 +219,31 @@ def test_database_failing_at_insert_answers_503(client, shop):
 # ---------------------------------------------------------------- /api/webhooks/shopify/
 
 
-def test_shopify_endpoint_finds_the_integration_by_shop_domain(client, shop, nudges):
+@pytest.fixture
+def claimed_shop(org):
+    """A Shopify integration that claimed SHOP_DOMAIN (its secret: SECRET, as during an app secret rotation)."""
+    integration = IntegrationFactory(organization=org, provider="shopify", webhook_secret=SECRET,
+                                     config={"shop_domain": SHOP_DOMAIN})
+    accounts_claim(integration=integration, proof=ClaimProof.STAFF)
+    return integration
+
+
+def test_shopify_endpoint_finds_the_integration_that_claimed_the_shop(client, claimed_shop, nudges):
     body, headers = shopify_delivery(raw_order(), webhook_id="dom-1")
     response = post(client, "/api/webhooks/shopify/", body, {**headers, "X-Shopify-Shop-Domain": SHOP_DOMAIN.upper()})
     assert response.status_code == 202
-    assert IncomingWebhook.objects.get().integration == shop
+    assert IncomingWebhook.objects.get().integration == claimed_shop
 
 
-def test_shopify_endpoint_picks_the_integration_whose_secret_verifies(client, shop, nudges):
-    other = IntegrationFactory(organization=OrganizationFactory(), webhook_secret="another-shops-secret-1",
-                               config={"shop_domain": SHOP_DOMAIN})
+def test_shopify_endpoint_tries_only_the_owner_whatever_else_verifies(client, claimed_shop, nudges):
+    IntegrationFactory(organization=OrganizationFactory(), provider="shopify",
+                       webhook_secret="another-shops-secret-1", config={"shop_domain": SHOP_DOMAIN})
     body, headers = shopify_delivery(raw_order(), secret="another-shops-secret-1")
-    assert post(client, "/api/webhooks/shopify/", body, headers).status_code == 202
-    assert IncomingWebhook.objects.get().integration == other
+    assert post(client, "/api/webhooks/shopify/", body, headers).status_code == 401
+    assert not IncomingWebhook.objects.exists()
 
 
-def test_shopify_endpoint_unknown_domain_is_404_and_bad_signature_401(client, shop, nudges):
+def test_shopify_endpoint_unknown_domain_is_404_and_bad_signature_401(client, claimed_shop, nudges):
     body, headers = shopify_delivery(raw_order())
     assert post(client, "/api/webhooks/shopify/", body, {**headers, "X-Shopify-Shop-Domain": "x.myshopify.com"}
                 ).status_code == 404
@@ -241,7 +251,7 @@ def test_shopify_endpoint_unknown_domain_is_404_and_bad_signature_401(client, sh
     assert post(client, "/api/webhooks/shopify/", body, headers).status_code == 404
     body, headers = shopify_delivery(raw_order(), secret="wrong")
     assert post(client, "/api/webhooks/shopify/", body, headers).status_code == 401
-    assert IntegrationLog.objects.get().integration == shop
+    assert IntegrationLog.objects.get().integration == claimed_shop
 
 
 # ---------------------------------------------------------------- Meta
@@ -252,6 +262,18 @@ class MetaConnector(Connector):
     display_name = "Test Meta"
     integration_type = "advertising"
     webhook_scheme = "meta"
+    routed_account_kinds = ("meta.page", "meta.ad_account")
+
+    def routed_accounts(self):
+        config = self.integration.config or {}
+        return [*(ProviderAccount("meta.page", str(i)) for i in config.get("pages") or []),
+                *(ProviderAccount("meta.ad_account", str(i)) for i in config.get("ad_accounts") or [])]
+
+
+def meta_integration(**fields):
+    integration = IntegrationFactory(provider="test-meta", **fields)
+    accounts_claim(integration=integration, proof=ClaimProof.STAFF)
+    return integration
 
 
 @pytest.fixture
@@ -279,26 +301,35 @@ def test_meta_subscription_check_echoes_the_challenge_for_a_known_verify_token(c
                       ).status_code == 403
 
 
-def test_meta_post_goes_to_the_integration_whose_app_secret_verifies(client, meta_connector, nudges):
-    IntegrationFactory(provider="test-meta", webhook_secret="first-app-secret")
-    second = IntegrationFactory(provider="test-meta", webhook_secret="second-app-secret")
+def test_meta_post_goes_to_the_integration_that_claimed_the_page(client, meta_connector, nudges):
+    meta_integration(webhook_secret="shared-app-secret", config={"pages": ["41"]})
+    second = meta_integration(webhook_secret="shared-app-secret", config={"pages": ["42"]})
+    IntegrationFactory(provider="test-meta", webhook_secret="shared-app-secret")  # names nothing, claims nothing
     body = json.dumps({"object": "page", "entry": [{"id": "42", "time": int(time.time()), "changes": []}]}).encode()
-    response = _meta_post(client, body, "second-app-secret")
+    response = _meta_post(client, body, "shared-app-secret")
     assert response.status_code == 202
     webhook = IncomingWebhook.objects.get()
     assert webhook.integration == second and webhook.event_type == "page"
     assert webhook.external_id.startswith("sha256:")
-    assert _meta_post(client, body, "second-app-secret").status_code == 200  # Meta's redelivery: same body
+    assert _meta_post(client, body, "shared-app-secret").status_code == 200  # Meta's redelivery: same body
     assert _meta_post(client, body, "unknown-secret").status_code == 401
 
 
-def test_meta_post_between_integrations_sharing_an_app_uses_the_entry_ids(client, meta_connector, nudges):
-    IntegrationFactory(provider="test-meta", webhook_secret="shared-app-secret", config={"meta_object_ids": ["1"]})
-    mine = IntegrationFactory(provider="test-meta", webhook_secret="shared-app-secret",
-                              config={"meta_object_ids": ["act_77"]})
+def test_meta_post_for_an_ad_account_nobody_claimed_is_404(client, meta_connector, nudges):
+    IntegrationFactory(provider="test-meta", webhook_secret="shared-app-secret", config={"ad_accounts": ["act_77"]})
     body = json.dumps({"object": "ad_account", "entry": [{"id": "act_77", "time": 1}]}).encode()
-    assert _meta_post(client, body, "shared-app-secret").status_code == 202
-    assert IncomingWebhook.objects.get().integration == mine
+    assert _meta_post(client, body, "shared-app-secret").status_code == 404
+    assert not IncomingWebhook.objects.exists()
+
+
+def test_meta_batch_of_two_owners_is_refused_and_logged_never_guessed(client, meta_connector, nudges, caplog):
+    meta_integration(webhook_secret="shared-app-secret", config={"pages": ["1"]})
+    meta_integration(webhook_secret="shared-app-secret", config={"ad_accounts": ["act_77"]})
+    body = json.dumps({"object": "page", "entry": [{"id": "1", "time": 1}, {"id": "act_77", "time": 1}]}).encode()
+    response = _meta_post(client, body, "shared-app-secret")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "WEBHOOK_ROUTE_AMBIGUOUS"
+    assert not IncomingWebhook.objects.exists()
+    assert any("claimed by 2 integrations" in r.getMessage() for r in caplog.records)
 
 
 def test_meta_without_any_meta_integration_is_404(client):
@@ -323,12 +354,12 @@ def test_a_connector_naming_a_scheme_gets_that_verifier_and_event_ids(client, nu
         integration = IntegrationFactory(provider="test-stripe", webhook_secret="whsec_stripe_test_1")
         body = json.dumps({"id": "evt_9", "object": "event", "type": "charge.succeeded"}).encode()
         header = stripe.WebhookSignature.generate_signature_header(body.decode(), "whsec_stripe_test_1")
-        response = post(client, receive_url(integration.code), body, {"Stripe-Signature": header})
+        response = post(client, receive_url(integration.route_key), body, {"Stripe-Signature": header})
         assert response.status_code == 202
         webhook = IncomingWebhook.objects.get()
         assert (webhook.event_type, webhook.external_id) == ("charge.succeeded", "evt_9")
         old = stripe.WebhookSignature.generate_signature_header(body.decode(), "whsec_stripe_test_1",
                                                                 timestamp=int(time.time()) - 301)
-        assert post(client, receive_url(integration.code), body, {"Stripe-Signature": old}).status_code == 401
+        assert post(client, receive_url(integration.route_key), body, {"Stripe-Signature": old}).status_code == 401
     finally:
         registry.unregister(StripeLikeConnector.key)

@@ -135,7 +135,7 @@ def test_a_webhook_whose_worker_is_sigkilled_ends_completed_once(transactional_d
         workers.append(first)
 
         body, headers = shopify_delivery(raw_order(), topic="orders/create")
-        response = post(Client(), receive_url(shop.code), body, headers)
+        response = post(Client(), receive_url(shop.route_key), body, headers)
         assert response.status_code == 202
         webhook_id = response.json()["id"]
 

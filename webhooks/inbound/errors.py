@@ -37,3 +37,11 @@ class WebhookNotRetryable(ApplicationError):
     code = "WEBHOOK_NOT_RETRYABLE"
     http_status = status.HTTP_409_CONFLICT
     default_message = "Only a failed webhook can be retried."
+
+
+class WebhookRouteAmbiguous(ApplicationError):
+    """A provider-level delivery names accounts of several integrations: storing it in any one would guess."""
+
+    code = "WEBHOOK_ROUTE_AMBIGUOUS"
+    http_status = status.HTTP_409_CONFLICT
+    default_message = "The webhook names accounts of more than one integration; it was not stored."

@@ -8,6 +8,11 @@ sent after commit as a nudge; if the broker is down the error is logged and the
 answer is still 202 — the sweeper finds the row. A redelivery of a provider
 event id already stored hits the (integration, external_id) unique constraint,
 so concurrent identical posts end with one row, and each gets that row's id.
+Where the event id is not signed (Shopify), a delivery whose scheme fingerprint
+(schemes.py) was stored within WEBHOOK_SHOPIFY_REPLAY_WINDOW_HOURS is that
+delivery again, whatever id it carries: the check and the insert run under a
+transaction-scoped lock on the fingerprint (PostgreSQL), so two racing replays
+also end with one row.
 
 Processing (processing.py) claims the row with a lease and runs the handler in one transaction with
 the row's final status, so a crash commits neither; see that module for the
@@ -22,15 +27,17 @@ header/encoding/prefix from `config["webhook"]`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -56,13 +63,15 @@ class Receipt:
     created: bool
 
 
-def receive_url(code: str) -> str:
-    """Where providers deliver an integration's webhooks: PUBLIC_BASE_URL + `/api/webhooks/receive/<code>/`.
+def receive_url(integration: Integration) -> str:
+    """Where providers deliver an integration's webhooks: PUBLIC_BASE_URL + `/api/webhooks/receive/<route_key>/`.
 
     What a connector's `register_webhooks` subscribes (and eBay's challenge hashes), so it must be the
-    address exactly as the provider calls it: behind a proxy, PUBLIC_BASE_URL is the public origin.
+    address exactly as the provider calls it: behind a proxy, PUBLIC_BASE_URL is the public origin. The route
+    key, not the code: codes are unique only within an organization.
     """
-    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("webhook-receive", kwargs={"code": code})
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("webhook-receive",
+                                                          kwargs={"route_key": integration.route_key})
 
 
 # ---------------------------------------------------------------- verifying
@@ -166,14 +175,12 @@ def webhook_receive(
     body: bytes,
     remote_ip: str | None = None,
     path: str = "",
-    pick: Any = None,
 ) -> Receipt:
     """Verify against the candidates (the first whose secret verifies wins), store, and nudge a worker.
 
-    `integrations` is one integration for `/receive/<code>/`, or every candidate
-    when the URL does not name one (the shop domain's, Meta's). `pick`, given
-    several verifying candidates, chooses among them (Meta: by entry ids).
-    Raises InvalidSignature (after logging it against the first candidate).
+    `integrations` is the one integration the route key or the claimed account routes to (views.py); several are
+    tried in order, never chosen among by guessing. Raises InvalidSignature (after logging it against the
+    first candidate).
     """
     verified = [(i, c) for i, c in ((i, registry.connector_for(i)) for i in integrations)
                 if webhook_verify(c, headers, body)]
@@ -182,13 +189,31 @@ def webhook_receive(
         _log_rejection(integrations[0], path=path, headers=headers, body_size=len(body), remote_ip=remote_ip,
                        reason=reason)
         raise InvalidSignature()
-    integration, connector = pick(verified, body) if pick and len(verified) > 1 else verified[0]
+    integration, connector = verified[0]
     return _store(integration, connector, headers=headers, body=body, remote_ip=remote_ip)
+
+
+def _fingerprint(connector: Connector, headers: Mapping[str, str], body: bytes) -> str:
+    scheme = schemes.get(connector.webhook_scheme)
+    return scheme.fingerprint(headers, body) if scheme is not None and scheme.fingerprint is not None else ""
+
+
+def _earlier_delivery(integration: Integration, fingerprint: str, now) -> IncomingWebhook | None:
+    """The row of the same signed delivery within the replay window, under a lock held until commit."""
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"{integration.pk}:{fingerprint}".encode()).digest()[:8], "big",
+                             signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+    since = now - timedelta(hours=settings.WEBHOOK_SHOPIFY_REPLAY_WINDOW_HOURS)
+    return (IncomingWebhook.objects.filter(integration=integration, fingerprint=fingerprint, received_at__gte=since)
+            .order_by("received_at", "pk").first())
 
 
 def _store(integration: Integration, connector: Connector, *, headers: Mapping[str, str], body: bytes,
            remote_ip: str | None) -> Receipt:
     event_type, external_id, failure = _identify(connector, headers, body)
+    fingerprint = _fingerprint(connector, headers, body)
     now = timezone.now()
     webhook = IncomingWebhook(
         integration=integration, organization_id=integration.organization_id, event_type=event_type[:128],
@@ -197,10 +222,14 @@ def _store(integration: Integration, connector: Connector, *, headers: Mapping[s
         status=IncomingStatus.FAILED if failure else IncomingStatus.PENDING,
         max_retries=settings.WEBHOOK_INCOMING_MAX_RETRIES, next_attempt_at=None if failure else now,
         processed_at=now if failure else None, error_message=failure[:ERROR_LIMIT],
-        signature=_signature(connector, headers), signature_verified=True, received_at=now,
+        signature=_signature(connector, headers), signature_verified=True, fingerprint=fingerprint,
+        received_at=now,
     )
     try:
         with transaction.atomic():
+            earlier = _earlier_delivery(integration, fingerprint, now) if fingerprint else None
+            if earlier is not None:
+                return Receipt(earlier, created=False)
             webhook.save(force_insert=True)
             if failure:
                 publish_failed(webhook)

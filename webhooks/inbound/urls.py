@@ -11,7 +11,7 @@ router.include_root_view = False
 router.register("webhooks", IncomingWebhookViewSet, basename="incoming-webhook")
 
 urlpatterns = [
-    path("webhooks/receive/<slug:code>/", views.receive, name="webhook-receive"),
+    path("webhooks/receive/<slug:route_key>/", views.receive, name="webhook-receive"),
     path("webhooks/shopify/", views.receive_shopify, name="webhook-receive-shopify"),
     path("webhooks/meta/", views.receive_meta, name="webhook-receive-meta"),
     path("", include(router.urls)),

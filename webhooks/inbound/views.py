@@ -6,21 +6,28 @@ byte past the cap), because a signature is over the exact bytes and a parser
 must not see a body we have not verified. Errors are the one envelope; a
 database that cannot store the webhook is a 503 so that the provider retries.
 
-- `/api/webhooks/receive/<code>/`: the integration by its code. A provider's
+- `/api/webhooks/receive/<route_key>/`: the integration by its route key (unique
+  across organizations; an integration older than per-organization codes has its
+  code as route key, so its old URL still works). A provider's
   handshake (eBay's `GET ?challenge_code=`, WooCommerce's unsigned
   `webhook_id=N` ping, Meta's hub.challenge) is answered first, through
   services.webhook_handshake, before any signature check and storing nothing;
   anything else but a POST delivery is 405.
-- `POST /api/webhooks/shopify/`: the integration by `X-Shopify-Shop-Domain`,
-  matched against `integration.config["shop_domain"]` (lower-case
-  `name.myshopify.com`); among several, the one whose secret verifies.
+- `POST /api/webhooks/shopify/`: the one integration that claimed the shop of
+  `X-Shopify-Shop-Domain` (integrations/routing.py: a completed OAuth install or
+  a superuser), verified with that integration's secret only. Integrations that
+  merely name the shop in their config get nothing.
 - `GET /api/webhooks/meta/`: Meta's subscription check, the same handshake
   asked of every integration whose connector uses the `meta` scheme: answers
   `hub.challenge` when `hub.verify_token` equals the `verify_token` in one's
   credentials (encrypted), else 403.
-  `POST /api/webhooks/meta/`: the integration whose app secret (webhook_secret)
-  verifies `X-Hub-Signature-256`; if several do (one Meta app, several
-  integrations), the one whose `config["meta_object_ids"]` lists an entry id.
+  `POST /api/webhooks/meta/`: the one integration that claimed the entries'
+  ids (pages, ad accounts: the kinds the meta-scheme connectors declare).
+
+Routing never guesses. An account nobody claimed is 404 INTEGRATION_NOT_FOUND,
+and a Meta batch whose entries belong to several integrations is 409
+WEBHOOK_ROUTE_AMBIGUOUS: nothing stored, a warning logged, and the provider
+retries (Shopify for 4 hours), so a shop claimed meanwhile still gets it.
 """
 
 from __future__ import annotations
@@ -39,8 +46,9 @@ from django.views.decorators.http import require_http_methods
 from config.errors import ApplicationError, IntegrationNotFound, PayloadTooLarge, ValidationError, error_body
 from connectors import registry
 from integrations.models import Integration
+from integrations.routing import account_owners
 
-from .errors import InvalidVerifyToken, WebhookMethodNotAllowed, WebhookStoreUnavailable
+from .errors import InvalidVerifyToken, WebhookMethodNotAllowed, WebhookRouteAmbiguous, WebhookStoreUnavailable
 from .services import Receipt, webhook_handshake, webhook_receive
 
 logger = logging.getLogger(__name__)
@@ -119,8 +127,8 @@ def _handshake(request: HttpRequest, integration: Integration, body: bytes) -> H
 
 
 @webhook_endpoint
-def receive(request: HttpRequest, code: str) -> HttpResponse:
-    integration = Integration.objects.filter(code=code).first()
+def receive(request: HttpRequest, route_key: str) -> HttpResponse:
+    integration = Integration.objects.filter(route_key=route_key).first()
     if integration is None or not registry.is_registered(integration.provider):
         raise IntegrationNotFound(NO_INTEGRATION)
     body = read_body(request)
@@ -132,44 +140,56 @@ def receive(request: HttpRequest, code: str) -> HttpResponse:
     return _receive(request, [integration], body=body)
 
 
+def _routed(request: HttpRequest, where: str, kinds: tuple[str, ...], account_ids: set[str]) -> Integration:
+    """The one integration that claimed the accounts; refused (and logged, never stored) when none or several."""
+    owners = account_owners(kinds, account_ids)
+    if len(owners) == 1:
+        return owners[0]
+    accounts = ", ".join(sorted(account_ids))[:300] or "(none named)"
+    if not owners:
+        logger.warning("%s webhook refused: no integration claimed %s (remote %s)", where, accounts,
+                       request.META.get("REMOTE_ADDR"))
+        raise IntegrationNotFound(NO_INTEGRATION)
+    logger.warning("%s webhook refused: %s are claimed by %d integrations (%s); not stored", where, accounts,
+                   len(owners), ", ".join(str(o.pk) for o in owners))
+    raise WebhookRouteAmbiguous()
+
+
 @webhook_endpoint
 @require_http_methods(["POST"])
 def receive_shopify(request: HttpRequest) -> HttpResponse:
     domain = request.headers.get("X-Shopify-Shop-Domain", "").strip().lower()
-    candidates = [i for i in Integration.objects.filter(config__shop_domain=domain).order_by("pk")
-                  if registry.is_registered(i.provider)] if domain else []
-    if not candidates:
-        raise IntegrationNotFound(NO_INTEGRATION, details={"shop_domain": domain})
-    return _receive(request, candidates)
+    owner = _routed(request, "Shopify", ("shopify.shop",), {domain} if domain else set())
+    return _receive(request, [owner])
+
+
+def _meta_connectors() -> list[type]:
+    return [cls for cls in registry.providers().values() if cls.webhook_scheme == "meta"]
 
 
 def _meta_integrations() -> list[Integration]:
-    providers = [key for key, cls in registry.providers().items() if cls.webhook_scheme == "meta"]
+    providers = [cls.key for cls in _meta_connectors()]
     return list(Integration.objects.filter(provider__in=providers).order_by("pk")) if providers else []
 
 
-def _meta_pick(verified, body: bytes):
-    """Among integrations sharing one Meta app secret, the one listing an entry id in config["meta_object_ids"]."""
+def _meta_entry_ids(body: bytes) -> set[str]:
     try:
-        entry_ids = {str(entry.get("id")) for entry in json.loads(body).get("entry") or [] if isinstance(entry, dict)}
+        entries = json.loads(body).get("entry") or []
     except (ValueError, AttributeError):
-        entry_ids = set()
-    for integration, connector in verified:
-        listed = {str(i) for i in (integration.config or {}).get("meta_object_ids") or []}
-        if listed & entry_ids:
-            return integration, connector
-    return verified[0]
+        return set()
+    return {str(entry["id"]) for entry in entries if isinstance(entry, dict) and entry.get("id") is not None}
 
 
 @webhook_endpoint
 @require_http_methods(["GET", "POST"])
 def receive_meta(request: HttpRequest) -> HttpResponse:
-    integrations = _meta_integrations()
     if request.method == "GET":
-        answered = next((a for a in (_handshake(request, i, b"") for i in integrations) if a is not None), None)
+        answered = next((a for a in (_handshake(request, i, b"") for i in _meta_integrations()) if a is not None),
+                        None)
         if answered is None:
             raise InvalidVerifyToken()
         return answered
-    if not integrations:
-        raise IntegrationNotFound(NO_INTEGRATION)
-    return _receive(request, integrations, pick=_meta_pick)
+    body = read_body(request)
+    kinds = tuple(sorted({kind for cls in _meta_connectors() for kind in cls.routed_account_kinds}))
+    owner = _routed(request, "Meta", kinds, _meta_entry_ids(body))
+    return _receive(request, [owner], body=body)

@@ -78,24 +78,25 @@ class Command(BaseCommand):
         path = refresh_token_file()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(seed)
+        fields = {
+            "name": "Demo shop (sandbox)",
+            "type": "ecommerce",
+            "provider": "sandbox",
+            "status": IntegrationStatus.ACTIVE,
+            "api_endpoint": settings.SANDBOX_URL,
+            "api_key": DEFAULT_CLIENT_ID,
+            "api_secret": DEFAULT_CLIENT_SECRET,
+            "webhook_secret": DEFAULT_CLIENT_SECRET,  # the sandbox signs with the client secret, as Shopify does
+            "access_token": "",
+            "refresh_token": seed,
+            "expires_at": timezone.now() - timedelta(minutes=1),
+            "token_type": "Bearer",
+            "description": "The sandbox shop simulator that `make run` starts on SANDBOX_URL.",
+            "config": {"stock_location": "main"},
+        }
+        # The route key is fixed so that Procfile.dev's sandbox posts to /api/webhooks/receive/demo-shop/.
         integration, _ = Integration.objects.update_or_create(
-            code=DEMO_INTEGRATION,
-            defaults={
-                "organization": org,
-                "name": "Demo shop (sandbox)",
-                "type": "ecommerce",
-                "provider": "sandbox",
-                "status": IntegrationStatus.ACTIVE,
-                "api_endpoint": settings.SANDBOX_URL,
-                "api_key": DEFAULT_CLIENT_ID,
-                "api_secret": DEFAULT_CLIENT_SECRET,
-                "webhook_secret": DEFAULT_CLIENT_SECRET,  # the sandbox signs with the client secret, as Shopify does
-                "access_token": "",
-                "refresh_token": seed,
-                "expires_at": timezone.now() - timedelta(minutes=1),
-                "token_type": "Bearer",
-                "description": "The sandbox shop simulator that `make run` starts on SANDBOX_URL.",
-                "config": {"stock_location": "main"},
-            },
+            organization=org, code=DEMO_INTEGRATION, defaults=fields,
+            create_defaults={**fields, "route_key": DEMO_INTEGRATION},
         )
         return integration

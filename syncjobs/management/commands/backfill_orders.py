@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from config.errors import ApplicationError
-from integrations.models import Integration
+from integrations.selectors import integration_by_reference
 from syncjobs import services
 from syncjobs.management.foreground import run_in_foreground
 from syncjobs.management.timeparse import parse_moment
@@ -21,16 +21,17 @@ class Command(BaseCommand):
     help = "Backfill an integration's orders placed in [--since, --until), resuming an interrupted run."
 
     def add_arguments(self, parser):
-        parser.add_argument("code", help="The integration's code.")
+        parser.add_argument("code", help="The integration's code, or ORGANIZATION_SLUG/CODE.")
         parser.add_argument("--since", type=parse_moment, required=True, help="First day (ISO 8601 date or time).")
         parser.add_argument("--until", type=parse_moment, help="Up to, not including (default: now).")
         parser.add_argument("--restart", action="store_true", help="Start over instead of resuming.")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar (logs, CI).")
 
     def handle(self, *args, code: str, since, until, restart: bool, no_progress: bool, **options):
-        integration = Integration.objects.filter(code=code).first()
+        integration = integration_by_reference(code)
         if integration is None:
-            raise CommandError(f"No integration with code {code!r}.")
+            raise CommandError(f"No integration with code {code!r}, or several: "
+                               "name it ORGANIZATION_SLUG/CODE.")
         try:
             claimed = services.sync_job_open_for_command(
                 integration=integration, job_type=JobType.BACKFILL, since=since, until=until, resume=not restart

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from config.errors import ApplicationError
-from integrations.models import Integration
+from integrations.selectors import integration_by_reference
 from syncjobs import services
 from syncjobs.management.foreground import run_in_foreground
 from syncjobs.management.timeparse import parse_moment
@@ -16,7 +16,7 @@ class Command(BaseCommand):
     help = "Sync an integration now, in this process, with a progress bar; exits non-zero unless it completes."
 
     def add_arguments(self, parser):
-        parser.add_argument("code", help="The integration's code.")
+        parser.add_argument("code", help="The integration's code, or ORGANIZATION_SLUG/CODE.")
         parser.add_argument("--job-type", default=JobType.SCHEDULED_SYNC,
                             choices=[t for t in JobType.values if t != JobType.BACKFILL],
                             help="What to pull (default: every resource the provider has).")
@@ -25,9 +25,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="No progress bar (logs, CI).")
 
     def handle(self, *args, code: str, job_type: str, since, full: bool, no_progress: bool, **options):
-        integration = Integration.objects.filter(code=code).first()
+        integration = integration_by_reference(code)
         if integration is None:
-            raise CommandError(f"No integration with code {code!r}.")
+            raise CommandError(f"No integration with code {code!r}, or several: "
+                               "name it ORGANIZATION_SLUG/CODE.")
         try:
             claimed = services.sync_job_open_for_command(integration=integration, job_type=job_type, since=since,
                                                          full=full)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
-from integrations.models import Integration
+from integrations.selectors import integration_by_reference
 from webhooks.inbound.services import REPLAYABLE, webhooks_requeue
 from webhooks.models import IncomingWebhook
 
@@ -48,9 +48,10 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1.")
         rows = IncomingWebhook.objects.filter(status=status)
         if integration:
-            found = Integration.objects.filter(code=integration).first()
+            found = integration_by_reference(integration)
             if found is None:
-                raise CommandError(f"No integration with code {integration!r}.")
+                raise CommandError(f"No integration with code {integration!r}, or several: "
+                                   "name it ORGANIZATION_SLUG/CODE.")
             rows = rows.filter(integration=found)
         if since:
             rows = rows.filter(received_at__gte=_since(since))

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0003_intlog_filter_indexes'),
+        ('integrations', '0006_code_per_organization'),
     ]
 
     operations = [
