@@ -23,9 +23,10 @@ def test_existing_levels_get_explicit_mappings_and_import_channels_release_their
         old = _migrate(BEFORE)
         org = old.get_model("accounts", "Organization").objects.create(name="Old", slug="old-shop")
         Integration = old.get_model("integrations", "Integration")
-        shop = Integration.objects.create(organization=org, name="Shop", code="shop-ro", type="ecommerce",
-                                          provider="shopify", config={"locations": {"77": "warehouse"}})
-        courier = Integration.objects.create(organization=org, name="FAN", code="fan", type="shipping",
+        shop = Integration.objects.create(organization=org, name="Shop", code="shop-ro", route_key="shop-ro",
+                                          type="ecommerce", provider="shopify",
+                                          config={"locations": {"77": "warehouse"}})
+        courier = Integration.objects.create(organization=org, name="FAN", code="fan", route_key="fan", type="shipping",
                                              provider="fancourier")
         product = old.get_model("commerce", "Product").objects.create(organization=org, sku="A", name="A")
         StockLevel = old.get_model("commerce", "StockLevel")
