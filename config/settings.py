@@ -267,7 +267,7 @@ SPECTACULAR_SETTINGS = {
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 OAUTH_ALLOWED_REDIRECT_URIS = env.list("OAUTH_ALLOWED_REDIRECT_URIS", default=[])
 OAUTH_STATE_TTL_MINUTES = env.int("OAUTH_STATE_TTL_MINUTES", default=10)
-# Hosts or CIDR ranges that outbound calls may reach although they are private or loopback.
+# Hosts or CIDR ranges that outbound calls may reach although they are not public (private, loopback, CGNAT...).
 OUTBOUND_URL_ALLOWLIST = env.list("OUTBOUND_URL_ALLOWLIST", default=[])
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)
