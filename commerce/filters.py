@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from .models import Order, OrderStatus, Product, ProductStatus, StockLevel
 from .selectors import stock_level_low
@@ -29,6 +31,7 @@ class StockLevelFilter(django_filters.FilterSet):
         model = StockLevel
         fields = ["sku", "location", "low_stock"]
 
+    @extend_schema_field(OpenApiTypes.STR)  # the choices above say which strings; no model field to read
     def filter_low(self, queryset, name, value):
         low = stock_level_low(queryset)
         return low if value else queryset.exclude(pk__in=low.values("pk"))

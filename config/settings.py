@@ -22,6 +22,12 @@ DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
 # An empty value (as .env.example leaves optional ones) means "use the default".
 VAR_DIR = Path(env.str("VAR_DIR", default="") or BASE_DIR / "var")
 
+
+def _or_default(raw: str, cast: type, default):
+    """`raw` read as `cast` the way django-environ reads it, or `default` when it is empty."""
+    return default if raw.strip() == "" else environ.Env.parse_value(raw.strip(), cast)
+
+
 # Insecure defaults exist only outside production; production must set both.
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
 _DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktaW5zZWN1cmUta2V5LTMyLWJ5dGVzISE="  # 32 bytes, public
@@ -173,6 +179,28 @@ CSRF_COOKIE_SECURE = IS_PRODUCTION
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/admin/"
 
+# ---------------------------------------------------------------- https
+# Production answers only over https: plain http is redirected, and browsers are told (HSTS) never to try it.
+# The probes stay on plain http so a load balancer or orchestrator can reach them inside the network.
+# An empty value keeps the per-environment default, so a copied .env.example never switches https off.
+SECURE_SSL_REDIRECT = _or_default(env.str("SECURE_SSL_REDIRECT", default=""), bool, IS_PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^ready/$"]
+SECURE_HSTS_SECONDS = _or_default(env.str("SECURE_HSTS_SECONDS", default=""), int, 31536000 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _or_default(env.str("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=""), bool,
+                                             IS_PRODUCTION)
+# Preloading binds the whole registrable domain in every browser for months; its owner decides, not this app.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Behind a proxy that terminates TLS: "<header>,<value>" the proxy sets on https requests, e.g.
+# HTTP_X_FORWARDED_PROTO,https. Only set it when the proxy overwrites that header on every request.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header and (len(_proxy_ssl_header) != 2 or not _proxy_ssl_header[0].startswith("HTTP_")):
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER must read HTTP_<HEADER>,<value>, e.g. HTTP_X_FORWARDED_PROTO,https."
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
+
+# ---------------------------------------------------------------- staff sign-in with Google
 ALLOWED_EMAILS = env.list("ALLOWED_EMAILS", default=[])
 ALLOWED_EMAIL_DOMAINS = env.list("ALLOWED_EMAIL_DOMAINS", default=[])
 SOCIAL_AUTH_GOOGLE_OAUTH2_KEY = env.str("GOOGLE_OAUTH2_CLIENT_ID", default="")
@@ -261,6 +289,16 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKeyAuth": []}],
+    # Every record has a "status"; each choice set gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "IntegrationStatusEnum": "integrations.models.IntegrationStatus",
+        "OrderStatusEnum": "commerce.models.OrderStatus",
+        "ProductStatusEnum": "commerce.models.ProductStatus",
+        "PushStatusEnum": "commerce.models.PushStatus",
+        "JobStatusEnum": "syncjobs.models.JobStatus",
+        "IncomingWebhookStatusEnum": "webhooks.models.IncomingStatus",
+        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+    },
 }
 
 # ---------------------------------------------------------------- integrations
