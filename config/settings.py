@@ -5,6 +5,7 @@ app runs on embedded defaults: SQLite and a Celery transport on the filesystem.
 With `APP_ENV=production` the secrets have no default, so a bad deploy fails at boot.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "social_django",
+    "axes",
     "accounts",
     "integrations",
     "connectors",
@@ -79,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "social_django.middleware.SocialAuthExceptionMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out sign-in with 429
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -162,9 +165,20 @@ else:
 
 # ---------------------------------------------------------------- auth, sessions
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: a locked-out user or address gets no further
     "social_core.backends.google.GoogleOAuth2",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Console sign-in lockout (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one user name, or from one
+# address, further sign-ins (even right ones) answer 429 until the cool-off ends or staff unlock it (admin: Axes →
+# Access attempts, or `manage.py axes_reset`). 0 minutes: locked until unlocked.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=30)
+_login_cooloff = env.int("LOGIN_COOLOFF_MINUTES", default=30)
+AXES_COOLOFF_TIME = timedelta(minutes=_login_cooloff) if _login_cooloff > 0 else None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
