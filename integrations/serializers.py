@@ -122,6 +122,8 @@ class IntegrationSerializer(serializers.ModelSerializer):
     has_credentials = SecretPresenceField(source="credentials")
     credentials_keys = KeyNamesField(source="credentials")
     token_expired = serializers.BooleanField(read_only=True)
+    # Empty when the provider's own base URL is used, so not a "uri" in the schema.
+    api_endpoint = serializers.CharField(read_only=True, help_text="Replaces the provider's base URL; empty: none.")
 
     class Meta:
         model = Integration
