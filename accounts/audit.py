@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 _SECRET_WORDS = ("secret", "token", "password", "api_key_value", "credential_value", "raw")
 
 
-def _client_ip(request) -> str | None:
+def client_ip(request) -> str | None:
+    """The address a request came from, as every record of who-did-what (audit, sign-in lockout) names it."""
     value = (getattr(request, "META", None) or {}).get("REMOTE_ADDR") or ""
     try:
         return str(ipaddress.ip_address(value))
@@ -95,7 +96,7 @@ def record_audit(
                 target_id=str(target.pk) if target is not None and target.pk is not None else "",
                 target_repr=str(target)[:200] if target is not None else "",
                 details=_scrub(details or {}),
-                ip_address=_client_ip(request) if request is not None else None,
+                ip_address=client_ip(request) if request is not None else None,
                 via=via,
             )
     except Exception:  # noqa: BLE001 - the trail must not undo the action it records

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from rest_framework import authentication, exceptions
 
+from .audit import client_ip
 from .models import ApiKey, Organization
 from .services import api_key_authenticate
+from .throttling import failure_record
 
 
 @dataclass
@@ -48,11 +50,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if keyword.lower() != self.keyword.lower():  # auth schemes are case-insensitive (RFC 9110 11.1)
             return None
         raw = raw.strip()
-        if not raw:
-            raise exceptions.AuthenticationFailed("No API key given.")
-        api_key = api_key_authenticate(raw)
+        api_key = api_key_authenticate(raw) if raw else None
         if api_key is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+            failure_record(client_ip(request))  # past the limit: 429 instead of 401
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key." if raw else "No API key given.")
         return ApiKeyPrincipal(api_key), api_key
 
     def authenticate_header(self, request) -> str:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from config.api import DateTimeFilter
 
 from .models import Order, OrderStatus, Product, ProductStatus, StockLevel
 from .selectors import stock_level_low
@@ -29,6 +33,7 @@ class StockLevelFilter(django_filters.FilterSet):
         model = StockLevel
         fields = ["sku", "location", "low_stock"]
 
+    @extend_schema_field(OpenApiTypes.STR)  # the choices above say which strings; no model field to read
     def filter_low(self, queryset, name, value):
         low = stock_level_low(queryset)
         return low if value else queryset.exclude(pk__in=low.values("pk"))
@@ -37,8 +42,8 @@ class StockLevelFilter(django_filters.FilterSet):
 class OrderFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices, help_text="Repeat for several.")
     integration = django_filters.NumberFilter(field_name="integration_id", help_text="An integration id.")
-    placed_after = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
-    placed_before = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+    placed_after = DateTimeFilter(field_name="placed_at", lookup_expr="gte")
+    placed_before = DateTimeFilter(field_name="placed_at", lookup_expr="lt")
 
     class Meta:
         model = Order

@@ -7,24 +7,104 @@ views mix in `TenantScopedMixin`, and its schema annotations use `error_response
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import pagination, serializers
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import pagination, parsers, serializers
 
 from accounts.tenancy import request_tenant
 
 
 class CursorPagination(pagination.CursorPagination):
-    """Cursor pagination: stable under inserts and cheap on large tables (no COUNT)."""
+    """Cursor pagination: stable under inserts and cheap on large tables (no COUNT).
+
+    A `page_size` or `cursor` the client got wrong is a 400 naming it; DRF
+    would silently use the default size, or answer 404 for a list that exists.
+    """
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
     ordering = "-created_at"
 
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise serializers.ValidationError(
+                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
 
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except drf_exceptions.NotFound:
+            raise serializers.ValidationError(
+                {self.cursor_query_param: ["Not a cursor this API gave out; use the next or previous link."]}
+            ) from None
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+        return parameters
+
+
+# ---------------------------------------------------------------- input PostgreSQL cannot hold
+
+
+def contains_nul(value: Any) -> bool:
+    """True when a NUL character hides anywhere in parsed JSON (keys included): PostgreSQL text cannot hold it."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
+
+
+class JSONParser(parsers.JSONParser):
+    """The API's JSON parser: a `\u0000` anywhere in the body is a 400 before any serializer or query sees it."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        if contains_nul(data):
+            raise serializers.ValidationError({"body": ["Text may not contain NUL characters (\\u0000)."]})
+        return data
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 instant, read in UTC.
+
+    Python accepts offsets up to ±23:59 but PostgreSQL only ±15:59, so the
+    instant is converted to UTC here, and one that has no UTC form (year 1 at
+    +01:00, year 9999 at -23:59) is a validation error, not a database error.
+    """
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise DjangoValidationError("This instant is outside the range of dates.", code="invalid") from None
+
+
+class DateTimeFilter(django_filters.IsoDateTimeFilter):
+    """The one datetime filter of the API (…_after / …_before)."""
+
+    field_class = UTCDateTimeField
 
 
 class RejectUnknownFieldsMixin:

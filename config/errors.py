@@ -8,11 +8,14 @@ that a client sees one shape whatever went wrong.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.db import DataError, InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -93,6 +96,16 @@ class UnsafeURL(ValidationError):
     default_message = "The URL points at a private, loopback or link-local address."
 
 
+class ServiceUnavailable(ApplicationError):
+    code = "SERVICE_UNAVAILABLE"
+    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_message = "The service cannot reach its database; try again shortly."
+
+
+# Seconds a client is asked to wait when the database is unreachable.
+DATABASE_RETRY_AFTER = 10
+
+
 _DRF_CODES = {
     drf_exceptions.NotAuthenticated: ("NOT_AUTHENTICATED", status.HTTP_401_UNAUTHORIZED),
     drf_exceptions.AuthenticationFailed: ("AUTHENTICATION_FAILED", status.HTTP_401_UNAUTHORIZED),
@@ -129,6 +142,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if retry_after is not None:
             headers["Retry-After"] = str(int(retry_after))
         return Response(body, status=code, headers=headers)
+    if isinstance(exc, DataError):  # a value the database cannot hold (out of range, a NUL): the input's fault
+        logger.info("Database refused a request value: %s", type(exc).__name__)
+        return Response(error_body("VALIDATION_ERROR", "A value in the request is out of range or not storable."),
+                        status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -154,3 +171,55 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
         headers["WWW-Authenticate"] = "Api-Key"
     return Response(error_body(code, message, details), status=http_status, headers=headers)
+
+
+# ---------------------------------------------------------------- outside DRF: Django's handlers and middleware
+
+API_PREFIX = "/api/"
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """The database could not be reached (refused, timed out, dropped), as opposed to a query it refused."""
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def envelope_response(code: str, message: str, status_code: int, details: dict[str, Any] | None = None,
+                      headers: dict[str, str] | None = None) -> JsonResponse:
+    return JsonResponse(error_body(code, message, details), status=status_code, headers=headers)
+
+
+def database_unavailable_response() -> JsonResponse:
+    exc = ServiceUnavailable()
+    return envelope_response(exc.code, exc.message, exc.http_status,
+                             headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: the envelope under /api/ (a URL no route matches), Django's page elsewhere."""
+    if is_api_request(request):
+        return envelope_response("NOT_FOUND", "Not found.", status.HTTP_404_NOT_FOUND)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: under /api/ a JSON envelope (503 when the database is unreachable), Django's page elsewhere.
+
+    Nothing of the exception reaches the client; Django has logged it already.
+    """
+    if not is_api_request(request):
+        return defaults.server_error(request)
+    if database_unavailable(sys.exc_info()[1]):
+        return database_unavailable_response()
+    return envelope_response("INTERNAL_ERROR", "Something went wrong on our side; it has been logged.",
+                             status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400 (a SuspiciousOperation, a malformed request): the envelope under /api/."""
+    if is_api_request(request):
+        return envelope_response("VALIDATION_ERROR", "The request is not valid.", status.HTTP_400_BAD_REQUEST)
+    return defaults.bad_request(request, exception)

@@ -122,3 +122,52 @@ def add_provider_routes(result: dict[str, Any], generator, request, public) -> d
     for path, operations in PROVIDER_ROUTES.items():
         paths.setdefault(path, {}).update(operations)
     return result
+
+
+# ---------------------------------------------------------------- errors every operation can answer
+
+_COMMON_ERRORS = {
+    "400": "VALIDATION_ERROR: a parameter or the body is not valid (details name each field).",
+    "401": "NOT_AUTHENTICATED or AUTHENTICATION_FAILED: no or bad `Authorization: Api-Key <key>`.",
+    "403": "PERMISSION_DENIED: the key's role does not allow this.",
+    "404": "NOT_FOUND (or a more specific *_NOT_FOUND): not in the caller's organization.",
+    "429": "RATE_LIMITED: too many failed API keys from this address; see Retry-After.",
+    "503": "SERVICE_UNAVAILABLE: the database cannot be reached; see Retry-After.",
+}
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}}
+
+
+def _error_codes(path: str, operation: dict[str, Any]) -> list[str]:
+    """The error statuses an operation can answer, from what it takes: a key, parameters, a body, an id."""
+    codes = ["503"]
+    secured = {"ApiKeyAuth": []} in operation.get("security", [])
+    if secured:
+        codes += ["401", "403", "429"]
+    if operation.get("parameters") or operation.get("requestBody") or secured:
+        codes.append("400")  # a NUL byte in any query parameter is refused too
+    if "{" in path:
+        codes.append("404")
+    return codes
+
+
+def add_error_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: every API operation lists the envelope errors it can answer.
+
+    Operations keep what they describe themselves (a specific 404 code, a 409);
+    this adds the statuses the shared plumbing gives every operation:
+    authentication and its throttle, validation (query and body), missing ids,
+    and the database being down.
+    """
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for code in _error_codes(path, operation):
+                if code not in responses:
+                    responses[code] = _json(_ERROR, _COMMON_ERRORS[code])
+                if code in ("429", "503"):
+                    responses[code].setdefault("headers", {}).update(_RETRY_AFTER)
+    return result

@@ -6,6 +6,7 @@ With `APP_ENV=production` the secrets have no default, so a bad deploy fails at 
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -24,6 +25,12 @@ IS_PRODUCTION = APP_ENV == "production"
 DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
 # An empty value (as .env.example leaves optional ones) means "use the default".
 VAR_DIR = Path(env.str("VAR_DIR", default="") or BASE_DIR / "var")
+
+
+def _or_default(raw: str, cast: type, default):
+    """`raw` read as `cast` the way django-environ reads it, or `default` when it is empty."""
+    return default if raw.strip() == "" else environ.Env.parse_value(raw.strip(), cast)
+
 
 # Insecure defaults exist only outside production; production must set both.
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
@@ -57,6 +64,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "social_django",
+    "axes",
     "accounts",
     "integrations",
     "connectors",
@@ -68,6 +76,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ApiGuardMiddleware",  # /api/: NUL bytes refused, database down → 503
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -76,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "social_django.middleware.SocialAuthExceptionMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out sign-in with 429
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -159,9 +169,24 @@ else:
 
 # ---------------------------------------------------------------- auth, sessions
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: a locked-out user or address gets no further
     "social_core.backends.google.GoogleOAuth2",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Console sign-in lockout (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one user name, or from one
+# address, further sign-ins (even right ones) answer 429 until the cool-off ends or staff unlock it (admin: Axes →
+# Access attempts, or `manage.py axes_reset`). 0 minutes: locked until unlocked.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=30)
+_login_cooloff = env.int("LOGIN_COOLOFF_MINUTES", default=30)
+AXES_COOLOFF_TIME = timedelta(minutes=_login_cooloff) if _login_cooloff > 0 else None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no banner on every process start (commands print their own first line; tests read it)
+# Failed API keys per client address within a window, after which a wrong key answers 429 (a right key still works).
+API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=20)
+API_KEY_FAILURE_WINDOW_SECONDS = env.int("API_KEY_FAILURE_WINDOW_SECONDS", default=60)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -176,6 +201,28 @@ CSRF_COOKIE_SECURE = IS_PRODUCTION
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/admin/"
 
+# ---------------------------------------------------------------- https
+# Production answers only over https: plain http is redirected, and browsers are told (HSTS) never to try it.
+# The probes stay on plain http so a load balancer or orchestrator can reach them inside the network.
+# An empty value keeps the per-environment default, so a copied .env.example never switches https off.
+SECURE_SSL_REDIRECT = _or_default(env.str("SECURE_SSL_REDIRECT", default=""), bool, IS_PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^ready/$"]
+SECURE_HSTS_SECONDS = _or_default(env.str("SECURE_HSTS_SECONDS", default=""), int, 31536000 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _or_default(env.str("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=""), bool,
+                                             IS_PRODUCTION)
+# Preloading binds the whole registrable domain in every browser for months; its owner decides, not this app.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Behind a proxy that terminates TLS: "<header>,<value>" the proxy sets on https requests, e.g.
+# HTTP_X_FORWARDED_PROTO,https. Only set it when the proxy overwrites that header on every request.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header and (len(_proxy_ssl_header) != 2 or not _proxy_ssl_header[0].startswith("HTTP_")):
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER must read HTTP_<HEADER>,<value>, e.g. HTTP_X_FORWARDED_PROTO,https."
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
+
+# ---------------------------------------------------------------- staff sign-in with Google
 ALLOWED_EMAILS = env.list("ALLOWED_EMAILS", default=[])
 ALLOWED_EMAIL_DOMAINS = env.list("ALLOWED_EMAIL_DOMAINS", default=[])
 SOCIAL_AUTH_GOOGLE_OAUTH2_KEY = env.str("GOOGLE_OAUTH2_CLIENT_ID", default="")
@@ -228,7 +275,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasOrganizationRole"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
@@ -248,6 +295,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.schema.add_provider_routes",
+        "config.schema.add_error_responses",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -264,13 +312,23 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKeyAuth": []}],
+    # Every record has a "status"; each choice set gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "IntegrationStatusEnum": "integrations.models.IntegrationStatus",
+        "OrderStatusEnum": "commerce.models.OrderStatus",
+        "ProductStatusEnum": "commerce.models.ProductStatus",
+        "PushStatusEnum": "commerce.models.PushStatus",
+        "JobStatusEnum": "syncjobs.models.JobStatus",
+        "IncomingWebhookStatusEnum": "webhooks.models.IncomingStatus",
+        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+    },
 }
 
 # ---------------------------------------------------------------- integrations
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 OAUTH_ALLOWED_REDIRECT_URIS = env.list("OAUTH_ALLOWED_REDIRECT_URIS", default=[])
 OAUTH_STATE_TTL_MINUTES = env.int("OAUTH_STATE_TTL_MINUTES", default=10)
-# Hosts or CIDR ranges that outbound calls may reach although they are private or loopback.
+# Hosts or CIDR ranges that outbound calls may reach although they are not public (private, loopback, CGNAT...).
 OUTBOUND_URL_ALLOWLIST = env.list("OUTBOUND_URL_ALLOWLIST", default=[])
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)

@@ -1,7 +1,8 @@
 """Checks on URLs Switchyard will call out to (api_endpoint overrides, webhook endpoints).
 
-A URL that resolves to a private, loopback, link-local or otherwise non-public
-address is refused unless its host or address is in `OUTBOUND_URL_ALLOWLIST`
+A URL that resolves to anything but a globally reachable unicast address
+(private, loopback, link-local, shared/CGNAT, multicast, reserved, or an IPv4
+of those kinds wrapped in IPv6) is refused unless its host or address is in `OUTBOUND_URL_ALLOWLIST`
 (host names, IP addresses or CIDR ranges). This keeps a tenant from pointing the
 hub at the cloud metadata service or the internal network (SSRF).
 
@@ -18,6 +19,7 @@ WEBHOOK_ALLOWED_CIDRS) pass it as `allowlist=`; the default is OUTBOUND_URL_ALLO
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -35,11 +37,12 @@ ALLOWED_SCHEMES = ("http", "https")
 def _allowlisted(
     host: str, addresses: list[ipaddress._BaseAddress], allowlist: Iterable[str] | None = None
 ) -> bool:
+    host = _normal_host(host)
     for entry in settings.OUTBOUND_URL_ALLOWLIST if allowlist is None else allowlist:
         entry = entry.strip().lower()
         if not entry:
             continue
-        if entry == host.lower():
+        if entry == host:
             return True
         try:
             network = ipaddress.ip_network(entry, strict=False)
@@ -50,27 +53,74 @@ def _allowlisted(
     return False
 
 
-def _is_public(address: ipaddress._BaseAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return not (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-    )
+# Ranges Python 3.11's `is_global` still calls global but that no one on the internet answers from: IETF protocol
+# assignments, IPv4-compatible IPv6 (deprecated, carries an IPv4 the stack may route), the local-use NAT64 prefix
+# (a translator inside our own network), documentation and SRv6 SIDs.
+_NOT_GLOBAL = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.0.0/24", "::/96", "64:ff9b:1::/48", "3fff::/20", "5f00::/16")
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
+    """The IPv4 addresses a packet to this IPv6 address really travels to, for the transition formats."""
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    if address.teredo is not None:
+        return list(address.teredo)  # the relay server and the client behind it
+    if address in _NAT64:
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return None
+
+
+def is_public_address(address: ipaddress._BaseAddress) -> bool:
+    """True only for a globally reachable unicast address: the one rule every outbound check applies.
+
+    IPv6 forms that carry an IPv4 (IPv4-mapped, 6to4, Teredo, NAT64) are judged
+    by the IPv4 they carry, so `[2002:7f00:1::]` is loopback and
+    `[64:ff9b::a9fe:a9fe]` is the metadata service, whatever the prefix says.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            return all(is_public_address(inner) for inner in embedded)
+    return address.is_global and not address.is_multicast and not any(address in net for net in _NOT_GLOBAL)
+
+
+def _normal_host(host: str) -> str:
+    """A host as the resolver sees it: no brackets, lower case, no trailing root dot."""
+    host = host.strip("[]").lower()
+    return host[:-1] if host.endswith(".") and not host.endswith("..") else host
+
+
+def _literal_address(host: str) -> ipaddress._BaseAddress | None:
+    """The address a host names by itself, in any spelling the C resolver accepts (2130706433, 0x7f.1, 0177.1)."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if _LEGACY_IPV4.match(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
 
 
 def resolve(host: str) -> list[ipaddress._BaseAddress]:
-    try:
-        return [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        pass
+    """Every address `host` stands for; UnsafeURL when it stands for none."""
+    host = _normal_host(host)
+    literal = _literal_address(host)
+    if literal is not None:
+        return [literal]
+    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback, whatever DNS says
+        return [ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1")]
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
+    except (OSError, UnicodeError, ValueError):  # gaierror, an IDN label too long, a NUL in the name
         raise UnsafeURL(f"Host {host!r} does not resolve.", details={"url": ["host does not resolve"]}) from None
     return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
 
@@ -86,18 +136,25 @@ def check_outbound_url(
 ) -> str:
     """Return the URL if Switchyard may call it; raise UnsafeURL (a VALIDATION_ERROR-class error) otherwise.
 
-    `allowlist` replaces OUTBOUND_URL_ALLOWLIST (host names, IPs or CIDRs);
-    `allowlist_setting` only names it in the error message. `allow_unresolved`
-    accepts a host that does not resolve *now* (saving a store's URL while the
-    network or its DNS is down): nothing is called then, and every call checks
-    the URL again, so an address that later resolves inward is still refused.
+    The one SSRF guard: every user-supplied URL goes through it when saved and
+    again before each call. `allowlist` replaces OUTBOUND_URL_ALLOWLIST (host
+    names, IPs or CIDRs); `allowlist_setting` only names it in the error
+    message. `allow_unresolved` accepts a host name that does not resolve *now*
+    (saving a store's URL while the network or its DNS is down): nothing is
+    called then, and every call checks the URL again, so an address that later
+    resolves inward is still refused. IP literals and localhost names never
+    need DNS, so they are judged even then.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a malformed port raises here, not later in the HTTP client
+    except ValueError:
+        raise UnsafeURL("The URL cannot be parsed.", details={field: ["not a valid URL"]}) from None
     if parts.scheme not in ALLOWED_SCHEMES or not parts.hostname:
         raise UnsafeURL("Only http and https URLs with a host are allowed.", details={field: ["not an http(s) URL"]})
     if require_https and parts.scheme != "https":
         raise UnsafeURL("Only https URLs are allowed.", details={field: ["https is required"]})
-    if parts.username or parts.password:
+    if parts.username or parts.password or "@" in parts.netloc:
         raise UnsafeURL("URLs may not carry credentials.", details={field: ["credentials in URL"]})
     host = parts.hostname
     try:
@@ -105,12 +162,12 @@ def check_outbound_url(
     except UnsafeURL:
         if allow_unresolved:
             return url
-        raise
+        raise UnsafeURL(f"Host {host!r} does not resolve.", details={field: ["host does not resolve"]}) from None
     if _allowlisted(host, addresses, allowlist):
         return url
-    if not all(_is_public(a) for a in addresses):
+    if not all(is_public_address(a) for a in addresses):
         raise UnsafeURL(
-            f"{host} resolves to a private, loopback or link-local address.",
+            f"{host} resolves to an address that is not public (private, loopback, link-local, shared or reserved).",
             details={field: [f"points at a non-public address; add it to {allowlist_setting} to allow it"]},
         )
     return url
@@ -126,7 +183,7 @@ class UnsafeAddress(UnsafeURL):
 def check_connected_address(host: str, peer: str, *, allowlist: Iterable[str] | None = None) -> None:
     """Raise UnsafeAddress unless `peer` (the IP a socket is connected to) may be reached for `host`."""
     address = ipaddress.ip_address(peer.split("%", 1)[0])
-    if _allowlisted(host, [address], allowlist) or _is_public(address):
+    if _allowlisted(host, [address], allowlist) or is_public_address(address):
         return
     raise UnsafeAddress(
         f"{host} connected to a non-public address.", details={"url": ["connected to a non-public address"]}

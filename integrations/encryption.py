@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 
 TOKEN_PREFIX = "enc1"
@@ -105,8 +106,21 @@ def is_encrypted(value: str | None) -> bool:
     return bool(value) and KeyRing.token_key_id(value) is not None
 
 
+def _open_exported(token: str) -> str:
+    """The plaintext of a token read back from an export (loaddata); a token under an unknown key is invalid."""
+    try:
+        return key_ring().decrypt(token)
+    except DecryptionError as exc:
+        raise DjangoValidationError(str(exc)) from None
+
+
 class EncryptedTextField(models.TextField):
-    """A text field stored encrypted; Python code sees the plain string. Empty stays empty."""
+    """A text field stored encrypted; Python code sees the plain string. Empty stays empty.
+
+    Serialization (dumpdata, `manage.py backup`) writes a fresh ciphertext, never
+    the plaintext, and deserialization (loaddata) opens it again, so a backup is
+    as safe as the database and restores with the same key ring.
+    """
 
     def from_db_value(self, value, expression, connection):
         if value in (None, ""):
@@ -114,7 +128,12 @@ class EncryptedTextField(models.TextField):
         return key_ring().decrypt(value)
 
     def to_python(self, value):
+        if isinstance(value, str) and is_encrypted(value):
+            return _open_exported(value)
         return value
+
+    def value_to_string(self, obj):
+        return self.get_prep_value(self.value_from_object(obj))
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)
@@ -132,6 +151,8 @@ class EncryptedJSONField(models.TextField):
         return json.loads(key_ring().decrypt(value))
 
     def to_python(self, value):
+        if isinstance(value, str) and is_encrypted(value):
+            return json.loads(_open_exported(value))
         if isinstance(value, str) and value:
             return json.loads(value)
         return value
@@ -141,8 +162,8 @@ class EncryptedJSONField(models.TextField):
             return None
         return key_ring().encrypt(json.dumps(value, sort_keys=True, separators=(",", ":")))
 
-    def value_to_string(self, obj):  # dumpdata must never write secrets in the clear
-        return ""
+    def value_to_string(self, obj):  # exports carry ciphertext, never the clear value (see EncryptedTextField)
+        return self.get_prep_value(self.value_from_object(obj))
 
 
 ENCRYPTED_FIELD_TYPES = (EncryptedTextField, EncryptedJSONField)

@@ -15,6 +15,8 @@ from django.db.models import DateTimeField, Value
 from django.db.models.functions import Coalesce
 from rest_framework.filters import OrderingFilter
 
+from config.api import DateTimeFilter
+
 from .models import Integration, IntegrationLog, IntegrationStatus, IntegrationType, LogDirection
 
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
@@ -40,10 +42,10 @@ class IntegrationLogFilter(django_filters.FilterSet):
     action = django_filters.CharFilter()
     direction = django_filters.ChoiceFilter(choices=LogDirection.choices)
     status_code = django_filters.NumberFilter()
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = DateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="ISO 8601; rows created at or after this time."
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = DateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="ISO 8601; rows created strictly before this time."
     )
 

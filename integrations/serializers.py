@@ -125,6 +125,8 @@ class IntegrationSerializer(serializers.ModelSerializer):
     token_expired = serializers.BooleanField(read_only=True)
     webhook_url = serializers.SerializerMethodField(
         help_text="Where the provider delivers this integration's webhooks (`/api/webhooks/receive/{route_key}/`).")
+    # Empty when the provider's own base URL is used, so not a "uri" in the schema.
+    api_endpoint = serializers.CharField(read_only=True, help_text="Replaces the provider's base URL; empty: none.")
 
     class Meta:
         model = Integration

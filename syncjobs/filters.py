@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import django_filters
 
+from config.api import DateTimeFilter
+
 from .models import JobStatus, JobType, SyncJob, Trigger
 
 
@@ -12,10 +14,10 @@ class SyncJobFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=JobStatus.choices)
     job_type = django_filters.ChoiceFilter(choices=JobType.choices)
     trigger = django_filters.ChoiceFilter(choices=Trigger.choices)
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = DateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="ISO 8601; jobs created at or after this time."
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = DateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="ISO 8601; jobs created strictly before this time."
     )
 

@@ -50,6 +50,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_redis)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_api_key_failure_count():
+    """Tests sending wrong keys from the test client's address must not throttle the tests after them."""
+    from accounts.throttling import failures_forget
+
+    failures_forget("127.0.0.1")
+
+
 @pytest.fixture
 def org(db):
     return OrganizationFactory()

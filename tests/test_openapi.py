@@ -108,3 +108,20 @@ def test_swagger_ui_renders_without_external_hosts(client, db):
     for url in urls:  # every asset ships with the app (the sidecar), none is fetched from elsewhere
         assert finders.find(url.removeprefix("/static/")), url
     assert "/api/schema/" in html
+
+
+def test_every_operation_lists_the_errors_it_can_answer(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "503" in responses, (method, path)
+            assert "Retry-After" in responses["503"]["headers"], (method, path)
+            if {"ApiKeyAuth": []} in operation.get("security", []):
+                for code in ("400", "401", "403", "429"):
+                    assert code in responses, (method, path, code)
+                assert "Retry-After" in responses["429"]["headers"]
+            if "{" in path:
+                assert "404" in responses, (method, path)
+    listing = schema["paths"]["/api/integrations/"]["get"]
+    page_size = next(p for p in listing["parameters"] if p["name"] == "page_size")
+    assert page_size["schema"] == {"type": "integer", "minimum": 1, "maximum": 500}

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.audit import record_audit
-from config.api import StrictInputSerializer, TenantScopedMixin, error_responses
+from config.api import DateTimeFilter, StrictInputSerializer, TenantScopedMixin, error_responses
 
 from .events import event_catalog
 from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -53,8 +53,8 @@ class WebhookDeliveryFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
     event = django_filters.CharFilter()
     event_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = WebhookDelivery

@@ -255,7 +255,8 @@ def test_json_round_trips_through_the_field(value):
     assert field.from_db_value(stored, None, connection) == value
 
 
-def test_dumpdata_never_writes_credentials(integration):
+def test_dumpdata_writes_credentials_only_as_ciphertext(integration):
     field = Integration._meta.get_field("credentials")
-    assert field.value_to_string(integration) == ""
-    assert json.dumps(CREDENTIALS) not in field.value_to_string(integration)
+    exported = field.value_to_string(integration)
+    assert is_encrypted(exported) and json.dumps(CREDENTIALS) not in exported
+    assert field.to_python(exported) == CREDENTIALS

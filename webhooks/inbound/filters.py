@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from config.api import DateTimeFilter
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 
@@ -12,10 +13,10 @@ class IncomingWebhookFilter(django_filters.FilterSet):
     integration = django_filters.NumberFilter(field_name="integration_id", help_text="An integration id.")
     integration_code = django_filters.CharFilter(field_name="integration__code", help_text="An integration code.")
     event_type = django_filters.CharFilter()
-    received_after = django_filters.IsoDateTimeFilter(
+    received_after = DateTimeFilter(
         field_name="received_at", lookup_expr="gte", help_text="ISO 8601; received at or after this time."
     )
-    received_before = django_filters.IsoDateTimeFilter(
+    received_before = DateTimeFilter(
         field_name="received_at", lookup_expr="lt", help_text="ISO 8601; received strictly before this time."
     )
 
