@@ -247,7 +247,8 @@ class FulfillmentAnalyticsView(TenantScopedMixin, APIView):
         description="Every location a channel offered (a sync or a discover), with the ERP location it maps to. "
                     "Levels at an unmapped location are recorded but land nowhere; pushes go per mapped location.",
         parameters=[OpenApiParameter("integration", int, description="Only this integration's locations.")],
-        responses={200: ChannelLocationSerializer(many=True), **error_responses(bad_request=_FILTER_ERRORS)}),
+        responses={200: ChannelLocationSerializer(many=True), **error_responses(
+            bad_request=_FILTER_ERRORS, not_found="INTEGRATION_NOT_FOUND: `integration` is not one of yours.")}),
     retrieve=extend_schema(summary="Get a channel stock location", responses={
         200: ChannelLocationSerializer, **error_responses(not_found="CHANNEL_LOCATION_NOT_FOUND")}),
     partial_update=extend_schema(
