@@ -137,9 +137,21 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# A request never waits on the broker: a publish gives up after this (connect, and each reply), once, and
+# config/broker.py then skips publishing for CELERY_BROKER_BREAKER_SECONDS (the rows' sweepers re-send).
+CELERY_BROKER_TIMEOUT = env.float("CELERY_BROKER_TIMEOUT", default=0.5)
+CELERY_BROKER_BREAKER_SECONDS = env.float("CELERY_BROKER_BREAKER_SECONDS", default=5.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_TIMEOUT
+# A worker outlives any broker outage: it reconnects forever instead of exiting after 100 tries.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        "socket_connect_timeout": CELERY_BROKER_TIMEOUT,
+        "socket_timeout": CELERY_BROKER_TIMEOUT,
+        "max_retries": 0,  # a publish on a dead connection fails at once rather than reconnecting for seconds
+    }
 else:
     # The filesystem transport needs no server; worker and beat share the folder.
     _celery_dir = VAR_DIR / "celery"

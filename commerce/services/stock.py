@@ -227,9 +227,11 @@ def queue_inventory_push(
 
 
 def _schedule_push(integration_id: int, countdown: float) -> None:
+    from config.broker import nudge_on_commit
+
     from ..tasks import push_inventory
 
-    transaction.on_commit(lambda: push_inventory.apply_async(args=[integration_id], countdown=countdown))
+    nudge_on_commit(push_inventory, (integration_id,), countdown=countdown)
 
 
 def available_by_product(*, product_ids: Iterable[int]) -> dict[int, int]:
