@@ -308,8 +308,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Switchyard <switchya
 # ---------------------------------------------------------------- sync
 # Incremental syncs start this many seconds before the last one did, so a change that landed while it ran comes again.
 SYNC_OVERLAP_SECONDS = env.int("SYNC_OVERLAP_SECONDS", default=300)
-# A running job that has not checkpointed for this long is presumed dead and is re-queued by the scheduler.
-SYNC_JOB_LEASE_SECONDS = env.int("SYNC_JOB_LEASE_SECONDS", default=600)
+# A job not renewed for this long is presumed dead (running) or its message lost (pending) and is re-queued by
+# the scheduler (every 30 s). A running job renews it every quarter lease (a heartbeat) and at every page.
+SYNC_JOB_LEASE_SECONDS = env.int("SYNC_JOB_LEASE_SECONDS", default=60)
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
 SYNC_RETRY_BACKOFF_SECONDS = env.int("SYNC_RETRY_BACKOFF_SECONDS", default=30)
 SYNC_ERROR_SAMPLE_SIZE = env.int("SYNC_ERROR_SAMPLE_SIZE", default=20)
