@@ -19,8 +19,10 @@ processed, and prints one row:
 Scenarios: baseline; Redis refused; Redis hung; PostgreSQL cut; PostgreSQL hung;
 worker SIGKILL; worker SIGTERM. Unacknowledged answers (503 while PostgreSQL is
 down, a client timeout) are the provider's to retry, so they are not "lost".
-WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS is 15 here (60 by default) to keep the run
-short; recovery after a broker outage is bounded by it plus the 30 s sweep.
+WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS is 15 here (60 by default) and
+WEBHOOK_INCOMING_LEASE_SECONDS 60 (300 by default) to keep the run short: a
+webhook a worker was processing when the database went away is taken up again
+once its lease runs out, so at the defaults that recovery takes about 5 minutes.
 """
 
 from __future__ import annotations
@@ -169,8 +171,10 @@ def signed(number: int, run: str) -> tuple[str, bytes, dict[str, str]]:
     return event_id, body, headers
 
 
-def post_stream(port: int, path: str, n: int, run: str, clients: int = 4) -> tuple[int, list[str], float]:
-    """Post n webhooks over `clients` connections; (tried, acknowledged event ids, slowest answer)."""
+def post_stream(port: int, path: str, n: int, run: str, span: float, clients: int = 4) -> tuple[int, list[str], float]:
+    """Post n webhooks over `clients` connections, paced to take about `span` seconds (so the stream runs before,
+    through and after the fault); (tried, acknowledged event ids, slowest answer)."""
+    pause = span / max(1, n / clients)
     acked: list[str] = []
     slowest = [0.0]
     lock = threading.Lock()
@@ -195,7 +199,7 @@ def post_stream(port: int, path: str, n: int, run: str, clients: int = 4) -> tup
                 slowest[0] = max(slowest[0], time.monotonic() - started)
                 if 200 <= status < 300:
                     acked.append(event_id)
-            time.sleep(0.1)
+            time.sleep(max(0.0, pause - (time.monotonic() - started)))
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
@@ -255,7 +259,8 @@ def main() -> int:
     )
     connections.close_all()
     env = {**os.environ, "DATABASE_URL": pg.url(db_url), "REDIS_URL": rd.url(broker_url), "DEBUG": "false",
-           "WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS": "15", "CONN_MAX_AGE": "0", "PYTHONUNBUFFERED": "1"}
+           "WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS": "15", "WEBHOOK_INCOMING_LEASE_SECONDS": "60",
+           "CONN_MAX_AGE": "0", "PYTHONUNBUFFERED": "1"}
     port = pg.port + 1000 if pg.port < 64000 else 18000
     bin_dir = Path(sys.executable).parent
     web = start([str(bin_dir / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
@@ -276,8 +281,11 @@ def main() -> int:
             pg.set("cut" if kind == "postgres-cut" else "hang")
             return lambda: pg.set("up")
         if kind.startswith("worker"):
-            sig = signal.SIGKILL if kind == "worker-sigkill" else signal.SIGTERM
-            for pid in celery_pids(worker):
+            pids = celery_pids(worker)
+            # SIGKILL takes the pool children too (an OOM kill, a lost machine); SIGTERM goes to the main process
+            # alone, as `docker stop` sends it to PID 1, which then shuts its pool down warmly.
+            sig, pids = (signal.SIGKILL, pids) if kind == "worker-sigkill" else (signal.SIGTERM, pids[:1])
+            for pid in pids:
                 try:
                     os.kill(pid, sig)
                 except ProcessLookupError:
@@ -288,6 +296,7 @@ def main() -> int:
     scenarios = ["baseline", "redis-refused", "redis-hung", "postgres-cut", "postgres-hung",
                  "worker-sigkill", "worker-sigterm"]
     rows = []
+    span = args.fault_seconds + 6  # the stream: 2 s before the fault, through it, and 4 s after
     try:
         for kind in scenarios:
             if args.only and kind not in args.only:
@@ -296,7 +305,7 @@ def main() -> int:
             result: dict = {}
             path = f"/api/webhooks/receive/{integration.code}/"
             sender = threading.Thread(target=lambda result=result, path=path, run=run: result.update(
-                zip(("tried", "acked", "slowest"), post_stream(port, path, args.webhooks, run), strict=True)))
+                zip(("tried", "acked", "slowest"), post_stream(port, path, args.webhooks, run, span), strict=True)))
             sender.start()
             time.sleep(2)
             lift = fault(kind)
