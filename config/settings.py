@@ -147,12 +147,24 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "config.beat_scheduler:SingleBeatScheduler"  # one beat sends; a second stands by
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# A request never waits on the broker: a publish gives up after this (connect, and each reply), once, and
+# config/broker.py then skips publishing for CELERY_BROKER_BREAKER_SECONDS (the rows' sweepers re-send).
+CELERY_BROKER_TIMEOUT = env.float("CELERY_BROKER_TIMEOUT", default=0.5)
+CELERY_BROKER_BREAKER_SECONDS = env.float("CELERY_BROKER_BREAKER_SECONDS", default=5.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_TIMEOUT
+# A worker outlives any broker outage: it reconnects forever instead of exiting after 100 tries.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        "socket_connect_timeout": CELERY_BROKER_TIMEOUT,
+        "socket_timeout": CELERY_BROKER_TIMEOUT,
+        "max_retries": 0,  # a publish on a dead connection fails at once rather than reconnecting for seconds
+    }
 else:
     # The filesystem transport needs no server; worker and beat share the folder.
     _celery_dir = VAR_DIR / "celery"
@@ -357,8 +369,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Switchyard <switchya
 # ---------------------------------------------------------------- sync
 # Incremental syncs start this many seconds before the last one did, so a change that landed while it ran comes again.
 SYNC_OVERLAP_SECONDS = env.int("SYNC_OVERLAP_SECONDS", default=300)
-# A running job that has not checkpointed for this long is presumed dead and is re-queued by the scheduler.
-SYNC_JOB_LEASE_SECONDS = env.int("SYNC_JOB_LEASE_SECONDS", default=600)
+# A job not renewed for this long is presumed dead (running) or its message lost (pending) and is re-queued by
+# the scheduler (every 30 s). A running job renews it every quarter lease (a heartbeat) and at every page.
+SYNC_JOB_LEASE_SECONDS = env.int("SYNC_JOB_LEASE_SECONDS", default=60)
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
 SYNC_RETRY_BACKOFF_SECONDS = env.int("SYNC_RETRY_BACKOFF_SECONDS", default=30)
 SYNC_ERROR_SAMPLE_SIZE = env.int("SYNC_ERROR_SAMPLE_SIZE", default=20)

@@ -13,17 +13,19 @@ recorded on the integration and published as an event in the same transaction.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config.broker import nudge
 from config.errors import ApplicationError, CapabilityNotSupported, SyncFailed, ValidationError
 from connectors import registry
 from connectors.errors import is_transient
@@ -56,11 +58,12 @@ class SyncJobFinished(ApplicationError):
 
 
 # ---------------------------------------------------------------------- start
-def enqueue_job(job_id: int) -> None:
-    """Send the Celery message that runs the job (after commit; the row is the job's record, the message a nudge)."""
+def enqueue_job(job_id: int) -> bool:
+    """Send the Celery message that runs the job, best effort (config/broker.py): the row is the job's record and
+    `sync_jobs_requeue_stale` re-sends a pending job whose message never came, so a dead broker fails nothing."""
     from .tasks import run_sync_job
 
-    run_sync_job.apply_async(args=[job_id], queue=settings.SYNC_TASK_QUEUE)
+    return nudge(run_sync_job, (job_id,), queue=settings.SYNC_TASK_QUEUE)
 
 
 def sync_job_start(
@@ -201,7 +204,8 @@ def sync_job_run(
         return None
     job, token = claimed
     try:
-        status = SyncEngine(job, lease_token=token, writers=writers, on_page=on_page).run()
+        with Heartbeat(job_id=job_id, token=token):
+            status = SyncEngine(job, lease_token=token, writers=writers, on_page=on_page).run()
     except LeaseLost:
         logger.warning("Sync job %s was claimed by another worker; this one stops.", job_id)
         return None
@@ -216,6 +220,47 @@ def sync_job_run(
             raise
         return job
     return _finish(job_id=job_id, token=token, status=status)
+
+
+class Heartbeat:
+    """Renews a held job's lease every quarter lease while it runs, from a thread of its own.
+
+    Pages renew the lease too, but one page may wait on a slow provider (timeouts, retries, Retry-After) for
+    longer than a lease. With the heartbeat the lease can be short (SYNC_JOB_LEASE_SECONDS, a minute) and a
+    dead worker's job is taken up again within about two, while a live one is never presumed dead. A
+    SIGKILLed worker takes the thread with it, which is the point. The renewal is conditional on our lease
+    token, so once another worker holds the job (or it was deferred or finished) the thread stops.
+
+    Not started inside a transaction (a caller's atomic block, a test): another connection could not see or
+    lock the claimed row until that transaction ends, and would only wait on it.
+    """
+
+    def __init__(self, *, job_id: int, token: str):
+        self.job_id, self.token = job_id, token
+        self.interval = max(settings.SYNC_JOB_LEASE_SECONDS / 4, 0.5)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"sync-job-{job_id}-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        if not connection.in_atomic_block:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.interval + 5)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                held = SyncJob.objects.filter(pk=self.job_id, lease_token=self.token, status=JobStatus.RUNNING)
+                if not held.update(heartbeat_at=timezone.now()):
+                    return
+        except Exception:  # noqa: BLE001 - a missed renewal costs at worst a requeue the lease token makes safe
+            logger.exception("Heartbeat of sync job %s failed", self.job_id)
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def _describe(exc: BaseException, integration: Integration) -> str:

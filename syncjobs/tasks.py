@@ -6,7 +6,7 @@ finds the job held or finished and does nothing; a lost one is re-sent by
 `run_due_syncs`, which re-queues jobs past their lease.
 
 Beat schedule (created by the project's periodic-task data migration):
-run_due_syncs every minute, check_integrations_health every 15 minutes,
+run_due_syncs every 30 s, check_integrations_health every 15 minutes,
 purge_finished_jobs daily.
 """
 
@@ -31,7 +31,7 @@ def run_sync_job(self, job_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def run_due_syncs() -> dict[str, list[int]]:
-    """Every minute: re-queue dead jobs, start scheduled syncs of due integrations."""
+    """Every 30 s: re-queue dead jobs and lost messages, start scheduled syncs of due integrations."""
     run = scheduler.syncs_run_due()
     return {"started": run.started, "requeued": run.requeued, "skipped": run.skipped}
 

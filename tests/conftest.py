@@ -36,6 +36,16 @@ def _block_network():
     socket.socket.connect = _real_connect
 
 
+@pytest.fixture(autouse=True)
+def _broker_breaker_closed():
+    """Each test starts with the publish circuit breaker closed: one test's dead broker is not the next one's."""
+    from config.broker import breaker
+
+    breaker.reset()
+    yield
+    breaker.reset()
+
+
 def _on_postgres() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 

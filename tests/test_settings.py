@@ -61,7 +61,9 @@ def test_without_redis_url_celery_uses_the_filesystem_transport(load_settings, t
 def test_with_redis_url_celery_and_the_cache_use_redis(load_settings):
     s = load_settings(REDIS_URL="redis://127.0.0.1:6379/3")
     assert s.CELERY_BROKER_URL == "redis://127.0.0.1:6379/3"
-    assert s.CELERY_BROKER_TRANSPORT_OPTIONS == {"visibility_timeout": 3600}
+    assert s.CELERY_BROKER_TRANSPORT_OPTIONS == {
+        "visibility_timeout": 3600, "socket_connect_timeout": 0.5, "socket_timeout": 0.5, "max_retries": 0,
+    }
     assert s.CACHES["default"] == {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": "redis://127.0.0.1:6379/3",

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Organization
+from config.broker import nudge
 from integrations.models import Integration
 
 from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -188,9 +189,10 @@ def publish_many(
     return deliveries
 
 def _nudge() -> None:
+    """Best effort (config/broker.py): the deliveries are rows, and beat runs the dispatcher every few seconds."""
     from .tasks import dispatch_due_deliveries
 
-    dispatch_due_deliveries.delay()
+    nudge(dispatch_due_deliveries)
 
 
 def nudge_dispatcher() -> None:

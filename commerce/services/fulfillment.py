@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.broker import nudge_on_commit
 from config.errors import ApplicationError, NotFound, ValidationError
 from connectors import registry
 from connectors.base import Capability
@@ -153,7 +154,7 @@ def fulfill(
     if fulfillment.push_status == PushStatus.PENDING:
         from ..tasks import push_fulfillment
 
-        push_fulfillment.delay_on_commit(fulfillment.pk)
+        nudge_on_commit(push_fulfillment, (fulfillment.pk,))
     return fulfillment
 
 
@@ -244,7 +245,7 @@ def fulfillment_retry_push(*, fulfillment: Fulfillment) -> Fulfillment:
     with transaction.atomic():
         Fulfillment.objects.filter(pk=fulfillment.pk, push_status=PushStatus.FAILED).update(
             push_status=PushStatus.PENDING, updated_at=timezone.now())
-        push_fulfillment.delay_on_commit(fulfillment.pk)
+        nudge_on_commit(push_fulfillment, (fulfillment.pk,))
     fulfillment.refresh_from_db()
     return fulfillment
 

@@ -247,11 +247,14 @@ def queue_inventory_push(
 
 
 def schedule_push(integration_id: int, countdown: float | None = None) -> None:
-    """Send the push task for one channel after commit (at once when no transaction is open)."""
+    """Nudge the push task for one channel after commit, best effort: the InventoryPush row and its sweeper
+    stand behind the message."""
+    from config.broker import nudge_on_commit
+
     from ..tasks import push_inventory
 
     delay = settings.COMMERCE_INVENTORY_PUSH_DELAY_SECONDS if countdown is None else countdown
-    transaction.on_commit(lambda: push_inventory.apply_async(args=[integration_id], countdown=delay))
+    nudge_on_commit(push_inventory, (integration_id,), countdown=delay)
 
 
 def product_ids_by_sku(*, organization: Organization, skus: Iterable[str], create_missing: bool = False,

@@ -55,7 +55,7 @@ def test_a_burst_of_100_changes_on_two_channels_makes_at_most_one_pending_push_p
 
     pending = list(InventoryPush.objects.values_list("integration_id", "product_id"))
     assert sorted(pending) == sorted((c.pk, mug.product_id) for c in two_channels)
-    assert sorted(call.kwargs["args"][0] for call in scheduled.call_args_list) == sorted(c.pk for c in two_channels)
+    assert sorted(call.args[0][0] for call in scheduled.call_args_list) == sorted(c.pk for c in two_channels)
 
     for channel in two_channels:
         push_inventory(channel.pk)

@@ -6,7 +6,7 @@ from django_celery_beat.models import PeriodicTask
 from config.celery import app
 
 EXPECTED = {
-    "syncjobs.tasks.run_due_syncs": 60,
+    "syncjobs.tasks.run_due_syncs": 30,
     "syncjobs.tasks.check_integrations_health": 900,
     "integrations.tasks.refresh_expiring_tokens": 300,
     "integrations.tasks.purge_oauth_states": 3600,

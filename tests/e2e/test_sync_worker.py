@@ -1,4 +1,4 @@
-"""A real Celery worker killed with SIGKILL in the middle of a 10,000-order backfill, and the job finishing anyway.
+"""A real Celery worker killed with SIGKILL in the middle of a backfill, and the job finishing anyway, once.
 
 The sandbox runs in a thread of the test process and the worker reaches it
 over 127.0.0.1; the worker is `celery -A config worker` on a queue of its own,
@@ -6,6 +6,12 @@ against Redis and the test's PostgreSQL database (as tests/test_celery_worker.py
 runs one). The whole worker process group is killed — no chance to ack, roll
 back politely or mark anything — then the scheduler's sweep re-queues the job
 once its lease expires and a second worker finishes it from the checkpoint.
+
+The lease is the DEFAULT one (SYNC_JOB_LEASE_SECONDS, renewed by the job's
+heartbeat): the issue's bound is that a dead worker's job is re-queued and
+done within two minutes at default settings. The test runs the scheduler's
+sweep itself every second instead of waiting for beat's 30 s tick, which the
+bound leaves room for.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ from syncjobs import services
 from syncjobs.models import JobStatus, JobType, SyncJob, Trigger
 from tests.factories import IntegrationFactory
 
-ORDERS = 10_000
-LEASE_SECONDS = 3
+ORDERS = 5_000
+RECOVERY_BOUND = 120  # seconds from the kill to the job completed: the issue's "within 2 minutes"
 BASE_DIR = Path(django_settings.BASE_DIR)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis, pytest.mark.celery_worker]
@@ -47,8 +53,8 @@ class Worker:
         env = {
             **os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": os.environ["REDIS_URL"],
             "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1",
-            "SYNC_TASK_QUEUE": queue, "SYNC_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
-            "OUTBOUND_URL_ALLOWLIST": "127.0.0.1", "CELERY_VISIBILITY_TIMEOUT": "10", "LOG_LEVEL": "INFO",
+            "SYNC_TASK_QUEUE": queue,
+            "OUTBOUND_URL_ALLOWLIST": "127.0.0.1", "LOG_LEVEL": "INFO",
         }
         command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--queues", queue,
                    "--hostname", f"{queue}-{log_path.stem}@%h", "--concurrency", "1", "--loglevel", "INFO",
@@ -88,7 +94,7 @@ def wait_for(condition, timeout: float, what: str, worker: Worker | None = None)
             return value
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}" + (f":\n{worker.log()[-4000:]}" if worker else ""))
-        time.sleep(0.1)
+        time.sleep(0.5)
 
 
 @pytest.fixture
@@ -103,7 +109,7 @@ def test_a_worker_killed_mid_backfill_and_a_requeued_job_finish_with_exactly_eve
 ):
     settings.OUTBOUND_URL_ALLOWLIST = ["127.0.0.1"]
     settings.SYNC_TASK_QUEUE = queue
-    settings.SYNC_JOB_LEASE_SECONDS = LEASE_SECONDS
+    assert settings.SYNC_JOB_LEASE_SECONDS <= 60, "the default lease must let a dead job be noticed in a minute"
     with SandboxServer(port=0, seed=31, orders=ORDERS, products=120, rate_limit=1_000_000,
                        leak_rate=1_000_000.0) as sandbox:
         integration = IntegrationFactory(
@@ -119,23 +125,29 @@ def test_a_worker_killed_mid_backfill_and_a_requeued_job_finish_with_exactly_eve
             # autocommit here: the job row is committed and its message sent to the worker's queue already
             wait_for(lambda: SyncJob.objects.get(pk=job.pk).pages_processed >= 8, 60, "eight pages", first)
             first.kill()
+            killed_at = time.monotonic()
             killed = SyncJob.objects.get(pk=job.pk)
             assert killed.status == JobStatus.RUNNING and killed.records_processed < ORDERS
             assert Order.objects.filter(integration=integration).count() == killed.records_created
-
-            time.sleep(LEASE_SECONDS + 0.5)
-            assert services.sync_jobs_requeue_stale() == [job.pk]  # what run_due_syncs does every minute
             second = Worker(queue, tmp_path / "second.log")
-            done = wait_for(
-                lambda: (j := SyncJob.objects.get(pk=job.pk)).status in (JobStatus.COMPLETED, JobStatus.FAILED)
-                and j, 120, "the job to finish", second,
-            )
+
+            requeued: list[int] = []
+
+            def sweep_until_finished():
+                requeued.extend(services.sync_jobs_requeue_stale())  # what run_due_syncs does every 30 s
+                job_now = SyncJob.objects.get(pk=job.pk)
+                return job_now if job_now.status in (JobStatus.COMPLETED, JobStatus.FAILED) else None
+
+            done = wait_for(sweep_until_finished, RECOVERY_BOUND + 60, "the job to finish", second)
+            recovered_in = time.monotonic() - killed_at
         finally:
             first.stop()
             if second is not None:
                 second.stop()
 
     assert done.status == JobStatus.COMPLETED, done.error_message
+    assert recovered_in < RECOVERY_BOUND, f"the killed job took {recovered_in:.0f}s to finish"
+    assert requeued == [job.pk]
     assert done.attempts == 2 and done.metadata["requeued"] == 1
     assert (done.records_processed, done.records_created, done.records_updated, done.records_failed) == (
         ORDERS, ORDERS, 0, 0)

@@ -26,7 +26,7 @@ def _public_dns(monkeypatch):
 
 @pytest.fixture
 def nudges():
-    with mock.patch("webhooks.tasks.dispatch_due_deliveries.delay") as delay:
+    with mock.patch("webhooks.tasks.dispatch_due_deliveries.apply_async") as delay:
         yield delay
 
 

@@ -41,6 +41,7 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from config.broker import nudge
 from config.errors import ApplicationError, InvalidSignature
 from connectors import registry
 from connectors.base import Connector
@@ -244,25 +245,20 @@ def _store(integration: Integration, connector: Connector, *, headers: Mapping[s
 
 
 def webhook_enqueue(webhook_id: int, *, countdown: float | None = None) -> bool:
-    """Send the processing nudge; False (logged) when the broker refuses it — the row is the queue of record.
+    """Send the processing nudge, best effort (config/broker.py); False when it was not sent.
 
-    `retry=False`: a request must not hang on a dead broker; the sweeper
-    re-queues whatever waited longer than WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS.
+    The row is the queue of record: the sweeper re-queues whatever waited
+    longer than WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS, so a dead broker costs a
+    request nothing and loses nothing.
     """
     from .tasks import process_incoming_webhook
 
-    options: dict[str, Any] = {"retry": False}
+    options: dict[str, Any] = {}
     if countdown:
         options["countdown"] = countdown
     if settings.WEBHOOK_INCOMING_QUEUE:
         options["queue"] = settings.WEBHOOK_INCOMING_QUEUE
-    try:
-        process_incoming_webhook.apply_async((webhook_id,), **options)
-    except Exception as exc:  # noqa: BLE001 - any broker failure: the sweeper will find the row
-        logger.warning("incoming webhook %s stored but not queued (%s: %s); the sweeper will pick it up",
-                       webhook_id, type(exc).__name__, exc)
-        return False
-    return True
+    return nudge(process_incoming_webhook, (webhook_id,), **options)
 
 
 def publish_failed(webhook: IncomingWebhook) -> None:

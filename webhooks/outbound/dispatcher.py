@@ -17,16 +17,24 @@ are not kept waiting behind it.
 
 The threads do HTTP only; the claiming and recording happen in the run's own
 thread, on its one database connection.
+
+A run is a short slice (DEFAULT_RUN_SECONDS of claiming; beat starts one every
+5 s and publishes nudge one), and it stops claiming as soon as its worker is
+told to shut down. So a SIGTERM waits only for the sends already in flight,
+whose outcomes are recorded before the task returns: nothing in flight is
+left leased, to be sent a second time after the lease runs out.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 
+from celery.signals import worker_shutting_down
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q
@@ -47,7 +55,15 @@ from .delivery import (
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
-DEFAULT_RUN_SECONDS = 50.0  # a run stops claiming after this (the beat starts another)
+DEFAULT_RUN_SECONDS = 3.0  # a run stops claiming after this (the beat starts another): a SIGTERM waits no longer
+
+# Set in the worker process that is shutting down (its pool's threads, or a solo pool): stop claiming at once.
+_shutting_down = threading.Event()
+
+
+@worker_shutting_down.connect
+def _stop_claiming(**kwargs) -> None:
+    _shutting_down.set()
 
 
 def _due(now: datetime):
@@ -178,6 +194,7 @@ class DispatchReport:
     attempts: int = 0
     delivered: int = 0
     seconds: float = 0.0
+    cut_short: bool = False  # the slice ended while there was work: the caller should start another run
 
     @property
     def failed(self) -> int:
@@ -185,21 +202,26 @@ class DispatchReport:
 
 
 def dispatch_due(*, threads: int | None = None, run_seconds: float = DEFAULT_RUN_SECONDS) -> DispatchReport:
-    """Send due deliveries until none is left (or `run_seconds` passed), then wait for those in flight."""
+    """Send due deliveries until none is left (or `run_seconds` passed, or the worker is shutting down), then wait
+    for those in flight and record them."""
     threads = threads or settings.WEBHOOK_DISPATCH_THREADS
     report, started = DispatchReport(), time.monotonic()
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook-send") as pool:
         running: dict[Future, OutgoingRequest] = {}
         while True:
             claimed = []
-            if len(running) < threads and time.monotonic() - started < run_seconds:
+            in_slice = time.monotonic() - started < run_seconds
+            if len(running) < threads and in_slice and not _shutting_down.is_set():
                 claimed = claim_due(limit=threads - len(running))
+                report.cut_short = False
                 for request in _prepare(claimed) if claimed else ():
                     running[pool.submit(send, request)] = request
             if not running:
                 if claimed:
                     continue
                 break
+            if not in_slice and not _shutting_down.is_set():
+                report.cut_short = True
             done, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             report.attempts += len(done)
             report.delivered += _record_batch([(running.pop(future), future) for future in done])

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, Role
+from config.broker import nudge, nudge_on_commit
 from config.errors import ValidationError
 from integrations.models import Integration
 
@@ -191,7 +192,7 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
         endpoint=endpoint, organization=endpoint.organization, event=PING, event_id=new_event_id(),
         payload=envelope(PING, data),
     )
-    deliver.delay_on_commit(delivery.pk)
+    nudge_on_commit(deliver, (delivery.pk,))  # not sent: the dispatcher's sweep sends the pending row
     return delivery
 
 
@@ -208,7 +209,7 @@ def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     if not WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, is_active=True).exists():
         raise ValidationError("The endpoint is disabled; enable it first.", details={"endpoint": ["disabled"]})
     _requeue(WebhookDelivery.objects.filter(pk=delivery.pk), now=timezone.now())
-    deliver.delay_on_commit(delivery.pk)
+    nudge_on_commit(deliver, (delivery.pk,))
     delivery.refresh_from_db()
     return delivery
 
@@ -231,7 +232,14 @@ def endpoint_request_recover(*, endpoint: WebhookEndpoint, since: datetime, unti
         raise ValidationError("The endpoint is disabled; enable it first.", details={"endpoint": ["disabled"]})
     since, until = recover_window_check(since=since, until=until)
     count = _failed_in_window(endpoint, since, until).count()
-    recover_endpoint.delay_on_commit(endpoint.pk, since.isoformat(), until.isoformat())
+    endpoint_id = endpoint.pk
+
+    def _send() -> None:
+        # No row stands behind this message: when the broker cannot take it, do the re-queue here (one UPDATE).
+        if not nudge(recover_endpoint, (endpoint_id, since.isoformat(), until.isoformat())):
+            endpoint_recover(endpoint_id=endpoint_id, since=since, until=until)
+
+    transaction.on_commit(_send)
     return count
 
 
