@@ -127,7 +127,7 @@ def test_signed_webhooks_are_acknowledged_fast_and_processed_once_the_broker_ret
     for n in range(5):
         body, headers = shopify_delivery(raw_order(id=7000 + n, name=f"#70{n}"), topic="orders/create")
         answer, seconds = timed(lambda body=body, headers=headers: client.post(
-            receive_url(shop.code), data=body, content_type="application/json", headers=headers))
+            receive_url(shop.route_key), data=body, content_type="application/json", headers=headers))
         answers.append((answer.status_code, seconds))
         health, _ = timed(lambda: client.get("/health/"))
         assert health.status_code == 200
