@@ -3,8 +3,8 @@
 `ALLOWED_EMAILS` and `ALLOWED_EMAIL_DOMAINS` are the whole policy: an address
 on either list may sign in and becomes staff; with both lists empty nobody may.
 Being staff lets a person into the admin, where what they see still depends on
-their memberships (accounts/admin.py). To shut someone out, take them off the
-lists or mark the user inactive: each sign-in re-checks the lists, and the
+their memberships (accounts/staff_scope.py). To shut someone out, take them off
+the lists or mark the user inactive: each sign-in re-checks the lists, and the
 admin refuses inactive users.
 """
 

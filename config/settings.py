@@ -51,7 +51,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # ---------------------------------------------------------------- apps
 INSTALLED_APPS = [
-    "integrations.admin_site.SwitchyardAdminConfig",  # django.contrib.admin with the operator console site
+    "console.apps.SwitchyardAdminConfig",  # django.contrib.admin with the operator console's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "syncjobs",
     "commerce",
     "sandbox",
+    "console",  # the top floor: the operator console (admin site, dashboard, every ModelAdmin)
 ]
 
 MIDDLEWARE = [

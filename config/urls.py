@@ -1,4 +1,3 @@
-from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -12,7 +11,7 @@ handler500 = "config.errors.server_error"
 urlpatterns = [
     path("health/", health.health, name="health"),
     path("ready/", health.ready, name="ready"),
-    path("admin/", admin.site.urls),
+    path("admin/", include("console.urls")),  # the operator console (its admin site)
     path("auth/", include("social_django.urls", namespace="social")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -8,11 +8,12 @@ from django.db.models import Max, QuerySet
 
 from accounts.models import Organization
 from config.errors import NotFound
+from connectors import registry
 from integrations.models import Integration
 from integrations.selectors import _as_id
 
-from .models import ACTIVE_STATUSES, JobStatus, SyncJob
-from .resources import JOB_RESOURCES
+from .models import ACTIVE_STATUSES, JobStatus, JobType, SyncJob
+from .resources import JOB_RESOURCES, resources_for
 
 
 def sync_job_list(*, organization: Organization) -> QuerySet[SyncJob]:
@@ -68,3 +69,11 @@ def sync_job_resumable(*, integration: Integration, job_type: str, params: dict)
             unfinished = job.cursor.get("step", 0) < len(job.cursor.get("steps", []))
             return job if job.status != JobStatus.COMPLETED and unfinished else None
     return None
+
+
+def sync_job_type_choices(integration: Integration) -> list[tuple[str, str]]:
+    """The job types this integration's provider can run (the engine's own rule), as (value, label) choices."""
+    if not registry.is_registered(integration.provider):
+        return []
+    supports = registry.get(integration.provider).supports
+    return [(value, label) for value, label in JobType.choices if resources_for(value, supports)]

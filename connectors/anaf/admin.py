@@ -3,9 +3,9 @@
 The organization's CUI is its ANAF integration's `config["cui"]` (the
 Organization model has no tax id field). The answer is shown as a message and
 kept on that integration's `metadata["vat_registration"]`, so the last check
-and its date can be read on the integration's page. Registered onto the
-existing Organization admin from here (imported by connectors/admin.py), so the
-accounts app does not change.
+and its date can be read on the integration's page. Declared here and added to
+the Organization admin by the console (console/admin/connectors.py), so neither
+the accounts app nor the console names ANAF.
 """
 
 from __future__ import annotations
@@ -41,14 +41,4 @@ def check_vat_registration(modeladmin, request, queryset) -> None:
                                          f"(checked {result['checked_on']}).", messages.SUCCESS)
 
 
-def register() -> None:
-    """Add the action to the registered Organization admin (once, whatever the import order of the tests)."""
-    model_admin = admin.site._registry.get(Organization)
-    if model_admin is None:
-        return
-    actions = list(model_admin.actions or [])
-    if check_vat_registration not in actions:
-        model_admin.actions = [*actions, check_vat_registration]
-
-
-register()
+MODEL_ACTIONS = {Organization: [check_vat_registration]}

@@ -1,14 +1,13 @@
-"""FAN Courier shipments in the admin: read-only, scoped to the staff user's organizations."""
+"""FAN Courier shipments in the operator console: read-only, scoped to the staff user's organizations.
 
-from django.contrib import admin
-
-from accounts.admin import OrganizationScopedAdmin
+Declared here, registered by the console (console/admin/connectors.py), which
+mixes these options over its organization-scoped admin.
+"""
 
 from .models import Shipment
 
 
-@admin.register(Shipment)
-class ShipmentAdmin(OrganizationScopedAdmin):
+class ShipmentAdmin:
     list_display = ("awb_number", "integration", "order", "status", "status_code", "status_at", "delivered_at",
                     "last_checked_at")
     list_filter = ("status", "is_open")
@@ -20,3 +19,6 @@ class ShipmentAdmin(OrganizationScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+MODEL_ADMINS = {Shipment: ShipmentAdmin}

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.dashboard import Health, dashboard_get, integration_health_rows
+from console.dashboard import Health, dashboard_get, integration_health_rows
 from syncjobs.models import JobStatus, JobType, SyncJob, Trigger
 from tests.factories import IntegrationFactory, IntegrationLogFactory, OrganizationFactory, UserFactory
 from webhooks.models import DeliveryStatus, IncomingStatus, IncomingWebhook, WebhookDelivery, WebhookEndpoint

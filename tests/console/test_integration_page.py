@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from integrations.admin_console import RECENT
+from console.integration_page import RECENT
 from integrations.models import Integration
 from syncjobs.models import JobStatus, JobType, SyncJob, Trigger
 from tests.factories import IntegrationFactory, IntegrationLogFactory, OrganizationFactory

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent
 from connectors import http
-from integrations import admin as integrations_admin
+from console.admin import integrations as integrations_admin
 from integrations.models import Integration, IntegrationLog
 from tests.factories import IntegrationFactory, MembershipFactory
 from tests.integrations.oauth_fakes import CLIENT_ID, CLIENT_SECRET, published, running_oauth_server, subscribe_all

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.admin_pagination import LargeTablePaginator
+from console.pagination import LargeTablePaginator
 from integrations.models import IntegrationLog, OAuthState
 from tests.factories import IntegrationFactory, IntegrationLogFactory, MembershipFactory, UserFactory
 

@@ -15,17 +15,9 @@ from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.template.response import TemplateResponse
 
-from accounts.admin import OrganizationScopedAdmin
 from accounts.audit import record_audit
-from config.errors import ApplicationError
-from connectors import registry
-from connectors.base import Capability
-from integrations.admin import IntegrationInScopeFilter
-from integrations.admin_pagination import LargeTablePaginator
-from integrations.models import StockMode
-
-from .masking import mask_email
-from .models import (
+from commerce.masking import mask_email
+from commerce.models import (
     AutoFulfillRule,
     ChannelLocation,
     ChannelStock,
@@ -36,10 +28,19 @@ from .models import (
     Product,
     StockLevel,
 )
-from .selectors import stock_level_low
-from .services.channel_stock import channel_location_map
-from .services.fulfillment import fulfill, fulfillment_retry_push
-from .services.stock import queue_inventory_push
+from commerce.selectors import stock_level_low
+from commerce.services.channel_stock import channel_location_map
+from commerce.services.fulfillment import fulfill, fulfillment_retry_push
+from commerce.services.stock import queue_inventory_push
+from commerce.tasks import repull_order
+from config.errors import ApplicationError
+from connectors import registry
+from connectors.base import Capability
+from integrations.models import StockMode
+
+from ..filters import IntegrationInScopeFilter
+from ..pagination import LargeTablePaginator
+from ..scoping import OrganizationScopedAdmin
 
 ACTION_LIMIT = 100
 
@@ -227,8 +228,6 @@ class OrderAdmin(OrganizationScopedAdmin):
 
     @admin.action(description="Re-pull from channel", permissions=["operate"])
     def repull_from_channel(self, request, queryset):
-        from .tasks import repull_order
-
         ids = list(queryset.filter(integration__isnull=False).values_list("pk", flat=True)[:ACTION_LIMIT])
         for order in queryset.filter(pk__in=ids):
             repull_order.delay_on_commit(order.pk)

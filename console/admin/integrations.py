@@ -1,7 +1,7 @@
 """Admin for integrations, their call log and OAuth states.
 
 Secrets never reach a page: the Integration form has no field for them (see
-admin_forms.py), the change page shows them masked, and the read-only admins
+console/forms.py), the change page shows them masked, and the read-only admins
 leave them out. Writes go through integrations/services.py like the API's.
 """
 
@@ -21,20 +21,23 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
-from accounts.admin import OrganizationScopedAdmin, organization_ids_with_role
 from accounts.audit import record_audit, record_audit_each, record_changes
-from accounts.models import Role
+from commerce.services import stock_mode_set
 from config.errors import ApplicationError
 from connectors import registry
 from connectors.base import AuthKind
-
-from .admin_console import IntegrationConsoleMixin
-from .admin_forms import SECRET_LABELS, IntegrationAdminForm, secret_status
-from .admin_pagination import LargeTableChangeList, LargeTablePaginator, RecentValuesFilter, StatusClassFilter
-from .models import SECRET_FIELDS, ClaimProof, Integration, IntegrationLog, IntegrationStatus, OAuthState, StockMode
-from .oauth.flow import oauth_initiate
-from .routing import AccountAlreadyClaimed, accounts_claim, claims_release
-from .services import (
+from integrations.models import (
+    SECRET_FIELDS,
+    ClaimProof,
+    Integration,
+    IntegrationLog,
+    IntegrationStatus,
+    OAuthState,
+    StockMode,
+)
+from integrations.oauth.flow import oauth_initiate
+from integrations.routing import AccountAlreadyClaimed, accounts_claim, claims_release
+from integrations.services import (
     UPDATABLE_FIELDS,
     integration_create,
     integration_delete,
@@ -42,23 +45,16 @@ from .services import (
     integration_update,
 )
 
+from ..filters import IntegrationInScopeFilter, ProviderFilter
+from ..forms import SECRET_LABELS, IntegrationAdminForm, secret_status
+from ..integration_page import IntegrationConsoleMixin
+from ..pagination import LargeTableChangeList, LargeTablePaginator, RecentValuesFilter, StatusClassFilter
+from ..scoping import OrganizationScopedAdmin
+
 # How many integrations one "test connection" may probe: each is a provider call made inside the request.
 TEST_CONNECTION_LIMIT = 10
 # How many rows of each related kind the delete confirmation counts before it says "more than".
 DELETE_SUMMARY_CAP = 10_000
-
-
-class ProviderFilter(admin.SimpleListFilter):
-    """Providers by their display names, from the connector registry."""
-
-    title = "provider"
-    parameter_name = "provider"
-
-    def lookups(self, request, model_admin):
-        return registry.provider_choices()
-
-    def queryset(self, request, queryset):
-        return queryset.filter(provider=self.value()) if self.value() else queryset
 
 
 def _delete_reach(model: type[models.Model], lookup: str = "", seen: frozenset = frozenset()
@@ -328,8 +324,6 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
         self._set_stock_mode(request, queryset, StockMode.OFF)
 
     def _set_stock_mode(self, request, queryset, mode: str) -> None:
-        from commerce.services import stock_mode_set  # commerce builds on integrations; the console reaches up
-
         for integration in queryset[:100]:
             stock_mode_set(integration=integration, mode=mode, request=request)
             self.message_user(request, f"{integration}: stock mode is {mode}.", messages.SUCCESS)
@@ -379,22 +373,6 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
         changed = len(changed)
         label = IntegrationStatus(status).label.lower()
         self.message_user(request, f"{changed} integration(s) set {label}.", messages.SUCCESS)
-
-
-class IntegrationInScopeFilter(admin.SimpleListFilter):
-    """Integrations of the user's organizations (a small table), filtering logs on their indexed column."""
-
-    title = "integration"
-    parameter_name = "integration"
-
-    def lookups(self, request, model_admin):
-        ids = organization_ids_with_role(request, Role.VIEWER)
-        integrations = Integration.objects.all() if ids is None else Integration.objects.filter(organization__in=ids)
-        return [(str(pk), f"{name} ({code})") for pk, name, code in integrations.values_list("pk", "name", "code")]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        return queryset.filter(integration_id=value) if value and value.isdigit() else queryset
 
 
 class ActionFilter(RecentValuesFilter):

@@ -1,27 +1,32 @@
 """The Switchyard admin site: the index is the operators' dashboard, beat's tables are "Schedules", and a
 running sync job's page refreshes its progress by itself.
 
-Installed through `SwitchyardAdminConfig` in INSTALLED_APPS (in place of
-"django.contrib.admin"), so `admin.site` and every `@admin.register` are this
-site; nothing else changes for the apps' ModelAdmins.
+Installed through `console.apps.SwitchyardAdminConfig` in INSTALLED_APPS (in place
+of "django.contrib.admin"), so `admin.site` and every `@admin.register` are this
+site; nothing else changes for the ModelAdmins (console/admin/).
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.admin.apps import AdminConfig
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from accounts.audit import record_audit
+from accounts.models import Role
+from accounts.staff_scope import organization_ids_with_role
+from config.errors import ApplicationError
+from syncjobs.models import FINISHED_STATUSES, SyncJob
+from syncjobs.services import sync_job_cancel
+
+from . import charts
+from .dashboard import dashboard_get, failing_endpoints
+
 # django-celery-beat's app, shown under this name and after the apps that do the work.
 SCHEDULES_APP = "django_celery_beat"
 SCHEDULES_NAME = "Schedules"
-
-
-class SwitchyardAdminConfig(AdminConfig):
-    default_site = "integrations.admin_site.SwitchyardAdminSite"
 
 
 class SwitchyardAdminSite(admin.AdminSite):
@@ -32,15 +37,9 @@ class SwitchyardAdminSite(admin.AdminSite):
 
     # ---------------------------------------------------------------- the dashboard
     def dashboard_organization_ids(self, request: HttpRequest) -> list[int] | None:
-        from accounts.admin import organization_ids_with_role
-        from accounts.models import Role
-
         return organization_ids_with_role(request, Role.VIEWER)
 
     def index(self, request, extra_context=None):
-        from . import charts
-        from .dashboard import dashboard_get, failing_endpoints
-
         ids = self.dashboard_organization_ids(request)
         context = dict(extra_context or {})
         if ids is None or ids:
@@ -85,8 +84,6 @@ class SwitchyardAdminSite(admin.AdminSite):
         return own + super().get_urls()
 
     def _sync_job(self, request: HttpRequest, job_id: int):
-        from syncjobs.models import SyncJob
-
         job_admin = self._registry.get(SyncJob)
         if job_admin is None or not job_admin.has_view_permission(request):
             raise PermissionDenied
@@ -97,8 +94,6 @@ class SwitchyardAdminSite(admin.AdminSite):
 
     def sync_job_progress(self, request: HttpRequest, job_id: int) -> JsonResponse:
         """The job's counts so far, for the change page's auto-refresh (one indexed read)."""
-        from syncjobs.models import FINISHED_STATUSES
-
         _, job = self._sync_job(request, job_id)
         duration = job.duration_seconds
         rate = round(job.records_processed / duration, 1) if duration else None
@@ -122,10 +117,6 @@ class SwitchyardAdminSite(admin.AdminSite):
 
     def sync_job_cancel(self, request: HttpRequest, job_id: int) -> HttpResponseRedirect:
         """The change page's Cancel button: an operator action, audited."""
-        from accounts.audit import record_audit
-        from config.errors import ApplicationError
-        from syncjobs.services import sync_job_cancel
-
         job_admin, job = self._sync_job(request, job_id)
         if not job_admin.has_operate_permission(request, job):
             raise PermissionDenied

@@ -15,9 +15,8 @@ from django import forms
 from config.errors import UnsafeURL
 from connectors import registry
 from connectors.outbound import check_outbound_url
-
-from .masking import mask_secret
-from .models import SECRET_FIELDS, Integration
+from integrations.masking import mask_secret
+from integrations.models import SECRET_FIELDS, Integration
 
 SECRET_LABELS = {
     "api_key": "API key",

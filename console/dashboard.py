@@ -20,10 +20,9 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from integrations.models import Integration, IntegrationLog, IntegrationStatus
 from syncjobs.models import JobStatus, SyncJob
 from webhooks.models import DeliveryStatus, IncomingStatus, IncomingWebhook, WebhookDelivery, WebhookEndpoint
-
-from .models import Integration, IntegrationLog, IntegrationStatus
 
 WINDOW = timedelta(hours=24)
 # A dashboard lists at most this many integrations (a superuser of a large installation has thousands).

@@ -19,14 +19,15 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from accounts.admin import OrganizationScopedAdmin
 from accounts.audit import record_audit_each
-from integrations.admin import IntegrationInScopeFilter, ProviderFilter
-from integrations.admin_pagination import LargeTableChangeList, LargeTablePaginator
+from accounts.models import Role
+from webhooks.inbound.selectors import incoming_webhook_headers, incoming_webhook_payload
+from webhooks.inbound.services import REPLAYABLE, RETRYABLE, webhooks_requeue
 from webhooks.models import IncomingStatus, IncomingWebhook
 
-from .selectors import incoming_webhook_headers, incoming_webhook_payload
-from .services import REPLAYABLE, RETRYABLE, webhooks_requeue
+from ..filters import IntegrationInScopeFilter, ProviderFilter
+from ..pagination import LargeTableChangeList, LargeTablePaginator
+from ..scoping import OrganizationScopedAdmin
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -62,7 +63,7 @@ class IncomingWebhookAdmin(OrganizationScopedAdmin):
     date_hierarchy = "received_at"
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    # Millions of rows: no full COUNT per page, dates from one MIN/MAX (integrations/admin_pagination.py).
+    # Millions of rows: no full COUNT per page, dates from one MIN/MAX (console/pagination.py).
     paginator = LargeTablePaginator
     change_list_template = "admin/switchyard/large_table_change_list.html"  # its date hierarchy
 
@@ -114,8 +115,6 @@ class IncomingWebhookAdmin(OrganizationScopedAdmin):
         self._requeue(request, queryset, REPLAYABLE, "replayed")
 
     def _requeue(self, request, queryset, statuses, verb: str) -> None:
-        from accounts.models import Role
-
         scoped = self.scope_queryset(request, queryset, Role.OPERATOR)
         ids = list(scoped.values_list("pk", flat=True))
         done = webhooks_requeue(webhook_ids=ids, statuses=statuses)

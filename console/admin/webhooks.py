@@ -18,20 +18,20 @@ from django.template import engines
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from accounts.admin import OrganizationScopedAdmin
 from accounts.audit import record_audit, record_audit_each
-from integrations.admin_pagination import LargeTableChangeList, LargeTablePaginator
-
-from .events import ALL_EVENTS, CATALOG, PING
-from .inbound import admin as inbound_admin  # noqa: F401 - registers the incoming webhooks admin
-from .models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookNotice
-from .outbound.endpoints import (
+from integrations.masking import mask_secret
+from webhooks.events import ALL_EVENTS, CATALOG, PING
+from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookNotice
+from webhooks.outbound.endpoints import (
     delivery_redeliver,
     endpoint_create,
     endpoint_rotate_secret,
     endpoint_send_test,
     endpoint_update,
 )
+
+from ..pagination import LargeTableChangeList, LargeTablePaginator
+from ..scoping import OrganizationScopedAdmin
 
 SUCCESS_RATE_WINDOW = timedelta(days=7)
 _SECRETS_PAGE = engines["django"].from_string("""{% extends "admin/base_site.html" %}
@@ -140,8 +140,6 @@ class WebhookEndpointAdmin(OrganizationScopedAdmin):
 
     @admin.display(description="secret")
     def secret_masked(self, obj: WebhookEndpoint) -> str:
-        from integrations.masking import mask_secret
-
         return mask_secret(obj.secret) if obj and obj.pk else "(generated when saved, shown once)"
 
     def save_model(self, request, obj, form, change):
@@ -209,7 +207,7 @@ class WebhookDeliveryAdmin(OrganizationScopedAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    # Millions of rows: no full COUNT per page, dates from one MIN/MAX (integrations/admin_pagination.py).
+    # Millions of rows: no full COUNT per page, dates from one MIN/MAX (console/pagination.py).
     paginator = LargeTablePaginator
     change_list_template = "admin/switchyard/large_table_change_list.html"  # its date hierarchy
 

@@ -20,23 +20,14 @@ from django.views.decorators.http import require_POST
 
 from accounts.audit import record_audit
 from config.errors import ApplicationError
-from connectors import registry
-
-from .models import Integration, IntegrationLog
-from .services import integration_test_connection
+from integrations.models import Integration, IntegrationLog
+from integrations.services import integration_test_connection
+from syncjobs.models import SyncJob, Trigger
+from syncjobs.selectors import sync_job_type_choices
+from syncjobs.services import sync_job_start
+from webhooks.models import IncomingWebhook, WebhookEndpoint
 
 RECENT = 10
-
-
-def sync_job_type_choices(integration: Integration) -> list[tuple[str, str]]:
-    """The job types this integration's provider can run (the engine's own rule), for the Sync now select."""
-    from syncjobs.models import JobType
-    from syncjobs.resources import resources_for
-
-    if not registry.is_registered(integration.provider):
-        return []
-    supports = registry.get(integration.provider).supports
-    return [(value, label) for value, label in JobType.choices if resources_for(value, supports)]
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -64,9 +55,6 @@ class IntegrationConsoleMixin:
         return super().change_view(request, object_id, form_url, context)
 
     def console_context(self, request: HttpRequest, integration: Integration) -> dict:
-        from syncjobs.models import SyncJob
-        from webhooks.models import IncomingWebhook, WebhookEndpoint
-
         return {
             "can_operate": self.has_operate_permission(request, integration),
             "job_types": sync_job_type_choices(integration),
@@ -101,9 +89,6 @@ class IntegrationConsoleMixin:
 
     def sync_now_view(self, request: HttpRequest, object_id: str):
         """Start a job of the chosen type (manual trigger) and open its page, where its progress refreshes."""
-        from syncjobs.models import Trigger
-        from syncjobs.services import sync_job_start
-
         obj = self._operable(request, object_id)
         job_type = request.POST.get("job_type", "")
         if job_type not in dict(sync_job_type_choices(obj)):

@@ -7,13 +7,14 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin import OrganizationInScopeFilter, OrganizationScopedAdmin
 from accounts.audit import record_audit
 from config.errors import ApplicationError
-from integrations.admin_pagination import LargeTableChangeList, LargeTablePaginator
+from syncjobs.models import JobStatus, SyncJob
+from syncjobs.services import sync_job_cancel, sync_job_resume
 
-from .models import JobStatus, SyncJob
-from .services import sync_job_cancel, sync_job_resume
+from ..filters import OrganizationInScopeFilter
+from ..pagination import LargeTableChangeList, LargeTablePaginator
+from ..scoping import OrganizationScopedAdmin
 
 ACTION_LIMIT = 50
 
@@ -28,7 +29,7 @@ class SyncJobAdmin(OrganizationScopedAdmin):
     date_hierarchy = "created_at"
     show_facets = admin.ShowFacets.NEVER
     show_full_result_count = False
-    # Millions of rows: no full COUNT per page, dates from one MIN/MAX (integrations/admin_pagination.py).
+    # Millions of rows: no full COUNT per page, dates from one MIN/MAX (console/pagination.py).
     paginator = LargeTablePaginator
     change_list_template = "admin/switchyard/large_table_change_list.html"  # its date hierarchy
 
@@ -42,7 +43,7 @@ class SyncJobAdmin(OrganizationScopedAdmin):
         "pages_processed", "error_message", "record_errors", "cursor", "metadata", "created_at", "updated_at",
     )
     readonly_fields = fields
-    # Progress refreshing by itself and a Cancel button (integrations/admin_site.py serves both).
+    # Progress refreshing by itself and a Cancel button (console/site.py serves both).
     change_form_template = "admin/switchyard/syncjob_change_form.html"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
