@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from integrations.models import Integration
 
+    from .errors import AuthExpired
     from .http import ProviderClient
 
 
@@ -188,6 +189,16 @@ class Connector:
     def is_auth_expired(self, response: requests.Response) -> bool:
         """Whether a response means the access token expired (so one refresh and one retry may help)."""
         return response.status_code == 401 and self.auth_kind == AuthKind.OAUTH2
+
+    def credentials_refused_message(self, error: AuthExpired, *, action: str) -> str | None:
+        """What an operator reads in `last_error` when the provider refused the credentials in the call `action`
+        (connectors/http.py then puts an active integration in error and sends integration.error, once).
+
+        None leaves the integration's health alone: the default, for providers whose refused tokens go
+        through a refresh (connectors/tokens.py sends those to pending_auth), and what a connector answers for
+        calls that report a refusal to their caller instead (a connection test, an unsubscription).
+        """
+        return None
 
     # -------------------------------------------------------------- OAuth connect
     # integrations/oauth/flow.py drives these. A provider's quirks (per-shop URLs, callback HMACs, a code

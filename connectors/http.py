@@ -17,6 +17,13 @@
    the token once and retries once;
 5. returns the response for 2xx/3xx, raises a connectors.errors type otherwise.
 
+A refused credential (AuthExpired: a 401 that no refresh cures) is recorded on
+the integration's health here, the one place for every connector: the
+connector words the operator's message (`credentials_refused_message`, None to
+leave the health alone) and integrations/health.py sets an active integration
+to `error` and sends integration.error, once. A provider client that detects a
+refusal itself (a login it makes on its own) hands it to `credentials_refused`.
+
 Retrying a POST or PATCH could do its work twice, so those are retried only
 when the provider cannot have acted on them (429, or the connection was never
 made) unless the caller sent an `Idempotency-Key` header; a 5xx or a read
@@ -41,6 +48,7 @@ from requests.models import PreparedRequest
 from urllib3.exceptions import NewConnectionError
 
 from config.errors import UnsafeURL
+from integrations import health
 
 from . import outbound, tokens
 from .calllog import request_record, response_record, write_call_log
@@ -127,6 +135,33 @@ class ProviderClient:
         timeout: Any = None,
     ) -> requests.Response:
         """Send one provider call (retries, refresh and logging included); see the module docstring."""
+        try:
+            return self._request(method, path_or_url, action=action, params=params, json=json, data=data,
+                                 headers=headers, authenticate=authenticate, timeout=timeout)
+        except AuthExpired as exc:
+            self.credentials_refused(exc, action=action)
+            raise
+
+    def credentials_refused(self, error: AuthExpired, *, action: str) -> None:
+        """Record that the provider refused the integration's credentials in the call `action`, in the words the
+        connector chooses (integrations/health.py: an active integration goes to error, integration.error)."""
+        message = self.connector.credentials_refused_message(error, action=action)
+        if message:
+            health.integration_credentials_refused(integration=self.connector.integration, message=message)
+
+    def _request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        action: str,
+        params: Any,
+        json: Any,
+        data: Any,
+        headers: dict[str, str] | None,
+        authenticate: bool,
+        timeout: Any,
+    ) -> requests.Response:
         method = method.upper()
         integration = self.connector.integration
         url = self.url_for(path_or_url)

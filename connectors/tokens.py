@@ -15,7 +15,7 @@ What can go wrong: the token endpoint refuses the refresh token (revoked,
 rotated elsewhere): `RefreshFailed(transient=False)`, and the integration goes
 to `pending_auth` with `last_error` set, so an operator reconnects it;
 `integration.error` is published once, on the move to pending_auth (whether a
-sync, the beat or an operator asked). The token
+sync, the beat or an operator asked) — integrations/health.py records both. The token
 endpoint is down: `RefreshFailed(transient=True)`, status untouched. The refresh
 runs while the row lock is held, so other workers wait for it (for as long as
 the connector's own call may take, timeouts and retries included). Call
@@ -29,20 +29,18 @@ import contextlib
 import logging
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import requests
 from django.db import connections, router, transaction
 from django.utils import timezone
 
 from config.errors import ApplicationError, CapabilityNotSupported, UnsafeURL
+from integrations import health
+from integrations.models import Integration
 
 from .base import Connector
 from .errors import AuthExpired, ProviderError, RefreshFailed, is_transient
 from .redaction import Redactor
-
-if TYPE_CHECKING:
-    from integrations.models import Integration
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +91,6 @@ def refresh_token(connector: Connector, *, stale_token: str, force: bool = False
     `stale_token` is the access token the caller saw expire or fail. `force`
     refreshes even when the row's expiry looks fine (the provider said 401).
     """
-    from integrations.models import Integration, IntegrationStatus
-
     integration = connector.integration
     if not can_refresh(connector):
         raise AuthExpired(
@@ -127,10 +123,10 @@ def refresh_token(connector: Connector, *, stale_token: str, force: bool = False
             _copy_tokens(row, integration)
     if failure is None:
         return True
-    return _fail(integration, failure, Integration, IntegrationStatus)
+    return _fail(integration, failure)
 
 
-def _fail(integration, failure: Exception, Integration, IntegrationStatus) -> bool:
+def _fail(integration, failure: Exception) -> bool:
     # Only the provider refusing the refresh (or having no refresh at all) means a new connect is needed.
     # A host that does not resolve or is not allowed is the network's or the configuration's fault: the
     # status stays, and the next call tries again.
@@ -144,32 +140,8 @@ def _fail(integration, failure: Exception, Integration, IntegrationStatus) -> bo
         transient=transient,
         details={"integration": integration.code},
     )
-    changes = {"last_error": message, "updated_at": timezone.now()}
-    with transaction.atomic(using=router.db_for_write(Integration)):
-        rows = Integration.objects.filter(pk=integration.pk)
-        # The move to pending_auth is published once, by whoever makes it (a sync, the beat, a manual refresh).
-        moved = needs_reconnect and rows.exclude(status=IntegrationStatus.PENDING_AUTH).update(
-            status=IntegrationStatus.PENDING_AUTH, **changes) > 0
-        if not moved:
-            rows.update(**changes)
-        if needs_reconnect:
-            changes["status"] = IntegrationStatus.PENDING_AUTH
-        for field, value in changes.items():
-            setattr(integration, field, value)
-        if moved:
-            _publish_refused(integration, error)
+    # last_error, and pending_auth with integration.error (once, by whoever makes the move) when refused.
+    health.integration_refresh_failed(integration=integration, message=message, code=error.code,
+                                      needs_reconnect=needs_reconnect)
     logger.warning("%s", message)
     raise error
-
-
-def _publish_refused(integration, error: RefreshFailed) -> None:
-    """integration.error for a refresh the provider refused: the integration waits for a reconnect."""
-    from webhooks.events import publish
-
-    publish(
-        "integration.error",
-        {"integration": {"id": integration.pk, "code": integration.code, "provider": integration.provider,
-                         "name": integration.name},
-         "code": error.code, "error": error.message[:500], "status": "pending_auth", "transient": False},
-        integration.organization, integration=integration,
-    )

@@ -26,6 +26,7 @@ from connectors.base import AuthKind, ConnectionResult
 from connectors.outbound import check_outbound_url
 from connectors.redaction import Redactor
 
+from . import health
 from .masking import MASK
 from .models import SECRET_FIELDS, Integration, IntegrationStatus
 from .routing import claims_forget_stale
@@ -203,33 +204,11 @@ def integration_delete(*, integration: Integration) -> None:
         integration.delete()
 
 
-def integration_mark_credentials_refused(*, integration: Integration, message: str) -> bool:
-    """An active integration whose credentials the provider refused goes to `error`, once, with `message`.
-
-    Only `active` ones: an integration being set up (inactive, testing) is the operator's to probe, and
-    one already in error keeps its first message. Publishes integration.error in the same transaction.
-    Returns whether the status changed (and the event was published).
-    """
-    from webhooks.events import publish
-
-    with transaction.atomic():
-        changed = Integration.objects.filter(pk=integration.pk, status=IntegrationStatus.ACTIVE).update(
-            status=IntegrationStatus.ERROR, last_error=message[:2000], updated_at=timezone.now())
-        if not changed:
-            return False
-        integration.status, integration.last_error = IntegrationStatus.ERROR, message[:2000]
-        publish("integration.error",
-                {"integration": {"id": integration.pk, "code": integration.code, "provider": integration.provider,
-                                 "name": integration.name}, "error": integration.last_error},
-                integration.organization, integration)
-    return True
-
-
 # ---------------------------------------------------------------- webhook subscriptions at the provider
 # Made when an integration becomes usable (an OAuth connect, an API-key integration created or set active) and
 # removed when it goes (disconnect, delete). Best effort: a provider that refuses or is down must not fail the
 # connect or the delete; the scheduled syncs import whatever the webhooks would have brought. What happened is
-# kept in metadata["webhook_subscriptions"] (and a failure in last_error) for the operator.
+# kept in metadata["webhook_subscriptions"] (and a failure in last_error, through health.py) for the operator.
 SUBSCRIPTIONS_KEY = "webhook_subscriptions"
 SUBSCRIPTION_ERROR_PREFIX = "Subscribing to the provider's webhooks failed: "
 
@@ -265,11 +244,11 @@ def integration_webhooks_register(*, integration: Integration) -> list[str] | No
     except Exception as exc:  # noqa: BLE001 - best effort: whatever went wrong is recorded, the caller goes on
         detail = _failure_text(exc, integration)
         logger.warning("Webhook subscription of integration %s failed: %s", integration.code, detail)
-        _record_subscriptions(integration, {"status": "failed", "error": detail, "at": now},
-                              last_error=f"{SUBSCRIPTION_ERROR_PREFIX}{detail}")
+        _record_subscriptions(integration, {"status": "failed", "error": detail, "at": now})
+        health.integration_problem_noted(integration=integration, message=f"{SUBSCRIPTION_ERROR_PREFIX}{detail}")
         return None
-    last_error = "" if integration.last_error.startswith(SUBSCRIPTION_ERROR_PREFIX) else None
-    _record_subscriptions(integration, {"status": "registered", "added": topics, "at": now}, last_error=last_error)
+    _record_subscriptions(integration, {"status": "registered", "added": topics, "at": now})
+    health.integration_problem_cleared(integration=integration, prefix=SUBSCRIPTION_ERROR_PREFIX)
     return topics
 
 
@@ -292,13 +271,10 @@ def integration_webhooks_unregister(*, integration: Integration) -> str:
     return ""
 
 
-def _record_subscriptions(integration: Integration, outcome: dict[str, Any], *, last_error: str | None = None) -> None:
+def _record_subscriptions(integration: Integration, outcome: dict[str, Any]) -> None:
     # The connector may have saved metadata of its own (registration ids) on this same instance: keep it.
     integration.metadata = {**(integration.metadata or {}), SUBSCRIPTIONS_KEY: outcome}
-    changes: dict[str, Any] = {"metadata": integration.metadata, "updated_at": timezone.now()}
-    if last_error is not None:
-        integration.last_error = changes["last_error"] = last_error[:2000]
-    Integration.objects.filter(pk=integration.pk).update(**changes)
+    Integration.objects.filter(pk=integration.pk).update(metadata=integration.metadata, updated_at=timezone.now())
 
 
 def scrub_secrets(text: str, integration: Integration) -> str:
@@ -324,11 +300,11 @@ def integration_test_connection(*, integration: Integration) -> ConnectionResult
     integration's secrets, because providers and HTTP libraries like to echo
     credentials back in their messages.
 
-    What it records: `last_error` is set to the failure's detail, or cleared on
-    success; an integration in status `error` goes back to `active` on success.
-    A failure does not change `status` or `consecutive_failures`: a test is an
-    operator's probe (often of an integration not switched on yet), while those
-    fields track the scheduled work.
+    What it records (health.integration_tested): `last_error` is set to the
+    failure's detail, or cleared on success; an integration in status `error`
+    goes back to `active` on success. A failure does not change `status` or
+    `consecutive_failures`: a test is an operator's probe (often of an
+    integration not switched on yet), while those fields track the scheduled work.
     """
     try:
         result = registry.connector_for(integration).test_connection()
@@ -343,11 +319,5 @@ def integration_test_connection(*, integration: Integration) -> ConnectionResult
     result = ConnectionResult(
         ok=bool(result.ok), latency_ms=max(0, int(result.latency_ms)), detail=scrub_secrets(result.detail, integration)
     )
-
-    fields = ["last_error", "updated_at"]
-    integration.last_error = "" if result.ok else result.detail
-    if result.ok and integration.status == IntegrationStatus.ERROR:
-        integration.status = IntegrationStatus.ACTIVE
-        fields.append("status")
-    integration.save(update_fields=fields)
+    health.integration_tested(integration=integration, ok=result.ok, detail=result.detail)
     return result

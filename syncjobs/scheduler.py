@@ -19,12 +19,13 @@ from django.utils import timezone
 
 from config.errors import ApplicationError, SyncFailed
 from connectors import registry
+from integrations.health import integration_failures_reset, integration_record_failure
 from integrations.models import Integration, IntegrationStatus
 from integrations.services import integration_test_connection
 
 from .models import JobType, Trigger
 from .resources import RESOURCES
-from .services import integration_record_failure, sync_job_start, sync_jobs_requeue_stale
+from .services import sync_job_start, sync_jobs_requeue_stale
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +105,7 @@ def integration_check_health(*, integration: Integration) -> bool:
     with transaction.atomic():
         locked = Integration.objects.select_for_update().get(pk=integration.pk)
         if result.ok:
-            if locked.consecutive_failures:
-                locked.consecutive_failures = 0
-                locked.save(update_fields=["consecutive_failures", "updated_at"])
-        else:
-            integration_record_failure(integration=locked, error=f"Health check: {result.detail}", reschedule=False)
+            integration_failures_reset(integration=locked)
+        else:  # a failed health check leaves the sync schedule alone
+            integration_record_failure(integration=locked, message=f"Health check: {result.detail}")
     return result.ok

@@ -29,7 +29,9 @@ from config.broker import nudge
 from config.errors import ApplicationError, CapabilityNotSupported, SyncFailed, ValidationError
 from connectors import registry
 from connectors.errors import is_transient
+from integrations.health import integration_record_failure, integration_synced
 from integrations.models import Integration, IntegrationStatus
+from integrations.payloads import integration_summary
 from integrations.services import scrub_secrets
 
 from . import selectors
@@ -290,7 +292,8 @@ def _defer(*, job_id: int, token: str, message: str) -> int | None:
 
 # ---------------------------------------------------------------------- finish
 def _finish(*, job_id: int, token: str, status: str, error: str = "") -> SyncJob:
-    """End a job we hold and record the outcome on its integration, with its event, in one transaction."""
+    """End a job we hold and record the outcome on its integration (integrations/health.py), with its event, in one
+    transaction."""
     from webhooks.events import publish
 
     with transaction.atomic():
@@ -302,53 +305,21 @@ def _finish(*, job_id: int, token: str, status: str, error: str = "") -> SyncJob
         job.save(update_fields=["status", "completed_at", "lease_token", "error_message", "updated_at"])
         integration = Integration.objects.select_for_update().get(pk=job.integration_id)
         if status == JobStatus.COMPLETED:
-            _record_success(integration, job, now)
-            publish("integration.synced", _event(integration, job), integration.organization, integration)
+            integration.last_sync_at = max(filter(None, (integration.last_sync_at, job.started_at)))
+            _reschedule(integration, now, also=["last_sync_at"])
+            integration_synced(integration=integration, sync_job=_job_summary(job))
         elif status == JobStatus.FAILED:
-            publish("sync_job.failed", _event(integration, job), integration.organization, integration)
-            integration_record_failure(integration=integration, error=error, now=now)
+            publish("sync_job.failed", {"integration": integration_summary(integration), "sync_job": _job_summary(job)},
+                    integration.organization, integration)
+            _reschedule(integration, now)  # a failed sync waits a full interval too
+            integration_record_failure(integration=integration, message=error)
     job.integration = integration
     return job
 
 
-def _record_success(integration: Integration, job: SyncJob, now: datetime) -> None:
-    integration.last_sync_at = max(filter(None, (integration.last_sync_at, job.started_at)))
+def _reschedule(integration: Integration, now: datetime, *, also: list[str] | None = None) -> None:
     integration.next_sync_at = _next_sync(integration, now)
-    integration.last_error, integration.consecutive_failures = "", 0
-    fields = ["last_sync_at", "next_sync_at", "last_error", "consecutive_failures", "updated_at"]
-    if integration.status == IntegrationStatus.ERROR:
-        integration.status = IntegrationStatus.ACTIVE
-        fields.append("status")
-    integration.save(update_fields=fields)
-
-
-def integration_record_failure(
-    *, integration: Integration, error: str, now: datetime | None = None, reschedule: bool = True
-) -> None:
-    """Count one more failure of the integration's scheduled work (a sync or a health check).
-
-    After SYNC_ERROR_AFTER_FAILURES in a row an active integration goes to
-    status `error` and `integration.error` is published, once: it stays in
-    error (and no event repeats) until a sync or a health check succeeds.
-    Call inside a transaction holding the integration's row.
-    """
-    from webhooks.events import publish
-
-    now = now or timezone.now()
-    integration.last_error = error[:2000]
-    integration.consecutive_failures += 1
-    fields = ["last_error", "consecutive_failures", "updated_at"]
-    if reschedule:  # a failed sync waits a full interval; a failed health check leaves the schedule alone
-        integration.next_sync_at = _next_sync(integration, now)
-        fields.append("next_sync_at")
-    if (integration.consecutive_failures >= settings.SYNC_ERROR_AFTER_FAILURES
-            and integration.status == IntegrationStatus.ACTIVE):
-        integration.status = IntegrationStatus.ERROR
-        fields.append("status")
-        publish("integration.error", {"integration": _integration_ref(integration), "error": integration.last_error,
-                                      "consecutive_failures": integration.consecutive_failures},
-                integration.organization, integration)
-    integration.save(update_fields=fields)
+    integration.save(update_fields=[*(also or []), "next_sync_at", "updated_at"])
 
 
 def _next_sync(integration: Integration, now: datetime) -> datetime | None:
@@ -356,20 +327,13 @@ def _next_sync(integration: Integration, now: datetime) -> datetime | None:
     return now + timedelta(minutes=minutes) if minutes else None
 
 
-def _integration_ref(integration: Integration) -> dict[str, Any]:
-    return {"id": integration.pk, "code": integration.code, "provider": integration.provider,
-            "name": integration.name}
-
-
-def _event(integration: Integration, job: SyncJob) -> dict[str, Any]:
+def _job_summary(job: SyncJob) -> dict[str, Any]:
+    """How a job appears in integration.synced and sync_job.failed."""
     return {
-        "integration": _integration_ref(integration),
-        "sync_job": {
-            "id": job.pk, "job_type": job.job_type, "trigger": job.trigger, "status": job.status,
-            "records_processed": job.records_processed, "records_created": job.records_created,
-            "records_updated": job.records_updated, "records_failed": job.records_failed,
-            "error": job.error_message,
-        },
+        "id": job.pk, "job_type": job.job_type, "trigger": job.trigger, "status": job.status,
+        "records_processed": job.records_processed, "records_created": job.records_created,
+        "records_updated": job.records_updated, "records_failed": job.records_failed,
+        "error": job.error_message,
     }
 
 

@@ -39,6 +39,7 @@ from django.utils.dateparse import parse_datetime
 
 from config.errors import ValidationError
 from integrations.models import Integration
+from integrations.payloads import integration_summary
 from webhooks.events import publish, publish_many
 
 from ..models import RESERVING_STATUSES, ExternalRef, Order, OrderLine, OrderStatus, ResourceType
@@ -198,10 +199,7 @@ def order_event_payload(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
     return {
         "order": {
             "id": order.pk,
-            "integration": None if integration is None else {
-                "id": integration.pk, "code": integration.code, "provider": integration.provider,
-                "name": integration.name,
-            },
+            "integration": None if integration is None else integration_summary(integration),
             "external_id": order.external_id,
             "external_number": order.external_number,
             "status": order.status,

@@ -45,7 +45,6 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -68,7 +67,6 @@ from connectors.base import (
 )
 from connectors.errors import AuthExpired, ProviderError
 from connectors.oauth2_generic.protocol import StandardOAuth2
-from integrations.services import integration_mark_credentials_refused
 
 from . import mapping, marketplaces
 from .client import REGION_HOSTS, SANDBOX_HOSTS, TOKEN_URL, AmazonSPClient
@@ -161,16 +159,10 @@ class AmazonSPConnector(StandardOAuth2, Connector):
         if not integration.access_token and integration.refresh_token:
             tokens.refresh_token(self, stale_token="", force=True)
 
-    @contextmanager
-    def _credentials_checked(self) -> Iterator[None]:
-        try:
-            yield
-        except AuthExpired as exc:
-            integration_mark_credentials_refused(
-                integration=self.integration, message=f"Amazon refused the access token even after a refresh "
-                f"({exc.provider_message or f'HTTP {exc.status_code}'}); the seller may have "
+    def credentials_refused_message(self, error: AuthExpired, *, action: str) -> str | None:
+        return (f"Amazon refused the access token even after a refresh "
+                f"({error.provider_message or f'HTTP {error.status_code}'}); the seller may have "
                 f"revoked the app or its roles: authorize it again.")
-            raise
 
     # ------------------------------------------------------------------ OAuth (Seller Central consent)
     def application_id(self) -> str:
@@ -237,8 +229,7 @@ class AmazonSPConnector(StandardOAuth2, Connector):
         started = time.monotonic()
         try:
             ids = self.marketplace_ids
-            with self._credentials_checked():
-                found = self.client.marketplace_participations()
+            found = self.client.marketplace_participations()
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=_ms(started),
                                     detail=f"Could not reach Amazon SP-API: {exc.code}: {exc.message}")
@@ -254,8 +245,7 @@ class AmazonSPConnector(StandardOAuth2, Connector):
     def normalize_order(self, record: dict[str, Any]) -> dict[str, Any]:
         """An order as the pull yields it; a bare one (without OrderItems) gets its items fetched first."""
         if "OrderItems" not in record and record.get("AmazonOrderId"):
-            with self._credentials_checked():
-                record = {**record, "OrderItems": self.client.order_items(str(record["AmazonOrderId"]))}
+            record = {**record, "OrderItems": self.client.order_items(str(record["AmazonOrderId"]))}
         return mapping.normalize_order(record)
 
     def normalize_product(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -269,24 +259,23 @@ class AmazonSPConnector(StandardOAuth2, Connector):
         state = _read_cursor(cursor, "after") if cursor else {
             "phase": "orders", "after": _iso(since or timezone.now() - DEFAULT_LOOKBACK), "next": ""}
         ids = self.marketplace_ids
-        with self._credentials_checked():
-            client = self.client
-            while state["phase"] == "orders":
-                payload = client.orders_page(ids, last_updated_after=state["after"], next_token=state["next"])
-                orders = [{**o, "OrderItems": client.order_items(o["AmazonOrderId"])}
-                          for o in payload.get("Orders") or []]
-                token = payload.get("NextToken") or ""
-                state = {**state, "next": token} if token else {**state, "phase": "refunds" if refunds else "",
-                                                                 "next": ""}
-                yield Page(items=orders, next_cursor=json.dumps(state) if state["phase"] else None)
-            while state["phase"] == "refunds":
-                payload = client.financial_events_page(posted_after=state["after"], next_token=state["next"])
-                events = (payload.get("FinancialEvents") or {}).get("RefundEventList") or []
-                refunded = list(dict.fromkeys(str(e["AmazonOrderId"]) for e in events if e.get("AmazonOrderId")))
-                orders = [self._refunded_order(client, order_id) for order_id in refunded]
-                token = payload.get("NextToken") or ""
-                state = {**state, "next": token} if token else {**state, "phase": ""}
-                yield Page(items=orders, next_cursor=json.dumps(state) if state["phase"] else None)
+        client = self.client
+        while state["phase"] == "orders":
+            payload = client.orders_page(ids, last_updated_after=state["after"], next_token=state["next"])
+            orders = [{**o, "OrderItems": client.order_items(o["AmazonOrderId"])}
+                      for o in payload.get("Orders") or []]
+            token = payload.get("NextToken") or ""
+            state = {**state, "next": token} if token else {**state, "phase": "refunds" if refunds else "",
+                                                             "next": ""}
+            yield Page(items=orders, next_cursor=json.dumps(state) if state["phase"] else None)
+        while state["phase"] == "refunds":
+            payload = client.financial_events_page(posted_after=state["after"], next_token=state["next"])
+            events = (payload.get("FinancialEvents") or {}).get("RefundEventList") or []
+            refunded = list(dict.fromkeys(str(e["AmazonOrderId"]) for e in events if e.get("AmazonOrderId")))
+            orders = [self._refunded_order(client, order_id) for order_id in refunded]
+            token = payload.get("NextToken") or ""
+            state = {**state, "next": token} if token else {**state, "phase": ""}
+            yield Page(items=orders, next_cursor=json.dumps(state) if state["phase"] else None)
 
     def _refunded_order(self, client: AmazonSPClient, order_id: str) -> dict[str, Any]:
         order = client.order(order_id)
@@ -300,16 +289,15 @@ class AmazonSPConnector(StandardOAuth2, Connector):
         """
         state = _read_cursor(cursor, "after") if cursor else {"after": _iso(since) if since else "", "next": ""}
         ids = self.marketplace_ids
-        with self._credentials_checked():
-            client, seller = self.client, self.seller_id
-            while True:
-                body = client.listings_page(seller, ids, last_updated_after=state["after"], page_token=state["next"])
-                families = self._families(client, seller, list(body.get("items") or []))
-                token = (body.get("pagination") or {}).get("nextToken") or ""
-                state = {**state, "next": token}
-                yield Page(items=families, next_cursor=json.dumps(state) if token else None)
-                if not token:
-                    return
+        client, seller = self.client, self.seller_id
+        while True:
+            body = client.listings_page(seller, ids, last_updated_after=state["after"], page_token=state["next"])
+            families = self._families(client, seller, list(body.get("items") or []))
+            token = (body.get("pagination") or {}).get("nextToken") or ""
+            state = {**state, "next": token}
+            yield Page(items=families, next_cursor=json.dumps(state) if token else None)
+            if not token:
+                return
 
     def _families(self, client: AmazonSPClient, seller: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         by_sku = {str(i["sku"]): i for i in items}
@@ -332,23 +320,22 @@ class AmazonSPConnector(StandardOAuth2, Connector):
         ids = self.marketplace_ids
         state = _read_cursor(cursor, "start") if cursor else {"m": 0, "start": _iso(since) if since else "",
                                                                "next": ""}
-        with self._credentials_checked():
-            client = self.client
-            while int(state.get("m", 0)) < len(ids):
-                marketplace = ids[int(state.get("m", 0))]
-                try:
-                    body = client.inventory_page(marketplace, start=state["start"], next_token=state["next"])
-                except ProviderError as exc:
-                    if not state["next"] or exc.status_code != 400:
-                        raise
-                    state = {**state, "next": ""}  # an expired token: this marketplace from its first page
-                    continue
-                summaries = [{**s, "_marketplace_id": marketplace}
-                             for s in (body.get("payload") or {}).get("inventorySummaries") or []]
-                token = (body.get("pagination") or {}).get("nextToken") or ""
-                state = {**state, "next": token} if token else {**state, "m": int(state.get("m", 0)) + 1, "next": ""}
-                done = int(state["m"]) >= len(ids)
-                yield Page(items=summaries, next_cursor=None if done else json.dumps(state))
+        client = self.client
+        while int(state.get("m", 0)) < len(ids):
+            marketplace = ids[int(state.get("m", 0))]
+            try:
+                body = client.inventory_page(marketplace, start=state["start"], next_token=state["next"])
+            except ProviderError as exc:
+                if not state["next"] or exc.status_code != 400:
+                    raise
+                state = {**state, "next": ""}  # an expired token: this marketplace from its first page
+                continue
+            summaries = [{**s, "_marketplace_id": marketplace}
+                         for s in (body.get("payload") or {}).get("inventorySummaries") or []]
+            token = (body.get("pagination") or {}).get("nextToken") or ""
+            state = {**state, "next": token} if token else {**state, "m": int(state.get("m", 0)) + 1, "next": ""}
+            done = int(state["m"]) >= len(ids)
+            yield Page(items=summaries, next_cursor=None if done else json.dumps(state))
 
     # ------------------------------------------------------------------ writes
     def stock_locations(self) -> list[dict[str, Any]]:
@@ -368,26 +355,25 @@ class AmazonSPConnector(StandardOAuth2, Connector):
         lead_time = self.config.get("lead_time_to_ship_max_days")
         ids = self.marketplace_ids
         submissions, rejected = [], []
-        with self._credentials_checked():
-            client, seller = self.client, self.seller_id
-            for item in items:
-                sku = str(item.get("sku") or item.get("inventory_item_id") or "")
-                if not sku or item.get("available") is None:
-                    raise ValidationError("Every stock item needs a SKU and `available`.",
-                                          details={"sku": ["required"], "available": ["required"]})
-                availability: dict[str, Any] = {"fulfillment_channel_code": "DEFAULT",
-                                                "quantity": max(0, int(item["available"]))}
-                if lead_time is not None:
-                    availability["lead_time_to_ship_max_days"] = int(lead_time)
-                body = {"productType": str(item.get("product_type") or "PRODUCT"),
-                        "patches": [{"op": "replace", "path": "/attributes/fulfillment_availability",
-                                     "value": [availability]}]}
-                answer = client.patch_listing(seller, sku, ids, body)
-                if answer.get("status") == "ACCEPTED":
-                    submissions.append(str(answer.get("submissionId") or ""))
-                else:
-                    words = "; ".join(str(i.get("message")) for i in answer.get("issues") or [] if i.get("message"))
-                    rejected.append({"sku": sku, "issues": words or str(answer.get("status"))})
+        client, seller = self.client, self.seller_id
+        for item in items:
+            sku = str(item.get("sku") or item.get("inventory_item_id") or "")
+            if not sku or item.get("available") is None:
+                raise ValidationError("Every stock item needs a SKU and `available`.",
+                                      details={"sku": ["required"], "available": ["required"]})
+            availability: dict[str, Any] = {"fulfillment_channel_code": "DEFAULT",
+                                            "quantity": max(0, int(item["available"]))}
+            if lead_time is not None:
+                availability["lead_time_to_ship_max_days"] = int(lead_time)
+            body = {"productType": str(item.get("product_type") or "PRODUCT"),
+                    "patches": [{"op": "replace", "path": "/attributes/fulfillment_availability",
+                                 "value": [availability]}]}
+            answer = client.patch_listing(seller, sku, ids, body)
+            if answer.get("status") == "ACCEPTED":
+                submissions.append(str(answer.get("submissionId") or ""))
+            else:
+                words = "; ".join(str(i.get("message")) for i in answer.get("issues") or [] if i.get("message"))
+                rejected.append({"sku": sku, "issues": words or str(answer.get("status"))})
         if rejected:
             raise ProviderError(f"Amazon rejected the quantity of {len(rejected)} SKU(s): " + "; ".join(
                 f"{r['sku']}: {r['issues']}" for r in rejected)[:500], transient=False,
@@ -409,30 +395,29 @@ class AmazonSPConnector(StandardOAuth2, Connector):
         if not order_id or not number:
             raise ValidationError("An Amazon shipment needs the AmazonOrderId and a tracking number.",
                                   details={"order_id": ["required"], "tracking_number": ["required"]})
-        with self._credentials_checked():
-            client = self.client
-            order = client.order(order_id)
-            if order.get("FulfillmentChannel") == "AFN":
-                raise ValidationError(f"Order {order_id} is fulfilled by Amazon (FBA); Amazon ships it.",
-                                      details={"order_id": ["AFN order"]})
-            if order.get("OrderStatus") in FINISHED_ORDER_STATUSES:
-                raise ValidationError(f"Order {order_id} is {order['OrderStatus']} at Amazon; nothing to ship.",
-                                      details={"order_id": [str(order["OrderStatus"])]})
-            lines = _shipment_lines(order_id, fulfillment.get("lines"), lambda: client.order_items(order_id))
-            carrier = str(fulfillment.get("carrier") or "")
-            code = str(fulfillment.get("carrier_code") or CARRIER_CODES.get(carrier.strip().lower(), "Other"))
-            package: dict[str, Any] = {
-                "packageReferenceId": _package_reference(order_id, number),
-                "carrierCode": code,
-                "trackingNumber": number,
-                "shipDate": _iso(timezone.now()),
-                "orderItems": lines,
-            }
-            if code == "Other":
-                package["carrierName"] = carrier or "Other"
-            if fulfillment.get("shipping_method"):
-                package["shippingMethod"] = str(fulfillment["shipping_method"])
-            client.confirm_shipment(order_id, {"marketplaceId": order["MarketplaceId"], "packageDetail": package})
+        client = self.client
+        order = client.order(order_id)
+        if order.get("FulfillmentChannel") == "AFN":
+            raise ValidationError(f"Order {order_id} is fulfilled by Amazon (FBA); Amazon ships it.",
+                                  details={"order_id": ["AFN order"]})
+        if order.get("OrderStatus") in FINISHED_ORDER_STATUSES:
+            raise ValidationError(f"Order {order_id} is {order['OrderStatus']} at Amazon; nothing to ship.",
+                                  details={"order_id": [str(order["OrderStatus"])]})
+        lines = _shipment_lines(order_id, fulfillment.get("lines"), lambda: client.order_items(order_id))
+        carrier = str(fulfillment.get("carrier") or "")
+        code = str(fulfillment.get("carrier_code") or CARRIER_CODES.get(carrier.strip().lower(), "Other"))
+        package: dict[str, Any] = {
+            "packageReferenceId": _package_reference(order_id, number),
+            "carrierCode": code,
+            "trackingNumber": number,
+            "shipDate": _iso(timezone.now()),
+            "orderItems": lines,
+        }
+        if code == "Other":
+            package["carrierName"] = carrier or "Other"
+        if fulfillment.get("shipping_method"):
+            package["shippingMethod"] = str(fulfillment["shipping_method"])
+        client.confirm_shipment(order_id, {"marketplaceId": order["MarketplaceId"], "packageDetail": package})
         return {"external_id": package["packageReferenceId"], "status": "confirmed", "tracking_number": number,
                 "carrier": package.get("carrierName") or code, "line_items": lines}
 

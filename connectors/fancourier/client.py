@@ -92,7 +92,15 @@ class FanCourierClient:
 
     # ---------------------------------------------------------------- calls
     def call(self, method: str, path: str, *, action: str, **kwargs: Any) -> requests.Response:
-        """One authenticated call; on a 401 one new login and one retry."""
+        """One authenticated call; on a 401 one new login and one retry. A refused login or a second 401 is
+        AuthExpired, which the HTTP client records on the integration's health (connectors/http.py)."""
+        try:
+            return self._call(method, path, action=action, **kwargs)
+        except AuthExpired as exc:
+            self.http.credentials_refused(exc, action=action)
+            raise
+
+    def _call(self, method: str, path: str, *, action: str, **kwargs: Any) -> requests.Response:
         token = self.token()
         try:
             return self.http.request(method, path, action=action, authenticate=False,

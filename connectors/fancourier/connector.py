@@ -26,14 +26,12 @@ WooCommerce's refused credentials do.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from config.errors import ApplicationError, ValidationError
 from connectors.base import AuthKind, Capability, ConnectionResult, Connector
 from connectors.errors import AuthExpired, ProviderError
-from integrations.services import integration_mark_credentials_refused
 
 from . import localities, mapping
 from .client import API_ROOT, FanCourierClient
@@ -72,14 +70,10 @@ class FanCourierConnector(Connector):
                                   details={"config.client_id": ["not a number"]})
         return FanCourierClient(self.http, username=username, password=password, client_id=client_id)
 
-    @contextmanager
-    def _credentials_checked(self):
-        try:
-            yield
-        except AuthExpired as exc:
-            integration_mark_credentials_refused(
-                integration=self.integration, message=f"{exc.message} Save the right ones to resume shipments.")
-            raise
+    def credentials_refused_message(self, error: AuthExpired, *, action: str) -> str | None:
+        if action == "list_counties":
+            return None  # the connection test's call: the test reports it in its result
+        return f"{error.message} Save the right ones to resume shipments."
 
     # ------------------------------------------------------------------ reads
     def test_connection(self) -> ConnectionResult:
@@ -96,8 +90,7 @@ class FanCourierConnector(Connector):
 
     def track(self, awb_numbers: list[str]) -> list[dict[str, Any]]:
         """FAN Courier's tracking records of these AWBs (`{awbNumber, events:[{id, name, location, date}], …}`)."""
-        with self._credentials_checked():
-            return self.client.track(awb_numbers)
+        return self.client.track(awb_numbers)
 
     def validate_address(self, address: dict[str, Any]) -> dict[str, str]:
         """The recipient address FAN Courier takes, or ValidationError naming the first bad field (no AWB call).
@@ -117,8 +110,7 @@ class FanCourierConnector(Connector):
                 raise ValidationError(f"The shipping address has no {label}; no AWB was created.",
                                       details={f"shipping_address.{field}": ["required"]}, code="ADDRESS_INVALID")
         county = localities.county_for(address)
-        with self._credentials_checked():
-            locality = localities.check_locality(county, str(address.get("city") or ""), self.client.localities)
+        locality = localities.check_locality(county, str(address.get("city") or ""), self.client.localities)
         street, number = mapping.split_street(str(address["address1"]))
         return {"county": county, "locality": locality, "street": street, "streetNo": number,
                 "zipCode": str(address.get("zip") or ""), "building": str(address.get("address2") or ""),
@@ -155,8 +147,7 @@ class FanCourierConnector(Connector):
         client = self.client
         body = mapping.awb_request(client_id=int(client.client_id), recipient=recipient, info=info,
                                    sender=self.config.get("sender") or None)
-        with self._credentials_checked():
-            answer = client.create_awb(body)
+        answer = client.create_awb(body)
         try:
             result = mapping.awb_result(answer)
         except mapping.MappingError as exc:

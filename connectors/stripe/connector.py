@@ -17,15 +17,13 @@ acknowledged and not processed again, and marking is idempotent anyway.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from config.errors import ApplicationError
 from connectors.base import AuthKind, Capability, ConnectionResult, Connector, RateLimitPolicy, WebhookEvent
 from connectors.errors import AuthExpired
 from connectors.payments import settle
-from integrations.services import integration_mark_credentials_refused
 
 from . import mapping, webhooks
 from .client import API_VERSION, BASE_URL, StripeClient
@@ -56,16 +54,9 @@ class StripeConnector(Connector):
     def is_auth_expired(self, response) -> bool:
         return response.status_code == 401  # a revoked or rolled key: nothing to refresh
 
-    @contextmanager
-    def _credentials_checked(self) -> Iterator[None]:
-        try:
-            yield
-        except AuthExpired as exc:
-            integration_mark_credentials_refused(
-                integration=self.integration, message=f"Stripe refused the secret key "
-                f"({exc.provider_message or 'HTTP 401'}); roll it in the dashboard and "
-                f"save the new one.")
-            raise
+    def credentials_refused_message(self, error: AuthExpired, *, action: str) -> str | None:
+        return (f"Stripe refused the secret key ({error.provider_message or 'HTTP 401'}); roll it in the dashboard "
+                "and save the new one.")
 
     def test_connection(self) -> ConnectionResult:
         started = time.monotonic()
@@ -73,8 +64,7 @@ class StripeConnector(Connector):
             return ConnectionResult(ok=False, latency_ms=0,
                                     detail="A Stripe integration needs its secret key (api_key).")
         try:
-            with self._credentials_checked():
-                account = self.client.account(action="test_connection")
+            account = self.client.account(action="test_connection")
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=_ms(started), detail=f"Could not reach Stripe: {exc.message}")
         mode = "test" if self.integration.api_key.startswith(("sk_test_", "rk_test_")) else "live"
@@ -98,8 +88,7 @@ class StripeConnector(Connector):
             return None
         reference = change.reference
         if not reference and change.payment_intent:
-            with self._credentials_checked():
-                intent = self.client.payment_intent(change.payment_intent)
+            intent = self.client.payment_intent(change.payment_intent)
             reference = str((intent.get("metadata") or {}).get(key) or "")
         if not reference:
             return None  # a payment that is not for an ERP order (no reference anywhere)

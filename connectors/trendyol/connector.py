@@ -30,7 +30,6 @@ import json
 import secrets
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,7 +47,6 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.errors import AuthExpired
-from integrations.services import integration_mark_credentials_refused
 from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
@@ -114,16 +112,11 @@ class TrendyolConnector(Connector):
     def is_auth_expired(self, response) -> bool:
         return response.status_code == 401  # ClientApiAuthenticationException: wrong key/secret, nothing to refresh
 
-    @contextmanager
-    def _credentials_checked(self) -> Iterator[None]:
-        try:
-            yield
-        except AuthExpired as exc:
-            integration_mark_credentials_refused(
-                integration=self.integration, message=f"Trendyol refused the API key and secret "
-                f"({exc.provider_message or 'HTTP 401'}); check them and the seller id, "
-                f"and save them again.")
-            raise
+    def credentials_refused_message(self, error: AuthExpired, *, action: str) -> str | None:
+        if action in ("test_connection", "delete_webhook"):
+            return None  # a connection test reports it in its result; an unsubscription is best effort
+        return (f"Trendyol refused the API key and secret ({error.provider_message or 'HTTP 401'}); check them "
+                "and the seller id, and save them again.")
 
     # ------------------------------------------------------------------ reads
     def test_connection(self) -> ConnectionResult:
@@ -140,8 +133,7 @@ class TrendyolConnector(Connector):
     def normalize_order(self, record: dict[str, Any]) -> dict[str, Any]:
         """A merged order record as is; a bare package (a webhook's) with its order's other packages fetched."""
         if "packages" not in record and record.get("orderNumber"):
-            with self._credentials_checked():
-                siblings = self.client.packages_of_order(str(record["orderNumber"]))
+            siblings = self.client.packages_of_order(str(record["orderNumber"]))
             record = {"orderNumber": record["orderNumber"], "packages": _union([record], siblings)}
         return mapping.normalize_order(record)
 
@@ -159,17 +151,16 @@ class TrendyolConnector(Connector):
         params = {"startDate": state["start"], "endDate": state["end"], "orderByField": "PackageLastModifiedDate",
                   "orderByDirection": "ASC"}
         page = int(state["page"])
-        with self._credentials_checked():
-            while True:
-                body = self.client.orders_page(page, params)
-                packages = list(body.get("content") or [])
-                orders = [self._whole_order(number, group) for number, group in _by_order(packages).items()]
-                done = page + 1 >= int(body.get("totalPages") or 0) or not packages
-                next_cursor = None if done else json.dumps({**state, "page": page + 1})
-                yield Page(items=orders, next_cursor=next_cursor)
-                if done:
-                    return
-                page += 1
+        while True:
+            body = self.client.orders_page(page, params)
+            packages = list(body.get("content") or [])
+            orders = [self._whole_order(number, group) for number, group in _by_order(packages).items()]
+            done = page + 1 >= int(body.get("totalPages") or 0) or not packages
+            next_cursor = None if done else json.dumps({**state, "page": page + 1})
+            yield Page(items=orders, next_cursor=next_cursor)
+            if done:
+                return
+            page += 1
 
     def _whole_order(self, order_number: str, seen: list[dict[str, Any]]) -> dict[str, Any]:
         return {"orderNumber": order_number, "packages": _union(seen, self.client.packages_of_order(order_number))}
@@ -187,15 +178,14 @@ class TrendyolConnector(Connector):
         if state.get("start"):
             params.update(startDate=state["start"], dateQueryType="LAST_MODIFIED_DATE")
         page = int(state["page"])
-        with self._credentials_checked():
-            while True:
-                body = self.client.products_page(page, params)
-                items = list(body.get("content") or [])
-                done = page + 1 >= int(body.get("totalPages") or 0) or not items
-                yield Page(items=shape(items), next_cursor=None if done else json.dumps({**state, "page": page + 1}))
-                if done:
-                    return
-                page += 1
+        while True:
+            body = self.client.products_page(page, params)
+            items = list(body.get("content") or [])
+            done = page + 1 >= int(body.get("totalPages") or 0) or not items
+            yield Page(items=shape(items), next_cursor=None if done else json.dumps({**state, "page": page + 1}))
+            if done:
+                return
+            page += 1
 
     # ------------------------------------------------------------------ lookups (cached per integration)
     def categories(self) -> list[dict[str, Any]]:
@@ -203,8 +193,7 @@ class TrendyolConnector(Connector):
         key = f"trendyol:{self.integration.pk}:categories"
         found = cache.get(key)
         if found is None:
-            with self._credentials_checked():
-                found = list(self.client.categories().get("categories") or [])
+            found = list(self.client.categories().get("categories") or [])
             cache.set(key, found, CACHE_SECONDS)
         return found
 
@@ -213,8 +202,7 @@ class TrendyolConnector(Connector):
         key = f"trendyol:{self.integration.pk}:brands:{page}:{size}"
         found = cache.get(key)
         if found is None:
-            with self._credentials_checked():
-                found = list(self.client.brands(page, size).get("brands") or [])
+            found = list(self.client.brands(page, size).get("brands") or [])
             cache.set(key, found, CACHE_SECONDS)
         return found
 
@@ -242,10 +230,9 @@ class TrendyolConnector(Connector):
                 quantity = MAX_STOCK
             stock.append({"barcode": str(barcode), "quantity": quantity})
         batches = []
-        with self._credentials_checked():
-            for start in range(0, len(stock), STOCK_BATCH_LIMIT):
-                answer = self.client.update_stock(stock[start:start + STOCK_BATCH_LIMIT])
-                batches.append(str(answer.get("batchRequestId") or ""))
+        for start in range(0, len(stock), STOCK_BATCH_LIMIT):
+            answer = self.client.update_stock(stock[start:start + STOCK_BATCH_LIMIT])
+            batches.append(str(answer.get("batchRequestId") or ""))
         return {"updated": len(stock), "batch_request_ids": batches, "capped": capped}
 
     def push_fulfillment(self, fulfillment: dict[str, Any]) -> dict[str, Any]:
@@ -261,24 +248,23 @@ class TrendyolConnector(Connector):
         if not order_number:
             raise ValidationError("A fulfillment needs the order's Trendyol orderNumber.",
                                   details={"order_id": ["required"]})
-        with self._credentials_checked():
-            packages = [p for p in mapping.standing_packages(self.client.packages_of_order(order_number))
-                        if mapping.bucket(p) == mapping.OPEN]
-            chosen = _package_lines(packages, fulfillment.get("lines"), order_number)
-            provider_code = fulfillment.get("carrier_code") or self.config.get("cargo_provider_code")
-            number = fulfillment.get("tracking_number") or ""
-            done = []
-            for package, lines in chosen:
-                if mapping.package_status(package) in OPEN_FOR_PICKING:
-                    self.client.update_package(package["id"], {"lines": lines, "params": {}, "status": "Picking"})
-                if fulfillment.get("invoice_number"):
-                    self.client.update_package(package["id"], {
-                        "lines": lines, "params": {"invoiceNumber": fulfillment["invoice_number"]},
-                        "status": "Invoiced"})
-                if provider_code and number:
-                    self.client.update_tracking(package["id"], {"cargoSenderNumber": number,
-                                                                "providerCode": provider_code})
-                done.append(str(package["id"]))
+        packages = [p for p in mapping.standing_packages(self.client.packages_of_order(order_number))
+                    if mapping.bucket(p) == mapping.OPEN]
+        chosen = _package_lines(packages, fulfillment.get("lines"), order_number)
+        provider_code = fulfillment.get("carrier_code") or self.config.get("cargo_provider_code")
+        number = fulfillment.get("tracking_number") or ""
+        done = []
+        for package, lines in chosen:
+            if mapping.package_status(package) in OPEN_FOR_PICKING:
+                self.client.update_package(package["id"], {"lines": lines, "params": {}, "status": "Picking"})
+            if fulfillment.get("invoice_number"):
+                self.client.update_package(package["id"], {
+                    "lines": lines, "params": {"invoiceNumber": fulfillment["invoice_number"]},
+                    "status": "Invoiced"})
+            if provider_code and number:
+                self.client.update_tracking(package["id"], {"cargoSenderNumber": number,
+                                                            "providerCode": provider_code})
+            done.append(str(package["id"]))
         trendyol_number = next((p.get("cargoTrackingNumber") for p, _ in chosen if p.get("cargoTrackingNumber")), "")
         return {"external_id": ",".join(done), "status": "Invoiced" if fulfillment.get("invoice_number") else "Picking",
                 "tracking_number": number if provider_code and number else str(trendyol_number or number),
@@ -316,8 +302,7 @@ class TrendyolConnector(Connector):
             body.update(username=config["webhook_username"], password=integration.webhook_secret)
         else:
             body["apiKey"] = integration.webhook_secret
-        with self._credentials_checked():
-            created = self.client.create_webhook(body)
+        created = self.client.create_webhook(body)
         integration.metadata = {**(integration.metadata or {}), WEBHOOK_METADATA_KEY: str(created["id"])}
         integration.save(update_fields=["metadata", "updated_at"])
         return list(webhooks.SUBSCRIBED_STATUSES)

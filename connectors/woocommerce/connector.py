@@ -34,7 +34,6 @@ import json
 import secrets
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,7 +52,6 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.errors import AuthExpired
-from integrations.services import integration_mark_credentials_refused
 from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
@@ -112,15 +110,11 @@ class WooCommerceConnector(Connector):
     def is_auth_expired(self, response) -> bool:
         return response.status_code == 401  # keys do not expire: AuthExpired at once, nothing to refresh
 
-    @contextmanager
-    def _credentials_checked(self) -> Iterator[None]:
-        try:
-            yield
-        except AuthExpired as exc:
-            integration_mark_credentials_refused(
-                integration=self.integration, message=f"WooCommerce refused the consumer key and secret "
-                f"({exc.provider_message or 'HTTP 401'}); check them and save them again.")
-            raise
+    def credentials_refused_message(self, error: AuthExpired, *, action: str) -> str | None:
+        if action in ("get_system_status", "delete_webhook"):
+            return None  # a connection test reports it in its result; an unsubscription is best effort
+        return (f"WooCommerce refused the consumer key and secret ({error.provider_message or 'HTTP 401'}); "
+                "check them and save them again.")
 
     # ------------------------------------------------------------------ reads
     def test_connection(self) -> ConnectionResult:
@@ -145,8 +139,7 @@ class WooCommerceConnector(Connector):
         was deleted since; 5xx/429 are transient, so a webhook is retried).
         """
         if mapping.lists_variation_ids(record):
-            with self._credentials_checked():
-                [record] = self._with_variations([record])
+            [record] = self._with_variations([record])
         return mapping.normalize_product(record)
 
     def normalize_inventory_level(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -175,19 +168,18 @@ class WooCommerceConnector(Connector):
         if state.get("modified_after"):
             params.update(modified_after=state["modified_after"], dates_are_gmt="true")
         page = int(state["page"])
-        with self._credentials_checked():
-            while True:
-                items, total_pages = self.client.list_page(resource, params=params, page=page,
-                                                           action=action or f"list_{resource}")
-                if expand is not None:
-                    items = expand(items)
-                done = page >= total_pages or not items and page > 1
-                next_cursor = None if done else json.dumps({"page": page + 1,
-                                                            "modified_after": state.get("modified_after")})
-                yield Page(items=items, next_cursor=next_cursor)
-                if done:
-                    return
-                page += 1
+        while True:
+            items, total_pages = self.client.list_page(resource, params=params, page=page,
+                                                       action=action or f"list_{resource}")
+            if expand is not None:
+                items = expand(items)
+            done = page >= total_pages or not items and page > 1
+            next_cursor = None if done else json.dumps({"page": page + 1,
+                                                        "modified_after": state.get("modified_after")})
+            yield Page(items=items, next_cursor=next_cursor)
+            if done:
+                return
+            page += 1
 
     def _with_variations(self, products: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Attach each variable product's variations (every page of them) as `variation_records`."""
@@ -217,20 +209,19 @@ class WooCommerceConnector(Connector):
         each sets `manage_stock: true` with the figure (WooCommerce only counts stock it manages).
         """
         groups: dict[str, list[dict[str, Any]]] = {}
-        with self._credentials_checked():
-            for item in items:
-                if item.get("available") is None:
-                    raise ValidationError("Every stock item needs `available`.", details={"available": ["required"]})
-                product_id, variation_id = self._stock_target(item)
-                update = {"id": variation_id or product_id, "manage_stock": True,
-                          "stock_quantity": int(item["available"])}
-                resource = f"products/{product_id}/variations" if variation_id else "products"
-                groups.setdefault(resource, []).append(update)
-            updated = 0
-            for resource, updates in groups.items():
-                for start in range(0, len(updates), BATCH_LIMIT):
-                    answer = self.client.batch_update(resource, updates[start:start + BATCH_LIMIT])
-                    updated += len(answer.get("update") or [])
+        for item in items:
+            if item.get("available") is None:
+                raise ValidationError("Every stock item needs `available`.", details={"available": ["required"]})
+            product_id, variation_id = self._stock_target(item)
+            update = {"id": variation_id or product_id, "manage_stock": True,
+                      "stock_quantity": int(item["available"])}
+            resource = f"products/{product_id}/variations" if variation_id else "products"
+            groups.setdefault(resource, []).append(update)
+        updated = 0
+        for resource, updates in groups.items():
+            for start in range(0, len(updates), BATCH_LIMIT):
+                answer = self.client.batch_update(resource, updates[start:start + BATCH_LIMIT])
+                updated += len(answer.get("update") or [])
         return {"updated": updated}
 
     def _stock_target(self, item: dict[str, Any]) -> tuple[int, int | None]:
@@ -265,26 +256,25 @@ class WooCommerceConnector(Connector):
         if not order_id:
             raise ValidationError("A fulfillment needs the order's WooCommerce id.", details={"order_id": ["required"]})
         number, carrier = fulfillment.get("tracking_number") or "", fulfillment.get("carrier") or ""
-        with self._credentials_checked():
-            order = self.client.order(order_id)
-            complete = _ships_everything(order, fulfillment.get("lines"))
-            tracking_id = ""
-            if number and self.config.get("shipment_tracking"):
-                body = {"tracking_number": number, "date_shipped": timezone.now().astimezone(UTC).date().isoformat()}
-                if fulfillment.get("tracking_url"):
-                    body.update(custom_tracking_provider=carrier, custom_tracking_link=fulfillment["tracking_url"])
-                else:
-                    body["tracking_provider"] = carrier
-                tracking_id = str(self.client.add_shipment_tracking(order_id, body).get("tracking_id") or "")
-            elif number:
-                note = f"Shipped with {carrier or 'the carrier'}, tracking number {number}."
-                if fulfillment.get("tracking_url"):
-                    note += f" {fulfillment['tracking_url']}"
-                self.client.add_order_note(order_id, {"note": note,
-                                                      "customer_note": bool(fulfillment.get("notify_customer"))})
-            status = order.get("status", "")
-            if complete and status != "completed":
-                status = self.client.update_order(order_id, {"status": "completed"}).get("status", "completed")
+        order = self.client.order(order_id)
+        complete = _ships_everything(order, fulfillment.get("lines"))
+        tracking_id = ""
+        if number and self.config.get("shipment_tracking"):
+            body = {"tracking_number": number, "date_shipped": timezone.now().astimezone(UTC).date().isoformat()}
+            if fulfillment.get("tracking_url"):
+                body.update(custom_tracking_provider=carrier, custom_tracking_link=fulfillment["tracking_url"])
+            else:
+                body["tracking_provider"] = carrier
+            tracking_id = str(self.client.add_shipment_tracking(order_id, body).get("tracking_id") or "")
+        elif number:
+            note = f"Shipped with {carrier or 'the carrier'}, tracking number {number}."
+            if fulfillment.get("tracking_url"):
+                note += f" {fulfillment['tracking_url']}"
+            self.client.add_order_note(order_id, {"note": note,
+                                                  "customer_note": bool(fulfillment.get("notify_customer"))})
+        status = order.get("status", "")
+        if complete and status != "completed":
+            status = self.client.update_order(order_id, {"status": "completed"}).get("status", "completed")
         return {"external_id": tracking_id or str(order_id), "status": status, "tracking_number": number,
                 "carrier": carrier, "completed": complete}
 
@@ -313,16 +303,15 @@ class WooCommerceConnector(Connector):
         registered = dict((integration.metadata or {}).get(WEBHOOKS_METADATA_KEY) or {})
         url = receive_url(integration)
         added = []
-        with self._credentials_checked():
-            for topic in webhooks.TOPICS:
-                if topic in registered:
-                    continue
-                created = self.client.create_webhook({"name": f"Switchyard {integration.code} {topic}",
-                                                      "topic": topic, "delivery_url": url,
-                                                      "secret": integration.webhook_secret, "status": "active"})
-                registered[topic] = created["id"]
-                added.append(topic)
-                _save_registrations(integration, registered)
+        for topic in webhooks.TOPICS:
+            if topic in registered:
+                continue
+            created = self.client.create_webhook({"name": f"Switchyard {integration.code} {topic}",
+                                                  "topic": topic, "delivery_url": url,
+                                                  "secret": integration.webhook_secret, "status": "active"})
+            registered[topic] = created["id"]
+            added.append(topic)
+            _save_registrations(integration, registered)
         return added
 
     def unregister_webhooks(self) -> int:

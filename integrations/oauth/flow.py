@@ -49,9 +49,8 @@ from connectors import registry
 from connectors.base import AuthKind, Connector, TokenSet
 from connectors.outbound import check_outbound_url
 from connectors.redaction import Redactor
-from webhooks.events import publish
 
-from .. import routing, selectors, services
+from .. import health, routing, selectors, services
 from ..models import ClaimProof, Integration, IntegrationStatus, OAuthState
 from . import pkce, redirects
 
@@ -66,12 +65,6 @@ TOKEN_FIELDS = ("access_token", "refresh_token", "token_type", "expires_at", "sc
 class Authorization:
     authorization_url: str
     state: str
-
-
-def integration_summary(integration: Integration) -> dict[str, Any]:
-    """How an integration appears in the events this module publishes."""
-    return {"id": integration.pk, "code": integration.code, "provider": integration.provider,
-            "name": integration.name}
 
 
 def _oauth_connector_class(provider: str) -> type[Connector]:
@@ -277,16 +270,13 @@ def _store(oauth_state: OAuthState, integration: Integration, tokens: TokenSet, 
             integration = Integration.objects.select_for_update().get(pk=integration.pk)
             for key, value in token_values.items():
                 setattr(integration, key, value)
-            integration.status, integration.last_error = IntegrationStatus.ACTIVE, ""
             if account:
                 integration.metadata = {**(integration.metadata or {}), "account_name": account}
             if learned:
                 integration.config = {**(integration.config or {}), **learned}
-            integration.save(update_fields=[*TOKEN_FIELDS, "status", "last_error", "metadata", "config",
-                                            "updated_at"])
+            integration.save(update_fields=[*TOKEN_FIELDS, "metadata", "config", "updated_at"])
         routing.accounts_claim(integration=integration, proof=ClaimProof.OAUTH, user=oauth_state.user)
-        publish("integration.connected", {"integration": integration_summary(integration), "account_name": account},
-                integration.organization, integration=integration)
+        health.integration_connected(integration=integration, account_name=account)  # active, integration.connected
     return integration
 
 
@@ -352,11 +342,9 @@ def oauth_disconnect(*, integration: Integration, reason: str = "user", at_provi
         row = Integration.objects.select_for_update().get(pk=integration.pk)
         row.access_token = row.refresh_token = ""
         row.expires_at, row.token_type, row.scope = None, "", []
-        row.status, row.last_error = IntegrationStatus.PENDING_AUTH, "; ".join(e for e in errors if e)[:500]
-        row.save(update_fields=[*TOKEN_FIELDS, "status", "last_error", "updated_at"])
-        publish("integration.disconnected",
-                {"integration": integration_summary(row), "reason": reason, "revoked": revoked},
-                row.organization, integration=row)
+        row.save(update_fields=[*TOKEN_FIELDS, "updated_at"])
+        health.integration_disconnected(integration=row, reason=reason, revoked=revoked,
+                                        message="; ".join(e for e in errors if e))
     for key in (*TOKEN_FIELDS, "status", "last_error", "updated_at"):
         setattr(integration, key, getattr(row, key))
     return revoked

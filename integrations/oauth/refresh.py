@@ -17,9 +17,10 @@ else has to be written on every refresh. (A token refreshed daily also finds
 out early that its refresh token was revoked, and keeps rotating refresh tokens
 from lapsing.)
 
-Failures: the provider refused the refresh token (invalid_grant) — tokens.py
-sets pending_auth and publishes `integration.error` with code REFRESH_FAILED
-(once, on the move), and nobody retries until a reconnect. The token endpoint was down — transient: the
+Failures (recorded by integrations/health.py): the provider refused the refresh
+token (invalid_grant) — tokens.py has the integration set to pending_auth and
+`integration.error` sent with code REFRESH_FAILED (once, on the move), and
+nobody retries until a reconnect. The token endpoint was down — transient: the
 task backs off and tries again; when it gives up, the integration goes to
 `error` with REFRESH_FAILED in last_error and `integration.error` is published.
 A later successful refresh puts such an integration back to active.
@@ -38,16 +39,14 @@ from config.errors import CapabilityNotSupported, ValidationError
 from connectors import registry, tokens
 from connectors.base import AuthKind, Connector
 from connectors.errors import RefreshFailed
-from webhooks.events import publish
 
+from .. import health
 from ..models import Integration, IntegrationLog, IntegrationStatus
-from .flow import integration_summary
 
 logger = logging.getLogger(__name__)
 
 TOKEN_ACTIONS = ("exchange_code", "refresh_token")  # the call-log actions of token grants (see connectors/)
 REFRESHING_STATUSES = (IntegrationStatus.ACTIVE, IntegrationStatus.ERROR, IntegrationStatus.TESTING)
-GAVE_UP_PREFIX = "REFRESH_FAILED: "
 RECENT_REFRESH = timedelta(seconds=30)  # a manual refresh this soon after another one is that one
 
 
@@ -122,11 +121,7 @@ def oauth_refresh_if_due(*, integration_id: int) -> bool:
 def _refresh(connector: Connector, stale_token: str) -> bool:
     integration = connector.integration
     refreshed = tokens.refresh_token(connector, stale_token=stale_token, force=True)  # a refusal: see tokens.py
-    if integration.status == IntegrationStatus.ERROR and integration.last_error.startswith(GAVE_UP_PREFIX):
-        Integration.objects.filter(pk=integration.pk, status=IntegrationStatus.ERROR).update(
-            status=IntegrationStatus.ACTIVE, last_error="", updated_at=timezone.now()
-        )
-        integration.status, integration.last_error = IntegrationStatus.ACTIVE, ""
+    health.integration_refresh_recovered(integration=integration)  # back to active if the retries had given up
     return refreshed
 
 
@@ -135,19 +130,6 @@ def oauth_refresh_gave_up(*, integration_id: int, error: RefreshFailed) -> None:
     integration = Integration.objects.filter(pk=integration_id).select_related("organization").first()
     if integration is None or integration.status == IntegrationStatus.PENDING_AUTH:
         return
-    message = f"{GAVE_UP_PREFIX}{error.message}"[:500]
-    Integration.objects.filter(pk=integration_id).update(
-        status=IntegrationStatus.ERROR, last_error=message, updated_at=timezone.now()
-    )
-    integration.status, integration.last_error = IntegrationStatus.ERROR, message
-    _report(integration, error, status=IntegrationStatus.ERROR)
-
-
-def _report(integration: Integration, error: RefreshFailed, *, status: str) -> None:
-    logger.warning("Token refresh of %s failed (%s): %s", integration.code, status, error.message)
-    publish(
-        "integration.error",
-        {"integration": integration_summary(integration), "code": error.code, "error": error.message[:500],
-         "status": status, "transient": error.transient},
-        integration.organization, integration=integration,
-    )
+    logger.warning("Token refresh of %s failed (%s): %s", integration.code, IntegrationStatus.ERROR, error.message)
+    health.integration_refresh_gave_up(integration=integration, message=error.message, code=error.code,
+                                       transient=error.transient)

@@ -14,11 +14,9 @@ import responses
 from django.test import Client
 
 from connectors.oauth2_generic.connector import GenericOAuth2Connector
+from integrations.health import integration_credentials_refused
 from integrations.models import Integration
-from integrations.services import (
-    SUBSCRIPTIONS_KEY,
-    integration_mark_credentials_refused,
-)
+from integrations.services import SUBSCRIPTIONS_KEY
 from tests.connectors.test_woocommerce_connector import API, STORE, public_dns, replay, sleeps  # noqa: F401
 from tests.factories import IntegrationFactory
 from tests.integrations.oauth_fakes import (
@@ -117,8 +115,8 @@ def test_deleting_an_api_key_integration_removes_its_subscriptions_first(admin_a
 def test_refused_credentials_go_to_error_once_and_publish_integration_error(org):
     subscribe_all(org)
     integration = IntegrationFactory(organization=org, provider="woocommerce", status="active")
-    assert integration_mark_credentials_refused(integration=integration, message="keys refused") is True
-    assert integration_mark_credentials_refused(integration=integration, message="again") is False
+    assert integration_credentials_refused(integration=integration, message="keys refused") is True
+    assert integration_credentials_refused(integration=integration, message="again") is False
     row = Integration.objects.get(pk=integration.pk)
     assert (row.status, row.last_error) == ("error", "keys refused")
     [event] = published(org, "integration.error")

@@ -47,6 +47,7 @@ from connectors import registry
 from connectors.base import Connector
 from connectors.redaction import Redactor
 from integrations.models import Integration, IntegrationLog, LogDirection
+from integrations.payloads import integration_summary
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 from . import schemes
@@ -269,8 +270,7 @@ def publish_failed(webhook: IncomingWebhook) -> None:
     publish(
         "webhook.failed",
         {
-            "integration": {"id": integration.pk, "code": integration.code, "provider": integration.provider,
-                            "name": integration.name},
+            "integration": integration_summary(integration),
             "incoming_webhook": {"id": webhook.pk, "event_type": webhook.event_type, "error": webhook.error_message},
         },
         integration.organization,
