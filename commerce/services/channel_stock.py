@@ -54,7 +54,7 @@ from ..models import (
     StockLevel,
 )
 from .orders import _aware, _Bad
-from .refs import UpsertResult, newest_per_id
+from .refs import UpsertResult, is_older, newest_per_id
 from .rows import insert_missing
 from .stock import StockKey, apply_stock_deltas, holds_stock, queue_inventory_push
 
@@ -258,7 +258,7 @@ def upsert_inventory_levels(*, integration: Integration, levels: list[dict]) -> 
     for (location_id, product_id), (updated_at, item) in sorted(known.items()):
         location = locations[location_id]
         row = current[(location.pk, product_id)]
-        if updated_at and row.reported_at and updated_at < row.reported_at:
+        if is_older(updated_at, row.reported_at):
             result.unchanged += 1  # stale: the channel has said something newer since
             continue
         quantity = item["available"]
@@ -392,7 +392,7 @@ def inventory_push_record(*, integration: Integration, chunk: list[dict[str, Any
             reported_at = level.get("updated_at") if isinstance(level.get("updated_at"), datetime) else None
             row = current[(item["location_pk"], item["product_id"])]
             row.inventory_item_id = str(item["inventory_item_id"])
-            if reported_at and row.reported_at and reported_at < row.reported_at:
+            if is_older(reported_at, row.reported_at):
                 reported_at = None  # a newer report arrived while we wrote: it stands
                 quantity = row.channel_quantity
             row.channel_quantity = quantity
