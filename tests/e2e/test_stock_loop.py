@@ -137,7 +137,7 @@ def test_pushes_and_their_echoes_never_loop(transactional_db, live_server, setti
             assert sandbox.stats()["stock_writes"] == 1  # the echo of our own write caused nothing
             echo = IncomingWebhook.objects.get(integration=shop)  # the shop did tell us about our write
             assert (echo.event_type, echo.status) == ("inventory_levels/update", "completed")
-            assert echo.metadata["result"]["inventory_levels"]["unchanged"] == 1
+            assert echo.metadata["result"]["inventory"]["unchanged"] == 1
 
             # Every mapped location of the shop now holds what the ERP says it may sell.
             levels = channel_levels(sandbox)
