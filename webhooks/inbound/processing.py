@@ -35,6 +35,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.claims import claimable
 from config.errors import ApplicationError
 from connectors.errors import is_transient
 from connectors.redaction import Redactor
@@ -158,9 +159,8 @@ def webhooks_sweep(*, now: datetime | None = None, batch: int | None = None) -> 
     stale_before = now - timedelta(seconds=settings.WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS)
     with transaction.atomic():
         stale = list(
-            IncomingWebhook.objects.filter(status=IncomingStatus.PENDING, next_attempt_at__lte=stale_before)
-            .order_by("next_attempt_at")
-            .select_for_update(skip_locked=True)
+            claimable(IncomingWebhook.objects.filter(status=IncomingStatus.PENDING, next_attempt_at__lte=stale_before)
+                      .order_by("next_attempt_at"))
             .values_list("pk", flat=True)[:batch]
         )
         # Stamp them: the next sweep nudges them again only after another grace period, not every run.
@@ -174,9 +174,8 @@ def _reclaim_expired(now: datetime, batch: int) -> tuple[list[int], int]:
     exhausted = 0
     with transaction.atomic():
         rows = list(
-            IncomingWebhook.objects.filter(status=IncomingStatus.PROCESSING, locked_until__lt=now)
-            .select_related("integration__organization")
-            .select_for_update(skip_locked=True, of=("self",))
+            claimable(IncomingWebhook.objects.filter(status=IncomingStatus.PROCESSING, locked_until__lt=now)
+                      .select_related("integration__organization"))
             .order_by("locked_until")[:batch]
         )
         retry = [row.pk for row in rows if row.retry_count < row.max_retries]
