@@ -149,12 +149,6 @@ def publish(
     return deliveries
 
 
-def publish_integration_event(sender: Any, *, event_type: str, payload: dict[str, Any], integration: Integration,
-                              **kwargs: Any) -> list[WebhookDelivery]:
-    """The receiver of integrations.health.integration_event: an integration.* event, published as is."""
-    return publish(event_type, payload, integration.organization, integration=integration)
-
-
 def publish_many(
     events: Iterable[tuple[str, dict[str, Any]]],
     organization: Organization,

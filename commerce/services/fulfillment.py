@@ -25,7 +25,7 @@ from django.utils import timezone
 from config.errors import ApplicationError, NotFound, ValidationError
 from connectors import registry
 from connectors.base import Capability
-from webhooks.events import publish
+from integrations.events import publish
 
 from ..models import (
     RESERVING_STATUSES,

@@ -38,9 +38,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from config.errors import ValidationError
+from integrations.events import publish, publish_many
 from integrations.models import Integration
 from integrations.payloads import integration_summary
-from webhooks.events import publish, publish_many
 
 from ..models import RESERVING_STATUSES, ExternalRef, Order, OrderLine, OrderStatus, ResourceType
 from ..statuses import UnknownChannelStatus, allowed_transitions, normalize_status

@@ -31,8 +31,8 @@ from accounts.models import Organization
 from config.errors import ValidationError
 from connectors import registry
 from connectors.base import Capability
+from integrations.events import publish
 from integrations.models import Integration, IntegrationStatus, StockMode
-from webhooks.events import publish
 
 from ..models import ChannelLocation, ExternalRef, InventoryPush, Product, ResourceType, StockLevel
 from ..outbox import inventory_push_nudge

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from accounts.models import Membership
-from integrations.management.commands.setup_demo import refresh_token_file
+from console.management.commands.setup_demo import refresh_token_file
 from integrations.models import Integration
 
 
