@@ -51,3 +51,15 @@ def _resolve(request) -> Tenant:
             "Name the organization in the X-Organization header." if found else "You belong to no such organization."
         )
     return Tenant(found[0].organization, found[0].role)
+
+
+class TenantScopedMixin:
+    """The tenant's organization; a schema-generation pass (no real request) gets none."""
+
+    @property
+    def organization(self):
+        return request_tenant(self.request).organization
+
+    @property
+    def _fake(self) -> bool:
+        return getattr(self, "swagger_fake_view", False)

@@ -20,7 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.audit import record_audit
-from config.api import TenantScopedMixin, error_responses
+from accounts.tenancy import TenantScopedMixin
+from config.api import error_responses
 from integrations.selectors import integration_get
 
 from . import selectors

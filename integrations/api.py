@@ -20,7 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.audit import record_audit, record_changes
-from config.api import StrictInputSerializer, TenantScopedMixin, error_responses
+from accounts.tenancy import TenantScopedMixin
+from config.api import StrictInputSerializer, error_responses
 from connectors import registry
 
 from . import selectors, services

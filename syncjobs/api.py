@@ -15,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.audit import record_audit
-from config.api import ErrorResponseSerializer, StrictInputSerializer, TenantScopedMixin, error_responses
+from accounts.tenancy import TenantScopedMixin
+from config.api import ErrorResponseSerializer, StrictInputSerializer, error_responses
 from integrations.selectors import integration_get
 
 from . import selectors, services

@@ -16,13 +16,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.tenancy import TenantScopedMixin
 from config.api import (
     ErrorResponseSerializer,
     StrictCharField,
     StrictInputSerializer,
     StrictIntegerField,
     StrictURLField,
-    TenantScopedMixin,
     error_responses,
 )
 
