@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "syncjobs",
     "commerce",
     "sandbox",
+    "events",  # consumed events: POST /api/events/ from the organization's own services (above the pipelines)
 ]
 
 MIDDLEWARE = [

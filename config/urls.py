@@ -24,4 +24,5 @@ urlpatterns = [
     path("api/", include("webhooks.urls")),
     path("api/", include("commerce.urls")),
     path("api/", include("connectors.anaf.urls")),
+    path("api/", include("events.urls")),
 ]

@@ -31,6 +31,8 @@ def test_schema_lists_every_endpoint(schema):
     assert set(paths["/api/providers/"]) == {"get"}
     assert set(paths["/api/integration-logs/"]) == {"get"}
     assert set(paths["/api/integration-logs/{id}/"]) == {"get"}
+    assert set(paths["/api/events/"]) == {"post"}
+    assert set(paths["/api/event-sources/{id}/rotate-secret/"]) == {"post"}
     assert "connected_by" in {p["name"] for p in paths["/api/integrations/"]["get"]["parameters"]}
 
 
