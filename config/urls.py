@@ -3,7 +3,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
-from observability.views import metrics
 
 # Under /api/ every error is the JSON envelope (config/errors.py); elsewhere Django's pages.
 handler400 = "config.errors.bad_request"
@@ -13,7 +12,7 @@ handler500 = "config.errors.server_error"
 urlpatterns = [
     path("health/", health.health, name="health"),
     path("ready/", health.ready, name="ready"),
-    path("metrics", metrics, name="metrics"),
+    path("", include("observability.urls")),  # GET /metrics (Prometheus)
     path("admin/", admin.site.urls),
     path("auth/", include("social_django.urls", namespace="social")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
