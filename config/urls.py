@@ -11,6 +11,7 @@ handler500 = "config.errors.server_error"
 urlpatterns = [
     path("health/", health.health, name="health"),
     path("ready/", health.ready, name="ready"),
+    path("", include("observability.urls")),  # GET /metrics (Prometheus)
     path("admin/", include("console.urls")),  # the operator console (its admin site)
     path("auth/", include("social_django.urls", namespace="social")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -23,4 +24,5 @@ urlpatterns = [
     path("api/", include("webhooks.urls")),
     path("api/", include("commerce.urls")),
     path("api/", include("connectors.anaf.urls")),
+    path("api/", include("events.urls")),
 ]

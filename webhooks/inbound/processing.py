@@ -39,6 +39,7 @@ from config.claims import claimable
 from config.errors import ApplicationError
 from connectors.errors import is_transient
 from connectors.redaction import Redactor
+from webhooks.events import publish
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 from . import handlers
@@ -91,12 +92,30 @@ def webhook_process(*, webhook_id: int) -> str | None:
             )
             if not done:
                 raise LeaseLost()
+            if outcome.status == IncomingStatus.COMPLETED:
+                publish_delivered(webhook, result=outcome.summary)
     except LeaseLost:
         logger.info("incoming webhook %s: lease lost, another worker owns it", webhook_id)
         return None
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row, none escapes the task
         return webhook_fail(webhook, token=token, exc=exc)
     return outcome.status
+
+
+def publish_delivered(webhook: IncomingWebhook, *, result: dict) -> None:
+    """`webhook.delivered` to the organization's endpoints, in the transaction that completes the row."""
+    integration = webhook.integration
+    publish(
+        "webhook.delivered",
+        {
+            "integration": {"id": integration.pk, "code": integration.code, "provider": integration.provider,
+                            "name": integration.name},
+            "incoming_webhook": {"id": webhook.pk, "event_type": webhook.event_type,
+                                 "external_id": webhook.external_id, "result": result},
+        },
+        integration.organization,
+        integration=integration,
+    )
 
 
 def retry_delay(retry_number: int) -> float:
