@@ -67,6 +67,7 @@ from connectors.base import (
     TokenSet,
 )
 from connectors.errors import AuthExpired, ProviderError
+from connectors.http import elapsed_ms
 from connectors.oauth2_generic.protocol import StandardOAuth2
 from integrations.services import integration_mark_credentials_refused
 
@@ -240,16 +241,16 @@ class AmazonSPConnector(StandardOAuth2, Connector):
             with self._credentials_checked():
                 found = self.client.marketplace_participations()
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not reach Amazon SP-API: {exc.code}: {exc.message}")
         participating = {p["marketplace"]["id"]: p for p in found
                          if (p.get("participation") or {}).get("isParticipating") and p.get("marketplace")}
         missing = [i for i in ids if i not in participating]
         if missing:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Connected, but the seller does not sell on {', '.join(missing)}.")
         names = ", ".join(participating[i]["marketplace"].get("countryCode", i) for i in ids)
-        return ConnectionResult(ok=True, latency_ms=_ms(started), detail=f"Connected to Amazon ({names}).")
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started), detail=f"Connected to Amazon ({names}).")
 
     def normalize_order(self, record: dict[str, Any]) -> dict[str, Any]:
         """An order as the pull yields it; a bare one (without OrderItems) gets its items fetched first."""
@@ -481,7 +482,3 @@ def _iso(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -58,6 +58,7 @@ from connectors.base import (
     TokenSet,
     WebhookEvent,
 )
+from connectors.http import elapsed_ms
 from connectors.oauth2_generic.protocol import token_set
 from webhooks.inbound.services import receive_url
 
@@ -201,9 +202,9 @@ class EbayConnector(Connector):
         try:
             body = self.client.orders_page(offset=0, limit=1, action="test_connection")
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not reach eBay: {exc.code}: {exc.message}")
-        return ConnectionResult(ok=True, latency_ms=_ms(started),
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to eBay ({self.client.marketplace}, "
                                        f"{'sandbox' if self.integration.is_test_mode else 'production'}): "
                                        f"{body.get('total', 0)} orders in the last 90 days.")
@@ -399,8 +400,4 @@ def _read_cursor(cursor: str) -> dict[str, Any]:
                               details={"cursor": ["not an eBay offset cursor"]}) from None
     state.setdefault("filter", "")
     return state
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
 

@@ -33,6 +33,7 @@ from typing import Any
 from config.errors import ApplicationError, ValidationError
 from connectors.base import AuthKind, Capability, ConnectionResult, Connector
 from connectors.errors import AuthExpired, ProviderError
+from connectors.http import elapsed_ms
 from integrations.services import integration_mark_credentials_refused
 
 from . import localities, mapping
@@ -88,9 +89,9 @@ class FanCourierConnector(Connector):
         try:
             counties = self.client.counties()
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not use FAN Courier: {exc.message}")
-        return ConnectionResult(ok=True, latency_ms=_ms(started),
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to FAN Courier as client {self.config.get('client_id')} "
                                        f"({len(counties)} counties served).")
 
@@ -209,7 +210,3 @@ def _errors_text(errors: Any) -> str:
     if isinstance(errors, list):
         return "; ".join(map(str, errors))
     return str(errors or "no AWB number in the answer")
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from config.errors import ValidationError
 from connectors.base import AuthKind, ConnectionResult, Connector, OAuthMeta
 from connectors.errors import ProviderError
+from connectors.http import elapsed_ms
 
 from .protocol import StandardOAuth2
 
@@ -115,12 +116,9 @@ class GenericOAuth2Connector(StandardOAuth2, Connector):
         try:
             info = self._userinfo()
         except ProviderError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started), detail=f"{exc.code}: {exc.message}")
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started), detail=f"{exc.code}: {exc.message}")
         if info is None:
             raise NotImplementedError("Set config.userinfo_url to test the connection.")
         name = next((str(info[k]) for k in NAME_FIELDS if info.get(k)), "")
-        return ConnectionResult(ok=True, latency_ms=_ms(started), detail=f"Connected{f' as {name}' if name else ''}.")
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
+                                detail=f"Connected{f' as {name}' if name else ''}.")

@@ -51,6 +51,7 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.errors import AuthExpired, ProviderError
+from connectors.http import elapsed_ms
 from connectors.shopify_auth import ShopifyOAuth, normalized_shop, valid_shop_domain, verify_callback
 from webhooks.inbound.services import receive_url
 
@@ -200,10 +201,10 @@ class ShopifyConnector(ShopifyOAuth, Connector):
             shop = self.client.shop()
         except ApplicationError as exc:
             where = self.shop_domain() or "the shop"
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not reach {where}: {exc.code}: {exc.message}")
         name, domain = shop.get("name", "the shop"), shop.get("myshopify_domain", "")
-        return ConnectionResult(ok=True, latency_ms=_ms(started), detail=f"Connected to {name} ({domain}).")
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started), detail=f"Connected to {name} ({domain}).")
 
     def iter_orders(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
         params: dict[str, Any] = {"status": "any"}
@@ -386,7 +387,3 @@ def _query_time(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

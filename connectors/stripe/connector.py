@@ -24,6 +24,7 @@ from typing import Any
 from config.errors import ApplicationError
 from connectors.base import AuthKind, Capability, ConnectionResult, Connector, RateLimitPolicy, WebhookEvent
 from connectors.errors import AuthExpired
+from connectors.http import elapsed_ms
 from connectors.payments import settle
 from integrations.services import integration_mark_credentials_refused
 
@@ -76,10 +77,11 @@ class StripeConnector(Connector):
             with self._credentials_checked():
                 account = self.client.account(action="test_connection")
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started), detail=f"Could not reach Stripe: {exc.message}")
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
+                                    detail=f"Could not reach Stripe: {exc.message}")
         mode = "test" if self.integration.api_key.startswith(("sk_test_", "rk_test_")) else "live"
         name = (account.get("business_profile") or {}).get("name") or account.get("email") or ""
-        return ConnectionResult(ok=True, latency_ms=_ms(started),
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to Stripe account {account.get('id', '')}"
                                        f"{f' ({name})' if name else ''} in {mode} mode.")
 
@@ -105,7 +107,3 @@ class StripeConnector(Connector):
             return None  # a payment that is not for an ERP order (no reference anywhere)
         return settle(self.integration, reference=reference, action=change.action, amount=change.amount,
                       currency=change.currency, provider_id=change.provider_id)
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

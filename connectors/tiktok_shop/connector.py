@@ -49,6 +49,7 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.errors import ProviderError
+from connectors.http import elapsed_ms
 from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
@@ -169,10 +170,10 @@ class TikTokShopConnector(Connector):
         try:
             shops = self.client.shops()
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not reach TikTok Shop: {exc.code}: {exc.message}")
         names = ", ".join(f"{s.get('name')} ({s.get('region')})" for s in shops) or "no shop"
-        return ConnectionResult(ok=True, latency_ms=_ms(started), detail=f"Connected to TikTok Shop: {names}.")
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started), detail=f"Connected to TikTok Shop: {names}.")
 
     def normalize_order(self, record: dict[str, Any]) -> dict[str, Any]:
         """An order as pulled; a webhook's `{id, status}` is fetched (with its returns) first."""
@@ -346,7 +347,3 @@ def _read_cursor(cursor: str) -> dict[str, Any]:
         raise ValidationError("The TikTok Shop sync cursor is unreadable; start the sync without it.",
                               details={"cursor": ["not a TikTok Shop page cursor"]}) from None
     return state
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -48,6 +48,7 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.errors import AuthExpired
+from connectors.http import elapsed_ms
 from integrations.services import integration_mark_credentials_refused
 from webhooks.inbound.services import receive_url
 
@@ -131,9 +132,9 @@ class TrendyolConnector(Connector):
         try:
             body = self.client.products_page(0, {"approved": "true"}, action="test_connection")
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not reach Trendyol: {exc.message}")
-        return ConnectionResult(ok=True, latency_ms=_ms(started),
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to Trendyol seller {self.seller_id} "
                                        f"({body.get('totalElements', 0)} approved products).")
 
@@ -394,7 +395,3 @@ def _ms_epoch(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return int(value.timestamp() * 1000)
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -53,6 +53,7 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.errors import AuthExpired
+from connectors.http import elapsed_ms
 from integrations.services import integration_mark_credentials_refused
 from webhooks.inbound.services import receive_url
 
@@ -128,9 +129,9 @@ class WooCommerceConnector(Connector):
         try:
             environment = self.client.system_status().get("environment") or {}
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not reach the WooCommerce store: {exc.message}")
-        return ConnectionResult(ok=True, latency_ms=_ms(started),
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to {environment.get('site_url') or 'the store'} "
                                        f"(WooCommerce {environment.get('version') or '?'}).")
 
@@ -379,7 +380,3 @@ def _gmt(value: datetime | date) -> str:
             value = value.replace(tzinfo=UTC)
         return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat()
     return datetime(value.year, value.month, value.day).isoformat()
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
