@@ -6,7 +6,7 @@ routes to the integration once its OAuth install claimed it), else the host of
 An integration created in the admin or the API needs only the shop domain in
 its config (no DNS lookup at save time); the OAuth connect sets both.
 
-Auth: OAuth per shop (connectors/shopify_auth.py: the shop-domain and callback
+Auth: OAuth per shop (connectors/shopify/auth.py: the shop-domain and callback
 HMAC checks), then `X-Shopify-Access-Token`. The app's client id and secret are
 the integration's `api_key`/`api_secret`, else `credentials`, else the settings
 `SHOPIFY_CLIENT_ID`/`SHOPIFY_CLIENT_SECRET`. Offline tokens do not expire; an
@@ -52,10 +52,10 @@ from connectors.base import (
 )
 from connectors.errors import AuthExpired, ProviderError
 from connectors.http import elapsed_ms
-from connectors.shopify_auth import ShopifyOAuth, normalized_shop, valid_shop_domain, verify_callback
 from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
+from .auth import ShopifyOAuth, normalized_shop, valid_shop_domain, verify_callback
 from .client import AUTHORIZE_PATH, TOKEN_PATH, ShopifyClient
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class ShopifyConnector(ShopifyOAuth, Connector):
     # ------------------------------------------------------------------ OAuth
     def oauth_connect_fields(self, *, shop: str = "") -> dict[str, Any]:
         """A new integration gets the shop's endpoint and `config["shop_domain"]`; an existing one keeps its shop."""
-        if not self.check_shop_domain:  # a shop off myshopify.com (the sandbox): any http(s) URL, shopify_auth
+        if not self.check_shop_domain:  # a shop off myshopify.com (the sandbox): any http(s) URL, auth.py
             return super().oauth_connect_fields(shop=shop)
         if self.integration.pk is None:
             domain = normalized_shop(shop)
@@ -151,7 +151,7 @@ class ShopifyConnector(ShopifyOAuth, Connector):
         return {}
 
     def validate_callback(self, query: Mapping[str, str]) -> None:
-        """The callback's HMAC and age (shopify_auth), and its `shop` must be this integration's shop."""
+        """The callback's HMAC and age (auth.py), and its `shop` must be this integration's shop."""
         verify_callback(query, self.oauth_client_credentials()[1])
         if not self.check_shop_domain:  # a shop off myshopify.com (the sandbox): the HMAC is the check
             return

@@ -19,8 +19,8 @@ from django.test import Client
 from django.urls import reverse
 
 from connectors.base import TokenSet
+from connectors.shopify.auth import callback_hmac
 from connectors.shopify.connector import ShopifyConnector
-from connectors.shopify_auth import callback_hmac
 from integrations.models import AccountClaim, ClaimProof, Integration
 from integrations.oauth.flow import oauth_complete, oauth_initiate
 from integrations.routing import AccountAlreadyClaimed, accounts_claim
