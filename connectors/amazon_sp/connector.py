@@ -50,14 +50,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.utils import timezone
 
 from config.errors import ApplicationError, OAuthFailed, ValidationError
 from connectors import tokens
 from connectors.base import (
     AuthKind,
-    Capability,
     ConnectionResult,
     Connector,
     OAuthMeta,
@@ -66,9 +64,10 @@ from connectors.base import (
     RateLimitPolicy,
     TokenSet,
 )
+from connectors.capabilities import FulfillmentSink, InventorySource, OrdersSource, ProductsSource, StockSink
 from connectors.errors import AuthExpired, ProviderError
 from connectors.http import elapsed_ms
-from connectors.oauth2_generic.protocol import StandardOAuth2
+from connectors.oauth2 import StandardOAuth2
 from integrations.services import integration_mark_credentials_refused
 
 from . import mapping, marketplaces
@@ -80,18 +79,17 @@ CARRIER_CODES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL"}  
 TOKEN_WORDS = "access token"  # in a 403's details when the token (not a role) was refused
 
 
-class AmazonSPConnector(StandardOAuth2, Connector):
+class AmazonSPConnector(StandardOAuth2, ProductsSource, OrdersSource, InventorySource, StockSink, FulfillmentSink,
+                        Connector):
     key = "amazon_sp"
     display_name = "Amazon Selling Partner API"
     integration_type = "ecommerce"
     auth_kind = AuthKind.OAUTH2
-    capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
     # Stock semantics (README "Stock"):
     # Amazon lowers a merchant-fulfilled quantity as orders are placed; FBA stock is Amazon's own (read only).
     stock_nets_open_orders = True
     base_url = REGION_HOSTS["na"]  # resolved_base_url(): the marketplaces' region
     oauth = OAuthMeta(authorize_url="https://sellercentral.amazon.com/apps/authorize/consent", token_url=TOKEN_URL)
-    webhook_scheme = None  # notifications come through SQS/EventBridge only
     # getOrderItems' rate (0.5/s, burst 30), the operation a sync calls most; slower ones pace in client.py.
     rate_limit = RateLimitPolicy(requests=30, per_seconds=60.0)
     docs_url = "https://developer-docs.amazon.com/sp-api/"
@@ -99,6 +97,8 @@ class AmazonSPConnector(StandardOAuth2, Connector):
     # browser carries it): a connect does not prove it, so only staff claim it.
     routed_account_kinds = ("amazon_sp.seller",)
     oauth_proves_routed_accounts = False
+    # The SP-API app's Login with Amazon client and its application id (Seller Central's consent page).
+    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "APPLICATION_ID": ""}
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -176,7 +176,7 @@ class AmazonSPConnector(StandardOAuth2, Connector):
     # ------------------------------------------------------------------ OAuth (Seller Central consent)
     def application_id(self) -> str:
         credentials = self.integration.credentials if isinstance(self.integration.credentials, dict) else {}
-        return str(credentials.get("application_id") or getattr(settings, "AMAZON_SP_APPLICATION_ID", "") or "")
+        return str(credentials.get("application_id") or self.setting("APPLICATION_ID"))
 
     def oauth_connect_fields(self, *, shop: str = "") -> dict[str, Any]:
         """`shop` names the marketplace id(s) a new integration sells on (they pick the consent page and host)."""

@@ -13,7 +13,8 @@ from datetime import date
 from typing import Any
 
 from config.errors import ApplicationError
-from connectors.base import AuthKind, Capability, ConnectionResult, Connector
+from connectors.base import AuthKind, ConnectionResult, Connector
+from connectors.capabilities import TaxLookup
 from connectors.http import elapsed_ms
 
 from .client import API_ROOT, RATE, AnafClient
@@ -23,15 +24,15 @@ from .mapping import normalize_found
 PROBE_CUI = 14080700
 
 
-class AnafConnector(Connector):
+class AnafConnector(TaxLookup, Connector):
     key = "anaf"
     display_name = "ANAF (VAT registry)"
     integration_type = "tax"
     auth_kind = AuthKind.NONE
-    capabilities = frozenset({Capability.TAX_LOOKUP})
     base_url = API_ROOT
     rate_limit = None  # ANAF limits per calling address, not per integration: client.py throttles globally
     docs_url = "https://www.anaf.ro/"
+    urls_module = "connectors.anaf.urls"
 
     @property
     def client(self) -> AnafClient:

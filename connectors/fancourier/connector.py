@@ -31,7 +31,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from config.errors import ApplicationError, ValidationError
-from connectors.base import AuthKind, Capability, ConnectionResult, Connector
+from connectors.base import AuthKind, ConnectionResult, Connector
+from connectors.capabilities import ShipmentCreator
 from connectors.errors import AuthExpired, ProviderError
 from connectors.http import elapsed_ms
 from integrations.services import integration_mark_credentials_refused
@@ -43,14 +44,14 @@ CARRIER = "FAN Courier"
 DEFAULT_SERVICE = "Standard"
 
 
-class FanCourierConnector(Connector):
+class FanCourierConnector(ShipmentCreator, Connector):
     key = "fancourier"
     display_name = "FAN Courier"
     integration_type = "shipping"
     auth_kind = AuthKind.BASIC
-    capabilities = frozenset({Capability.SHIPMENTS})
     base_url = API_ROOT
     docs_url = "https://www.fancourier.ro/"
+    tasks_module = "connectors.fancourier.tasks"  # the beat task following open AWBs
 
     @property
     def config(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ Everything provider-specific comes from the integration:
 
 What can go wrong: a missing or malformed config key is a VALIDATION_ERROR at
 connect time, naming the key; the server's errors are the protocol's (see
-protocol.py).
+connectors/oauth2.py).
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ from config.errors import ValidationError
 from connectors.base import AuthKind, ConnectionResult, Connector, OAuthMeta
 from connectors.errors import ProviderError
 from connectors.http import elapsed_ms
-
-from .protocol import StandardOAuth2
+from connectors.oauth2 import StandardOAuth2
 
 REQUIRED_URLS = ("authorize_url", "token_url")
 NAME_FIELDS = ("name", "display_name", "preferred_username", "email", "login", "username", "sub")

@@ -31,7 +31,8 @@ from django.utils import timezone
 
 from config.errors import ApplicationError, ValidationError
 from connectors import tokens
-from connectors.base import AuthKind, Capability, ConnectionResult, Connector, RateLimitPolicy, TokenSet, WebhookEvent
+from connectors.base import AuthKind, ConnectionResult, Connector, RateLimitPolicy, TokenSet, WebhookEvent
+from connectors.capabilities import PaymentsGateway, WebhookReceiver
 from connectors.http import elapsed_ms
 from connectors.payments import settle
 
@@ -39,12 +40,11 @@ from . import webhooks
 from .client import LIVE_URL, SANDBOX_URL, PayPalClient, capture_id_from_links
 
 
-class PayPalConnector(Connector):
+class PayPalConnector(WebhookReceiver, PaymentsGateway, Connector):
     key = "paypal"
     display_name = "PayPal"
     integration_type = "payment_gateway"
     auth_kind = AuthKind.API_KEY  # the app's client id and secret; tokens come from the client credentials grant
-    capabilities = frozenset({Capability.PAYMENTS})
     base_url = LIVE_URL
     webhook_scheme = None  # verified by PayPal's verify-webhook-signature call (verify_webhook)
     webhook_resources = frozenset({"payment"})

@@ -1,7 +1,7 @@
 """Shopify (REST Admin API, version pinned in client.py): products, orders, inventory, fulfillments, webhooks.
 
-The shop: `config["shop_domain"]` (`name.myshopify.com`; `/api/webhooks/shopify/`
-routes to the integration once its OAuth install claimed it), else the host of
+The shop: `config["shop_domain"]` (`name.myshopify.com`; the app-level webhook
+address routes to the integration once its OAuth install claimed it), else the host of
 `api_endpoint`; calls go to `api_endpoint` when set, else `https://{shop_domain}`.
 An integration created in the admin or the API needs only the shop domain in
 its config (no DNS lookup at save time); the OAuth connect sets both.
@@ -40,7 +40,6 @@ from django.utils import timezone
 from config.errors import ApplicationError, OAuthFailed, ValidationError
 from connectors.base import (
     AuthKind,
-    Capability,
     ConnectionResult,
     Connector,
     OAuthMeta,
@@ -49,10 +48,18 @@ from connectors.base import (
     RateLimitPolicy,
     TokenSet,
     WebhookEvent,
+    provider_setting_variable,
+)
+from connectors.capabilities import (
+    FulfillmentSink,
+    InventorySource,
+    OrdersSource,
+    ProductsSource,
+    StockSink,
+    WebhookReceiver,
 )
 from connectors.errors import AuthExpired, ProviderError
 from connectors.http import elapsed_ms
-from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
 from .auth import ShopifyOAuth, normalized_shop, valid_shop_domain, verify_callback
@@ -62,12 +69,12 @@ if TYPE_CHECKING:
     from integrations.models import Integration
 
 
-class ShopifyConnector(ShopifyOAuth, Connector):
+class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ProductsSource, OrdersSource, InventorySource, StockSink,
+                       FulfillmentSink, Connector):
     key = "shopify"
     display_name = "Shopify"
     integration_type = "ecommerce"
     auth_kind = AuthKind.OAUTH2
-    capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
     # Stock semantics (README "Stock"):
     # Shopify lowers a location's `available` when an order is placed (the units move to `committed`);
     # `inventory_levels/set` writes `available`. One write per level: each is recorded as soon as it is confirmed.
@@ -82,10 +89,13 @@ class ShopifyConnector(ShopifyOAuth, Connector):
                         "read_merchant_managed_fulfillment_orders", "write_merchant_managed_fulfillment_orders"),
         scope_separator=",",
     )
-    webhook_scheme = "shopify"
+    webhook_scheme = webhooks.SCHEME
     rate_limit = RateLimitPolicy(requests=40, per_seconds=20.0)  # the standard leaky bucket: 40, leaking 2/s
     docs_url = "https://shopify.dev/docs/api/admin-rest/2024-01"
-    routed_account_kinds = ("shopify.shop",)  # the app-level webhooks at /api/webhooks/shopify/ name the shop
+    routed_account_kinds = ("shopify.shop",)  # the app-level webhooks (webhooks.APP_ROUTE) name the shop
+    # The app's OAuth client (an integration's own api_key/api_secret or credentials win; the secret also
+    # verifies the app's webhooks), and how long a delivery's fingerprint makes a later one a replay.
+    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "REPLAY_WINDOW_HOURS": "48"}
 
     normalize_order = staticmethod(mapping.normalize_order)
     normalize_product = staticmethod(mapping.normalize_product)
@@ -188,9 +198,10 @@ class ShopifyConnector(ShopifyOAuth, Connector):
     def _client_credentials(self) -> dict[str, str]:
         client_id, client_secret = self.oauth_client_credentials()
         if not (client_id and client_secret):
-            prefix = self.key.upper().replace("-", "_")
+            client_id_variable, secret_variable = (provider_setting_variable(self.key, name)
+                                                   for name in ("CLIENT_ID", "CLIENT_SECRET"))
             raise ValidationError(f"The {self.display_name} integration needs the app's client id (api_key) and "
-                                  f"secret (api_secret), or {prefix}_CLIENT_ID/{prefix}_CLIENT_SECRET.")
+                                  f"secret (api_secret), or {client_id_variable}/{secret_variable}.")
         return {"client_id": client_id, "client_secret": client_secret}
 
     # ------------------------------------------------------------------ reads
@@ -336,31 +347,32 @@ class ShopifyConnector(ShopifyOAuth, Connector):
         return groups
 
     # ------------------------------------------------------------------ webhooks
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+    def webhook_secrets(self) -> list[str]:
         """Signed with the app's client secret; `webhook_secret` may hold the previous one during a rotation."""
-        return webhooks.verify(headers, body, [self.oauth_client_credentials()[1], self.integration.webhook_secret])
+        return [self.oauth_client_credentials()[1], self.integration.webhook_secret]
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(headers, body)
 
-    def register_webhooks(self) -> list[str]:
+    def webhook_replay_window(self) -> timedelta:
+        return timedelta(hours=int(self.setting("REPLAY_WINDOW_HOURS")))
+
+    def register_webhooks(self, receive_url: str) -> list[str]:
         """Subscribe `webhooks.TOPICS` to this integration's receive URL; topics already subscribed there are kept."""
-        address = receive_url(self.integration)
-        if not address.startswith("https://"):
+        if not receive_url.startswith("https://"):
             raise ValidationError("Shopify delivers webhooks to HTTPS addresses only.",
                                   details={"PUBLIC_BASE_URL": [f"{settings.PUBLIC_BASE_URL!r} is not https"]})
-        present = {hook["topic"] for hook in self.client.webhooks() if hook.get("address") == address}
+        present = {hook["topic"] for hook in self.client.webhooks() if hook.get("address") == receive_url}
         missing = [topic for topic in webhooks.TOPICS if topic not in present]
         for topic in missing:
-            self.client.create_webhook(topic=topic, address=address)
+            self.client.create_webhook(topic=topic, address=receive_url)
         return missing
 
-    def unregister_webhooks(self) -> int:
+    def unregister_webhooks(self, receive_url: str) -> int:
         """Delete this app's subscriptions that deliver to this integration; one already gone counts as removed."""
-        address = receive_url(self.integration)
         removed = 0
         for hook in self.client.webhooks():
-            if hook.get("address") != address:
+            if hook.get("address") != receive_url:
                 continue
             try:
                 self.client.delete_webhook(hook["id"])

@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from config.errors import ApplicationError
-from connectors.base import AuthKind, Capability, ConnectionResult, Connector, RateLimitPolicy, WebhookEvent
+from connectors.base import AuthKind, ConnectionResult, Connector, RateLimitPolicy, WebhookEvent
+from connectors.capabilities import PaymentsGateway, WebhookReceiver
 from connectors.errors import AuthExpired
 from connectors.http import elapsed_ms
 from connectors.payments import settle
@@ -32,14 +33,13 @@ from . import mapping, webhooks
 from .client import API_VERSION, BASE_URL, StripeClient
 
 
-class StripeConnector(Connector):
+class StripeConnector(WebhookReceiver, PaymentsGateway, Connector):
     key = "stripe"
     display_name = "Stripe"
     integration_type = "payment_gateway"
     auth_kind = AuthKind.API_KEY
-    capabilities = frozenset({Capability.PAYMENTS})
     base_url = BASE_URL
-    webhook_scheme = "stripe"
+    webhook_scheme = webhooks.SCHEME  # Stripe-Signature, verified with the endpoint's webhook_secret
     webhook_resources = frozenset({"payment"})
     rate_limit = RateLimitPolicy(requests=25, per_seconds=1.0)  # test mode's limit (live allows 100/s)
     docs_url = "https://docs.stripe.com/api"
@@ -86,9 +86,6 @@ class StripeConnector(Connector):
                                        f"{f' ({name})' if name else ''} in {mode} mode.")
 
     # ------------------------------------------------------------------ webhooks
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return webhooks.verify(headers, body, [self.integration.webhook_secret])
-
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(body)
 

@@ -40,17 +40,23 @@ from django.utils import timezone
 from config.errors import ApplicationError, ValidationError
 from connectors.base import (
     AuthKind,
-    Capability,
     ConnectionResult,
     Connector,
     Page,
     RateLimitPolicy,
     WebhookEvent,
 )
+from connectors.capabilities import (
+    FulfillmentSink,
+    InventorySource,
+    OrdersSource,
+    ProductsSource,
+    StockSink,
+    WebhookReceiver,
+)
 from connectors.errors import AuthExpired
 from connectors.http import elapsed_ms
 from integrations.services import integration_mark_credentials_refused
-from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
 from .client import PRODUCTION_URL, STAGE_URL, STOCK_BATCH_LIMIT, TrendyolClient
@@ -63,12 +69,12 @@ WEBHOOK_METADATA_KEY = "trendyol_webhook_id"
 OPEN_FOR_PICKING = ("Created",)
 
 
-class TrendyolConnector(Connector):
+class TrendyolConnector(WebhookReceiver, ProductsSource, OrdersSource, InventorySource, StockSink, FulfillmentSink,
+                        Connector):
     key = "trendyol"
     display_name = "Trendyol"
     integration_type = "ecommerce"
     auth_kind = AuthKind.BASIC
-    capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
     # Stock semantics (README "Stock"): Trendyol lowers a barcode's `quantity` as it sells; price-and-inventory sets it.
     stock_nets_open_orders = True
     base_url = PRODUCTION_URL
@@ -294,7 +300,7 @@ class TrendyolConnector(Connector):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(headers, body)
 
-    def register_webhooks(self) -> list[str]:
+    def register_webhooks(self, receive_url: str) -> list[str]:
         """Register one Trendyol webhook for every package status, authenticating with credentials made here.
 
         `config["webhook_auth"]` chooses `API_KEY` (default: an `x-api-key`) or `BASIC_AUTHENTICATION`.
@@ -311,7 +317,7 @@ class TrendyolConnector(Connector):
             config["webhook_username"] = f"switchyard-{integration.code}"[:64]
         integration.config = config
         integration.save(update_fields=["webhook_secret", "config", "updated_at"])
-        body: dict[str, Any] = {"url": receive_url(integration), "authenticationType": auth_type,
+        body: dict[str, Any] = {"url": receive_url, "authenticationType": auth_type,
                                 "subscribedStatuses": list(webhooks.SUBSCRIBED_STATUSES)}
         if auth_type == webhooks.BASIC:
             body.update(username=config["webhook_username"], password=integration.webhook_secret)
@@ -323,7 +329,7 @@ class TrendyolConnector(Connector):
         integration.save(update_fields=["metadata", "updated_at"])
         return list(webhooks.SUBSCRIBED_STATUSES)
 
-    def unregister_webhooks(self) -> int:
+    def unregister_webhooks(self, receive_url: str) -> int:
         integration = self.integration
         webhook_id = (integration.metadata or {}).get(WEBHOOK_METADATA_KEY)
         if not webhook_id:

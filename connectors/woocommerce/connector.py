@@ -45,17 +45,23 @@ from django.utils import timezone
 from config.errors import ApplicationError, ValidationError
 from connectors.base import (
     AuthKind,
-    Capability,
     ConnectionResult,
     Connector,
     Page,
     RateLimitPolicy,
     WebhookEvent,
 )
+from connectors.capabilities import (
+    FulfillmentSink,
+    InventorySource,
+    OrdersSource,
+    ProductsSource,
+    StockSink,
+    WebhookReceiver,
+)
 from connectors.errors import AuthExpired
 from connectors.http import elapsed_ms
 from integrations.services import integration_mark_credentials_refused
-from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
 from .client import BATCH_LIMIT, WooCommerceClient
@@ -63,18 +69,18 @@ from .client import BATCH_LIMIT, WooCommerceClient
 WEBHOOKS_METADATA_KEY = "woocommerce_webhooks"  # integration.metadata: {topic: webhook id}
 
 
-class WooCommerceConnector(Connector):
+class WooCommerceConnector(WebhookReceiver, ProductsSource, OrdersSource, InventorySource, StockSink,
+                           FulfillmentSink, Connector):
     key = "woocommerce"
     display_name = "WooCommerce"
     integration_type = "ecommerce"
     auth_kind = AuthKind.BASIC
-    capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
     # Stock semantics (README "Stock"):
     # WooCommerce lowers `stock_quantity` when an order is placed (processing/on-hold); a pending-payment order
     # is not counted until paid.
     stock_nets_open_orders = True
     base_url = ""  # every store is its own host: api_endpoint
-    webhook_scheme = "woocommerce"
+    webhook_scheme = webhooks.SCHEME
     rate_limit = RateLimitPolicy(requests=5, per_seconds=1.0)  # no limit in core; shared hosts are small
     docs_url = "https://woocommerce.github.io/woocommerce-rest-api-docs/"
 
@@ -290,18 +296,15 @@ class WooCommerceConnector(Connector):
                 "carrier": carrier, "completed": complete}
 
     # ------------------------------------------------------------------ webhooks
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return webhooks.verify(headers, body, [self.integration.webhook_secret])
-
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(headers, body)
 
-    def webhook_handshake(self, method: str, headers: Mapping[str, str], query: Mapping[str, str],
-                          body: bytes) -> tuple[int, Any] | None:
+    def webhook_handshake(self, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
+                          *, receive_url: str) -> tuple[int, Any] | None:
         """The creation ping (webhooks.py): exactly 200 for an unsigned POST of `webhook_id=<n>`; nothing is stored."""
         return webhooks.ping_answer(method, headers, body)
 
-    def register_webhooks(self) -> list[str]:
+    def register_webhooks(self, receive_url: str) -> list[str]:
         """Create one WooCommerce webhook per topic pointing at this integration's receive URL.
 
         The signing secret is generated here (once) and kept in `webhook_secret`; the webhook ids in
@@ -312,21 +315,20 @@ class WooCommerceConnector(Connector):
             integration.webhook_secret = secrets.token_urlsafe(32)
             integration.save(update_fields=["webhook_secret", "updated_at"])
         registered = dict((integration.metadata or {}).get(WEBHOOKS_METADATA_KEY) or {})
-        url = receive_url(integration)
         added = []
         with self._credentials_checked():
             for topic in webhooks.TOPICS:
                 if topic in registered:
                     continue
                 created = self.client.create_webhook({"name": f"Switchyard {integration.code} {topic}",
-                                                      "topic": topic, "delivery_url": url,
+                                                      "topic": topic, "delivery_url": receive_url,
                                                       "secret": integration.webhook_secret, "status": "active"})
                 registered[topic] = created["id"]
                 added.append(topic)
                 _save_registrations(integration, registered)
         return added
 
-    def unregister_webhooks(self) -> int:
+    def unregister_webhooks(self, receive_url: str) -> int:
         integration = self.integration
         registered = dict((integration.metadata or {}).get(WEBHOOKS_METADATA_KEY) or {})
         removed = 0

@@ -101,14 +101,14 @@ def test_test_mode_picks_the_sandbox_hosts_and_api_endpoint_wins(db):
     assert proxy.resolved_base_url() == "https://ebay-proxy.example.com"
 
 
-def test_the_consent_url_sends_the_runame_as_redirect_uri(connector, integration, settings):
-    settings.EBAY_RU_NAME = "Acme_Inc-AcmeSwit-Switch-abcdefg"
+def test_the_consent_url_sends_the_runame_as_redirect_uri(connector, integration, provider_settings):
+    provider_settings("ebay", RU_NAME="Acme_Inc-AcmeSwit-Switch-abcdefg")
     url = connector.authorize_url(state="s7ate", redirect_uri="https://hub.example.com/cb", scopes=["a", "b"])
     query = dict(parse_qs(urlsplit(url).query))
     assert url.startswith("https://auth.ebay.com/oauth2/authorize?")
     assert query == {"response_type": ["code"], "client_id": ["Acme-Switchy-PRD-1234"],
                      "redirect_uri": ["Acme_Inc-AcmeSwit-Switch-abcdefg"], "state": ["s7ate"], "scope": ["a b"]}
-    settings.EBAY_RU_NAME = ""
+    provider_settings("ebay", RU_NAME="")
     with pytest.raises(ValidationError, match="RuName"):
         connector.authorize_url(state="s", redirect_uri="https://hub.example.com/cb", scopes=[])
 
@@ -297,8 +297,8 @@ def test_oauth__refresh_after_a_401_keeps_the_refresh_token(connector, integrati
 
 
 @responses.activate
-def test_oauth__token_exchanges_the_code_with_the_runame(connector, settings):
-    settings.EBAY_RU_NAME = "Acme_Inc-AcmeSwit-Switch-abcdefg"
+def test_oauth__token_exchanges_the_code_with_the_runame(connector, provider_settings):
+    provider_settings("ebay", RU_NAME="Acme_Inc-AcmeSwit-Switch-abcdefg")
     replay("POST", TOKEN, "oauth__token")
     tokens = connector.exchange_code("v^1.1#i^1#AUTH-CODE", redirect_uri="https://hub.example.com/callback")
     assert sent_form(responses.calls[0]) == {"grant_type": "authorization_code", "code": "v^1.1#i^1#AUTH-CODE",

@@ -106,10 +106,10 @@ REDIRECT = "https://app.example.com/oauth/done"
 
 
 @pytest.fixture
-def ebay_app(settings, monkeypatch, org):
+def ebay_app(settings, monkeypatch, org, provider_settings):
     settings.OAUTH_ALLOWED_REDIRECT_URIS = ["https://app.example.com/oauth/"]
-    settings.EBAY_CLIENT_ID, settings.EBAY_CLIENT_SECRET = "Acme-Switchy-PRD-1234", "PRD-cert-secret-5678"
-    settings.EBAY_RU_NAME = "Acme_Inc-AcmeSwit-Switch-abcdefg"
+    provider_settings("ebay", CLIENT_ID="Acme-Switchy-PRD-1234", CLIENT_SECRET="PRD-cert-secret-5678",
+                      RU_NAME="Acme_Inc-AcmeSwit-Switch-abcdefg")
     fake_public_dns(monkeypatch)
     cache.clear()
     subscribe_all(org)

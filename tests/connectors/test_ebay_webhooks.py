@@ -22,6 +22,7 @@ from django.core.cache import cache
 from connectors import http, outbound, registry
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationStatus
+from integrations.selectors import integration_receive_url
 from tests.factories import IntegrationFactory
 from webhooks.inbound.handlers import handle
 from webhooks.inbound.services import webhook_receive
@@ -82,22 +83,25 @@ def test_the_get_challenge_is_answered_with_the_documented_hash(integration, set
     settings.PUBLIC_BASE_URL = "https://hub.example.com"
     connector = registry.connector_for(integration)
     endpoint = "https://hub.example.com/api/webhooks/receive/ebay-us/"
+    assert integration_receive_url(integration) == endpoint
     expected = hashlib.sha256(("a8628072-3d33-45ee-9004-bee86830a22d" + TOKEN + endpoint).encode()).hexdigest()
 
-    answer = connector.webhook_handshake("GET", {}, {"challenge_code": "a8628072-3d33-45ee-9004-bee86830a22d"}, b"")
+    answer = connector.webhook_handshake("GET", {}, {"challenge_code": "a8628072-3d33-45ee-9004-bee86830a22d"}, b"",
+                                         receive_url=endpoint)
 
     assert answer == (200, {"challengeResponse": expected})
-    assert connector.webhook_handshake("POST", {}, {"challenge_code": "x"}, b"{}") is None
-    assert connector.webhook_handshake("GET", {}, {}, b"") is None
+    assert connector.webhook_handshake("POST", {}, {"challenge_code": "x"}, b"{}", receive_url=endpoint) is None
+    assert connector.webhook_handshake("GET", {}, {}, b"", receive_url=endpoint) is None
     integration.config = {"notification_endpoint": "https://ebay-in.example.com/hook"}
     other = hashlib.sha256(("c0de" + TOKEN + "https://ebay-in.example.com/hook").encode()).hexdigest()
-    assert connector.webhook_handshake("GET", {}, {"challenge_code": "c0de"}, b"") == (
+    assert connector.webhook_handshake("GET", {}, {"challenge_code": "c0de"}, b"", receive_url=endpoint) == (
         200, {"challengeResponse": other})
 
 
 def test_without_a_verification_token_no_challenge_is_answered(integration):
     integration.webhook_secret = ""
-    assert registry.connector_for(integration).webhook_handshake("GET", {}, {"challenge_code": "x"}, b"") is None
+    assert registry.connector_for(integration).webhook_handshake("GET", {}, {"challenge_code": "x"}, b"",
+                                                                 receive_url="https://hub.example.com/x/") is None
 
 
 # ---------------------------------------------------------------------- the signature

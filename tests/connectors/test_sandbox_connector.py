@@ -71,8 +71,8 @@ def test_the_registry_knows_the_sandbox_and_what_it_can_do():
     assert cls.describe()["auth_kind"] == "oauth2"
 
 
-def test_without_api_endpoint_the_sandbox_url_setting_is_the_base(db, settings):
-    settings.SANDBOX_URL = "http://127.0.0.1:9999/"
+def test_without_api_endpoint_the_sandbox_url_setting_is_the_base(db, provider_settings):
+    provider_settings("sandbox", URL="http://127.0.0.1:9999/")
     connector = SandboxConnector(IntegrationFactory(provider="sandbox", api_endpoint=""))
     assert connector.resolved_base_url() == "http://127.0.0.1:9999"
     assert connector.http.url_for(connector.oauth.authorize_url) == "http://127.0.0.1:9999/admin/oauth/authorize"

@@ -295,8 +295,8 @@ def test_oauth__token_from_the_callbacks_code_with_unix_expiry(connector):
     assert (tokens.access_token, tokens.refresh_token) == ("ROW_AccessToken_0001", "ROW_RefreshToken_0001")
 
 
-def test_the_authorization_page_takes_the_service_id(connector, settings):
-    settings.TIKTOK_SHOP_SERVICE_ID = "7310000000000000001"
+def test_the_authorization_page_takes_the_service_id(connector, provider_settings):
+    provider_settings("tiktok_shop", SERVICE_ID="7310000000000000001")
     assert connector.authorize_url(state="s7ate", redirect_uri="https://x", scopes=[]) == (
         "https://services.tiktokshop.com/open/authorize?service_id=7310000000000000001&state=s7ate")
 

@@ -25,6 +25,7 @@ from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable
 from connectors.sessions import close_sessions
 from connectors.trendyol.connector import TrendyolConnector
 from integrations.models import IntegrationStatus
+from integrations.selectors import integration_receive_url
 from tests.factories import IntegrationFactory
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "trendyol"
@@ -325,7 +326,7 @@ def test_categories__list(connector, integration):
 def test_webhooks__create(connector, integration, settings):
     settings.PUBLIC_BASE_URL = "https://hub.example.com"
     replay("POST", f"{BASE}/integration/webhook/sellers/123456/webhooks", "webhooks__create")
-    assert len(connector.register_webhooks()) == 13
+    assert len(connector.register_webhooks(integration_receive_url(integration))) == 13
     integration.refresh_from_db()
     assert sent_json(responses.calls[0]) == {
         "url": f"https://hub.example.com/api/webhooks/receive/{integration.route_key}/",
@@ -334,17 +335,17 @@ def test_webhooks__create(connector, integration, settings):
                                "RETURNED", "UNSUPPLIED", "AWAITING", "UNPACKED", "AT_COLLECTION_POINT", "VERIFIED"],
         "apiKey": integration.webhook_secret}
     assert integration.metadata["trendyol_webhook_id"] == "bb8f4a1e-6a1b-4bd5-9f4c-5c3b2f1d0e9a"
-    assert connector.register_webhooks() == []
+    assert connector.register_webhooks(integration_receive_url(integration)) == []
     responses.add("DELETE", f"{BASE}/integration/webhook/sellers/123456/webhooks/"
                             "bb8f4a1e-6a1b-4bd5-9f4c-5c3b2f1d0e9a", status=200)
-    assert connector.unregister_webhooks() == 1
+    assert connector.unregister_webhooks(integration_receive_url(integration)) == 1
 
 
 @responses.activate
 def test_basic_webhook_registration_sends_a_generated_username_and_password(connector, integration):
     integration.config = {"seller_id": "123456", "webhook_auth": "BASIC_AUTHENTICATION"}
     replay("POST", f"{BASE}/integration/webhook/sellers/123456/webhooks", "webhooks__create")
-    connector.register_webhooks()
+    connector.register_webhooks(integration_receive_url(integration))
     body = sent_json(responses.calls[0])
     assert body["authenticationType"] == "BASIC_AUTHENTICATION" and "apiKey" not in body
     assert body["username"] == f"switchyard-{integration.code}" and body["password"] == integration.webhook_secret

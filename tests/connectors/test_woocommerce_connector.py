@@ -25,6 +25,7 @@ from connectors.sessions import close_sessions
 from connectors.woocommerce import mapping
 from connectors.woocommerce.connector import WooCommerceConnector
 from integrations.models import IntegrationStatus
+from integrations.selectors import integration_receive_url
 from tests.factories import IntegrationFactory
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce"
@@ -81,7 +82,7 @@ def test_the_registry_knows_woocommerce_and_what_it_can_do():
     cls = registry.get("woocommerce")
     assert cls is WooCommerceConnector
     assert {c.value for c in cls.capabilities} == {"products", "orders", "inventory", "fulfillments"}
-    assert cls.describe()["auth_kind"] == "basic" and cls.webhook_scheme == "woocommerce"
+    assert cls.describe()["auth_kind"] == "basic" and cls.webhook_scheme.name == "woocommerce"
 
 
 def test_plain_http_is_refused_unless_an_allowlisted_loopback(db, settings):
@@ -269,7 +270,7 @@ def test_orders__update_completed(connector, integration):
 def test_webhooks__create(connector, integration, settings):
     settings.PUBLIC_BASE_URL = "https://hub.example.com"
     replay("POST", f"{API}/webhooks", "webhooks__create")
-    added = connector.register_webhooks()
+    added = connector.register_webhooks(integration_receive_url(integration))
     integration.refresh_from_db()
     assert added == ["order.created", "order.updated", "order.deleted", "order.restored", "product.created",
                      "product.updated", "product.deleted", "product.restored"]
@@ -278,9 +279,9 @@ def test_webhooks__create(connector, integration, settings):
                      "delivery_url": f"https://hub.example.com/api/webhooks/receive/{integration.route_key}/",
                      "secret": integration.webhook_secret, "status": "active"}
     assert len(integration.webhook_secret) >= 32
-    assert connector.register_webhooks() == []  # idempotent: nothing more to add
+    assert connector.register_webhooks(integration_receive_url(integration)) == []  # idempotent: nothing more to add
     responses.add("DELETE", f"{API}/webhooks/142", json={"id": 142})
-    assert connector.unregister_webhooks() == 8
+    assert connector.unregister_webhooks(integration_receive_url(integration)) == 8
     integration.refresh_from_db()
     assert integration.metadata["woocommerce_webhooks"] == {}
 

@@ -16,8 +16,10 @@ import responses
 from commerce.models import ExternalRef, Product
 from connectors import http, outbound, registry
 from connectors.sessions import close_sessions
+from connectors.woocommerce import webhooks as wc_webhooks
 from integrations.models import Integration, IntegrationLog
 from integrations.services import integration_test_connection
+from tests.connectors.support import hmac_base64
 from tests.factories import IntegrationFactory
 from tests.integrations.oauth_fakes import published, subscribe_all
 from webhooks.inbound.handlers import handle
@@ -194,3 +196,15 @@ def test_an_integration_created_by_the_api_fails_its_test_readably_without_netwo
     assert "Traceback" not in result.detail and "cs_abcdef123456" not in result.detail
     integration.refresh_from_db()
     assert integration.last_error == result.detail
+
+
+# ---------------------------------------------------------------- WooCommerce
+
+
+def test_woocommerce_base64_hmac_of_the_body():
+    body = b'{"id":727,"status":"processing","date_modified_gmt":"2026-05-01T09:30:00"}'
+    headers = {"X-WC-Webhook-Signature": hmac_base64("wc-secret", body), "X-WC-Webhook-Topic": "order.updated"}
+    assert wc_webhooks.verify(headers, body, ["wc-secret"])
+    assert not wc_webhooks.verify(headers, body.replace(b"727", b"728"), ["wc-secret"])
+    assert not wc_webhooks.verify({"X-Shopify-Hmac-Sha256": headers["X-WC-Webhook-Signature"]}, body,
+                                            ["wc-secret"])

@@ -13,6 +13,8 @@ import pytest
 import responses
 from django.test import Client
 
+from connectors import registry
+from connectors.capabilities import WebhookReceiver
 from connectors.oauth2_generic.connector import GenericOAuth2Connector
 from integrations.models import Integration
 from integrations.services import (
@@ -138,26 +140,29 @@ def server(settings):
 
 
 @pytest.fixture
-def hooks(monkeypatch):
+def hooks():
     """What the generic connector's subscription hooks were asked, with the tokens the integration held then."""
     seen: list[tuple[str, str]] = []
     state = {"fail": None}
 
-    def register(self):
-        seen.append(("register", self.integration.access_token))
-        if state["fail"]:
-            raise state["fail"]
-        return ["thing.updated"]
+    class Subscribing(WebhookReceiver, GenericOAuth2Connector):
+        """The generic OAuth connector as a webhook receiver whose subscriptions the test watches."""
 
-    def unregister(self):
-        seen.append(("unregister", self.integration.access_token))
-        if state["fail"]:
-            raise state["fail"]
-        return 1
+        def register_webhooks(self, receive_url):
+            seen.append(("register", self.integration.access_token))
+            if state["fail"]:
+                raise state["fail"]
+            return ["thing.updated"]
 
-    monkeypatch.setattr(GenericOAuth2Connector, "register_webhooks", register)
-    monkeypatch.setattr(GenericOAuth2Connector, "unregister_webhooks", unregister)
-    return seen, state
+        def unregister_webhooks(self, receive_url):
+            seen.append(("unregister", self.integration.access_token))
+            if state["fail"]:
+                raise state["fail"]
+            return 1
+
+    registry.register(Subscribing)  # the same key: the generic provider, as a receiver
+    yield seen, state
+    registry.unregister(Subscribing.key)
 
 
 def _connect(api, org, server) -> tuple[Integration, dict]:

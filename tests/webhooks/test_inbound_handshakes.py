@@ -12,8 +12,8 @@ import hashlib
 from integrations.models import IntegrationLog
 from tests.connectors.test_ebay_webhooks import TOKEN, integration  # noqa: F401
 from tests.factories import IntegrationFactory
+from tests.webhooks.inbound_support import nudges, receive_url, shop  # noqa: F401
 from tests.webhooks.test_inbound_receive import meta_connector  # noqa: F401
-from tests.webhooks.test_inbound_support import nudges, receive_url, shop  # noqa: F401
 from webhooks.models import IncomingWebhook
 
 

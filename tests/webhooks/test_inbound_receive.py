@@ -11,12 +11,15 @@ from django.db import OperationalError, connection
 from kombu.exceptions import OperationalError as BrokerDown
 
 from config.errors import ValidationError
-from connectors import registry
+from connectors import registry, schemes
 from connectors.base import Connector, ProviderAccount
+from connectors.capabilities import WebhookReceiver
+from connectors.stripe import webhooks as stripe_webhooks
 from integrations.models import ClaimProof, IntegrationLog
 from integrations.routing import accounts_claim
+from tests.connectors.support import hmac_hex
 from tests.factories import IntegrationFactory, OrganizationFactory
-from tests.webhooks.test_inbound_support import (
+from tests.webhooks.inbound_support import (
     SECRET,
     SHOP_DOMAIN,
     post,
@@ -24,7 +27,6 @@ from tests.webhooks.test_inbound_support import (
     receive_url,
     shopify_delivery,
 )
-from webhooks.inbound import verifiers
 from webhooks.models import IncomingWebhook, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
@@ -175,7 +177,7 @@ def test_a_signed_json_body_the_connector_cannot_read_is_stored_failed(client, s
 
 
 def test_a_failed_webhook_at_receipt_is_published_as_webhook_failed(client, shop, nudges):
-    from tests.webhooks.test_outbound_support import make_endpoint
+    from tests.webhooks.outbound_support import make_endpoint
 
     with mock.patch("connectors.outbound.resolve", return_value=[__import__("ipaddress").ip_address("93.184.216.34")]):
         make_endpoint(shop.organization, "https://hooks.example.com/in", events=["webhook.failed"])
@@ -257,11 +259,11 @@ def test_shopify_endpoint_unknown_domain_is_404_and_bad_signature_401(client, cl
 # ---------------------------------------------------------------- Meta
 
 
-class MetaConnector(Connector):
+class MetaConnector(WebhookReceiver, Connector):
     key = "test-meta"
     display_name = "Test Meta"
     integration_type = "advertising"
-    webhook_scheme = "meta"
+    webhook_scheme = schemes.META
     routed_account_kinds = ("meta.page", "meta.ad_account")
 
     def routed_accounts(self):
@@ -284,7 +286,7 @@ def meta_connector():
 
 
 def _meta_post(client, body: bytes, secret: str):
-    signature = f"sha256={verifiers.hmac_sha256(secret, body).hex()}"
+    signature = f"sha256={hmac_hex(secret, body)}"
     return post(client, "/api/webhooks/meta/", body, {"X-Hub-Signature-256": signature})
 
 
@@ -339,11 +341,11 @@ def test_meta_without_any_meta_integration_is_404(client):
 # ---------------------------------------------------------------- a scheme-only connector (Stripe)
 
 
-class StripeLikeConnector(Connector):
+class StripeLikeConnector(WebhookReceiver, Connector):
     key = "test-stripe"
     display_name = "Test Stripe"
     integration_type = "payment_gateway"
-    webhook_scheme = "stripe"
+    webhook_scheme = stripe_webhooks.SCHEME
 
 
 def test_a_connector_naming_a_scheme_gets_that_verifier_and_event_ids(client, nudges):

@@ -13,7 +13,7 @@ from commerce.models import ChannelLocation, ExternalRef, Product, StockLevel
 from integrations.models import Integration
 from tests.connectors.test_shopify_connector import fixture, integration, sleeps  # noqa: F401
 from tests.integrations.oauth_fakes import published, subscribe_all
-from tests.webhooks.test_inbound_support import nudges, post, receive_url, shopify_delivery  # noqa: F401
+from tests.webhooks.inbound_support import nudges, post, receive_url, shopify_delivery  # noqa: F401
 from webhooks.inbound.processing import webhook_process
 from webhooks.models import IncomingWebhook
 
