@@ -3,13 +3,17 @@
 A recorded answer is `tests/fixtures/<provider>/<resource>__<case>.json`, `{"status", "headers", "body"}` as
 the provider answers (a webhook delivery: `{"secret", "headers", "body"}` with the raw body as signed). A test
 module binds its provider once, `recorded = Recorded("shopify")`, then `recorded("orders__page1")` reads one
-and `recorded.replay("GET", url, "orders__page1")` answers a call with it (`responses`). The fixtures every
-connector test uses (`sleeps`, `public_dns`) are in conftest.py; fake connectors in http_fakes.py.
+and `recorded.replay("GET", url, "orders__page1")` answers a call with it (`responses`).
+
+The fixtures `sleeps` and `public_dns` are here; conftest.py hands them to every test under tests/connectors,
+and a test elsewhere imports them by name. Fake connectors are in http_fakes.py; a provider's shared setup
+(its integration fixture, its signed deliveries) in `<provider>_support.py`.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -17,7 +21,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import responses
+
+from connectors import http
+from tests.connectors.http_fakes import fake_public_dns
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -45,6 +53,11 @@ class Recorded:
         return responses.add(method, url, json=recorded["body"], status=recorded["status"], headers=headers, **match)
 
 
+def sandbox_order(case: str = "paid") -> dict:
+    """One Shopify-shaped order of the simulator's recorded answers (`tests/fixtures/sandbox/orders__<case>.json`)."""
+    return copy.deepcopy(fixture("sandbox", f"orders__{case}")["body"]["orders"][0])
+
+
 def sent_json(call) -> Any:
     """The JSON body a recorded `responses` call sent."""
     return json.loads(call.request.body)
@@ -61,3 +74,17 @@ def hmac_base64(secret: str, body: bytes) -> str:
 
 def hmac_hex(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """The HTTP client's backoff sleeps, recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr(http, "sleep", slept.append)
+    return slept
+
+
+@pytest.fixture
+def public_dns(monkeypatch) -> None:
+    """Made-up host names resolve to a public address (literal IPs still parse as themselves)."""
+    fake_public_dns(monkeypatch)

@@ -10,7 +10,6 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -18,14 +17,17 @@ from commerce.models import Order
 from connectors.click import sign
 from connectors.models import PaymentTransaction
 from integrations.models import IntegrationLog
+from tests.connectors.support import Recorded
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "click"
 SECRET = "ClickSecretKey0001"
 
 
+fixture = Recorded("click")
+
+
 def form(name: str, *, secret: str = SECRET, **changes) -> dict[str, str]:
-    fields = {**json.loads((FIXTURES / f"{name}.json").read_text()), **changes}
+    fields = {**fixture(name), **changes}
     complete = fields["action"] == "1"
     fields["sign_string"] = sign.sign_string(fields, secret, complete=complete)
     return fields

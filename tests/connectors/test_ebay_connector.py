@@ -8,11 +8,9 @@ ones: `connectors.outbound.resolve` is patched to a public address so the outbou
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,37 +19,22 @@ from django.core.cache import cache
 from responses import matchers
 
 from config.errors import ValidationError
-from connectors import http, outbound, registry
+from connectors import http, registry
 from connectors.ebay.connector import EbayConnector
 from connectors.errors import ProviderError, ProviderUnavailable, RefreshFailed
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationStatus
+from tests.connectors.ebay_support import API, IDENTITY_USER, fixture, replay
+from tests.connectors.ebay_support import TOKEN_URL as TOKEN
+from tests.connectors.support import sent_query
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ebay"
-API = "https://api.ebay.com"
 ORDERS = f"{API}/sell/fulfillment/v1/order"
 INVENTORY = f"{API}/sell/inventory/v1/inventory_item"
-TOKEN = f"{API}/identity/v1/oauth2/token"
-IDENTITY_USER = "https://apiz.ebay.com/commerce/identity/v1/user/"
 SINCE = datetime(2024, 3, 1, tzinfo=UTC)
 FILTER = "lastmodifieddate:[2024-03-01T00:00:00.000Z..]"
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    headers = {k: v for k, v in recorded["headers"].items() if k != "Content-Type"}
-    if recorded["body"] is None:
-        return responses.add(method, url, body=b"", status=recorded["status"], headers=headers, **match)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"], headers=headers, **match)
-
-
-def sent_query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
 
 
 def sent_form(call) -> dict[str, str]:
@@ -59,15 +42,7 @@ def sent_form(call) -> dict[str, str]:
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
-def integration(db, monkeypatch, sleeps):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
+def integration(db, public_dns, sleeps):
     cache.clear()
     yield IntegrationFactory(provider="ebay", status=IntegrationStatus.ACTIVE, access_token="v^1.1#i^1#OLD-ACCESS-0001",
                              refresh_token="v^1.1#i^1#REFRESH-TOKEN-0001", api_key="Acme-Switchy-PRD-1234",

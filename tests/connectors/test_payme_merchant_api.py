@@ -12,7 +12,6 @@ import json
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -20,16 +19,19 @@ from commerce.models import Order
 from connectors.models import PaymentTransaction
 from connectors.payme import errors
 from integrations.models import IntegrationLog
+from tests.connectors.support import Recorded
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payme"
 KEY = "CashboxKey&0001#test"
 TX = "5305e3bab097f420a62ced0b"
 HOUR_MS = 3_600_000
 
 
+fixture = Recorded("payme")
+
+
 def request(name: str, **params) -> dict:
-    body = copy.deepcopy(json.loads((FIXTURES / f"{name}.json").read_text()))
+    body = copy.deepcopy(fixture(name))
     body.setdefault("params", {}).update(params)
     if "time" in body["params"] and "time" not in params:
         body["params"]["time"] = now_ms()

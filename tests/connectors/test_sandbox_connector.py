@@ -10,45 +10,27 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
 
 from config.errors import ValidationError
-from connectors import http, registry
+from connectors import registry
 from connectors.errors import RefreshFailed
 from connectors.sandbox import mapping
 from connectors.sandbox.connector import SandboxConnector
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationLog
+from tests.connectors.support import Recorded, sent_query
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sandbox"
 BASE = "http://127.0.0.1:8765"
 API = f"{BASE}/admin/api/2024-01"
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
-                         headers=recorded["headers"], **match)
-
-
-def sent_query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
+fixture = Recorded("sandbox")
+replay = fixture.replay
 
 
 @pytest.fixture

@@ -13,25 +13,21 @@ import responses
 
 from commerce.models import Order
 from config.errors import ValidationError
-from connectors import registry
 from connectors.shopify import webhooks
 from integrations.models import ClaimProof
 from integrations.routing import accounts_claim
 from integrations.selectors import integration_receive_url
 from integrations.services import integration_webhooks_register, integration_webhooks_unregister
-from tests.connectors.support import fixture as recorded_fixture
-from tests.connectors.support import hmac_base64, hmac_hex
-from tests.connectors.test_shopify_connector import API, fixture, integration, replay, sent_json, sleeps  # noqa: F401
+from tests.connectors import shopify_support
+from tests.connectors.shopify_support import API, fixture, replay
+from tests.connectors.support import Recorded, hmac_base64, hmac_hex, sent_json
 from webhooks.inbound.processing import webhook_process
 from webhooks.inbound.services import webhook_receive
 from webhooks.models import IncomingWebhook
 
 ADDRESS = "https://hub.example.com/api/webhooks/receive/acme-ro/"
 
-
-@pytest.fixture
-def connector(integration):  # noqa: F811 - the shared integration fixture
-    return registry.connector_for(integration)
+integration, connector = shopify_support.integration, shopify_support.connector  # the shared fixtures
 
 
 def delivery(name: str) -> tuple[dict, bytes]:
@@ -96,7 +92,7 @@ def test_a_delivery_without_topic_id_or_json_object_is_refused(connector):
 
 
 # ---------------------------------------------------------------------- through the inbound store
-def test_a_delivery_is_stored_once_and_imports_the_order(integration):  # noqa: F811
+def test_a_delivery_is_stored_once_and_imports_the_order(integration):
     headers, body = delivery("webhooks__orders_cancelled")
     first = webhook_receive(integrations=[integration], headers=headers, body=body)
     again = webhook_receive(integrations=[integration], headers=headers, body=body)  # Shopify's retry
@@ -108,7 +104,7 @@ def test_a_delivery_is_stored_once_and_imports_the_order(integration):  # noqa: 
     assert (order.status, order.external_number) == ("cancelled", "1006")
 
 
-def test_a_privacy_request_to_the_shop_address_is_acknowledged_and_recorded(client, integration):  # noqa: F811
+def test_a_privacy_request_to_the_shop_address_is_acknowledged_and_recorded(client, integration):
     accounts_claim(integration=integration, proof=ClaimProof.OAUTH)  # as its OAuth install did
     recorded = fixture("webhooks__customers_redact")
     extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in recorded["headers"].items() if k != "Content-Type"}
@@ -121,7 +117,7 @@ def test_a_privacy_request_to_the_shop_address_is_acknowledged_and_recorded(clie
     assert webhook_process(webhook_id=webhook.pk) == "ignored"  # kept for the operator; nothing is imported
 
 
-def test_a_tampered_delivery_is_refused_at_the_door(client, integration):  # noqa: F811
+def test_a_tampered_delivery_is_refused_at_the_door(client, integration):
     recorded = fixture("webhooks__orders_cancelled")
     extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in recorded["headers"].items() if k != "Content-Type"}
     response = client.post("/api/webhooks/receive/acme-ro/", data=recorded["body"].replace('"95.08"', '"9.08"'),
@@ -194,7 +190,7 @@ def test_subscriptions_need_an_https_public_address(connector, settings):
 
 
 def test_shopify_recorded_delivery_verifies_and_tampering_does_not():
-    recorded = recorded_fixture("sandbox", "webhooks__orders_updated")
+    recorded = Recorded("sandbox")("webhooks__orders_updated")
     body, headers, secret = recorded["body"].encode(), recorded["headers"], recorded["secret"]
     assert webhooks.verify(headers, body, [secret])
     assert webhooks.verify({k.lower(): v for k, v in headers.items()}, body, [secret])

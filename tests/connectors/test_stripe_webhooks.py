@@ -12,13 +12,13 @@ import stripe
 from commerce.services import payments as payment_services
 from connectors import registry
 from connectors.stripe import webhooks as stripe_webhooks
-from tests.connectors import test_stripe_connector as recorded
-from tests.connectors.test_stripe_connector import BASE, replay, signed
+from tests.connectors import stripe_support
+from tests.connectors.stripe_support import BASE, replay, signed
 from webhooks.inbound.processing import webhook_process
 from webhooks.models import IncomingWebhook
 
-# The connector module's fixtures, shared (re-bound, not imported by name, so nothing shadows an import).
-sleeps, integration, connector, order = recorded.sleeps, recorded.integration, recorded.connector, recorded.order
+# The shared fixtures, re-bound (not imported by name, so nothing shadows an import).
+integration, connector, order = stripe_support.integration, stripe_support.connector, stripe_support.order
 
 
 @pytest.fixture

@@ -9,28 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
 from responses import matchers
 
 from config.errors import ValidationError
-from connectors import http, outbound, registry
+from connectors import registry
 from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable, RateLimited, RefreshFailed
 from connectors.sessions import close_sessions
 from connectors.tiktok_shop import client as tts_client
 from connectors.tiktok_shop import signing
 from connectors.tiktok_shop.connector import TikTokShopConnector
 from integrations.models import IntegrationStatus
+from tests.connectors.support import Recorded, sent_json, sent_query
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tiktok_shop"
 API = "https://open-api.tiktokglobalshop.com"
 AUTH = "https://auth.tiktok-shops.com"
 ORDERS_SEARCH = f"{API}/order/202309/orders/search"
@@ -42,34 +39,12 @@ CIPHER = "ROW_Mfxq0QAAAADY9jhQTMr4JXq4U19IpM5-"
 NOW = 1709300000
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    headers = {k: v for k, v in recorded["headers"].items() if k != "Content-Type"}
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"], headers=headers, **match)
-
-
-def sent_query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def sent_json(call) -> dict:
-    return json.loads(call.request.body)
+fixture = Recorded("tiktok_shop")
+replay = fixture.replay
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
-def integration(db, monkeypatch, sleeps):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
+def integration(db, monkeypatch, public_dns, sleeps):
     monkeypatch.setattr(tts_client, "clock", lambda: NOW)
     yield IntegrationFactory(provider="tiktok_shop", status=IntegrationStatus.ACTIVE, api_key=APP_KEY,
                              api_secret=APP_SECRET, access_token="ROW_AccessToken_0000",

@@ -8,27 +8,25 @@ check passes, and `responses` answers before any socket is opened.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import responses
 from responses import matchers
 
 from config.errors import ValidationError
-from connectors import http, outbound, registry
+from connectors import http, registry
 from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable
 from connectors.sessions import close_sessions
 from connectors.trendyol.connector import TrendyolConnector
 from integrations.models import IntegrationStatus
 from integrations.selectors import integration_receive_url
+from tests.connectors.support import Recorded, sent_json, sent_query
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "trendyol"
 BASE = "https://apigw.trendyol.com"
 ORDERS = f"{BASE}/integration/order/sellers/123456/orders"
 PRODUCTS = f"{BASE}/integration/product/sellers/123456/products"
@@ -36,14 +34,8 @@ PACKAGES = f"{BASE}/integration/order/sellers/123456/shipment-packages"
 MS = 1709280000000
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
-                         headers={k: v for k, v in recorded["headers"].items() if k != "Content-Type"}, **match)
+fixture = Recorded("trendyol")
+replay = fixture.replay
 
 
 def by_number(number: str, name: str | None = None) -> responses.BaseResponse:
@@ -51,24 +43,8 @@ def by_number(number: str, name: str | None = None) -> responses.BaseResponse:
                   match=[matchers.query_param_matcher({"orderNumber": number, "size": "200"})])
 
 
-def sent_query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def sent_json(call) -> dict:
-    return json.loads(call.request.body)
-
-
 @pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
-def integration(db, monkeypatch, sleeps):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
+def integration(db, public_dns, sleeps):
     yield IntegrationFactory(provider="trendyol", status=IntegrationStatus.ACTIVE, api_key="tyKEY1111",
                              api_secret="tySECRET2222", config={"seller_id": "123456"})
     close_sessions()

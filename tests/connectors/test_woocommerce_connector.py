@@ -8,66 +8,27 @@ and `responses` answers before any socket is opened.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import responses
 
 from config.errors import ValidationError
-from connectors import http, outbound, registry
+from connectors import registry
 from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable
-from connectors.sessions import close_sessions
 from connectors.woocommerce import mapping
 from connectors.woocommerce.connector import WooCommerceConnector
 from integrations.models import IntegrationStatus
 from integrations.selectors import integration_receive_url
+from tests.connectors import woocommerce_support
+from tests.connectors.support import sent_json, sent_query
+from tests.connectors.woocommerce_support import API, STORE, fixture, replay
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce"
-STORE = "https://shop.example.com"
-API = f"{STORE}/wp-json/wc/v3"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
-                         headers={k: v for k, v in recorded["headers"].items() if k != "Content-Type"}, **match)
-
-
-def sent_query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def sent_json(call) -> dict:
-    return json.loads(call.request.body)
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
-def public_dns(monkeypatch):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
-
-
-@pytest.fixture
-def integration(db, public_dns, sleeps):
-    yield IntegrationFactory(provider="woocommerce", status=IntegrationStatus.ACTIVE, api_endpoint=STORE,
-                             api_key="ck_live_1111aaaa", api_secret="cs_live_2222bbbb")
-    close_sessions()
+integration = woocommerce_support.integration  # the shared fixture, re-bound (nothing shadows an import)
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from integrations.services import (
     SUBSCRIPTIONS_KEY,
     integration_mark_credentials_refused,
 )
-from tests.connectors.test_woocommerce_connector import API, STORE, public_dns, replay, sleeps  # noqa: F401
+from tests.connectors import support
+from tests.connectors.woocommerce_support import API, STORE, replay
 from tests.factories import IntegrationFactory
 from tests.integrations.oauth_fakes import (
     CLIENT_ID,
@@ -37,6 +38,9 @@ from tests.integrations.oauth_fakes import (
 
 URL = "/api/integrations/"
 WOO_TOPICS = 8
+
+
+public_dns, sleeps = support.public_dns, support.sleeps  # the fixtures, re-bound (nothing shadows an import)
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +59,7 @@ def _created_hooks() -> list[dict]:
 
 # ---------------------------------------------------------------- API-key integrations
 @responses.activate
-def test_an_api_key_integration_created_active_subscribes_after_commit(admin_api, public_dns, sleeps,  # noqa: F811
+def test_an_api_key_integration_created_active_subscribes_after_commit(admin_api, public_dns, sleeps,
                                                                        django_capture_on_commit_callbacks):
     replay("POST", f"{API}/webhooks", "webhooks__create")
     with django_capture_on_commit_callbacks(execute=True):
@@ -72,7 +76,7 @@ def test_an_api_key_integration_created_active_subscribes_after_commit(admin_api
 
 
 @responses.activate
-def test_an_inactive_one_subscribes_when_it_is_set_active_and_only_then(admin_api, public_dns, sleeps,  # noqa: F811
+def test_an_inactive_one_subscribes_when_it_is_set_active_and_only_then(admin_api, public_dns, sleeps,
                                                                         django_capture_on_commit_callbacks):
     replay("POST", f"{API}/webhooks", "webhooks__create")
     with django_capture_on_commit_callbacks(execute=True):
@@ -89,7 +93,7 @@ def test_an_inactive_one_subscribes_when_it_is_set_active_and_only_then(admin_ap
 
 
 @responses.activate
-def test_a_refused_subscription_is_recorded_and_never_fails_the_create(admin_api, public_dns, sleeps,  # noqa: F811
+def test_a_refused_subscription_is_recorded_and_never_fails_the_create(admin_api, public_dns, sleeps,
                                                                        django_capture_on_commit_callbacks, settings):
     settings.PROVIDER_MAX_RETRIES = 0
     responses.add("POST", f"{API}/webhooks", status=500, json={"code": "internal_error", "message": "down"})
@@ -104,7 +108,7 @@ def test_a_refused_subscription_is_recorded_and_never_fails_the_create(admin_api
 
 
 @responses.activate
-def test_deleting_an_api_key_integration_removes_its_subscriptions_first(admin_api, org, public_dns, sleeps):  # noqa: F811
+def test_deleting_an_api_key_integration_removes_its_subscriptions_first(admin_api, org, public_dns, sleeps):
     integration = IntegrationFactory(organization=org, provider="woocommerce", code="woo-ro", route_key="woo-ro",
                                      api_endpoint=STORE,
                                      api_key="ck_1", api_secret="cs_1",

@@ -11,8 +11,8 @@ from django.db import OperationalError, connection
 from kombu.exceptions import OperationalError as BrokerDown
 
 from config.errors import ValidationError
-from connectors import registry, schemes
-from connectors.base import Connector, ProviderAccount
+from connectors import registry
+from connectors.base import Connector
 from connectors.capabilities import WebhookReceiver
 from connectors.stripe import webhooks as stripe_webhooks
 from integrations.models import ClaimProof, IntegrationLog
@@ -22,6 +22,7 @@ from tests.factories import IntegrationFactory, OrganizationFactory
 from tests.webhooks.inbound_support import (
     SECRET,
     SHOP_DOMAIN,
+    meta_integration,
     post,
     raw_order,
     receive_url,
@@ -257,32 +258,6 @@ def test_shopify_endpoint_unknown_domain_is_404_and_bad_signature_401(client, cl
 
 
 # ---------------------------------------------------------------- Meta
-
-
-class MetaConnector(WebhookReceiver, Connector):
-    key = "test-meta"
-    display_name = "Test Meta"
-    integration_type = "advertising"
-    webhook_scheme = schemes.META
-    routed_account_kinds = ("meta.page", "meta.ad_account")
-
-    def routed_accounts(self):
-        config = self.integration.config or {}
-        return [*(ProviderAccount("meta.page", str(i)) for i in config.get("pages") or []),
-                *(ProviderAccount("meta.ad_account", str(i)) for i in config.get("ad_accounts") or [])]
-
-
-def meta_integration(**fields):
-    integration = IntegrationFactory(provider="test-meta", **fields)
-    accounts_claim(integration=integration, proof=ClaimProof.STAFF)
-    return integration
-
-
-@pytest.fixture
-def meta_connector():
-    registry.register(MetaConnector)
-    yield MetaConnector
-    registry.unregister(MetaConnector.key)
 
 
 def _meta_post(client, body: bytes, secret: str):
