@@ -2,10 +2,10 @@
 
 A connector inherits the mixins it implements, before `Connector`:
 
-    class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ProductsSource, OrdersSource, InventorySource,
-                           StockSink, FulfillmentSink, Connector): ...
+    class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, Connector): ...
 
-A mixin with a `capability` adds it to the connector's `capabilities` (what
+(`ShopChannel` is the five a shop or marketplace implements.) A mixin with a
+`capability` adds it to the connector's `capabilities` (what
 `supports` answers and `/api/providers/` lists); `OAuthConnect` and
 `WebhookReceiver` are ways of connecting and of being called, not capabilities.
 A mixin's `required` methods are the ones a connector that declares it must
@@ -311,6 +311,11 @@ class ShipmentCreator(CapabilityMixin):
         (the order's shipping address, personal data: never log it) and `carrier_code` (the service to use).
         """
         raise NotImplementedError
+
+
+class ShopChannel(ProductsSource, OrdersSource, InventorySource, StockSink, FulfillmentSink):
+    """A shop or marketplace the ERP sells through: its products, orders and stock are pulled; stock levels and
+    fulfillments (tracking numbers) are pushed back. Declared as one, since every channel so far does all five."""
 
 
 class PaymentsGateway(CapabilityMixin):

@@ -64,7 +64,7 @@ from connectors.base import (
     RateLimitPolicy,
     TokenSet,
 )
-from connectors.capabilities import FulfillmentSink, InventorySource, OrdersSource, ProductsSource, StockSink
+from connectors.capabilities import ShopChannel
 from connectors.errors import AuthExpired, ProviderError
 from connectors.http import elapsed_ms
 from connectors.oauth2 import StandardOAuth2
@@ -79,8 +79,7 @@ CARRIER_CODES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL"}  
 TOKEN_WORDS = "access token"  # in a 403's details when the token (not a role) was refused
 
 
-class AmazonSPConnector(StandardOAuth2, ProductsSource, OrdersSource, InventorySource, StockSink, FulfillmentSink,
-                        Connector):
+class AmazonSPConnector(StandardOAuth2, ShopChannel, Connector):
     key = "amazon_sp"
     display_name = "Amazon Selling Partner API"
     integration_type = "ecommerce"

@@ -56,15 +56,7 @@ from connectors.base import (
     TokenSet,
     WebhookEvent,
 )
-from connectors.capabilities import (
-    FulfillmentSink,
-    InventorySource,
-    OAuthConnect,
-    OrdersSource,
-    ProductsSource,
-    StockSink,
-    WebhookReceiver,
-)
+from connectors.capabilities import OAuthConnect, ShopChannel, WebhookReceiver
 from connectors.http import elapsed_ms
 from connectors.oauth2 import token_set
 
@@ -93,8 +85,7 @@ SCOPES = (
 PUBLIC_KEY_CACHE_SECONDS = 3600
 
 
-class EbayConnector(OAuthConnect, WebhookReceiver, ProductsSource, OrdersSource, InventorySource, StockSink,
-                    FulfillmentSink, Connector):
+class EbayConnector(OAuthConnect, WebhookReceiver, ShopChannel, Connector):
     key = "ebay"
     display_name = "eBay"
     integration_type = "ecommerce"

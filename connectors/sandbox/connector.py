@@ -30,7 +30,7 @@ from connectors import schemes
 from connectors.base import OAuthMeta, WebhookEvent
 from connectors.shopify.connector import ShopifyConnector
 
-from . import webhooks
+from . import mapping, webhooks
 from .client import AUTHORIZE_PATH, TOKEN_PATH, SandboxClient
 
 if TYPE_CHECKING:
@@ -55,18 +55,7 @@ class SandboxConnector(ShopifyConnector):
     provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "URL": "http://127.0.0.1:8765"}
     # Shopify-shaped channels split the state over financial_status and fulfillment_status; the mapping collapses
     # them, and this table covers the raw words a webhook handler may pass through unchanged.
-    order_statuses = {
-        "pending": "pending",
-        "authorized": "pending",
-        "partially_paid": "pending",
-        "paid": "paid",
-        "partially_refunded": "paid",
-        "refunded": "refunded",
-        "voided": "cancelled",
-        "cancelled": "cancelled",
-        "partial": "partially_fulfilled",
-        "fulfilled": "fulfilled",
-    }
+    order_statuses = mapping.RAW_STATUSES
 
     def __init__(self, integration: Integration):
         super().__init__(integration)

@@ -50,14 +50,7 @@ from connectors.base import (
     WebhookEvent,
     provider_setting_variable,
 )
-from connectors.capabilities import (
-    FulfillmentSink,
-    InventorySource,
-    OrdersSource,
-    ProductsSource,
-    StockSink,
-    WebhookReceiver,
-)
+from connectors.capabilities import ShopChannel, WebhookReceiver
 from connectors.errors import AuthExpired, ProviderError
 from connectors.http import elapsed_ms
 
@@ -69,8 +62,7 @@ if TYPE_CHECKING:
     from integrations.models import Integration
 
 
-class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ProductsSource, OrdersSource, InventorySource, StockSink,
-                       FulfillmentSink, Connector):
+class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, Connector):
     key = "shopify"
     display_name = "Shopify"
     integration_type = "ecommerce"

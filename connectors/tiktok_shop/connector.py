@@ -45,15 +45,7 @@ from connectors.base import (
     TokenSet,
     WebhookEvent,
 )
-from connectors.capabilities import (
-    FulfillmentSink,
-    InventorySource,
-    OAuthConnect,
-    OrdersSource,
-    ProductsSource,
-    StockSink,
-    WebhookReceiver,
-)
+from connectors.capabilities import OAuthConnect, ShopChannel, WebhookReceiver
 from connectors.errors import ProviderError
 from connectors.http import elapsed_ms
 
@@ -63,8 +55,7 @@ from .client import API_URL, AUTH_CODES, AUTHORIZE_URL, TOKEN_GET, TOKEN_REFRESH
 WEBHOOK_EVENTS = ("ORDER_STATUS_CHANGE", "RECIPIENT_ADDRESS_UPDATE", "PACKAGE_UPDATE")
 
 
-class TikTokShopConnector(OAuthConnect, WebhookReceiver, ProductsSource, OrdersSource, InventorySource, StockSink,
-                          FulfillmentSink, Connector):
+class TikTokShopConnector(OAuthConnect, WebhookReceiver, ShopChannel, Connector):
     key = "tiktok_shop"
     display_name = "TikTok Shop"
     integration_type = "ecommerce"

@@ -46,14 +46,7 @@ from connectors.base import (
     RateLimitPolicy,
     WebhookEvent,
 )
-from connectors.capabilities import (
-    FulfillmentSink,
-    InventorySource,
-    OrdersSource,
-    ProductsSource,
-    StockSink,
-    WebhookReceiver,
-)
+from connectors.capabilities import ShopChannel, WebhookReceiver
 from connectors.errors import AuthExpired
 from connectors.http import elapsed_ms
 from integrations.services import integration_mark_credentials_refused
@@ -69,8 +62,7 @@ WEBHOOK_METADATA_KEY = "trendyol_webhook_id"
 OPEN_FOR_PICKING = ("Created",)
 
 
-class TrendyolConnector(WebhookReceiver, ProductsSource, OrdersSource, InventorySource, StockSink, FulfillmentSink,
-                        Connector):
+class TrendyolConnector(WebhookReceiver, ShopChannel, Connector):
     key = "trendyol"
     display_name = "Trendyol"
     integration_type = "ecommerce"

@@ -51,14 +51,7 @@ from connectors.base import (
     RateLimitPolicy,
     WebhookEvent,
 )
-from connectors.capabilities import (
-    FulfillmentSink,
-    InventorySource,
-    OrdersSource,
-    ProductsSource,
-    StockSink,
-    WebhookReceiver,
-)
+from connectors.capabilities import ShopChannel, WebhookReceiver
 from connectors.errors import AuthExpired
 from connectors.http import elapsed_ms
 from integrations.services import integration_mark_credentials_refused
@@ -69,8 +62,7 @@ from .client import BATCH_LIMIT, WooCommerceClient
 WEBHOOKS_METADATA_KEY = "woocommerce_webhooks"  # integration.metadata: {topic: webhook id}
 
 
-class WooCommerceConnector(WebhookReceiver, ProductsSource, OrdersSource, InventorySource, StockSink,
-                           FulfillmentSink, Connector):
+class WooCommerceConnector(WebhookReceiver, ShopChannel, Connector):
     key = "woocommerce"
     display_name = "WooCommerce"
     integration_type = "ecommerce"

@@ -11,16 +11,14 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from commerce.models import Order
 from connectors import registry
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationStatus
-from tests.connectors.support import Recorded
+from tests.connectors.support import Recorded, shop_order
 from tests.factories import IntegrationFactory
 
 BASE = "https://api.stripe.com"
@@ -55,7 +53,5 @@ def connector(integration):
 
 @pytest.fixture
 def order(integration):
-    shop = IntegrationFactory(organization=integration.organization, provider="sandbox")
-    return Order.objects.create(organization=integration.organization, integration=shop, external_id="820982911946",
-                                external_number="1001", currency="RON", total=Decimal("250.00"),
-                                placed_at=datetime(2024, 5, 29, 10, tzinfo=UTC))
+    return shop_order(integration, external_id="820982911946", external_number="1001", currency="RON",
+                      total=Decimal("250.00"))

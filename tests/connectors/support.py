@@ -17,6 +17,7 @@ import copy
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -56,6 +57,16 @@ class Recorded:
 def sandbox_order(case: str = "paid") -> dict:
     """One Shopify-shaped order of the simulator's recorded answers (`tests/fixtures/sandbox/orders__<case>.json`)."""
     return copy.deepcopy(fixture("sandbox", f"orders__{case}")["body"]["orders"][0])
+
+
+def shop_order(gateway, **fields: Any):
+    """An order of a shop channel in the payment gateway's organization, for the gateway's payment to find."""
+    from commerce.models import Order
+    from tests.factories import IntegrationFactory
+
+    shop = IntegrationFactory(organization=gateway.organization, provider="sandbox")
+    placed = {"placed_at": datetime(2024, 5, 29, 10, tzinfo=UTC)}
+    return Order.objects.create(organization=gateway.organization, integration=shop, **{**placed, **fields})
 
 
 def sent_json(call) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -17,7 +16,7 @@ from commerce.models import Order
 from connectors.click import sign
 from connectors.models import PaymentTransaction
 from integrations.models import IntegrationLog
-from tests.connectors.support import Recorded
+from tests.connectors.support import Recorded, shop_order
 from tests.factories import IntegrationFactory
 
 SECRET = "ClickSecretKey0001"
@@ -42,10 +41,7 @@ def click(db):
 
 @pytest.fixture
 def order(click):
-    shop = IntegrationFactory(organization=click.organization, provider="sandbox")
-    return Order.objects.create(organization=click.organization, integration=shop, external_id="7001",
-                                external_number="2001", currency="UZS", total=Decimal("150000.00"),
-                                placed_at=datetime(2024, 5, 29, 10, tzinfo=UTC))
+    return shop_order(click, external_id="7001", external_number="2001", currency="UZS", total=Decimal("150000.00"))
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import base64
 import copy
 import json
 import time
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -19,7 +18,7 @@ from commerce.models import Order
 from connectors.models import PaymentTransaction
 from connectors.payme import errors
 from integrations.models import IntegrationLog
-from tests.connectors.support import Recorded
+from tests.connectors.support import Recorded, shop_order
 from tests.factories import IntegrationFactory
 
 KEY = "CashboxKey&0001#test"
@@ -55,10 +54,7 @@ def payme(db):
 
 @pytest.fixture
 def order(payme):
-    shop = IntegrationFactory(organization=payme.organization, provider="sandbox")
-    return Order.objects.create(organization=payme.organization, integration=shop, external_id="7001",
-                                external_number="2001", currency="UZS", total=Decimal("150000.00"),
-                                placed_at=datetime(2024, 5, 29, 10, tzinfo=UTC))
+    return shop_order(payme, external_id="7001", external_number="2001", currency="UZS", total=Decimal("150000.00"))
 
 
 @pytest.fixture

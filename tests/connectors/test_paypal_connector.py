@@ -7,20 +7,18 @@ answered here by `responses` (the host is PayPal's; `connectors.outbound.resolve
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 import responses
 
-from commerce.models import Order
 from commerce.services import payments as payment_services
 from connectors import outbound, registry
 from connectors.errors import ProviderError, RateLimited
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationStatus
 from integrations.services import integration_test_connection
-from tests.connectors.support import Recorded
+from tests.connectors.support import Recorded, shop_order
 from tests.factories import IntegrationFactory
 from webhooks.inbound.processing import webhook_process
 from webhooks.models import IncomingWebhook
@@ -58,10 +56,7 @@ def connector(integration):
 
 @pytest.fixture
 def order(integration):
-    shop = IntegrationFactory(organization=integration.organization, provider="sandbox")
-    return Order.objects.create(organization=integration.organization, integration=shop, external_id="9001",
-                                external_number="3001", currency="EUR", total=Decimal("49.90"),
-                                placed_at=datetime(2024, 5, 29, 10, tzinfo=UTC))
+    return shop_order(integration, external_id="9001", external_number="3001", currency="EUR", total=Decimal("49.90"))
 
 
 @pytest.fixture
