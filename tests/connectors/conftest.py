@@ -1,3 +1,3 @@
-"""The fixtures every connector test may use (support.py): no sleeping between retries, public made-up hosts."""
+"""The fixtures every connector test may use (support.py): no backoff sleeps, public made-up hosts, the connector."""
 
-from tests.connectors.support import public_dns, sleeps  # noqa: F401 - fixtures for every module below
+from tests.connectors.support import connector, public_dns, sleeps  # noqa: F401 - fixtures for every module below

@@ -15,7 +15,6 @@ from decimal import Decimal
 
 import pytest
 
-from connectors import registry
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationStatus
 from tests.connectors.support import Recorded, shop_order
@@ -42,13 +41,6 @@ def integration(db, public_dns, sleeps):
     yield IntegrationFactory(provider="stripe", type="payment_gateway", status=IntegrationStatus.ACTIVE,
                              api_key=KEY, webhook_secret=SECRET)
     close_sessions()
-
-
-@pytest.fixture
-def connector(integration):
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None
-    return connector
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ the provider answers (a webhook delivery: `{"secret", "headers", "body"}` with t
 module binds its provider once, `recorded = Recorded("shopify")`, then `recorded("orders__page1")` reads one
 and `recorded.replay("GET", url, "orders__page1")` answers a call with it (`responses`).
 
-The fixtures `sleeps` and `public_dns` are here; conftest.py hands them to every test under tests/connectors,
-and a test elsewhere imports them by name. Fake connectors are in http_fakes.py; a provider's shared setup
-(its integration fixture, its signed deliveries) in `<provider>_support.py`.
+The fixtures `sleeps`, `public_dns` and `connector` (of the module's `integration`) are here: conftest.py
+hands them to every test under tests/connectors, and a test elsewhere re-binds them from this module. Fake
+connectors are in http_fakes.py; a provider's shared setup (its integration fixture, its signed deliveries)
+in `<provider>_support.py`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from connectors import http
+from connectors import http, registry
 from tests.connectors.http_fakes import fake_public_dns
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -93,6 +94,14 @@ def sleeps(monkeypatch) -> list[float]:
     slept: list[float] = []
     monkeypatch.setattr(http, "sleep", slept.append)
     return slept
+
+
+@pytest.fixture
+def connector(integration):
+    """The connector of the module's `integration`, without its client-side bucket (so `sleeps` stay exact)."""
+    connector = registry.connector_for(integration)
+    connector.rate_limit = None
+    return connector
 
 
 @pytest.fixture

@@ -50,13 +50,6 @@ def integration(db, monkeypatch, public_dns, sleeps):
     close_sessions()
 
 
-@pytest.fixture
-def connector(integration) -> AmazonSPConnector:
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None  # sleeps stay exact
-    return connector
-
-
 # ---------------------------------------------------------------------- declaration, hosts, headers
 def test_the_registry_knows_amazon_and_what_it_can_do():
     cls = registry.get("amazon_sp")

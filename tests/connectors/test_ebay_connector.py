@@ -35,8 +35,6 @@ SINCE = datetime(2024, 3, 1, tzinfo=UTC)
 FILTER = "lastmodifieddate:[2024-03-01T00:00:00.000Z..]"
 
 
-
-
 def sent_form(call) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(call.request.body).items()}
 
@@ -49,13 +47,6 @@ def integration(db, public_dns, sleeps):
                              api_secret="PRD-cert-secret-5678", config={"marketplace_id": "EBAY_US"},
                              scope=["https://api.ebay.com/oauth/api_scope/sell.fulfillment"])
     close_sessions()
-
-
-@pytest.fixture
-def connector(integration) -> EbayConnector:
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None  # the client-side bucket is the rate limiter's tests' business; sleeps stay exact
-    return connector
 
 
 # ---------------------------------------------------------------------- declaration, hosts, headers

@@ -13,7 +13,7 @@ import pytest
 import responses
 
 from commerce.services import payments as payment_services
-from connectors import outbound, registry
+from connectors import outbound
 from connectors.errors import ProviderError, RateLimited
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationStatus
@@ -45,13 +45,6 @@ def integration(db, public_dns, sleeps):
                              is_test_mode=True, api_key="AbcPayPalClientId0001", api_secret="EFGPayPalSecret0001",
                              config={"webhook_id": WEBHOOK_ID})
     close_sessions()
-
-
-@pytest.fixture
-def connector(integration):
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None
-    return connector
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from tests.connectors.stripe_support import BASE, KEY, SECRET, replay, signed
 from webhooks.inbound.processing import webhook_process
 from webhooks.models import IncomingWebhook
 
-integration, connector, order = stripe_support.integration, stripe_support.connector, stripe_support.order
+integration, order = stripe_support.integration, stripe_support.order
 
 
 # ---------------------------------------------------------------- calls and their errors

@@ -18,7 +18,7 @@ from webhooks.inbound.processing import webhook_process
 from webhooks.models import IncomingWebhook
 
 # The shared fixtures, re-bound (not imported by name, so nothing shadows an import).
-integration, connector, order = stripe_support.integration, stripe_support.connector, stripe_support.order
+integration, order = stripe_support.integration, stripe_support.order
 
 
 @pytest.fixture

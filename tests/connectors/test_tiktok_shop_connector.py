@@ -18,12 +18,10 @@ import responses
 from responses import matchers
 
 from config.errors import ValidationError
-from connectors import registry
 from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable, RateLimited, RefreshFailed
 from connectors.sessions import close_sessions
 from connectors.tiktok_shop import client as tts_client
 from connectors.tiktok_shop import signing
-from connectors.tiktok_shop.connector import TikTokShopConnector
 from integrations.models import IntegrationStatus
 from tests.connectors.support import Recorded, sent_json, sent_query
 from tests.factories import IntegrationFactory
@@ -51,13 +49,6 @@ def integration(db, monkeypatch, public_dns, sleeps):
                              refresh_token="ROW_RefreshToken_0001",
                              config={"shop_id": "7495609155379300001", "shop_cipher": CIPHER})
     close_sessions()
-
-
-@pytest.fixture
-def connector(integration) -> TikTokShopConnector:
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None
-    return connector
 
 
 def no_returns() -> None:

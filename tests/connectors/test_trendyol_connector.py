@@ -50,13 +50,6 @@ def integration(db, public_dns, sleeps):
     close_sessions()
 
 
-@pytest.fixture
-def connector(integration) -> TrendyolConnector:
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None  # the client-side bucket is the rate limiter's tests' business; sleeps stay exact
-    return connector
-
-
 # ---------------------------------------------------------------------- declaration, hosts, headers
 def test_the_registry_knows_trendyol_and_what_it_can_do():
     cls = registry.get("trendyol")

@@ -31,13 +31,6 @@ from tests.factories import IntegrationFactory
 integration = woocommerce_support.integration  # the shared fixture, re-bound (nothing shadows an import)
 
 
-@pytest.fixture
-def connector(integration) -> WooCommerceConnector:
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None  # the client-side bucket is the rate limiter's tests' business; sleeps stay exact
-    return connector
-
-
 # ---------------------------------------------------------------------- declaration and auth
 def test_the_registry_knows_woocommerce_and_what_it_can_do():
     cls = registry.get("woocommerce")
