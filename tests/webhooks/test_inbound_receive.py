@@ -340,3 +340,11 @@ def test_a_connector_naming_a_scheme_gets_that_verifier_and_event_ids(client, nu
         assert post(client, receive_url(integration.route_key), body, {"Stripe-Signature": old}).status_code == 401
     finally:
         registry.unregister(StripeLikeConnector.key)
+
+
+def test_app_level_addresses_answer_other_methods_405_with_what_they_allow(client):
+    shopify = client.get("/api/webhooks/shopify/")
+    assert shopify.status_code == 405 and shopify["Allow"] == "POST"
+    meta = client.put("/api/webhooks/meta/", b"{}", content_type="application/json")
+    assert meta.status_code == 405 and meta["Allow"] == "GET, POST"
+    assert not IncomingWebhook.objects.exists()

@@ -22,7 +22,7 @@ asked of the connector (webhooks/inbound/services.py):
   has that route, and is verified with that integration's secret only;
   integrations that merely name the account in their config get nothing. A
   GET is the scheme's handshake, asked of every such integration (403
-  INVALID_VERIFY_TOKEN when none answers); without one, anything but a POST is 405.
+  INVALID_VERIFY_TOKEN when none answers); any other method is 405.
 
 Routing never guesses. An account nobody claimed is 404 INTEGRATION_NOT_FOUND,
 and a delivery whose accounts belong to several integrations is 409
@@ -149,8 +149,9 @@ def _app_level(request: HttpRequest, route: AppRoute, body: bytes) -> list[Integ
     """The integration a POST at an app-level address is for, or the answer to anything else."""
     connectors = route_connectors(route.name)
     if request.method != "POST":
-        if not route_has_handshake(route.name):
-            raise WebhookMethodNotAllowed(details={"allowed": ["POST"]})
+        handshakes = route_has_handshake(route.name)
+        if request.method != "GET" or not handshakes:
+            raise WebhookMethodNotAllowed(details={"allowed": ["GET", "POST"] if handshakes else ["POST"]})
         answered = next((a for a in (_handshake(request, i, body) for i in _integrations_of(connectors))
                          if a is not None), None)
         if answered is None:
