@@ -29,9 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import hmac
 import http.client
 import json
 import os
@@ -158,6 +155,8 @@ def wait_http(port: int, timeout: float = 60) -> None:
 
 # ---------------------------------------------------------------- webhooks
 def signed(number: int, run: str) -> tuple[str, bytes, dict[str, str]]:
+    from sandbox.webhooks import delivery_headers  # the simulator's own signed headers
+
     order = {"id": 7_000_000_000 + int(run, 16) % 1_000_000 * 1000 + number, "name": f"#{run}-{number}",
              "email": f"b{number}@example.com",
              "created_at": "2026-05-01T09:30:00+00:00", "updated_at": "2026-05-01T09:30:00+00:00",
@@ -165,9 +164,8 @@ def signed(number: int, run: str) -> tuple[str, bytes, dict[str, str]]:
              "line_items": [{"id": number, "sku": "CHAOS-1", "quantity": 1, "price": "17.50"}]}
     body = json.dumps(order, separators=(",", ":")).encode()
     event_id = str(uuid.uuid4())
-    headers = {"Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
-               "X-Shopify-Hmac-Sha256": base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest())
-               .decode(), "X-Shopify-Shop-Domain": "chaos.myshopify.com", "X-Shopify-Webhook-Id": event_id}
+    headers = delivery_headers("orders/create", body, secret=SECRET, shop_domain="chaos.myshopify.com",
+                               webhook_id=event_id)
     return event_id, body, headers
 
 

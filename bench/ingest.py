@@ -18,9 +18,6 @@ figure is ingestion alone: verify, store, answer, nudge.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import hmac
 import http.client
 import json
 import os
@@ -76,15 +73,13 @@ def order_body(number: int, size: int) -> bytes:
 
 
 def signed_requests(n: int, size: int) -> list[tuple[bytes, dict[str, str]]]:
+    from sandbox.webhooks import delivery_headers  # the simulator's own signed headers
+
     requests = []
     for number in range(n):
         body = order_body(number, size)
-        signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-        requests.append((body, {
-            "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
-            "X-Shopify-Hmac-Sha256": signature, "X-Shopify-Shop-Domain": "bench.myshopify.com",
-            "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-API-Version": "2024-01",
-        }))
+        requests.append((body, delivery_headers("orders/create", body, secret=SECRET, shop_domain="bench.myshopify.com",
+                                                webhook_id=str(uuid.uuid4()))))
     return requests
 
 

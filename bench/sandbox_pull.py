@@ -52,11 +52,16 @@ def setup_django(tmp: str, default_db: bool) -> None:
 def bare_pull(sandbox, token: str) -> tuple[int, int, float]:
     import requests
 
+    from connectors import registry
+    from integrations.models import Integration
+
+    # The token header the sandbox connector sends (Shopify's), without the rest of the connector.
+    auth = registry.get("sandbox")(Integration(provider="sandbox", access_token=token)).auth_headers()
     session, count, pages = requests.Session(), 0, 0
     url = f"{sandbox.url}/admin/api/2024-01/orders.json?status=any&limit=250"
     started = time.perf_counter()
     while url:
-        response = session.get(url, headers={"X-Shopify-Access-Token": token}, timeout=30)
+        response = session.get(url, headers=auth, timeout=30)
         if response.status_code == 429:
             time.sleep(float(response.headers["Retry-After"]))
             continue

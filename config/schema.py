@@ -1,24 +1,26 @@
-"""Provider-facing routes in the OpenAPI schema.
+"""The OpenAPI schema's shared pieces: the error envelope every operation can answer, and provider callbacks.
 
 Webhook receivers and payment callbacks are plain Django views on purpose: they
 must read the raw body (signatures are over the exact bytes) before any parser
 touches it, and they answer in the provider's own format. drf-spectacular only
-sees DRF views, so this postprocessing hook adds those routes, described as the
-providers call them, keeping `/api/schema/` a complete map of the API.
+sees DRF views, so postprocessing hooks add those routes, described as the
+providers call them, keeping `/api/schema/` a complete map of the API: the
+receive routes (webhooks/inbound/schema.py) and the routes of providers' URL
+modules (connectors/schema.py), built with the helpers below.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-_ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
+ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _route_key_param() -> dict[str, Any]:
+def route_key_param() -> dict[str, Any]:
     return {"name": "route_key", "in": "path", "required": True, "schema": {"type": "string"},
             "description": "The integration's route key (its `route_key`; for integrations created before codes "
                            "were per organization, its code)."}
@@ -26,17 +28,24 @@ def _route_key_param() -> dict[str, Any]:
 
 _RAW_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}},
                                            "*/*": {"schema": {"type": "string", "format": "binary"}}}}
-_ACCEPTED = _json({"type": "object", "properties": {"id": {"type": "integer"}, "status": {"type": "string"}}},
-                  "Stored (202), or a redelivery of an event already stored (200, the existing id).")
+_ACCEPTED = json_response({"type": "object", "properties": {"id": {"type": "integer"}, "status": {"type": "string"}}},
+                          "Stored (202), or a redelivery of an event already stored (200, the existing id).")
 _WEBHOOK_ERRORS = {
-    "401": _json(_ERROR, "INVALID_SIGNATURE: missing or wrong signature; nothing stored."),
-    "404": _json(_ERROR, "No integration with that route key."),
-    "413": _json(_ERROR, "PAYLOAD_TOO_LARGE: body over WEBHOOK_MAX_BODY_BYTES."),
-    "503": _json(_ERROR, "SERVICE_UNAVAILABLE: the database is down; the provider should retry."),
+    "401": json_response(ERROR, "INVALID_SIGNATURE: missing or wrong signature; nothing stored."),
+    "404": json_response(ERROR, "No integration with that route key."),
+    "413": json_response(ERROR, "PAYLOAD_TOO_LARGE: body over WEBHOOK_MAX_BODY_BYTES."),
+    "503": json_response(ERROR, "SERVICE_UNAVAILABLE: the database is down; the provider should retry."),
 }
+_AMBIGUOUS = json_response(ERROR, "WEBHOOK_ROUTE_AMBIGUOUS: the entries belong to several integrations; nothing "
+                                  "stored.")
 
 
-def _webhook_post(summary: str, description: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+def webhook_post(summary: str, description: str, parameters: list[dict[str, Any]], *,
+                 routed: bool = False) -> dict[str, Any]:
+    """A webhook delivery; `routed`: at an app-level address, where accounts of several integrations answer 409."""
+    responses = {"200": _ACCEPTED, "202": _ACCEPTED, **_WEBHOOK_ERRORS}
+    if routed:
+        responses["409"] = _AMBIGUOUS
     return {
         "operationId": summary.lower().replace(" ", "_"),
         "summary": summary,
@@ -45,82 +54,28 @@ def _webhook_post(summary: str, description: str, parameters: list[dict[str, Any
         "security": [],
         "parameters": parameters,
         "requestBody": _RAW_BODY,
-        "responses": {"200": _ACCEPTED, "202": _ACCEPTED, **_WEBHOOK_ERRORS},
+        "responses": responses,
     }
 
 
-def _provider_rpc(summary: str, description: str) -> dict[str, Any]:
+def provider_rpc(summary: str, description: str) -> dict[str, Any]:
+    """A provider's call to an integration's endpoint that answers in the provider's own format."""
     return {
         "operationId": summary.lower().replace(" ", "_").replace("(", "").replace(")", ""),
         "summary": summary,
         "description": description,
         "tags": ["provider callbacks"],
         "security": [],
-        "parameters": [_route_key_param()],
+        "parameters": [route_key_param()],
         "requestBody": _RAW_BODY,
-        "responses": {"200": _json({"type": "object"}, "The provider's own answer format (errors included).")},
+        "responses": {"200": json_response({"type": "object"}, "The provider's own answer format (errors included).")},
     }
 
 
-PROVIDER_ROUTES: dict[str, dict[str, Any]] = {
-    "/api/webhooks/receive/{route_key}/": {
-        "get": {
-            "operationId": "webhook_handshake",
-            "summary": "Answer a provider's endpoint check",
-            "description": "eBay's `challenge_code` and similar handshakes; stores nothing. 405 when the "
-                           "provider has none.",
-            "tags": ["provider callbacks"], "security": [], "parameters": [_route_key_param()],
-            "responses": {"200": _json({"type": "object"}, "The handshake answer."),
-                          "405": _json(_ERROR, "METHOD_NOT_ALLOWED")},
-        },
-        "post": _webhook_post("Receive a webhook",
-                              "Any provider's webhook; the integration's connector picks the signature scheme.",
-                              [_route_key_param()]),
-    },
-    "/api/webhooks/shopify/": {
-        "post": _webhook_post("Receive a Shopify webhook",
-                              "Shopify's app-level webhooks (the privacy topics). Routed to the one integration "
-                              "that claimed the shop of `X-Shopify-Shop-Domain` (its OAuth install, or a "
-                              "superuser); a shop nobody claimed is 404 and nothing is stored. Signed with "
-                              "`X-Shopify-Hmac-Sha256`.", []),
-    },
-    "/api/webhooks/meta/": {
-        "get": {
-            "operationId": "meta_verify_subscription",
-            "summary": "Meta subscription check",
-            "description": "Answers `hub.challenge` when `hub.verify_token` matches an integration's token.",
-            "tags": ["provider callbacks"], "security": [],
-            "parameters": [{"name": n, "in": "query", "required": True, "schema": {"type": "string"}}
-                           for n in ("hub.mode", "hub.verify_token", "hub.challenge")],
-            "responses": {"200": {"description": "The challenge, as text."},
-                          "403": _json(_ERROR, "INVALID_VERIFY_TOKEN")},
-        },
-        "post": {**_webhook_post("Receive a Meta webhook",
-                                 "Routed to the one integration that claimed the entries' ids (pages, ad "
-                                 "accounts); signed with `X-Hub-Signature-256`. None: 404; several: 409.", []),
-                 "responses": {"200": _ACCEPTED, "202": _ACCEPTED, **_WEBHOOK_ERRORS,
-                               "409": _json(_ERROR, "WEBHOOK_ROUTE_AMBIGUOUS: the entries belong to several "
-                                                    "integrations; nothing stored.")}},
-    },
-    "/api/payments/payme/{route_key}/": {
-        "post": _provider_rpc("Payme merchant API",
-                              "Payme's JSON-RPC (CheckPerformTransaction, CreateTransaction, PerformTransaction, "
-                              "CancelTransaction, CheckTransaction, GetStatement); Basic auth `Paycom:<key>`."),
-    },
-    "/api/payments/click/{route_key}/prepare/": {
-        "post": _provider_rpc("Click prepare", "Click's prepare step (form body, MD5 `sign_string`)."),
-    },
-    "/api/payments/click/{route_key}/complete/": {
-        "post": _provider_rpc("Click complete", "Click's complete step (form body, MD5 `sign_string`)."),
-    },
-}
-
-
-def add_provider_routes(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
-    """drf-spectacular postprocessing hook: add the provider-facing routes DRF cannot see."""
-    paths = result.setdefault("paths", {})
-    for path, operations in PROVIDER_ROUTES.items():
-        paths.setdefault(path, {}).update(operations)
+def add_paths(result: dict[str, Any], paths: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Merge path items into a schema (a postprocessing hook's last step)."""
+    for path, operations in paths.items():
+        result.setdefault("paths", {}).setdefault(path, {}).update(operations)
     return result
 
 
@@ -167,7 +122,7 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
             responses = operation["responses"]
             for code in _error_codes(path, operation):
                 if code not in responses:
-                    responses[code] = _json(_ERROR, _COMMON_ERRORS[code])
+                    responses[code] = json_response(ERROR, _COMMON_ERRORS[code])
                 if code in ("429", "503"):
                     responses[code].setdefault("headers", {}).update(_RETRY_AFTER)
     return result

@@ -13,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from connectors.registry import provider_apps
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 # `make run` writes .env for the demo (an outbound allowlist, a debug setup); the test suite must not inherit it,
@@ -310,7 +312,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.schema.add_provider_routes",
+        "webhooks.inbound.schema.add_receive_routes",
+        "connectors.schema.add_provider_routes",
         "config.schema.add_error_responses",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -397,10 +400,6 @@ COMMERCE_PUSH_MAX_RETRIES = env.int("COMMERCE_PUSH_MAX_RETRIES", default=5)
 # The beat task refreshes tokens expiring within this window, and any token not refreshed for this many hours.
 OAUTH_REFRESH_WINDOW_MINUTES = env.int("OAUTH_REFRESH_WINDOW_MINUTES", default=15)
 OAUTH_REFRESH_MAX_AGE_HOURS = env.int("OAUTH_REFRESH_MAX_AGE_HOURS", default=24)
-# App-wide OAuth clients, named <PROVIDER>_CLIENT_ID/_CLIENT_SECRET (Connector.oauth_client_credentials reads them);
-# an integration's own credentials (or, for the sandbox, its api_key/api_secret) win.
-SANDBOX_CLIENT_ID = env.str("SANDBOX_CLIENT_ID", default="")
-SANDBOX_CLIENT_SECRET = env.str("SANDBOX_CLIENT_SECRET", default="")
 
 # ---------------------------------------------------------------- incoming webhooks
 # Seconds a worker holds a webhook it processes; a dead worker's webhook is taken up again after this.
@@ -414,44 +413,17 @@ WEBHOOK_INCOMING_SWEEP_BATCH = env.int("WEBHOOK_INCOMING_SWEEP_BATCH", default=5
 # Celery queue of webhook processing ("" = the default queue); a worker must consume it.
 WEBHOOK_INCOMING_QUEUE = env.str("WEBHOOK_INCOMING_QUEUE", default="")
 WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = env.int("WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", default=300)
-# Hours within which a Shopify-scheme delivery with the same topic, shop and body is a replay (its unsigned
-# X-Shopify-Webhook-Id notwithstanding). Shopify retries for 4 h (48 h before 2024-09): the window covers both.
-WEBHOOK_SHOPIFY_REPLAY_WINDOW_HOURS = env.int("WEBHOOK_SHOPIFY_REPLAY_WINDOW_HOURS", default=48)
 
-# ---------------------------------------------------------------- sandbox (demo shop)
-SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8765")
+# ---------------------------------------------------------------- providers
+# App-wide settings of providers (OAuth clients, app ids…), by registry key: {"<key>": {"<NAME>": "…"}}. A name
+# not set here is read from the environment as <KEY>_<NAME> when used (connectors.base.provider_setting); each
+# connector declares the names it reads (`provider_settings`) and .env.example lists them.
+PROVIDER_SETTINGS: dict[str, dict[str, str]] = {}
+# Providers whose folder is a Django app (models, migrations, admin) are installed from the registry.
+INSTALLED_APPS += provider_apps()
+
+# ---------------------------------------------------------------- demo
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
-
-# ---------------------------------------------------------------- shopify
-# The Shopify app's OAuth client (Connector.oauth_client_credentials reads <KEY>_CLIENT_ID/_SECRET); an integration's
-# own api_key/api_secret or credentials win. The secret also verifies the app's webhooks.
-SHOPIFY_CLIENT_ID = env.str("SHOPIFY_CLIENT_ID", default="")
-SHOPIFY_CLIENT_SECRET = env.str("SHOPIFY_CLIENT_SECRET", default="")
-
-# ---------------------------------------------------------------- ebay
-# The eBay app (developer.ebay.com keyset): client id and secret, and its RuName (eBay's redirect_uri). An
-# integration's own credentials (client_id/client_secret/ru_name) or api_key/api_secret win.
-EBAY_CLIENT_ID = env.str("EBAY_CLIENT_ID", default="")
-EBAY_CLIENT_SECRET = env.str("EBAY_CLIENT_SECRET", default="")
-EBAY_RU_NAME = env.str("EBAY_RU_NAME", default="")
-
-# ---------------------------------------------------------------- tiktok shop
-# The TikTok Shop app: app key and secret (the secret signs every call and verifies webhooks) and the service
-# id its authorization page takes. An integration's own credentials or api_key/api_secret win.
-TIKTOK_SHOP_CLIENT_ID = env.str("TIKTOK_SHOP_CLIENT_ID", default="")
-TIKTOK_SHOP_CLIENT_SECRET = env.str("TIKTOK_SHOP_CLIENT_SECRET", default="")
-TIKTOK_SHOP_SERVICE_ID = env.str("TIKTOK_SHOP_SERVICE_ID", default="")
-
-# ---------------------------------------------------------------- amazon selling partner api
-# The SP-API app's Login with Amazon client (Connector.oauth_client_credentials reads <KEY>_CLIENT_ID/_SECRET) and
-# its application id (Seller Central's consent page); an integration's own credentials win.
-AMAZON_SP_CLIENT_ID = env.str("AMAZON_SP_CLIENT_ID", default="")
-AMAZON_SP_CLIENT_SECRET = env.str("AMAZON_SP_CLIENT_SECRET", default="")
-AMAZON_SP_APPLICATION_ID = env.str("AMAZON_SP_APPLICATION_ID", default="")
-
-# ---------------------------------------------------------------- fancourier and anaf
-# FAN Courier's AWBs (Shipment rows and their tracking schedule) live in an app of their own.
-INSTALLED_APPS += ["connectors.fancourier"]
 
 # ---------------------------------------------------------------- metrics
 # GET /metrics (Prometheus) lets in a scrape carrying `Authorization: Bearer <METRICS_BEARER_TOKEN>` or coming from

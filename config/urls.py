@@ -17,12 +17,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("webhooks.inbound.urls")),
-    path("api/", include("connectors.payments_urls")),
+    path("api/", include("connectors.urls")),  # each registered provider's own routes (its urls_module)
     path("api/", include("syncjobs.urls")),
     path("api/", include("integrations.oauth.urls")),
     path("api/", include("integrations.urls")),
     path("api/", include("webhooks.urls")),
     path("api/", include("commerce.urls")),
-    path("api/", include("connectors.anaf.urls")),
     path("api/", include("events.urls")),
 ]

@@ -64,6 +64,13 @@ if TYPE_CHECKING:
 sleep = time.sleep
 jitter = random.uniform
 
+
+
+def elapsed_ms(started: float) -> int:
+    """Whole milliseconds since `started`, a `time.monotonic()` reading (call logs, connection tests' latency)."""
+    return int((time.monotonic() - started) * 1000)
+
+
 BACKOFF_BASE = 0.5  # seconds before the first retry, at most (full jitter)
 BACKOFF_CAP = 30.0  # no backoff sleep is longer
 MAX_RETRY_AFTER = 60.0  # a longer Retry-After is handed to the caller as RateLimited / ProviderUnavailable
@@ -201,7 +208,7 @@ class ProviderClient:
                 call,
                 send_headers,
                 response,
-                duration_ms=int((time.monotonic() - started) * 1000),
+                duration_ms=elapsed_ms(started),
                 error_message=self._log_message(outcome, response),
                 outcome=outcome.kind,
                 retry_in=outcome.wait if outcome.kind == "retry" else None,

@@ -28,7 +28,7 @@ class PaymentState(models.IntegerChoices):
 
 
 class PaymentTransaction(models.Model):
-    provider = models.CharField(max_length=32, help_text="The connector's registry key (payme, click).")
+    provider = models.CharField(max_length=32, help_text="The registry key of the gateway's connector.")
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="payment_transactions")
     external_id = models.CharField(max_length=255, help_text="The provider's transaction id.")
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL,
@@ -37,11 +37,12 @@ class PaymentTransaction(models.Model):
     currency = models.CharField(max_length=3, default="UZS")
     state = models.SmallIntegerField(choices=PaymentState.choices, default=PaymentState.CREATED)
     provider_time = models.DateTimeField(null=True, blank=True, help_text="When the provider says it began.")
-    created_at = models.DateTimeField(help_text="When we created it (Payme's create_time).")
+    created_at = models.DateTimeField(help_text="When we created it (the gateway's create time).")
     performed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     reason = models.SmallIntegerField(null=True, blank=True, help_text="The provider's cancel reason code.")
-    account = models.JSONField(default=dict, blank=True, help_text="What the payer entered (Payme's account).")
+    account = models.JSONField(default=dict, blank=True,
+                               help_text="What the payer entered (the gateway's account fields).")
     metadata = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,22 +2,30 @@
 
 Adding a provider: write `connectors/<provider>/connector.py` with a `Connector`
 subclass and add its dotted path to `PROVIDERS` below. Nothing else changes:
-`/api/providers/`, the admin's provider choices and every caller read from here.
+`/api/providers/`, the admin's provider choices and every caller read from here,
+and so does the wiring: the provider's routes (`urls_module`, included by
+connectors/urls.py), its Celery tasks (`tasks_module`, imported by
+connectors/tasks.py), its app-level webhook address (its scheme's `app_route`,
+webhooks/inbound/routes.py), and, when its folder has an `apps.py`, its Django
+app (config/settings.py installs `provider_apps()`).
+
+config/settings.py imports this module before Django is set up, so at import
+time it needs nothing but the list: connector classes are imported on first use.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from importlib import import_module
+from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 from django.utils.module_loading import import_string
 
-from config.errors import InvalidProvider
-
-from .base import Capability, Connector
-
 if TYPE_CHECKING:
     from integrations.models import Integration
+
+    from .base import Capability, Connector
 
 PROVIDERS: list[str] = [
     "connectors.sandbox.connector.SandboxConnector",
@@ -68,6 +76,8 @@ def get(key: str) -> type[Connector]:
     try:
         return providers()[key]
     except KeyError:
+        from config.errors import InvalidProvider  # not at import: settings import this module (see above)
+
         raise InvalidProvider(
             f"Unknown provider {key!r}.", details={"provider": [f"{key!r} is not registered"]}
         ) from None
@@ -87,3 +97,28 @@ def connector_for(integration: Integration) -> Connector:
 
 def provider_choices() -> list[tuple[str, str]]:
     return sorted(((k, c.display_name) for k, c in providers().items()), key=lambda kv: kv[1].lower())
+
+
+# ---------------------------------------------------------------- wiring derived from the registry
+
+
+def provider_apps() -> list[str]:
+    """The registered providers' packages that are Django apps (the folder has an `apps.py`).
+
+    Reads only `PROVIDERS` and the file system, so config/settings.py can call it to fill INSTALLED_APPS.
+    """
+    packages = [path.rsplit(".", 2)[0] for path in PROVIDERS]
+    return [package for package in packages if find_spec(f"{package}.apps") is not None]
+
+
+def urls_modules() -> list[str]:
+    """The registered connectors' `urls_module`s, in registry order."""
+    return [cls.urls_module for cls in _loaded().values() if cls.urls_module]
+
+
+def import_tasks_modules() -> list[str]:
+    """Import every registered connector's `tasks_module` (so Celery knows its tasks); their names."""
+    modules = [cls.tasks_module for cls in _loaded().values() if cls.tasks_module]
+    for module in modules:
+        import_module(module)
+    return modules

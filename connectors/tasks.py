@@ -1,3 +1,5 @@
-"""Celery autodiscovery imports `<app>.tasks` of installed apps; provider task modules are registered here."""
+"""Celery autodiscovery imports `<app>.tasks` of installed apps: this one imports each provider's `tasks_module`."""
 
-from connectors.fancourier import tasks as fancourier_tasks  # noqa: F401
+from . import registry
+
+registry.import_tasks_modules()

@@ -32,7 +32,7 @@ from config.broker import nudge
 from config.errors import InvalidSignature, ValidationError
 
 # The one Standard Webhooks verifier (issue 16 moves it to connectors/signing.py; this import follows it).
-from webhooks.inbound.verifiers import header, verify_standard_webhooks
+from connectors.signing import header, verify_standard_webhooks
 
 from .handlers import HANDLERS
 from .models import EventSource, InboundEvent, InboundEventStatus

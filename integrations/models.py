@@ -173,7 +173,8 @@ class AccountClaim(models.Model):
     (the provider vouching for the account) or a superuser (integrations/routing.py).
     """
 
-    kind = models.CharField(max_length=64, help_text="What the id names, e.g. shopify.shop, ebay.user.")
+    kind = models.CharField(max_length=64,
+                            help_text="What the id names: <provider>.<kind>, e.g. a shop or a seller of that provider.")
     account_id = models.CharField(max_length=255)
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="account_claims")
     proof = models.CharField(max_length=16, choices=ClaimProof.choices)

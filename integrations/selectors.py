@@ -6,7 +6,9 @@ organization's row is simply not found, so a caller cannot tell it exists.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.urls import reverse
 
 from accounts.models import Organization
 from config.errors import IntegrationNotFound, NotFound
@@ -65,3 +67,14 @@ def integration_by_reference(reference: str) -> Integration | None:
         found = found.filter(organization__slug=slug)
     matches = list(found[:2])
     return matches[0] if len(matches) == 1 else None
+
+
+def integration_receive_url(integration: Integration) -> str:
+    """Where providers deliver an integration's webhooks: PUBLIC_BASE_URL + `/api/webhooks/receive/<route_key>/`.
+
+    What the caller of a connector's `register_webhooks` passes it to subscribe (and what eBay's challenge
+    hashes), so it must be the address exactly as the provider calls it: behind a proxy, PUBLIC_BASE_URL is the
+    public origin. The route key, not the code: codes are unique only within an organization.
+    """
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("webhook-receive",
+                                                          kwargs={"route_key": integration.route_key})

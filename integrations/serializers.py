@@ -23,10 +23,10 @@ from config.api import (
     StrictSlugField,
     StrictURLField,
 )
-from webhooks.inbound.services import receive_url
 
 from .masking import mask_secret
 from .models import Integration, IntegrationLog, IntegrationStatus, IntegrationType
+from .selectors import integration_receive_url
 
 # ---------------------------------------------------------------- integrations
 
@@ -149,7 +149,7 @@ class IntegrationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_webhook_url(self, integration: Integration) -> str:
-        return receive_url(integration)
+        return integration_receive_url(integration)
 
 
 class ConnectionResultSerializer(serializers.Serializer):

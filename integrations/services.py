@@ -23,6 +23,7 @@ from accounts.models import Organization
 from config.errors import ApplicationError, ValidationError
 from connectors import registry
 from connectors.base import AuthKind, ConnectionResult
+from connectors.capabilities import WebhookReceiver
 from connectors.outbound import check_outbound_url
 from connectors.redaction import Redactor
 
@@ -30,6 +31,7 @@ from . import health
 from .masking import MASK
 from .models import SECRET_FIELDS, Integration, IntegrationStatus
 from .routing import claims_forget_stale
+from .selectors import integration_receive_url
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +244,9 @@ def integration_webhooks_register(*, integration: Integration) -> list[str] | No
     """
     now = timezone.now().isoformat()
     try:
-        topics = list(registry.connector_for(integration).register_webhooks())
+        connector = registry.connector_for(integration)
+        topics = list(connector.register_webhooks(integration_receive_url(integration))
+                      if isinstance(connector, WebhookReceiver) else [])
     except Exception as exc:  # noqa: BLE001 - best effort: whatever went wrong is recorded, the caller goes on
         detail = _failure_text(exc, integration)
         logger.warning("Webhook subscription of integration %s failed: %s", integration.code, detail)
@@ -262,7 +266,9 @@ def integration_webhooks_unregister(*, integration: Integration) -> str:
     """
     now = timezone.now().isoformat()
     try:
-        removed = registry.connector_for(integration).unregister_webhooks()
+        connector = registry.connector_for(integration)
+        removed = (connector.unregister_webhooks(integration_receive_url(integration))
+                   if isinstance(connector, WebhookReceiver) else 0)
     except Exception as exc:  # noqa: BLE001 - best effort: a disconnect or delete goes on regardless
         detail = _failure_text(exc, integration)
         logger.warning("Removing the webhook subscriptions of integration %s failed: %s", integration.code, detail)

@@ -34,6 +34,25 @@ def sign(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
+def delivery_headers(topic: str, body: bytes, *, secret: str, shop_domain: str, webhook_id: str,
+                     event_id: str = "", triggered_at: datetime | None = None) -> dict[str, str]:
+    """The headers the sandbox (as Shopify) sends with one signed delivery of `body` (benchmarks sign theirs so)."""
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Shopify-Captain-Hook",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": sign(body, secret),
+        "X-Shopify-Shop-Domain": shop_domain,
+        "X-Shopify-Webhook-Id": webhook_id,
+        "X-Shopify-API-Version": API_VERSION,
+    }
+    if event_id:
+        headers["X-Shopify-Event-Id"] = event_id
+    if triggered_at is not None:
+        headers["X-Shopify-Triggered-At"] = triggered_at.isoformat().replace("+00:00", "Z")
+    return headers
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
@@ -86,17 +105,9 @@ class WebhookSender:
     def _deliver(self, topic: str, payload: dict[str, Any], triggered_at: datetime) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()
         webhook_id = str(uuid.uuid4())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Shopify-Captain-Hook",
-            "X-Shopify-Topic": topic,
-            "X-Shopify-Hmac-Sha256": sign(body, self.secret),
-            "X-Shopify-Shop-Domain": self.shop_domain,
-            "X-Shopify-Webhook-Id": webhook_id,
-            "X-Shopify-Event-Id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{topic}/{payload.get('id')}/{triggered_at}")),
-            "X-Shopify-API-Version": API_VERSION,
-            "X-Shopify-Triggered-At": triggered_at.isoformat().replace("+00:00", "Z"),
-        }
+        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{topic}/{payload.get('id')}/{triggered_at}"))
+        headers = delivery_headers(topic, body, secret=self.secret, shop_domain=self.shop_domain,
+                                   webhook_id=webhook_id, event_id=event_id, triggered_at=triggered_at)
         record: dict[str, Any] = {"topic": topic, "webhook_id": webhook_id, "status": None, "error": None}
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")  # noqa: S310 (http(s) only)
         try:

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from tests.factories import ApiKeyFactory, OrganizationFactory
 
 # The incoming-webhook tests share their fixtures (shop, nudges, eager) from one module.
-pytest_plugins = ["tests.webhooks.test_inbound_support"]
+pytest_plugins = ["tests.webhooks.inbound_support"]
 
 _real_connect = socket.socket.connect
 
@@ -66,6 +66,18 @@ def _fresh_api_key_failure_count():
     from accounts.throttling import failures_forget
 
     failures_forget("127.0.0.1")
+
+
+@pytest.fixture
+def provider_settings(settings):
+    """`provider_settings("ebay", RU_NAME="…")`: a provider's app-wide settings for one test (PROVIDER_SETTINGS)."""
+    settings.PROVIDER_SETTINGS = {}
+
+    def configure(key: str, **values: str) -> None:
+        current = settings.PROVIDER_SETTINGS
+        settings.PROVIDER_SETTINGS = {**current, key: {**current.get(key, {}), **values}}
+
+    return configure
 
 
 @pytest.fixture

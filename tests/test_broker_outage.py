@@ -24,8 +24,8 @@ from config import broker
 from config.celery import app
 from syncjobs.models import JobStatus, SyncJob
 from tests.factories import IntegrationFactory
-from tests.webhooks.test_inbound_support import SECRET, raw_order, receive_url, shopify_delivery
-from tests.webhooks.test_outbound_support import make_endpoint
+from tests.webhooks.inbound_support import SECRET, raw_order, receive_url, shopify_delivery
+from tests.webhooks.outbound_support import make_endpoint
 from webhooks.inbound.processing import webhooks_sweep
 from webhooks.models import DeliveryStatus, IncomingStatus, IncomingWebhook, WebhookDelivery
 

@@ -12,7 +12,9 @@ import pytest
 from django.conf import settings as running_settings
 from django.test import override_settings
 
-from tests.test_settings import load_settings  # noqa: F401 - the fixture
+from tests import settings_support
+
+load_settings = settings_support.load_settings  # the fixture, re-bound (nothing shadows an import)
 
 
 def _production_env(tmp_path, **extra: str) -> dict[str, str]:
@@ -41,7 +43,7 @@ def test_check_deploy_reports_nothing_with_production_settings(tmp_path):
     assert "System check identified no issues" in output, output
 
 
-def test_production_https_settings_come_from_the_environment(load_settings):  # noqa: F811
+def test_production_https_settings_come_from_the_environment(load_settings):
     key = base64.b64encode(os.urandom(32)).decode()
     env = {"APP_ENV": "production", "SECRET_KEY": "s" * 50, "ENCRYPTION_KEYS": key, "ALLOWED_HOSTS": "hub.example"}
     s = load_settings(**env)
@@ -58,7 +60,7 @@ def test_production_https_settings_come_from_the_environment(load_settings):  # 
     assert dev.SECURE_SSL_REDIRECT is False and dev.SECURE_HSTS_SECONDS == 0
 
 
-def test_a_malformed_proxy_header_fails_at_boot(load_settings):  # noqa: F811
+def test_a_malformed_proxy_header_fails_at_boot(load_settings):
     with pytest.raises(Exception, match="SECURE_PROXY_SSL_HEADER"):
         load_settings(SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
 

@@ -16,31 +16,10 @@ import pytest
 from django.conf import settings as running_settings
 from django.core.exceptions import ImproperlyConfigured
 
-SETTINGS_FILE = Path(running_settings.BASE_DIR) / "config" / "settings.py"
-_ENV_NAMES = (
-    "APP_ENV", "DEBUG", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS", "ALLOWED_HOSTS",
-    "CELERY_VISIBILITY_TIMEOUT", "CELERY_TASK_ALWAYS_EAGER",
-    "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
-    "SECURE_PROXY_SSL_HEADER",
-)  # fmt: skip
+from tests import settings_support
+from tests.settings_support import SETTINGS_FILE
 
-
-@pytest.fixture
-def load_settings(monkeypatch, tmp_path):
-    def load(**env: str):
-        for name in _ENV_NAMES:
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        # A developer's .env must not leak into what is under test (or into os.environ).
-        monkeypatch.setattr(environ.Env, "read_env", lambda *args, **kwargs: None)
-        spec = importlib.util.spec_from_file_location("switchyard_settings_under_test", SETTINGS_FILE)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    return load
+load_settings = settings_support.load_settings  # the fixture, re-bound (nothing shadows an import)
 
 
 def a_key() -> str:

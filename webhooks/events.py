@@ -42,7 +42,7 @@ class EventType:
     example: dict[str, Any]
 
 
-_INTEGRATION = {"id": 42, "code": "shop-ro", "provider": "shopify", "name": "Shop RO"}
+_INTEGRATION = {"id": 42, "code": "shop-ro", "provider": "acme_shop", "name": "Shop RO"}  # provider: a registry key
 _ORDER = {
     "id": 1001,
     "integration": _INTEGRATION,
@@ -73,7 +73,7 @@ CATALOG: dict[str, EventType] = {
         EventType("order.updated", "An imported order changed (status, lines, addresses).",
                   {"order": {**_ORDER, "status": "cancelled"}}),
         EventType("order.fulfilled", "An order was fulfilled; tracking is known.",
-                  {"order": _ORDER, "fulfillment": {"carrier": "fancourier", "tracking_number": "FC123456789RO"}}),
+                  {"order": _ORDER, "fulfillment": {"carrier": "UPS", "tracking_number": "1Z999AA10123456784"}}),
         EventType("inventory.low_stock", "A product's stock at a location fell to its low-stock threshold.",
                   {"product": {"id": 5, "sku": "TSHIRT-M"}, "location": "main",
                    "on_hand": 3, "low_stock_threshold": 5}),

@@ -48,7 +48,7 @@ class IncomingWebhook(models.Model):
     signature_verified = models.BooleanField(default=False)
     fingerprint = models.CharField(  # db_default: web processes of the previous release insert rows without it
         max_length=64, blank=True, default="", db_default="",
-        help_text="Hash of what the signature covers (schemes whose event id is unsigned: Shopify); spots replays.",
+        help_text="Hash of what the signature covers (schemes whose event id is unsigned); spots replays.",
     )
     metadata = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -49,14 +49,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.utils import timezone
 
 from config.errors import ApplicationError, OAuthFailed, ValidationError
 from connectors import tokens
 from connectors.base import (
     AuthKind,
-    Capability,
     ConnectionResult,
     Connector,
     OAuthMeta,
@@ -65,8 +63,10 @@ from connectors.base import (
     RateLimitPolicy,
     TokenSet,
 )
+from connectors.capabilities import ShopChannel
 from connectors.errors import AuthExpired, ProviderError
-from connectors.oauth2_generic.protocol import StandardOAuth2
+from connectors.http import elapsed_ms
+from connectors.oauth2 import StandardOAuth2
 
 from . import mapping, marketplaces
 from .client import REGION_HOSTS, SANDBOX_HOSTS, TOKEN_URL, AmazonSPClient
@@ -77,18 +77,16 @@ CARRIER_CODES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL"}  
 TOKEN_WORDS = "access token"  # in a 403's details when the token (not a role) was refused
 
 
-class AmazonSPConnector(StandardOAuth2, Connector):
+class AmazonSPConnector(StandardOAuth2, ShopChannel, Connector):
     key = "amazon_sp"
     display_name = "Amazon Selling Partner API"
     integration_type = "ecommerce"
     auth_kind = AuthKind.OAUTH2
-    capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
     # Stock semantics (README "Stock"):
     # Amazon lowers a merchant-fulfilled quantity as orders are placed; FBA stock is Amazon's own (read only).
     stock_nets_open_orders = True
     base_url = REGION_HOSTS["na"]  # resolved_base_url(): the marketplaces' region
     oauth = OAuthMeta(authorize_url="https://sellercentral.amazon.com/apps/authorize/consent", token_url=TOKEN_URL)
-    webhook_scheme = None  # notifications come through SQS/EventBridge only
     # getOrderItems' rate (0.5/s, burst 30), the operation a sync calls most; slower ones pace in client.py.
     rate_limit = RateLimitPolicy(requests=30, per_seconds=60.0)
     docs_url = "https://developer-docs.amazon.com/sp-api/"
@@ -96,6 +94,8 @@ class AmazonSPConnector(StandardOAuth2, Connector):
     # browser carries it): a connect does not prove it, so only staff claim it.
     routed_account_kinds = ("amazon_sp.seller",)
     oauth_proves_routed_accounts = False
+    # The SP-API app's Login with Amazon client and its application id (Seller Central's consent page).
+    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "APPLICATION_ID": ""}
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -167,7 +167,7 @@ class AmazonSPConnector(StandardOAuth2, Connector):
     # ------------------------------------------------------------------ OAuth (Seller Central consent)
     def application_id(self) -> str:
         credentials = self.integration.credentials if isinstance(self.integration.credentials, dict) else {}
-        return str(credentials.get("application_id") or getattr(settings, "AMAZON_SP_APPLICATION_ID", "") or "")
+        return str(credentials.get("application_id") or self.setting("APPLICATION_ID"))
 
     def oauth_connect_fields(self, *, shop: str = "") -> dict[str, Any]:
         """`shop` names the marketplace id(s) a new integration sells on (they pick the consent page and host)."""
@@ -231,16 +231,16 @@ class AmazonSPConnector(StandardOAuth2, Connector):
             ids = self.marketplace_ids
             found = self.client.marketplace_participations()
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not reach Amazon SP-API: {exc.code}: {exc.message}")
         participating = {p["marketplace"]["id"]: p for p in found
                          if (p.get("participation") or {}).get("isParticipating") and p.get("marketplace")}
         missing = [i for i in ids if i not in participating]
         if missing:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Connected, but the seller does not sell on {', '.join(missing)}.")
         names = ", ".join(participating[i]["marketplace"].get("countryCode", i) for i in ids)
-        return ConnectionResult(ok=True, latency_ms=_ms(started), detail=f"Connected to Amazon ({names}).")
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started), detail=f"Connected to Amazon ({names}).")
 
     def normalize_order(self, record: dict[str, Any]) -> dict[str, Any]:
         """An order as the pull yields it; a bare one (without OrderItems) gets its items fetched first."""
@@ -466,7 +466,3 @@ def _iso(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

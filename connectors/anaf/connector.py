@@ -13,7 +13,9 @@ from datetime import date
 from typing import Any
 
 from config.errors import ApplicationError
-from connectors.base import AuthKind, Capability, ConnectionResult, Connector
+from connectors.base import AuthKind, ConnectionResult, Connector
+from connectors.capabilities import TaxLookup
+from connectors.http import elapsed_ms
 
 from .client import API_ROOT, RATE, AnafClient
 from .mapping import normalize_found
@@ -22,15 +24,15 @@ from .mapping import normalize_found
 PROBE_CUI = 14080700
 
 
-class AnafConnector(Connector):
+class AnafConnector(TaxLookup, Connector):
     key = "anaf"
     display_name = "ANAF (VAT registry)"
     integration_type = "tax"
     auth_kind = AuthKind.NONE
-    capabilities = frozenset({Capability.TAX_LOOKUP})
     base_url = API_ROOT
     rate_limit = None  # ANAF limits per calling address, not per integration: client.py throttles globally
     docs_url = "https://www.anaf.ro/"
+    urls_module = "connectors.anaf.urls"
 
     @property
     def client(self) -> AnafClient:
@@ -45,14 +47,11 @@ class AnafConnector(Connector):
         try:
             answer = self.client.vat_status([PROBE_CUI], on=date.today())
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started), detail=f"Could not reach ANAF: {exc.message}")
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
+                                    detail=f"Could not reach ANAF: {exc.message}")
         found = [normalize_found(item, checked_on=date.today()) for item in answer.get("found") or []]
         name = found[0]["name"] if found else "no answer for the probe CUI"
-        return ConnectionResult(ok=True, latency_ms=_ms(started), detail=f"ANAF answered ({name}).")
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started), detail=f"ANAF answered ({name}).")
 
     def vat_status(self, cuis: list[int], *, on: date) -> dict[str, Any]:
         return self.client.vat_status(cuis, on=on)
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -13,17 +13,18 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import reverse
 
-from connectors.base import AuthKind, Capability, ConnectionResult, Connector
+from connectors.base import AuthKind, ConnectionResult, Connector
+from connectors.capabilities import PaymentsGateway
 
 
-class ClickConnector(Connector):
+class ClickConnector(PaymentsGateway, Connector):
     key = "click"
     display_name = "Click"
     integration_type = "payment_gateway"
     auth_kind = AuthKind.API_KEY
-    capabilities = frozenset({Capability.PAYMENTS})
     base_url = "https://my.click.uz"
     docs_url = "https://docs.click.uz/en/click-api-request/"
+    urls_module = "connectors.click.urls"  # the prepare and complete steps Click calls
 
     def endpoint_urls(self) -> tuple[str, str]:
         root = settings.PUBLIC_BASE_URL.rstrip("/")

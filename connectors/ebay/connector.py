@@ -41,14 +41,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from config.errors import ApplicationError, ValidationError
 from connectors.base import (
     AuthKind,
-    Capability,
     ConnectionResult,
     Connector,
     OAuthMeta,
@@ -58,8 +56,9 @@ from connectors.base import (
     TokenSet,
     WebhookEvent,
 )
-from connectors.oauth2_generic.protocol import token_set
-from webhooks.inbound.services import receive_url
+from connectors.capabilities import OAuthConnect, ShopChannel, WebhookReceiver
+from connectors.http import elapsed_ms
+from connectors.oauth2 import token_set
 
 from . import mapping, webhooks
 from .client import (
@@ -86,23 +85,24 @@ SCOPES = (
 PUBLIC_KEY_CACHE_SECONDS = 3600
 
 
-class EbayConnector(Connector):
+class EbayConnector(OAuthConnect, WebhookReceiver, ShopChannel, Connector):
     key = "ebay"
     display_name = "eBay"
     integration_type = "ecommerce"
     auth_kind = AuthKind.OAUTH2
-    capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
     # Stock semantics (README "Stock"): eBay's ship-to-home `quantity` is what is left for sale: sold units come off it.
     stock_nets_open_orders = True
     base_url = PRODUCTION["api"]
     oauth = OAuthMeta(authorize_url=PRODUCTION["auth"] + AUTHORIZE_PATH, token_url=PRODUCTION["api"] + TOKEN_PATH,
                       default_scopes=SCOPES)
-    webhook_scheme = "ebay"  # ECDSA by key id: verify_webhook below, not a shared scheme
+    webhook_scheme = webhooks.SCHEME  # ECDSA by key id: verify_webhook below
     rate_limit = RateLimitPolicy(requests=10, per_seconds=1.0)
     docs_url = "https://developer.ebay.com/api-docs/sell/fulfillment/overview.html"
     # eBay's immutable user id, read from the Identity API with the new token (account_display_name); the
     # username can change and be reused, so it routes nothing.
     routed_account_kinds = ("ebay.user",)
+    # The eBay app (developer.ebay.com keyset): client id and secret, and its RuName (eBay's redirect_uri).
+    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "RU_NAME": ""}
 
     normalize_product = staticmethod(mapping.normalize_product)
     normalize_inventory_level = staticmethod(mapping.normalize_inventory_level)
@@ -137,11 +137,11 @@ class EbayConnector(Connector):
             return str(credentials["client_id"]), str(credentials.get("client_secret") or "")
         if self.integration.api_key:
             return self.integration.api_key, self.integration.api_secret
-        return settings.EBAY_CLIENT_ID, settings.EBAY_CLIENT_SECRET
+        return self.setting("CLIENT_ID"), self.setting("CLIENT_SECRET")
 
     def ru_name(self) -> str:
         credentials = self.integration.credentials if isinstance(self.integration.credentials, dict) else {}
-        name = str(credentials.get("ru_name") or settings.EBAY_RU_NAME or "")
+        name = str(credentials.get("ru_name") or self.setting("RU_NAME"))
         if not name:
             raise ValidationError("eBay needs the app's RuName (redirect URL name) as its redirect_uri.",
                                   details={"credentials": ['Set "ru_name", or EBAY_RU_NAME.']})
@@ -201,9 +201,9 @@ class EbayConnector(Connector):
         try:
             body = self.client.orders_page(offset=0, limit=1, action="test_connection")
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not reach eBay: {exc.code}: {exc.message}")
-        return ConnectionResult(ok=True, latency_ms=_ms(started),
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to eBay ({self.client.marketplace}, "
                                        f"{'sandbox' if self.integration.is_test_mode else 'production'}): "
                                        f"{body.get('total', 0)} orders in the last 90 days.")
@@ -320,11 +320,12 @@ class EbayConnector(Connector):
         return lines
 
     # ------------------------------------------------------------------ notifications
-    def notification_endpoint(self) -> str:
-        return str(self.config.get("notification_endpoint") or receive_url(self.integration))
+    def notification_endpoint(self, receive_url: str) -> str:
+        """The URL given to eBay: `config["notification_endpoint"]`, else this integration's receive URL."""
+        return str(self.config.get("notification_endpoint") or receive_url)
 
-    def webhook_handshake(self, method: str, headers: Mapping[str, str], query: Mapping[str, str],
-                          body: bytes) -> tuple[int, Any] | None:
+    def webhook_handshake(self, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
+                          *, receive_url: str) -> tuple[int, Any] | None:
         """eBay's endpoint validation: `GET ?challenge_code=` → 200 `{"challengeResponse": …}`.
 
         The verification token is the integration's `webhook_secret` (what was typed into eBay's portal);
@@ -334,7 +335,8 @@ class EbayConnector(Connector):
         token = self.integration.webhook_secret
         if method.upper() != "GET" or not code or not token:
             return None
-        return 200, {"challengeResponse": webhooks.challenge_response(code, token, self.notification_endpoint())}
+        answer = webhooks.challenge_response(code, token, self.notification_endpoint(receive_url))
+        return 200, {"challengeResponse": answer}
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         """ECDSA over the raw body with eBay's public key for the header's `kid` (fetched, cached an hour)."""
@@ -399,8 +401,4 @@ def _read_cursor(cursor: str) -> dict[str, Any]:
                               details={"cursor": ["not an eBay offset cursor"]}) from None
     state.setdefault("filter", "")
     return state
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
 

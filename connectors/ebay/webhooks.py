@@ -32,7 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from config.errors import ValidationError
 from connectors.base import WebhookEvent
-from webhooks.inbound.verifiers import header
+from connectors.schemes import Scheme
+from connectors.signing import header
 
 SIGNATURE_HEADER = "X-EBAY-SIGNATURE"
 DEAUTHORIZATION_TOPIC = "AUTHORIZATION_REVOCATION"
@@ -112,3 +113,7 @@ def parse(body: bytes, *, accounts: frozenset[str] = frozenset()) -> list[Webhoo
                              resource="deauthorization", payload=data)]
     return [WebhookEvent(event_type=topic, external_id=str(notification["notificationId"]),
                          resource=topic.lower(), payload=data)]
+
+
+# The name /api/providers/ shows; the connector verifies (ECDSA with a fetched key) and parses itself.
+SCHEME = Scheme("ebay")

@@ -30,8 +30,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from config.errors import ApplicationError, ValidationError
-from connectors.base import AuthKind, Capability, ConnectionResult, Connector
+from connectors.base import AuthKind, ConnectionResult, Connector
+from connectors.capabilities import ShipmentCreator
 from connectors.errors import AuthExpired, ProviderError
+from connectors.http import elapsed_ms
 
 from . import localities, mapping
 from .client import API_ROOT, FanCourierClient
@@ -40,14 +42,14 @@ CARRIER = "FAN Courier"
 DEFAULT_SERVICE = "Standard"
 
 
-class FanCourierConnector(Connector):
+class FanCourierConnector(ShipmentCreator, Connector):
     key = "fancourier"
     display_name = "FAN Courier"
     integration_type = "shipping"
     auth_kind = AuthKind.BASIC
-    capabilities = frozenset({Capability.SHIPMENTS})
     base_url = API_ROOT
     docs_url = "https://www.fancourier.ro/"
+    tasks_module = "connectors.fancourier.tasks"  # the beat task following open AWBs
 
     @property
     def config(self) -> dict[str, Any]:
@@ -82,9 +84,9 @@ class FanCourierConnector(Connector):
         try:
             counties = self.client.counties()
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not use FAN Courier: {exc.message}")
-        return ConnectionResult(ok=True, latency_ms=_ms(started),
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to FAN Courier as client {self.config.get('client_id')} "
                                        f"({len(counties)} counties served).")
 
@@ -200,7 +202,3 @@ def _errors_text(errors: Any) -> str:
     if isinstance(errors, list):
         return "; ".join(map(str, errors))
     return str(errors or "no AWB number in the answer")
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -15,7 +15,7 @@ Everything provider-specific comes from the integration:
 
 What can go wrong: a missing or malformed config key is a VALIDATION_ERROR at
 connect time, naming the key; the server's errors are the protocol's (see
-protocol.py).
+connectors/oauth2.py).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 from config.errors import ValidationError
 from connectors.base import AuthKind, ConnectionResult, Connector, OAuthMeta
 from connectors.errors import ProviderError
-
-from .protocol import StandardOAuth2
+from connectors.http import elapsed_ms
+from connectors.oauth2 import StandardOAuth2
 
 REQUIRED_URLS = ("authorize_url", "token_url")
 NAME_FIELDS = ("name", "display_name", "preferred_username", "email", "login", "username", "sub")
@@ -115,12 +115,9 @@ class GenericOAuth2Connector(StandardOAuth2, Connector):
         try:
             info = self._userinfo()
         except ProviderError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started), detail=f"{exc.code}: {exc.message}")
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started), detail=f"{exc.code}: {exc.message}")
         if info is None:
             raise NotImplementedError("Set config.userinfo_url to test the connection.")
         name = next((str(info[k]) for k in NAME_FIELDS if info.get(k)), "")
-        return ConnectionResult(ok=True, latency_ms=_ms(started), detail=f"Connected{f' as {name}' if name else ''}.")
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
+                                detail=f"Connected{f' as {name}' if name else ''}.")

@@ -15,20 +15,21 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import reverse
 
-from connectors.base import AuthKind, Capability, ConnectionResult, Connector
+from connectors.base import AuthKind, ConnectionResult, Connector
+from connectors.capabilities import PaymentsGateway
 
 TEST_CHECKOUT_URL = "https://checkout.test.paycom.uz"
 CHECKOUT_URL = "https://checkout.paycom.uz"
 
 
-class PaymeConnector(Connector):
+class PaymeConnector(PaymentsGateway, Connector):
     key = "payme"
     display_name = "Payme"
     integration_type = "payment_gateway"
     auth_kind = AuthKind.BASIC
-    capabilities = frozenset({Capability.PAYMENTS})
     base_url = CHECKOUT_URL
     docs_url = "https://developer.help.paycom.uz/metody-merchant-api/"
+    urls_module = "connectors.payme.urls"  # the merchant API Payme calls
 
     def resolved_base_url(self) -> str:
         if self.integration.api_endpoint:

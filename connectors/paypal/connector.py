@@ -31,19 +31,20 @@ from django.utils import timezone
 
 from config.errors import ApplicationError, ValidationError
 from connectors import tokens
-from connectors.base import AuthKind, Capability, ConnectionResult, Connector, RateLimitPolicy, TokenSet, WebhookEvent
+from connectors.base import AuthKind, ConnectionResult, Connector, RateLimitPolicy, TokenSet, WebhookEvent
+from connectors.capabilities import PaymentsGateway, WebhookReceiver
+from connectors.http import elapsed_ms
 from connectors.payments import settle
 
 from . import webhooks
 from .client import LIVE_URL, SANDBOX_URL, PayPalClient, capture_id_from_links
 
 
-class PayPalConnector(Connector):
+class PayPalConnector(WebhookReceiver, PaymentsGateway, Connector):
     key = "paypal"
     display_name = "PayPal"
     integration_type = "payment_gateway"
     auth_kind = AuthKind.API_KEY  # the app's client id and secret; tokens come from the client credentials grant
-    capabilities = frozenset({Capability.PAYMENTS})
     base_url = LIVE_URL
     webhook_scheme = None  # verified by PayPal's verify-webhook-signature call (verify_webhook)
     webhook_resources = frozenset({"payment"})
@@ -97,10 +98,11 @@ class PayPalConnector(Connector):
         try:
             body = self.client.token(*self._app_credentials(), action="test_connection")
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started), detail=f"Could not reach PayPal: {exc.message}")
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
+                                    detail=f"Could not reach PayPal: {exc.message}")
         where = "sandbox" if self.integration.is_test_mode else "live"
         webhook = "" if self.config.get("webhook_id") else " Set config['webhook_id'] to receive webhooks."
-        return ConnectionResult(ok=True, latency_ms=_ms(started),
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to PayPal ({where}), app {body.get('app_id', '')}.{webhook}")
 
     # ------------------------------------------------------------------ webhooks
@@ -158,7 +160,3 @@ def _money(money: Any) -> tuple[Decimal | None, str]:
         return Decimal(str(money["value"])), str(money.get("currency_code") or "").upper()
     except InvalidOperation:
         raise ValidationError("PayPal sent an amount that is not a number.", details={"amount": [money]}) from None
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -16,7 +16,7 @@ from typing import Any
 
 from config.errors import ValidationError
 from connectors.base import WebhookEvent
-from webhooks.inbound.verifiers import header
+from connectors.signing import header
 
 TRANSMISSION_HEADERS = {
     "auth_algo": "PAYPAL-AUTH-ALGO",

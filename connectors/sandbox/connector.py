@@ -7,7 +7,7 @@ holds here, and the simulator keeps testing the real connector). Only what
 differs is below:
 
 - where it is: the integration's `api_endpoint` (the shop's root URL, e.g.
-  `http://127.0.0.1:8765`), else `settings.SANDBOX_URL`; not a myshopify.com
+  `http://127.0.0.1:8765`), else the provider setting URL (`SANDBOX_URL`); not a myshopify.com
   domain, so the shop-domain checks of the OAuth connect are off
   (`check_shop_domain`) while the callback's HMAC and age are still checked;
 - credentials: `api_key`/`api_secret` are the app's client id and secret (else
@@ -26,12 +26,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from django.conf import settings
-
+from connectors import schemes
 from connectors.base import OAuthMeta, WebhookEvent
 from connectors.shopify.connector import ShopifyConnector
 
-from . import webhooks
+from . import mapping, webhooks
 from .client import AUTHORIZE_PATH, TOKEN_PATH, SandboxClient
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
 class SandboxConnector(ShopifyConnector):
     key = "sandbox"
     display_name = "Sandbox shop"
-    base_url = ""  # resolved_base_url(): api_endpoint, else settings.SANDBOX_URL
+    base_url = ""  # resolved_base_url(): api_endpoint, else the URL setting
     oauth = OAuthMeta(
         authorize_url=AUTHORIZE_PATH,
         token_url=TOKEN_PATH,
@@ -49,9 +48,14 @@ class SandboxConnector(ShopifyConnector):
                         "read_merchant_managed_fulfillment_orders", "write_merchant_managed_fulfillment_orders"),
         scope_separator=",",
     )
-    webhook_scheme = "hmac-sha256-base64"
+    webhook_scheme = schemes.HMAC_SHA256_BASE64  # what /api/providers/ says; verify_webhook reads its own header
     routed_account_kinds = ()  # a simulator's shop is no myshopify.com shop: nothing routes to it by shop domain
     check_shop_domain = False  # the shop is wherever the simulator listens (127.0.0.1); HMACs are still checked
+    # The simulator app's OAuth client (an integration's own api_key/api_secret win) and where `make run` starts it.
+    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "URL": "http://127.0.0.1:8765"}
+    # Shopify-shaped channels split the state over financial_status and fulfillment_status; the mapping collapses
+    # them, and this table covers the raw words a webhook handler may pass through unchanged.
+    order_statuses = mapping.RAW_STATUSES
 
     def __init__(self, integration: Integration):
         super().__init__(integration)
@@ -64,7 +68,7 @@ class SandboxConnector(ShopifyConnector):
         return SandboxClient(self.http)
 
     def resolved_base_url(self) -> str:
-        return (self.integration.api_endpoint or settings.SANDBOX_URL).rstrip("/")
+        return (self.integration.api_endpoint or self.setting("URL")).rstrip("/")
 
     def revoke_token(self) -> bool:
         """The simulator has no uninstall endpoint: nothing is sent."""
@@ -76,12 +80,15 @@ class SandboxConnector(ShopifyConnector):
         secret = self.integration.webhook_secret or self.integration.api_secret
         return webhooks.verify(headers, body, [secret])
 
+    def webhook_signature(self, headers: Mapping[str, str]) -> str:
+        return webhooks.header(headers, webhooks.SIGNATURE_HEADER)[:512]
+
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(headers, body)
 
-    def register_webhooks(self) -> list[str]:
+    def register_webhooks(self, receive_url: str) -> list[str]:
         """No subscription API in the simulator: nothing to subscribe."""
         return []
 
-    def unregister_webhooks(self) -> int:
+    def unregister_webhooks(self, receive_url: str) -> int:
         return 0

@@ -7,6 +7,7 @@ against, and the simulator keeps testing the real mapping.
 
 from connectors.shopify.mapping import (
     ORDER_STATUSES,
+    RAW_STATUSES,
     MappingError,
     normalize_address,
     normalize_inventory_level,
@@ -17,6 +18,6 @@ from connectors.shopify.mapping import (
 )
 
 __all__ = [
-    "ORDER_STATUSES", "MappingError", "normalize_address", "normalize_inventory_level", "normalize_line",
-    "normalize_order", "normalize_product", "order_status",
+    "ORDER_STATUSES", "RAW_STATUSES", "MappingError", "normalize_address", "normalize_inventory_level",
+    "normalize_line", "normalize_order", "normalize_product", "order_status",
 ]

@@ -1,12 +1,12 @@
 """Shopify (REST Admin API, version pinned in client.py): products, orders, inventory, fulfillments, webhooks.
 
-The shop: `config["shop_domain"]` (`name.myshopify.com`; `/api/webhooks/shopify/`
-routes to the integration once its OAuth install claimed it), else the host of
+The shop: `config["shop_domain"]` (`name.myshopify.com`; the app-level webhook
+address routes to the integration once its OAuth install claimed it), else the host of
 `api_endpoint`; calls go to `api_endpoint` when set, else `https://{shop_domain}`.
 An integration created in the admin or the API needs only the shop domain in
 its config (no DNS lookup at save time); the OAuth connect sets both.
 
-Auth: OAuth per shop (connectors/shopify_auth.py: the shop-domain and callback
+Auth: OAuth per shop (connectors/shopify/auth.py: the shop-domain and callback
 HMAC checks), then `X-Shopify-Access-Token`. The app's client id and secret are
 the integration's `api_key`/`api_secret`, else `credentials`, else the settings
 `SHOPIFY_CLIENT_ID`/`SHOPIFY_CLIENT_SECRET`. Offline tokens do not expire; an
@@ -40,7 +40,6 @@ from django.utils import timezone
 from config.errors import ApplicationError, OAuthFailed, ValidationError
 from connectors.base import (
     AuthKind,
-    Capability,
     ConnectionResult,
     Connector,
     OAuthMeta,
@@ -49,24 +48,25 @@ from connectors.base import (
     RateLimitPolicy,
     TokenSet,
     WebhookEvent,
+    provider_setting_variable,
 )
+from connectors.capabilities import ShopChannel, WebhookReceiver
 from connectors.errors import AuthExpired, ProviderError
-from connectors.shopify_auth import ShopifyOAuth, normalized_shop, valid_shop_domain, verify_callback
-from webhooks.inbound.services import receive_url
+from connectors.http import elapsed_ms
 
 from . import mapping, webhooks
+from .auth import ShopifyOAuth, normalized_shop, valid_shop_domain, verify_callback
 from .client import AUTHORIZE_PATH, TOKEN_PATH, ShopifyClient
 
 if TYPE_CHECKING:
     from integrations.models import Integration
 
 
-class ShopifyConnector(ShopifyOAuth, Connector):
+class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, Connector):
     key = "shopify"
     display_name = "Shopify"
     integration_type = "ecommerce"
     auth_kind = AuthKind.OAUTH2
-    capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
     # Stock semantics (README "Stock"):
     # Shopify lowers a location's `available` when an order is placed (the units move to `committed`);
     # `inventory_levels/set` writes `available`. One write per level: each is recorded as soon as it is confirmed.
@@ -81,10 +81,13 @@ class ShopifyConnector(ShopifyOAuth, Connector):
                         "read_merchant_managed_fulfillment_orders", "write_merchant_managed_fulfillment_orders"),
         scope_separator=",",
     )
-    webhook_scheme = "shopify"
+    webhook_scheme = webhooks.SCHEME
     rate_limit = RateLimitPolicy(requests=40, per_seconds=20.0)  # the standard leaky bucket: 40, leaking 2/s
     docs_url = "https://shopify.dev/docs/api/admin-rest/2024-01"
-    routed_account_kinds = ("shopify.shop",)  # the app-level webhooks at /api/webhooks/shopify/ name the shop
+    routed_account_kinds = ("shopify.shop",)  # the app-level webhooks (webhooks.APP_ROUTE) name the shop
+    # The app's OAuth client (an integration's own api_key/api_secret or credentials win; the secret also
+    # verifies the app's webhooks), and how long a delivery's fingerprint makes a later one a replay.
+    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "REPLAY_WINDOW_HOURS": "48"}
 
     normalize_order = staticmethod(mapping.normalize_order)
     normalize_product = staticmethod(mapping.normalize_product)
@@ -135,7 +138,7 @@ class ShopifyConnector(ShopifyOAuth, Connector):
     # ------------------------------------------------------------------ OAuth
     def oauth_connect_fields(self, *, shop: str = "") -> dict[str, Any]:
         """A new integration gets the shop's endpoint and `config["shop_domain"]`; an existing one keeps its shop."""
-        if not self.check_shop_domain:  # a shop off myshopify.com (the sandbox): any http(s) URL, shopify_auth
+        if not self.check_shop_domain:  # a shop off myshopify.com (the sandbox): any http(s) URL, auth.py
             return super().oauth_connect_fields(shop=shop)
         if self.integration.pk is None:
             domain = normalized_shop(shop)
@@ -150,7 +153,7 @@ class ShopifyConnector(ShopifyOAuth, Connector):
         return {}
 
     def validate_callback(self, query: Mapping[str, str]) -> None:
-        """The callback's HMAC and age (shopify_auth), and its `shop` must be this integration's shop."""
+        """The callback's HMAC and age (auth.py), and its `shop` must be this integration's shop."""
         verify_callback(query, self.oauth_client_credentials()[1])
         if not self.check_shop_domain:  # a shop off myshopify.com (the sandbox): the HMAC is the check
             return
@@ -187,9 +190,10 @@ class ShopifyConnector(ShopifyOAuth, Connector):
     def _client_credentials(self) -> dict[str, str]:
         client_id, client_secret = self.oauth_client_credentials()
         if not (client_id and client_secret):
-            prefix = self.key.upper().replace("-", "_")
+            client_id_variable, secret_variable = (provider_setting_variable(self.key, name)
+                                                   for name in ("CLIENT_ID", "CLIENT_SECRET"))
             raise ValidationError(f"The {self.display_name} integration needs the app's client id (api_key) and "
-                                  f"secret (api_secret), or {prefix}_CLIENT_ID/{prefix}_CLIENT_SECRET.")
+                                  f"secret (api_secret), or {client_id_variable}/{secret_variable}.")
         return {"client_id": client_id, "client_secret": client_secret}
 
     # ------------------------------------------------------------------ reads
@@ -200,10 +204,10 @@ class ShopifyConnector(ShopifyOAuth, Connector):
             shop = self.client.shop()
         except ApplicationError as exc:
             where = self.shop_domain() or "the shop"
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not reach {where}: {exc.code}: {exc.message}")
         name, domain = shop.get("name", "the shop"), shop.get("myshopify_domain", "")
-        return ConnectionResult(ok=True, latency_ms=_ms(started), detail=f"Connected to {name} ({domain}).")
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started), detail=f"Connected to {name} ({domain}).")
 
     def iter_orders(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
         params: dict[str, Any] = {"status": "any"}
@@ -335,31 +339,32 @@ class ShopifyConnector(ShopifyOAuth, Connector):
         return groups
 
     # ------------------------------------------------------------------ webhooks
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+    def webhook_secrets(self) -> list[str]:
         """Signed with the app's client secret; `webhook_secret` may hold the previous one during a rotation."""
-        return webhooks.verify(headers, body, [self.oauth_client_credentials()[1], self.integration.webhook_secret])
+        return [self.oauth_client_credentials()[1], self.integration.webhook_secret]
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(headers, body)
 
-    def register_webhooks(self) -> list[str]:
+    def webhook_replay_window(self) -> timedelta:
+        return timedelta(hours=int(self.setting("REPLAY_WINDOW_HOURS")))
+
+    def register_webhooks(self, receive_url: str) -> list[str]:
         """Subscribe `webhooks.TOPICS` to this integration's receive URL; topics already subscribed there are kept."""
-        address = receive_url(self.integration)
-        if not address.startswith("https://"):
+        if not receive_url.startswith("https://"):
             raise ValidationError("Shopify delivers webhooks to HTTPS addresses only.",
                                   details={"PUBLIC_BASE_URL": [f"{settings.PUBLIC_BASE_URL!r} is not https"]})
-        present = {hook["topic"] for hook in self.client.webhooks() if hook.get("address") == address}
+        present = {hook["topic"] for hook in self.client.webhooks() if hook.get("address") == receive_url}
         missing = [topic for topic in webhooks.TOPICS if topic not in present]
         for topic in missing:
-            self.client.create_webhook(topic=topic, address=address)
+            self.client.create_webhook(topic=topic, address=receive_url)
         return missing
 
-    def unregister_webhooks(self) -> int:
+    def unregister_webhooks(self, receive_url: str) -> int:
         """Delete this app's subscriptions that deliver to this integration; one already gone counts as removed."""
-        address = receive_url(self.integration)
         removed = 0
         for hook in self.client.webhooks():
-            if hook.get("address") != address:
+            if hook.get("address") != receive_url:
                 continue
             try:
                 self.client.delete_webhook(hook["id"])
@@ -386,7 +391,3 @@ def _query_time(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

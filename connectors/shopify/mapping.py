@@ -43,6 +43,9 @@ FINANCIAL_STATUSES: dict[str | None, str] = {
 FINAL_FINANCIAL = frozenset({"refunded", "cancelled"})
 # Shopify's fulfillment_status → ours; absent words (None, "restocked") ship nothing.
 FULFILLMENT_STATUSES: dict[str, str] = {"fulfilled": "fulfilled", "partial": "partially_fulfilled"}
+# Every raw status word of an order (financial, fulfillment, cancelled) → ours, for a handler passing one through.
+RAW_STATUSES: dict[str, str] = {**{k: v for k, v in FINANCIAL_STATUSES.items() if k}, "cancelled": "cancelled",
+                                **FULFILLMENT_STATUSES}
 
 
 def order_status(order: dict[str, Any]) -> str:

@@ -21,22 +21,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from config.errors import ApplicationError
-from connectors.base import AuthKind, Capability, ConnectionResult, Connector, RateLimitPolicy, WebhookEvent
+from connectors.base import AuthKind, ConnectionResult, Connector, RateLimitPolicy, WebhookEvent
+from connectors.capabilities import PaymentsGateway, WebhookReceiver
 from connectors.errors import AuthExpired
+from connectors.http import elapsed_ms
 from connectors.payments import settle
 
 from . import mapping, webhooks
 from .client import API_VERSION, BASE_URL, StripeClient
 
 
-class StripeConnector(Connector):
+class StripeConnector(WebhookReceiver, PaymentsGateway, Connector):
     key = "stripe"
     display_name = "Stripe"
     integration_type = "payment_gateway"
     auth_kind = AuthKind.API_KEY
-    capabilities = frozenset({Capability.PAYMENTS})
     base_url = BASE_URL
-    webhook_scheme = "stripe"
+    webhook_scheme = webhooks.SCHEME  # Stripe-Signature, verified with the endpoint's webhook_secret
     webhook_resources = frozenset({"payment"})
     rate_limit = RateLimitPolicy(requests=25, per_seconds=1.0)  # test mode's limit (live allows 100/s)
     docs_url = "https://docs.stripe.com/api"
@@ -66,17 +67,15 @@ class StripeConnector(Connector):
         try:
             account = self.client.account(action="test_connection")
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started), detail=f"Could not reach Stripe: {exc.message}")
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
+                                    detail=f"Could not reach Stripe: {exc.message}")
         mode = "test" if self.integration.api_key.startswith(("sk_test_", "rk_test_")) else "live"
         name = (account.get("business_profile") or {}).get("name") or account.get("email") or ""
-        return ConnectionResult(ok=True, latency_ms=_ms(started),
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to Stripe account {account.get('id', '')}"
                                        f"{f' ({name})' if name else ''} in {mode} mode.")
 
     # ------------------------------------------------------------------ webhooks
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return webhooks.verify(headers, body, [self.integration.webhook_secret])
-
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(body)
 
@@ -94,7 +93,3 @@ class StripeConnector(Connector):
             return None  # a payment that is not for an ERP order (no reference anywhere)
         return settle(self.integration, reference=reference, action=change.action, amount=change.amount,
                       currency=change.currency, provider_id=change.provider_id)
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -1,4 +1,10 @@
-"""Stripe webhooks: verify `Stripe-Signature` (webhooks/inbound/verifiers.verify_stripe) and parse an event.
+"""Stripe webhooks: verify `Stripe-Signature` and parse an event; `SCHEME` is what the connector declares.
+
+`Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]` is the hex HMAC-SHA256 of
+`"{t}.{body}"` under the endpoint's `whsec_…` secret. Every `v1` is a candidate
+(Stripe sends several while an endpoint secret is rolled); `v0` and unknown
+schemes are ignored. As in Stripe's SDK, only a timestamp older than the
+tolerance (WEBHOOK_SIGNATURE_TOLERANCE_SECONDS) is refused: a future one is not.
 
 The event id (`evt_…`) is the dedup key: Stripe retries for days and may send
 an event twice, and the receive endpoint stores one row per id. Events the
@@ -12,11 +18,12 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.conf import settings
-
 from config.errors import ValidationError
 from connectors.base import WebhookEvent
-from webhooks.inbound.verifiers import verify_stripe
+from connectors.schemes import Scheme, field_of
+from connectors.signing import DEFAULT_TOLERANCE, any_equal, fresh, header, hex_hmacs
+
+SIGNATURE_HEADER = "Stripe-Signature"
 
 PAYMENT_EVENTS = frozenset({
     "payment_intent.succeeded",
@@ -27,8 +34,24 @@ PAYMENT_EVENTS = frozenset({
 })
 
 
-def verify(headers: Mapping[str, str], body: bytes, secrets: Iterable[str]) -> bool:
-    return verify_stripe(headers, body, secrets, tolerance=settings.WEBHOOK_SIGNATURE_TOLERANCE_SECONDS)
+def verify(headers: Mapping[str, str], body: bytes, secrets: Iterable[str], *, tolerance: int = DEFAULT_TOLERANCE,
+           now: float | None = None) -> bool:
+    """Whether one `v1` of the header is the HMAC of `"{t}.{body}"` under one of `secrets`, `t` not too old."""
+    timestamp, candidates = "", []
+    for item in header(headers, SIGNATURE_HEADER).split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            timestamp = value
+        elif key == "v1" and value:
+            candidates.append(value.strip().lower().encode())
+    if not candidates or fresh(timestamp, tolerance=tolerance, now=now, future=False) is None:
+        return False
+    expected = hex_hmacs(timestamp.encode() + b"." + body, secrets)
+    return any(any_equal(given, expected) for given in candidates)
+
+
+def identify(headers: Mapping[str, str], body: bytes, payload: Any, options: Mapping[str, Any]) -> tuple[str, str]:
+    return field_of(payload, "type"), field_of(payload, "id")
 
 
 def parse(body: bytes) -> list[WebhookEvent]:
@@ -43,3 +66,6 @@ def parse(body: bytes) -> list[WebhookEvent]:
         raise ValidationError("The Stripe event has no id or type.", details={"body": ["id", "type"]})
     resource = "payment" if event_type in PAYMENT_EVENTS else event_type.split(".", 1)[0]
     return [WebhookEvent(event_type=event_type, external_id=event_id, resource=resource, payload=payload)]
+
+
+SCHEME = Scheme("stripe", verify, identify, SIGNATURE_HEADER, timestamped=True)

@@ -33,12 +33,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
-
 from config.errors import ApplicationError, ValidationError
 from connectors.base import (
     AuthKind,
-    Capability,
     ConnectionResult,
     Connector,
     OAuthMeta,
@@ -48,8 +45,9 @@ from connectors.base import (
     TokenSet,
     WebhookEvent,
 )
+from connectors.capabilities import OAuthConnect, ShopChannel, WebhookReceiver
 from connectors.errors import ProviderError
-from webhooks.inbound.services import receive_url
+from connectors.http import elapsed_ms
 
 from . import mapping, webhooks
 from .client import API_URL, AUTH_CODES, AUTHORIZE_URL, TOKEN_GET, TOKEN_REFRESH, TikTokShopClient, envelope_code
@@ -57,20 +55,22 @@ from .client import API_URL, AUTH_CODES, AUTHORIZE_URL, TOKEN_GET, TOKEN_REFRESH
 WEBHOOK_EVENTS = ("ORDER_STATUS_CHANGE", "RECIPIENT_ADDRESS_UPDATE", "PACKAGE_UPDATE")
 
 
-class TikTokShopConnector(Connector):
+class TikTokShopConnector(OAuthConnect, WebhookReceiver, ShopChannel, Connector):
     key = "tiktok_shop"
     display_name = "TikTok Shop"
     integration_type = "ecommerce"
     auth_kind = AuthKind.OAUTH2
-    capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
     # Stock semantics (README "Stock"): TikTok Shop lowers a warehouse's quantity when an order is placed.
     stock_nets_open_orders = True
     base_url = API_URL
     oauth = OAuthMeta(authorize_url=AUTHORIZE_URL, token_url=TOKEN_GET)
-    webhook_scheme = "tiktok_shop"  # HMAC of app_key + body: verify_webhook below
+    webhook_scheme = webhooks.SCHEME  # HMAC of app_key + body: verify_webhook below
     rate_limit = RateLimitPolicy(requests=20, per_seconds=1.0)
     docs_url = "https://partner.tiktokshop.com/docv2/page/seller-api-overview"
     routed_account_kinds = ("tiktok_shop.shop",)  # the shop id every webhook body carries
+    # The TikTok Shop app: app key and secret (the secret signs every call and verifies webhooks) and the service
+    # id its authorization page takes.
+    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "SERVICE_ID": ""}
 
     normalize_product = staticmethod(mapping.normalize_product)
     normalize_inventory_level = staticmethod(mapping.normalize_inventory_level)
@@ -95,7 +95,7 @@ class TikTokShopConnector(Connector):
             return str(credentials["client_id"]), str(credentials.get("client_secret") or "")
         if self.integration.api_key:
             return self.integration.api_key, self.integration.api_secret
-        return settings.TIKTOK_SHOP_CLIENT_ID, settings.TIKTOK_SHOP_CLIENT_SECRET
+        return self.setting("CLIENT_ID"), self.setting("CLIENT_SECRET")
 
     def auth_headers(self) -> dict[str, str]:
         token = self.integration.access_token
@@ -126,7 +126,7 @@ class TikTokShopConnector(Connector):
     def authorize_url(self, *, state: str, redirect_uri: str, scopes, code_challenge: str = "", **params: str) -> str:
         """TikTok's authorization page takes the app's service id and the state; the redirect is set in the app."""
         credentials = self.integration.credentials if isinstance(self.integration.credentials, dict) else {}
-        service_id = str(credentials.get("service_id") or settings.TIKTOK_SHOP_SERVICE_ID or "")
+        service_id = str(credentials.get("service_id") or self.setting("SERVICE_ID"))
         if not service_id:
             raise ValidationError("TikTok Shop's authorization page needs the app's service id.",
                                   details={"credentials": ['Set "service_id", or TIKTOK_SHOP_SERVICE_ID.']})
@@ -169,10 +169,10 @@ class TikTokShopConnector(Connector):
         try:
             shops = self.client.shops()
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not reach TikTok Shop: {exc.code}: {exc.message}")
         names = ", ".join(f"{s.get('name')} ({s.get('region')})" for s in shops) or "no shop"
-        return ConnectionResult(ok=True, latency_ms=_ms(started), detail=f"Connected to TikTok Shop: {names}.")
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started), detail=f"Connected to TikTok Shop: {names}.")
 
     def normalize_order(self, record: dict[str, Any]) -> dict[str, Any]:
         """An order as pulled; a webhook's `{id, status}` is fetched (with its returns) first."""
@@ -308,13 +308,12 @@ class TikTokShopConnector(Connector):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(body, shop_id=str(self.config.get("shop_id") or ""))
 
-    def register_webhooks(self) -> list[str]:
+    def register_webhooks(self, receive_url: str) -> list[str]:
         """Point the shop's order webhooks at this integration's receive URL (one address per event type)."""
-        address = receive_url(self.integration)
-        present = {w.get("event_type") for w in self.client.webhooks() if w.get("address") == address}
+        present = {w.get("event_type") for w in self.client.webhooks() if w.get("address") == receive_url}
         missing = [event for event in WEBHOOK_EVENTS if event not in present]
         for event in missing:
-            self.client.put_webhook(address=address, event_type=event)
+            self.client.put_webhook(address=receive_url, event_type=event)
         return missing
 
 
@@ -346,7 +345,3 @@ def _read_cursor(cursor: str) -> dict[str, Any]:
         raise ValidationError("The TikTok Shop sync cursor is unreadable; start the sync without it.",
                               details={"cursor": ["not a TikTok Shop page cursor"]}) from None
     return state
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -1,7 +1,7 @@
 """TikTok Shop webhooks: the `Authorization` signature and the events in a delivery.
 
 TikTok signs a delivery with the app secret: `Authorization` = hex HMAC-SHA256(key=app_secret,
-message=app_key + raw body). That is the generic HMAC verifier (webhooks/inbound/verifiers.py) over
+message=app_key + raw body). That is the generic HMAC verifier (connectors/signing.py) over
 `app_key + body`, so no HMAC is re-implemented here. Body: `{"type", "tts_notification_id", "shop_id",
 "timestamp", "data"}`; `tts_notification_id` is the dedup key (TikTok re-sends an unacknowledged delivery
 with the same id). Type 1 (ORDER_STATUS_CHANGE) brings `data.order_id`, `order_status`, `update_time`:
@@ -19,7 +19,8 @@ from typing import Any
 
 from config.errors import ValidationError
 from connectors.base import WebhookEvent
-from webhooks.inbound.verifiers import verify_hmac_sha256
+from connectors.schemes import Scheme
+from connectors.signing import verify_hmac_sha256
 
 SIGNATURE_HEADER = "Authorization"
 TYPES = {1: "ORDER_STATUS_CHANGE", 2: "REVERSE_ORDER_STATUS_CHANGE", 3: "RECIPIENT_ADDRESS_UPDATE",
@@ -57,3 +58,7 @@ def parse(body: bytes, *, shop_id: str = "") -> list[WebhookEvent]:
         return [WebhookEvent(event_type=name, external_id=external_id, resource="deauthorization",
                              payload={**data, "shop_id": shop_id})]
     return [WebhookEvent(event_type=name, external_id=external_id, resource=name.lower(), payload=data)]
+
+
+# The name /api/providers/ shows; the connector verifies with its app key and secret, and parses, itself.
+SCHEME = Scheme("tiktok_shop")

@@ -39,15 +39,15 @@ from django.utils import timezone
 from config.errors import ApplicationError, ValidationError
 from connectors.base import (
     AuthKind,
-    Capability,
     ConnectionResult,
     Connector,
     Page,
     RateLimitPolicy,
     WebhookEvent,
 )
+from connectors.capabilities import ShopChannel, WebhookReceiver
 from connectors.errors import AuthExpired
-from webhooks.inbound.services import receive_url
+from connectors.http import elapsed_ms
 
 from . import mapping, webhooks
 from .client import PRODUCTION_URL, STAGE_URL, STOCK_BATCH_LIMIT, TrendyolClient
@@ -60,12 +60,11 @@ WEBHOOK_METADATA_KEY = "trendyol_webhook_id"
 OPEN_FOR_PICKING = ("Created",)
 
 
-class TrendyolConnector(Connector):
+class TrendyolConnector(WebhookReceiver, ShopChannel, Connector):
     key = "trendyol"
     display_name = "Trendyol"
     integration_type = "ecommerce"
     auth_kind = AuthKind.BASIC
-    capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
     # Stock semantics (README "Stock"): Trendyol lowers a barcode's `quantity` as it sells; price-and-inventory sets it.
     stock_nets_open_orders = True
     base_url = PRODUCTION_URL
@@ -124,9 +123,9 @@ class TrendyolConnector(Connector):
         try:
             body = self.client.products_page(0, {"approved": "true"}, action="test_connection")
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not reach Trendyol: {exc.message}")
-        return ConnectionResult(ok=True, latency_ms=_ms(started),
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to Trendyol seller {self.seller_id} "
                                        f"({body.get('totalElements', 0)} approved products).")
 
@@ -279,7 +278,7 @@ class TrendyolConnector(Connector):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(headers, body)
 
-    def register_webhooks(self) -> list[str]:
+    def register_webhooks(self, receive_url: str) -> list[str]:
         """Register one Trendyol webhook for every package status, authenticating with credentials made here.
 
         `config["webhook_auth"]` chooses `API_KEY` (default: an `x-api-key`) or `BASIC_AUTHENTICATION`.
@@ -296,7 +295,7 @@ class TrendyolConnector(Connector):
             config["webhook_username"] = f"switchyard-{integration.code}"[:64]
         integration.config = config
         integration.save(update_fields=["webhook_secret", "config", "updated_at"])
-        body: dict[str, Any] = {"url": receive_url(integration), "authenticationType": auth_type,
+        body: dict[str, Any] = {"url": receive_url, "authenticationType": auth_type,
                                 "subscribedStatuses": list(webhooks.SUBSCRIBED_STATUSES)}
         if auth_type == webhooks.BASIC:
             body.update(username=config["webhook_username"], password=integration.webhook_secret)
@@ -307,7 +306,7 @@ class TrendyolConnector(Connector):
         integration.save(update_fields=["metadata", "updated_at"])
         return list(webhooks.SUBSCRIBED_STATUSES)
 
-    def unregister_webhooks(self) -> int:
+    def unregister_webhooks(self, receive_url: str) -> int:
         integration = self.integration
         webhook_id = (integration.metadata or {}).get(WEBHOOK_METADATA_KEY)
         if not webhook_id:
@@ -379,7 +378,3 @@ def _ms_epoch(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return int(value.timestamp() * 1000)
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -26,7 +26,7 @@ from typing import Any
 
 from config.errors import ValidationError
 from connectors.base import WebhookEvent
-from webhooks.inbound.verifiers import header
+from connectors.signing import header
 
 API_KEY, BASIC = "API_KEY", "BASIC_AUTHENTICATION"
 SUBSCRIBED_STATUSES = ("CREATED", "PICKING", "INVOICED", "SHIPPED", "CANCELLED", "DELIVERED", "UNDELIVERED",

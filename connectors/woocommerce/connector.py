@@ -44,15 +44,15 @@ from django.utils import timezone
 from config.errors import ApplicationError, ValidationError
 from connectors.base import (
     AuthKind,
-    Capability,
     ConnectionResult,
     Connector,
     Page,
     RateLimitPolicy,
     WebhookEvent,
 )
+from connectors.capabilities import ShopChannel, WebhookReceiver
 from connectors.errors import AuthExpired
-from webhooks.inbound.services import receive_url
+from connectors.http import elapsed_ms
 
 from . import mapping, webhooks
 from .client import BATCH_LIMIT, WooCommerceClient
@@ -60,18 +60,17 @@ from .client import BATCH_LIMIT, WooCommerceClient
 WEBHOOKS_METADATA_KEY = "woocommerce_webhooks"  # integration.metadata: {topic: webhook id}
 
 
-class WooCommerceConnector(Connector):
+class WooCommerceConnector(WebhookReceiver, ShopChannel, Connector):
     key = "woocommerce"
     display_name = "WooCommerce"
     integration_type = "ecommerce"
     auth_kind = AuthKind.BASIC
-    capabilities = frozenset({Capability.PRODUCTS, Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
     # Stock semantics (README "Stock"):
     # WooCommerce lowers `stock_quantity` when an order is placed (processing/on-hold); a pending-payment order
     # is not counted until paid.
     stock_nets_open_orders = True
     base_url = ""  # every store is its own host: api_endpoint
-    webhook_scheme = "woocommerce"
+    webhook_scheme = webhooks.SCHEME
     rate_limit = RateLimitPolicy(requests=5, per_seconds=1.0)  # no limit in core; shared hosts are small
     docs_url = "https://woocommerce.github.io/woocommerce-rest-api-docs/"
 
@@ -122,9 +121,9 @@ class WooCommerceConnector(Connector):
         try:
             environment = self.client.system_status().get("environment") or {}
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started),
+            return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"Could not reach the WooCommerce store: {exc.message}")
-        return ConnectionResult(ok=True, latency_ms=_ms(started),
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to {environment.get('site_url') or 'the store'} "
                                        f"(WooCommerce {environment.get('version') or '?'}).")
 
@@ -279,18 +278,15 @@ class WooCommerceConnector(Connector):
                 "carrier": carrier, "completed": complete}
 
     # ------------------------------------------------------------------ webhooks
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return webhooks.verify(headers, body, [self.integration.webhook_secret])
-
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         return webhooks.parse(headers, body)
 
-    def webhook_handshake(self, method: str, headers: Mapping[str, str], query: Mapping[str, str],
-                          body: bytes) -> tuple[int, Any] | None:
+    def webhook_handshake(self, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
+                          *, receive_url: str) -> tuple[int, Any] | None:
         """The creation ping (webhooks.py): exactly 200 for an unsigned POST of `webhook_id=<n>`; nothing is stored."""
         return webhooks.ping_answer(method, headers, body)
 
-    def register_webhooks(self) -> list[str]:
+    def register_webhooks(self, receive_url: str) -> list[str]:
         """Create one WooCommerce webhook per topic pointing at this integration's receive URL.
 
         The signing secret is generated here (once) and kept in `webhook_secret`; the webhook ids in
@@ -301,20 +297,19 @@ class WooCommerceConnector(Connector):
             integration.webhook_secret = secrets.token_urlsafe(32)
             integration.save(update_fields=["webhook_secret", "updated_at"])
         registered = dict((integration.metadata or {}).get(WEBHOOKS_METADATA_KEY) or {})
-        url = receive_url(integration)
         added = []
         for topic in webhooks.TOPICS:
             if topic in registered:
                 continue
             created = self.client.create_webhook({"name": f"Switchyard {integration.code} {topic}",
-                                                  "topic": topic, "delivery_url": url,
+                                                  "topic": topic, "delivery_url": receive_url,
                                                   "secret": integration.webhook_secret, "status": "active"})
             registered[topic] = created["id"]
             added.append(topic)
             _save_registrations(integration, registered)
         return added
 
-    def unregister_webhooks(self) -> int:
+    def unregister_webhooks(self, receive_url: str) -> int:
         integration = self.integration
         registered = dict((integration.metadata or {}).get(WEBHOOKS_METADATA_KEY) or {})
         removed = 0
@@ -368,7 +363,3 @@ def _gmt(value: datetime | date) -> str:
             value = value.replace(tzinfo=UTC)
         return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat()
     return datetime(value.year, value.month, value.day).isoformat()
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -1,7 +1,8 @@
 """WooCommerce webhooks: the topics we subscribe to, verification, and the events in a delivery.
 
 Verification: `X-WC-Webhook-Signature` is the base64 HMAC-SHA256 of the raw
-body under the webhook's secret (verifiers.verify_woocommerce, constant time).
+body under the webhook's secret (`verify`, constant time); `SCHEME` is what the
+connector declares.
 Switchyard generates that secret when it registers the webhooks and keeps it,
 encrypted, in the integration's `webhook_secret`.
 
@@ -18,7 +19,7 @@ variable product's variations arrive as ids; the connector's
 
 The creation ping: when a webhook is created WooCommerce POSTs the form body
 `webhook_id=<id>` — unsigned, and it wants exactly HTTP 200. The receive view
-asks `connector.webhook_handshake` before verifying anything, and `ping_answer`
+asks the connector's `webhook_handshake` before verifying anything, and `ping_answer`
 answers 200 for exactly that body without a signature header; nothing is
 stored (`verify` never accepts an unsigned body, so it can never make a row),
 and `parse` returns no events for a ping should one ever arrive signed.
@@ -35,7 +36,8 @@ from typing import Any
 
 from config.errors import ValidationError
 from connectors.base import WebhookEvent
-from webhooks.inbound.verifiers import header, verify_woocommerce
+from connectors.schemes import Scheme, field_of
+from connectors.signing import header, verify_body_hmac
 
 from . import mapping
 
@@ -63,7 +65,16 @@ def ping_answer(method: str, headers: Mapping[str, str], body: bytes) -> tuple[i
 
 
 def verify(headers: Mapping[str, str], body: bytes, secrets: Iterable[str]) -> bool:
-    return verify_woocommerce(headers, body, secrets)
+    return verify_body_hmac(header(headers, SIGNATURE_HEADER), body, secrets, encoding="base64")
+
+
+def identify(headers: Mapping[str, str], body: bytes, payload: Any, options: Mapping[str, Any]) -> tuple[str, str]:
+    """(topic, event id) as `parse` gives them, also for a body `parse` refuses (so a failed row dedupes too)."""
+    topic = header(headers, TOPIC_HEADER)
+    resource_id, modified = field_of(payload, "id"), field_of(payload, "date_modified_gmt")
+    if topic and resource_id and modified:
+        return topic, f"{topic}:{resource_id}:{modified}"
+    return topic, header(headers, DELIVERY_ID_HEADER)
 
 
 def parse(headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
@@ -91,3 +102,6 @@ def parse(headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
     if resource == "product" and not mapping.has_importable_variants(payload):
         resource = ""  # no SKU, no variations: nothing to import, so no handler takes it ("ignored")
     return [WebhookEvent(event_type=topic, external_id=external_id, resource=resource, payload=payload)]
+
+
+SCHEME = Scheme("woocommerce", verify, identify, SIGNATURE_HEADER)

@@ -40,7 +40,7 @@ class InitiateSerializer(StrictInputSerializer):
         required=False, min_value=1, help_text="Connect (or reconnect) this integration; without it one is created."
     )
     name = StrictCharField(required=False, max_length=200, help_text="Name of the integration to create.")
-    shop = StrictCharField(required=False, max_length=255, help_text="Shopify: the shop's myshopify.com domain.")
+    shop = StrictCharField(required=False, max_length=255, help_text="Providers connected per shop: the shop's domain.")
     metadata = serializers.DictField(required=False, help_text="Stored on the integration the callback creates.")
     connected_by = StrictCharField(
         required=False, allow_blank=True, max_length=255,

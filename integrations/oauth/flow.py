@@ -47,6 +47,7 @@ from accounts.models import Organization
 from config.errors import ApplicationError, OAuthFailed, ValidationError
 from connectors import registry
 from connectors.base import AuthKind, Connector, TokenSet
+from connectors.capabilities import OAuthConnect
 from connectors.outbound import check_outbound_url
 from connectors.redaction import Redactor
 
@@ -69,7 +70,7 @@ class Authorization:
 
 def _oauth_connector_class(provider: str) -> type[Connector]:
     connector_cls = registry.get(provider)
-    if connector_cls.auth_kind != AuthKind.OAUTH2:
+    if connector_cls.auth_kind != AuthKind.OAUTH2 or not issubclass(connector_cls, OAuthConnect):
         raise ValidationError(
             f"{connector_cls.display_name} is not connected with OAuth.",
             details={"provider": [f"{provider!r} uses {connector_cls.auth_kind.value} authentication"]},
@@ -328,7 +329,7 @@ def oauth_disconnect(*, integration: Integration, reason: str = "user", at_provi
     VALIDATION_ERROR for a provider that is not OAuth.
     """
     connector = registry.connector_for(integration)
-    if connector.auth_kind != AuthKind.OAUTH2:
+    if connector.auth_kind != AuthKind.OAUTH2 or not isinstance(connector, OAuthConnect):
         raise ValidationError(f"{connector.display_name} is not connected with OAuth; delete or edit its keys.",
                               details={"provider": ["not OAuth"]})
     revoked, errors = False, []

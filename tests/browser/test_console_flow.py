@@ -28,7 +28,7 @@ from commerce.models import Order
 from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxServer
 from syncjobs.models import JobStatus, SyncJob
 from tests.factories import IntegrationFactory, MembershipFactory
-from tests.webhooks.test_inbound_support import SECRET, raw_order, shopify_delivery
+from tests.webhooks.inbound_support import SECRET, raw_order, shopify_delivery
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 ORDERS = 300

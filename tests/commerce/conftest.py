@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import copy
-import json
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from connectors.sandbox.mapping import normalize_order, normalize_product
+from tests.connectors.support import fixture, sandbox_order
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sandbox"
-
-
-def raw_order(case: str = "paid") -> dict:
-    """A Shopify-shaped order from the recorded fixtures (`orders__<case>.json`)."""
-    body = json.loads((FIXTURES / f"orders__{case}.json").read_text())["body"]
-    return copy.deepcopy(body["orders"][0])
+raw_order = sandbox_order  # a Shopify-shaped order from the recorded sandbox answers
 
 
 def order_record(case: str = "paid", **changes) -> dict:
@@ -37,7 +30,7 @@ def later(record: dict, *, minutes: int = 5, **changes) -> dict:
 
 
 def raw_products() -> list[dict]:
-    return json.loads((FIXTURES / "products__page1.json").read_text())["body"]["products"]
+    return fixture("sandbox", "products__page1")["body"]["products"]
 
 
 def product_records() -> list[dict]:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from connectors.base import Capability, Connector
+from connectors.base import Connector
+from connectors.capabilities import FulfillmentSink, OrdersSource, ShipmentCreator, StockSink
 from connectors.errors import ProviderError, ProviderUnavailable
 
 
-class FakeChannel(Connector):
+class FakeChannel(OrdersSource, StockSink, FulfillmentSink, Connector):
     key = "fake-channel"
     display_name = "Fake channel"
     integration_type = "ecommerce"
-    capabilities = frozenset({Capability.ORDERS, Capability.INVENTORY, Capability.FULFILLMENTS})
     inventory_calls: ClassVar[list[list[dict]]] = []
     fulfillment_calls: ClassVar[list[dict]] = []
     fail_with: ClassVar[Exception | None] = None
@@ -33,11 +33,10 @@ class FakeChannel(Connector):
         return {"external_id": f"F-{len(self.fulfillment_calls)}"}
 
 
-class FakeCourier(Connector):
+class FakeCourier(ShipmentCreator, Connector):
     key = "fake-courier"
     display_name = "Fake courier"
     integration_type = "shipping"
-    capabilities = frozenset({Capability.SHIPMENTS})
     booked: ClassVar[list[dict]] = []
     refuse_country: ClassVar[str] = ""
 

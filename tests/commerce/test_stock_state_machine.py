@@ -24,7 +24,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from commerce.models import ChannelLocation, ExternalRef, Product, StockLevel
 from commerce.services import adjust_stock, stock_mode_set, upsert_inventory_levels
 from connectors import registry
-from connectors.base import Capability, Connector
+from connectors.base import Connector
+from connectors.capabilities import StockSink
 from connectors.errors import ProviderUnavailable
 from syncjobs.pushes import inventory_push_send
 from tests.factories import IntegrationFactory, OrganizationFactory
@@ -33,13 +34,12 @@ LOCATIONS = {"L1": "main", "L2": "annex"}
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-class FuzzChannel(Connector):
+class FuzzChannel(StockSink, Connector):
     """A channel that holds levels, answers writes with the level it now holds, and reports each write back."""
 
     key = "fuzz-channel"
     display_name = "Fuzz channel"
     integration_type = "ecommerce"
-    capabilities = frozenset({Capability.INVENTORY})
     stock_nets_open_orders = True
     inventory_push_batch = 1
     levels: ClassVar[dict[str, int]] = {}

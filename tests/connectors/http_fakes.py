@@ -10,6 +10,7 @@ import ipaddress
 from contextlib import contextmanager
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from connectors import outbound, registry
@@ -18,6 +19,7 @@ from connectors.sessions import close_sessions
 from tests.factories import IntegrationFactory
 
 BASE = "https://shop.example.com"
+TOKEN_URL = f"{BASE}/oauth/token"
 PUBLIC_ADDRESS = ipaddress.ip_address("93.184.216.34")
 
 
@@ -95,3 +97,10 @@ def make_integration(connector_cls: type[Connector] = FakeShopConnector, **field
         "api_secret": "client-secret-SSSS4444",
     }
     return IntegrationFactory(**{**defaults, **fields})
+
+
+@pytest.fixture
+def fake_shops(db, public_dns, sleeps):
+    """The fake OAuth and API-key shops registered for one test, reached on a public (made-up) address."""
+    with registered(FakeShopConnector, FakeKeyShopConnector):
+        yield

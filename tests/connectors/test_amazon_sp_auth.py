@@ -7,7 +7,6 @@ test_amazon_sp_connector.py). No network: tests/conftest.py refuses every connec
 from __future__ import annotations
 
 import html
-import ipaddress
 import json
 import socket
 from datetime import timedelta
@@ -25,7 +24,7 @@ from connectors.errors import AuthExpired, RefreshFailed
 from connectors.sessions import close_sessions
 from integrations.models import Integration, IntegrationStatus
 from integrations.services import integration_test_connection
-from tests.connectors.test_amazon_sp_connector import BASE, FBA, ORDERS, US, fixture, replay
+from tests.connectors.amazon_sp_support import BASE, FBA, ORDERS, US, fixture, replay
 from tests.factories import IntegrationFactory, UserFactory
 
 TOKEN_URL = "https://api.amazon.com/auth/o2/token"
@@ -40,11 +39,6 @@ def _quiet(monkeypatch):
     monkeypatch.setattr(amazon_client, "OPERATION_LIMITS", {})
     yield
     close_sessions()
-
-
-@pytest.fixture
-def public_dns(monkeypatch):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
 
 
 def make(**overrides) -> Integration:

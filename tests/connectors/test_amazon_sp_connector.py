@@ -7,12 +7,9 @@ answers before any socket is opened. Token and OAuth tests are in test_amazon_sp
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
@@ -20,31 +17,18 @@ from django.utils import timezone
 from responses import matchers
 
 from config.errors import ValidationError
-from connectors import http, outbound, registry
+from connectors import http, registry
 from connectors.amazon_sp import client as amazon_client
 from connectors.amazon_sp.connector import AmazonSPConnector
 from connectors.errors import ProviderError, ProviderUnavailable, RateLimited
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationLog, IntegrationStatus
+from tests.connectors.amazon_sp_support import BASE, FBA, ORDERS, US, fixture, replay
+from tests.connectors.support import sent_json, sent_query
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "amazon_sp"
-BASE = "https://sellingpartnerapi-na.amazon.com"
-ORDERS = f"{BASE}/orders/v0/orders"
 LISTINGS = f"{BASE}/listings/2021-08-01/items/A2SELLER0001"
-FBA = f"{BASE}/fba/inventory/v1/summaries"
 FINANCES = f"{BASE}/finances/v0/financialEvents"
-US = "ATVPDKIKX0DER"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
-                         headers={k: v for k, v in recorded["headers"].items() if k != "Content-Type"}, **match)
 
 
 def query(**params) -> list:
@@ -55,24 +39,8 @@ def items_of(order_id: str) -> responses.BaseResponse:
     return replay("GET", f"{ORDERS}/{order_id}/orderItems", f"order_items__{order_id}")
 
 
-def sent_query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def sent_json(call) -> dict:
-    return json.loads(call.request.body)
-
-
 @pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
-def integration(db, monkeypatch, sleeps):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
+def integration(db, monkeypatch, public_dns, sleeps):
     monkeypatch.setattr(amazon_client, "OPERATION_LIMITS", {})  # the buckets are the rate limiter's tests' business
     yield IntegrationFactory(
         provider="amazon_sp", status=IntegrationStatus.ACTIVE, access_token="Atza|IwEBIcurrent0001",
@@ -80,13 +48,6 @@ def integration(db, monkeypatch, sleeps):
         credentials={"client_id": "amzn1.application-oa2-client.0001", "client_secret": "amzn1.oa2-cs.v1.secret"},
         config={"marketplace_ids": [US], "seller_id": "A2SELLER0001"})
     close_sessions()
-
-
-@pytest.fixture
-def connector(integration) -> AmazonSPConnector:
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None  # sleeps stay exact
-    return connector
 
 
 # ---------------------------------------------------------------------- declaration, hosts, headers

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 import responses
 from django.core.cache import cache
 
 from config.errors import ValidationError
-from connectors import http, registry
+from connectors import registry
 from connectors.anaf import client as anaf_client
 from connectors.anaf.client import MAX_PER_REQUEST
 from connectors.anaf.connector import AnafConnector
@@ -26,20 +25,17 @@ from connectors.sessions import close_sessions
 from integrations.models import Integration
 from integrations.services import integration_test_connection
 from tests.connectors.http_fakes import fake_public_dns
+from tests.connectors.support import Recorded
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anaf"
 URL = "https://webservicesp.anaf.ro/api/PlatitorTvaRest/v9/tva"
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+fixture = Recorded("anaf")
 
 
 def replay(name: str) -> None:
-    recorded = fixture(name)
-    responses.add("POST", URL, json=recorded["body"], status=recorded["status"],
-                  headers={k: v for k, v in recorded["headers"].items() if k != "Content-Type"})
+    fixture.replay("POST", URL, name)
 
 
 def sent(call) -> list[dict]:
@@ -60,13 +56,6 @@ def _clean(monkeypatch):
     monkeypatch.setattr(anaf_client, "RATE_KEY", f"anaf:test:{uuid.uuid4().hex}")  # a full bucket per test
     yield
     cache.clear()
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -18,14 +16,17 @@ from commerce.models import Order
 from connectors.click import sign
 from connectors.models import PaymentTransaction
 from integrations.models import IntegrationLog
+from tests.connectors.support import Recorded, shop_order
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "click"
 SECRET = "ClickSecretKey0001"
 
 
+fixture = Recorded("click")
+
+
 def form(name: str, *, secret: str = SECRET, **changes) -> dict[str, str]:
-    fields = {**json.loads((FIXTURES / f"{name}.json").read_text()), **changes}
+    fields = {**fixture(name), **changes}
     complete = fields["action"] == "1"
     fields["sign_string"] = sign.sign_string(fields, secret, complete=complete)
     return fields
@@ -40,10 +41,7 @@ def click(db):
 
 @pytest.fixture
 def order(click):
-    shop = IntegrationFactory(organization=click.organization, provider="sandbox")
-    return Order.objects.create(organization=click.organization, integration=shop, external_id="7001",
-                                external_number="2001", currency="UZS", total=Decimal("150000.00"),
-                                placed_at=datetime(2024, 5, 29, 10, tzinfo=UTC))
+    return shop_order(click, external_id="7001", external_number="2001", currency="UZS", total=Decimal("150000.00"))
 
 
 @pytest.fixture

@@ -8,11 +8,9 @@ ones: `connectors.outbound.resolve` is patched to a public address so the outbou
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,37 +19,20 @@ from django.core.cache import cache
 from responses import matchers
 
 from config.errors import ValidationError
-from connectors import http, outbound, registry
+from connectors import http, registry
 from connectors.ebay.connector import EbayConnector
 from connectors.errors import ProviderError, ProviderUnavailable, RefreshFailed
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationStatus
+from tests.connectors.ebay_support import API, IDENTITY_USER, fixture, replay
+from tests.connectors.ebay_support import TOKEN_URL as TOKEN
+from tests.connectors.support import sent_query
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ebay"
-API = "https://api.ebay.com"
 ORDERS = f"{API}/sell/fulfillment/v1/order"
 INVENTORY = f"{API}/sell/inventory/v1/inventory_item"
-TOKEN = f"{API}/identity/v1/oauth2/token"
-IDENTITY_USER = "https://apiz.ebay.com/commerce/identity/v1/user/"
 SINCE = datetime(2024, 3, 1, tzinfo=UTC)
 FILTER = "lastmodifieddate:[2024-03-01T00:00:00.000Z..]"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    headers = {k: v for k, v in recorded["headers"].items() if k != "Content-Type"}
-    if recorded["body"] is None:
-        return responses.add(method, url, body=b"", status=recorded["status"], headers=headers, **match)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"], headers=headers, **match)
-
-
-def sent_query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
 
 
 def sent_form(call) -> dict[str, str]:
@@ -59,28 +40,13 @@ def sent_form(call) -> dict[str, str]:
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
-def integration(db, monkeypatch, sleeps):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
+def integration(db, public_dns, sleeps):
     cache.clear()
     yield IntegrationFactory(provider="ebay", status=IntegrationStatus.ACTIVE, access_token="v^1.1#i^1#OLD-ACCESS-0001",
                              refresh_token="v^1.1#i^1#REFRESH-TOKEN-0001", api_key="Acme-Switchy-PRD-1234",
                              api_secret="PRD-cert-secret-5678", config={"marketplace_id": "EBAY_US"},
                              scope=["https://api.ebay.com/oauth/api_scope/sell.fulfillment"])
     close_sessions()
-
-
-@pytest.fixture
-def connector(integration) -> EbayConnector:
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None  # the client-side bucket is the rate limiter's tests' business; sleeps stay exact
-    return connector
 
 
 # ---------------------------------------------------------------------- declaration, hosts, headers
@@ -101,14 +67,14 @@ def test_test_mode_picks_the_sandbox_hosts_and_api_endpoint_wins(db):
     assert proxy.resolved_base_url() == "https://ebay-proxy.example.com"
 
 
-def test_the_consent_url_sends_the_runame_as_redirect_uri(connector, integration, settings):
-    settings.EBAY_RU_NAME = "Acme_Inc-AcmeSwit-Switch-abcdefg"
+def test_the_consent_url_sends_the_runame_as_redirect_uri(connector, integration, provider_settings):
+    provider_settings("ebay", RU_NAME="Acme_Inc-AcmeSwit-Switch-abcdefg")
     url = connector.authorize_url(state="s7ate", redirect_uri="https://hub.example.com/cb", scopes=["a", "b"])
     query = dict(parse_qs(urlsplit(url).query))
     assert url.startswith("https://auth.ebay.com/oauth2/authorize?")
     assert query == {"response_type": ["code"], "client_id": ["Acme-Switchy-PRD-1234"],
                      "redirect_uri": ["Acme_Inc-AcmeSwit-Switch-abcdefg"], "state": ["s7ate"], "scope": ["a b"]}
-    settings.EBAY_RU_NAME = ""
+    provider_settings("ebay", RU_NAME="")
     with pytest.raises(ValidationError, match="RuName"):
         connector.authorize_url(state="s", redirect_uri="https://hub.example.com/cb", scopes=[])
 
@@ -297,8 +263,8 @@ def test_oauth__refresh_after_a_401_keeps_the_refresh_token(connector, integrati
 
 
 @responses.activate
-def test_oauth__token_exchanges_the_code_with_the_runame(connector, settings):
-    settings.EBAY_RU_NAME = "Acme_Inc-AcmeSwit-Switch-abcdefg"
+def test_oauth__token_exchanges_the_code_with_the_runame(connector, provider_settings):
+    provider_settings("ebay", RU_NAME="Acme_Inc-AcmeSwit-Switch-abcdefg")
     replay("POST", TOKEN, "oauth__token")
     tokens = connector.exchange_code("v^1.1#i^1#AUTH-CODE", redirect_uri="https://hub.example.com/callback")
     assert sent_form(responses.calls[0]) == {"grant_type": "authorization_code", "code": "v^1.1#i^1#AUTH-CODE",

@@ -19,13 +19,17 @@ from connectors import http, outbound
 from connectors.sessions import close_sessions
 from integrations.models import Integration
 from integrations.services import integration_test_connection
+from tests.connectors import ebay_support
+from tests.connectors.ebay_support import IDENTITY_USER, raw, replay, signed
+from tests.connectors.ebay_support import TOKEN_URL as TOKEN
 from tests.connectors.http_fakes import fake_public_dns
-from tests.connectors.test_ebay_connector import IDENTITY_USER, TOKEN, replay
-from tests.connectors.test_ebay_webhooks import ebay_keys, private_key, raw, signed  # noqa: F401
 from tests.factories import IntegrationFactory, UserFactory
 from tests.integrations.oauth_fakes import callback_path, outcome, published, subscribe_all
 from webhooks.inbound.processing import webhook_process
 from webhooks.inbound.services import webhook_receive
+
+# The shared fixtures, re-bound (not imported by name, so nothing shadows an import).
+private_key, ebay_keys = ebay_support.private_key, ebay_support.ebay_keys
 
 UNRESOLVED = "Could not reach eBay: VALIDATION_ERROR: Host 'api.ebay.com' does not resolve."
 
@@ -106,10 +110,10 @@ REDIRECT = "https://app.example.com/oauth/done"
 
 
 @pytest.fixture
-def ebay_app(settings, monkeypatch, org):
+def ebay_app(settings, monkeypatch, org, provider_settings):
     settings.OAUTH_ALLOWED_REDIRECT_URIS = ["https://app.example.com/oauth/"]
-    settings.EBAY_CLIENT_ID, settings.EBAY_CLIENT_SECRET = "Acme-Switchy-PRD-1234", "PRD-cert-secret-5678"
-    settings.EBAY_RU_NAME = "Acme_Inc-AcmeSwit-Switch-abcdefg"
+    provider_settings("ebay", CLIENT_ID="Acme-Switchy-PRD-1234", CLIENT_SECRET="PRD-cert-secret-5678",
+                      RU_NAME="Acme_Inc-AcmeSwit-Switch-abcdefg")
     fake_public_dns(monkeypatch)
     cache.clear()
     subscribe_all(org)
@@ -127,8 +131,8 @@ def _connect(admin_api, **initiate) -> Integration:
 
 
 @responses.activate
-def test_a_connect_records_the_seller_so_their_revocation_disconnects(admin_api, ebay_app, private_key,  # noqa: F811
-                                                                      ebay_keys):  # noqa: F811
+def test_a_connect_records_the_seller_so_their_revocation_disconnects(admin_api, ebay_app, private_key,
+                                                                      ebay_keys):
     """The seller renamed themselves since connecting: the revocation still names their immutable user id."""
     replay("POST", TOKEN, "oauth__token")
     replay("GET", IDENTITY_USER, "identity_user__get")

@@ -7,74 +7,22 @@ half, as eBay does.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import ipaddress
-import json
-from pathlib import Path
 
 import pytest
 import responses
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from django.core.cache import cache
 
-from connectors import http, outbound, registry
-from connectors.sessions import close_sessions
-from integrations.models import IntegrationStatus
-from tests.factories import IntegrationFactory
+from connectors import registry
+from integrations.selectors import integration_receive_url
+from tests.connectors import ebay_support
+from tests.connectors.ebay_support import API, KID, fixture, raw, signed
+from tests.connectors.ebay_support import VERIFICATION_TOKEN as TOKEN
 from webhooks.inbound.handlers import handle
 from webhooks.inbound.services import webhook_receive
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ebay"
-API = "https://api.ebay.com"
-KID = "99a7b3bbc4e74d3d9c8f3b8c2a1d0e01"
-TOKEN = "switchyard_ebay_verification_token_0123456789abcdef"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def raw(name: str) -> bytes:
-    return json.dumps(fixture(name)["body"], separators=(",", ":")).encode()
-
-
-@pytest.fixture(scope="module")
-def private_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def one_line_pem(key: ec.EllipticCurvePrivateKey) -> str:
-    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return f"-----BEGIN PUBLIC KEY-----{base64.b64encode(der).decode()}-----END PUBLIC KEY-----"
-
-
-def signed(body: bytes, key: ec.EllipticCurvePrivateKey, *, digest: str = "SHA1") -> dict[str, str]:
-    algorithm = hashes.SHA1() if digest == "SHA1" else hashes.SHA256()
-    signature = base64.b64encode(key.sign(body, ec.ECDSA(algorithm))).decode()
-    header = {"alg": "ecdsa", "kid": KID, "signature": signature, "digest": digest}
-    return {"X-EBAY-SIGNATURE": base64.b64encode(json.dumps(header).encode()).decode(),
-            "Content-Type": "application/json"}
-
-
-@pytest.fixture
-def integration(db, monkeypatch):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
-    monkeypatch.setattr(http, "sleep", lambda seconds: None)
-    cache.clear()
-    yield IntegrationFactory(provider="ebay", status=IntegrationStatus.ACTIVE, code="ebay-us", route_key="ebay-us",
-                             access_token="v^1.1#i^1#USER-0001", api_key="Acme-Switchy-PRD-1234",
-                             api_secret="PRD-cert-secret-5678", webhook_secret=TOKEN)
-    close_sessions()
-
-
-@pytest.fixture
-def ebay_keys(private_key):
-    """The app token and public key endpoints, answering the test's key."""
-    responses.add("POST", f"{API}/identity/v1/oauth2/token", json=fixture("oauth__application_token")["body"])
-    key_answer = {**fixture("notification_public_key__get")["body"], "key": one_line_pem(private_key)}
-    return responses.add("GET", f"{API}/commerce/notification/v1/public_key/{KID}", json=key_answer)
+# The shared fixtures, re-bound (not imported by name, so nothing shadows an import).
+integration, private_key, ebay_keys = ebay_support.seller, ebay_support.private_key, ebay_support.ebay_keys
 
 
 # ---------------------------------------------------------------------- the endpoint challenge
@@ -82,22 +30,25 @@ def test_the_get_challenge_is_answered_with_the_documented_hash(integration, set
     settings.PUBLIC_BASE_URL = "https://hub.example.com"
     connector = registry.connector_for(integration)
     endpoint = "https://hub.example.com/api/webhooks/receive/ebay-us/"
+    assert integration_receive_url(integration) == endpoint
     expected = hashlib.sha256(("a8628072-3d33-45ee-9004-bee86830a22d" + TOKEN + endpoint).encode()).hexdigest()
 
-    answer = connector.webhook_handshake("GET", {}, {"challenge_code": "a8628072-3d33-45ee-9004-bee86830a22d"}, b"")
+    answer = connector.webhook_handshake("GET", {}, {"challenge_code": "a8628072-3d33-45ee-9004-bee86830a22d"}, b"",
+                                         receive_url=endpoint)
 
     assert answer == (200, {"challengeResponse": expected})
-    assert connector.webhook_handshake("POST", {}, {"challenge_code": "x"}, b"{}") is None
-    assert connector.webhook_handshake("GET", {}, {}, b"") is None
+    assert connector.webhook_handshake("POST", {}, {"challenge_code": "x"}, b"{}", receive_url=endpoint) is None
+    assert connector.webhook_handshake("GET", {}, {}, b"", receive_url=endpoint) is None
     integration.config = {"notification_endpoint": "https://ebay-in.example.com/hook"}
     other = hashlib.sha256(("c0de" + TOKEN + "https://ebay-in.example.com/hook").encode()).hexdigest()
-    assert connector.webhook_handshake("GET", {}, {"challenge_code": "c0de"}, b"") == (
+    assert connector.webhook_handshake("GET", {}, {"challenge_code": "c0de"}, b"", receive_url=endpoint) == (
         200, {"challengeResponse": other})
 
 
 def test_without_a_verification_token_no_challenge_is_answered(integration):
     integration.webhook_secret = ""
-    assert registry.connector_for(integration).webhook_handshake("GET", {}, {"challenge_code": "x"}, b"") is None
+    assert registry.connector_for(integration).webhook_handshake("GET", {}, {"challenge_code": "x"}, b"",
+                                                                 receive_url="https://hub.example.com/x/") is None
 
 
 # ---------------------------------------------------------------------- the signature

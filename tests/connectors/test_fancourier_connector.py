@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,7 +18,7 @@ from django.utils import timezone
 
 from commerce.models import AutoFulfillRule, Order, OrderLine, OrderStatus
 from config.errors import ValidationError
-from connectors import http, registry
+from connectors import registry
 from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable, RateLimited
 from connectors.fancourier import mapping
 from connectors.fancourier.connector import FanCourierConnector
@@ -28,9 +27,9 @@ from connectors.sessions import close_sessions
 from integrations.models import IntegrationLog, IntegrationStatus
 from syncjobs.autofulfill import auto_fulfill
 from tests.connectors.http_fakes import fake_public_dns
+from tests.connectors.support import Recorded
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fancourier"
 BASE = "https://api.fancourier.ro"
 LOGIN, AWB = f"{BASE}/login", f"{BASE}/intern-awb"
 TRACKING, LOCALITIES = f"{BASE}/reports/awb/tracking", f"{BASE}/reports/localities"
@@ -40,14 +39,8 @@ ADDRESS = {"name": "Ion Popescu", "company": "", "address1": "Str. Memorandumulu
            "phone": "+40722000111"}
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
-                         headers={k: v for k, v in recorded["headers"].items() if k != "Content-Type"}, **match)
+fixture = Recorded("fancourier")
+replay = fixture.replay
 
 
 def bearer(call) -> str:
@@ -59,13 +52,6 @@ def _clean_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
 
 
 @pytest.fixture

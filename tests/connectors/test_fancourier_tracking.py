@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -22,16 +20,15 @@ from connectors.sessions import close_sessions
 from integrations.models import Integration
 from integrations.services import integration_test_connection
 from tests.connectors.http_fakes import fake_public_dns
+from tests.connectors.support import Recorded
 from tests.factories import IntegrationFactory
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fancourier"
 BASE = "https://api.fancourier.ro"
 
 
-def replay(method: str, url: str, name: str) -> None:
-    recorded = json.loads((FIXTURES / f"{name}.json").read_text())
-    responses.add(method, url, json=recorded["body"], status=recorded["status"])
+fixture = Recorded("fancourier")
+replay = fixture.replay
 
 
 @pytest.fixture(autouse=True)

@@ -16,13 +16,6 @@ URL = f"{BASE}/admin/orders.json"
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
 def client(db, monkeypatch, settings):
     settings.PROVIDER_MAX_RETRIES = 4
     fake_public_dns(monkeypatch)

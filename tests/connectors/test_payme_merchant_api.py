@@ -10,9 +10,7 @@ import base64
 import copy
 import json
 import time
-from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -20,16 +18,19 @@ from commerce.models import Order
 from connectors.models import PaymentTransaction
 from connectors.payme import errors
 from integrations.models import IntegrationLog
+from tests.connectors.support import Recorded, shop_order
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payme"
 KEY = "CashboxKey&0001#test"
 TX = "5305e3bab097f420a62ced0b"
 HOUR_MS = 3_600_000
 
 
+fixture = Recorded("payme")
+
+
 def request(name: str, **params) -> dict:
-    body = copy.deepcopy(json.loads((FIXTURES / f"{name}.json").read_text()))
+    body = copy.deepcopy(fixture(name))
     body.setdefault("params", {}).update(params)
     if "time" in body["params"] and "time" not in params:
         body["params"]["time"] = now_ms()
@@ -53,10 +54,7 @@ def payme(db):
 
 @pytest.fixture
 def order(payme):
-    shop = IntegrationFactory(organization=payme.organization, provider="sandbox")
-    return Order.objects.create(organization=payme.organization, integration=shop, external_id="7001",
-                                external_number="2001", currency="UZS", total=Decimal("150000.00"),
-                                placed_at=datetime(2024, 5, 29, 10, tzinfo=UTC))
+    return shop_order(payme, external_id="7001", external_number="2001", currency="UZS", total=Decimal("150000.00"))
 
 
 @pytest.fixture

@@ -6,27 +6,23 @@ answered here by `responses` (the host is PayPal's; `connectors.outbound.resolve
 
 from __future__ import annotations
 
-import ipaddress
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import responses
 
-from commerce.models import Order
 from commerce.services import payments as payment_services
-from connectors import http, outbound, registry
+from connectors import outbound
 from connectors.errors import ProviderError, RateLimited
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationStatus
 from integrations.services import integration_test_connection
+from tests.connectors.support import Recorded, shop_order
 from tests.factories import IntegrationFactory
 from webhooks.inbound.processing import webhook_process
 from webhooks.models import IncomingWebhook
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "paypal"
 BASE = "https://api-m.sandbox.paypal.com"
 TOKEN = f"{BASE}/v1/oauth2/token"
 VERIFY = f"{BASE}/v1/notifications/verify-webhook-signature"
@@ -34,14 +30,8 @@ CAPTURE = f"{BASE}/v2/payments/captures/2GG279541U471931P"
 WEBHOOK_ID = "8PT597110X687430LKGECATA"
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str) -> responses.BaseResponse:
-    recorded = fixture(name)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
-                         headers={k: v for k, v in recorded["headers"].items() if k != "Content-Type"})
+fixture = Recorded("paypal")
+replay = fixture.replay
 
 
 def delivery(name: str) -> tuple[bytes, dict[str, str]]:
@@ -50,15 +40,7 @@ def delivery(name: str) -> tuple[bytes, dict[str, str]]:
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
-def integration(db, monkeypatch, sleeps):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
+def integration(db, public_dns, sleeps):
     yield IntegrationFactory(provider="paypal", type="payment_gateway", status=IntegrationStatus.ACTIVE,
                              is_test_mode=True, api_key="AbcPayPalClientId0001", api_secret="EFGPayPalSecret0001",
                              config={"webhook_id": WEBHOOK_ID})
@@ -66,18 +48,8 @@ def integration(db, monkeypatch, sleeps):
 
 
 @pytest.fixture
-def connector(integration):
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None
-    return connector
-
-
-@pytest.fixture
 def order(integration):
-    shop = IntegrationFactory(organization=integration.organization, provider="sandbox")
-    return Order.objects.create(organization=integration.organization, integration=shop, external_id="9001",
-                                external_number="3001", currency="EUR", total=Decimal("49.90"),
-                                placed_at=datetime(2024, 5, 29, 10, tzinfo=UTC))
+    return shop_order(integration, external_id="9001", external_number="3001", currency="EUR", total=Decimal("49.90"))
 
 
 @pytest.fixture

@@ -10,45 +10,27 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
 
 from config.errors import ValidationError
-from connectors import http, registry
+from connectors import registry
 from connectors.errors import RefreshFailed
 from connectors.sandbox import mapping
 from connectors.sandbox.connector import SandboxConnector
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationLog
+from tests.connectors.support import Recorded, sent_query
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sandbox"
 BASE = "http://127.0.0.1:8765"
 API = f"{BASE}/admin/api/2024-01"
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
-                         headers=recorded["headers"], **match)
-
-
-def sent_query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
+fixture = Recorded("sandbox")
+replay = fixture.replay
 
 
 @pytest.fixture
@@ -71,8 +53,8 @@ def test_the_registry_knows_the_sandbox_and_what_it_can_do():
     assert cls.describe()["auth_kind"] == "oauth2"
 
 
-def test_without_api_endpoint_the_sandbox_url_setting_is_the_base(db, settings):
-    settings.SANDBOX_URL = "http://127.0.0.1:9999/"
+def test_without_api_endpoint_the_sandbox_url_setting_is_the_base(db, provider_settings):
+    provider_settings("sandbox", URL="http://127.0.0.1:9999/")
     connector = SandboxConnector(IntegrationFactory(provider="sandbox", api_endpoint=""))
     assert connector.resolved_base_url() == "http://127.0.0.1:9999"
     assert connector.http.url_for(connector.oauth.authorize_url) == "http://127.0.0.1:9999/admin/oauth/authorize"

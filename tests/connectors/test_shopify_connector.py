@@ -2,78 +2,31 @@
 
 A fixture is `{"status", "headers", "body"}` as Shopify answers it; webhook
 deliveries (test_shopify_webhooks.py) are `{"secret", "headers", "body"}` with the
-raw body. Made-up shop hosts resolve to a public address (`fake_public_dns`).
+raw body. Made-up shop hosts resolve to a public address (`public_dns`); the shared setup is shopify_support.py.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
 
 from commerce.services import upsert_orders
 from config.errors import ValidationError
-from connectors import http, registry
+from connectors import registry
 from connectors.errors import ProviderError, ProviderUnavailable, RefreshFailed
-from connectors.sessions import close_sessions
 from connectors.shopify import client as shopify_client
 from connectors.shopify import mapping
 from connectors.shopify.connector import ShopifyConnector
 from integrations.models import IntegrationLog
-from tests.connectors.http_fakes import fake_public_dns
+from tests.connectors import shopify_support
+from tests.connectors.shopify_support import API, SHOP, TOKEN_URL, fixture, replay
+from tests.connectors.support import sent_json, sent_query
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
-SHOP = "acme-ro.myshopify.com"
-API = f"https://{SHOP}/admin/api/2024-01"
-TOKEN_URL = f"https://{SHOP}/admin/oauth/access_token"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
-                         headers=recorded["headers"], **match)
-
-
-def sent_query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def sent_json(call) -> dict:
-    return json.loads(call.request.body)
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
-def integration(db, monkeypatch, sleeps):
-    fake_public_dns(monkeypatch)
-    integration = IntegrationFactory(
-        provider="shopify", code="acme-ro", route_key="acme-ro", config={"shop_domain": SHOP},
-        api_key="shopify-client-id",
-        api_secret="shpss_fixture_client_secret_0001", access_token="shpat_old_AAAA1111",
-    )
-    yield integration
-    close_sessions()
-
-
-@pytest.fixture
-def connector(integration):
-    return registry.connector_for(integration)
+integration, connector = shopify_support.integration, shopify_support.connector  # the shared fixtures
 
 
 # ---------------------------------------------------------------------- declaration

@@ -102,7 +102,7 @@ def test_the_callback_must_be_signed_by_the_app_and_name_this_shop(db):
     import time
 
     from config.errors import OAuthFailed
-    from connectors.shopify_auth import callback_hmac
+    from connectors.shopify.auth import callback_hmac
 
     connector = ShopifyConnector(IntegrationFactory(provider="shopify", config={"shop_domain": SHOP},
                                                     api_key="shopify-client-id", api_secret="shpss_secret_0001"))

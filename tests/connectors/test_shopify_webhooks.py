@@ -13,22 +13,21 @@ import responses
 
 from commerce.models import Order
 from config.errors import ValidationError
-from connectors import registry
-from connectors.shopify import connector as shopify_connector
 from connectors.shopify import webhooks
 from integrations.models import ClaimProof
 from integrations.routing import accounts_claim
-from tests.connectors.test_shopify_connector import API, fixture, integration, replay, sent_json, sleeps  # noqa: F401
+from integrations.selectors import integration_receive_url
+from integrations.services import integration_webhooks_register, integration_webhooks_unregister
+from tests.connectors import shopify_support
+from tests.connectors.shopify_support import API, fixture, replay
+from tests.connectors.support import Recorded, hmac_base64, hmac_hex, sent_json
 from webhooks.inbound.processing import webhook_process
-from webhooks.inbound.services import receive_url, webhook_receive
+from webhooks.inbound.services import webhook_receive
 from webhooks.models import IncomingWebhook
 
 ADDRESS = "https://hub.example.com/api/webhooks/receive/acme-ro/"
 
-
-@pytest.fixture
-def connector(integration):  # noqa: F811 - the shared integration fixture
-    return registry.connector_for(integration)
+integration, connector = shopify_support.integration, shopify_support.connector  # the shared fixtures
 
 
 def delivery(name: str) -> tuple[dict, bytes]:
@@ -93,7 +92,7 @@ def test_a_delivery_without_topic_id_or_json_object_is_refused(connector):
 
 
 # ---------------------------------------------------------------------- through the inbound store
-def test_a_delivery_is_stored_once_and_imports_the_order(integration):  # noqa: F811
+def test_a_delivery_is_stored_once_and_imports_the_order(integration):
     headers, body = delivery("webhooks__orders_cancelled")
     first = webhook_receive(integrations=[integration], headers=headers, body=body)
     again = webhook_receive(integrations=[integration], headers=headers, body=body)  # Shopify's retry
@@ -105,7 +104,7 @@ def test_a_delivery_is_stored_once_and_imports_the_order(integration):  # noqa: 
     assert (order.status, order.external_number) == ("cancelled", "1006")
 
 
-def test_a_privacy_request_to_the_shop_address_is_acknowledged_and_recorded(client, integration):  # noqa: F811
+def test_a_privacy_request_to_the_shop_address_is_acknowledged_and_recorded(client, integration):
     accounts_claim(integration=integration, proof=ClaimProof.OAUTH)  # as its OAuth install did
     recorded = fixture("webhooks__customers_redact")
     extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in recorded["headers"].items() if k != "Content-Type"}
@@ -118,7 +117,7 @@ def test_a_privacy_request_to_the_shop_address_is_acknowledged_and_recorded(clie
     assert webhook_process(webhook_id=webhook.pk) == "ignored"  # kept for the operator; nothing is imported
 
 
-def test_a_tampered_delivery_is_refused_at_the_door(client, integration):  # noqa: F811
+def test_a_tampered_delivery_is_refused_at_the_door(client, integration):
     recorded = fixture("webhooks__orders_cancelled")
     extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in recorded["headers"].items() if k != "Content-Type"}
     response = client.post("/api/webhooks/receive/acme-ro/", data=recorded["body"].replace('"95.08"', '"9.08"'),
@@ -133,7 +132,7 @@ def test_webhooks__list(connector, settings):
     settings.PUBLIC_BASE_URL = "https://hub.example.com"
     replay("GET", f"{API}/webhooks.json", "webhooks__list")
     replay("POST", f"{API}/webhooks.json", "webhooks__create")
-    created = connector.register_webhooks()
+    created = connector.register_webhooks(ADDRESS)
     expected = [t for t in webhooks.TOPICS if t not in ("orders/create", "orders/updated")]
     assert created == expected
     posts = [sent_json(c) for c in responses.calls if c.request.method == "POST"]
@@ -146,7 +145,7 @@ def test_webhooks__create(connector, settings):
     settings.PUBLIC_BASE_URL = "https://hub.example.com/"
     responses.add("GET", f"{API}/webhooks.json", json={"webhooks": []})
     replay("POST", f"{API}/webhooks.json", "webhooks__create")
-    assert connector.register_webhooks() == list(webhooks.TOPICS)
+    assert connector.register_webhooks(ADDRESS) == list(webhooks.TOPICS)
     assert not set(webhooks.PRIVACY_TOPICS) & set(webhooks.TOPICS)  # set in the Partner Dashboard, not by API
 
 
@@ -156,35 +155,61 @@ def test_disconnect_removes_only_this_integrations_subscriptions(connector, sett
     replay("GET", f"{API}/webhooks.json", "webhooks__list")
     responses.add("DELETE", f"{API}/webhooks/1100000001.json", status=200, json={})
     responses.add("DELETE", f"{API}/webhooks/1100000002.json", status=404, json={"errors": "Not Found"})
-    assert connector.unregister_webhooks() == 2
+    assert connector.unregister_webhooks(ADDRESS) == 2
     deleted = [c.request.url for c in responses.calls if c.request.method == "DELETE"]
     assert deleted == [f"{API}/webhooks/1100000001.json", f"{API}/webhooks/1100000002.json"]
 
 
 @responses.activate
-def test_subscriptions_use_the_shared_receive_url(connector, settings, monkeypatch):
-    """Subscribe and unsubscribe both ask webhooks.inbound.services.receive_url (the one definition of an
-    integration's inbound address, which eBay's challenge and WooCommerce use too), not a copy of it."""
+def test_subscriptions_get_the_integrations_receive_url_from_the_caller(connector, settings):
+    """Subscribe and unsubscribe are handed integration_receive_url (the one definition of an integration's
+    inbound address, which eBay's challenge and WooCommerce get too) by the services that call them."""
     settings.PUBLIC_BASE_URL = "https://hub.example.com"
-    asked: list[str] = []
-
-    def shared(subscriber) -> str:
-        asked.append(subscriber.route_key)
-        return receive_url(subscriber)
-
-    monkeypatch.setattr(shopify_connector, "receive_url", shared)
     replay("GET", f"{API}/webhooks.json", "webhooks__list")
     replay("POST", f"{API}/webhooks.json", "webhooks__create")
     responses.add("DELETE", f"{API}/webhooks/1100000001.json", status=200, json={})
     responses.add("DELETE", f"{API}/webhooks/1100000002.json", status=200, json={})
 
-    connector.register_webhooks()
-    assert connector.unregister_webhooks() == 2
-
-    assert asked == ["acme-ro", "acme-ro"] and receive_url(connector.integration) == ADDRESS
+    shop = connector.integration
+    assert integration_receive_url(shop) == ADDRESS
+    assert integration_webhooks_register(integration=shop) == [
+        t for t in webhooks.TOPICS if t not in ("orders/create", "orders/updated")]
+    assert integration_webhooks_unregister(integration=shop) == ""
+    posted = {sent_json(c)["webhook"]["address"] for c in responses.calls if c.request.method == "POST"}
+    assert posted == {ADDRESS}
+    assert len([c for c in responses.calls if c.request.method == "DELETE"]) == 2
 
 
 def test_subscriptions_need_an_https_public_address(connector, settings):
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
     with pytest.raises(ValidationError, match="HTTPS"):
-        connector.register_webhooks()
+        connector.register_webhooks(integration_receive_url(connector.integration))
+
+
+# ---------------------------------------------------------------- Shopify
+
+
+def test_shopify_recorded_delivery_verifies_and_tampering_does_not():
+    recorded = Recorded("sandbox")("webhooks__orders_updated")
+    body, headers, secret = recorded["body"].encode(), recorded["headers"], recorded["secret"]
+    assert webhooks.verify(headers, body, [secret])
+    assert webhooks.verify({k.lower(): v for k, v in headers.items()}, body, [secret])
+    assert not webhooks.verify(headers, body + b" ", [secret])
+    assert not webhooks.verify(headers, json.dumps(json.loads(body)).encode(), [secret])  # re-serialized
+    assert not webhooks.verify(headers, body, ["another-secret"])
+    assert not webhooks.verify({}, body, [secret])
+    assert not webhooks.verify(headers, body, [""])
+    assert not webhooks.verify(headers, body, [])
+
+
+def test_shopify_accepts_the_old_secret_during_a_rotation():
+    body = b'{"id":1}'
+    headers = {"X-Shopify-Hmac-Sha256": hmac_base64("old-secret", body)}
+    assert webhooks.verify(headers, body, ["new-secret", "old-secret"])
+    assert not webhooks.verify(headers, body, ["new-secret"])
+
+
+def test_shopify_rejects_a_hex_digest_and_garbage():
+    body = b'{"id":1}'
+    assert not webhooks.verify({"X-Shopify-Hmac-Sha256": hmac_hex("s", body)}, body, ["s"])
+    assert not webhooks.verify({"X-Shopify-Hmac-Sha256": "not base64 at all €"}, body, ["s"])

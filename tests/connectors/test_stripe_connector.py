@@ -7,79 +7,20 @@ secret the way Stripe signs (`t=…,v1=hex HMAC-SHA256("{t}.{body}")`). Stripe's
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
-import json
-import time
-from datetime import UTC, datetime
-from decimal import Decimal
-from pathlib import Path
-
 import pytest
 import responses
 
-from commerce.models import Order
-from connectors import http, outbound, registry
+from connectors import http, outbound
 from connectors.errors import ProviderError, ProviderUnavailable
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationStatus
 from integrations.services import integration_test_connection
-from tests.factories import IntegrationFactory
+from tests.connectors import stripe_support
+from tests.connectors.stripe_support import BASE, KEY, SECRET, replay, signed
 from webhooks.inbound.processing import webhook_process
 from webhooks.models import IncomingWebhook
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe"
-BASE = "https://api.stripe.com"
-SECRET = "whsec_stripe_test_secret_0001"
-KEY = "sk_test_51FixtureSecretKey0001"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str) -> responses.BaseResponse:
-    recorded = fixture(name)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
-                         headers={k: v for k, v in recorded["headers"].items() if k != "Content-Type"})
-
-
-def signed(name: str, *, secret: str = SECRET, at: int | None = None) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(fixture(name)["body"], separators=(",", ":")).encode()
-    stamp = str(at if at is not None else int(time.time()))
-    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return body, {"Stripe-Signature": f"t={stamp},v1={digest}"}
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
-def integration(db, monkeypatch, sleeps):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
-    yield IntegrationFactory(provider="stripe", type="payment_gateway", status=IntegrationStatus.ACTIVE,
-                             api_key=KEY, webhook_secret=SECRET)
-    close_sessions()
-
-
-@pytest.fixture
-def connector(integration):
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None
-    return connector
-
-
-@pytest.fixture
-def order(integration):
-    shop = IntegrationFactory(organization=integration.organization, provider="sandbox")
-    return Order.objects.create(organization=integration.organization, integration=shop, external_id="820982911946",
-                                external_number="1001", currency="RON", total=Decimal("250.00"),
-                                placed_at=datetime(2024, 5, 29, 10, tzinfo=UTC))
+integration, order = stripe_support.integration, stripe_support.order
 
 
 # ---------------------------------------------------------------- calls and their errors

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 import responses
+import stripe
 
 from commerce.services import payments as payment_services
 from connectors import registry
-from tests.connectors import test_stripe_connector as recorded
-from tests.connectors.test_stripe_connector import BASE, replay, signed
+from connectors.stripe import webhooks as stripe_webhooks
+from tests.connectors import stripe_support
+from tests.connectors.stripe_support import BASE, replay, signed
 from webhooks.inbound.processing import webhook_process
 from webhooks.models import IncomingWebhook
 
-# The connector module's fixtures, shared (re-bound, not imported by name, so nothing shadows an import).
-sleeps, integration, connector, order = recorded.sleeps, recorded.integration, recorded.connector, recorded.order
+# The shared fixtures, re-bound (not imported by name, so nothing shadows an import).
+integration, order = stripe_support.integration, stripe_support.order
 
 
 @pytest.fixture
@@ -138,3 +141,45 @@ def test_an_underpayment_does_not_mark_the_order_paid(client, integration, order
 
 def test_registered_with_its_capability():
     assert registry.get("stripe").describe()["capabilities"] == ["payments"]
+
+
+# ---------------------------------------------------------------- Stripe (headers from the stripe library)
+
+
+STRIPE_SECRET = "whsec_test_7Ff1tGm0ZmM3xq"
+STRIPE_BODY = json.dumps({"id": "evt_1", "object": "event", "type": "payment_intent.succeeded"}).encode()
+
+
+def _stripe_header(timestamp: int, secret: str = STRIPE_SECRET) -> str:
+    return stripe.WebhookSignature.generate_signature_header(STRIPE_BODY.decode(), secret, timestamp=timestamp)
+
+
+def test_stripe_header_from_the_library_verifies():
+    now = int(time.time())
+    header = _stripe_header(now)
+    stripe.WebhookSignature.verify_header(STRIPE_BODY, header, STRIPE_SECRET, tolerance=300)  # the SDK agrees
+    assert stripe_webhooks.verify({"Stripe-Signature": header}, STRIPE_BODY, [STRIPE_SECRET])
+    assert not stripe_webhooks.verify({"Stripe-Signature": header}, STRIPE_BODY + b"\n", [STRIPE_SECRET])
+    assert not stripe_webhooks.verify({"Stripe-Signature": header}, STRIPE_BODY, ["whsec_other"])
+
+
+def test_stripe_several_v1_values_any_may_match_and_v0_is_ignored():
+    now = int(time.time())
+    good = _stripe_header(now).split("v1=")[1]
+    header = f"t={now},v1={'0' * 64},v0={good},v1={good}"
+    assert stripe_webhooks.verify({"Stripe-Signature": header}, STRIPE_BODY, [STRIPE_SECRET])
+    assert not stripe_webhooks.verify({"Stripe-Signature": f"t={now},v0={good}"}, STRIPE_BODY, [STRIPE_SECRET])
+
+
+def test_stripe_tolerance_refuses_old_timestamps_only_like_the_sdk():
+    now = 1_800_000_000
+    headers = lambda ts: {"Stripe-Signature": _stripe_header(ts)}  # noqa: E731
+    assert stripe_webhooks.verify(headers(now - 299), STRIPE_BODY, [STRIPE_SECRET], now=now)
+    assert not stripe_webhooks.verify(headers(now - 301), STRIPE_BODY, [STRIPE_SECRET], now=now)
+    assert stripe_webhooks.verify(headers(now + 3600), STRIPE_BODY, [STRIPE_SECRET], now=now)
+    assert not stripe_webhooks.verify(headers(now - 100), STRIPE_BODY, [STRIPE_SECRET], now=now, tolerance=60)
+
+
+@pytest.mark.parametrize("header", ["", "v1=abc", "t=notanumber,v1=abc", "garbage", "t=1,v1="])
+def test_stripe_malformed_headers_are_simply_not_verified(header):
+    assert not stripe_webhooks.verify({"Stripe-Signature": header}, STRIPE_BODY, [STRIPE_SECRET])

@@ -9,28 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
 from responses import matchers
 
 from config.errors import ValidationError
-from connectors import http, outbound, registry
 from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable, RateLimited, RefreshFailed
 from connectors.sessions import close_sessions
 from connectors.tiktok_shop import client as tts_client
 from connectors.tiktok_shop import signing
-from connectors.tiktok_shop.connector import TikTokShopConnector
 from integrations.models import IntegrationStatus
+from tests.connectors.support import Recorded, sent_json, sent_query
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tiktok_shop"
 API = "https://open-api.tiktokglobalshop.com"
 AUTH = "https://auth.tiktok-shops.com"
 ORDERS_SEARCH = f"{API}/order/202309/orders/search"
@@ -42,47 +37,18 @@ CIPHER = "ROW_Mfxq0QAAAADY9jhQTMr4JXq4U19IpM5-"
 NOW = 1709300000
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    headers = {k: v for k, v in recorded["headers"].items() if k != "Content-Type"}
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"], headers=headers, **match)
-
-
-def sent_query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def sent_json(call) -> dict:
-    return json.loads(call.request.body)
+fixture = Recorded("tiktok_shop")
+replay = fixture.replay
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
-def integration(db, monkeypatch, sleeps):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
+def integration(db, monkeypatch, public_dns, sleeps):
     monkeypatch.setattr(tts_client, "clock", lambda: NOW)
     yield IntegrationFactory(provider="tiktok_shop", status=IntegrationStatus.ACTIVE, api_key=APP_KEY,
                              api_secret=APP_SECRET, access_token="ROW_AccessToken_0000",
                              refresh_token="ROW_RefreshToken_0001",
                              config={"shop_id": "7495609155379300001", "shop_cipher": CIPHER})
     close_sessions()
-
-
-@pytest.fixture
-def connector(integration) -> TikTokShopConnector:
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None
-    return connector
 
 
 def no_returns() -> None:
@@ -295,8 +261,8 @@ def test_oauth__token_from_the_callbacks_code_with_unix_expiry(connector):
     assert (tokens.access_token, tokens.refresh_token) == ("ROW_AccessToken_0001", "ROW_RefreshToken_0001")
 
 
-def test_the_authorization_page_takes_the_service_id(connector, settings):
-    settings.TIKTOK_SHOP_SERVICE_ID = "7310000000000000001"
+def test_the_authorization_page_takes_the_service_id(connector, provider_settings):
+    provider_settings("tiktok_shop", SERVICE_ID="7310000000000000001")
     assert connector.authorize_url(state="s7ate", redirect_uri="https://x", scopes=[]) == (
         "https://services.tiktokshop.com/open/authorize?service_id=7310000000000000001&state=s7ate")
 

@@ -2,52 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
-import json
-from pathlib import Path
-
 import pytest
 import responses
 
-from connectors import http, outbound, registry
-from connectors.sessions import close_sessions
-from connectors.tiktok_shop import client as tts_client
+from connectors import registry
 from connectors.tiktok_shop import webhooks
-from integrations.models import IntegrationStatus
-from tests.factories import IntegrationFactory
+from tests.connectors import tiktok_shop_support
+from tests.connectors.tiktok_shop_support import API, fixture, raw, signed
 from webhooks.inbound.handlers import handle
 from webhooks.inbound.services import webhook_receive
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tiktok_shop"
-APP_KEY, APP_SECRET = "6abcdefghijk1", "tts-app-secret-0123456789abcdef"
-API = "https://open-api.tiktokglobalshop.com"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def raw(name: str) -> bytes:
-    return json.dumps(fixture(name)["body"], separators=(",", ":")).encode()
-
-
-def signed(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
-    """Computed here, independently: hex HMAC-SHA256 keyed with the app secret over app_key + body."""
-    digest = hmac.new(secret.encode(), APP_KEY.encode() + body, hashlib.sha256).hexdigest()
-    return {"Authorization": digest, "Content-Type": "application/json"}
-
-
-@pytest.fixture
-def integration(db, monkeypatch):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
-    monkeypatch.setattr(http, "sleep", lambda seconds: None)
-    monkeypatch.setattr(tts_client, "clock", lambda: 1709300000)
-    yield IntegrationFactory(provider="tiktok_shop", status=IntegrationStatus.ACTIVE, api_key=APP_KEY,
-                             api_secret=APP_SECRET, access_token="ROW_AccessToken_0000",
-                             config={"shop_cipher": "ROW_Mfxq0QAAAADY9jhQTMr4JXq4U19IpM5-"})
-    close_sessions()
+integration = tiktok_shop_support.shop  # the shared fixture, re-bound (nothing shadows an import)
 
 
 def test_a_correct_signature_verifies_and_a_tampered_one_does_not(integration):

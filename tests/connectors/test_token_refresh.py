@@ -13,32 +13,24 @@ import responses
 from django.db import connection, connections
 from django.utils import timezone
 
-from connectors import http, tokens
+from connectors import tokens
 from connectors.errors import AuthExpired, ProviderError, RefreshFailed
 from integrations.models import Integration, IntegrationLog
+from tests.connectors import http_fakes
 from tests.connectors.http_fakes import (
     BASE,
+    TOKEN_URL,
     FakeKeyShopConnector,
     FakeShopConnector,
-    fake_public_dns,
     make_integration,
     registered,
 )
 
-TOKEN_URL = f"{BASE}/oauth/token"
 SHOP_URL = f"{BASE}/admin/shop.json"
 
 
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    monkeypatch.setattr(http, "sleep", lambda seconds: None)
-
-
-@pytest.fixture
-def shop(db, monkeypatch):
-    fake_public_dns(monkeypatch)
-    with registered(FakeShopConnector, FakeKeyShopConnector):
-        yield
+shop = http_fakes.fake_shops  # the fixture, re-bound (nothing shadows an import)
+pytestmark = pytest.mark.usefixtures("sleeps")  # nothing here waits out a backoff
 
 
 def _token_answer(access="access-token-NEW5555", refresh="refresh-token-NEW6666"):

@@ -10,13 +10,15 @@ import responses
 from django.utils import timezone
 
 from connectors.errors import RefreshFailed
-from tests.connectors.http_fakes import FakeShopConnector, make_integration
-from tests.connectors.test_token_refresh import TOKEN_URL, no_sleep, shop  # noqa: F401
+from tests.connectors import http_fakes
+from tests.connectors.http_fakes import TOKEN_URL, FakeShopConnector, make_integration
 from tests.integrations.oauth_fakes import published, subscribe_all
+
+shop = http_fakes.fake_shops  # the fixture, re-bound (nothing shadows an import)
 
 
 @responses.activate
-def test_a_refused_refresh_inside_a_call_publishes_integration_error_once(shop):  # noqa: F811
+def test_a_refused_refresh_inside_a_call_publishes_integration_error_once(shop):
     integration = make_integration(expires_at=timezone.now() - timedelta(minutes=5))
     subscribe_all(integration.organization)
     responses.post(TOKEN_URL, status=400, json={"error": "invalid_grant", "error_description": "refresh token revoked"})
@@ -33,7 +35,7 @@ def test_a_refused_refresh_inside_a_call_publishes_integration_error_once(shop):
 
 
 @responses.activate
-def test_a_transient_refresh_failure_publishes_nothing(shop, settings):  # noqa: F811
+def test_a_transient_refresh_failure_publishes_nothing(shop, settings):
     settings.PROVIDER_MAX_RETRIES = 0
     integration = make_integration(expires_at=timezone.now() - timedelta(minutes=5))
     subscribe_all(integration.organization)

@@ -8,26 +8,25 @@ check passes, and `responses` answers before any socket is opened.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import responses
 from responses import matchers
 
 from config.errors import ValidationError
-from connectors import http, outbound, registry
+from connectors import http, registry
 from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable
 from connectors.sessions import close_sessions
 from connectors.trendyol.connector import TrendyolConnector
 from integrations.models import IntegrationStatus
+from integrations.selectors import integration_receive_url
+from tests.connectors.support import Recorded, sent_json, sent_query
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "trendyol"
 BASE = "https://apigw.trendyol.com"
 ORDERS = f"{BASE}/integration/order/sellers/123456/orders"
 PRODUCTS = f"{BASE}/integration/product/sellers/123456/products"
@@ -35,14 +34,8 @@ PACKAGES = f"{BASE}/integration/order/sellers/123456/shipment-packages"
 MS = 1709280000000
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
-                         headers={k: v for k, v in recorded["headers"].items() if k != "Content-Type"}, **match)
+fixture = Recorded("trendyol")
+replay = fixture.replay
 
 
 def by_number(number: str, name: str | None = None) -> responses.BaseResponse:
@@ -50,34 +43,11 @@ def by_number(number: str, name: str | None = None) -> responses.BaseResponse:
                   match=[matchers.query_param_matcher({"orderNumber": number, "size": "200"})])
 
 
-def sent_query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def sent_json(call) -> dict:
-    return json.loads(call.request.body)
-
-
 @pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
-def integration(db, monkeypatch, sleeps):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
+def integration(db, public_dns, sleeps):
     yield IntegrationFactory(provider="trendyol", status=IntegrationStatus.ACTIVE, api_key="tyKEY1111",
                              api_secret="tySECRET2222", config={"seller_id": "123456"})
     close_sessions()
-
-
-@pytest.fixture
-def connector(integration) -> TrendyolConnector:
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None  # the client-side bucket is the rate limiter's tests' business; sleeps stay exact
-    return connector
 
 
 # ---------------------------------------------------------------------- declaration, hosts, headers
@@ -325,7 +295,7 @@ def test_categories__list(connector, integration):
 def test_webhooks__create(connector, integration, settings):
     settings.PUBLIC_BASE_URL = "https://hub.example.com"
     replay("POST", f"{BASE}/integration/webhook/sellers/123456/webhooks", "webhooks__create")
-    assert len(connector.register_webhooks()) == 13
+    assert len(connector.register_webhooks(integration_receive_url(integration))) == 13
     integration.refresh_from_db()
     assert sent_json(responses.calls[0]) == {
         "url": f"https://hub.example.com/api/webhooks/receive/{integration.route_key}/",
@@ -334,17 +304,17 @@ def test_webhooks__create(connector, integration, settings):
                                "RETURNED", "UNSUPPLIED", "AWAITING", "UNPACKED", "AT_COLLECTION_POINT", "VERIFIED"],
         "apiKey": integration.webhook_secret}
     assert integration.metadata["trendyol_webhook_id"] == "bb8f4a1e-6a1b-4bd5-9f4c-5c3b2f1d0e9a"
-    assert connector.register_webhooks() == []
+    assert connector.register_webhooks(integration_receive_url(integration)) == []
     responses.add("DELETE", f"{BASE}/integration/webhook/sellers/123456/webhooks/"
                             "bb8f4a1e-6a1b-4bd5-9f4c-5c3b2f1d0e9a", status=200)
-    assert connector.unregister_webhooks() == 1
+    assert connector.unregister_webhooks(integration_receive_url(integration)) == 1
 
 
 @responses.activate
 def test_basic_webhook_registration_sends_a_generated_username_and_password(connector, integration):
     integration.config = {"seller_id": "123456", "webhook_auth": "BASIC_AUTHENTICATION"}
     replay("POST", f"{BASE}/integration/webhook/sellers/123456/webhooks", "webhooks__create")
-    connector.register_webhooks()
+    connector.register_webhooks(integration_receive_url(integration))
     body = sent_json(responses.calls[0])
     assert body["authenticationType"] == "BASIC_AUTHENTICATION" and "apiKey" not in body
     assert body["username"] == f"switchyard-{integration.code}" and body["password"] == integration.webhook_secret

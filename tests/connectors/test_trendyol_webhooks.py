@@ -4,36 +4,35 @@ integration created by the API that cannot connect."""
 from __future__ import annotations
 
 import base64
-import ipaddress
-import json
-from pathlib import Path
 
 import pytest
 import responses
 from responses import matchers
 
-from connectors import http, outbound, registry
+from connectors import http, registry
 from connectors.sessions import close_sessions
 from integrations.models import Integration
 from integrations.services import integration_test_connection
+from tests.connectors.support import Recorded
 from tests.factories import IntegrationFactory
 from webhooks.inbound.handlers import handle
 from webhooks.models import IncomingWebhook
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "trendyol"
 ORDERS = "https://apigw.trendyol.com/integration/order/sellers/123456/orders"
 
 pytestmark = pytest.mark.django_db
 
 
+fixture = Recorded("trendyol")
+
+
 def delivery() -> tuple[str, dict[str, str], bytes]:
-    recorded = json.loads((FIXTURES / "webhooks__package_shipped.json").read_text())
+    recorded = fixture("webhooks__package_shipped")
     return recorded["secret"], recorded["headers"], recorded["body"].encode()
 
 
 @pytest.fixture
-def seller(org, monkeypatch):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
+def seller(org, public_dns):
     secret, _, _ = delivery()
     yield IntegrationFactory(organization=org, provider="trendyol", api_key="k", api_secret="s",
                              webhook_secret=secret, config={"seller_id": "123456"})
@@ -83,7 +82,7 @@ def test_a_delivery_is_stored_once_and_imports_the_whole_order(client, seller, n
     webhook = IncomingWebhook.objects.get()
     assert (webhook.event_type, webhook.external_id) == ("order.shipped", "3003:Shipped")
 
-    siblings = json.loads((FIXTURES / "orders__by_number_10001.json").read_text())["body"]
+    siblings = fixture("orders__by_number_10001")["body"]
     responses.add("GET", ORDERS, json=siblings,
                   match=[matchers.query_param_matcher({"orderNumber": "10001", "size": "200"})])
     outcome = handle(webhook)
@@ -101,9 +100,7 @@ def test_a_wrong_key_is_refused(client, seller, nudges):
     assert IncomingWebhook.objects.count() == 0
 
 
-def test_an_integration_created_by_the_api_fails_its_test_readably_without_network(admin_api, monkeypatch):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
-    monkeypatch.setattr(http, "sleep", lambda seconds: None)
+def test_an_integration_created_by_the_api_fails_its_test_readably_without_network(admin_api, public_dns, sleeps):
     response = admin_api.post("/api/integrations/", {
         "name": "Trendyol", "code": "ty-main", "provider": "trendyol", "api_key": "tyKEY123456",
         "api_secret": "tySECRET123456", "config": {"seller_id": "123456"}, "is_test_mode": True}, format="json")

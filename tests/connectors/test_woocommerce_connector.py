@@ -8,72 +8,27 @@ and `responses` answers before any socket is opened.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import responses
 
 from config.errors import ValidationError
-from connectors import http, outbound, registry
+from connectors import registry
 from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable
-from connectors.sessions import close_sessions
 from connectors.woocommerce import mapping
 from connectors.woocommerce.connector import WooCommerceConnector
 from integrations.models import IntegrationStatus
+from integrations.selectors import integration_receive_url
+from tests.connectors import woocommerce_support
+from tests.connectors.support import sent_json, sent_query
+from tests.connectors.woocommerce_support import API, STORE, fixture, replay
 from tests.factories import IntegrationFactory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce"
-STORE = "https://shop.example.com"
-API = f"{STORE}/wp-json/wc/v3"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(method: str, url: str, name: str, **match) -> responses.BaseResponse:
-    recorded = fixture(name)
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
-                         headers={k: v for k, v in recorded["headers"].items() if k != "Content-Type"}, **match)
-
-
-def sent_query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def sent_json(call) -> dict:
-    return json.loads(call.request.body)
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(http, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
-def public_dns(monkeypatch):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
-
-
-@pytest.fixture
-def integration(db, public_dns, sleeps):
-    yield IntegrationFactory(provider="woocommerce", status=IntegrationStatus.ACTIVE, api_endpoint=STORE,
-                             api_key="ck_live_1111aaaa", api_secret="cs_live_2222bbbb")
-    close_sessions()
-
-
-@pytest.fixture
-def connector(integration) -> WooCommerceConnector:
-    connector = registry.connector_for(integration)
-    connector.rate_limit = None  # the client-side bucket is the rate limiter's tests' business; sleeps stay exact
-    return connector
+integration = woocommerce_support.integration  # the shared fixture, re-bound (nothing shadows an import)
 
 
 # ---------------------------------------------------------------------- declaration and auth
@@ -81,7 +36,7 @@ def test_the_registry_knows_woocommerce_and_what_it_can_do():
     cls = registry.get("woocommerce")
     assert cls is WooCommerceConnector
     assert {c.value for c in cls.capabilities} == {"products", "orders", "inventory", "fulfillments"}
-    assert cls.describe()["auth_kind"] == "basic" and cls.webhook_scheme == "woocommerce"
+    assert cls.describe()["auth_kind"] == "basic" and cls.webhook_scheme.name == "woocommerce"
 
 
 def test_plain_http_is_refused_unless_an_allowlisted_loopback(db, settings):
@@ -269,7 +224,7 @@ def test_orders__update_completed(connector, integration):
 def test_webhooks__create(connector, integration, settings):
     settings.PUBLIC_BASE_URL = "https://hub.example.com"
     replay("POST", f"{API}/webhooks", "webhooks__create")
-    added = connector.register_webhooks()
+    added = connector.register_webhooks(integration_receive_url(integration))
     integration.refresh_from_db()
     assert added == ["order.created", "order.updated", "order.deleted", "order.restored", "product.created",
                      "product.updated", "product.deleted", "product.restored"]
@@ -278,9 +233,9 @@ def test_webhooks__create(connector, integration, settings):
                      "delivery_url": f"https://hub.example.com/api/webhooks/receive/{integration.route_key}/",
                      "secret": integration.webhook_secret, "status": "active"}
     assert len(integration.webhook_secret) >= 32
-    assert connector.register_webhooks() == []  # idempotent: nothing more to add
+    assert connector.register_webhooks(integration_receive_url(integration)) == []  # idempotent: nothing more to add
     responses.add("DELETE", f"{API}/webhooks/142", json={"id": 142})
-    assert connector.unregister_webhooks() == 8
+    assert connector.unregister_webhooks(integration_receive_url(integration)) == 8
     integration.refresh_from_db()
     assert integration.metadata["woocommerce_webhooks"] == {}
 

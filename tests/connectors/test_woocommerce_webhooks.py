@@ -5,33 +5,35 @@ Webhook fixtures are `{"secret", "headers", "body"}` with the raw body as WooCom
 
 from __future__ import annotations
 
-import ipaddress
-import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import responses
 
 from commerce.models import ExternalRef, Product
-from connectors import http, outbound, registry
+from connectors import registry
 from connectors.sessions import close_sessions
+from connectors.woocommerce import webhooks as wc_webhooks
 from integrations.models import Integration, IntegrationLog
 from integrations.services import integration_test_connection
+from tests.connectors.support import Recorded, hmac_base64
 from tests.factories import IntegrationFactory
 from tests.integrations.oauth_fakes import published, subscribe_all
 from webhooks.inbound.handlers import handle
 from webhooks.inbound.processing import webhook_process
 from webhooks.models import IncomingWebhook
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce"
 API = "https://shop.example.com/wp-json/wc/v3"
 
 pytestmark = pytest.mark.django_db
 
 
+fixture = Recorded("woocommerce")
+replay = fixture.replay
+
+
 def delivery(name: str) -> tuple[str, dict[str, str], bytes]:
-    recorded = json.loads((FIXTURES / f"{name}.json").read_text())
+    recorded = fixture(name)
     return recorded["secret"], recorded["headers"], recorded["body"].encode()
 
 
@@ -78,19 +80,11 @@ def test_a_signed_delivery_is_stored_once_and_imports_the_order(client, store, n
 
 
 @pytest.fixture
-def store_api(store, monkeypatch):
+def store_api(store, public_dns, sleeps):
     """The store's REST API reachable (answered by `responses`): public DNS, no backoff sleeps."""
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
-    monkeypatch.setattr(http, "sleep", lambda seconds: None)
     subscribe_all(store.organization)
     yield store
     close_sessions()
-
-
-def replay(method: str, url: str, name: str) -> responses.BaseResponse:
-    recorded = json.loads((FIXTURES / f"{name}.json").read_text())
-    return responses.add(method, url, json=recorded["body"], status=recorded["status"],
-                         headers={k: v for k, v in recorded["headers"].items() if k != "Content-Type"})
 
 
 def test_webhooks__product_updated_variable(store):
@@ -177,9 +171,7 @@ def test_only_an_exact_unsigned_ping_is_a_handshake(client, store, nudges, body,
     assert IncomingWebhook.objects.count() == 0
 
 
-def test_an_integration_created_by_the_api_fails_its_test_readably_without_network(admin_api, monkeypatch):
-    monkeypatch.setattr(outbound, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
-    monkeypatch.setattr(http, "sleep", lambda seconds: None)
+def test_an_integration_created_by_the_api_fails_its_test_readably_without_network(admin_api, public_dns, sleeps):
     response = admin_api.post("/api/integrations/", {
         "name": "Woo shop", "code": "woo-shop", "provider": "woocommerce", "api_endpoint": "https://shop.example.com",
         "api_key": "ck_abcdef123456", "api_secret": "cs_abcdef123456"}, format="json")
@@ -194,3 +186,15 @@ def test_an_integration_created_by_the_api_fails_its_test_readably_without_netwo
     assert "Traceback" not in result.detail and "cs_abcdef123456" not in result.detail
     integration.refresh_from_db()
     assert integration.last_error == result.detail
+
+
+# ---------------------------------------------------------------- WooCommerce
+
+
+def test_woocommerce_base64_hmac_of_the_body():
+    body = b'{"id":727,"status":"processing","date_modified_gmt":"2026-05-01T09:30:00"}'
+    headers = {"X-WC-Webhook-Signature": hmac_base64("wc-secret", body), "X-WC-Webhook-Topic": "order.updated"}
+    assert wc_webhooks.verify(headers, body, ["wc-secret"])
+    assert not wc_webhooks.verify(headers, body.replace(b"727", b"728"), ["wc-secret"])
+    assert not wc_webhooks.verify({"X-Shopify-Hmac-Sha256": headers["X-WC-Webhook-Signature"]}, body,
+                                            ["wc-secret"])

@@ -33,7 +33,7 @@ def test_it_makes_an_owner_login_and_a_sandbox_integration_that_will_refresh(var
     assert Membership.objects.get(user=user).role == "owner"
     integration = Integration.objects.get(code="demo-shop")
     assert integration.provider == "sandbox" and integration.status == "active"
-    assert integration.api_endpoint == settings.SANDBOX_URL
+    assert integration.api_endpoint == "http://127.0.0.1:8765"  # the sandbox connector's URL setting
     assert integration.access_token == "" and integration.token_expired
     assert integration.refresh_token == refresh_token_file().read_text()
 

@@ -26,10 +26,10 @@ REDIRECT = "https://erp.example.com/integrations/connected"
 
 @pytest.mark.e2e
 @pytest.mark.django_db
-def test_connect_a_shop_sync_and_survive_an_expired_token(settings, org, admin_api):
+def test_connect_a_shop_sync_and_survive_an_expired_token(settings, provider_settings, org, admin_api):
     settings.OUTBOUND_URL_ALLOWLIST = ["127.0.0.1"]
     settings.OAUTH_ALLOWED_REDIRECT_URIS = ["https://erp.example.com/integrations/"]
-    settings.SANDBOX_CLIENT_ID, settings.SANDBOX_CLIENT_SECRET = CLIENT_ID, CLIENT_SECRET
+    provider_settings("sandbox", CLIENT_ID=CLIENT_ID, CLIENT_SECRET=CLIENT_SECRET)
     subscribe_all(org)
     with SandboxServer(port=0, seed=21, orders=300, products=10, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                        rate_limit=1000, leak_rate=1000) as sandbox:

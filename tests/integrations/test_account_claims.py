@@ -19,15 +19,15 @@ from django.test import Client
 from django.urls import reverse
 
 from connectors.base import TokenSet
+from connectors.shopify.auth import callback_hmac
 from connectors.shopify.connector import ShopifyConnector
-from connectors.shopify_auth import callback_hmac
 from integrations.models import AccountClaim, ClaimProof, Integration
 from integrations.oauth.flow import oauth_complete, oauth_initiate
 from integrations.routing import AccountAlreadyClaimed, accounts_claim
 from integrations.services import integration_update
 from tests.connectors.http_fakes import fake_public_dns
 from tests.factories import IntegrationFactory, MembershipFactory, OrganizationFactory
-from tests.webhooks.test_inbound_support import post, shopify_sign
+from tests.webhooks.inbound_support import post, shopify_sign
 from webhooks.models import IncomingWebhook
 
 APP_ID, APP_SECRET = "shopify-app-id-0001", "shopify-app-secret-0002"
@@ -36,15 +36,15 @@ REDIRECT = "https://erp.example.com/oauth/done"
 
 
 @pytest.fixture
-def shopify_app(settings, monkeypatch):
+def shopify_app(settings, monkeypatch, provider_settings):
     """Switchyard's Shopify app, and a shop that grants it a token (no network)."""
-    settings.SHOPIFY_CLIENT_ID, settings.SHOPIFY_CLIENT_SECRET = APP_ID, APP_SECRET
+    provider_settings("shopify", CLIENT_ID=APP_ID, CLIENT_SECRET=APP_SECRET)
     settings.OAUTH_ALLOWED_REDIRECT_URIS = ["https://erp.example.com/oauth/"]
     fake_public_dns(monkeypatch)
     monkeypatch.setattr(ShopifyConnector, "exchange_code",
                         lambda self, code, **kw: TokenSet(access_token=f"shpat_{uuid.uuid4().hex}"))
     monkeypatch.setattr(ShopifyConnector, "account_display_name", lambda self: "Acme RO")
-    monkeypatch.setattr(ShopifyConnector, "register_webhooks", lambda self: [])
+    monkeypatch.setattr(ShopifyConnector, "register_webhooks", lambda self, receive_url: [])
 
 
 def install(organization, shop: str = SHOP, integration: Integration | None = None) -> dict[str, str]:
@@ -125,7 +125,7 @@ def test_several_integrations_naming_an_unclaimed_shop_is_refused_and_logged(db,
     caplog.set_level(logging.WARNING, logger="webhooks.inbound.views")
     assert data_request(client).status_code == 404
     assert not IncomingWebhook.objects.exists()
-    assert any("Shopify webhook refused" in r.getMessage() for r in caplog.records)
+    assert any("shopify webhook refused" in r.getMessage() for r in caplog.records)
 
 
 def test_staff_claim_and_second_claim_refused(db):

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from connectors import registry
-from connectors.base import Capability, Connector, OAuthMeta
+from connectors.base import Connector, OAuthMeta
+from connectors.capabilities import OAuthConnect, ShipmentCreator
 from connectors.sandbox.connector import SandboxConnector
 
 
-class ListedConnector(Connector):
+class ListedConnector(OAuthConnect, ShipmentCreator, Connector):
     key = "fake-listed"
     display_name = "Listed fake"
     integration_type = "shipping"
-    capabilities = frozenset({Capability.SHIPMENTS})
     oauth = OAuthMeta(authorize_url="https://x.example/a", token_url="https://x.example/t", default_scopes=("ship",))
 
 

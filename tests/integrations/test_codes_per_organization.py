@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from integrations.models import Integration
 from tests.factories import IntegrationFactory, OrganizationFactory
-from tests.webhooks.test_inbound_support import SECRET, post, raw_order, shopify_delivery
+from tests.webhooks.inbound_support import SECRET, post, raw_order, shopify_delivery
 from webhooks.models import IncomingWebhook
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from connectors import registry
 from connectors.sandbox.connector import SandboxConnector
-from connectors.shopify_auth import callback_hmac
+from connectors.shopify.auth import callback_hmac
 from integrations.models import Integration, OAuthState
 from sandbox.server import SandboxServer
 from tests.connectors.http_fakes import fake_public_dns

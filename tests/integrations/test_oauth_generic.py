@@ -7,7 +7,7 @@ from django.test import Client
 
 from connectors import registry
 from connectors.errors import ProviderError
-from connectors.oauth2_generic.protocol import token_set
+from connectors.oauth2 import token_set
 from integrations.models import Integration, IntegrationLog, OAuthState
 from tests.factories import IntegrationFactory
 from tests.integrations.oauth_fakes import (

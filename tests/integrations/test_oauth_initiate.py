@@ -24,10 +24,10 @@ GENERIC_CONFIG = {"authorize_url": "https://id.example.com/authorize", "token_ur
 
 
 @pytest.fixture(autouse=True)
-def allowed(settings):
+def allowed(settings, provider_settings):
     settings.OAUTH_ALLOWED_REDIRECT_URIS = ["https://app.example.com/oauth/"]
     settings.PUBLIC_BASE_URL = "https://hub.example.com"
-    settings.SANDBOX_CLIENT_ID, settings.SANDBOX_CLIENT_SECRET = "sandbox-app-id", "sandbox-app-secret"
+    provider_settings("sandbox", CLIENT_ID="sandbox-app-id", CLIENT_SECRET="sandbox-app-secret")
 
 
 @pytest.fixture
@@ -167,8 +167,8 @@ def test_a_generic_integration_without_its_oauth_config_names_the_missing_keys(a
     assert {"config.authorize_url", "config.token_url", "config.pkce"} <= set(error["details"])
 
 
-def test_no_client_credentials_is_refused(admin_api, settings, org):
-    settings.SANDBOX_CLIENT_ID = ""
+def test_no_client_credentials_is_refused(admin_api, provider_settings, org):
+    provider_settings("sandbox", CLIENT_ID="")
     answer = admin_api.post(URL, {"provider": "sandbox", "redirect_uri": REDIRECT}, format="json")
     _refused(answer, "VALIDATION_ERROR", "credentials")
 

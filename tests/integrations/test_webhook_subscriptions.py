@@ -13,11 +13,14 @@ import pytest
 import responses
 from django.test import Client
 
+from connectors import registry
+from connectors.capabilities import WebhookReceiver
 from connectors.oauth2_generic.connector import GenericOAuth2Connector
 from integrations.health import integration_credentials_refused
 from integrations.models import Integration
 from integrations.services import SUBSCRIPTIONS_KEY
-from tests.connectors.test_woocommerce_connector import API, STORE, public_dns, replay, sleeps  # noqa: F401
+from tests.connectors import support
+from tests.connectors.woocommerce_support import API, STORE, replay
 from tests.factories import IntegrationFactory
 from tests.integrations.oauth_fakes import (
     CLIENT_ID,
@@ -33,6 +36,9 @@ from tests.integrations.oauth_fakes import (
 
 URL = "/api/integrations/"
 WOO_TOPICS = 8
+
+
+public_dns, sleeps = support.public_dns, support.sleeps  # the fixtures, re-bound (nothing shadows an import)
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +57,7 @@ def _created_hooks() -> list[dict]:
 
 # ---------------------------------------------------------------- API-key integrations
 @responses.activate
-def test_an_api_key_integration_created_active_subscribes_after_commit(admin_api, public_dns, sleeps,  # noqa: F811
+def test_an_api_key_integration_created_active_subscribes_after_commit(admin_api, public_dns, sleeps,
                                                                        django_capture_on_commit_callbacks):
     replay("POST", f"{API}/webhooks", "webhooks__create")
     with django_capture_on_commit_callbacks(execute=True):
@@ -68,7 +74,7 @@ def test_an_api_key_integration_created_active_subscribes_after_commit(admin_api
 
 
 @responses.activate
-def test_an_inactive_one_subscribes_when_it_is_set_active_and_only_then(admin_api, public_dns, sleeps,  # noqa: F811
+def test_an_inactive_one_subscribes_when_it_is_set_active_and_only_then(admin_api, public_dns, sleeps,
                                                                         django_capture_on_commit_callbacks):
     replay("POST", f"{API}/webhooks", "webhooks__create")
     with django_capture_on_commit_callbacks(execute=True):
@@ -85,7 +91,7 @@ def test_an_inactive_one_subscribes_when_it_is_set_active_and_only_then(admin_ap
 
 
 @responses.activate
-def test_a_refused_subscription_is_recorded_and_never_fails_the_create(admin_api, public_dns, sleeps,  # noqa: F811
+def test_a_refused_subscription_is_recorded_and_never_fails_the_create(admin_api, public_dns, sleeps,
                                                                        django_capture_on_commit_callbacks, settings):
     settings.PROVIDER_MAX_RETRIES = 0
     responses.add("POST", f"{API}/webhooks", status=500, json={"code": "internal_error", "message": "down"})
@@ -100,7 +106,7 @@ def test_a_refused_subscription_is_recorded_and_never_fails_the_create(admin_api
 
 
 @responses.activate
-def test_deleting_an_api_key_integration_removes_its_subscriptions_first(admin_api, org, public_dns, sleeps):  # noqa: F811
+def test_deleting_an_api_key_integration_removes_its_subscriptions_first(admin_api, org, public_dns, sleeps):
     integration = IntegrationFactory(organization=org, provider="woocommerce", code="woo-ro", route_key="woo-ro",
                                      api_endpoint=STORE,
                                      api_key="ck_1", api_secret="cs_1",
@@ -136,26 +142,29 @@ def server(settings):
 
 
 @pytest.fixture
-def hooks(monkeypatch):
+def hooks():
     """What the generic connector's subscription hooks were asked, with the tokens the integration held then."""
     seen: list[tuple[str, str]] = []
     state = {"fail": None}
 
-    def register(self):
-        seen.append(("register", self.integration.access_token))
-        if state["fail"]:
-            raise state["fail"]
-        return ["thing.updated"]
+    class Subscribing(WebhookReceiver, GenericOAuth2Connector):
+        """The generic OAuth connector as a webhook receiver whose subscriptions the test watches."""
 
-    def unregister(self):
-        seen.append(("unregister", self.integration.access_token))
-        if state["fail"]:
-            raise state["fail"]
-        return 1
+        def register_webhooks(self, receive_url):
+            seen.append(("register", self.integration.access_token))
+            if state["fail"]:
+                raise state["fail"]
+            return ["thing.updated"]
 
-    monkeypatch.setattr(GenericOAuth2Connector, "register_webhooks", register)
-    monkeypatch.setattr(GenericOAuth2Connector, "unregister_webhooks", unregister)
-    return seen, state
+        def unregister_webhooks(self, receive_url):
+            seen.append(("unregister", self.integration.access_token))
+            if state["fail"]:
+                raise state["fail"]
+            return 1
+
+    registry.register(Subscribing)  # the same key: the generic provider, as a receiver
+    yield seen, state
+    registry.unregister(Subscribing.key)
 
 
 def _connect(api, org, server) -> tuple[Integration, dict]:

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors import registry
-from connectors.base import Capability, ConnectionResult, Connector, Page
+from connectors.base import ConnectionResult, Connector, Page
+from connectors.capabilities import InventorySource, OrdersSource, ProductsSource
 from connectors.errors import ProviderError, ProviderUnavailable
 
 BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
@@ -45,11 +46,10 @@ class FakeShop:
 SHOP = FakeShop()
 
 
-class FakeConnector(Connector):
+class FakeConnector(OrdersSource, ProductsSource, InventorySource, Connector):
     key = "fakeshop"
     display_name = "Fake shop"
     integration_type = "ecommerce"
-    capabilities = frozenset({Capability.ORDERS, Capability.PRODUCTS, Capability.INVENTORY})
 
     def test_connection(self) -> ConnectionResult:
         if not SHOP.healthy:

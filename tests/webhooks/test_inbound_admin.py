@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import IntegrationFactory, MembershipFactory, OrganizationFactory
-from tests.webhooks.test_inbound_support import (
+from tests.webhooks.inbound_support import (
     SECRET,
     post,
     raw_order,

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import IntegrationFactory, OrganizationFactory
-from tests.webhooks.test_inbound_support import (
+from tests.webhooks.inbound_support import (
     SECRET,
     post,
     raw_order,

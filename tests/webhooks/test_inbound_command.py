@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.factories import IntegrationFactory
-from tests.webhooks.test_inbound_support import (
+from tests.webhooks.inbound_support import (
     SECRET,
     post,
     raw_order,

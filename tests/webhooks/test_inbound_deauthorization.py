@@ -12,9 +12,9 @@ import pytest
 import responses
 
 from integrations.models import Integration
-from tests.connectors import test_ebay_webhooks as ebay
-from tests.connectors import test_tiktok_shop_webhooks as tiktok
-from tests.connectors.test_ebay_webhooks import ebay_keys, private_key  # noqa: F401
+from tests.connectors import ebay_support as ebay
+from tests.connectors import support
+from tests.connectors import tiktok_shop_support as tiktok
 from tests.integrations.oauth_fakes import published, subscribe_all
 from webhooks.inbound.processing import webhook_process
 from webhooks.inbound.services import webhook_receive
@@ -23,14 +23,9 @@ from webhooks.models import IncomingWebhook
 SHOP_ID = "7495609155379300001"  # the fixture's shop
 
 
-@pytest.fixture
-def tiktok_shop(db, monkeypatch):
-    yield from tiktok.integration.__wrapped__(db, monkeypatch)
-
-
-@pytest.fixture
-def ebay_seller(db, monkeypatch):
-    yield from ebay.integration.__wrapped__(db, monkeypatch)
+# The shared fixtures, re-bound (not imported by name, so nothing shadows an import).
+tiktok_shop, ebay_seller, private_key, ebay_keys = tiktok.shop, ebay.seller, ebay.private_key, ebay.ebay_keys
+public_dns, sleeps = support.public_dns, support.sleeps
 
 
 def _received(integration, body: bytes, headers: dict) -> IncomingWebhook:
@@ -83,7 +78,7 @@ def _revocation(username: str, user_id: str) -> bytes:
 
 
 @responses.activate
-def test_ebay_revocation_of_this_seller_disconnects(ebay_seller, private_key, ebay_keys):  # noqa: F811
+def test_ebay_revocation_of_this_seller_disconnects(ebay_seller, private_key, ebay_keys):
     ebay_seller.config = {"ebay_username": "acme_seller"}
     ebay_seller.save()
     body = _revocation("acme_seller", "u1Acme")
@@ -95,7 +90,7 @@ def test_ebay_revocation_of_this_seller_disconnects(ebay_seller, private_key, eb
 
 
 @responses.activate
-def test_ebay_revocation_of_another_seller_is_ignored(ebay_seller, private_key, ebay_keys):  # noqa: F811
+def test_ebay_revocation_of_another_seller_is_ignored(ebay_seller, private_key, ebay_keys):
     ebay_seller.config = {"ebay_username": "acme_seller"}
     ebay_seller.save()
     body = _revocation("someone_else", "u2Other")

@@ -10,7 +10,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from commerce.models import ExternalRef, Order
-from tests.webhooks.test_inbound_support import (
+from tests.webhooks.inbound_support import (
     post,
     raw_order,
     receive_url,
@@ -178,7 +178,7 @@ def test_secrets_are_scrubbed_from_recorded_errors(client, shop, nudges):
 
 
 def test_a_failed_webhook_reaches_subscribed_endpoints(client, shop, nudges):
-    from tests.webhooks.test_outbound_support import make_endpoint
+    from tests.webhooks.outbound_support import make_endpoint
 
     with mock.patch("connectors.outbound.resolve", return_value=[__import__("ipaddress").ip_address("93.184.216.34")]):
         make_endpoint(shop.organization, "https://hooks.example.com/in", events=["webhook.failed"])

@@ -12,19 +12,22 @@ from kombu.exceptions import OperationalError as BrokerDown
 
 from config.errors import ValidationError
 from connectors import registry
-from connectors.base import Connector, ProviderAccount
+from connectors.base import Connector
+from connectors.capabilities import WebhookReceiver
+from connectors.stripe import webhooks as stripe_webhooks
 from integrations.models import ClaimProof, IntegrationLog
 from integrations.routing import accounts_claim
+from tests.connectors.support import hmac_hex
 from tests.factories import IntegrationFactory, OrganizationFactory
-from tests.webhooks.test_inbound_support import (
+from tests.webhooks.inbound_support import (
     SECRET,
     SHOP_DOMAIN,
+    meta_integration,
     post,
     raw_order,
     receive_url,
     shopify_delivery,
 )
-from webhooks.inbound import verifiers
 from webhooks.models import IncomingWebhook, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
@@ -175,7 +178,7 @@ def test_a_signed_json_body_the_connector_cannot_read_is_stored_failed(client, s
 
 
 def test_a_failed_webhook_at_receipt_is_published_as_webhook_failed(client, shop, nudges):
-    from tests.webhooks.test_outbound_support import make_endpoint
+    from tests.webhooks.outbound_support import make_endpoint
 
     with mock.patch("connectors.outbound.resolve", return_value=[__import__("ipaddress").ip_address("93.184.216.34")]):
         make_endpoint(shop.organization, "https://hooks.example.com/in", events=["webhook.failed"])
@@ -257,34 +260,8 @@ def test_shopify_endpoint_unknown_domain_is_404_and_bad_signature_401(client, cl
 # ---------------------------------------------------------------- Meta
 
 
-class MetaConnector(Connector):
-    key = "test-meta"
-    display_name = "Test Meta"
-    integration_type = "advertising"
-    webhook_scheme = "meta"
-    routed_account_kinds = ("meta.page", "meta.ad_account")
-
-    def routed_accounts(self):
-        config = self.integration.config or {}
-        return [*(ProviderAccount("meta.page", str(i)) for i in config.get("pages") or []),
-                *(ProviderAccount("meta.ad_account", str(i)) for i in config.get("ad_accounts") or [])]
-
-
-def meta_integration(**fields):
-    integration = IntegrationFactory(provider="test-meta", **fields)
-    accounts_claim(integration=integration, proof=ClaimProof.STAFF)
-    return integration
-
-
-@pytest.fixture
-def meta_connector():
-    registry.register(MetaConnector)
-    yield MetaConnector
-    registry.unregister(MetaConnector.key)
-
-
 def _meta_post(client, body: bytes, secret: str):
-    signature = f"sha256={verifiers.hmac_sha256(secret, body).hex()}"
+    signature = f"sha256={hmac_hex(secret, body)}"
     return post(client, "/api/webhooks/meta/", body, {"X-Hub-Signature-256": signature})
 
 
@@ -339,11 +316,11 @@ def test_meta_without_any_meta_integration_is_404(client):
 # ---------------------------------------------------------------- a scheme-only connector (Stripe)
 
 
-class StripeLikeConnector(Connector):
+class StripeLikeConnector(WebhookReceiver, Connector):
     key = "test-stripe"
     display_name = "Test Stripe"
     integration_type = "payment_gateway"
-    webhook_scheme = "stripe"
+    webhook_scheme = stripe_webhooks.SCHEME
 
 
 def test_a_connector_naming_a_scheme_gets_that_verifier_and_event_ids(client, nudges):
@@ -363,3 +340,11 @@ def test_a_connector_naming_a_scheme_gets_that_verifier_and_event_ids(client, nu
         assert post(client, receive_url(integration.route_key), body, {"Stripe-Signature": old}).status_code == 401
     finally:
         registry.unregister(StripeLikeConnector.key)
+
+
+def test_app_level_addresses_answer_other_methods_405_with_what_they_allow(client):
+    shopify = client.get("/api/webhooks/shopify/")
+    assert shopify.status_code == 405 and shopify["Allow"] == "POST"
+    meta = client.put("/api/webhooks/meta/", b"{}", content_type="application/json")
+    assert meta.status_code == 405 and meta["Allow"] == "GET, POST"
+    assert not IncomingWebhook.objects.exists()

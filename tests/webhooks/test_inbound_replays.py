@@ -10,7 +10,7 @@ import time_machine
 from django.utils import timezone
 
 from tests.factories import IntegrationFactory
-from tests.webhooks.test_inbound_support import SECRET, post, raw_order, receive_url, shopify_delivery
+from tests.webhooks.inbound_support import SECRET, post, raw_order, receive_url, shopify_delivery
 from webhooks.models import IncomingWebhook
 
 pytestmark = pytest.mark.django_db
@@ -60,8 +60,8 @@ def test_the_same_body_under_another_topic_is_another_event(client, shopify, nud
     assert IncomingWebhook.objects.count() == 2
 
 
-def test_after_the_replay_window_the_same_body_is_stored_again(client, shopify, nudges, settings):
-    settings.WEBHOOK_SHOPIFY_REPLAY_WINDOW_HOURS = 48
+def test_after_the_replay_window_the_same_body_is_stored_again(client, shopify, nudges, provider_settings):
+    provider_settings("shopify", REPLAY_WINDOW_HOURS="48")
     body, headers = shopify_delivery(raw_order())
     assert post(client, receive_url(shopify.route_key), body, headers).status_code == 202
     with time_machine.travel(timezone.now() + timedelta(hours=49)):

@@ -11,23 +11,27 @@ from decimal import Decimal
 
 from commerce.models import ChannelLocation, ExternalRef, Product, StockLevel
 from integrations.models import Integration
-from tests.connectors.test_shopify_connector import fixture, integration, sleeps  # noqa: F401
+from tests.connectors import shopify_support, support
+from tests.connectors.shopify_support import CLIENT_SECRET as SECRET
+from tests.connectors.shopify_support import fixture
 from tests.integrations.oauth_fakes import published, subscribe_all
-from tests.webhooks.test_inbound_support import nudges, post, receive_url, shopify_delivery  # noqa: F401
+from tests.webhooks.inbound_support import post, receive_url, shopify_delivery
 from webhooks.inbound.processing import webhook_process
 from webhooks.models import IncomingWebhook
 
-SECRET = "shpss_fixture_client_secret_0001"  # the integration fixture's api_secret, Shopify's signing key
 SKUS = ["TSH-BLU-L", "TSH-BLU-M", "TSH-BLU-XL"]
 
+# The shared fixtures, re-bound (not imported by name, so nothing shadows an import).
+integration, sleeps, public_dns = shopify_support.integration, support.sleeps, support.public_dns
 
-def _deliver(client, integration, body: bytes, headers: dict):  # noqa: F811
+
+def _deliver(client, integration, body: bytes, headers: dict):
     response = post(client, receive_url(integration.route_key), body, headers)
     assert response.status_code in (200, 202), response.content
     return response
 
 
-def _products_update(client, integration, *, webhook_id: str | None = None):  # noqa: F811
+def _products_update(client, integration, *, webhook_id: str | None = None):
     recorded = fixture("webhooks__products_update")
     headers = {k: v for k, v in recorded["headers"].items() if k != "Content-Type"}
     if webhook_id:  # the same change, delivered again under another delivery id (a second subscription)
@@ -46,7 +50,7 @@ def _level(available: int, updated_at: str, *, item: int = 47100000011, webhook_
                             domain="acme-ro.myshopify.com")
 
 
-def test_a_product_webhook_lands_in_commerce_once_however_often_it_is_delivered(client, integration, nudges):  # noqa: F811
+def test_a_product_webhook_lands_in_commerce_once_however_often_it_is_delivered(client, integration, nudges):
     first = _products_update(client, integration)
     assert first.status_code == 202
     assert _process(first) == "completed"
@@ -64,7 +68,7 @@ def test_a_product_webhook_lands_in_commerce_once_however_often_it_is_delivered(
     assert ExternalRef.objects.filter(integration=integration, resource_type="product").count() == 1
 
 
-def test_a_stock_level_webhook_sets_on_hand_once(client, integration, nudges):  # noqa: F811
+def test_a_stock_level_webhook_sets_on_hand_once(client, integration, nudges):
     ChannelLocation.objects.create(organization=integration.organization, integration=integration,
                                    external_id="72000001", erp_location="warehouse-ro")
     assert _process(_products_update(client, integration)) == "completed"
@@ -85,7 +89,7 @@ def test_a_stock_level_webhook_sets_on_hand_once(client, integration, nudges):  
     assert list(StockLevel.objects.values_list("on_hand", flat=True)) == [9]
 
 
-def test_a_stock_level_before_its_product_is_retried_not_failed(client, integration, nudges):  # noqa: F811
+def test_a_stock_level_before_its_product_is_retried_not_failed(client, integration, nudges):
     body, headers = _level(3, "2024-03-06T10:00:00+02:00", item=47100000099)
     response = _deliver(client, integration, body, headers)
     assert _process(response) == "pending"  # retried with backoff: the product webhook may still be on its way
@@ -95,7 +99,7 @@ def test_a_stock_level_before_its_product_is_retried_not_failed(client, integrat
     assert not StockLevel.objects.exists()
 
 
-def test_product_and_stock_webhooks_of_a_connector_without_the_capability_are_ignored(client, integration, nudges,  # noqa: F811
+def test_product_and_stock_webhooks_of_a_connector_without_the_capability_are_ignored(client, integration, nudges,
                                                                                     monkeypatch):
     from connectors.shopify.connector import ShopifyConnector
 
@@ -104,7 +108,7 @@ def test_product_and_stock_webhooks_of_a_connector_without_the_capability_are_ig
     assert not Product.objects.exists()
 
 
-def test_app_uninstalled_disconnects_the_integration_once_without_calling_shopify(client, integration, nudges):  # noqa: F811
+def test_app_uninstalled_disconnects_the_integration_once_without_calling_shopify(client, integration, nudges):
     Integration.objects.filter(pk=integration.pk).update(refresh_token="shprt_RRRR2222", scope=["read_orders"])
     subscribe_all(integration.organization)
     shop = {"id": 690933842, "name": "Acme RO", "domain": "acme.ro", "myshopify_domain": "acme-ro.myshopify.com"}
@@ -130,7 +134,7 @@ def test_app_uninstalled_disconnects_the_integration_once_without_calling_shopif
     assert json.loads(bytes(IncomingWebhook.objects.get(external_id="uninstall-1").body))["id"] == 690933842
 
 
-def test_a_stock_level_at_an_unmapped_location_is_recorded_and_sets_nothing(client, integration, nudges):  # noqa: F811
+def test_a_stock_level_at_an_unmapped_location_is_recorded_and_sets_nothing(client, integration, nudges):
     assert _process(_products_update(client, integration)) == "completed"
     body, headers = _level(9, "2024-03-06T10:00:00+02:00", webhook_id="level-unmapped")
     webhook = _deliver(client, integration, body, headers)

@@ -117,7 +117,7 @@ def test_a_webhook_whose_worker_is_sigkilled_ends_completed_once(transactional_d
     from commerce.models import Order
     from connectors import registry
     from tests.factories import IntegrationFactory
-    from tests.webhooks.test_inbound_support import SECRET, post, raw_order, receive_url, shopify_delivery
+    from tests.webhooks.inbound_support import SECRET, post, raw_order, receive_url, shopify_delivery
     from webhooks.inbound.tasks import sweep_incoming_webhooks
     from webhooks.models import IncomingWebhook
 

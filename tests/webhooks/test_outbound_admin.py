@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import MembershipFactory
-from tests.webhooks.test_outbound_support import make_endpoint
+from tests.webhooks.outbound_support import make_endpoint
 from webhooks.events import publish
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 

@@ -11,7 +11,7 @@ import time_machine
 from django.utils import timezone
 
 from tests.factories import IntegrationFactory
-from tests.webhooks.test_outbound_support import make_endpoint
+from tests.webhooks.outbound_support import make_endpoint
 from webhooks.events import publish
 from webhooks.models import DeliveryStatus, IdempotencyKey, WebhookDelivery, WebhookEndpoint
 

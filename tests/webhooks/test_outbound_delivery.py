@@ -11,7 +11,7 @@ from django.core import mail
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.factories import IntegrationFactory, MembershipFactory, UserFactory
-from tests.webhooks.test_outbound_support import Receiver, free_port, make_endpoint
+from tests.webhooks.outbound_support import Receiver, free_port, make_endpoint
 from webhooks.events import publish
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookNotice
 from webhooks.outbound.dispatcher import dispatch_due
@@ -159,7 +159,7 @@ def test_retry_after_is_honoured_on_429_and_503(org, status, retry_after, wait):
 
 
 def test_a_hung_receiver_times_out_and_is_retried(org, settings):
-    from tests.webhooks.test_outbound_support import HANG
+    from tests.webhooks.outbound_support import HANG
 
     settings.WEBHOOK_DELIVERY_TIMEOUT = 0.5
     with Receiver(HANG) as receiver:

@@ -13,7 +13,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from tests.factories import OrganizationFactory
-from tests.webhooks.test_outbound_support import HANG, Receiver, make_endpoint
+from tests.webhooks.outbound_support import HANG, Receiver, make_endpoint
 from webhooks.events import publish
 from webhooks.models import DeliveryStatus, WebhookDelivery
 from webhooks.outbound.delivery import lease_seconds

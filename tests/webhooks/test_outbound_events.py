@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 
 from tests.factories import IntegrationFactory, OrganizationFactory
-from tests.webhooks.test_outbound_support import make_endpoint
+from tests.webhooks.outbound_support import make_endpoint
 from webhooks.events import CATALOG, event_catalog, publish
 from webhooks.models import DeliveryStatus, WebhookDelivery
 from webhooks.outbound.endpoints import endpoint_update

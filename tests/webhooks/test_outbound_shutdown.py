@@ -30,7 +30,7 @@ from webhooks.models import DeliveryStatus, WebhookDelivery
 from webhooks.outbound.dispatcher import dispatch_due
 from webhooks.tasks import dispatch_due_deliveries
 
-from .test_outbound_support import Receiver, make_endpoint
+from .outbound_support import Receiver, make_endpoint
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.celery_worker]
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from connectors.outbound import GuardedHTTPAdapter, UnsafeAddress
-from tests.webhooks.test_outbound_support import Receiver, make_endpoint
+from tests.webhooks.outbound_support import Receiver, make_endpoint
 from webhooks.events import publish
 from webhooks.models import DeliveryStatus, WebhookEndpoint
 from webhooks.outbound.dispatcher import dispatch_due

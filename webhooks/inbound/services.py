@@ -8,21 +8,22 @@ sent after commit as a nudge; if the broker is down the error is logged and the
 answer is still 202 — the sweeper finds the row. A redelivery of a provider
 event id already stored hits the (integration, external_id) unique constraint,
 so concurrent identical posts end with one row, and each gets that row's id.
-Where the event id is not signed (Shopify), a delivery whose scheme fingerprint
-(schemes.py) was stored within WEBHOOK_SHOPIFY_REPLAY_WINDOW_HOURS is that
-delivery again, whatever id it carries: the check and the insert run under a
-transaction-scoped lock on the fingerprint (PostgreSQL), so two racing replays
-also end with one row.
+Where the event id is not signed, a delivery whose fingerprint (the connector's
+`webhook_fingerprint`, connectors/schemes.py) was stored within the connector's
+`webhook_replay_window()` is that delivery again, whatever id it carries: the
+check and the insert run under a transaction-scoped lock on the fingerprint
+(PostgreSQL), so two racing replays also end with one row.
 
 Processing (processing.py) claims the row with a lease and runs the handler in one transaction with
 the row's final status, so a crash commits neither; see that module for the
 exactly-once argument.
 
-Where the pieces live: the verifier comes from the integration's connector
-(`connector.verify_webhook` when the connector overrides it, else the scheme
-named by `connector.webhook_scheme`, see schemes.py); the secret is the
-integration's encrypted `webhook_secret`; a generic HMAC integration reads its
-header/encoding/prefix from `config["webhook"]`.
+Where the pieces live: everything provider-specific is asked of the
+integration's connector, a `WebhookReceiver` (connectors/capabilities.py):
+verify, identify, parse, fingerprint, the signature to record, the handshake.
+Its defaults follow the scheme it declares (connectors/schemes.py, or its own
+in `connectors/<provider>/webhooks.py`); the secret is the integration's
+encrypted `webhook_secret`. A connector that is no receiver verifies nothing.
 """
 
 from __future__ import annotations
@@ -38,19 +39,18 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from config.broker import nudge
 from config.errors import ApplicationError, InvalidSignature
 from connectors import registry
 from connectors.base import Connector
+from connectors.capabilities import WebhookReceiver
 from connectors.redaction import Redactor
 from integrations.models import Integration, IntegrationLog, LogDirection
 from integrations.payloads import integration_summary
+from integrations.selectors import integration_receive_url
 from webhooks.models import IncomingStatus, IncomingWebhook
-
-from . import schemes
 
 logger = logging.getLogger(__name__)
 
@@ -65,51 +65,9 @@ class Receipt:
     created: bool
 
 
-def receive_url(integration: Integration) -> str:
-    """Where providers deliver an integration's webhooks: PUBLIC_BASE_URL + `/api/webhooks/receive/<route_key>/`.
-
-    What a connector's `register_webhooks` subscribes (and eBay's challenge hashes), so it must be the
-    address exactly as the provider calls it: behind a proxy, PUBLIC_BASE_URL is the public origin. The route
-    key, not the code: codes are unique only within an organization.
-    """
-    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("webhook-receive",
-                                                          kwargs={"route_key": integration.route_key})
-
-
-# ---------------------------------------------------------------- verifying
-
-
-def _overrides(connector: Connector, method: str) -> bool:
-    return getattr(type(connector), method) is not getattr(Connector, method)
-
-
-def integration_webhook_options(integration: Integration) -> Mapping[str, Any]:
-    options = (integration.config or {}).get("webhook")
-    return options if isinstance(options, Mapping) else {}
-
-
-def webhook_verify(connector: Connector, headers: Mapping[str, str], body: bytes) -> bool:
-    """Whether the delivery is signed by the integration: the connector's own check, else its scheme's.
-
-    A connector with neither cannot receive webhooks: nothing it is sent verifies.
-    """
-    if _overrides(connector, "verify_webhook"):
-        return bool(connector.verify_webhook(headers, body))
-    scheme = schemes.get(connector.webhook_scheme)
-    if scheme is None:
-        return False
-    integration = connector.integration
-    return scheme.check(headers, body, [integration.webhook_secret], integration_webhook_options(integration),
-                        tolerance=settings.WEBHOOK_SIGNATURE_TOLERANCE_SECONDS)
-
-
-def _signature(connector: Connector, headers: Mapping[str, str]) -> str:
-    """The signature as sent, for the record: the scheme's header, else the first known signature header present."""
-    options = integration_webhook_options(connector.integration)
-    scheme = schemes.get(connector.webhook_scheme)
-    candidates = [scheme] if scheme else []
-    candidates += [s for s in schemes.SCHEMES.values() if s is not scheme]
-    return next((value for value in (s.signature(headers, options) for s in candidates) if value), "")
+def _receiver(integration: Integration) -> WebhookReceiver | None:
+    connector = registry.connector_for(integration)
+    return connector if isinstance(connector, WebhookReceiver) else None
 
 
 def _log_rejection(integration: Integration, *, path: str, headers: Mapping[str, str], body_size: int,
@@ -128,42 +86,35 @@ def _log_rejection(integration: Integration, *, path: str, headers: Mapping[str,
 
 def webhook_handshake(connector: Connector, *, method: str, headers: Mapping[str, str], query: Mapping[str, str],
                       body: bytes) -> tuple[int, Any] | None:
-    """A provider's check of its receive URL (eBay's challenge, WooCommerce's ping, Meta's hub.challenge).
+    """A provider's check of its receive URL (a challenge, a creation ping), asked of the connector.
 
-    Asked before any signature check; it stores nothing. The connector's `webhook_handshake`, else its scheme's
-    (schemes.py). None: no handshake, the request is a delivery (or refused). The answer is (HTTP status,
-    body): a str body is sent as text/plain, anything else as JSON.
+    Asked before any signature check; it stores nothing. None: no handshake, the request is a delivery (or
+    refused). The answer is (HTTP status, body): a str body is sent as text/plain, anything else as JSON.
     """
-    answer = connector.webhook_handshake(method, headers, query, body)
-    scheme = schemes.get(connector.webhook_scheme)
-    if answer is None and scheme is not None and scheme.handshake is not None:
-        answer = scheme.handshake(method, headers, query, body, connector.integration)
-    return answer
+    if not isinstance(connector, WebhookReceiver):
+        return None
+    return connector.webhook_handshake(method, headers, query, body,
+                                       receive_url=integration_receive_url(connector.integration))
 
 
 # ---------------------------------------------------------------- identifying
 
 
-def _identify(connector: Connector, headers: Mapping[str, str], body: bytes) -> tuple[str, str, str]:
+def _identify(connector: WebhookReceiver, headers: Mapping[str, str], body: bytes) -> tuple[str, str, str]:
     """(event type, provider event id, failure reason): a signed body we cannot read is stored, marked failed."""
     try:
         payload = json.loads(body)
     except ValueError as exc:
         return "", "", f"The body is not valid JSON: {exc}"
-    scheme = schemes.get(connector.webhook_scheme)
-    event_type, external_id = "", ""
-    if scheme is not None:
-        event_type, external_id = scheme.identify(headers, body, payload,
-                                                  integration_webhook_options(connector.integration))
-    if _overrides(connector, "parse_webhook"):
-        try:
-            events = connector.parse_webhook(headers, body)
-        except (ApplicationError, ValueError) as exc:
-            return event_type, external_id, str(getattr(exc, "message", exc))
-        if events:
-            event_type = events[0].event_type
-            if len(events) == 1 or len({e.external_id for e in events}) == 1:
-                external_id = events[0].external_id
+    event_type, external_id = connector.identify_webhook(headers, body, payload)
+    try:
+        events = connector.parse_webhook(headers, body)
+    except (ApplicationError, ValueError) as exc:
+        return event_type, external_id, str(getattr(exc, "message", exc))
+    if events:
+        event_type = events[0].event_type
+        if len(events) == 1 or len({e.external_id for e in events}) == 1:
+            external_id = events[0].external_id
     return event_type, external_id, ""
 
 
@@ -184,8 +135,8 @@ def webhook_receive(
     tried in order, never chosen among by guessing. Raises InvalidSignature (after logging it against the
     first candidate).
     """
-    verified = [(i, c) for i, c in ((i, registry.connector_for(i)) for i in integrations)
-                if webhook_verify(c, headers, body)]
+    verified = [(i, c) for i, c in ((i, _receiver(i)) for i in integrations)
+                if c is not None and c.verify_webhook(headers, body)]
     if not verified:
         reason = "The signature is missing or does not match."
         _log_rejection(integrations[0], path=path, headers=headers, body_size=len(body), remote_ip=remote_ip,
@@ -195,27 +146,22 @@ def webhook_receive(
     return _store(integration, connector, headers=headers, body=body, remote_ip=remote_ip)
 
 
-def _fingerprint(connector: Connector, headers: Mapping[str, str], body: bytes) -> str:
-    scheme = schemes.get(connector.webhook_scheme)
-    return scheme.fingerprint(headers, body) if scheme is not None and scheme.fingerprint is not None else ""
-
-
-def _earlier_delivery(integration: Integration, fingerprint: str, now) -> IncomingWebhook | None:
+def _earlier_delivery(integration: Integration, fingerprint: str, window: timedelta, now) -> IncomingWebhook | None:
     """The row of the same signed delivery within the replay window, under a lock held until commit."""
     if connection.vendor == "postgresql":
         key = int.from_bytes(hashlib.sha256(f"{integration.pk}:{fingerprint}".encode()).digest()[:8], "big",
                              signed=True)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-    since = now - timedelta(hours=settings.WEBHOOK_SHOPIFY_REPLAY_WINDOW_HOURS)
-    return (IncomingWebhook.objects.filter(integration=integration, fingerprint=fingerprint, received_at__gte=since)
+    return (IncomingWebhook.objects.filter(integration=integration, fingerprint=fingerprint,
+                                           received_at__gte=now - window)
             .order_by("received_at", "pk").first())
 
 
-def _store(integration: Integration, connector: Connector, *, headers: Mapping[str, str], body: bytes,
+def _store(integration: Integration, connector: WebhookReceiver, *, headers: Mapping[str, str], body: bytes,
            remote_ip: str | None) -> Receipt:
     event_type, external_id, failure = _identify(connector, headers, body)
-    fingerprint = _fingerprint(connector, headers, body)
+    fingerprint = connector.webhook_fingerprint(headers, body)
     now = timezone.now()
     webhook = IncomingWebhook(
         integration=integration, organization_id=integration.organization_id, event_type=event_type[:128],
@@ -224,12 +170,13 @@ def _store(integration: Integration, connector: Connector, *, headers: Mapping[s
         status=IncomingStatus.FAILED if failure else IncomingStatus.PENDING,
         max_retries=settings.WEBHOOK_INCOMING_MAX_RETRIES, next_attempt_at=None if failure else now,
         processed_at=now if failure else None, error_message=failure[:ERROR_LIMIT],
-        signature=_signature(connector, headers), signature_verified=True, fingerprint=fingerprint,
+        signature=connector.webhook_signature(headers)[:512], signature_verified=True, fingerprint=fingerprint,
         received_at=now,
     )
     try:
         with transaction.atomic():
-            earlier = _earlier_delivery(integration, fingerprint, now) if fingerprint else None
+            earlier = (_earlier_delivery(integration, fingerprint, connector.webhook_replay_window(), now)
+                       if fingerprint else None)
             if earlier is not None:
                 return Receipt(earlier, created=False)
             webhook.save(force_insert=True)

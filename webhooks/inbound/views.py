@@ -1,39 +1,38 @@
-"""The receive endpoints providers call: plain Django views, no session, no CSRF, no DRF parsing.
+"""The one receive view providers call: a plain Django view, no session, no CSRF, no DRF parsing.
 
-They read the raw body themselves, refusing it by its Content-Length before
-reading when it is over WEBHOOK_MAX_BODY_BYTES (and never reading more than one
-byte past the cap), because a signature is over the exact bytes and a parser
-must not see a body we have not verified. Errors are the one envelope; a
-database that cannot store the webhook is a 503 so that the provider retries.
+It reads the raw body itself, refusing it by its Content-Length before reading
+when it is over WEBHOOK_MAX_BODY_BYTES (and never reading more than one byte
+past the cap), because a signature is over the exact bytes and a parser must
+not see a body we have not verified. Errors are the one envelope; a database
+that cannot store the webhook is a 503 so that the provider retries.
+
+Two kinds of address reach it (urls.py), and everything provider-specific is
+asked of the connector (webhooks/inbound/services.py):
 
 - `/api/webhooks/receive/<route_key>/`: the integration by its route key (unique
   across organizations; an integration older than per-organization codes has its
-  code as route key, so its old URL still works). A provider's
-  handshake (eBay's `GET ?challenge_code=`, WooCommerce's unsigned
-  `webhook_id=N` ping, Meta's hub.challenge) is answered first, through
-  services.webhook_handshake, before any signature check and storing nothing;
-  anything else but a POST delivery is 405.
-- `POST /api/webhooks/shopify/`: the one integration that claimed the shop of
-  `X-Shopify-Shop-Domain` (integrations/routing.py: a completed OAuth install or
-  a superuser), verified with that integration's secret only. Integrations that
-  merely name the shop in their config get nothing.
-- `GET /api/webhooks/meta/`: Meta's subscription check, the same handshake
-  asked of every integration whose connector uses the `meta` scheme: answers
-  `hub.challenge` when `hub.verify_token` equals the `verify_token` in one's
-  credentials (encrypted), else 403.
-  `POST /api/webhooks/meta/`: the one integration that claimed the entries'
-  ids (pages, ad accounts: the kinds the meta-scheme connectors declare).
+  code as route key, so its old URL still works). A provider's handshake (a
+  challenge, a creation ping) is answered first, before any signature check and
+  storing nothing; anything else but a POST delivery is 405.
+- `/api/webhooks/<app route>/`: an app-level address some schemes declare
+  (connectors/schemes.py `AppRoute`: a provider that sends every account's
+  deliveries of one app to one URL). A POST goes to the one integration that
+  claimed the account the delivery names (integrations/routing.py: a completed
+  OAuth install or a superuser), among the registered connectors whose scheme
+  has that route, and is verified with that integration's secret only;
+  integrations that merely name the account in their config get nothing. A
+  GET is the scheme's handshake, asked of every such integration (403
+  INVALID_VERIFY_TOKEN when none answers); any other method is 405.
 
 Routing never guesses. An account nobody claimed is 404 INTEGRATION_NOT_FOUND,
-and a Meta batch whose entries belong to several integrations is 409
+and a delivery whose accounts belong to several integrations is 409
 WEBHOOK_ROUTE_AMBIGUOUS: nothing stored, a warning logged, and the provider
-retries (Shopify for 4 hours), so a shop claimed meanwhile still gets it.
+retries, so an account claimed meanwhile still gets it.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable
 
@@ -41,14 +40,16 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 
 from config.errors import ApplicationError, IntegrationNotFound, PayloadTooLarge, ValidationError, error_body
 from connectors import registry
+from connectors.capabilities import WebhookReceiver
+from connectors.schemes import AppRoute
 from integrations.models import Integration
 from integrations.routing import account_owners
 
 from .errors import InvalidVerifyToken, WebhookMethodNotAllowed, WebhookRouteAmbiguous, WebhookStoreUnavailable
+from .routes import app_routes, route_connectors, route_has_handshake
 from .services import Receipt, webhook_handshake, webhook_receive
 
 logger = logging.getLogger(__name__)
@@ -105,12 +106,10 @@ def _accepted(receipt: Receipt) -> JsonResponse:
     return JsonResponse(body, status=202 if receipt.created else 200)
 
 
-def _receive(request: HttpRequest, integrations: list[Integration], body: bytes | None = None,
-             **kwargs) -> JsonResponse:
-    body = read_body(request) if body is None else body
+def _receive(request: HttpRequest, integrations: list[Integration], body: bytes) -> JsonResponse:
     receipt = webhook_receive(
         integrations=integrations, headers=dict(request.headers), body=body,
-        remote_ip=request.META.get("REMOTE_ADDR") or None, path=request.path, **kwargs,
+        remote_ip=request.META.get("REMOTE_ADDR") or None, path=request.path,
     )
     return _accepted(receipt)
 
@@ -126,8 +125,51 @@ def _handshake(request: HttpRequest, integration: Integration, body: bytes) -> H
     return JsonResponse(payload, status=status, safe=False)
 
 
+def _integrations_of(connectors: list[type[WebhookReceiver]]) -> list[Integration]:
+    providers = [cls.key for cls in connectors]
+    return list(Integration.objects.filter(provider__in=providers).order_by("pk")) if providers else []
+
+
+def _routed(request: HttpRequest, route: str, kinds: tuple[str, ...], account_ids: set[str]) -> Integration:
+    """The one integration that claimed the accounts; refused (and logged, never stored) when none or several."""
+    owners = account_owners(kinds, account_ids)
+    if len(owners) == 1:
+        return owners[0]
+    accounts = ", ".join(sorted(account_ids))[:300] or "(none named)"
+    if not owners:
+        logger.warning("%s webhook refused: no integration claimed %s (remote %s)", route, accounts,
+                       request.META.get("REMOTE_ADDR"))
+        raise IntegrationNotFound(NO_INTEGRATION)
+    logger.warning("%s webhook refused: %s are claimed by %d integrations (%s); not stored", route, accounts,
+                   len(owners), ", ".join(str(o.pk) for o in owners))
+    raise WebhookRouteAmbiguous()
+
+
+def _app_level(request: HttpRequest, route: AppRoute, body: bytes) -> list[Integration] | HttpResponse:
+    """The integration a POST at an app-level address is for, or the answer to anything else."""
+    connectors = route_connectors(route.name)
+    if request.method != "POST":
+        handshakes = route_has_handshake(route.name)
+        if request.method != "GET" or not handshakes:
+            raise WebhookMethodNotAllowed(details={"allowed": ["GET", "POST"] if handshakes else ["POST"]})
+        answered = next((a for a in (_handshake(request, i, body) for i in _integrations_of(connectors))
+                         if a is not None), None)
+        if answered is None:
+            raise InvalidVerifyToken()
+        return answered
+    kinds = tuple(sorted({kind for cls in connectors for kind in cls.routed_account_kinds}))
+    return [_routed(request, route.name, kinds, route.accounts(dict(request.headers), body))]
+
+
 @webhook_endpoint
-def receive(request: HttpRequest, route_key: str) -> HttpResponse:
+def receive(request: HttpRequest, route_key: str = "", app_route: str = "") -> HttpResponse:
+    """A delivery (or a handshake) at an integration's own address (`route_key`) or an app-level one."""
+    if app_route:
+        body = read_body(request)
+        routed = _app_level(request, app_routes()[app_route], body)
+        if isinstance(routed, HttpResponse):
+            return routed
+        return _receive(request, routed, body)
     integration = Integration.objects.filter(route_key=route_key).first()
     if integration is None or not registry.is_registered(integration.provider):
         raise IntegrationNotFound(NO_INTEGRATION)
@@ -137,59 +179,4 @@ def receive(request: HttpRequest, route_key: str) -> HttpResponse:
         return answered
     if request.method != "POST":
         raise WebhookMethodNotAllowed(details={"allowed": ["POST"]})
-    return _receive(request, [integration], body=body)
-
-
-def _routed(request: HttpRequest, where: str, kinds: tuple[str, ...], account_ids: set[str]) -> Integration:
-    """The one integration that claimed the accounts; refused (and logged, never stored) when none or several."""
-    owners = account_owners(kinds, account_ids)
-    if len(owners) == 1:
-        return owners[0]
-    accounts = ", ".join(sorted(account_ids))[:300] or "(none named)"
-    if not owners:
-        logger.warning("%s webhook refused: no integration claimed %s (remote %s)", where, accounts,
-                       request.META.get("REMOTE_ADDR"))
-        raise IntegrationNotFound(NO_INTEGRATION)
-    logger.warning("%s webhook refused: %s are claimed by %d integrations (%s); not stored", where, accounts,
-                   len(owners), ", ".join(str(o.pk) for o in owners))
-    raise WebhookRouteAmbiguous()
-
-
-@webhook_endpoint
-@require_http_methods(["POST"])
-def receive_shopify(request: HttpRequest) -> HttpResponse:
-    domain = request.headers.get("X-Shopify-Shop-Domain", "").strip().lower()
-    owner = _routed(request, "Shopify", ("shopify.shop",), {domain} if domain else set())
-    return _receive(request, [owner])
-
-
-def _meta_connectors() -> list[type]:
-    return [cls for cls in registry.providers().values() if cls.webhook_scheme == "meta"]
-
-
-def _meta_integrations() -> list[Integration]:
-    providers = [cls.key for cls in _meta_connectors()]
-    return list(Integration.objects.filter(provider__in=providers).order_by("pk")) if providers else []
-
-
-def _meta_entry_ids(body: bytes) -> set[str]:
-    try:
-        entries = json.loads(body).get("entry") or []
-    except (ValueError, AttributeError):
-        return set()
-    return {str(entry["id"]) for entry in entries if isinstance(entry, dict) and entry.get("id") is not None}
-
-
-@webhook_endpoint
-@require_http_methods(["GET", "POST"])
-def receive_meta(request: HttpRequest) -> HttpResponse:
-    if request.method == "GET":
-        answered = next((a for a in (_handshake(request, i, b"") for i in _meta_integrations()) if a is not None),
-                        None)
-        if answered is None:
-            raise InvalidVerifyToken()
-        return answered
-    body = read_body(request)
-    kinds = tuple(sorted({kind for cls in _meta_connectors() for kind in cls.routed_account_kinds}))
-    owner = _routed(request, "Meta", kinds, _meta_entry_ids(body))
-    return _receive(request, [owner], body=body)
+    return _receive(request, [integration], body)

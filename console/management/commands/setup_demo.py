@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organization, Role
 from commerce.models import ChannelLocation
+from connectors import registry
 from integrations.models import Integration, IntegrationStatus
 from sandbox.data import LOCATION_ID_BASE
 from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
@@ -82,7 +83,7 @@ class Command(BaseCommand):
             "type": "ecommerce",
             "provider": "sandbox",
             "status": IntegrationStatus.ACTIVE,
-            "api_endpoint": settings.SANDBOX_URL,
+            "api_endpoint": registry.get("sandbox")(Integration(provider="sandbox")).setting("URL"),
             "api_key": DEFAULT_CLIENT_ID,
             "api_secret": DEFAULT_CLIENT_SECRET,
             "webhook_secret": DEFAULT_CLIENT_SECRET,  # the sandbox signs with the client secret, as Shopify does

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
 from config.errors import OAuthFailed, ValidationError
+from connectors.capabilities import OAuthConnect
 
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 CALLBACK_MAX_AGE_SECONDS = 24 * 3600
@@ -81,12 +82,12 @@ def verify_callback(params: Mapping[str, str], secret: str, *, now: float | None
         raise OAuthFailed("The callback is too old.", details={"timestamp": ["outside the accepted window"]})
 
 
-class ShopifyOAuth:
-    """The Connector contract's OAuth hooks the Shopify way; mix in before `Connector`.
+class ShopifyOAuth(OAuthConnect):
+    """OAuthConnect the Shopify way; mix in before `Connector`.
 
     Client credentials: the integration's `api_key`/`api_secret` (the app's id and
-    secret, as the sandbox connector keeps them), else the contract's default
-    (`credentials`, then settings `<KEY>_CLIENT_ID/_CLIENT_SECRET`).
+    secret, as the sandbox connector keeps them), else OAuthConnect's default
+    (`credentials`, then the provider settings CLIENT_ID/CLIENT_SECRET).
     """
 
     check_shop_domain: ClassVar[bool] = True

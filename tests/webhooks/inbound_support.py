@@ -1,33 +1,37 @@
 """Helpers for the incoming-webhook tests: a sandbox shop integration, signed deliveries, recorded orders.
 
-Test modules import the fixtures they use by name (no star imports).
+Not a test module: tests/conftest.py loads it as a plugin, so its fixtures (shop, nudges, eager, meta_connector)
+are there for every test; the helpers are imported by name.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import hmac
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from config.celery import app
+from connectors import registry, schemes
+from connectors.base import Connector, ProviderAccount
+from connectors.capabilities import WebhookReceiver
+from integrations.models import ClaimProof
+from integrations.routing import accounts_claim
+from tests.connectors.support import sandbox_order
 from tests.factories import IntegrationFactory
 from webhooks.inbound.tasks import process_incoming_webhook
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sandbox"
 SECRET = "whsec_inbound_test_secret_0001"
 SHOP_DOMAIN = "inbound-test.myshopify.com"
 
 
 def raw_order(case: str = "paid", **changes: Any) -> dict:
     """A Shopify-shaped order from the recorded sandbox fixtures, with fields replaced."""
-    order = copy.deepcopy(json.loads((FIXTURES / f"orders__{case}.json").read_text())["body"]["orders"][0])
+    order = sandbox_order(case)
     order.update(changes)
     return order
 
@@ -81,3 +85,32 @@ def nudges(monkeypatch):
 def eager(monkeypatch):
     """Messages run the task in-process at once (Celery's eager mode), as a worker would."""
     monkeypatch.setitem(app.conf, "task_always_eager", True)
+
+
+# ---------------------------------------------------------------- a Meta-scheme provider
+
+
+class MetaConnector(WebhookReceiver, Connector):
+    key = "test-meta"
+    display_name = "Test Meta"
+    integration_type = "advertising"
+    webhook_scheme = schemes.META
+    routed_account_kinds = ("meta.page", "meta.ad_account")
+
+    def routed_accounts(self):
+        config = self.integration.config or {}
+        return [*(ProviderAccount("meta.page", str(i)) for i in config.get("pages") or []),
+                *(ProviderAccount("meta.ad_account", str(i)) for i in config.get("ad_accounts") or [])]
+
+
+def meta_integration(**fields):
+    integration = IntegrationFactory(provider="test-meta", **fields)
+    accounts_claim(integration=integration, proof=ClaimProof.STAFF)
+    return integration
+
+
+@pytest.fixture
+def meta_connector():
+    registry.register(MetaConnector)
+    yield MetaConnector
+    registry.unregister(MetaConnector.key)

@@ -1,4 +1,4 @@
-"""connectors/shopify_auth.py: Shopify's callback HMAC and shop-domain rules."""
+"""connectors/shopify/auth.py: Shopify's callback HMAC and shop-domain rules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 
 from config.errors import OAuthFailed, ValidationError
-from connectors.shopify_auth import callback_hmac, normalized_shop, valid_shop_domain, verify_callback
+from connectors.shopify.auth import callback_hmac, normalized_shop, valid_shop_domain, verify_callback
 from sandbox.auth import install_hmac
 
 SECRET = "hush-secret-0000"

@@ -1,10 +1,12 @@
 """Plain OAuth 2.0 token calls: the code grant, the refresh grant (RFC 6749) and revocation (RFC 7009).
 
-`StandardOAuth2` implements the Connector contract's `exchange_code`,
-`refresh_access_token` and `revoke_token` over the connector's `oauth_meta()`
-and `oauth_client_credentials()`, through `self.http` (so every token call is
-logged, redacted and retried like any other). Mix it in before `Connector`;
-a provider with quirks overrides one step, not the whole.
+`StandardOAuth2` is `OAuthConnect` (connectors/capabilities.py) with its
+`exchange_code`, `refresh_access_token` and `revoke_token` done over the
+connector's `oauth_meta()` and `oauth_client_credentials()`, through `self.http`
+(so every token call is logged, redacted and retried like any other). Any
+connector may mix it in before `Connector` (the generic OAuth 2.0 provider and
+others whose servers speak plain RFC 6749); a provider with quirks overrides one
+step, not the whole.
 
 What can go wrong: the token endpoint answers 4xx (`invalid_grant`, a bad
 client): ProviderError, permanent, so a refresh sends the integration to
@@ -24,6 +26,7 @@ from django.utils import timezone
 
 from config.errors import ValidationError
 from connectors.base import OAuthMeta, TokenSet
+from connectors.capabilities import OAuthConnect
 from connectors.errors import ProviderError
 
 
@@ -54,8 +57,8 @@ def token_set(body: Any, *, separator: str = " ") -> TokenSet:
     )
 
 
-class StandardOAuth2:
-    """RFC 6749/7009 token calls for a Connector (see the module docstring)."""
+class StandardOAuth2(OAuthConnect):
+    """OAuthConnect with RFC 6749/7009 token calls (see the module docstring)."""
 
     # How the client authenticates at the token endpoint: "post" (client_secret_post) or "basic".
     token_client_auth: ClassVar[str] = "post"

@@ -1,0 +1,334 @@
+"""The capability mixins a connector is made of: each says what the provider can do, and the methods that do it.
+
+A connector inherits the mixins it implements, before `Connector`:
+
+    class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, Connector): ...
+
+(`ShopChannel` is the five a shop or marketplace implements.) A mixin with a
+`capability` adds it to the connector's `capabilities` (what
+`supports` answers and `/api/providers/` lists); `OAuthConnect` and
+`WebhookReceiver` are ways of connecting and of being called, not capabilities.
+A mixin's `required` methods are the ones a connector that declares it must
+implement (tests/connectors/test_contract.py checks every registered one); the
+stubs here raise NotImplementedError. Callers ask `registry.supports(key,
+capability)` (or `isinstance(connector, OAuthConnect)`) before calling.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode
+
+from django.conf import settings
+
+from config.errors import CapabilityNotSupported, ValidationError
+
+from .base import Capability, OAuthMeta, Page, TokenSet, WebhookEvent
+
+if TYPE_CHECKING:
+    from .schemes import Scheme
+
+
+class CapabilityMixin:
+    capability: ClassVar[Capability | None] = None
+    required: ClassVar[tuple[str, ...]] = ()
+
+
+# ---------------------------------------------------------------- connecting
+
+
+class OAuthConnect(CapabilityMixin):
+    """Connected with OAuth 2.0: integrations/oauth/flow.py drives these.
+
+    A provider's quirks (per-shop URLs, callback HMACs, a code parameter of another name, a short-lived token
+    swapped for a long-lived one) live in its overrides, never in the flow. The defaults are plain RFC 6749;
+    connectors/oauth2.py has the standard code exchange, refresh and revocation to mix in.
+    """
+
+    oauth: ClassVar[OAuthMeta | None] = None
+    required = ("exchange_code",)
+
+    def oauth_meta(self) -> OAuthMeta | None:
+        """This integration's OAuth endpoints: the class's `oauth`, or built from its config (a generic server)."""
+        return self.oauth
+
+    def oauth_client_credentials(self) -> tuple[str, str]:
+        """(client_id, client_secret): the integration's own `credentials`, else the provider's app-wide client
+        (`provider_settings` CLIENT_ID/CLIENT_SECRET, when it declares them). Empty strings when unset."""
+        credentials = self.integration.credentials if isinstance(self.integration.credentials, dict) else {}
+        if credentials.get("client_id"):
+            return str(credentials["client_id"]), str(credentials.get("client_secret") or "")
+        if "CLIENT_ID" in self.provider_settings:
+            return self.setting("CLIENT_ID"), self.setting("CLIENT_SECRET")
+        return "", ""
+
+    def oauth_connect_fields(self, *, shop: str = "") -> dict[str, Any]:
+        """Integration fields a connect starts from, given the client's `shop` (a shop platform's api_endpoint).
+
+        Raise ValidationError for a shop the provider does not take or accept. Default: no shops.
+        """
+        if shop:
+            raise ValidationError(f"{self.display_name} has no shops.",
+                                  details={"shop": ["Not used by this provider."]})
+        return {}
+
+    def authorize_url(self, *, state: str, redirect_uri: str, scopes: tuple[str, ...] | list[str],
+                      code_challenge: str = "", **params: str) -> str:
+        """Where the browser goes to consent: RFC 6749 4.1.1, with an RFC 7636 S256 challenge when one is given."""
+        meta = self.oauth_meta()
+        if meta is None:
+            raise CapabilityNotSupported(f"{self.display_name} is not connected with OAuth.")
+        client_id, _ = self.oauth_client_credentials()
+        query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state,
+                 **meta.extra_authorize_params, **params}
+        if scopes:
+            query["scope"] = meta.scope_separator.join(scopes)
+        if code_challenge:
+            query.update(code_challenge=code_challenge, code_challenge_method="S256")
+        url = self.http.url_for(meta.authorize_url)
+        return f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
+
+    def validate_callback(self, query: Mapping[str, str]) -> None:
+        """Check the callback's query beyond the state (a signed callback, its shop); raise OAuthFailed."""
+
+    def callback_code(self, query: Mapping[str, str]) -> str:
+        """The authorization code in the callback's query (some providers call it otherwise)."""
+        return query.get("code", "")
+
+    def exchange_code(self, code: str, *, redirect_uri: str = "", code_verifier: str = "") -> TokenSet:
+        """Trade an authorization code for tokens (and, where the provider wants it, a short-lived token for a
+        long-lived one)."""
+        raise NotImplementedError
+
+    def revoke_token(self) -> bool:
+        """Revoke the integration's tokens at the provider; True if a revocation was sent. Default: no endpoint."""
+        return False
+
+    def account_display_name(self) -> str:
+        """The connected account's name as the provider shows it (a shop's name, a user's email); "" if unknown."""
+        return ""
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        described = super().describe()
+        if cls.oauth is not None:
+            described["oauth"] = {"scopes": list(cls.oauth.default_scopes), "pkce": cls.oauth.pkce}
+        return described
+
+
+class WebhookReceiver(CapabilityMixin):
+    """The provider calls us with webhooks: verified, stored and processed by webhooks/inbound/.
+
+    Deliveries arrive at `/api/webhooks/receive/<route_key>/`, or at the app-level address of the scheme's
+    `app_route`. The defaults follow the declared `webhook_scheme` (connectors/schemes.py): a connector with a
+    scheme of its own quirks overrides a method (its secrets, its parse); one that signs nothing checks what it
+    registered in `verify_webhook`. Nothing it is sent verifies without a scheme or an override.
+    """
+
+    webhook_scheme: ClassVar[Scheme | None] = None
+    # Resources of events the commerce handlers do not import (payments, shipments…): the connector acts on them
+    # itself. The webhook handler calls `handle_webhook_event` for every parsed event whose `resource` is in
+    # `webhook_resources`, inside the webhook's processing transaction.
+    webhook_resources: ClassVar[frozenset[str]] = frozenset()
+
+    def webhook_options(self) -> Mapping[str, Any]:
+        """The integration's `config["webhook"]` (a configurable scheme's header, encoding, prefix, id headers)."""
+        options = (self.integration.config or {}).get("webhook")
+        return options if isinstance(options, Mapping) else {}
+
+    def webhook_secrets(self) -> list[str]:
+        """The secrets a delivery may be signed with: the integration's `webhook_secret`."""
+        return [self.integration.webhook_secret]
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether the raw body is signed by the integration (its scheme's check, the signature time window)."""
+        scheme = self.webhook_scheme
+        if scheme is None:
+            return False
+        return scheme.check(headers, body, self.webhook_secrets(), self.webhook_options(),
+                            tolerance=settings.WEBHOOK_SIGNATURE_TOLERANCE_SECONDS)
+
+    def identify_webhook(self, headers: Mapping[str, str], body: bytes, payload: Any) -> tuple[str, str]:
+        """(event type, provider event id) by the scheme, even for a body `parse_webhook` refuses."""
+        scheme = self.webhook_scheme
+        if scheme is None or scheme.identify is None:
+            return "", ""
+        return scheme.identify(headers, body, payload, self.webhook_options())
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        """The events of a delivery. Default: the whole body as one event of no resource (stored, then ignored).
+
+        Raise ValidationError/ValueError for a body that is not what the provider sends.
+        """
+        payload = json.loads(body)
+        event_type, external_id = self.identify_webhook(headers, body, payload)
+        return [WebhookEvent(event_type=event_type, external_id=external_id, resource="",
+                             payload=payload if isinstance(payload, dict) else {"data": payload})]
+
+    def webhook_fingerprint(self, headers: Mapping[str, str], body: bytes) -> str:
+        """What the signature covers, hashed, for a scheme whose event id is not signed ("" for the others)."""
+        scheme = self.webhook_scheme
+        return scheme.fingerprint(headers, body) if scheme is not None and scheme.fingerprint is not None else ""
+
+    def webhook_replay_window(self) -> timedelta:
+        """How long a stored fingerprint makes a delivery with the same one a replay. Default: no window."""
+        return timedelta(0)
+
+    def webhook_signature(self, headers: Mapping[str, str]) -> str:
+        """The signature as sent, for the stored row ("" when the scheme has none)."""
+        scheme = self.webhook_scheme
+        return scheme.signature(headers, self.webhook_options()) if scheme is not None else ""
+
+    def webhook_handshake(self, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
+                          *, receive_url: str) -> tuple[int, Any] | None:
+        """A provider's check of the receive URL, answered before any signature check and storing nothing:
+        (HTTP status, body: a str is sent as text/plain, anything else as JSON). None: the request is no
+        handshake (a GET is then refused). `receive_url` is this integration's, as subscribed. Default: the
+        scheme's handshake, if it has one."""
+        scheme = self.webhook_scheme
+        if scheme is None or scheme.handshake is None:
+            return None
+        return scheme.handshake(method, headers, query, body, self.integration)
+
+    # Subscriptions at the provider: made on connect, removed on disconnect (both best effort for the caller: a
+    # failure is recorded, and the scheduled syncs reconcile whatever webhooks would have brought). The caller
+    # passes the integration's receive URL (integrations.selectors.integration_receive_url).
+    def register_webhooks(self, receive_url: str) -> list[str]:
+        """Subscribe `receive_url` to the provider's topics; the topics newly subscribed.
+
+        Idempotent: a subscription already in place is kept. Default: nothing to subscribe (the provider sends
+        none, or is set up by hand).
+        """
+        return []
+
+    def unregister_webhooks(self, receive_url: str) -> int:
+        """Remove the subscriptions `register_webhooks` made; how many were removed. Default: none."""
+        return 0
+
+    def handle_webhook_event(self, event: WebhookEvent) -> dict[str, Any] | None:
+        """Act on one event of a resource in `webhook_resources`; a summary for the stored webhook, or None if
+        the event asked for nothing (then the webhook is "ignored" unless another event did something).
+
+        Raise ValidationError/ValueError for a payload that can never be handled (the webhook fails at once);
+        a transient ApplicationError, or any other exception, is retried with backoff. Default: refuses.
+        """
+        raise CapabilityNotSupported(f"{self.display_name} does not handle {event.resource} webhooks.")
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        described = super().describe()
+        described["webhook_scheme"] = cls.webhook_scheme.name if cls.webhook_scheme is not None else None
+        return described
+
+
+# ---------------------------------------------------------------- pulls: a provider record in the ERP's words
+# `normalize_*` give the shapes commerce.services upserts (see connectors/sandbox/mapping.py). Raise a ValueError
+# subclass naming the field when a record cannot be mapped: the sync counts it as failed.
+
+
+class ProductsSource(CapabilityMixin):
+    capability = Capability.PRODUCTS
+    required = ("iter_products", "normalize_product")
+
+    def iter_products(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def normalize_product(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class OrdersSource(CapabilityMixin):
+    capability = Capability.ORDERS
+    required = ("iter_orders", "normalize_order")
+    # The channel's own status words a webhook may pass through unmapped → the ERP's status (commerce/statuses.py);
+    # a connector whose normalize_order already speaks the ERP's words needs none.
+    order_statuses: ClassVar[Mapping[str, str]] = {}
+
+    def iter_orders(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def normalize_order(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class InventorySource(CapabilityMixin):
+    capability = Capability.INVENTORY
+    required = ("iter_inventory", "normalize_inventory_level")
+
+    def iter_inventory(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def normalize_inventory_level(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------- pushes and calls
+
+
+class StockSink(CapabilityMixin):
+    capability = Capability.INVENTORY
+    required = ("push_inventory", "stock_locations")
+    # How many stock items one push_inventory call takes; each batch is recorded as soon as it is confirmed, so
+    # a failure part way never re-sends what was already written. 1 where the API writes one level per call.
+    inventory_push_batch: ClassVar[int] = 100
+
+    def push_inventory(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Set stock: each item has `available`, `inventory_item_id` (or `sku`) and the channel `location_id`.
+
+        May answer `{"levels": [normalized levels]}` with what the channel now holds (its time included);
+        without them, what was sent is taken as confirmed.
+        """
+        raise NotImplementedError
+
+    def stock_locations(self) -> list[dict[str, Any]]:
+        """The channel's stock locations, `[{"id", "name", "pushable"}]`: the ids its levels carry.
+
+        A channel with one stock figure per item answers one location (the id its levels use).
+        """
+        raise NotImplementedError
+
+
+class FulfillmentSink(CapabilityMixin):
+    capability = Capability.FULFILLMENTS
+    required = ("push_fulfillment",)
+
+    def push_fulfillment(self, fulfillment: dict[str, Any]) -> dict[str, Any]:
+        """Tell the channel an order shipped: `order_id`, optional `lines`, `tracking_number`, `carrier`…"""
+        raise NotImplementedError
+
+
+class ShipmentCreator(CapabilityMixin):
+    capability = Capability.SHIPMENTS
+    required = ("create_shipment",)
+
+    def create_shipment(self, shipment: dict[str, Any]) -> dict[str, Any]:
+        """Book a shipment with a courier; returns at least `tracking_number` and `carrier`.
+
+        `shipment`: `order` (id, external number, currency, total), `lines` ([{sku, quantity}]), `address`
+        (the order's shipping address, personal data: never log it) and `carrier_code` (the service to use).
+        """
+        raise NotImplementedError
+
+
+class ShopChannel(ProductsSource, OrdersSource, InventorySource, StockSink, FulfillmentSink):
+    """A shop or marketplace the ERP sells through: its products, orders and stock are pulled; stock levels and
+    fulfillments (tracking numbers) are pushed back. Declared as one, since every channel so far does all five."""
+
+
+class PaymentsGateway(CapabilityMixin):
+    """Payments reach orders (connectors/payments.py `settle`): from webhooks (a WebhookReceiver whose
+    `webhook_resources` name them) or from the gateway calling the endpoints of the connector's `urls_module`."""
+
+    capability = Capability.PAYMENTS
+
+
+class TaxLookup(CapabilityMixin):
+    capability = Capability.TAX_LOOKUP
+    required = ("vat_status",)
+
+    def vat_status(self, tax_ids: list[int], *, on: date) -> dict[str, Any]:
+        """The registry's answer about each tax id's VAT registration on a day."""
+        raise NotImplementedError
