@@ -65,7 +65,7 @@ from connectors.base import (
     RateLimitPolicy,
     TokenSet,
 )
-from connectors.errors import AuthExpired, ProviderError
+from connectors.errors import AuthExpired, ProviderError, connection_failure
 from connectors.oauth2_generic.protocol import StandardOAuth2
 
 from . import mapping, marketplaces
@@ -232,7 +232,7 @@ class AmazonSPConnector(StandardOAuth2, Connector):
             found = self.client.marketplace_participations()
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=_ms(started),
-                                    detail=f"Could not reach Amazon SP-API: {exc.code}: {exc.message}")
+                                    detail=f"{connection_failure('Amazon SP-API', exc)}: {exc.code}: {exc.message}")
         participating = {p["marketplace"]["id"]: p for p in found
                          if (p.get("participation") or {}).get("isParticipating") and p.get("marketplace")}
         missing = [i for i in ids if i not in participating]

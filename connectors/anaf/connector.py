@@ -14,6 +14,7 @@ from typing import Any
 
 from config.errors import ApplicationError
 from connectors.base import AuthKind, Capability, ConnectionResult, Connector
+from connectors.errors import connection_failure
 
 from .client import API_ROOT, RATE, AnafClient
 from .mapping import normalize_found
@@ -45,7 +46,8 @@ class AnafConnector(Connector):
         try:
             answer = self.client.vat_status([PROBE_CUI], on=date.today())
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started), detail=f"Could not reach ANAF: {exc.message}")
+            return ConnectionResult(ok=False, latency_ms=_ms(started),
+                                    detail=f"{connection_failure('ANAF', exc)}: {exc.message}")
         found = [normalize_found(item, checked_on=date.today()) for item in answer.get("found") or []]
         name = found[0]["name"] if found else "no answer for the probe CUI"
         return ConnectionResult(ok=True, latency_ms=_ms(started), detail=f"ANAF answered ({name}).")

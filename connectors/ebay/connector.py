@@ -58,6 +58,7 @@ from connectors.base import (
     TokenSet,
     WebhookEvent,
 )
+from connectors.errors import connection_failure
 from connectors.oauth2_generic.protocol import token_set
 from webhooks.inbound.services import receive_url
 
@@ -202,7 +203,7 @@ class EbayConnector(Connector):
             body = self.client.orders_page(offset=0, limit=1, action="test_connection")
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=_ms(started),
-                                    detail=f"Could not reach eBay: {exc.code}: {exc.message}")
+                                    detail=f"{connection_failure('eBay', exc)}: {exc.code}: {exc.message}")
         return ConnectionResult(ok=True, latency_ms=_ms(started),
                                 detail=f"Connected to eBay ({self.client.marketplace}, "
                                        f"{'sandbox' if self.integration.is_test_mode else 'production'}): "

@@ -32,6 +32,7 @@ from django.utils import timezone
 from config.errors import ApplicationError, ValidationError
 from connectors import tokens
 from connectors.base import AuthKind, Capability, ConnectionResult, Connector, RateLimitPolicy, TokenSet, WebhookEvent
+from connectors.errors import connection_failure
 from connectors.payments import settle
 
 from . import webhooks
@@ -97,7 +98,8 @@ class PayPalConnector(Connector):
         try:
             body = self.client.token(*self._app_credentials(), action="test_connection")
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started), detail=f"Could not reach PayPal: {exc.message}")
+            return ConnectionResult(ok=False, latency_ms=_ms(started),
+                                    detail=f"{connection_failure('PayPal', exc)}: {exc.message}")
         where = "sandbox" if self.integration.is_test_mode else "live"
         webhook = "" if self.config.get("webhook_id") else " Set config['webhook_id'] to receive webhooks."
         return ConnectionResult(ok=True, latency_ms=_ms(started),

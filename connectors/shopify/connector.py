@@ -50,7 +50,7 @@ from connectors.base import (
     TokenSet,
     WebhookEvent,
 )
-from connectors.errors import AuthExpired, ProviderError
+from connectors.errors import AuthExpired, ProviderError, connection_failure
 from connectors.shopify_auth import ShopifyOAuth, normalized_shop, valid_shop_domain, verify_callback
 from webhooks.inbound.services import receive_url
 
@@ -201,7 +201,7 @@ class ShopifyConnector(ShopifyOAuth, Connector):
         except ApplicationError as exc:
             where = self.shop_domain() or "the shop"
             return ConnectionResult(ok=False, latency_ms=_ms(started),
-                                    detail=f"Could not reach {where}: {exc.code}: {exc.message}")
+                                    detail=f"{connection_failure(where, exc)}: {exc.code}: {exc.message}")
         name, domain = shop.get("name", "the shop"), shop.get("myshopify_domain", "")
         return ConnectionResult(ok=True, latency_ms=_ms(started), detail=f"Connected to {name} ({domain}).")
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from config.errors import ApplicationError
 from connectors.base import AuthKind, Capability, ConnectionResult, Connector, RateLimitPolicy, WebhookEvent
-from connectors.errors import AuthExpired
+from connectors.errors import AuthExpired, connection_failure
 from connectors.payments import settle
 
 from . import mapping, webhooks
@@ -66,7 +66,8 @@ class StripeConnector(Connector):
         try:
             account = self.client.account(action="test_connection")
         except ApplicationError as exc:
-            return ConnectionResult(ok=False, latency_ms=_ms(started), detail=f"Could not reach Stripe: {exc.message}")
+            return ConnectionResult(ok=False, latency_ms=_ms(started),
+                                    detail=f"{connection_failure('Stripe', exc)}: {exc.message}")
         mode = "test" if self.integration.api_key.startswith(("sk_test_", "rk_test_")) else "live"
         name = (account.get("business_profile") or {}).get("name") or account.get("email") or ""
         return ConnectionResult(ok=True, latency_ms=_ms(started),

@@ -48,7 +48,7 @@ from connectors.base import (
     TokenSet,
     WebhookEvent,
 )
-from connectors.errors import ProviderError
+from connectors.errors import ProviderError, connection_failure
 from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
@@ -170,7 +170,7 @@ class TikTokShopConnector(Connector):
             shops = self.client.shops()
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=_ms(started),
-                                    detail=f"Could not reach TikTok Shop: {exc.code}: {exc.message}")
+                                    detail=f"{connection_failure('TikTok Shop', exc)}: {exc.code}: {exc.message}")
         names = ", ".join(f"{s.get('name')} ({s.get('region')})" for s in shops) or "no shop"
         return ConnectionResult(ok=True, latency_ms=_ms(started), detail=f"Connected to TikTok Shop: {names}.")
 

@@ -46,7 +46,7 @@ from connectors.base import (
     RateLimitPolicy,
     WebhookEvent,
 )
-from connectors.errors import AuthExpired
+from connectors.errors import AuthExpired, connection_failure
 from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
@@ -125,7 +125,7 @@ class TrendyolConnector(Connector):
             body = self.client.products_page(0, {"approved": "true"}, action="test_connection")
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=_ms(started),
-                                    detail=f"Could not reach Trendyol: {exc.message}")
+                                    detail=f"{connection_failure('Trendyol', exc)}: {exc.message}")
         return ConnectionResult(ok=True, latency_ms=_ms(started),
                                 detail=f"Connected to Trendyol seller {self.seller_id} "
                                        f"({body.get('totalElements', 0)} approved products).")

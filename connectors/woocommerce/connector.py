@@ -51,7 +51,7 @@ from connectors.base import (
     RateLimitPolicy,
     WebhookEvent,
 )
-from connectors.errors import AuthExpired
+from connectors.errors import AuthExpired, connection_failure
 from webhooks.inbound.services import receive_url
 
 from . import mapping, webhooks
@@ -123,7 +123,7 @@ class WooCommerceConnector(Connector):
             environment = self.client.system_status().get("environment") or {}
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=_ms(started),
-                                    detail=f"Could not reach the WooCommerce store: {exc.message}")
+                                    detail=f"{connection_failure('the WooCommerce store', exc)}: {exc.message}")
         return ConnectionResult(ok=True, latency_ms=_ms(started),
                                 detail=f"Connected to {environment.get('site_url') or 'the store'} "
                                        f"(WooCommerce {environment.get('version') or '?'}).")
