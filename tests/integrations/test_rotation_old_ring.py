@@ -141,6 +141,18 @@ def test_an_unreadable_value_never_passes_for_a_secret_and_saves_back_unchanged(
 
 
 @pytest.mark.django_db
+def test_a_webhook_it_cannot_verify_is_refused_with_503_so_the_provider_retries(shop, settings, client):
+    from webhooks.models import IncomingWebhook
+
+    rotate()
+    settings.ENCRYPTION_KEYS = OLD_RING
+    answer = client.post(f"/api/webhooks/receive/{shop.route_key}/", b'{"id": 1}', content_type="application/json")
+    assert answer.status_code == 503 and answer["Retry-After"] == "30"
+    assert answer.json()["error"]["code"] == "SECRETS_UNREADABLE"
+    assert not IncomingWebhook.objects.exists()
+
+
+@pytest.mark.django_db
 def test_without_reports_the_command_says_it_cannot_know_and_prints_the_deploy_order(shop):
     out, _ = rotate()
     assert f"Cannot know whether every running process holds key {NEW_ID}" in out
