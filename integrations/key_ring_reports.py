@@ -76,15 +76,18 @@ def key_rings_running(*, now: datetime | None = None) -> list[KeyRingReport]:
 
 # ---------------------------------------------------------------- web processes
 def report_on_request(**_: object) -> None:
-    """request_started receiver: report when the last report is older than KEY_RING_REPORT_SECONDS.
+    """request_started receiver: report when the last try is older than KEY_RING_REPORT_SECONDS.
 
-    Never lets a failure reach the request (a database that is down is the request's to answer).
+    Never lets a failure reach the request (a database that is down is the request's to answer), and a failed
+    report waits for the next interval like a written one: an outage costs no request a second timeout.
     """
+    global _last_report
     every = settings.KEY_RING_REPORT_SECONDS
     if every <= 0 or time.monotonic() - _last_report < every:
         return
     if not _lock.acquire(blocking=False):
         return  # another thread of this process is reporting
+    _last_report = time.monotonic()
     try:
         key_ring_report(role="web")
     except Exception as exc:  # noqa: BLE001 - a missed report only delays what a rotation can know

@@ -210,3 +210,18 @@ def test_a_real_worker_on_the_old_ring_is_named_and_the_rotation_refused(transac
         worker.stop()
         forget_queue(queue)
     assert not KeyRingReport.objects.filter(role="worker").exists()  # a worker that stops takes its row along
+
+
+@pytest.mark.django_db
+def test_a_web_process_reports_once_an_interval_even_when_the_report_fails(settings, reporting, monkeypatch,
+                                                                             viewer_api):
+    tries = []
+
+    def fail(**_):
+        tries.append(1)
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(key_ring_reports, "key_ring_report", fail)
+    for _ in range(3):
+        assert viewer_api.get("/api/integrations/").status_code == 200  # the request never sees it
+    assert tries == [1]
