@@ -92,6 +92,41 @@ class SyncFailed(ApplicationError):
     default_message = "The sync could not be started."
 
 
+class IntegrationInactive(SyncFailed):
+    """A sync (or another call that needs working credentials) of an integration that is not switched on.
+
+    A SyncFailed, so whatever refused syncs before still recognises it; the message names the call that fixes it.
+    """
+
+    code = "INTEGRATION_INACTIVE"
+    default_message = "The integration is not active."
+
+
+class SecretsUnreadable(ApplicationError):
+    """An integration's secrets are stored under an encryption key this process's ENCRYPTION_KEYS lacks.
+
+    During a key rotation that means this process still runs on the old ring (deploy the new one to it); after
+    it, that a key was dropped from the ring too early (put it back). `details.key_ids` names the keys needed.
+    Transient: the same call succeeds once the process holds the key, so tasks retry it rather than fail.
+    """
+
+    code = "SECRETS_UNREADABLE"
+    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_message = "The integration's secrets are stored under an encryption key this process does not hold."
+    transient = True
+
+    @classmethod
+    def for_fields(cls, unreadable: dict[str, str], ring_key_ids: list[str]) -> SecretsUnreadable:
+        """The error for {field: key id} (from integrations.encryption.unreadable_secrets)."""
+        key_ids = sorted(set(unreadable.values()))
+        return cls(
+            f"The integration's secrets ({', '.join(sorted(unreadable))}) are stored under encryption key "
+            f"{', '.join(key_ids)}, which this process's ENCRYPTION_KEYS does not hold ({', '.join(ring_key_ids)}). "
+            "Deploy the key ring that holds it to every process (or put the key back), then try again.",
+            details={"key_ids": key_ids, "fields": sorted(unreadable), "ring_key_ids": ring_key_ids},
+        )
+
+
 class UnsafeURL(ValidationError):
     default_message = "The URL points at a private, loopback or link-local address."
 

@@ -340,6 +340,7 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "syncjobs.models.JobStatus",
         "IncomingWebhookStatusEnum": "webhooks.models.IncomingStatus",
         "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+        "HealthStateEnum": "integrations.health_selectors.Health.STATES",
     },
 }
 
@@ -355,6 +356,9 @@ PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=4)
 INTEGRATION_LOG_BODY_LIMIT = env.int("INTEGRATION_LOG_BODY_LIMIT", default=4096)
 INTEGRATION_LOG_RETENTION_DAYS = env.int("INTEGRATION_LOG_RETENTION_DAYS", default=30)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+# How often each web process and worker records the key ids of its ring (integrations/key_ring_reports.py), so
+# that rotate_encryption_keys can check every running process holds the new key first; 0 turns reporting off.
+KEY_RING_REPORT_SECONDS = env.int("KEY_RING_REPORT_SECONDS", default=60)
 
 # ---------------------------------------------------------------- outgoing webhooks
 # Hosts (exact names) and CIDR ranges webhook endpoints may point at although private or loopback.

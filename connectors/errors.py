@@ -95,6 +95,23 @@ class RefreshFailed(ProviderError):
     default_message = "The access token could not be refreshed."
 
 
+def credentials_refused(exc: BaseException) -> bool:
+    """Whether the provider answered and refused the credentials (a 401/403, a token no refresh cured, a refused
+    refresh token), as opposed to not answering at all (DNS, network, timeouts, 5xx)."""
+    if isinstance(exc, AuthExpired):
+        return True
+    if isinstance(exc, RefreshFailed):
+        return not exc.transient
+    return isinstance(exc, ProviderError) and exc.status_code in (401, 403)
+
+
+def connection_failure(where: str, exc: BaseException) -> str:
+    """How a failed connection test's detail starts: `<where> refused the credentials` when it answered and
+    refused them, else `Could not reach <where>`. An operator fixes the first with new credentials and the second
+    with the address or the network, so the two must never read alike."""
+    return f"{where} refused the credentials" if credentials_refused(exc) else f"Could not reach {where}"
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether a task should retry after `exc`: provider errors say so themselves; anything else is permanent."""
     return bool(getattr(exc, "transient", False))

@@ -15,6 +15,7 @@ from django import forms
 from config.errors import UnsafeURL
 from connectors import registry
 from connectors.outbound import check_outbound_url
+from integrations.encryption import UnreadableSecret
 from integrations.masking import mask_secret
 from integrations.models import SECRET_FIELDS, Integration
 
@@ -50,6 +51,8 @@ def _clear_checkbox() -> forms.BooleanField:
 def secret_status(integration: Integration | None, name: str) -> str:
     """How a stored secret is shown: `••••1234`, or "not set"; credentials by key names only."""
     value = getattr(integration, name, None) if integration is not None else None
+    if isinstance(value, UnreadableSecret):
+        return f"unreadable: stored under key {value.key_id}, which this process's ENCRYPTION_KEYS does not hold"
     if name == "credentials":
         keys = sorted(value) if isinstance(value, dict) else []
         return f"keys: {', '.join(keys)}" if keys else "not set"

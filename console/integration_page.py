@@ -1,8 +1,12 @@
-"""The Integration change page's console: Test and "Sync now" buttons, and what the integration did lately.
+"""The Integration change page's console: its health, Test, Activate and "Sync now" buttons, and what the
+integration did lately.
 
-Mixed into IntegrationAdmin. The buttons are operator actions (the role
+Mixed into IntegrationAdmin. Test and Sync now are operator actions (the role
 `operate_role` of the organization; a viewer gets neither) and go through the
-same services as the API: `integration_test_connection`, `sync_job_start`. The
+same services as the API: `integration_test_connection`, `sync_job_start`.
+A passing test of an integration that is not on (inactive, testing,
+pending_auth) offers Activate to whoever may change it (the admin role):
+`integration_test_and_activate` tests once more and switches it on. The
 "recent" tables are bounded reads (the last RECENT rows of each, on the
 (integration, -created) indexes), rendered read-only with links to each row's
 own admin page; they are not Django inlines because an inline formset would
@@ -20,8 +24,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.audit import record_audit
 from config.errors import ApplicationError
+from integrations.health_selectors import integration_health
 from integrations.models import Integration, IntegrationLog
-from integrations.services import integration_test_connection
+from integrations.services import ACTIVATABLE, integration_test_and_activate, integration_test_connection
 from syncjobs.models import SyncJob, Trigger
 from syncjobs.selectors import sync_job_type_choices
 from syncjobs.services import sync_job_start
@@ -43,6 +48,8 @@ class IntegrationConsoleMixin:
                  name="integrations_integration_sync_now"),
             path("<path:object_id>/test/", self.admin_site.admin_view(require_POST(self.test_view)),
                  name="integrations_integration_test"),
+            path("<path:object_id>/activate/", self.admin_site.admin_view(require_POST(self.activate_view)),
+                 name="integrations_integration_activate"),
         ]
         return own + super().get_urls()
 
@@ -56,7 +63,9 @@ class IntegrationConsoleMixin:
 
     def console_context(self, request: HttpRequest, integration: Integration) -> dict:
         return {
+            "health": integration_health(integration),
             "can_operate": self.has_operate_permission(request, integration),
+            "can_activate": self._may_activate(request, integration),
             "job_types": sync_job_type_choices(integration),
             "recent_jobs": list(SyncJob.objects.filter(integration=integration)
                                 .order_by("-created_at", "-id")
@@ -105,17 +114,54 @@ class IntegrationConsoleMixin:
                           messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:syncjobs_syncjob_change", args=[job.pk]))
 
+    def _may_activate(self, request: HttpRequest, integration: Integration) -> bool:
+        return integration.status in ACTIVATABLE and self.has_change_permission(request, integration)
+
     def test_view(self, request: HttpRequest, object_id: str):
-        """Test the connection; the page's script shows the answer next to the button (JSON), else a message."""
+        """Test the connection; the page's script shows the answer next to the button (JSON), else a message.
+
+        A pass of an integration that is not on answers `activate` (the URL of activate_view) to a user who
+        may change it, and the script offers it as a button.
+        """
         obj = self._operable(request, object_id)
         result = integration_test_connection(integration=obj)
         record_audit(action="integration.tested", request=request, target=obj,
                      details={"ok": result.ok, "latency_ms": result.latency_ms})
+        offer = result.ok and self._may_activate(request, obj)
         if _wants_json(request):
-            return JsonResponse({"ok": result.ok, "latency_ms": result.latency_ms, "detail": result.detail})
+            activate = reverse("admin:integrations_integration_activate", args=[obj.pk]) if offer else None
+            return JsonResponse({"ok": result.ok, "latency_ms": result.latency_ms, "detail": result.detail,
+                                 "status": obj.status, "activate": activate})
         if result.ok:
-            self.message_user(request, f"{obj}: connection OK in {result.latency_ms} ms. {result.detail}",
+            hint = f" It is {obj.status}: use Test and activate to switch it on." if offer else ""
+            self.message_user(request, f"{obj}: connection OK in {result.latency_ms} ms. {result.detail}{hint}",
                               messages.SUCCESS)
         else:
             self.message_user(request, f"{obj}: connection failed. {result.detail}", messages.ERROR)
+        return self._back(obj)
+
+    def activate_view(self, request: HttpRequest, object_id: str):
+        """Test once more and, if it passes, switch the integration on (the change role, as the list's action)."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("No such integration.")
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        previous = obj.status
+        outcome = integration_test_and_activate(integration=obj)
+        result = outcome.result
+        record_audit(action="integration.tested", request=request, target=obj,
+                     details={"ok": result.ok, "latency_ms": result.latency_ms})
+        if outcome.activated:
+            record_audit(action="integration.activated", request=request, target=obj,
+                         details={"from": previous, "after": "connection test"})
+            text, level = f"{obj} is active: connection OK in {result.latency_ms} ms.", messages.SUCCESS
+        elif result.ok:
+            text, level = f"{obj} is {obj.status}; nothing to activate.", messages.INFO
+        else:
+            text, level = f"{obj} stays {obj.status}: connection failed. {result.detail}", messages.ERROR
+        if _wants_json(request):
+            return JsonResponse({"ok": result.ok, "activated": outcome.activated, "status": obj.status,
+                                 "detail": text})
+        self.message_user(request, text, level)
         return self._back(obj)

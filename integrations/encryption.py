@@ -7,7 +7,12 @@ the key that can open it and rotation can tell which rows still need work.
 
 What can go wrong: a value encrypted under a key that has since left the ring
 cannot be read; `decrypt` raises `DecryptionError` naming the key id (never the
-value) rather than returning garbage.
+value) rather than returning garbage. A model field loading such a value (a
+process still on the old ring while `rotate_encryption_keys` runs, or a key
+dropped too early) gives an `UnreadableSecret` in its place instead of raising,
+so one row cannot break a list: the row loads, says which key it needs, and
+refuses to be used as a secret (`str()` raises). A value that fails
+authentication under a key the ring holds is tampering, and still raises.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 
+from config.errors import SecretsUnreadable
+
 TOKEN_PREFIX = "enc1"
 _NONCE_BYTES = 12
 _AAD = b"switchyard-field-v1"
@@ -35,6 +42,48 @@ _AAD = b"switchyard-field-v1"
 
 class DecryptionError(Exception):
     """A stored value could not be decrypted (unknown key, or tampered)."""
+
+
+class UnreadableSecret:
+    """Stands in for a stored value whose key is not in this process's ring: the row loads, the value does not.
+
+    Truthy (a value is stored), never equal to a string, and never usable as one: `str()` and formatting raise
+    DecryptionError, so it cannot reach a provider, a log or a page as if it were the secret. Saving the row
+    writes the original ciphertext back unchanged. `key_id` names the key that can open it.
+    """
+
+    __slots__ = ("token", "key_id")
+
+    def __init__(self, token: str, key_id: str):
+        self.token, self.key_id = token, key_id
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnreadableSecret) and other.token == self.token
+
+    def __hash__(self) -> int:
+        return hash(self.token)
+
+    def __str__(self) -> str:
+        raise DecryptionError(f"Value was encrypted with key {self.key_id}, which is not in ENCRYPTION_KEYS.")
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
+
+    def __repr__(self) -> str:
+        return f"<UnreadableSecret under key {self.key_id}>"
+
+
+def unreadable_secrets(instance: models.Model) -> dict[str, str]:
+    """{field name: key id} of the instance's encrypted fields that loaded as UnreadableSecret (none: {})."""
+    meta = getattr(instance, "_meta", None)
+    if meta is None:
+        return {}
+    return {f.name: value.key_id for f in meta.concrete_fields
+            if isinstance(f, ENCRYPTED_FIELD_TYPES)
+            and isinstance(value := f.value_from_object(instance), UnreadableSecret)}
 
 
 def key_id(key: bytes) -> str:
@@ -114,6 +163,22 @@ def _open_exported(token: str) -> str:
         raise DjangoValidationError(str(exc)) from None
 
 
+def check_readable(instance: models.Model) -> None:
+    """Raise SecretsUnreadable (503, naming the key ids) when any encrypted field of `instance` is unreadable."""
+    unreadable = unreadable_secrets(instance)
+    if unreadable:
+        raise SecretsUnreadable.for_fields(unreadable, key_ring().key_ids)
+
+
+def _load(token: str) -> str | UnreadableSecret:
+    """Decrypt a stored token; one under a key this ring lacks becomes an UnreadableSecret (tampering raises)."""
+    ring = key_ring()
+    kid = KeyRing.token_key_id(token)
+    if kid is not None and kid not in ring.key_ids:
+        return UnreadableSecret(token, kid)
+    return ring.decrypt(token)
+
+
 class EncryptedTextField(models.TextField):
     """A text field stored encrypted; Python code sees the plain string. Empty stays empty.
 
@@ -125,7 +190,7 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value in (None, ""):
             return value
-        return key_ring().decrypt(value)
+        return _load(value)
 
     def to_python(self, value):
         if isinstance(value, str) and is_encrypted(value):
@@ -136,6 +201,8 @@ class EncryptedTextField(models.TextField):
         return self.get_prep_value(self.value_from_object(obj))
 
     def get_prep_value(self, value):
+        if isinstance(value, UnreadableSecret):
+            return value.token  # unchanged: only a ring holding its key can rewrite it
         value = super().get_prep_value(value)
         if value in (None, ""):
             return value
@@ -148,7 +215,8 @@ class EncryptedJSONField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value in (None, ""):
             return {} if value == "" else None
-        return json.loads(key_ring().decrypt(value))
+        opened = _load(value)
+        return opened if isinstance(opened, UnreadableSecret) else json.loads(opened)
 
     def to_python(self, value):
         if isinstance(value, str) and is_encrypted(value):
@@ -160,6 +228,8 @@ class EncryptedJSONField(models.TextField):
     def get_prep_value(self, value: Any):
         if value is None:
             return None
+        if isinstance(value, UnreadableSecret):
+            return value.token
         return key_ring().encrypt(json.dumps(value, sort_keys=True, separators=(",", ":")))
 
     def value_to_string(self, obj):  # exports carry ciphertext, never the clear value (see EncryptedTextField)

@@ -15,14 +15,16 @@ authentication, cannot be re-encrypted; it is reported by model, pk and field
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.db import models, transaction
-from django.db.models.functions import Cast
+from django.db.models import Count
+from django.db.models.functions import Cast, Substr
 
-from .encryption import ENCRYPTED_FIELD_TYPES, DecryptionError, KeyRing, key_ring
+from .encryption import ENCRYPTED_FIELD_TYPES, TOKEN_PREFIX, DecryptionError, KeyRing, key_ring
 
 
 @dataclass(frozen=True)
@@ -138,3 +140,21 @@ def encryption_keys_rotate(*, batch_size: int = 500, dry_run: bool = False) -> R
         for _ in model_rotate(model, fields, report=report, ring=ring, batch_size=batch_size, dry_run=dry_run):
             pass
     return report
+
+
+def encrypted_values_by_key() -> Counter[str]:
+    """How many stored values name each key id, across every encrypted field (one GROUP BY per field on the
+    tokens' `enc1:<key id>` head; nothing is decrypted). What tells an operator an old key can go: none left
+    under it, whoever wrote last (a process still on the old ring writes under the old key)."""
+    width = len(TOKEN_PREFIX) + 1 + 8
+    found: Counter[str] = Counter()
+    for model, fields in encrypted_models():
+        for model_field in fields:
+            head = Substr(Cast(model_field.name, output_field=models.TextField()), 1, width)
+            rows = (model._base_manager.order_by().annotate(_head=head)
+                    .filter(_head__startswith=f"{TOKEN_PREFIX}:").values("_head").annotate(n=Count("pk")))
+            for row in rows:
+                kid = KeyRing.token_key_id(f"{row['_head']}:")
+                if kid is not None:
+                    found[kid] += row["n"]
+    return found

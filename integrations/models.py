@@ -234,3 +234,26 @@ class IntegrationLog(models.Model):
     @property
     def is_error(self) -> bool:
         return bool(self.error_message) or (self.status_code or 0) >= 400
+
+
+class KeyRingReport(models.Model):
+    """The key ring a running process holds, as it last reported it (integrations/key_ring_reports.py).
+
+    `rotate_encryption_keys` reads these before re-encrypting: a process that does not hold the new first key
+    could not read the values once they are under it. Only key ids (8 hex digits of each key's SHA-256) are kept.
+    """
+
+    process = models.CharField(max_length=200, unique=True, help_text="hostname:pid of the process.")
+    role = models.CharField(max_length=16, help_text="web or worker.")
+    key_ids = models.JSONField(default=list, help_text="The ids of the keys in its ENCRYPTION_KEYS, first first.")
+    reported_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-reported_at"]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.process}"
+
+    @property
+    def primary_key_id(self) -> str:
+        return self.key_ids[0] if self.key_ids else ""

@@ -24,6 +24,8 @@ from config.api import (
     StrictURLField,
 )
 
+from .encryption import unreadable_secrets
+from .health_selectors import Health, integration_health
 from .masking import mask_secret
 from .models import Integration, IntegrationLog, IntegrationStatus, IntegrationType
 from .selectors import integration_receive_url
@@ -112,8 +114,44 @@ class KeyNamesField(serializers.Field):
         return sorted(str(key) for key in value) if isinstance(value, Mapping) else []
 
 
+class HealthSerializer(serializers.Serializer):
+    """The integration's health: the same computation and states as the console's badge
+    (integrations/health_selectors.py), with the counts behind it."""
+
+    state = serializers.ChoiceField(
+        choices=Health.STATES,
+        help_text="Worst first: error (secrets unreadable, status error, most calls failing), needs_reauth "
+                  "(pending_auth, or a token expired with no refresh token), paused (inactive or testing), degraded "
+                  "(failures in a row, last sync failed, calls failing, incoming webhooks failed or retrying after "
+                  "errors, failing outgoing endpoints of the integration or its organization, sync overdue, token "
+                  "expiring), ok.")
+    label = serializers.CharField(help_text="The badge's text, e.g. `Needs re-auth`.")
+    reasons = serializers.ListField(child=serializers.CharField(), help_text="The state's cause first, then "
+                                    "every other problem found; empty when ok.")
+    calls_24h = serializers.IntegerField(help_text="Provider calls in the last 24 hours.")
+    call_errors_24h = serializers.IntegerField()
+    webhooks_retrying = serializers.IntegerField(help_text="Incoming webhooks retrying after an error (failing).")
+    webhooks_failed_24h = serializers.IntegerField(help_text="Incoming webhooks received in 24 h that failed.")
+    endpoints_failing = serializers.IntegerField(help_text="This integration's outgoing endpoints failing.")
+    organization_endpoints_failing = serializers.IntegerField(
+        help_text="Organization-wide outgoing endpoints failing (they carry this integration's events too).")
+    last_sync_status = serializers.CharField(allow_null=True, help_text="The last sync job's status; null: none.")
+    secrets_readable = serializers.BooleanField(
+        help_text="False when a secret is stored under an encryption key this server's ring lacks "
+                  "(see `unreadable_secrets`).")
+
+
+class UnreadableSecretSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    key_id = serializers.CharField(help_text="The encryption key the value is stored under.")
+
+
 class IntegrationSerializer(serializers.ModelSerializer):
-    """An integration as the API shows it. Secrets appear only as `has_*` and `*_masked`."""
+    """An integration as the API shows it. Secrets appear only as `has_*` and `*_masked`.
+
+    `health` comes from the view's context (`{"health": {id: IntegrationHealth}}`, one computation for a page
+    of rows) or, for a lone integration, is computed here.
+    """
 
     has_api_key = SecretPresenceField(source="api_key")
     api_key_masked = MaskedSecretField(source="api_key")
@@ -132,6 +170,11 @@ class IntegrationSerializer(serializers.ModelSerializer):
         help_text="Where the provider delivers this integration's webhooks (`/api/webhooks/receive/{route_key}/`).")
     # Empty when the provider's own base URL is used, so not a "uri" in the schema.
     api_endpoint = serializers.CharField(read_only=True, help_text="Replaces the provider's base URL; empty: none.")
+    health = serializers.SerializerMethodField()
+    unreadable_secrets = serializers.SerializerMethodField(
+        help_text="Secrets stored under an encryption key this server's ENCRYPTION_KEYS lacks (during a key "
+                  "rotation: a server still on the old ring); empty when all are readable. Such an integration's "
+                  "own URLs answer 503 SECRETS_UNREADABLE.")
 
     class Meta:
         model = Integration
@@ -143,19 +186,33 @@ class IntegrationSerializer(serializers.ModelSerializer):
             "has_refresh_token", "refresh_token_masked", "has_credentials", "credentials_keys",
             "token_type", "expires_at", "token_expired", "scope", "config", "metadata",
             "is_test_mode", "sync_interval_minutes", "auto_sync_enabled", "connected_by",
-            "last_sync_at", "next_sync_at", "last_error", "consecutive_failures", "stock_mode", "created_at",
-            "updated_at",
+            "last_sync_at", "next_sync_at", "last_error", "consecutive_failures", "stock_mode", "health",
+            "unreadable_secrets", "created_at", "updated_at",
         ]
         read_only_fields = fields
 
     def get_webhook_url(self, integration: Integration) -> str:
         return integration_receive_url(integration)
 
+    @extend_schema_field(HealthSerializer)
+    def get_health(self, integration: Integration) -> dict[str, Any]:
+        found = self.context.get("health", {}).get(integration.pk) or integration_health(integration)
+        return found.as_dict()
+
+    @extend_schema_field(UnreadableSecretSerializer(many=True))
+    def get_unreadable_secrets(self, integration: Integration) -> list[dict[str, str]]:
+        return [{"field": name, "key_id": kid} for name, kid in sorted(unreadable_secrets(integration).items())]
+
 
 class ConnectionResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     latency_ms = serializers.IntegerField(min_value=0)
     detail = serializers.CharField(help_text="What happened; never contains a secret.")
+    activated = serializers.BooleanField(help_text="Whether this call switched the integration on (only with "
+                                         "activation asked for, and a passing test).")
+    status = serializers.ChoiceField(choices=IntegrationStatus.choices, help_text="The integration's status after "
+                                     "the call. inactive or pending_auth with `ok: true`: POST …/activate/ "
+                                     "switches it on.")
 
 
 # ---------------------------------------------------------------- providers, logs

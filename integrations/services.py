@@ -12,6 +12,7 @@ written, so a refused call changes nothing.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -142,6 +143,10 @@ def integration_create(
     return integration
 
 
+# Fields whose new value may be the working credential a `pending_auth` integration waits for.
+CREDENTIAL_FIELDS = ("api_key", "api_secret", "access_token", "refresh_token", "credentials")
+
+
 @transaction.atomic
 def integration_update(*, integration: Integration, data: dict[str, Any]) -> Integration:
     """Change the fields in `data` (a partial update) and save only those.
@@ -150,7 +155,14 @@ def integration_update(*, integration: Integration, data: dict[str, Any]) -> Int
     whole, not merged, so a key can be removed by leaving it out. Changing the
     provider does not change `type` unless `type` is given too. Changing `code`
     leaves the provider-facing URLs alone: they use the route key.
+
+    New credentials for an integration waiting in `pending_auth` (and no status in `data`) are tried once the
+    change commits: a passing connection test returns it to `active` (integration_test_and_activate), a
+    failing one leaves it waiting with the test's detail in last_error. The caller's `integration` shows the
+    outcome when it returns (outside a transaction) or when its transaction commits (the admin's).
     """
+    retry_credentials = (integration.status == IntegrationStatus.PENDING_AUTH and "status" not in data
+                         and any(data.get(name) for name in CREDENTIAL_FIELDS))
     unknown = sorted(set(data) - UPDATABLE_FIELDS)
     if unknown:
         raise ValidationError(details={name: ["This field cannot be changed."] for name in unknown})
@@ -186,6 +198,8 @@ def integration_update(*, integration: Integration, data: dict[str, Any]) -> Int
         claims_forget_stale(integration=integration)
     if activated and not _oauth(integration.provider):
         transaction.on_commit(partial(_register_after_commit, integration.pk))
+    if retry_credentials:
+        transaction.on_commit(partial(integration_test_and_activate, integration=integration))
     return integration
 
 
@@ -329,3 +343,30 @@ def integration_test_connection(*, integration: Integration) -> ConnectionResult
     )
     health.integration_tested(integration=integration, ok=result.ok, detail=result.detail)
     return result
+
+
+# What a passing connection test may switch on: not yet active, or waiting for working credentials. (An
+# integration in `error` goes back to active on any passing test: health.integration_tested.)
+ACTIVATABLE = (IntegrationStatus.INACTIVE, IntegrationStatus.TESTING, IntegrationStatus.PENDING_AUTH)
+
+
+@dataclass(frozen=True)
+class Activation:
+    result: ConnectionResult
+    activated: bool  # the test passed and the integration went from `previous_status` to active
+
+
+def integration_test_and_activate(*, integration: Integration) -> Activation:
+    """Test the connection and, if it passes, switch an inactive, testing or pending_auth integration on.
+
+    How an integration becomes active: this (the console's "Activate" after a passing test, the API's
+    `POST …/test/?activate=true` and `POST …/activate/`), a completed OAuth connect (oauth/flow.py), new
+    credentials for a pending_auth integration that pass the test (integration_update), or a user setting
+    `status` itself. Activation is a user's edit: it goes through integration_update, which subscribes the
+    provider's webhooks. Never raises for a provider's failure (see integration_test_connection).
+    """
+    result = integration_test_connection(integration=integration)
+    if not (result.ok and integration.status in ACTIVATABLE):
+        return Activation(result=result, activated=False)
+    integration_update(integration=integration, data={"status": IntegrationStatus.ACTIVE})
+    return Activation(result=result, activated=True)

@@ -44,13 +44,17 @@ class IntegrationSyncViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         description=(
             "Creates a pending job and answers 202 with it; a worker runs it. At most one job of a type runs per "
             "integration: while one is pending or running, another is refused with 409 SYNC_FAILED whose "
-            "`details.job_id` names it. An inactive integration, or one awaiting authorization, is 409 SYNC_FAILED."
+            "`details.job_id` names it. An inactive integration, or one awaiting authorization, is 409 "
+            "INTEGRATION_INACTIVE whose message and `details.fix` name the call that switches it on."
         ),
         request=SyncStartSerializer,
         responses={
             202: SyncJobSerializer,
-            409: OpenApiResponse(ErrorResponseSerializer, description="SYNC_FAILED: a job of that type is active, "
-                                 "or the integration cannot sync."),
+            409: OpenApiResponse(ErrorResponseSerializer, description="SYNC_FAILED: a job of that type is active; "
+                                 "INTEGRATION_INACTIVE: the integration is inactive or pending_auth (the message "
+                                 "names the call that fixes it)."),
+            503: OpenApiResponse(ErrorResponseSerializer, description="SECRETS_UNREADABLE: the integration's "
+                                 "secrets are stored under an encryption key this server does not hold."),
             **error_responses(bad_request=_START_ERRORS, not_found="INTEGRATION_NOT_FOUND"),
         },
     )

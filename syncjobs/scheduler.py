@@ -17,8 +17,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from config.errors import ApplicationError, SyncFailed
+from config.errors import ApplicationError, SecretsUnreadable, SyncFailed
 from connectors import registry
+from integrations.encryption import unreadable_secrets
 from integrations.health import integration_failures_reset, integration_record_failure
 from integrations.models import Integration, IntegrationStatus
 from integrations.services import integration_test_connection
@@ -82,7 +83,7 @@ def syncs_start_for_resource(*, job_type: str, trigger: str = Trigger.SCHEDULE) 
         try:
             with transaction.atomic():
                 run.started.append(sync_job_start(integration=integration, trigger=trigger, job_type=job_type).pk)
-        except SyncFailed:
+        except (SyncFailed, SecretsUnreadable):
             run.skipped.append(integration.pk)
     return run
 
@@ -99,8 +100,13 @@ def integration_check_health(*, integration: Integration) -> bool:
     A pass clears the failure count (and `integration_test_connection` puts an
     integration in error back to active); a failure counts towards
     SYNC_ERROR_AFTER_FAILURES, after which the integration goes to error and
-    `integration.error` is published.
+    `integration.error` is published. Secrets this process cannot read (a worker still on the old key ring)
+    are this process's problem, not the integration's: nothing is tested or counted.
     """
+    if unreadable_secrets(integration):
+        logger.warning("Health check of integration %s skipped: its secrets are under a key this process lacks.",
+                       integration.pk)
+        return False
     result = integration_test_connection(integration=integration)
     with transaction.atomic():
         locked = Integration.objects.select_for_update().get(pk=integration.pk)

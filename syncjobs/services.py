@@ -26,9 +26,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from config.broker import nudge
-from config.errors import ApplicationError, CapabilityNotSupported, SyncFailed, ValidationError
+from config.errors import ApplicationError, CapabilityNotSupported, IntegrationInactive, SyncFailed, ValidationError
 from connectors import registry
 from connectors.errors import is_transient
+from integrations.encryption import check_readable
 from integrations.events import publish
 from integrations.health import integration_record_failure, integration_synced
 from integrations.models import Integration, IntegrationStatus
@@ -82,7 +83,8 @@ def sync_job_start(
     """Create a pending job and, once the caller's transaction commits, enqueue it.
 
     Refused, with nothing written: an integration that is inactive or awaiting
-    authorization (SYNC_FAILED), a job type the provider cannot do
+    authorization (INTEGRATION_INACTIVE, 409, naming the call that fixes it), one
+    whose secrets this process cannot read (SECRETS_UNREADABLE, 503), a job type the provider cannot do
     (CAPABILITY_NOT_SUPPORTED), inconsistent options (VALIDATION_ERROR), and a
     second job of the same type while one is pending or running (SYNC_FAILED,
     409, naming that job) — the partial unique constraint decides that race,
@@ -90,10 +92,8 @@ def sync_job_start(
     """
     params = _params(job_type=job_type, since=since, until=until, full=full)
     if integration.status in _UNSYNCABLE:
-        raise SyncFailed(
-            f"The integration is {integration.get_status_display().lower()}: it cannot sync.",
-            details={"integration_status": integration.status},
-        )
+        raise _inactive(integration)
+    check_readable(integration)  # SECRETS_UNREADABLE now rather than a job that can only fail
     resources = resources_for(job_type, registry.get(integration.provider).supports)
     if not resources:
         raise CapabilityNotSupported(
@@ -117,6 +117,19 @@ def sync_job_start(
     if enqueue:
         transaction.on_commit(lambda: enqueue_job(job.pk))
     return job
+
+
+def _inactive(integration: Integration) -> IntegrationInactive:
+    """INTEGRATION_INACTIVE naming the call that fixes it (`details.fix`)."""
+    api = f"/api/integrations/{integration.pk}/"
+    if integration.status == IntegrationStatus.PENDING_AUTH:
+        fix = (f"reconnect it (POST /api/integrations/oauth/initiate/ with integration_id {integration.pk}), or "
+               f"set a new token with PATCH {api} (a passing connection test then activates it)")
+        message = f"The integration is waiting for new credentials (pending_auth): {fix}, then sync."
+    else:
+        fix = f"POST {api}activate/ (tests the connection, then activates it), or PATCH {api} with status active"
+        message = f"The integration is {integration.status}: activate it with {fix}, then sync."
+    return IntegrationInactive(message, details={"integration_status": integration.status, "fix": fix})
 
 
 def _params(*, job_type: str, since: datetime | None, until: datetime | None, full: bool) -> dict[str, Any]:

@@ -46,6 +46,13 @@ def _broker_breaker_closed():
     breaker.reset()
 
 
+@pytest.fixture(autouse=True)
+def _no_key_ring_reports(settings):
+    """Web processes report their key ring on a request once a minute (integrations/key_ring_reports.py); in
+    tests that write would land in whichever request came first, a query count included. Tests of it turn it on."""
+    settings.KEY_RING_REPORT_SECONDS = 0
+
+
 def _on_postgres() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 

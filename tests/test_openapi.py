@@ -83,7 +83,8 @@ def test_secrets_are_write_only_in_the_schema(schema):
 
 def test_test_action_and_list_shapes(schema):
     test_op = schema["paths"]["/api/integrations/{id}/test/"]["post"]
-    assert set(_component(schema, test_op, response="200")["properties"]) == {"ok", "latency_ms", "detail"}
+    assert set(_component(schema, test_op, response="200")["properties"]) == {"ok", "latency_ms", "detail",
+                                                                              "activated", "status"}
     listing = schema["paths"]["/api/integrations/"]["get"]
     params = {p["name"] for p in listing["parameters"]}
     assert {"provider", "type", "status", "auto_sync_enabled", "search", "ordering", "cursor", "page_size"} <= params

@@ -12,3 +12,11 @@ class WebhooksConfig(AppConfig):
         from . import events
 
         events_recorder_install(publish=events.publish, publish_many=events.publish_many)
+
+        # Likewise the health computation (integrations/health_selectors.py) reads webhooks through sources.
+        from integrations.health_selectors import health_source_register
+
+        from .health_facts import endpoint_facts, incoming_webhook_facts
+
+        health_source_register(incoming_webhook_facts)
+        health_source_register(endpoint_facts)

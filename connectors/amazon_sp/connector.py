@@ -64,7 +64,7 @@ from connectors.base import (
     TokenSet,
 )
 from connectors.capabilities import ShopChannel
-from connectors.errors import AuthExpired, ProviderError
+from connectors.errors import AuthExpired, ProviderError, connection_failure
 from connectors.http import elapsed_ms
 from connectors.oauth2 import StandardOAuth2
 
@@ -232,7 +232,7 @@ class AmazonSPConnector(StandardOAuth2, ShopChannel, Connector):
             found = self.client.marketplace_participations()
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
-                                    detail=f"Could not reach Amazon SP-API: {exc.code}: {exc.message}")
+                                    detail=f"{connection_failure('Amazon SP-API', exc)}: {exc.code}: {exc.message}")
         participating = {p["marketplace"]["id"]: p for p in found
                          if (p.get("participation") or {}).get("isParticipating") and p.get("marketplace")}
         missing = [i for i in ids if i not in participating]

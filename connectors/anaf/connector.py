@@ -15,6 +15,7 @@ from typing import Any
 from config.errors import ApplicationError
 from connectors.base import AuthKind, ConnectionResult, Connector
 from connectors.capabilities import TaxLookup
+from connectors.errors import connection_failure
 from connectors.http import elapsed_ms
 
 from .client import API_ROOT, RATE, AnafClient
@@ -48,7 +49,7 @@ class AnafConnector(TaxLookup, Connector):
             answer = self.client.vat_status([PROBE_CUI], on=date.today())
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
-                                    detail=f"Could not reach ANAF: {exc.message}")
+                                    detail=f"{connection_failure('ANAF', exc)}: {exc.message}")
         found = [normalize_found(item, checked_on=date.today()) for item in answer.get("found") or []]
         name = found[0]["name"] if found else "no answer for the probe CUI"
         return ConnectionResult(ok=True, latency_ms=elapsed_ms(started), detail=f"ANAF answered ({name}).")

@@ -57,6 +57,7 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.capabilities import OAuthConnect, ShopChannel, WebhookReceiver
+from connectors.errors import connection_failure
 from connectors.http import elapsed_ms
 from connectors.oauth2 import token_set
 
@@ -202,7 +203,7 @@ class EbayConnector(OAuthConnect, WebhookReceiver, ShopChannel, Connector):
             body = self.client.orders_page(offset=0, limit=1, action="test_connection")
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
-                                    detail=f"Could not reach eBay: {exc.code}: {exc.message}")
+                                    detail=f"{connection_failure('eBay', exc)}: {exc.code}: {exc.message}")
         return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to eBay ({self.client.marketplace}, "
                                        f"{'sandbox' if self.integration.is_test_mode else 'production'}): "

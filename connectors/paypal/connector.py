@@ -33,6 +33,7 @@ from config.errors import ApplicationError, ValidationError
 from connectors import tokens
 from connectors.base import AuthKind, ConnectionResult, Connector, RateLimitPolicy, TokenSet, WebhookEvent
 from connectors.capabilities import PaymentsGateway, WebhookReceiver
+from connectors.errors import connection_failure
 from connectors.http import elapsed_ms
 from connectors.payments import settle
 
@@ -99,7 +100,7 @@ class PayPalConnector(WebhookReceiver, PaymentsGateway, Connector):
             body = self.client.token(*self._app_credentials(), action="test_connection")
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
-                                    detail=f"Could not reach PayPal: {exc.message}")
+                                    detail=f"{connection_failure('PayPal', exc)}: {exc.message}")
         where = "sandbox" if self.integration.is_test_mode else "live"
         webhook = "" if self.config.get("webhook_id") else " Set config['webhook_id'] to receive webhooks."
         return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),

@@ -51,7 +51,7 @@ from connectors.base import (
     provider_setting_variable,
 )
 from connectors.capabilities import ShopChannel, WebhookReceiver
-from connectors.errors import AuthExpired, ProviderError
+from connectors.errors import AuthExpired, ProviderError, connection_failure
 from connectors.http import elapsed_ms
 
 from . import mapping, webhooks
@@ -205,7 +205,7 @@ class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, Connector):
         except ApplicationError as exc:
             where = self.shop_domain() or "the shop"
             return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
-                                    detail=f"Could not reach {where}: {exc.code}: {exc.message}")
+                                    detail=f"{connection_failure(where, exc)}: {exc.code}: {exc.message}")
         name, domain = shop.get("name", "the shop"), shop.get("myshopify_domain", "")
         return ConnectionResult(ok=True, latency_ms=elapsed_ms(started), detail=f"Connected to {name} ({domain}).")
 

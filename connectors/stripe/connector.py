@@ -23,7 +23,7 @@ from typing import Any
 from config.errors import ApplicationError
 from connectors.base import AuthKind, ConnectionResult, Connector, RateLimitPolicy, WebhookEvent
 from connectors.capabilities import PaymentsGateway, WebhookReceiver
-from connectors.errors import AuthExpired
+from connectors.errors import AuthExpired, connection_failure
 from connectors.http import elapsed_ms
 from connectors.payments import settle
 
@@ -68,7 +68,7 @@ class StripeConnector(WebhookReceiver, PaymentsGateway, Connector):
             account = self.client.account(action="test_connection")
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
-                                    detail=f"Could not reach Stripe: {exc.message}")
+                                    detail=f"{connection_failure('Stripe', exc)}: {exc.message}")
         mode = "test" if self.integration.api_key.startswith(("sk_test_", "rk_test_")) else "live"
         name = (account.get("business_profile") or {}).get("name") or account.get("email") or ""
         return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),

@@ -46,7 +46,7 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.capabilities import OAuthConnect, ShopChannel, WebhookReceiver
-from connectors.errors import ProviderError
+from connectors.errors import ProviderError, connection_failure
 from connectors.http import elapsed_ms
 
 from . import mapping, webhooks
@@ -170,7 +170,7 @@ class TikTokShopConnector(OAuthConnect, WebhookReceiver, ShopChannel, Connector)
             shops = self.client.shops()
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
-                                    detail=f"Could not reach TikTok Shop: {exc.code}: {exc.message}")
+                                    detail=f"{connection_failure('TikTok Shop', exc)}: {exc.code}: {exc.message}")
         names = ", ".join(f"{s.get('name')} ({s.get('region')})" for s in shops) or "no shop"
         return ConnectionResult(ok=True, latency_ms=elapsed_ms(started), detail=f"Connected to TikTok Shop: {names}.")
 

@@ -46,7 +46,7 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.capabilities import ShopChannel, WebhookReceiver
-from connectors.errors import AuthExpired
+from connectors.errors import AuthExpired, connection_failure
 from connectors.http import elapsed_ms
 
 from . import mapping, webhooks
@@ -124,7 +124,7 @@ class TrendyolConnector(WebhookReceiver, ShopChannel, Connector):
             body = self.client.products_page(0, {"approved": "true"}, action="test_connection")
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
-                                    detail=f"Could not reach Trendyol: {exc.message}")
+                                    detail=f"{connection_failure('Trendyol', exc)}: {exc.message}")
         return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to Trendyol seller {self.seller_id} "
                                        f"({body.get('totalElements', 0)} approved products).")

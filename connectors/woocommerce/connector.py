@@ -51,7 +51,7 @@ from connectors.base import (
     WebhookEvent,
 )
 from connectors.capabilities import ShopChannel, WebhookReceiver
-from connectors.errors import AuthExpired
+from connectors.errors import AuthExpired, connection_failure
 from connectors.http import elapsed_ms
 
 from . import mapping, webhooks
@@ -122,7 +122,7 @@ class WooCommerceConnector(WebhookReceiver, ShopChannel, Connector):
             environment = self.client.system_status().get("environment") or {}
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
-                                    detail=f"Could not reach the WooCommerce store: {exc.message}")
+                                    detail=f"{connection_failure('the WooCommerce store', exc)}: {exc.message}")
         return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to {environment.get('site_url') or 'the store'} "
                                        f"(WooCommerce {environment.get('version') or '?'}).")

@@ -14,9 +14,11 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import csrf_protect_m
 from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
@@ -26,6 +28,7 @@ from commerce.services import stock_mode_set
 from config.errors import ApplicationError
 from connectors import registry
 from connectors.base import AuthKind
+from integrations.health_selectors import integration_health, integrations_health
 from integrations.models import (
     SECRET_FIELDS,
     ClaimProof,
@@ -38,6 +41,7 @@ from integrations.models import (
 from integrations.oauth.flow import oauth_initiate
 from integrations.routing import AccountAlreadyClaimed, accounts_claim, claims_release
 from integrations.services import (
+    ACTIVATABLE,
     UPDATABLE_FIELDS,
     integration_create,
     integration_delete,
@@ -76,10 +80,32 @@ def _delete_reach(model: type[models.Model], lookup: str = "", seen: frozenset =
             yield rel.related_model, path, True
 
 
+class _PageHealth:
+    """The health of a page of integrations, computed for all of them at its first use (a few queries). Lazy: an
+    action's POST builds the list without showing it."""
+
+    def __init__(self, integrations: list[Integration]):
+        self._integrations, self._reports = integrations, None
+
+    def of(self, integration: Integration):
+        if self._reports is None:
+            self._reports = integrations_health(self._integrations)
+        return self._reports[integration.pk]
+
+
+class IntegrationChangeList(ChangeList):
+    def get_results(self, request):
+        super().get_results(request)
+        page = _PageHealth(list(self.result_list))
+        for integration in self.result_list:
+            integration.page_health = page
+
+
 @admin.register(Integration)
 class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     form = IntegrationAdminForm
-    list_display = ("name", "code", "provider", "type", "status", "stock_mode", "last_sync_at", "consecutive_failures")
+    list_display = ("name", "code", "provider", "type", "status", "health_badge", "stock_mode", "last_sync_at",
+                    "consecutive_failures")
     list_filter = (
         ProviderFilter,
         "type",
@@ -97,6 +123,17 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
         "next_sync_at", "last_error", "consecutive_failures", "stock_mode", "created_at", "updated_at",
     )
     secret_inputs = tuple((f"{name}_new", f"{name}_clear") for name in SECRET_FIELDS)
+
+    # ---------------------------------------------------------------- the list
+    def get_changelist(self, request, **kwargs):
+        return IntegrationChangeList
+
+    @admin.display(description="health")
+    def health_badge(self, obj: Integration):
+        """The same badge as the dashboard and the page (integrations/health_selectors.py), its reasons on hover."""
+        page = getattr(obj, "page_health", None)
+        report = page.of(obj) if page is not None else integration_health(obj)
+        return render_to_string("admin/switchyard/health_badge.html", {"health": report})
 
     # ---------------------------------------------------------------- the form
     def get_fieldsets(self, request, obj=None):
@@ -293,6 +330,8 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
                          details={"ok": result.ok, "latency_ms": result.latency_ms})
             if result.ok:
                 summary = f"{integration}: connection OK in {result.latency_ms} ms. {result.detail}"
+                if integration.status in ACTIVATABLE:
+                    summary += f" It is {integration.status}: the Activate action switches it on."
                 self.message_user(request, summary, messages.SUCCESS)
             else:
                 self.message_user(request, f"{integration}: connection failed. {result.detail}", messages.ERROR)

@@ -1,5 +1,6 @@
-/* The operator console's few behaviours, no library: a form's answer shown next to its button, and a running
-   sync job's counts refreshed every two seconds until it finishes. */
+/* The operator console's few behaviours, no library: a form's answer shown next to its button (a passing test
+   of an integration that is not on offers Activate), and a running sync job's counts refreshed every two
+   seconds until it finishes. */
 (function () {
   "use strict";
 
@@ -16,9 +17,27 @@
           target.className = "inline-result " + (result.ok ? "ok" : "failed");
           target.textContent = (result.ok ? "Connection OK in " + result.latency_ms + " ms. " : "Connection failed. ")
             + (result.detail || "");
+          if (result.activate) { target.appendChild(activateOffer(form, result)); }
         })
         .catch(function () { target.className = "inline-result failed"; target.textContent = "No answer."; });
     });
+  }
+
+  // A form that posts to the activate URL with the test form's CSRF token; the page comes back with the outcome.
+  function activateOffer(form, result) {
+    var offer = document.createElement("form");
+    offer.method = "post";
+    offer.action = result.activate;
+    offer.className = "activate-offer";
+    var token = form.querySelector("input[name=csrfmiddlewaretoken]").cloneNode();
+    var button = document.createElement("input");
+    button.type = "submit";
+    button.className = "button default";
+    button.id = "activate-offer";
+    button.value = "Activate (it is " + result.status + ")";
+    offer.appendChild(token);
+    offer.appendChild(button);
+    return offer;
   }
 
   function progress(panel) {

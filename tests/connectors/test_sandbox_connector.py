@@ -236,6 +236,17 @@ def test_oauth__refresh_reused(connector):
 
 
 @responses.activate
+def test_a_refused_refresh_in_a_connection_test_reads_as_refused_credentials(connector):
+    """The shop answered and refused the token: the test says so, never that the host could not be reached."""
+    replay("GET", f"{API}/shop.json", "errors__unauthorized")
+    replay("POST", f"{BASE}/admin/oauth/access_token", "oauth__refresh_reused")
+    result = connector.test_connection()
+    assert not result.ok
+    assert result.detail.startswith("127.0.0.1 refused the credentials: REFRESH_FAILED: ")
+    assert "Could not reach" not in result.detail
+
+
+@responses.activate
 def test_errors__rate_limited(connector, sleeps):
     replay("GET", f"{API}/shop.json", "errors__rate_limited")
     replay("GET", f"{API}/shop.json", "shop__get")

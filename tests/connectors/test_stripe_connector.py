@@ -45,7 +45,8 @@ def test_errors__unauthorized_marks_the_integration_error_with_a_readable_messag
     result = integration_test_connection(integration=integration)
 
     assert not result.ok and len(responses.calls) == 1  # a key does not expire: no refresh, no retry
-    assert result.detail.startswith("Could not reach Stripe: Stripe answered HTTP 401: Invalid API Key provided")
+    # It answered: a refused key, not an unreachable host.
+    assert result.detail.startswith("Stripe refused the credentials: Stripe answered HTTP 401: Invalid API Key")
     integration.refresh_from_db()
     assert integration.status == IntegrationStatus.ERROR
     assert integration.last_error == result.detail

@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from console.dashboard import Health, dashboard_get, integration_health_rows
+from console.dashboard import dashboard_get, integration_health_rows
+from integrations.health_selectors import Health
 from syncjobs.models import JobStatus, JobType, SyncJob, Trigger
 from tests.factories import IntegrationFactory, IntegrationLogFactory, OrganizationFactory, UserFactory
 from webhooks.models import DeliveryStatus, IncomingStatus, IncomingWebhook, WebhookDelivery, WebhookEndpoint
@@ -64,18 +65,18 @@ def test_each_light_follows_the_integration_state(org):
 
     assert more == 0 and len(rows) == 8
     assert health_of(rows, ok).health == Health.OK and health_of(rows, ok).reasons == []
-    assert health_of(rows, ok).last_job_status == JobStatus.COMPLETED
+    assert health_of(rows, ok).facts.last_job_status == JobStatus.COMPLETED
     row = health_of(rows, noisy)
-    assert (row.health, row.calls, row.call_errors) == (Health.DEGRADED, 6, 2)
+    assert (row.health, row.facts.calls, row.facts.call_errors) == (Health.DEGRADED, 6, 2)
     assert "33% of calls failed in 24 h" in row.reasons
     row = health_of(rows, failed_hooks)
-    assert (row.health, row.webhooks_pending, row.webhooks_failed) == (Health.DEGRADED, 3, 2)
-    assert (health_of(rows, bad_endpoint).health, health_of(rows, bad_endpoint).endpoints_failing) == (
+    assert (row.health, row.facts.webhooks_pending, row.facts.webhooks_failed) == (Health.DEGRADED, 3, 2)
+    assert (health_of(rows, bad_endpoint).health, health_of(rows, bad_endpoint).facts.endpoints_failing) == (
         Health.DEGRADED, 1)
     assert health_of(rows, broken).health == Health.ERROR
     assert health_of(rows, broken).reasons == ["PROVIDER_ERROR: 500 from the shop"]
     assert health_of(rows, reauth).health == Health.REAUTH
-    assert health_of(rows, off).health == Health.OFF
+    assert health_of(rows, off).health == Health.PAUSED
     row = health_of(rows, last_failed)
     assert row.health == Health.DEGRADED and "last sync failed" in row.reasons
 
@@ -86,7 +87,7 @@ def test_calls_older_than_a_day_do_not_count(org):
         IntegrationLogFactory(integration=integration, status_code=500, created_at=timezone.now() - timedelta(hours=25))
     IntegrationLogFactory(integration=integration, status_code=200)
     row = health_of(integration_health_rows(organization_ids=[org.pk])[0], integration)
-    assert (row.calls, row.call_errors, row.health) == (1, 0, Health.OK)
+    assert (row.facts.calls, row.facts.call_errors, row.health) == (1, 0, Health.OK)
 
 
 def _queries(organization_ids) -> int:
@@ -108,7 +109,8 @@ def test_the_dashboard_costs_the_same_queries_for_2_or_20_integrations(org):
     few = _queries([org.pk])
     populate(18)
     many = _queries([org.pk])
-    assert few == many <= 8  # integrations (+ last job subqueries), calls, webhooks, endpoints, three charts
+    # integrations, their health (calls, secrets' key ids, webhooks, endpoints, jobs), three charts
+    assert few == many <= 9
 
 
 def test_the_series_count_the_last_24_hours_by_hour_and_status(org):

@@ -64,7 +64,8 @@ class TestConnectionTest:
         response = operator_api.post(url(integration))
 
         assert response.status_code == 200
-        assert response.json() == {"ok": True, "latency_ms": 7, "detail": "HTTP 200"}
+        assert response.json() == {"ok": True, "latency_ms": 7, "detail": "HTTP 200", "activated": False,
+                                   "status": "active"}
         assert fake.calls == [integration.pk]
         integration.refresh_from_db()
         assert integration.last_error == ""
@@ -75,7 +76,8 @@ class TestConnectionTest:
 
         response = operator_api.post(url(integration))
 
-        assert response.json() == {"ok": False, "latency_ms": 30, "detail": "HTTP 401"}
+        assert response.json() == {"ok": False, "latency_ms": 30, "detail": "HTTP 401", "activated": False,
+                                   "status": "error"}
         integration.refresh_from_db()
         assert integration.last_error == "HTTP 401"
         assert integration.status == "error"
@@ -115,7 +117,8 @@ class TestConnectionTest:
         response = operator_api.post(url(integration))
 
         assert response.status_code == 200
-        assert response.json() == {"ok": False, "latency_ms": 0, "detail": "Connection failed (ConnectionError)."}
+        assert response.json() == {"ok": False, "latency_ms": 0, "detail": "Connection failed (ConnectionError).",
+                                   "activated": False, "status": "error"}
 
     def test_a_secret_in_a_successful_detail_is_scrubbed(self, operator_api, integration, fake):
         fake.outcome = ConnectionResult(ok=True, latency_ms=1, detail=f"authenticated as {API_KEY}")
@@ -129,7 +132,8 @@ class TestConnectionTest:
 
         response = operator_api.post(url(integration))
 
-        assert response.json() == {"ok": False, "latency_ms": 0, "detail": "This provider has no connection test."}
+        assert response.json() == {"ok": False, "latency_ms": 0, "detail": "This provider has no connection test.",
+                                   "activated": False, "status": "active"}
 
     def test_a_provider_no_longer_registered_is_a_failed_test(self, operator_api, org, fake):
         integration = IntegrationFactory(organization=org, provider="retired-provider")

@@ -88,8 +88,19 @@ def test_an_inactive_integration_does_not_sync(operator_api, integration):
     integration.status = "inactive"
     integration.save()
     answer = operator_api.post(sync_url(integration), {}, format="json")
-    assert answer.status_code == 409 and answer.json()["error"]["code"] == "SYNC_FAILED"
+    error = answer.json()["error"]
+    assert answer.status_code == 409 and error["code"] == "INTEGRATION_INACTIVE"
+    assert f"POST /api/integrations/{integration.pk}/activate/" in error["message"]  # the call that fixes it
+    assert error["details"]["integration_status"] == "inactive"
     assert not SyncJob.objects.exists()
+
+
+def test_an_integration_waiting_for_credentials_says_how_to_give_them(operator_api, integration):
+    integration.status = "pending_auth"
+    integration.save()
+    error = operator_api.post(sync_url(integration), {}, format="json").json()["error"]
+    assert error["code"] == "INTEGRATION_INACTIVE"
+    assert "reconnect it" in error["message"] and f"PATCH /api/integrations/{integration.pk}/" in error["message"]
 
 
 def test_a_backfill_takes_a_date_range(operator_api, integration):

@@ -68,3 +68,23 @@ def test_bad_arguments_are_refused(shop):
         _run("--since", "last tuesday")
     with pytest.raises(CommandError):
         _run("--status", "pending")
+
+
+def test_webhooks_waiting_in_backoff_can_be_counted_and_queued_now(shop, nudges, django_capture_on_commit_callbacks):
+    waiting = _failed(shop)
+    IncomingWebhook.objects.filter(pk=waiting.pk).update(
+        status="pending", retry_count=3, error_message="ProviderUnavailable: the shop answered 503",
+        next_attempt_at=timezone.now() + timedelta(minutes=20))
+    fresh = _failed(shop)
+    IncomingWebhook.objects.filter(pk=fresh.pk).update(status="pending", retry_count=0, error_message="")
+    nudges.clear()
+
+    out, _ = _run("--status", "retrying", "--dry-run")
+    assert "Would re-queue 1 retrying webhook(s)." in out
+    with django_capture_on_commit_callbacks(execute=True):
+        out, _ = _run("--status", "retrying")
+    assert "Re-queued 1 retrying webhook(s)." in out
+    assert nudges == [waiting.pk]
+    row = IncomingWebhook.objects.get(pk=waiting.pk)
+    assert (row.status, row.retry_count, row.error_message) == ("pending", 0, "")
+    assert row.next_attempt_at <= timezone.now()

@@ -2,9 +2,12 @@
 
 After a fix is deployed (a mapping bug, a provider outage), the webhooks that
 failed meanwhile are put back to pending with fresh retries and queued, in
-batches, with a progress bar. `--status completed|ignored` replays rows that
-already ran (the handlers are idempotent). Safe to re-run: a row already
-pending or processing is not touched.
+batches, with a progress bar. `--status retrying` takes those still waiting in
+backoff after an error (pending, with the error of their last attempt): they
+are queued now, with fresh retries, instead of at their next attempt.
+`--status completed|ignored` replays rows that already ran (the handlers are
+idempotent). Safe to re-run: a row already pending (and not retrying) or
+processing is not touched.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from tqdm import tqdm
 
 from integrations.selectors import integration_by_reference
 from webhooks.inbound.services import REPLAYABLE, webhooks_requeue
-from webhooks.models import IncomingWebhook
+from webhooks.models import IncomingStatus, IncomingWebhook
+
+# Not a status of its own: pending rows waiting in backoff with the error of their last attempt.
+RETRYING = "retrying"
 
 
 def _since(value: str) -> datetime:
@@ -32,11 +38,13 @@ def _since(value: str) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Put incoming webhooks of a status back to pending and queue them (failed ones by default)."
+    help = ("Put incoming webhooks of a status back to pending and queue them (failed ones by default; "
+            "--status retrying for those waiting in backoff).")
 
     def add_arguments(self, parser):
-        parser.add_argument("--status", default="failed", choices=[str(s) for s in REPLAYABLE],
-                            help="Which webhooks to re-queue (default failed; completed/ignored replays them).")
+        parser.add_argument("--status", default="failed", choices=[*(str(s) for s in REPLAYABLE), RETRYING],
+                            help="Which webhooks to re-queue (default failed; retrying: those waiting in backoff "
+                                 "after an error, queued now; completed/ignored replays them).")
         parser.add_argument("--integration", metavar="CODE", help="Only this integration's webhooks.")
         parser.add_argument("--since", metavar="DATE", help="Only webhooks received at or after this date/time.")
         parser.add_argument("--batch-size", type=int, default=500, help="Rows per transaction (default 500).")
@@ -46,7 +54,11 @@ class Command(BaseCommand):
                dry_run: bool, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        rows = IncomingWebhook.objects.filter(status=status)
+        if status == RETRYING:
+            rows = IncomingWebhook.objects.filter(status=IncomingStatus.PENDING).exclude(error_message="")
+            statuses = [IncomingStatus.PENDING]
+        else:
+            rows, statuses = IncomingWebhook.objects.filter(status=status), [status]
         if integration:
             found = integration_by_reference(integration)
             if found is None:
@@ -65,7 +77,7 @@ class Command(BaseCommand):
         with tqdm(total=len(ids), desc=f"{status} webhooks", unit="webhook", file=progress_file) as bar:
             for start in range(0, len(ids), batch_size):
                 batch = ids[start : start + batch_size]
-                requeued += len(webhooks_requeue(webhook_ids=batch, statuses=[status]))
+                requeued += len(webhooks_requeue(webhook_ids=batch, statuses=statuses))
                 bar.update(len(batch))
         skipped = len(ids) - requeued
         note = f" {skipped} changed status meanwhile and were left alone." if skipped else ""
