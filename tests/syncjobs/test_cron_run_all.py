@@ -23,7 +23,7 @@ from events.sources import event_source_create
 from integrations.models import IntegrationLog, OAuthState
 from syncjobs.models import SyncJob
 from tests.factories import IntegrationFactory
-from tests.webhooks.test_outbound_support import Receiver, make_endpoint
+from tests.webhooks.outbound_support import Receiver, make_endpoint
 from webhooks.events import publish
 from webhooks.models import DeliveryStatus, IdempotencyKey, IncomingWebhook, WebhookDelivery
 

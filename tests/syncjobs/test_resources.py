@@ -13,7 +13,8 @@ import pytest
 
 from commerce.models import Order
 from connectors import registry
-from connectors.base import Capability, Connector, Page
+from connectors.base import Connector, Page
+from connectors.capabilities import InventorySource, OrdersSource, ProductsSource
 from connectors.sandbox import mapping as sandbox_mapping
 from syncjobs import resources, services
 from syncjobs.models import JobType, Trigger
@@ -35,13 +36,12 @@ def raw_order(case: str = "paid", **changes: Any) -> dict:
     return order
 
 
-class PagedChannel(Connector):
+class PagedChannel(OrdersSource, Connector):
     """A channel whose order pages are whatever the test put in `orders`, normalized by the sandbox mapping."""
 
     key = "paged-channel"
     display_name = "Paged channel"
     integration_type = "ecommerce"
-    capabilities = frozenset({Capability.ORDERS})
     orders: list[dict] = []
     asked_since: list = []
 
@@ -134,7 +134,8 @@ def test_the_table_names_each_resource_once_in_every_vocabulary():
     assert {r.event_resource for r in RESOURCES.values()} == {"product", "inventory_level", "order"}
     for resource in RESOURCES.values():
         assert callable(resource.writer())
-        assert callable(getattr(Connector, resource.pull)) and callable(getattr(Connector, resource.normalize_with))
+        [mixin] = [m for m in (ProductsSource, InventorySource, OrdersSource) if m.capability == resource.capability]
+        assert callable(getattr(mixin, resource.pull)) and callable(getattr(mixin, resource.normalize_with))
 
 
 def test_unreadable_records_fail_with_their_ids_and_the_others_are_written(channel):

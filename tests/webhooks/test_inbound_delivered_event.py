@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from tests.webhooks.test_inbound_support import post, raw_order, receive_url, shopify_delivery
+from tests.webhooks.inbound_support import post, raw_order, receive_url, shopify_delivery
 from webhooks.events import CATALOG
 from webhooks.inbound.processing import webhook_process
 from webhooks.models import IncomingWebhook, WebhookDelivery, WebhookEndpoint
