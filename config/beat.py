@@ -7,7 +7,9 @@ beat call the same jobs through `POST /api/cron/<slug>/` (syncjobs/cron.py build
 its jobs from this list, and its `run-all` runs each job whose PeriodicTask is
 due). tests/syncjobs/test_cron_parity.py keeps the migrations' rows, this list and
 the cron jobs equal, so neither way of running them can drift. Adding a periodic
-task: its app's data migration (`schedule_operation`) and one line here.
+task: its app's data migration (`schedule_operation`) and one line here; a
+provider's own jobs are declared by its connector (`periodic_jobs`) and joined to
+these by `connectors.registry.periodic_jobs()`, the list beat and cron read.
 
 Each app's migration lists its periodic tasks as (name, task path, every N
 seconds) and calls `schedule_operation(TASKS)`. Created with get_or_create by
@@ -57,7 +59,6 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("sweep-pushes", "commerce.tasks.sweep_pending_pushes", 60),
     PeriodicJob("refresh-tokens", "integrations.tasks.refresh_expiring_tokens", 300),
     PeriodicJob("check-health", "syncjobs.tasks.check_integrations_health", 900),
-    PeriodicJob("sync-awb", "connectors.fancourier.tasks.track_open_awbs", 1800),
     PeriodicJob("purge-oauth-states", "integrations.tasks.purge_oauth_states", 3600),
     PeriodicJob("purge-idempotency-keys", "webhooks.tasks.purge_idempotency_keys", 3600),
     PeriodicJob("purge-call-logs", "integrations.tasks.purge_integration_logs", 86400),

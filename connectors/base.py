@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 
+from config.beat import PeriodicJob
 from config.errors import CapabilityNotSupported
 
 if TYPE_CHECKING:
@@ -162,6 +163,8 @@ class Connector:
     # provider calls (included under /api/; an OPENAPI_PATHS dict in it documents them) and of its Celery tasks.
     urls_module: ClassVar[str | None] = None
     tasks_module: ClassVar[str | None] = None
+    # Jobs on beat's clock (and /api/cron/<slug>/) that this provider runs; its data migration schedules them.
+    periodic_jobs: ClassVar[tuple[PeriodicJob, ...]] = ()
     # Stock semantics, read for the source of any order (commerce.services.stock.holds_stock): whether the
     # quantity the channel reports and accepts is already net of its own open orders (it drops when an order is
     # placed): then, while the channel is the source of its stock, its orders reserve nothing in the ERP.

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
+    from config.beat import PeriodicJob
     from integrations.models import Integration
 
     from .base import Capability, Connector
@@ -114,6 +115,16 @@ def provider_apps() -> list[str]:
 def urls_modules() -> list[str]:
     """The registered connectors' `urls_module`s, in registry order."""
     return [cls.urls_module for cls in _loaded().values() if cls.urls_module]
+
+
+def periodic_jobs() -> tuple[PeriodicJob, ...]:
+    """Every job on beat's clock: the product's (config.beat.PERIODIC_JOBS), then each provider's `periodic_jobs`.
+
+    Beat's schedules, the cron endpoint and its run-all all read this one list (tests/syncjobs/test_cron_parity.py).
+    """
+    from config.beat import PERIODIC_JOBS  # not at import: settings import this module (see above)
+
+    return PERIODIC_JOBS + tuple(job for cls in _loaded().values() for job in cls.periodic_jobs)
 
 
 def import_tasks_modules() -> list[str]:

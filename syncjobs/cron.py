@@ -1,7 +1,7 @@
 """`POST /api/cron/{job}/`: the periodic jobs for platforms that cannot run beat (a platform cron calls this).
 
-The jobs are config.beat.PERIODIC_JOBS — the list beat's schedules are made
-from — one per beat task, named by its slug, plus a few on-demand ones:
+The jobs are connectors.registry.periodic_jobs() (config.beat.PERIODIC_JOBS and each
+provider's) — the list beat's schedules are made from — one per beat task, named by its slug, plus a few on-demand ones:
 `sync-orders` / `sync-inventory` (a job of that type for every active auto-sync
 integration, due or not) and `purge-logs` (both purges, the name older
 deployments call). `run-all`, for a platform with a single cron entry (call it
@@ -38,14 +38,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ErrorResponseSerializer
-from config.beat import PERIODIC_JOBS
 from config.errors import ApplicationError, NotFound
+from connectors.registry import periodic_jobs
 
 from .models import JobType
 
 RUN_ALL = "run-all"
 _SYNC_ORDERS = ("syncjobs.tasks.start_resource_syncs", {"job_type": JobType.SYNC_ORDERS.value})
 _SYNC_INVENTORY = ("syncjobs.tasks.start_resource_syncs", {"job_type": JobType.SYNC_INVENTORY.value})
+PERIODIC_JOBS = periodic_jobs()  # the product's and the providers' (connectors.registry.periodic_jobs)
 _PERIODIC = {job.slug: job.task for job in PERIODIC_JOBS}
 # On-demand jobs: not on beat's clock (run-all does not run them).
 ON_DEMAND: dict[str, list[tuple[str, dict]]] = {

@@ -29,6 +29,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from config.beat import PeriodicJob
 from config.errors import ApplicationError, ValidationError
 from connectors.base import AuthKind, ConnectionResult, Connector
 from connectors.capabilities import ShipmentCreator
@@ -50,6 +51,7 @@ class FanCourierConnector(ShipmentCreator, Connector):
     base_url = API_ROOT
     docs_url = "https://www.fancourier.ro/"
     tasks_module = "connectors.fancourier.tasks"  # the beat task following open AWBs
+    periodic_jobs = (PeriodicJob("sync-awb", "connectors.fancourier.tasks.track_open_awbs", 1800),)
 
     @property
     def config(self) -> dict[str, Any]:

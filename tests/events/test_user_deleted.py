@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import AuditEvent
-from connectors import http
+from connectors import http, registry
+from connectors.capabilities import WebhookReceiver
 from connectors.oauth2_generic.connector import GenericOAuth2Connector
 from events.models import InboundEvent
 from events.processing import event_process
@@ -27,29 +28,36 @@ def server(settings, monkeypatch):
     server.server_close()
 
 
-@pytest.fixture
-def unsubscribed(monkeypatch):
-    """The integrations whose webhook subscriptions were removed, by code."""
-    seen: list[str] = []
+class SubscribedOAuth2(WebhookReceiver, GenericOAuth2Connector):
+    """A generic OAuth 2.0 account that also subscribed to the provider's webhooks (a CRM, say)."""
 
-    def unregister(self):
-        seen.append(self.integration.code)
+    key = "subscribed_oauth2"
+    unsubscribed: list[str] = []
+
+    def unregister_webhooks(self, receive_url: str) -> int:
+        self.unsubscribed.append(self.integration.code)
         return 1
 
-    monkeypatch.setattr(GenericOAuth2Connector, "unregister_webhooks", unregister)
-    return seen
+
+@pytest.fixture
+def unsubscribed():
+    """The integrations whose webhook subscriptions were removed, by code."""
+    SubscribedOAuth2.unsubscribed = []
+    registry.register(SubscribedOAuth2)
+    yield SubscribedOAuth2.unsubscribed
+    registry.unregister(SubscribedOAuth2.key)
 
 
 def connected(org, server, *, user: str, code: str) -> Integration:
     tokens = server.issue()
-    return IntegrationFactory(organization=org, provider="oauth2_generic", type="api", code=code,
+    return IntegrationFactory(organization=org, provider=SubscribedOAuth2.key, type="api", code=code,
                               config=server.config(), connected_by=user,
                               credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
                               access_token=tokens["access_token"], refresh_token=tokens["refresh_token"])
 
 
 @pytest.fixture
-def integrations(org, other_org, server):
+def integrations(org, other_org, server, unsubscribed):
     subscribe_all(org)
     return {
         "mine": [connected(org, server, user="u_1", code="crm-a"), connected(org, server, user="u_1", code="crm-b")],

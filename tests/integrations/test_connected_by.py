@@ -28,7 +28,7 @@ def test_create_records_it_and_the_filter_finds_it(admin_api, org, other_org):
 def test_an_oauth_connect_records_who_started_it(admin_api, org, settings):
     settings.OAUTH_ALLOWED_REDIRECT_URIS = ["https://app.example.com/oauth/"]
     settings.OUTBOUND_URL_ALLOWLIST = ["127.0.0.1"]
-    settings.SANDBOX_CLIENT_ID, settings.SANDBOX_CLIENT_SECRET = "sandbox-app-id", "sandbox-app-secret"
+    settings.PROVIDER_SETTINGS = {"sandbox": {"CLIENT_ID": "sandbox-app-id", "CLIENT_SECRET": "sandbox-app-secret"}}
     answer = admin_api.post("/api/integrations/oauth/initiate/", {
         "provider": "sandbox", "redirect_uri": "https://app.example.com/oauth/done", "name": "New shop",
         "shop": "http://127.0.0.1:8765", "connected_by": "u_42"}, format="json")

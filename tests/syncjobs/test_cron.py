@@ -10,8 +10,8 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from rest_framework.test import APIClient
 
-from config.beat import PERIODIC_JOBS
 from syncjobs import cron
+from syncjobs.cron import PERIODIC_JOBS
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from config.beat import PERIODIC_JOBS
 from config.celery import app
-from syncjobs.cron import CRON_JOBS, ON_DEMAND, RUN_ALL
+from syncjobs.cron import CRON_JOBS, ON_DEMAND, PERIODIC_JOBS, RUN_ALL
 
 pytestmark = pytest.mark.django_db
 

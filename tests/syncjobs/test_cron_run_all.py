@@ -16,11 +16,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from commerce.models import InventoryPush, Product
-from config.beat import PERIODIC_JOBS
 from config.celery import app
 from events.models import InboundEvent
 from events.sources import event_source_create
 from integrations.models import IntegrationLog, OAuthState
+from syncjobs.cron import PERIODIC_JOBS
 from syncjobs.models import SyncJob
 from tests.factories import IntegrationFactory
 from tests.webhooks.outbound_support import Receiver, make_endpoint
