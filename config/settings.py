@@ -409,11 +409,14 @@ WEBHOOK_INCOMING_LEASE_SECONDS = env.int("WEBHOOK_INCOMING_LEASE_SECONDS", defau
 WEBHOOK_INCOMING_MAX_RETRIES = env.int("WEBHOOK_INCOMING_MAX_RETRIES", default=5)
 WEBHOOK_INCOMING_RETRY_BASE_SECONDS = env.int("WEBHOOK_INCOMING_RETRY_BASE_SECONDS", default=30)
 WEBHOOK_INCOMING_RETRY_MAX_SECONDS = env.int("WEBHOOK_INCOMING_RETRY_MAX_SECONDS", default=3600)
-# The sweeper re-queues pending webhooks that waited longer than this (a lost or unsent nudge).
+# The sweeper re-queues pending webhooks that waited longer than this with no nudge on its way (the send failed).
 WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS", default=60)
 WEBHOOK_INCOMING_SWEEP_BATCH = env.int("WEBHOOK_INCOMING_SWEEP_BATCH", default=500)
 # Celery queue of webhook processing ("" = the default queue); a worker must consume it.
 WEBHOOK_INCOMING_QUEUE = env.str("WEBHOOK_INCOMING_QUEUE", default="")
+# Seconds a sent processing nudge is presumed still on its way (queued behind others): the sweeper sends a
+# pending webhook another one only after this, so a backlog is never multiplied by re-queues.
+WEBHOOK_INCOMING_NUDGE_TTL_SECONDS = env.int("WEBHOOK_INCOMING_NUDGE_TTL_SECONDS", default=900)
 WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = env.int("WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", default=300)
 # Hours within which a Shopify-scheme delivery with the same topic, shop and body is a replay (its unsigned
 # X-Shopify-Webhook-Id notwithstanding). Shopify retries for 4 h (48 h before 2024-09): the window covers both.
