@@ -18,7 +18,8 @@ def test_repull_nudges_the_pipeline_task_once_per_order_after_commit(org, staff,
     orders = [Order.objects.create(organization=org, integration=shop_integration, external_id=f"90{n}",
                                    currency="RON", placed_at=timezone.now()) for n in range(2)]
     sent = []
-    monkeypatch.setattr("config.broker.nudge", lambda task, args, kwargs=None, **options: sent.append((task.name, args)) or True)
+    monkeypatch.setattr("config.broker.nudge",
+                        lambda task, args, kwargs=None, **options: sent.append((task.name, args)) or True)
     with django_capture_on_commit_callbacks(execute=True):
         response = staff(org, "operator").post(reverse("admin:commerce_order_changelist"), {
             "action": "repull_from_channel", "_selected_action": [o.pk for o in orders]})
