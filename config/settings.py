@@ -382,7 +382,9 @@ SYNC_RETRY_BACKOFF_SECONDS = env.int("SYNC_RETRY_BACKOFF_SECONDS", default=30)
 SYNC_ERROR_SAMPLE_SIZE = env.int("SYNC_ERROR_SAMPLE_SIZE", default=20)
 SYNC_ERROR_AFTER_FAILURES = env.int("SYNC_ERROR_AFTER_FAILURES", default=5)
 SYNC_JOB_RETENTION_DAYS = env.int("SYNC_JOB_RETENTION_DAYS", default=INTEGRATION_LOG_RETENTION_DAYS)
-SYNC_TASK_QUEUE = env.str("SYNC_TASK_QUEUE", default="") or None
+# Sync jobs run from a queue of their own, so a backlog of webhooks (or anything else) never holds "Sync now" back;
+# the Procfiles' `syncworker` consumes it (every deployment needs a worker on it, or jobs stay pending).
+SYNC_TASK_QUEUE = env.str("SYNC_TASK_QUEUE", default="") or "sync"
 # Bearer secret of POST /api/cron/{job}/ (platforms without beat); empty disables the endpoint.
 CRON_SECRET = env.str("CRON_SECRET", default="")
 
@@ -421,6 +423,12 @@ WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = env.int("WEBHOOK_SIGNATURE_TOLERANCE_SECON
 # Hours within which a Shopify-scheme delivery with the same topic, shop and body is a replay (its unsigned
 # X-Shopify-Webhook-Id notwithstanding). Shopify retries for 4 h (48 h before 2024-09): the window covers both.
 WEBHOOK_SHOPIFY_REPLAY_WINDOW_HOURS = env.int("WEBHOOK_SHOPIFY_REPLAY_WINDOW_HOURS", default=48)
+
+# ---------------------------------------------------------------- task routes
+# Where tasks sent by name (retries, the admin's "run now") go; the services name the same queues when they nudge.
+CELERY_TASK_ROUTES = {"syncjobs.tasks.run_sync_job": {"queue": SYNC_TASK_QUEUE}}
+if WEBHOOK_INCOMING_QUEUE:
+    CELERY_TASK_ROUTES["webhooks.inbound.tasks.process_incoming_webhook"] = {"queue": WEBHOOK_INCOMING_QUEUE}
 
 # ---------------------------------------------------------------- sandbox (demo shop)
 SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8765")
