@@ -385,6 +385,8 @@ SYNC_JOB_RETENTION_DAYS = env.int("SYNC_JOB_RETENTION_DAYS", default=INTEGRATION
 # Sync jobs run from a queue of their own, so a backlog of webhooks (or anything else) never holds "Sync now" back;
 # the Procfiles' `syncworker` consumes it (every deployment needs a worker on it, or jobs stay pending).
 SYNC_TASK_QUEUE = env.str("SYNC_TASK_QUEUE", default="") or "sync"
+# Seconds a pending job's sent message is presumed still queued; only then does the scheduler send it another.
+SYNC_JOB_NUDGE_TTL_SECONDS = env.int("SYNC_JOB_NUDGE_TTL_SECONDS", default=900)
 # Bearer secret of POST /api/cron/{job}/ (platforms without beat); empty disables the endpoint.
 CRON_SECRET = env.str("CRON_SECRET", default="")
 

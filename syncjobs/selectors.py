@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from accounts.models import Organization
 from config.errors import NotFound
@@ -33,9 +33,12 @@ def sync_job_active(*, integration: Integration, job_type: str) -> SyncJob | Non
     return SyncJob.objects.filter(integration=integration, job_type=job_type, status__in=ACTIVE_STATUSES).first()
 
 
-def sync_jobs_stale(*, expired_before: datetime) -> QuerySet[SyncJob]:
-    """Active jobs with no sign of life since `expired_before` (the partial index on heartbeat_at serves this)."""
-    return SyncJob.objects.filter(status__in=ACTIVE_STATUSES, heartbeat_at__lt=expired_before).order_by("heartbeat_at")
+def sync_jobs_stale(*, expired_before: datetime, lost_before: datetime) -> QuerySet[SyncJob]:
+    """Active jobs with no sign of life since `expired_before` (the partial index on heartbeat_at serves this):
+    running ones, and pending ones with no message on its way (none sent, or one sent before `lost_before`)."""
+    waiting_for_nothing = Q(nudged_at__isnull=True) | Q(nudged_at__lt=lost_before)
+    return (SyncJob.objects.filter(status__in=ACTIVE_STATUSES, heartbeat_at__lt=expired_before)
+            .filter(Q(status=JobStatus.RUNNING) | waiting_for_nothing).order_by("heartbeat_at"))
 
 
 def _covering(resource: str) -> list[str]:
