@@ -13,7 +13,7 @@ from config import broker_filesystem
 
 @pytest.fixture
 def folder(tmp_path):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (tmp_path / sub).mkdir()
     return tmp_path
 
@@ -21,7 +21,8 @@ def folder(tmp_path):
 def connect(folder) -> Connection:
     return Connection("filesystem://", transport="config.broker_filesystem:Transport", transport_options={
         "data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
-        "processed_folder": str(folder / "processed"), "store_processed": False, "polling_interval": 0,
+        "processed_folder": str(folder / "processed"), "control_folder": str(folder / "control"),
+        "store_processed": False, "polling_interval": 0,
     })
 
 
