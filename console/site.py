@@ -19,6 +19,7 @@ from accounts.models import Role
 from accounts.staff_scope import organization_ids_with_role
 from config.errors import ApplicationError
 from syncjobs.models import FINISHED_STATUSES, SyncJob
+from syncjobs.selectors import sync_job_wait
 from syncjobs.services import sync_job_cancel
 
 from . import charts
@@ -113,6 +114,7 @@ class SwitchyardAdminSite(admin.AdminSite):
             "started_at": job.started_at.isoformat() if job.started_at else None,
             "completed_at": job.completed_at.isoformat() if job.completed_at else None,
             "error_message": job.error_message,
+            "waiting": getattr(sync_job_wait(job), "message", ""),  # why a pending job has not started
         })  # admin_view makes it never_cache
 
     def sync_job_cancel(self, request: HttpRequest, job_id: int) -> HttpResponseRedirect:

@@ -79,6 +79,11 @@ class SyncJob(models.Model):
         default=timezone.now, help_text="Last checkpoint or claim; the lease runs from here (or the retry time)."
     )
     lease_token = models.CharField(max_length=32, blank=True, default="")
+    nudged_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the message that runs it was sent (empty: none is on its way); the scheduler sends another "
+        "only once this is SYNC_JOB_NUDGE_TTL_SECONDS old.",
+    )
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

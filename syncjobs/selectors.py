@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import Max, QuerySet
+from django.conf import settings
+from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import Organization
 from config.errors import NotFound
@@ -33,9 +36,57 @@ def sync_job_active(*, integration: Integration, job_type: str) -> SyncJob | Non
     return SyncJob.objects.filter(integration=integration, job_type=job_type, status__in=ACTIVE_STATUSES).first()
 
 
-def sync_jobs_stale(*, expired_before: datetime) -> QuerySet[SyncJob]:
-    """Active jobs with no sign of life since `expired_before` (the partial index on heartbeat_at serves this)."""
-    return SyncJob.objects.filter(status__in=ACTIVE_STATUSES, heartbeat_at__lt=expired_before).order_by("heartbeat_at")
+def sync_jobs_stale(*, expired_before: datetime, lost_before: datetime) -> QuerySet[SyncJob]:
+    """Active jobs with no sign of life since `expired_before` (the partial index on heartbeat_at serves this):
+    running ones, and pending ones with no message on its way (none sent, or one sent before `lost_before`)."""
+    waiting_for_nothing = Q(nudged_at__isnull=True) | Q(nudged_at__lt=lost_before)
+    return (SyncJob.objects.filter(status__in=ACTIVE_STATUSES, heartbeat_at__lt=expired_before)
+            .filter(Q(status=JobStatus.RUNNING) | waiting_for_nothing).order_by("heartbeat_at"))
+
+
+@dataclass(frozen=True)
+class JobWait:
+    """Why a pending job has not started: what its page and the API show."""
+
+    reason: str  # queued, retry_scheduled or not_sent
+    message: str
+    queue: str
+    jobs_ahead: int = 0  # pending jobs whose messages went to the queue before its own
+    jobs_running: int = 0  # jobs workers are running now
+    retry_at: datetime | None = None
+
+
+NO_WORKER_HINT_SECONDS = 15  # first in line, nothing running, and still waiting: is anything consuming the queue?
+
+
+def sync_job_wait(job: SyncJob, *, now: datetime | None = None) -> JobWait | None:
+    """Why `job` waits, or None when it does not (it is not pending).
+
+    The sync queue is shared by every organization, so the counts are of every job in it: a count says how long
+    the line is, never whose jobs are in it.
+    """
+    if job.status != JobStatus.PENDING:
+        return None
+    now = now or timezone.now()
+    queue = settings.SYNC_TASK_QUEUE
+    if job.heartbeat_at > now:
+        error = (job.metadata or {}).get("last_retry_error", "")
+        return JobWait(reason="retry_scheduled", queue=queue, retry_at=job.heartbeat_at,
+                       message=f"Retrying at {job.heartbeat_at:%H:%M:%S %Z} after a provider error"
+                       + (f": {error}" if error else "."))
+    if job.nudged_at is None:
+        return JobWait(reason="not_sent", queue=queue,
+                       message="Its message could not be sent (the broker did not answer); the scheduler sends it "
+                       f"again within {settings.SYNC_JOB_LEASE_SECONDS + 30} s.")
+    ahead = (SyncJob.objects.filter(status=JobStatus.PENDING, heartbeat_at__lte=now)
+             .filter(Q(nudged_at__lt=job.nudged_at) | Q(nudged_at=job.nudged_at, pk__lt=job.pk)).count())
+    live = now - timedelta(seconds=settings.SYNC_JOB_LEASE_SECONDS)
+    running = SyncJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__gte=live).count()
+    line = f"Queued behind {ahead} job{'' if ahead == 1 else 's'}" if ahead else "Next in line"
+    message = f"{line} on the {queue!r} queue; {running} running."
+    if not ahead and not running and (now - job.nudged_at).total_seconds() > NO_WORKER_HINT_SECONDS:
+        message += f" No worker has taken it yet: is a worker consuming the {queue!r} queue?"
+    return JobWait(reason="queued", queue=queue, jobs_ahead=ahead, jobs_running=running, message=message)
 
 
 def _covering(resource: str) -> list[str]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api import StrictBooleanField, StrictCharField, StrictInputSerializer, StrictIntegerField
 
 from .models import JobType, SyncJob
+from .selectors import sync_job_wait
 
 
 class StrictDateTimeField(serializers.DateTimeField):
@@ -41,9 +43,27 @@ class SyncStartSerializer(StrictInputSerializer):
     full = StrictBooleanField(required=False, default=False, help_text="Walk everything, ignoring the last sync.")
 
 
+class SyncJobWaitSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(
+        choices=["queued", "retry_scheduled", "not_sent"],
+        help_text="queued: its message is in the sync queue, behind `jobs_ahead` others; retry_scheduled: a provider "
+        "error, it runs again at `retry_at`; not_sent: the broker did not take its message, the scheduler sends it "
+        "again.",
+    )
+    message = serializers.CharField(help_text='What the job page shows, e.g. "Queued behind 3 jobs on the \'sync\' '
+                                    'queue; 2 running."')
+    queue = serializers.CharField(help_text="The Celery queue sync jobs run from (SYNC_TASK_QUEUE).")
+    jobs_ahead = serializers.IntegerField(help_text="Pending jobs (of every organization) queued before this one.")
+    jobs_running = serializers.IntegerField(help_text="Jobs workers are running now (of every organization).")
+    retry_at = serializers.DateTimeField(allow_null=True)
+
+
 class SyncJobSerializer(serializers.ModelSerializer):
     integration_code = StrictCharField(source="integration.code", read_only=True)
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    waiting = serializers.SerializerMethodField(
+        help_text="Why a pending job has not started yet; null once it runs (or when it is not pending)."
+    )
 
     class Meta:
         model = SyncJob
@@ -51,9 +71,15 @@ class SyncJobSerializer(serializers.ModelSerializer):
             "id", "integration", "integration_code", "job_type", "trigger", "status", "params",
             "started_at", "completed_at", "duration_seconds", "records_processed", "records_created",
             "records_updated", "records_unchanged", "records_failed", "pages_processed", "cursor",
-            "error_message", "metadata", "cancel_requested", "attempts", "heartbeat_at", "created_at", "updated_at",
+            "error_message", "metadata", "cancel_requested", "attempts", "heartbeat_at", "waiting", "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(SyncJobWaitSerializer(allow_null=True))
+    def get_waiting(self, job: SyncJob) -> dict[str, Any] | None:
+        wait = sync_job_wait(job)
+        return None if wait is None else SyncJobWaitSerializer(wait).data
 
 
 class AutoFulfillSerializer(StrictInputSerializer):

@@ -38,7 +38,7 @@ from integrations.services import scrub_secrets
 
 from . import selectors
 from .engine import LeaseLost, PageReport, SyncEngine
-from .models import ACTIVE_STATUSES, FINISHED_STATUSES, JobStatus, JobType, SyncJob, Trigger
+from .models import FINISHED_STATUSES, JobStatus, JobType, SyncJob, Trigger
 from .resources import Writer, resources_for
 
 logger = logging.getLogger(__name__)
@@ -63,11 +63,18 @@ class SyncJobFinished(ApplicationError):
 
 # ---------------------------------------------------------------------- start
 def enqueue_job(job_id: int) -> bool:
-    """Send the Celery message that runs the job, best effort (config/broker.py): the row is the job's record and
-    `sync_jobs_requeue_stale` re-sends a pending job whose message never came, so a dead broker fails nothing."""
+    """Send the Celery message that runs the job, best effort (config/broker.py), to the sync queue.
+
+    The caller marked the job (`nudged_at`) when it made it pending: its message is on its way, and the scheduler
+    leaves it alone for SYNC_JOB_NUDGE_TTL_SECONDS however long the queue ahead of it is. A send that fails
+    unmarks it, and `sync_jobs_requeue_stale` sends it again once its lease ran out: a dead broker fails nothing.
+    """
     from .tasks import run_sync_job
 
-    return nudge(run_sync_job, (job_id,), queue=settings.SYNC_TASK_QUEUE)
+    sent = nudge(run_sync_job, (job_id,), queue=settings.SYNC_TASK_QUEUE)
+    if not sent:
+        SyncJob.objects.filter(pk=job_id, status=JobStatus.PENDING).update(nudged_at=None)
+    return sent
 
 
 def sync_job_start(
@@ -101,7 +108,7 @@ def sync_job_start(
             details={"provider": integration.provider, "job_type": job_type},
         )
     job = SyncJob(integration=integration, organization_id=integration.organization_id, job_type=job_type,
-                  trigger=trigger, params=params)
+                  trigger=trigger, params=params, nudged_at=timezone.now() if enqueue else None)
     job.cursor = _plan(job, [r.name for r in resources])
     try:
         with transaction.atomic():
@@ -192,7 +199,7 @@ def sync_job_claim(*, job_id: int) -> tuple[SyncJob, str] | None:
     claimed = SyncJob.objects.filter(pk=job_id).filter(
         Q(status=JobStatus.PENDING) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=expired)
     ).update(
-        status=JobStatus.RUNNING, lease_token=token, heartbeat_at=now, attempts=F("attempts") + 1,
+        status=JobStatus.RUNNING, lease_token=token, heartbeat_at=now, attempts=F("attempts") + 1, nudged_at=None,
         started_at=Coalesce("started_at", now), updated_at=now,
     )
     if not claimed:
@@ -299,8 +306,9 @@ def _defer(*, job_id: int, token: str, message: str) -> int | None:
         countdown = settings.SYNC_RETRY_BACKOFF_SECONDS * 2**retries
         job.status, job.lease_token = JobStatus.PENDING, ""
         job.heartbeat_at = timezone.now() + timedelta(seconds=countdown)  # the sweeper leaves it alone until then
+        job.nudged_at = timezone.now()  # the task's retry message, sent as this returns
         job.metadata = {**job.metadata, "retries": retries + 1, "last_retry_error": message}
-        job.save(update_fields=["status", "lease_token", "heartbeat_at", "metadata", "updated_at"])
+        job.save(update_fields=["status", "lease_token", "heartbeat_at", "nudged_at", "metadata", "updated_at"])
         return countdown
 
 
@@ -384,7 +392,8 @@ def sync_job_resume(*, job: SyncJob, enqueue: bool = True) -> SyncJob:
         with transaction.atomic():
             reopened = SyncJob.objects.filter(pk=job.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELLED)).update(
                 status=JobStatus.PENDING, cancel_requested=False, completed_at=None, error_message="",
-                heartbeat_at=timezone.now(), lease_token="", updated_at=timezone.now(),
+                heartbeat_at=timezone.now(), lease_token="", nudged_at=timezone.now() if enqueue else None,
+                updated_at=timezone.now(),
             )
     except IntegrityError:
         running = selectors.sync_job_active(integration=job.integration, job_type=job.job_type)
@@ -400,25 +409,27 @@ def sync_job_resume(*, job: SyncJob, enqueue: bool = True) -> SyncJob:
 
 
 def sync_jobs_requeue_stale(*, now: datetime | None = None) -> list[int]:
-    """Re-queue active jobs past their lease: running ones whose worker died, pending ones whose message was lost.
+    """Re-queue active jobs past their lease: running ones whose worker died, pending ones with no message on its
+    way (its send failed, or the one sent is older than SYNC_JOB_NUDGE_TTL_SECONDS: lost). A pending job merely
+    queued behind others keeps the one message it has.
 
     Each goes back to pending (so the dead worker's lease token no longer
-    writes) with a fresh heartbeat (so it is re-queued at most once per lease),
-    and its message is sent after commit. Returns the job ids.
+    writes) with a fresh heartbeat (so it is re-queued at most once per lease)
+    and marked, and its message is sent after commit. Returns the job ids.
     """
     now = now or timezone.now()
     expired = now - timedelta(seconds=settings.SYNC_JOB_LEASE_SECONDS)
+    lost = now - timedelta(seconds=settings.SYNC_JOB_NUDGE_TTL_SECONDS)
     requeued = []
-    for job_id in selectors.sync_jobs_stale(expired_before=expired).values_list("pk", flat=True)[:500]:
+    stale = selectors.sync_jobs_stale(expired_before=expired, lost_before=lost)
+    for job_id in list(stale.values_list("pk", flat=True)[:500]):
         with transaction.atomic():
-            job = SyncJob.objects.select_for_update().filter(
-                pk=job_id, status__in=ACTIVE_STATUSES, heartbeat_at__lt=expired
-            ).first()
+            job = stale.select_for_update().filter(pk=job_id).first()  # still stale, now that we hold it
             if job is None:
                 continue
-            job.status, job.lease_token, job.heartbeat_at = JobStatus.PENDING, "", now
+            job.status, job.lease_token, job.heartbeat_at, job.nudged_at = JobStatus.PENDING, "", now, now
             job.metadata = {**job.metadata, "requeued": int(job.metadata.get("requeued", 0)) + 1}
-            job.save(update_fields=["status", "lease_token", "heartbeat_at", "metadata", "updated_at"])
+            job.save(update_fields=["status", "lease_token", "heartbeat_at", "nudged_at", "metadata", "updated_at"])
             transaction.on_commit(lambda pk=job.pk: enqueue_job(pk))
         requeued.append(job_id)
     return requeued

@@ -1,6 +1,8 @@
 """Background work for syncs. Tasks take ids, call a service, and are safe to run twice.
 
-The SyncJob row is the job's record; a message is a nudge. A duplicated or
+The SyncJob row is the job's record; a message is a nudge, sent to the sync
+queue (SYNC_TASK_QUEUE, the Procfiles' syncworker) so that nothing queued on the
+default queue ever holds a sync back. A duplicated or
 redelivered `run_sync_job` (acks_late: a killed worker's message comes back)
 finds the job held or finished and does nothing; a lost one is re-sent by
 `run_due_syncs`, which re-queues jobs past their lease.

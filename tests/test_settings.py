@@ -30,6 +30,7 @@ def test_without_redis_url_celery_uses_the_filesystem_transport(load_settings, t
     s = load_settings()
     assert s.REDIS_URL == ""
     assert s.CELERY_BROKER_URL == "filesystem://"
+    assert s.CELERY_BROKER_TRANSPORT == "config.broker_filesystem:Transport"  # messages renamed into place whole
     options = s.CELERY_BROKER_TRANSPORT_OPTIONS
     queue = tmp_path / "var" / "celery" / "queue"
     assert options["data_folder_in"] == options["data_folder_out"] == str(queue)

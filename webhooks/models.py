@@ -42,6 +42,11 @@ class IncomingWebhook(models.Model):
     max_retries = models.PositiveIntegerField(default=5)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True, help_text="Lease of the worker processing it.")
+    nudged_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When its processing message was sent (empty: none is on its way); the sweeper sends another "
+        "only once this is WEBHOOK_INCOMING_NUDGE_TTL_SECONDS old.",
+    )
     processed_at = models.DateTimeField(null=True, blank=True)
     error_message = models.TextField(blank=True, default="")
     signature = models.CharField(max_length=512, blank=True, default="")

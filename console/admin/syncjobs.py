@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from accounts.audit import record_audit
 from config.errors import ApplicationError
 from syncjobs.models import JobStatus, SyncJob
+from syncjobs.selectors import sync_job_wait
 from syncjobs.services import sync_job_cancel, sync_job_resume
 
 from ..filters import OrganizationInScopeFilter
@@ -49,7 +50,8 @@ class SyncJobAdmin(OrganizationScopedAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         job = self.get_object(request, unquote(object_id))
         can_operate = job is not None and self.has_operate_permission(request, job)
-        context = {**(extra_context or {}), "can_operate": can_operate}
+        context = {**(extra_context or {}), "can_operate": can_operate,
+                   "waiting": sync_job_wait(job) if job is not None else None}
         return super().change_view(request, object_id, form_url, context)
 
     @admin.display(description="progress")

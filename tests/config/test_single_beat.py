@@ -108,5 +108,13 @@ def test_keep_running_passes_sigterm_on_and_waits_for_a_warm_shutdown(tmp_path):
 @pytest.mark.parametrize("procfile", ["Procfile", "Procfile.dev"])
 def test_the_procfiles_keep_worker_and_beat_running(procfile):
     lines = dict(line.split(":", 1) for line in (BASE_DIR / procfile).read_text().splitlines() if ":" in line)
-    for name in ("worker", "beat"):
+    for name in ("worker", "syncworker", "beat"):
         assert "bin/keep-running" in lines[name].split("celery")[0], f"{procfile} {name}: {lines[name]}"
+
+
+@pytest.mark.parametrize("procfile", ["Procfile", "Procfile.dev"])
+def test_the_procfiles_run_a_worker_on_the_sync_queue_and_one_on_the_rest(procfile, settings):
+    lines = dict(line.split(":", 1) for line in (BASE_DIR / procfile).read_text().splitlines() if ":" in line)
+    assert "--queues ${SYNC_TASK_QUEUE:-sync}" in lines["syncworker"]
+    assert settings.SYNC_TASK_QUEUE == "sync"  # the settings' default is the Procfiles' default
+    assert "--queues" not in lines["worker"]  # the default queue only: a sync never waits behind its backlog

@@ -14,6 +14,7 @@ from tests.factories import IntegrationFactory
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
+REAL_ENQUEUE = services.enqueue_job  # the tests' conftest records enqueues instead
 
 
 def test_due_integrations_get_one_scheduled_sync_and_move_on(org, shop, enqueued):
@@ -43,19 +44,46 @@ def test_due_integrations_get_one_scheduled_sync_and_move_on(org, shop, enqueued
     assert never.next_sync_at == now + timedelta(minutes=11)  # skipped, it still waits a full interval
 
 
-def test_dead_and_lost_jobs_are_requeued_once_per_lease(integration, settings, enqueued):
+def test_dead_unsent_and_lost_jobs_are_requeued_once_per_lease(org, shop, settings, enqueued):
     settings.SYNC_JOB_LEASE_SECONDS = 60
-    dead = services.sync_job_start(integration=integration, trigger=Trigger.API, job_type=JobType.SYNC_ORDERS)
+    settings.SYNC_JOB_NUDGE_TTL_SECONDS = 900
+    now = timezone.now()
+
+    def job(**fields):
+        integration = IntegrationFactory(organization=org, provider="fakeshop")
+        started = services.sync_job_start(integration=integration, trigger=Trigger.API, job_type=JobType.SYNC_ORDERS)
+        SyncJob.objects.filter(pk=started.pk).update(**fields)
+        return started
+
+    dead = job(heartbeat_at=now - timedelta(minutes=5))
     services.sync_job_claim(job_id=dead.pk)
-    lost = services.sync_job_start(integration=integration, trigger=Trigger.API, job_type=JobType.SYNC_PRODUCTS)
-    fresh = services.sync_job_start(integration=integration, trigger=Trigger.API, job_type=JobType.SYNC_INVENTORY)
-    SyncJob.objects.filter(pk__in=[dead.pk, lost.pk]).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    SyncJob.objects.filter(pk=dead.pk).update(heartbeat_at=now - timedelta(minutes=5))
+    unsent = job(heartbeat_at=now - timedelta(minutes=5), nudged_at=None)  # its send failed
+    lost = job(heartbeat_at=now - timedelta(minutes=20), nudged_at=now - timedelta(minutes=20))
+    queued = job(heartbeat_at=now - timedelta(minutes=5), nudged_at=now - timedelta(minutes=5))  # still in line
+    fresh = job()
 
     requeued = services.sync_jobs_requeue_stale()
-    assert sorted(requeued) == sorted([dead.pk, lost.pk]) and fresh.pk not in requeued
+    assert sorted(requeued) == sorted([dead.pk, unsent.pk, lost.pk])
+    assert queued.pk not in requeued and fresh.pk not in requeued
     dead.refresh_from_db()
     assert dead.status == JobStatus.PENDING and dead.lease_token == "" and dead.metadata["requeued"] == 1
+    assert dead.nudged_at is not None  # marked again: its new message is on its way
     assert services.sync_jobs_requeue_stale() == []
+
+
+def test_a_claim_clears_the_mark_and_a_failed_send_unmarks(integration, monkeypatch):
+    job = services.sync_job_start(integration=integration, trigger=Trigger.API, job_type=JobType.SYNC_ORDERS,
+                                  enqueue=False)
+    assert job.nudged_at is None  # a command's job: nothing is sent
+    job = services.sync_job_start(integration=integration, trigger=Trigger.API, job_type=JobType.SYNC_PRODUCTS)
+    assert SyncJob.objects.get(pk=job.pk).nudged_at is not None
+    monkeypatch.setattr("syncjobs.services.nudge", lambda *args, **options: False)  # the broker did not take it
+    REAL_ENQUEUE(job.pk)
+    assert SyncJob.objects.get(pk=job.pk).nudged_at is None
+    SyncJob.objects.filter(pk=job.pk).update(nudged_at=timezone.now())
+    services.sync_job_claim(job_id=job.pk)
+    assert SyncJob.objects.get(pk=job.pk).nudged_at is None
 
 
 def test_health_checks_count_failures_and_recover(integration, shop, settings, org):

@@ -220,18 +220,87 @@ def test_sweeper_fails_a_row_whose_worker_keeps_dying(client, shop, nudges):
     assert publish.call_args.args[0] == "webhook.failed"
 
 
-def test_sweeper_requeues_pending_rows_whose_message_was_lost_once_per_grace_period(client, shop, nudges, settings,
-                                                                                    django_capture_on_commit_callbacks):
+def test_sweeper_requeues_pending_rows_whose_message_was_never_sent_once_per_run(client, shop, nudges, settings,
+                                                                                 django_capture_on_commit_callbacks):
     settings.WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS = 60
-    old = _receive(client, shop)
+    unsent = _receive(client, shop)
     fresh = _receive(client, shop)
-    IncomingWebhook.objects.filter(pk=old.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=120))
+    IncomingWebhook.objects.filter(pk=unsent.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=120),
+                                                        nudged_at=None)  # its send failed
     nudges.clear()
     with django_capture_on_commit_callbacks(execute=True):
         assert webhooks_sweep().requeued == 1
-        assert webhooks_sweep().requeued == 0  # stamped: not nudged again on every run
-    assert nudges == [old.pk]
+        assert webhooks_sweep().requeued == 0  # marked: not nudged again on every run
+    assert nudges == [unsent.pk]
     assert fresh.pk not in nudges
+    assert IncomingWebhook.objects.get(pk=unsent.pk).nudged_at is not None
+
+
+def test_sweeper_never_requeues_a_row_whose_message_is_still_on_its_way(client, shop, nudges, settings,
+                                                                       django_capture_on_commit_callbacks):
+    """A backlog: the row waited far longer than the sweep grace, but its one message is still queued."""
+    settings.WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS = 60
+    settings.WEBHOOK_INCOMING_NUDGE_TTL_SECONDS = 900
+    webhook = _receive(client, shop)
+    assert webhook.nudged_at is not None  # marked in the row's own insert; its message goes after commit
+    nudges.clear()
+    for seconds in (61, 600, 899):
+        with mock.patch("django.utils.timezone.now", return_value=webhook.nudged_at + timedelta(seconds=seconds)):
+            with django_capture_on_commit_callbacks(execute=True):
+                assert webhooks_sweep().requeued == 0
+    assert nudges == []
+    # Older than the TTL: the broker lost it; one more message, and the row marked again.
+    later = webhook.nudged_at + timedelta(seconds=901)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert webhooks_sweep().requeued == 1
+            assert webhooks_sweep().requeued == 0
+    assert nudges == [webhook.pk]
+    assert IncomingWebhook.objects.get(pk=webhook.pk).nudged_at == later
+
+
+def test_a_retry_waiting_for_its_countdown_is_not_presumed_lost_before_it_was_due(client, shop, nudges, settings):
+    settings.WEBHOOK_INCOMING_NUDGE_TTL_SECONDS = 900
+    webhook = _receive(client, shop)
+    now = timezone.now()
+    # Failed an hour ago; its retry message (countdown 50 min) became due 10 minutes ago.
+    IncomingWebhook.objects.filter(pk=webhook.pk).update(nudged_at=now - timedelta(hours=1),
+                                                         next_attempt_at=now - timedelta(minutes=10))
+    nudges.clear()
+    assert webhooks_sweep().requeued == 0
+    IncomingWebhook.objects.filter(pk=webhook.pk).update(next_attempt_at=now - timedelta(minutes=16))
+    assert webhooks_sweep().requeued == 1
+
+
+def test_a_failed_send_unmarks_the_row_so_the_sweeper_sends_it_later(client, shop, monkeypatch,
+                                                                     django_capture_on_commit_callbacks):
+    from webhooks.inbound.tasks import process_incoming_webhook
+
+    def broker_down(*args, **options):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(process_incoming_webhook, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook = _receive(client, shop)
+    assert IncomingWebhook.objects.get(pk=webhook.pk).nudged_at is None
+
+
+def test_a_claim_clears_the_mark(client, shop, nudges):
+    webhook = _receive(client, shop)
+    assert IncomingWebhook.objects.get(pk=webhook.pk).nudged_at is not None
+    webhook_claim(webhook.pk)
+    assert IncomingWebhook.objects.get(pk=webhook.pk).nudged_at is None
+
+
+def test_a_retry_after_a_failure_is_marked_with_its_message(client, shop, nudges, settings,
+                                                           django_capture_on_commit_callbacks):
+    webhook = _receive(client, shop)
+    nudges.clear()
+    with mock.patch.object(processing.handlers, "handle", side_effect=OperationalError("database went away")):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert webhook_process(webhook_id=webhook.pk) == "pending"
+    webhook.refresh_from_db()
+    assert nudges == [webhook.pk] and webhook.nudged_at is not None
 
 
 def test_sweep_task_reports_counts(client, shop, nudges):

@@ -14,6 +14,12 @@ Why exactly once:
    worker is never raced; and should a stalled worker wake after its row was
    re-claimed, its token no longer matches and its transaction rolls back.
 
+One message in flight per row: whatever makes a row pending and sends its
+message marks it (`nudged_at`, in the same transaction), a send that fails
+unmarks it, and a claim clears it. The sweeper re-sends only unmarked rows, or
+rows whose marker is older than WEBHOOK_INCOMING_NUDGE_TTL_SECONDS (a message
+the broker lost); a row queued behind a backlog keeps the one message it has.
+
 Failures: a permanent error (the payload cannot be mapped, the body is not
 what the scheme says) fails the row at once; anything else is retried after
 `base · 2^(n−1)` seconds (jittered, capped) up to `max_retries` times, then
@@ -32,7 +38,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from config.claims import claimable
@@ -63,7 +69,7 @@ def webhook_claim(webhook_id: int, *, now: datetime | None = None) -> datetime |
     claimed = (
         IncomingWebhook.objects.filter(pk=webhook_id, status=IncomingStatus.PENDING)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + DUE_SLACK))
-        .update(status=IncomingStatus.PROCESSING, locked_until=token, updated_at=now)
+        .update(status=IncomingStatus.PROCESSING, locked_until=token, nudged_at=None, updated_at=now)
     )
     return token if claimed else None
 
@@ -154,7 +160,8 @@ def webhook_fail(webhook: IncomingWebhook, *, token: datetime, exc: Exception) -
         delay = retry_delay(row.retry_count + 1)
         _owned(row.pk, token).update(
             status=IncomingStatus.PENDING, retry_count=F("retry_count") + 1, error_message=message,
-            locked_until=None, next_attempt_at=now + timedelta(seconds=delay), metadata=metadata, updated_at=now,
+            locked_until=None, next_attempt_at=now + timedelta(seconds=delay), nudged_at=now, metadata=metadata,
+            updated_at=now,
         )
         transaction.on_commit(partial(webhook_enqueue, row.pk, countdown=delay))
     return IncomingStatus.PENDING
@@ -170,20 +177,32 @@ class SweepResult:
     requeued: int  # pending rows nudged again (lost messages, due retries)
 
 
+def webhooks_unsent(*, now: datetime) -> QuerySet[IncomingWebhook]:
+    """Pending webhooks due for a while with no message on its way: none was sent (the broker was down, the
+    process died before its commit hook), or the one sent is presumed lost, being older than
+    WEBHOOK_INCOMING_NUDGE_TTL_SECONDS (and the time it was due for).
+
+    A marked row whose message is merely queued behind others is not among them, however long the queue: a
+    backlog is worked off, never multiplied by re-queues.
+    """
+    due_before = now - timedelta(seconds=settings.WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS)
+    lost_before = now - timedelta(seconds=settings.WEBHOOK_INCOMING_NUDGE_TTL_SECONDS)
+    return IncomingWebhook.objects.filter(status=IncomingStatus.PENDING, next_attempt_at__lte=due_before).filter(
+        Q(nudged_at__isnull=True) | Q(nudged_at__lt=lost_before, next_attempt_at__lt=lost_before)
+    )
+
+
 def webhooks_sweep(*, now: datetime | None = None, batch: int | None = None) -> SweepResult:
     """Re-queue what a lost message or a dead worker left behind. Safe to run anywhere, any number of times."""
     now = now or timezone.now()
     batch = batch or settings.WEBHOOK_INCOMING_SWEEP_BATCH
     reclaimed, exhausted = _reclaim_expired(now, batch)
-    stale_before = now - timedelta(seconds=settings.WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS)
     with transaction.atomic():
         stale = list(
-            claimable(IncomingWebhook.objects.filter(status=IncomingStatus.PENDING, next_attempt_at__lte=stale_before)
-                      .order_by("next_attempt_at"))
-            .values_list("pk", flat=True)[:batch]
+            claimable(webhooks_unsent(now=now).order_by("next_attempt_at")).values_list("pk", flat=True)[:batch]
         )
-        # Stamp them: the next sweep nudges them again only after another grace period, not every run.
-        IncomingWebhook.objects.filter(pk__in=stale).update(next_attempt_at=now)
+        # Marked: their messages are on their way, and the next sweeps leave them alone while they are.
+        IncomingWebhook.objects.filter(pk__in=stale).update(nudged_at=now)
         for pk in stale:
             transaction.on_commit(partial(webhook_enqueue, pk))
     return SweepResult(reclaimed=len(reclaimed), exhausted=exhausted, requeued=len(stale))
@@ -200,7 +219,7 @@ def _reclaim_expired(now: datetime, batch: int) -> tuple[list[int], int]:
         retry = [row.pk for row in rows if row.retry_count < row.max_retries]
         IncomingWebhook.objects.filter(pk__in=retry).update(
             status=IncomingStatus.PENDING, retry_count=F("retry_count") + 1, locked_until=None,
-            next_attempt_at=now, error_message=LEASE_EXPIRED, updated_at=now,
+            next_attempt_at=now, nudged_at=now, error_message=LEASE_EXPIRED, updated_at=now,
         )
         for row in rows:
             if row.pk in retry:

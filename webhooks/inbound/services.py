@@ -169,6 +169,7 @@ def _store(integration: Integration, connector: WebhookReceiver, *, headers: Map
         headers=Redactor.for_integration(integration).headers(headers), remote_ip=remote_ip,
         status=IncomingStatus.FAILED if failure else IncomingStatus.PENDING,
         max_retries=settings.WEBHOOK_INCOMING_MAX_RETRIES, next_attempt_at=None if failure else now,
+        nudged_at=None if failure else now,  # its nudge goes after commit (webhook_enqueue unmarks a failed send)
         processed_at=now if failure else None, error_message=failure[:ERROR_LIMIT],
         signature=connector.webhook_signature(headers)[:512], signature_verified=True, fingerprint=fingerprint,
         received_at=now,
@@ -195,9 +196,12 @@ def _store(integration: Integration, connector: WebhookReceiver, *, headers: Map
 def webhook_enqueue(webhook_id: int, *, countdown: float | None = None) -> bool:
     """Send the processing nudge, best effort (config/broker.py); False when it was not sent.
 
-    The row is the queue of record: the sweeper re-queues whatever waited
-    longer than WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS, so a dead broker costs a
-    request nothing and loses nothing.
+    The caller has marked the row (`nudged_at`) in the transaction that made it
+    pending: a marked row's message is on its way, and the sweeper leaves it
+    alone for WEBHOOK_INCOMING_NUDGE_TTL_SECONDS however long the queue ahead of
+    it is. A send that fails unmarks the row, so the sweeper sends it again
+    after WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS: a dead broker costs a request
+    nothing and loses nothing.
     """
     from .tasks import process_incoming_webhook
 
@@ -206,7 +210,10 @@ def webhook_enqueue(webhook_id: int, *, countdown: float | None = None) -> bool:
         options["countdown"] = countdown
     if settings.WEBHOOK_INCOMING_QUEUE:
         options["queue"] = settings.WEBHOOK_INCOMING_QUEUE
-    return nudge(process_incoming_webhook, (webhook_id,), **options)
+    sent = nudge(process_incoming_webhook, (webhook_id,), **options)
+    if not sent:
+        IncomingWebhook.objects.filter(pk=webhook_id, status=IncomingStatus.PENDING).update(nudged_at=None)
+    return sent
 
 
 def publish_failed(webhook: IncomingWebhook) -> None:
@@ -247,7 +254,7 @@ def webhooks_requeue(*, webhook_ids: Iterable[int], statuses: Sequence[str]) -> 
             .values_list("pk", flat=True)
         )
         IncomingWebhook.objects.filter(pk__in=requeued).update(
-            status=IncomingStatus.PENDING, retry_count=0, next_attempt_at=now, locked_until=None,
+            status=IncomingStatus.PENDING, retry_count=0, next_attempt_at=now, nudged_at=now, locked_until=None,
             processed_at=None, error_message="", updated_at=now,
         )
         for pk in requeued:

@@ -4,7 +4,8 @@ The IncomingWebhook rows are the queue of record: a message is only a nudge.
 A duplicate message finds the row claimed or finished and does nothing; a lost
 one is made up by `sweep_incoming_webhooks`, which beat runs every 30 s
 (reclaiming rows of dead workers once their lease ran out, and re-queuing
-pending rows that waited longer than WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS).
+pending rows that waited longer than WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS with
+no message on its way: see processing.py).
 No task retries itself: retries are rows with a later `next_attempt_at`.
 """
 

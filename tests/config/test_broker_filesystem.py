@@ -1,0 +1,76 @@
+"""The embedded broker never shows a worker a message before it is whole (kombu issue #1551)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from kombu import Connection
+
+from config import broker_filesystem
+
+
+@pytest.fixture
+def folder(tmp_path):
+    for sub in ("queue", "processed", "control"):
+        (tmp_path / sub).mkdir()
+    return tmp_path
+
+
+def connect(folder) -> Connection:
+    return Connection("filesystem://", transport="config.broker_filesystem:Transport", transport_options={
+        "data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"), "control_folder": str(folder / "control"),
+        "store_processed": False, "polling_interval": 0,
+    })
+
+
+def test_a_message_is_written_under_a_hidden_name_and_renamed_into_the_queue(folder, monkeypatch):
+    seen_while_writing = []
+    real = broker_filesystem.str_to_bytes
+
+    def writing(text):
+        seen_while_writing.extend(os.listdir(folder / "queue"))
+        return real(text)
+
+    monkeypatch.setattr(broker_filesystem, "str_to_bytes", writing)
+    with connect(folder) as connection:
+        queue = connection.SimpleQueue("jobs")
+        queue.put({"n": 1})
+        assert len(seen_while_writing) == 1 and seen_while_writing[0].startswith(".partial-")
+        assert [name.endswith(".jobs.msg") and not name.startswith(".") for name in os.listdir(folder / "queue")] == [
+            True]
+        message = queue.get(timeout=1)
+        assert message.payload == {"n": 1}
+        message.ack()
+        queue.close()
+
+
+def test_a_consumer_polling_during_a_burst_of_publishes_gets_every_message_whole(folder):
+    count = 400
+    received: list[int] = []
+    errors: list[BaseException] = []
+
+    def consume():
+        try:
+            with connect(folder) as connection:
+                queue = connection.SimpleQueue("burst")
+                while len(received) < count:
+                    message = queue.get(timeout=10)
+                    received.append(message.payload["n"])
+                    message.ack()
+                queue.close()
+        except BaseException as exc:  # the test reports it
+            errors.append(exc)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    with connect(folder) as connection:
+        queue = connection.SimpleQueue("burst")
+        for n in range(count):
+            queue.put({"n": n})
+        queue.close()
+    consumer.join(30)
+    assert not errors, errors
+    assert sorted(received) == list(range(count))
