@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class CommerceConfig(AppConfig):
     name = "commerce"
+
+    def ready(self) -> None:
+        # Payment and shipping connectors sit below commerce and act on its orders through the order book they
+        # declare (connectors/payments.py); this app implements it.
+        from connectors.payments import order_book_install
+
+        from .services.order_book import CommerceOrderBook
+
+        order_book_install(CommerceOrderBook())

@@ -16,7 +16,6 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from commerce.models import Order
 from integrations.models import Integration
 
 
@@ -31,7 +30,7 @@ class PaymentTransaction(models.Model):
     provider = models.CharField(max_length=32, help_text="The registry key of the gateway's connector.")
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="payment_transactions")
     external_id = models.CharField(max_length=255, help_text="The provider's transaction id.")
-    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL,
+    order = models.ForeignKey("commerce.Order", null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="payment_transactions")
     amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="In the order's currency (UZS).")
     currency = models.CharField(max_length=3, default="UZS")

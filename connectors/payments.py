@@ -1,4 +1,13 @@
-"""What the payment connectors share: finding the order a payment is for, money in minor units, inbound call logs.
+"""What the payment connectors share: the order book they act on, money in minor units, inbound call logs.
+
+The order book. Gateways (and the courier, for cash on delivery and delivery
+events) act on the ERP's orders, which live in `commerce`, a floor above this
+one. So they do it through `OrderBook`, a port declared here and implemented by
+commerce (`commerce/services/order_book.py`), which installs it when the app
+registry is ready (`CommerceConfig.ready`), as `integrations/events.py` has the
+webhooks app install its recorder. The book answers plain values (`OrderFacts`:
+id, standing, total, currency), never commerce's rows, and it alone changes an
+order (mark paid, mark refunded) or announces one (`order.updated`).
 
 Which order a payment is for. Gateways carry the merchant's order reference
 (Stripe `metadata.order_id`, PayPal `custom_id`, Payme's `account`, Click's
@@ -10,19 +19,22 @@ number. The order is searched in the payment integration's organization only.
 
 What can go wrong: the payment arrives before the order was imported (the shop's
 webhook or sync is late). `OrderNotFound` is transient, so an incoming webhook
-is retried with backoff until the order exists, or fails visibly.
+is retried with backoff until the order exists, or fails visibly. No book
+installed (commerce not installed or not ready) is `ImproperlyConfigured`.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from django.core.exceptions import ImproperlyConfigured
 
 from config.errors import ApplicationError, ValidationError
 
 if TYPE_CHECKING:
-    from commerce.models import Order
     from integrations.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -30,6 +42,66 @@ logger = logging.getLogger(__name__)
 # ISO 4217 currencies without minor units (Stripe's "zero-decimal" list; amounts are sent as whole units).
 ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
                           "VUV", "XAF", "XOF", "XPF"})
+
+
+# ---------------------------------------------------------------- the order book (port)
+# Where an order stands, as payments see it: awaiting payment, paid, shipped (partly or fully; fulfilled is
+# final), or closed (cancelled or refunded: no payment may reach it any more).
+OrderStanding = Literal["pending", "paid", "shipped", "closed"]
+PaymentOutcome = Literal["changed", "unchanged", "refused"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """What a gateway may know of an order: plain values read when asked (under the row lock if locked)."""
+
+    id: int
+    standing: OrderStanding
+    total: Decimal
+    currency: str
+
+
+class OrderBook(Protocol):
+    """The ERP's orders as payment and shipping connectors use them; commerce implements and installs it."""
+
+    def order_find(self, *, organization_id: int, channel: str, pk: int | None = None,
+                   external_number: str | None = None) -> list[OrderFacts]:
+        """Orders of the organization (of the channel integration `channel`, when given) with that id or
+        external number; at most two, so that a caller can tell "none" and "several" from "one"."""
+        ...
+
+    def order_get(self, *, organization_id: int, order_id: Any, lock: bool = False) -> OrderFacts | None:
+        """The organization's order `order_id`, or None; `lock` holds its row until the caller's transaction ends
+        (call it inside one), so that concurrent payments of one order take turns."""
+        ...
+
+    def order_mark_paid(self, *, order_id: int) -> PaymentOutcome:
+        """A pending order becomes paid ("changed"); paid or further: "unchanged"; cancelled/refunded: "refused"."""
+        ...
+
+    def order_mark_refunded(self, *, order_id: int) -> PaymentOutcome:
+        """An open or shipped order becomes refunded ("changed"); refunded already: "unchanged"; else "refused"."""
+        ...
+
+    def order_updated_publish(self, *, order_id: int, extra: dict[str, Any]) -> None:
+        """Announce `order.updated` with the order's event payload plus `extra` blocks (e.g. `delivery`), to the
+        order's organization, in the caller's transaction."""
+        ...
+
+
+_installed: dict[str, OrderBook] = {}
+
+
+def order_book_install(book: OrderBook) -> None:
+    """Called once by the commerce app; a second call (tests reloading apps) replaces the first."""
+    _installed["book"] = book
+
+
+def order_book() -> OrderBook:
+    try:
+        return _installed["book"]
+    except KeyError:
+        raise ImproperlyConfigured("No order book: the commerce app is not installed or not ready.") from None
 
 
 class OrderNotFound(ApplicationError):
@@ -50,24 +122,20 @@ def order_lookup_config(integration: Integration) -> tuple[str, str]:
     return lookup, str(config.get("order_channel") or "")
 
 
-def find_order(integration: Integration, reference: Any) -> Order:
+def find_order(integration: Integration, reference: Any) -> OrderFacts:
     """The one order of the integration's organization that `reference` names; OrderNotFound otherwise."""
-    from commerce.models import Order
-
     reference = str(reference or "").strip()
     if not reference:
         raise OrderNotFound("The payment carries no order reference.", details={"reference": ""})
     lookup, channel = order_lookup_config(integration)
-    orders = Order.objects.filter(organization_id=integration.organization_id)
-    if channel:
-        orders = orders.filter(integration__code=channel)
     if lookup == "id":
         if not reference.isdigit():
             raise OrderNotFound(f"Order reference {reference!r} is not an order id.", details={"reference": reference})
-        orders = orders.filter(pk=int(reference))
+        found = order_book().order_find(organization_id=integration.organization_id, channel=channel,
+                                        pk=int(reference))
     else:
-        orders = orders.filter(external_number=reference.lstrip("#"))
-    found = list(orders[:2])
+        found = order_book().order_find(organization_id=integration.organization_id, channel=channel,
+                                        external_number=reference.lstrip("#"))
     if len(found) != 1:
         why = "matches several orders" if found else "matches no order"
         raise OrderNotFound(f"Order reference {reference!r} {why}.", details={"reference": reference})
@@ -91,19 +159,17 @@ def settle(integration: Integration, *, reference: Any, action: str, amount: Dec
     payment is reported as `amount_mismatch` and changes nothing); a refund counts only when it covers the
     total (a partial refund leaves the order paid). Raises OrderNotFound (transient) for an unknown order.
     """
-    from commerce.services import order_mark_paid, order_mark_refunded
-
     order = find_order(integration, reference)
-    summary: dict[str, Any] = {"order": order.pk, "action": action, "provider_id": provider_id}
+    summary: dict[str, Any] = {"order": order.id, "action": action, "provider_id": provider_id}
     if amount is not None:
         if currency and currency.upper() != order.currency.upper():
             return {"payment": {**summary, "outcome": "currency_mismatch"}}
         if amount < order.total:
             return {"payment": {**summary, "outcome": "amount_mismatch" if action == "paid" else "partial_refund"}}
     if action == "paid":
-        outcome = order_mark_paid(order=order)
+        outcome = order_book().order_mark_paid(order_id=order.id)
     elif action == "refunded":
-        outcome = order_mark_refunded(order=order)
+        outcome = order_book().order_mark_refunded(order_id=order.id)
     else:
         raise ValueError(f"unknown payment action {action!r}")
     return {"payment": {**summary, "outcome": outcome}}

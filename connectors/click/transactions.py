@@ -19,16 +19,15 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from commerce.models import Order, OrderStatus
 from connectors.models import PaymentState, PaymentTransaction
-from connectors.payments import OrderNotFound, find_order
+from connectors.payments import OrderNotFound, find_order, order_book
 from integrations.models import Integration
 
 from . import errors
 from .errors import ClickError
 
 PROVIDER = "click"
-PAID_OR_LATER = (OrderStatus.PAID, OrderStatus.PARTIALLY_FULFILLED, OrderStatus.FULFILLED)
+PAID_OR_LATER = ("paid", "shipped")  # order standings (connectors.payments.OrderStanding)
 SUPERSEDED = 1  # cancel reason of a prepared transaction replaced by a newer prepare
 
 
@@ -50,23 +49,26 @@ def prepare(integration: Integration, fields: dict[str, str]) -> dict[str, Any]:
         if existing is not None:
             return {"merchant_prepare_id": existing.pk, **_repeat(existing, amount, prepared=True)}
         try:
-            order = find_order(integration, fields["merchant_trans_id"])
+            found = find_order(integration, fields["merchant_trans_id"])
         except OrderNotFound:
             raise ClickError(errors.ORDER_NOT_FOUND) from None
-        order = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
+        order = order_book().order_get(organization_id=integration.organization_id, order_id=found.id, lock=True)
+        if order is None:  # deleted since it was found
+            raise ClickError(errors.ORDER_NOT_FOUND)
         if order.total != amount or order.currency.upper() != "UZS":
             raise ClickError(errors.WRONG_AMOUNT)
-        if order.status in PAID_OR_LATER:
+        if order.standing in PAID_OR_LATER:
             raise ClickError(errors.ALREADY_PAID)
-        if order.status != OrderStatus.PENDING:
+        if order.standing != "pending":
             raise ClickError(errors.CANCELLED)
         now = timezone.now()
-        PaymentTransaction.objects.filter(integration=integration, order=order, state=PaymentState.CREATED).update(
-            state=PaymentState.CANCELLED, reason=SUPERSEDED, cancelled_at=now, updated_at=now)
+        superseded = PaymentTransaction.objects.filter(integration=integration, order_id=order.id,
+                                                       state=PaymentState.CREATED)
+        superseded.update(state=PaymentState.CANCELLED, reason=SUPERSEDED, cancelled_at=now, updated_at=now)
         try:
             with transaction.atomic():
                 tx = PaymentTransaction.objects.create(
-                    provider=PROVIDER, integration=integration, external_id=fields["click_trans_id"], order=order,
+                    provider=PROVIDER, integration=integration, external_id=fields["click_trans_id"], order_id=order.id,
                     amount=amount, currency="UZS", state=PaymentState.CREATED, created_at=now,
                     account={"merchant_trans_id": fields["merchant_trans_id"]},
                     metadata={"click_paydoc_id": fields["click_paydoc_id"], "sign_time": fields["sign_time"]},
@@ -88,13 +90,11 @@ def _repeat(tx: PaymentTransaction, amount: Decimal, *, prepared: bool) -> dict[
 
 
 def complete(integration: Integration, fields: dict[str, str]) -> dict[str, Any]:
-    from commerce.services import order_mark_paid
-
     amount = _amount(fields["amount"])
     prepare_id = fields["merchant_prepare_id"]
     cancelled = False
     with transaction.atomic():
-        tx = (PaymentTransaction.objects.select_for_update(of=("self",)).select_related("order")
+        tx = (PaymentTransaction.objects.select_for_update(of=("self",))
               .filter(integration=integration, provider=PROVIDER, pk=int(prepare_id) if prepare_id.isdigit() else 0,
                       external_id=fields["click_trans_id"]).first())
         if tx is None:
@@ -108,10 +108,10 @@ def complete(integration: Integration, fields: dict[str, str]) -> dict[str, Any]
             tx.state, tx.reason, tx.cancelled_at = PaymentState.CANCELLED, int(fields["error"]), now
             tx.save(update_fields=["state", "reason", "cancelled_at", "updated_at"])
             cancelled = True
-        elif tx.order is None:
+        elif tx.order_id is None:
             raise ClickError(errors.ORDER_NOT_FOUND)
         else:
-            outcome = order_mark_paid(order=tx.order)
+            outcome = order_book().order_mark_paid(order_id=tx.order_id)
             if outcome != "changed":  # paid some other way meanwhile, or cancelled: Click must not take the money
                 tx.state, tx.cancelled_at = PaymentState.CANCELLED, now
                 tx.save(update_fields=["state", "cancelled_at", "updated_at"])

@@ -35,6 +35,7 @@ from connectors.base import AuthKind, ConnectionResult, Connector
 from connectors.capabilities import ShipmentCreator
 from connectors.errors import AuthExpired, ProviderError
 from connectors.http import elapsed_ms
+from connectors.payments import order_book
 
 from . import localities, mapping
 from .client import API_ROOT, FanCourierClient
@@ -166,20 +167,15 @@ class FanCourierConnector(ShipmentCreator, Connector):
                 "tariff": result.get("tariff"), "routing_code": result.get("routingCode") or ""}
 
     def _cod(self, order: dict[str, Any], total: Decimal) -> Decimal:
-        from commerce.models import Order, OrderStatus
-
-        status = Order.objects.filter(pk=order.get("id"), organization_id=self.integration.organization_id) \
-            .values_list("status", flat=True).first()
-        return total if status == OrderStatus.PENDING else Decimal("0")
+        facts = order_book().order_get(organization_id=self.integration.organization_id, order_id=order.get("id"))
+        return total if facts is not None and facts.standing == "pending" else Decimal("0")
 
     def _record(self, order: dict[str, Any], awb: str, *, service: str, cod: Decimal, declared: Decimal,
                 tariff: Any) -> None:
-        from commerce.models import Order
-
         from .models import Shipment
 
-        order_id = Order.objects.filter(pk=order.get("id"), organization_id=self.integration.organization_id) \
-            .values_list("pk", flat=True).first()
+        facts = order_book().order_get(organization_id=self.integration.organization_id, order_id=order.get("id"))
+        order_id = facts.id if facts is not None else None
         try:
             tariff_value = Decimal(str(tariff)) if tariff is not None else None
         except InvalidOperation:

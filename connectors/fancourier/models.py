@@ -10,17 +10,18 @@ from __future__ import annotations
 from django.db import models
 
 from accounts.models import Organization
-from commerce.models import MONEY, Order
 from integrations.models import Integration
 
 from .mapping import ShipmentStatus
+
+MONEY = {"max_digits": 14, "decimal_places": 4}  # as commerce's amounts, so COD and the order total compare exactly
 
 
 class Shipment(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="fancourier_shipments")
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="fancourier_shipments",
                                     help_text="The FAN Courier integration that booked the AWB.")
-    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL,
+    order = models.ForeignKey("commerce.Order", null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="fancourier_shipments")
     awb_number = models.CharField(max_length=32)
     service = models.CharField(max_length=64, blank=True, default="")

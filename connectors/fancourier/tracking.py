@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import ApplicationError
+from connectors.payments import order_book
 from integrations.models import Integration, IntegrationStatus
 
 from . import mapping
@@ -100,11 +101,6 @@ def _apply(row: Shipment, record: dict[str, Any] | None) -> str:
 
 
 def _publish_delivered(row: Shipment) -> None:
-    from commerce.services.orders import order_event_payload
-    from integrations.events import publish
-
-    order = row.order
-    payload = order_event_payload(order, list(order.lines.all()))
-    payload["delivery"] = {"carrier": "FAN Courier", "tracking_number": row.awb_number, "status": row.status,
-                           "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None}
-    publish("order.updated", payload, order.organization, order.integration)
+    delivery = {"carrier": "FAN Courier", "tracking_number": row.awb_number, "status": row.status,
+                "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None}
+    order_book().order_updated_publish(order_id=row.order_id, extra={"delivery": delivery})

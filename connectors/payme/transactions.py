@@ -20,9 +20,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from commerce.models import Order, OrderStatus
 from connectors.models import PaymentState, PaymentTransaction
-from connectors.payments import OrderNotFound, find_order, from_minor_units, minor_units
+from connectors.payments import OrderFacts, OrderNotFound, find_order, from_minor_units, minor_units, order_book
 from integrations.models import Integration
 
 from . import errors
@@ -32,7 +31,6 @@ PROVIDER = "payme"
 TIMEOUT = timedelta(milliseconds=43_200_000)  # 12 h for a created transaction
 REASON_TIMEOUT = 4  # Payme's reason code for "cancelled by timeout"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-SHIPPED = (OrderStatus.PARTIALLY_FULFILLED, OrderStatus.FULFILLED)  # a performed payment of these stays
 
 
 def to_ms(value: datetime | None) -> int:
@@ -78,7 +76,7 @@ def _amount(value: Any) -> int:
     return value
 
 
-def _payable_order(integration: Integration, amount: int, account: Any) -> Order:
+def _payable_order(integration: Integration, amount: int, account: Any) -> OrderFacts:
     """The order `account` names, if it awaits exactly `amount` tiyin; PaymeError otherwise."""
     field = account_field(integration)
     if not isinstance(account, dict) or not account.get(field):
@@ -87,7 +85,7 @@ def _payable_order(integration: Integration, amount: int, account: Any) -> Order
         order = find_order(integration, account[field])
     except OrderNotFound:
         raise PaymeError(errors.ORDER_NOT_FOUND, field) from None
-    if order.status != OrderStatus.PENDING or order.currency.upper() != "UZS":
+    if order.standing != "pending" or order.currency.upper() != "UZS":
         raise PaymeError(errors.ORDER_NOT_PAYABLE, field)
     if minor_units(order.total, "UZS") != _amount(amount):
         raise PaymeError(errors.WRONG_AMOUNT, "amount")
@@ -97,7 +95,7 @@ def _payable_order(integration: Integration, amount: int, account: Any) -> Order
 def _locked(integration: Integration, payme_id: Any) -> PaymentTransaction:
     if not isinstance(payme_id, str) or not payme_id:
         raise PaymeError(errors.INVALID_REQUEST, "id")
-    tx = (PaymentTransaction.objects.select_for_update(of=("self",)).select_related("order")
+    tx = (PaymentTransaction.objects.select_for_update(of=("self",))
           .filter(integration=integration, external_id=payme_id).first())
     if tx is None:
         raise PaymeError(errors.TRANSACTION_NOT_FOUND, "id")
@@ -141,15 +139,18 @@ def create_transaction(integration: Integration, *, payme_id: Any, time: Any, am
                 return _create_result(existing)
         else:
             order = _payable_order(integration, amount, account)
-            order = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)  # one CreateTransaction at a time
-            busy = PaymentTransaction.objects.filter(integration=integration, order=order,
+            # One CreateTransaction per order at a time: lock the order row until this transaction ends.
+            if order_book().order_get(organization_id=integration.organization_id, order_id=order.id,
+                                      lock=True) is None:
+                raise PaymeError(errors.ORDER_NOT_FOUND, account_field(integration))  # deleted meanwhile
+            busy = PaymentTransaction.objects.filter(integration=integration, order_id=order.id,
                                                      state=PaymentState.CREATED)
             if busy.exists():
                 raise PaymeError(errors.ORDER_BUSY, account_field(integration))
             try:
                 with transaction.atomic():
                     tx = PaymentTransaction.objects.create(
-                        provider=PROVIDER, integration=integration, external_id=payme_id, order=order,
+                        provider=PROVIDER, integration=integration, external_id=payme_id, order_id=order.id,
                         amount=from_minor_units(amount, "UZS"), currency="UZS", state=PaymentState.CREATED,
                         provider_time=from_ms(time), created_at=_now(), account=account,
                     )
@@ -162,8 +163,6 @@ def create_transaction(integration: Integration, *, payme_id: Any, time: Any, am
 
 
 def perform_transaction(integration: Integration, *, payme_id: Any) -> dict[str, Any]:
-    from commerce.services import order_mark_paid
-
     timed_out = False
     with transaction.atomic():
         tx = _locked(integration, payme_id)
@@ -176,7 +175,7 @@ def perform_transaction(integration: Integration, *, payme_id: Any) -> dict[str,
             _cancel(tx, state=PaymentState.CANCELLED, reason=REASON_TIMEOUT, now=now)
             timed_out = True
         else:
-            if tx.order is None or order_mark_paid(order=tx.order) != "changed":
+            if tx.order_id is None or order_book().order_mark_paid(order_id=tx.order_id) != "changed":
                 raise PaymeError(errors.CANNOT_PERFORM, "id")  # the order was deleted, cancelled or paid meanwhile
             tx.state, tx.performed_at = PaymentState.PERFORMED, now
             tx.save(update_fields=["state", "performed_at", "updated_at"])
@@ -187,8 +186,6 @@ def perform_transaction(integration: Integration, *, payme_id: Any) -> dict[str,
 
 
 def cancel_transaction(integration: Integration, *, payme_id: Any, reason: Any) -> dict[str, Any]:
-    from commerce.services import order_mark_refunded
-
     if isinstance(reason, bool) or not isinstance(reason, int):
         raise PaymeError(errors.INVALID_REQUEST, "reason")
     with transaction.atomic():
@@ -199,11 +196,12 @@ def cancel_transaction(integration: Integration, *, payme_id: Any, reason: Any) 
         if tx.state == PaymentState.CREATED:
             _cancel(tx, state=PaymentState.CANCELLED, reason=reason, now=now)
             return _cancel_result(tx)
-        order = Order.objects.select_for_update(of=("self",)).get(pk=tx.order_id) if tx.order_id else None
-        if order is not None and order.status in SHIPPED:
+        order = order_book().order_get(organization_id=integration.organization_id, order_id=tx.order_id,
+                                       lock=True)
+        if order is not None and order.standing == "shipped":  # a performed payment of a shipped order stays
             raise PaymeError(errors.CANNOT_CANCEL, "id")
-        if order is not None and order.status == OrderStatus.PAID:
-            order_mark_refunded(order=order)
+        if order is not None and order.standing == "paid":
+            order_book().order_mark_refunded(order_id=order.id)
         _cancel(tx, state=PaymentState.CANCELLED_AFTER_PERFORM, reason=reason, now=now)
         return _cancel_result(tx)
 

@@ -9,9 +9,9 @@ a readable `last_error`.
 Webhooks arrive at `/api/webhooks/receive/<route_key>/` (subscribe the endpoint to
 payment_intent.succeeded, checkout.session.completed, charge.refunded). Stored
 once per event id, they mark the referenced order paid or refunded through
-commerce.services (see connectors/payments.py for how the order is found and
-mapping.py for what each event means); a second delivery of an event is
-acknowledged and not processed again, and marking is idempotent anyway.
+the order book commerce installs (see connectors/payments.py for how the order
+is found and mapping.py for what each event means); a second delivery of an
+event is acknowledged and not processed again, and marking is idempotent anyway.
 """
 
 from __future__ import annotations
