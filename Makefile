@@ -30,10 +30,12 @@ run: demo
 	$(BIN)/honcho -f Procfile.dev start
 
 test: install
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 # App pairs that import each other and cross-app import cycles (function-level imports included).
 cycles: install

@@ -29,6 +29,7 @@ from django.conf import settings
 
 from config.beat import PeriodicJob
 from config.errors import CapabilityNotSupported
+from integrations.encryption import check_readable
 
 if TYPE_CHECKING:
     import requests
@@ -187,8 +188,6 @@ class Connector:
     def __init__(self, integration: Integration):
         # A secret under a key this process's ring lacks (integrations/encryption.py) must never reach a provider:
         # every call, test, refresh and webhook check starts here, so each answers SECRETS_UNREADABLE instead.
-        from integrations.encryption import check_readable
-
         check_readable(integration)
         self.integration = integration
         self._http: ProviderClient | None = None

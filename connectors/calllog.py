@@ -23,6 +23,8 @@ import requests
 from django.conf import settings
 from django.db import DatabaseError, connections, router, transaction
 
+from integrations.models import IntegrationLog
+
 from .redaction import Redactor, pruned, truncated
 
 if TYPE_CHECKING:
@@ -88,8 +90,6 @@ def write_call_log(
     error_message: str,
     metadata: dict[str, Any],
 ) -> None:
-    from integrations.models import IntegrationLog
-
     alias = router.db_for_write(IntegrationLog)
     serialize = _sqlite_writes if connections[alias].vendor == "sqlite" else contextlib.nullcontext()
     try:

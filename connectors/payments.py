@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from django.core.exceptions import ImproperlyConfigured
 
 from config.errors import ApplicationError, ValidationError
+from integrations.models import IntegrationLog, LogDirection
 
 if TYPE_CHECKING:
     from integrations.models import Integration
@@ -179,7 +180,6 @@ def log_inbound(integration: Integration, *, action: str, path: str, request: An
                 status_code: int = 200, error: str = "") -> None:
     """One inbound IntegrationLog row for a gateway's call to us (Payme, Click): redacted; never fatal."""
     from connectors.redaction import Redactor
-    from integrations.models import IntegrationLog, LogDirection
 
     redactor = Redactor.for_integration(integration)
     try:

@@ -29,6 +29,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
+from integrations.models import SECRET_FIELDS
+
 if TYPE_CHECKING:
     from integrations.models import Integration
 
@@ -113,7 +115,6 @@ def integration_secrets(integration: Integration | None) -> list[str]:
     """The plain values of every secret field an integration holds (credentials flattened to its strings)."""
     if integration is None:
         return []
-    from integrations.models import SECRET_FIELDS
 
     found: list[str] = []
 

@@ -38,6 +38,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.audit import record_audit
 from config.errors import ValidationError
 from connectors import registry
 from connectors.base import Capability
@@ -134,7 +135,6 @@ def stock_mode_set(*, integration: Integration, mode: str, request=None, actor_l
     A switch to `push` then queues a push of every listed product: where the
     ERP and the channel agree, nothing is written.
     """
-    from accounts.audit import record_audit
 
     if mode not in StockMode.values:
         raise ValidationError(f"Unknown stock mode {mode!r}.", details={"stock_mode": [f"one of {StockMode.values}"]})

@@ -24,7 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
 from accounts.audit import record_audit, record_audit_each, record_changes
-from commerce.services import stock_mode_set
+from commerce.services import channel_locations_refresh, stock_mode_set
 from config.errors import ApplicationError
 from connectors import registry
 from connectors.base import AuthKind
@@ -338,7 +338,6 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
 
     @admin.action(description="Stock: discover the channel's locations", permissions=["operate"])
     def discover_stock_locations(self, request, queryset):
-        from commerce.services import channel_locations_refresh  # the console reaches up to commerce
 
         for integration in queryset[:20]:
             try:

@@ -28,6 +28,8 @@ from typing import Any
 from config.errors import ApplicationError, ValidationError
 from connectors import registry
 from connectors.base import AuthKind, Connector, WebhookEvent
+from integrations.models import Integration, IntegrationStatus
+from integrations.oauth.flow import oauth_disconnect
 from syncjobs.resources import BY_EVENT_RESOURCE, ImportResult, ImportSource, Resource, resource_import
 from webhooks.models import IncomingStatus, IncomingWebhook
 
@@ -95,8 +97,6 @@ def handle_deauthorization(connector: Connector, events: list[WebhookEvent]) -> 
     """
     if registry.get(connector.key).auth_kind != AuthKind.OAUTH2:
         return None
-    from integrations.models import Integration, IntegrationStatus
-    from integrations.oauth.flow import oauth_disconnect
 
     integration = connector.integration
     row = Integration.objects.filter(pk=integration.pk).values("status", "access_token", "refresh_token").first()
