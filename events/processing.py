@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.claims import claimable
 from config.errors import ApplicationError
 from connectors.errors import is_transient
 from webhooks.inbound.processing import retry_delay
@@ -153,9 +154,8 @@ def events_sweep(*, now: datetime | None = None, batch: int | None = None) -> Sw
     reclaimed = exhausted = 0
     with transaction.atomic():
         expired = list(
-            InboundEvent.objects.filter(status=InboundEventStatus.PROCESSING, locked_until__lt=now)
-            .select_for_update(skip_locked=True).order_by("locked_until")
-            .values_list("pk", "retry_count", "max_retries")[:batch]
+            claimable(InboundEvent.objects.filter(status=InboundEventStatus.PROCESSING, locked_until__lt=now)
+                      .order_by("locked_until")).values_list("pk", "retry_count", "max_retries")[:batch]
         )
         retry = [pk for pk, count, limit in expired if count < limit]
         out = [pk for pk, count, limit in expired if count >= limit]
@@ -172,8 +172,8 @@ def events_sweep(*, now: datetime | None = None, batch: int | None = None) -> Sw
     stale_before = now - timedelta(seconds=settings.WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS)
     with transaction.atomic():
         stale = list(
-            InboundEvent.objects.filter(status=InboundEventStatus.PENDING, next_attempt_at__lte=stale_before)
-            .order_by("next_attempt_at").select_for_update(skip_locked=True).values_list("pk", flat=True)[:batch]
+            claimable(InboundEvent.objects.filter(status=InboundEventStatus.PENDING, next_attempt_at__lte=stale_before)
+                      .order_by("next_attempt_at")).values_list("pk", flat=True)[:batch]
         )
         InboundEvent.objects.filter(pk__in=stale).update(next_attempt_at=now)  # not nudged again every run
         for pk in stale:
