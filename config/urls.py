@@ -1,7 +1,7 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config import health
+from config import errors, health
 
 # Under /api/ every error is the JSON envelope (config/errors.py); elsewhere Django's pages.
 handler400 = "config.errors.bad_request"
@@ -23,4 +23,5 @@ urlpatterns = [
     path("api/", include("webhooks.urls")),
     path("api/", include("commerce.urls")),
     path("api/", include("connectors.anaf.urls")),
+    re_path(r"^api/", errors.api_route_not_found),  # last: any other /api/ URL is the envelope 404, DEBUG or not
 ]
