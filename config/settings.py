@@ -266,6 +266,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The console shows instants as 2024-06-01 14:03:07 UTC: seconds and the zone, whatever the locale's habit.
+FORMAT_MODULE_PATH = "console.formats"
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []

@@ -1,4 +1,6 @@
+from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import errors, health
@@ -9,6 +11,8 @@ handler404 = "config.errors.not_found"
 handler500 = "config.errors.server_error"
 
 urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/"), name="home"),  # a person opening the host lands in the console
+    path("favicon.ico", RedirectView.as_view(url=static("switchyard/favicon.svg"))),
     path("health/", health.health, name="health"),
     path("ready/", health.ready, name="ready"),
     path("admin/", include("console.urls")),  # the operator console (its admin site)
