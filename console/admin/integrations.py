@@ -46,6 +46,7 @@ from integrations.services import (
 )
 
 from ..filters import IntegrationInScopeFilter, ProviderFilter
+from ..formatting import pretty_body
 from ..forms import SECRET_LABELS, IntegrationAdminForm, secret_status
 from ..integration_page import IntegrationConsoleMixin
 from ..pagination import LargeTableChangeList, LargeTablePaginator, RecentValuesFilter, StatusClassFilter
@@ -393,8 +394,7 @@ class IntegrationLogAdmin(OrganizationScopedAdmin):
     integration joined in the page query (`list_select_related`).
     """
 
-    list_display = ("created_at", "integration", "action", "direction", "method", "status_code", "duration_ms",
-                    "short_endpoint")
+    list_display = ("created_at", "integration", "action", "direction", "method", "status", "ms", "short_endpoint")
     list_filter = ("direction", StatusClassFilter, ActionFilter, IntegrationInScopeFilter)
     list_select_related = ("integration",)
     date_hierarchy = "created_at"
@@ -403,15 +403,35 @@ class IntegrationLogAdmin(OrganizationScopedAdmin):
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 100
     fields = ("created_at", "integration", "organization", "action", "direction", "method", "endpoint", "status_code",
-              "duration_ms", "error_message", "request", "response", "metadata")
+              "duration_ms", "error_message", "pretty_request", "pretty_response", "pretty_metadata")
     readonly_fields = fields
 
     def get_changelist(self, request, **kwargs):
         return LargeTableChangeList
 
+    @admin.display(description="status", ordering="status_code")
+    def status(self, obj: IntegrationLog):
+        return obj.status_code
+
+    @admin.display(description="ms", ordering="duration_ms")
+    def ms(self, obj: IntegrationLog):
+        return obj.duration_ms
+
     @admin.display(description="endpoint")
     def short_endpoint(self, obj: IntegrationLog) -> str:
         return obj.endpoint if len(obj.endpoint) <= 80 else f"{obj.endpoint[:77]}…"
+
+    @admin.display(description="request (redacted)")
+    def pretty_request(self, obj: IntegrationLog):
+        return pretty_body(obj.request)
+
+    @admin.display(description="response (redacted)")
+    def pretty_response(self, obj: IntegrationLog):
+        return pretty_body(obj.response)
+
+    @admin.display(description="metadata")
+    def pretty_metadata(self, obj: IntegrationLog):
+        return pretty_body(obj.metadata)
 
     def has_add_permission(self, request):
         return False
