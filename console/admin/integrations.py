@@ -22,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
 from accounts.audit import record_audit, record_audit_each, record_changes
+from accounts.staff_scope import organization_ids_with_role
 from commerce.services import stock_mode_set
 from config.errors import ApplicationError
 from connectors import registry
@@ -122,6 +123,17 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
             ("Timestamps", {"fields": ("created_at", "updated_at")}),
         )
 
+    def get_changeform_initial_data(self, request):
+        """A new integration starts in the user's organization when they may add to only one."""
+        initial = super().get_changeform_initial_data(request)
+        if "organization" not in initial:
+            ids = organization_ids_with_role(request, self.change_role)
+            if ids is None:  # a superuser: their own memberships, if one
+                ids = list(request.user.memberships.values_list("organization_id", flat=True)[:2])
+            if len(ids) == 1:
+                initial["organization"] = next(iter(ids))
+        return initial
+
     def get_readonly_fields(self, request, obj=None):
         # An integration stays in its organization: the code and the inbound URLs belong to it.
         return (*self.readonly_fields, "organization") if obj else self.readonly_fields
@@ -213,6 +225,7 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
         fields = {name: getattr(obj, name) for name in UPDATABLE_FIELDS - set(SECRET_FIELDS)}
         created = integration_create(organization=obj.organization, **fields, **secrets)
         obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
+        obj.code, obj.type, obj.route_key, obj.status = created.code, created.type, created.route_key, created.status
         obj._state.adding, obj._state.db = False, created._state.db
         record_audit(action="integration.created", request=request, target=created,
                      details={"secrets": sorted(secrets), "status": created.status})

@@ -83,15 +83,17 @@
   }
 
   /* Add or change an integration: the secret inputs the chosen provider reads (data-secrets on the provider
-     select: {provider: [field, ...]}), plus any that holds a stored value, so it can still be cleared. */
+     select: {provider: [field, ...]}), plus any that holds a stored value (data-stored), so it can be cleared.
+     No provider chosen yet: all of them. */
   function providerSecrets(select) {
-    var used = JSON.parse(select.dataset.secrets || "{}");
+    var used = JSON.parse(select.dataset.secrets || "{}"), stored = JSON.parse(select.dataset.stored || "[]");
+    var names = ["api_key", "api_secret", "webhook_secret", "access_token", "refresh_token", "credentials"];
     function show() {
       var wanted = used[select.value];
-      document.querySelectorAll("[data-secret-row]").forEach(function (row) {
-        var name = row.dataset.secretRow;
-        var keep = !wanted || wanted.indexOf(name) !== -1 || row.dataset.secretStored === "true";
-        row.hidden = !keep;
+      names.forEach(function (name) {
+        var row = document.querySelector(".form-row.field-" + name + "_new");
+        if (!row) { return; }
+        row.hidden = !(!wanted || wanted.indexOf(name) !== -1 || stored.indexOf(name) !== -1);
       });
     }
     select.addEventListener("change", show);
