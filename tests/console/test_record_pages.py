@@ -178,3 +178,28 @@ def test_a_deliverys_attempts_are_numbered_as_it_counts_them(org, staff, failed_
     assert "3 (1 since it was last queued)" in text
     numbers = re.findall(r'<td class="field-number">\s*<p>(\d+)</p>', text)
     assert numbers == ["1", "2", "3"]
+
+
+def test_schedules_read_as_a_person_says_them(db):
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule
+
+    from console.admin.schedules import crontab_words, interval_words
+
+    def every(n, period="seconds"):
+        return interval_words(IntervalSchedule(every=n, period=period))
+
+    assert [every(30), every(60), every(300), every(900), every(3600), every(86400), every(2, "hours")] == [
+        "every 30 seconds", "every minute", "every 5 minutes", "every 15 minutes", "hourly", "daily",
+        "every 2 hours"]
+    assert crontab_words(CrontabSchedule(minute="0", hour="4")) == "daily at 04:00 UTC"
+
+
+def test_the_schedules_list_shows_hourly_and_daily(db):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pass-word-123")
+    client = Client()
+    client.force_login(root)
+    page = client.get(reverse("admin:django_celery_beat_periodictask_changelist")).content.decode()
+    assert '<td class="field-runs">daily</td>' in page and '<td class="field-runs">hourly</td>' in page
