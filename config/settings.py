@@ -171,7 +171,7 @@ else:
     _celery_dir = VAR_DIR / "celery"
     for _sub in ("queue", "processed", "control"):
         (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost/"  # a host name, or kombu warns "No hostname was supplied" each time
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "queue"),
         "data_folder_out": str(_celery_dir / "queue"),
@@ -453,10 +453,17 @@ AMAZON_SP_APPLICATION_ID = env.str("AMAZON_SP_APPLICATION_ID", default="")
 INSTALLED_APPS += ["connectors.fancourier"]
 
 # ---------------------------------------------------------------- logging
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# Lines written for every task received and finished, every beat send, every request runserver answers and every
+# sign-in check: at INFO they bury what matters (a worker idling prints one every few seconds). They keep their
+# warnings and errors, and come back in full with LOG_LEVEL=DEBUG.
+_CHATTY_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "celery.beat", "django.server", "axes")
+_CHATTY_LEVEL = LOG_LEVEL if LOG_LEVEL in ("DEBUG", "ERROR", "CRITICAL") else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {name: {"level": _CHATTY_LEVEL} for name in _CHATTY_LOGGERS},
 }
