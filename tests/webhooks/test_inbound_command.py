@@ -68,3 +68,16 @@ def test_bad_arguments_are_refused(shop):
         _run("--since", "last tuesday")
     with pytest.raises(CommandError):
         _run("--status", "pending")
+
+
+def test_a_run_is_in_the_audit_trail_once_per_organization_with_its_count(shop, nudges):
+    from accounts.models import AuditEvent
+
+    _failed(shop), _failed(shop)
+    _run("--dry-run")
+    assert not AuditEvent.objects.exists()  # a dry run changes nothing, so records nothing
+    _run("--integration", shop.code)
+    event = AuditEvent.objects.get()
+    assert (event.action, event.organization_id, event.via) == ("webhook.retried", shop.organization_id, "command")
+    assert event.details == {"count": 2, "status": "failed", "integration": shop.code, "since": None}
+    assert event.actor_label.startswith("command retry_webhooks (")
