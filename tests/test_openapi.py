@@ -67,7 +67,7 @@ def test_secrets_are_write_only_in_the_schema(schema):
     request, patch_request = _component(schema, create), _component(schema, patch)
     output = _component(schema, create, response="201")
 
-    assert set(request["required"]) == {"name", "code", "provider"}
+    assert set(request["required"]) == {"name", "provider"}  # code: made from the name when left out
     assert "required" not in patch_request
     for name in SECRET_FIELDS:
         assert name in request["properties"] and name in patch_request["properties"]
