@@ -1,3 +1,4 @@
+from django.http import HttpResponseRedirect
 from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
@@ -12,7 +13,8 @@ handler500 = "config.errors.server_error"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/"), name="home"),  # a person opening the host lands in the console
-    path("favicon.ico", RedirectView.as_view(url=static("switchyard/favicon.svg"))),
+    path("favicon.ico", lambda request: HttpResponseRedirect(static("switchyard/favicon.svg"))),  # per request:
+    # production's static URLs come from collectstatic's manifest, which does not exist when this module loads
     path("health/", health.health, name="health"),
     path("ready/", health.ready, name="ready"),
     path("admin/", include("console.urls")),  # the operator console (its admin site)
