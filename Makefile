@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: install env run test lint bench chaos migrate demo sandbox clean
+.PHONY: install env run test lint cycles bench chaos migrate demo sandbox clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# App pairs that import each other and cross-app import cycles (function-level imports included).
+cycles: install
+	$(PY) bin/import_cycles.py
 
 bench: install
 	@for script in $(filter-out bench/chaos.py,$(wildcard bench/*.py)); do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -51,3 +51,16 @@ def _resolve(request) -> Tenant:
             "Name the organization in the X-Organization header." if found else "You belong to no such organization."
         )
     return Tenant(found[0].organization, found[0].role)
+
+
+# The tenant's organization; a schema-generation pass (no real request) gets none. A comment, not a docstring:
+# drf-spectacular describes an operation with the first docstring in its view's MRO, so a docstring here would
+# become the description of every operation whose view has none.
+class TenantScopedMixin:
+    @property
+    def organization(self):
+        return request_tenant(self.request).organization
+
+    @property
+    def _fake(self) -> bool:
+        return getattr(self, "swagger_fake_view", False)

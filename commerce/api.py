@@ -2,14 +2,16 @@
 
 Every queryset is the tenant's, so another organization's order is
 ORDER_NOT_FOUND — a 404 that does not confirm it exists. Roles: viewers read;
-operators fulfil, bulk-fulfil, run auto-fulfil and adjust stock (daily
-warehouse work); changing an order's status by hand needs admin.
+operators fulfil, bulk-fulfil and adjust stock (daily warehouse work);
+changing an order's status by hand needs admin. Auto-fulfil
+(`POST /api/orders/auto-fulfill/`) calls couriers, so it is the pipeline's:
+syncjobs/api.py.
 """
 
 from __future__ import annotations
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
@@ -18,7 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.audit import record_audit
-from config.api import TenantScopedMixin, error_responses
+from accounts.tenancy import TenantScopedMixin
+from config.api import error_responses
 from integrations.selectors import integration_get
 
 from . import selectors
@@ -27,8 +30,6 @@ from .models import ChannelLocation, Order, Product, StockLevel
 from .serializers import (
     AnalyticsQuerySerializer,
     AnalyticsSerializer,
-    AutoFulfillResultSerializer,
-    AutoFulfillSerializer,
     BulkFulfillItemSerializer,
     BulkFulfillResultSerializer,
     BulkFulfillSerializer,
@@ -56,7 +57,6 @@ from .services import (
     stock_mode_set,
 )
 from .services.analytics import fulfillment_analytics
-from .services.autofulfill import auto_fulfill
 from .services.fulfillment import bulk_fulfill, fulfill
 
 _FILTER_ERRORS = "VALIDATION_ERROR: a filter value is not valid."
@@ -131,7 +131,7 @@ class OrderViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericVie
     search_fields = ["external_number", "name", "customer_email"]
     ordering_fields = ["placed_at", "created_at"]
     ordering = ["-placed_at"]
-    operator_actions = ("fulfill", "bulk_fulfill", "auto_fulfill")
+    operator_actions = ("fulfill", "bulk_fulfill")
     http_method_names = ["get", "post", "put", "head", "options"]
 
     def get_queryset(self):
@@ -210,21 +210,6 @@ class OrderViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericVie
         results = [r if r is not None else next(done) for r in results]
         ok = sum(1 for r in results if r["ok"])
         return Response({"fulfilled": ok, "failed": len(results) - ok, "results": results})
-
-    @extend_schema(
-        summary="Apply the organization's auto-fulfil rules",
-        description="Ships each unshipped order that a rule matches with the rule's courier, and fulfils it with "
-                    "the courier's tracking number. 409 AUTO_FULFILL_RUNNING while another run is in progress.",
-        request=AutoFulfillSerializer,
-        responses={200: AutoFulfillResultSerializer, 409: OpenApiResponse(description="AUTO_FULFILL_RUNNING"),
-                   **error_responses(bad_request="VALIDATION_ERROR: unknown fields or wrong types.")},
-    )
-    @action(detail=False, methods=["post"], url_path="auto-fulfill")
-    def auto_fulfill(self, request: Request) -> Response:
-        serializer = AutoFulfillSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        outcome = auto_fulfill(organization=self.organization, order_ids=serializer.validated_data.get("order_ids"))
-        return Response(AutoFulfillResultSerializer(outcome).data)
 
 
 class FulfillmentAnalyticsView(TenantScopedMixin, APIView):

@@ -193,18 +193,6 @@ class OrderStatusSerializer(StrictInputSerializer):
     status = serializers.ChoiceField(choices=OrderStatus.choices)
 
 
-class AutoFulfillSerializer(StrictInputSerializer):
-    order_ids = serializers.ListField(child=StrictIntegerField(min_value=1), required=False, max_length=500,
-                                      help_text="Only these orders; leave out for every unshipped order (100 at most).")
-
-
-class AutoFulfillResultSerializer(serializers.Serializer):
-    fulfilled = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    skipped = serializers.IntegerField()
-    results = serializers.ListField(child=serializers.DictField())
-
-
 class AnalyticsQuerySerializer(StrictInputSerializer):
     placed_after = serializers.DateTimeField(required=False)
     placed_before = serializers.DateTimeField(required=False)

@@ -1,7 +1,7 @@
 """Shared API plumbing every app's API uses: pagination, strict input, the error envelope in the schema, tenancy.
 
 One way to do each: an app's serializers subclass `StrictInputSerializer`, its
-views mix in `TenantScopedMixin`, and its schema annotations use `error_responses`.
+views mix in `accounts.tenancy.TenantScopedMixin`, and its schema annotations use `error_responses`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import pagination, parsers, serializers
-
-from accounts.tenancy import request_tenant
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -205,18 +203,3 @@ def error_responses(*, bad_request: str | None = None, not_found: str | None = N
     return {
         code: OpenApiResponse(ErrorResponseSerializer, description=text) for code, text in sorted(responses.items())
     }
-
-
-# The tenant's organization; a schema-generation pass (no real request) gets none. A comment, not a docstring:
-# drf-spectacular describes an operation with the first docstring in its view's MRO, so a docstring here would
-# become the description of every operation whose view has none.
-class TenantScopedMixin:
-    @property
-    def organization(self):
-        return request_tenant(self.request).organization
-
-    @property
-    def _fake(self) -> bool:
-        return getattr(self, "swagger_fake_view", False)
-
-

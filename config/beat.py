@@ -1,4 +1,13 @@
-"""Beat schedules created in code, by data migrations, so operators see and edit them in the admin.
+"""The periodic jobs, in one list, and the helper that creates their beat schedules in data migrations.
+
+PERIODIC_JOBS is the one list of background duties that run on a clock. Beat
+runs them from django-celery-beat's PeriodicTask rows, which each app's data
+migration creates (operators see and edit them in the admin); platforms without
+beat call the same jobs through `POST /api/cron/<slug>/` (syncjobs/cron.py builds
+its jobs from this list, and its `run-all` runs each job whose PeriodicTask is
+due). tests/syncjobs/test_cron_parity.py keeps the migrations' rows, this list and
+the cron jobs equal, so neither way of running them can drift. Adding a periodic
+task: its app's data migration (`schedule_operation`) and one line here.
 
 Each app's migration lists its periodic tasks as (name, task path, every N
 seconds) and calls `schedule_operation(TASKS)`. Created with get_or_create by
@@ -9,6 +18,7 @@ the migration removes them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import migrations
 
@@ -30,3 +40,26 @@ def schedule_operation(tasks: Sequence[PeriodicTaskSpec]) -> migrations.RunPytho
         PeriodicTask.objects.filter(name__in=[name for name, _, _ in tasks]).delete()
 
     return migrations.RunPython(create, remove)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    slug: str  # its cron job: POST /api/cron/<slug>/
+    task: str  # the Celery task's stable name, as the PeriodicTask row names it
+    every: int  # seconds, as the data migrations schedule it (operators may change it in the admin)
+
+
+PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("dispatch-deliveries", "webhooks.tasks.dispatch_due_deliveries", 5),
+    PeriodicJob("sweep-webhooks", "webhooks.inbound.tasks.sweep_incoming_webhooks", 30),
+    PeriodicJob("sweep-events", "events.tasks.sweep_inbound_events", 30),
+    PeriodicJob("run-due-syncs", "syncjobs.tasks.run_due_syncs", 30),
+    PeriodicJob("sweep-pushes", "commerce.tasks.sweep_pending_pushes", 60),
+    PeriodicJob("refresh-tokens", "integrations.tasks.refresh_expiring_tokens", 300),
+    PeriodicJob("check-health", "syncjobs.tasks.check_integrations_health", 900),
+    PeriodicJob("sync-awb", "connectors.fancourier.tasks.track_open_awbs", 1800),
+    PeriodicJob("purge-oauth-states", "integrations.tasks.purge_oauth_states", 3600),
+    PeriodicJob("purge-idempotency-keys", "webhooks.tasks.purge_idempotency_keys", 3600),
+    PeriodicJob("purge-call-logs", "integrations.tasks.purge_integration_logs", 86400),
+    PeriodicJob("purge-finished-jobs", "syncjobs.tasks.purge_finished_jobs", 86400),
+)

@@ -5,6 +5,7 @@ app runs on embedded defaults: SQLite and a Celery transport on the filesystem.
 With `APP_ENV=production` the secrets have no default, so a bad deploy fails at boot.
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -72,6 +73,8 @@ INSTALLED_APPS = [
     "syncjobs",
     "commerce",
     "sandbox",
+    "events",  # consumed events: POST /api/events/ from the organization's own services (above the pipelines)
+    "observability",  # GET /metrics (Prometheus), reading the pipelines' tables
     "console",  # the top floor: the operator console (admin site, dashboard, every ModelAdmin)
 ]
 
@@ -451,6 +454,21 @@ AMAZON_SP_APPLICATION_ID = env.str("AMAZON_SP_APPLICATION_ID", default="")
 # ---------------------------------------------------------------- fancourier and anaf
 # FAN Courier's AWBs (Shipment rows and their tracking schedule) live in an app of their own.
 INSTALLED_APPS += ["connectors.fancourier"]
+
+# ---------------------------------------------------------------- metrics
+# GET /metrics (Prometheus) lets in a scrape carrying `Authorization: Bearer <METRICS_BEARER_TOKEN>` or coming from
+# an address in METRICS_ALLOWED_IPS (addresses or CIDRs, matched against REMOTE_ADDR); with neither, none.
+METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+for _entry in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_entry.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_entry!r} is not an address or CIDR range.") from None
+# The *_window series count what happened in the last this many seconds.
+METRICS_WINDOW_SECONDS = env.int("METRICS_WINDOW_SECONDS", default=300)
+# Per-integration and per-endpoint series only while there are at most this many organizations (0: never).
+METRICS_PER_INTEGRATION_MAX_ORGANIZATIONS = env.int("METRICS_PER_INTEGRATION_MAX_ORGANIZATIONS", default=0)
 
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

@@ -17,6 +17,7 @@ urlpatterns = [
     # production's static URLs come from collectstatic's manifest, which does not exist when this module loads
     path("health/", health.health, name="health"),
     path("ready/", health.ready, name="ready"),
+    path("", include("observability.urls")),  # GET /metrics (Prometheus)
     path("admin/", include("console.urls")),  # the operator console (its admin site)
     path("auth/", include("social_django.urls", namespace="social")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -29,5 +30,6 @@ urlpatterns = [
     path("api/", include("webhooks.urls")),
     path("api/", include("commerce.urls")),
     path("api/", include("connectors.anaf.urls")),
+    path("api/", include("events.urls")),
     re_path(r"^api/", errors.api_route_not_found),  # last: any other /api/ URL is the envelope 404, DEBUG or not
 ]

@@ -20,7 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.audit import record_audit, record_changes
-from config.api import StrictInputSerializer, TenantScopedMixin, error_responses
+from accounts.tenancy import TenantScopedMixin
+from config.api import StrictInputSerializer, error_responses
 from connectors import registry
 
 from . import selectors, services
@@ -55,6 +56,19 @@ _FILTER_ERRORS = "VALIDATION_ERROR: a filter value is not valid."
         request=IntegrationWriteSerializer,
         responses={201: IntegrationSerializer, **error_responses(bad_request=_WRITE_ERRORS)},
     ),
+    update=extend_schema(
+        summary="Replace an integration",
+        description=(
+            "Full update: `name` and `provider` are required, as on create, and every field given is "
+            "replaced. Fields left out keep their values (`code` included); secrets are write-only, so one left "
+            "out is kept (send \"\" or null to clear it)."
+        ),
+        request=IntegrationWriteSerializer,
+        responses={
+            200: IntegrationSerializer,
+            **error_responses(bad_request=_WRITE_ERRORS, not_found="INTEGRATION_NOT_FOUND"),
+        },
+    ),
     partial_update=extend_schema(
         summary="Change an integration",
         request=IntegrationWriteSerializer,
@@ -78,7 +92,7 @@ class IntegrationViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     ordering = ["-created_at"]
     null_safe_ordering = {"last_sync_at": "last_sync_sort"}
     operator_actions = ("test_connection",)
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
         if self._fake:
@@ -104,9 +118,15 @@ class IntegrationViewSet(TenantScopedMixin, viewsets.GenericViewSet):
                      details={"secrets": sorted(k for k in serializer.validated_data if k in SECRET_FIELDS)})
         return Response(IntegrationSerializer(integration).data, status=status.HTTP_201_CREATED)
 
+    def update(self, request: Request, pk: str) -> Response:
+        return self._change(request, partial=False)
+
     def partial_update(self, request: Request, pk: str) -> Response:
+        return self._change(request, partial=True)
+
+    def _change(self, request: Request, *, partial: bool) -> Response:
         integration = self.get_object()
-        serializer = IntegrationWriteSerializer(data=request.data, partial=True)
+        serializer = IntegrationWriteSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         integration = services.integration_update(integration=integration, data=serializer.validated_data)
         record_changes(request=request, target=integration, data=serializer.validated_data,

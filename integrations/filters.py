@@ -31,10 +31,12 @@ class IntegrationFilter(django_filters.FilterSet):
         coerce=lambda value: value == "true",
         help_text="true or false; anything else is a VALIDATION_ERROR, not a silently ignored filter.",
     )
+    connected_by = django_filters.CharFilter(
+        help_text="The integrations a user connected (the id your user service gives them).")
 
     class Meta:
         model = Integration
-        fields = ["provider", "type", "status", "auto_sync_enabled"]
+        fields = ["provider", "type", "status", "auto_sync_enabled", "connected_by"]
 
 
 class IntegrationLogFilter(django_filters.FilterSet):

@@ -28,10 +28,8 @@ A user's edit of an integration (the API, the console's form and its activate/de
 integrations/services.py) may set its status too: that is configuration, not health. Nothing else writes
 these fields; tests/integrations/test_health_owner.py checks it.
 
-Events: the integrations app sits below webhooks, so it does not publish itself. It sends the
-`integration_event` signal (event type, payload, integration); webhooks connects its publisher to it
-(webhooks/apps.py), and since receivers run synchronously the deliveries are written in the caller's
-transaction, exactly as a direct `publish()` would. Every payload starts with `integration_summary`.
+Events go through the one publisher, integrations/events.py, which the webhooks app records as
+deliveries in the caller's transaction. Every payload starts with `integration_summary`.
 Call these inside the caller's transaction when the change belongs to one (a sync's end, a connect).
 """
 
@@ -41,14 +39,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import router, transaction
-from django.dispatch import Signal
 from django.utils import timezone
 
+from .events import publish
 from .models import Integration, IntegrationStatus
 from .payloads import integration_summary
-
-# Sent with event_type, payload and integration for every integration.* event (webhooks/apps.py publishes it).
-integration_event = Signal()
 
 ERROR_LIMIT = 2000  # characters of last_error kept
 EVENT_ERROR_LIMIT = 500  # characters of an error in a refresh event
@@ -59,7 +54,7 @@ REFRESH_GAVE_UP_PREFIX = "REFRESH_FAILED: "
 
 def _send(event_type: str, integration: Integration, **data: Any) -> None:
     payload = {"integration": integration_summary(integration), **data}
-    integration_event.send(sender=Integration, event_type=event_type, payload=payload, integration=integration)
+    publish(event_type, payload, integration.organization, integration)
 
 
 # ---------------------------------------------------------------- scheduled work: syncs and health checks

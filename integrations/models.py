@@ -91,6 +91,11 @@ class Integration(models.Model):
     next_sync_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     consecutive_failures = models.PositiveIntegerField(default=0)
+    connected_by = models.CharField(  # db_default: web processes of the previous release insert rows without it
+        max_length=255, blank=True, default="", db_default="",
+        help_text="Id of the user who connected it, as the organization's user service names them; a user.deleted "
+                  "event (events/) removes that user's integrations.",
+    )
     stock_mode = models.CharField(
         max_length=8, choices=StockMode.choices, default=StockMode.IMPORT,
         help_text="Who is the source of truth for this channel's stock; changed through the audited stock_mode_set.",
@@ -105,6 +110,8 @@ class Integration(models.Model):
         indexes = [
             models.Index(fields=["organization", "provider"], name="integration_org_provider"),
             models.Index(fields=["organization", "status"], name="integration_org_status"),
+            models.Index(fields=["organization", "connected_by"], name="integration_org_connected_by",
+                         condition=~models.Q(connected_by="")),
             models.Index(
                 fields=["next_sync_at"],
                 name="integration_due_sync",

@@ -82,6 +82,11 @@ class IntegrationWriteSerializer(StrictInputSerializer):
         required=False, min_value=0, max_value=525_600, help_text="0 = manual only."
     )
     auto_sync_enabled = StrictBooleanField(required=False)
+    connected_by = StrictCharField(
+        required=False, allow_blank=True, max_length=255,
+        help_text="Id of the user who connected it, as your user service names them (a `user.deleted` event "
+                  "removes that user's integrations); filter with `?connected_by=`.",
+    )
 
 
 @extend_schema_field(OpenApiTypes.BOOL)
@@ -141,7 +146,7 @@ class IntegrationSerializer(serializers.ModelSerializer):
             "has_webhook_secret", "webhook_secret_masked", "has_access_token", "access_token_masked",
             "has_refresh_token", "refresh_token_masked", "has_credentials", "credentials_keys",
             "token_type", "expires_at", "token_expired", "scope", "config", "metadata",
-            "is_test_mode", "sync_interval_minutes", "auto_sync_enabled",
+            "is_test_mode", "sync_interval_minutes", "auto_sync_enabled", "connected_by",
             "last_sync_at", "next_sync_at", "last_error", "consecutive_failures", "stock_mode", "created_at",
             "updated_at",
         ]

@@ -44,7 +44,7 @@ UPDATABLE_FIELDS = frozenset(
         "name", "code", "type", "provider", "status", "description", "api_endpoint",
         *SECRET_FIELDS,
         "token_type", "expires_at", "scope", "config", "metadata",
-        "is_test_mode", "sync_interval_minutes", "auto_sync_enabled",
+        "is_test_mode", "sync_interval_minutes", "auto_sync_enabled", "connected_by",
     }
 )
 
@@ -114,6 +114,7 @@ def integration_create(
     is_test_mode: bool = False,
     sync_interval_minutes: int = 0,
     auto_sync_enabled: bool = False,
+    connected_by: str = "",
 ) -> Integration:
     """Create an integration for `organization`.
 
@@ -149,6 +150,7 @@ def integration_create(
         is_test_mode=is_test_mode,
         sync_interval_minutes=sync_interval_minutes,
         auto_sync_enabled=auto_sync_enabled,
+        connected_by=connected_by,
     )
     _save_new(integration)
     if integration.status == IntegrationStatus.ACTIVE and connector_cls.auth_kind != AuthKind.OAUTH2:

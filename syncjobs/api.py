@@ -1,8 +1,8 @@
-"""The sync REST API: start a sync of an integration, list and watch jobs, cancel one.
+"""The sync REST API: start a sync of an integration, list and watch jobs, cancel one; run auto-fulfil.
 
 Tenancy as everywhere: another organization's integration is
 INTEGRATION_NOT_FOUND and its job NOT_FOUND. Viewers read; starting and
-cancelling a job are operator actions.
+cancelling a job, and running auto-fulfil, are operator actions.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.audit import record_audit
-from config.api import ErrorResponseSerializer, StrictInputSerializer, TenantScopedMixin, error_responses
+from accounts.tenancy import TenantScopedMixin
+from config.api import ErrorResponseSerializer, StrictInputSerializer, error_responses
 from integrations.selectors import integration_get
 
 from . import selectors, services
+from .autofulfill import auto_fulfill
 from .filters import SyncJobFilter
 from .models import SyncJob, Trigger
-from .serializers import SyncJobSerializer, SyncStartSerializer
+from .serializers import AutoFulfillResultSerializer, AutoFulfillSerializer, SyncJobSerializer, SyncStartSerializer
 
 _FILTER_ERRORS = "VALIDATION_ERROR: a filter value is not valid."
 _START_ERRORS = (
@@ -129,3 +131,25 @@ class SyncJobViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericV
         job = services.sync_job_cancel(job=job)
         record_audit(action="sync.cancelled", request=request, target=job)
         return Response(SyncJobSerializer(job).data)
+
+
+class AutoFulfillViewSet(TenantScopedMixin, viewsets.GenericViewSet):
+    """`POST /api/orders/auto-fulfill/`, routed explicitly (the orders viewset belongs to commerce)."""
+
+    queryset = SyncJob.objects.none()
+    serializer_class = AutoFulfillResultSerializer
+    operator_actions = ("auto_fulfill",)
+
+    @extend_schema(
+        summary="Apply the organization's auto-fulfil rules",
+        description="Ships each unshipped order that a rule matches with the rule's courier, and fulfils it with "
+                    "the courier's tracking number. 409 AUTO_FULFILL_RUNNING while another run is in progress.",
+        request=AutoFulfillSerializer,
+        responses={200: AutoFulfillResultSerializer, 409: OpenApiResponse(description="AUTO_FULFILL_RUNNING"),
+                   **error_responses(bad_request="VALIDATION_ERROR: unknown fields or wrong types.")},
+    )
+    def auto_fulfill(self, request: Request) -> Response:
+        serializer = AutoFulfillSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = auto_fulfill(organization=self.organization, order_ids=serializer.validated_data.get("order_ids"))
+        return Response(AutoFulfillResultSerializer(outcome).data)

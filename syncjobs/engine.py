@@ -12,8 +12,10 @@ Why it is shaped like this:
   are idempotent a page written twice (a zombie worker) would change nothing
   either. The lease token guards that too: a page is written only while the
   job's `lease_token` is still ours.
-- Records that cannot be mapped are counted as failed, and the first few kept
-  with their external ids in `job.metadata["errors"]`; they never fail the job.
+- A page goes through `resources.resource_import`, the one import path (webhooks and
+  re-pulls take it too). Records that cannot be mapped are counted as failed,
+  and the first few kept with their external ids in `job.metadata["errors"]`;
+  they never fail the job.
 - Cancel is checked between pages: the job stops after the page it is on.
 
 Provider errors are not handled here: they leave `run()` and services.py
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,12 +38,9 @@ from connectors import registry
 from connectors.base import Connector
 
 from .models import JobStatus, JobType, SyncJob
-from .resources import RESOURCES, Resource, Writer, default_writers
+from .resources import RESOURCES, ImportResult, ImportSource, Resource, Writer, default_writers, resource_import
 
 logger = logging.getLogger(__name__)
-
-# A record whose shape the mapping did not expect surfaces as one of these; the contract asks for ValueError.
-RECORD_ERRORS = (ValueError, KeyError, TypeError)
 
 
 class LeaseLost(Exception):
@@ -60,17 +59,6 @@ class PageReport:
     failed: int
     skipped: int
     job: SyncJob
-
-
-@dataclass
-class _Counts:
-    processed: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    skipped: int = 0
-    errors: list[dict[str, str]] = field(default_factory=list)
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -128,53 +116,22 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ one page
     def _write_page(self, resource: Resource, items: list[dict[str, Any]], next_cursor: str | None) -> bool:
-        records, counts = self._normalize(resource, items)
         writers = self.writers if self.writers is not None else default_writers()
         with transaction.atomic():
             job = self._locked_job()
-            if records:
-                result = writers[resource.name](integration=job.integration, **{resource.writer_kwarg: records})
-                counts.created, counts.updated, counts.unchanged = result.created, result.updated, result.unchanged
-                counts.failed += len(result.failed)
-                counts.errors.extend(
-                    {"resource": resource.name, "external_id": str(f.get("external_id", "")), "error": str(f["error"])}
-                    for f in result.failed
-                )
+            result = resource_import(job.integration, resource, items, source=ImportSource.SYNC,
+                                     connector=self.connector, window=self.window, write=writers.get(resource.name))
             self._advance(job, next_cursor)
-            self._add_counts(job, counts)
-            unmapped = set(getattr(result, "unmapped_locations", ()) or ()) if records else set()
-            if unmapped:  # channel locations that map to no ERP location: reported to the operator, not guessed
-                job.metadata = {**job.metadata, "unmapped_locations": sorted(
-                    set(job.metadata.get("unmapped_locations", [])) | unmapped)}
+            self._add_counts(job, result)
             job.save(update_fields=[
                 "cursor", "metadata", "heartbeat_at", "pages_processed", "records_processed", "records_created",
                 "records_updated", "records_unchanged", "records_failed", "updated_at",
             ])
         self.job = job
         if self.on_page is not None:
-            self.on_page(PageReport(resource.name, counts.processed, counts.created, counts.updated,
-                                    counts.unchanged, counts.failed, counts.skipped, job))
+            self.on_page(PageReport(resource.name, result.processed, result.created, result.updated,
+                                    result.unchanged, len(result.failed), result.skipped, job))
         return job.cancel_requested
-
-    def _normalize(self, resource: Resource, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], _Counts]:
-        counts, records = _Counts(), []
-        since, until = self.window
-        for item in items:
-            try:
-                record = resource.normalize(self.connector, item)
-            except RECORD_ERRORS as exc:
-                counts.processed += 1
-                counts.failed += 1
-                counts.errors.append({"resource": resource.name, "external_id": resource.external_id(item),
-                                      "error": f"{type(exc).__name__}: {exc}"[:500]})
-                continue
-            placed = record.get("placed_at")
-            if placed is not None and ((since and placed < since) or (until and placed >= until)):
-                counts.skipped += 1  # a backfill window is by placement; the provider filters by update time
-                continue
-            counts.processed += 1
-            records.append(record)
-        return records, counts
 
     def _locked_job(self) -> SyncJob:
         job = SyncJob.objects.select_for_update(of=("self",)).select_related("integration").get(pk=self.job.pk)
@@ -193,19 +150,23 @@ class SyncEngine:
         job.pages_processed += 1
 
     @staticmethod
-    def _add_counts(job: SyncJob, counts: _Counts) -> None:
-        job.records_processed += counts.processed
-        job.records_created += counts.created
-        job.records_updated += counts.updated
-        job.records_unchanged += counts.unchanged
-        job.records_failed += counts.failed
+    def _add_counts(job: SyncJob, result: ImportResult) -> None:
+        job.records_processed += result.processed
+        job.records_created += result.created
+        job.records_updated += result.updated
+        job.records_unchanged += result.unchanged
+        job.records_failed += len(result.failed)
         metadata = dict(job.metadata)
-        if counts.skipped:
-            metadata["skipped_outside_window"] = metadata.get("skipped_outside_window", 0) + counts.skipped
-        if counts.errors:
+        if result.skipped:
+            metadata["skipped_outside_window"] = metadata.get("skipped_outside_window", 0) + result.skipped
+        if result.failed:
             kept = list(metadata.get("errors", []))
             room = max(0, settings.SYNC_ERROR_SAMPLE_SIZE - len(kept))
-            metadata["errors"] = kept + counts.errors[:room]
+            metadata["errors"] = kept + [{key: failure[key] for key in ("resource", "external_id", "error")}
+                                         for failure in result.failed[:room]]
+        if result.unmapped_locations:  # channel locations that map to no ERP location: reported, not guessed
+            metadata["unmapped_locations"] = sorted(set(metadata.get("unmapped_locations", []))
+                                                    | result.unmapped_locations)
         job.metadata = metadata
 
     def _cancel_requested(self) -> bool:

@@ -1,25 +1,54 @@
-"""What a sync can pull, and how each resource goes from a provider page to the ERP's records.
+"""The one resource table, and the one way a provider record becomes an ERP record.
 
-A resource names the connector calls that pull and normalize it and the
-commerce service that upserts it. A job type is an ordered list of resources
-(products before inventory before orders, so stock and order lines find their
-products). Adding a resource (campaigns, say) is one entry here and a writer.
+A sync page, a webhook delivery and an order re-pull all hand raw provider
+records to `resource_import(integration, resource, records, source=...)`. It
+normalizes each record through the connector, leaves out what a backfill
+window excludes, and writes the rest with the resource's commerce service
+(bulk, idempotent, never regressing, with its ExternalRefs). The answer is one
+ImportResult in one vocabulary: created / updated / unchanged / skipped counts,
+failed records with their external ids and a stable `reason`, and the channel
+locations that map to no ERP location.
+
+What differs between the three callers is policy, and stays with them: the
+sync engine counts failures on its job and goes on, a webhook fails (or
+retries) its row, a re-pull reports totals to the operator.
+
+A row of the table names everything about a resource: the connector
+capability that serves it, the resource its webhook events carry (connectors
+map their topics to it), the connector calls that pull and normalize it, and
+the commerce service that writes it. A job type is an ordered list of
+resources (products before inventory before orders, so stock and order lines
+find their products). Adding a resource (campaigns, say) is one row here and
+its writer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
+from commerce import services as commerce_services
+from connectors import registry
 from connectors.base import Capability, Connector, Page
+from integrations.models import Integration
 
 from .models import JobType
 
+# A record whose shape the mapping did not expect surfaces as one of these; the contract asks for ValueError.
+RECORD_ERRORS = (ValueError, KeyError, TypeError)
+
+
+class ImportSource(StrEnum):
+    SYNC = "sync"
+    WEBHOOK = "webhook"
+    REPULL = "repull"
+
 
 class UpsertOutcome(Protocol):
-    """What a writer answers (commerce.services.UpsertResult has this shape)."""
+    """What a writer answers (commerce.services.UpsertResult has this shape; `unmapped_locations` is optional)."""
 
     created: int
     updated: int
@@ -33,26 +62,23 @@ Writer = Callable[..., UpsertOutcome]
 
 @dataclass(frozen=True)
 class Resource:
-    name: str
+    name: str  # the one vocabulary: job steps, counts, webhook results
     capability: Capability
+    event_resource: str  # WebhookEvent.resource of the events that carry it
+    pull: str  # the Connector method that pulls pages: (since=, cursor=) -> Iterator[Page]
+    normalize_with: str  # the Connector method that maps one raw record to commerce's shape
     writer_name: str  # the function in commerce.services
     writer_kwarg: str  # its keyword for the list of records
+    label: str  # one record, for people ("stock level")
 
     def pages(self, connector: Connector, *, since: datetime | None, cursor: str | None) -> Iterator[Page]:
-        method = {
-            "products": connector.iter_products,
-            "inventory": connector.iter_inventory,
-            "orders": connector.iter_orders,
-        }[self.name]
-        return method(since=since, cursor=cursor)
+        return getattr(connector, self.pull)(since=since, cursor=cursor)
 
     def normalize(self, connector: Connector, record: dict[str, Any]) -> dict[str, Any]:
-        method = {
-            "products": connector.normalize_product,
-            "inventory": connector.normalize_inventory_level,
-            "orders": connector.normalize_order,
-        }[self.name]
-        return method(record)
+        return getattr(connector, self.normalize_with)(record)
+
+    def writer(self) -> Writer:
+        return getattr(commerce_services, self.writer_name)
 
     def external_id(self, record: Mapping[str, Any]) -> str:
         """The provider id of a raw record, for error reports; an inventory level is item@location."""
@@ -65,11 +91,17 @@ class Resource:
 RESOURCES: dict[str, Resource] = {
     r.name: r
     for r in (
-        Resource("products", Capability.PRODUCTS, "upsert_products", "products"),
-        Resource("inventory", Capability.INVENTORY, "upsert_inventory_levels", "levels"),
-        Resource("orders", Capability.ORDERS, "upsert_orders", "orders"),
+        Resource("products", Capability.PRODUCTS, "product", "iter_products", "normalize_product",
+                 "upsert_products", "products", "product"),
+        Resource("inventory", Capability.INVENTORY, "inventory_level", "iter_inventory", "normalize_inventory_level",
+                 "upsert_inventory_levels", "levels", "stock level"),
+        Resource("orders", Capability.ORDERS, "order", "iter_orders", "normalize_order",
+                 "upsert_orders", "orders", "order"),
     )
 }
+
+# Webhook events name their resource in the connectors' words (`order`); this finds the row.
+BY_EVENT_RESOURCE: dict[str, Resource] = {r.event_resource: r for r in RESOURCES.values()}
 
 JOB_RESOURCES: dict[str, tuple[str, ...]] = {
     JobType.SCHEDULED_SYNC: ("products", "inventory", "orders"),
@@ -89,7 +121,80 @@ def resources_for(job_type: str, provider_supports: Callable[[Capability], bool]
 
 
 def default_writers() -> dict[str, Writer]:
-    """The commerce services, imported late: commerce is its own app and may be absent in a unit test."""
-    from commerce import services
+    return {name: resource.writer() for name, resource in RESOURCES.items()}
 
-    return {name: getattr(services, resource.writer_name) for name, resource in RESOURCES.items()}
+
+# ---------------------------------------------------------------------- the import
+@dataclass
+class ImportResult:
+    """What one `resource_import` did. `failed` items are `{"resource", "external_id", "error", "reason"}`:
+    `reason` is the writer's stable word (`unknown_item`: the product is not imported yet; `invalid`) or
+    `unreadable` (the connector could not normalize the raw record); `error` is for people."""
+
+    resource: str
+    source: str
+    received: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0  # outside a backfill window: neither imported nor failed
+    failed: list[dict[str, str]] = field(default_factory=list)
+    unmapped_locations: set[str] = field(default_factory=set)
+    external_ids: set[str] = field(default_factory=set)  # of the normalized records handed to the writer
+
+    @property
+    def processed(self) -> int:
+        return self.received - self.skipped
+
+    def counts(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+    def fail(self, external_id: Any, error: str, reason: str) -> None:
+        self.failed.append({"resource": self.resource, "external_id": "" if external_id is None else str(external_id),
+                            "error": error, "reason": reason})
+
+
+def resource_import(
+    integration: Integration,
+    resource: Resource | str,
+    records: list[dict[str, Any]],
+    *,
+    source: ImportSource,
+    connector: Connector | None = None,
+    window: tuple[datetime | None, datetime | None] = (None, None),
+    write: Writer | None = None,
+) -> ImportResult:
+    """Normalize raw provider `records` of one resource and write them through commerce; never calls a provider.
+
+    Runs in the caller's transaction (each writer is atomic on its own). A
+    record the connector cannot normalize, or the writer refuses, is reported
+    in `failed` and nothing of it is written; the others are. `window` (since,
+    until) skips records placed outside it (a backfill covers orders placed in
+    it; the provider filters by update time). `write` replaces the commerce
+    writer (tests, the engine's injected writers).
+    """
+    resource = RESOURCES[resource] if isinstance(resource, str) else resource
+    connector = connector if connector is not None else registry.connector_for(integration)
+    result = ImportResult(resource.name, str(source), received=len(records))
+    since, until = window
+    normalized: list[dict[str, Any]] = []
+    for record in records:
+        try:
+            item = resource.normalize(connector, record)
+        except RECORD_ERRORS as exc:
+            result.fail(resource.external_id(record), f"{type(exc).__name__}: {exc}"[:500], "unreadable")
+            continue
+        placed = item.get("placed_at")
+        if placed is not None and ((since and placed < since) or (until and placed >= until)):
+            result.skipped += 1
+            continue
+        normalized.append(item)
+    if not normalized:
+        return result
+    outcome = (write or resource.writer())(integration=integration, **{resource.writer_kwarg: normalized})
+    result.created, result.updated, result.unchanged = outcome.created, outcome.updated, outcome.unchanged
+    for failure in outcome.failed:
+        result.fail(failure.get("external_id"), str(failure["error"]), failure.get("reason", "invalid"))
+    result.unmapped_locations |= set(getattr(outcome, "unmapped_locations", ()) or ())
+    result.external_ids = {str(item["external_id"]) for item in normalized if item.get("external_id")}
+    return result

@@ -1,4 +1,4 @@
-"""Shapes of the sync API: strict input to start a job, the job as it runs."""
+"""Shapes of the sync API: strict input to start a job, the job as it runs; an auto-fulfil run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from config.api import StrictBooleanField, StrictCharField, StrictInputSerializer
+from config.api import StrictBooleanField, StrictCharField, StrictInputSerializer, StrictIntegerField
 
 from .models import JobType, SyncJob
 
@@ -54,3 +54,15 @@ class SyncJobSerializer(serializers.ModelSerializer):
             "error_message", "metadata", "cancel_requested", "attempts", "heartbeat_at", "created_at", "updated_at",
         ]
         read_only_fields = fields
+
+
+class AutoFulfillSerializer(StrictInputSerializer):
+    order_ids = serializers.ListField(child=StrictIntegerField(min_value=1), required=False, max_length=500,
+                                      help_text="Only these orders; leave out for every unshipped order (100 at most).")
+
+
+class AutoFulfillResultSerializer(serializers.Serializer):
+    fulfilled = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    results = serializers.ListField(child=serializers.DictField())

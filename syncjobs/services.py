@@ -29,6 +29,7 @@ from config.broker import nudge
 from config.errors import ApplicationError, CapabilityNotSupported, SyncFailed, ValidationError
 from connectors import registry
 from connectors.errors import is_transient
+from integrations.events import publish
 from integrations.health import integration_record_failure, integration_synced
 from integrations.models import Integration, IntegrationStatus
 from integrations.payloads import integration_summary
@@ -294,8 +295,6 @@ def _defer(*, job_id: int, token: str, message: str) -> int | None:
 def _finish(*, job_id: int, token: str, status: str, error: str = "") -> SyncJob:
     """End a job we hold and record the outcome on its integration (integrations/health.py), with its event, in one
     transaction."""
-    from webhooks.events import publish
-
     with transaction.atomic():
         job = SyncJob.objects.select_for_update(of=("self",)).select_related("integration").get(pk=job_id)
         if job.lease_token != token or job.status != JobStatus.RUNNING:

@@ -5,18 +5,28 @@ redelivered `run_sync_job` (acks_late: a killed worker's message comes back)
 finds the job held or finished and does nothing; a lost one is re-sent by
 `run_due_syncs`, which re-queues jobs past their lease.
 
-Beat schedule (created by the project's periodic-task data migration):
+Beat schedule (created by the project's periodic-task data migrations):
 run_due_syncs every 30 s, check_integrations_health every 15 minutes,
-purge_finished_jobs daily.
+purge_finished_jobs daily, sweep_pending_pushes every minute.
+
+The channel pushes and the order re-pull keep the names they had in
+`commerce.tasks` (commerce.outbox names them; queued messages and beat rows
+hold those names). Their rows are the queue of record (InventoryPush,
+Fulfillment.push_status): a lost message is picked up by the sweeper, a
+duplicate finds nothing left to push. Only transient provider errors (429,
+5xx, timeouts) are retried, with exponential backoff.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
+from commerce.outbox import PUSH_FULFILLMENT_TASK, PUSH_INVENTORY_TASK, REPULL_ORDER_TASK, SWEEP_PUSHES_TASK
+from connectors.errors import is_transient
 from integrations.models import Integration
 
-from . import scheduler, services
+from . import pushes, repull, scheduler, services
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=None)
@@ -65,3 +75,43 @@ def start_resource_syncs(job_type: str) -> list[int]:
     """A job of `job_type` (sync_orders, sync_inventory) for every active auto-sync integration that can do it
     (the cron endpoint's sync-orders and sync-inventory)."""
     return scheduler.syncs_start_for_resource(job_type=job_type).started
+
+
+# ---------------------------------------------------------------------- channel pushes and re-pulls
+def _backoff(retries: int) -> int:
+    return min(3600, 30 * 2**retries)
+
+
+@shared_task(name=PUSH_INVENTORY_TASK, bind=True, ignore_result=True)
+def push_inventory(self, integration_id: int) -> dict:
+    """Push one channel's pending stock figures (all its InventoryPush rows, in one call)."""
+    try:
+        return pushes.inventory_push_send(integration_id=integration_id)
+    except Exception as exc:
+        if is_transient(exc) and self.request.retries < settings.COMMERCE_PUSH_MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+        raise
+
+
+@shared_task(name=PUSH_FULFILLMENT_TASK, bind=True, ignore_result=True)
+def push_fulfillment(self, fulfillment_id: int) -> str:
+    """Push one fulfillment's tracking number to its order's channel; the outcome is recorded on the row."""
+    final = self.request.retries >= settings.COMMERCE_PUSH_MAX_RETRIES
+    try:
+        return pushes.fulfillment_push(fulfillment_id=fulfillment_id, final_attempt=final)
+    except Exception as exc:
+        if is_transient(exc) and not final:
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+        raise
+
+
+@shared_task(name=SWEEP_PUSHES_TASK, ignore_result=True)
+def sweep_pending_pushes() -> dict:
+    """Beat sweeper: re-send pushes whose message was lost (a pending row nobody picked up)."""
+    return pushes.pushes_sweep()
+
+
+@shared_task(name=REPULL_ORDER_TASK, ignore_result=True)
+def repull_order(order_id: int) -> dict:
+    """Fetch an order's changes from its channel again (admin action) and import them."""
+    return repull.order_repull(order_id=order_id)

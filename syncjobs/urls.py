@@ -1,9 +1,10 @@
-"""Sync routes. The integration-scoped ones are explicit paths (the integrations viewset belongs to its app)."""
+"""Sync routes. The integration-scoped ones are explicit paths (the integrations viewset belongs to its app), and so
+is auto-fulfil under orders/ (config/urls.py includes these before commerce's, whose router would take it for an id)."""
 
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from .api import IntegrationSyncViewSet, SyncJobViewSet
+from .api import AutoFulfillViewSet, IntegrationSyncViewSet, SyncJobViewSet
 from .cron import CronView
 
 router = DefaultRouter(trailing_slash=True)
@@ -26,6 +27,7 @@ urlpatterns = [
         IntegrationSyncViewSet.as_view({"get": "sync_logs"}),
         name="integration-sync-logs",
     ),
+    path("orders/auto-fulfill/", AutoFulfillViewSet.as_view({"post": "auto_fulfill"}), name="order-auto-fulfill"),
     path("cron/<slug:job>/", CronView.as_view(), name="cron"),
     path("", include(router.urls)),
 ]

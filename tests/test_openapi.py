@@ -26,11 +26,14 @@ def test_schema_validates_as_openapi_3(schema):
 def test_schema_lists_every_endpoint(schema):
     paths = schema["paths"]
     assert set(paths["/api/integrations/"]) == {"get", "post"}
-    assert set(paths["/api/integrations/{id}/"]) == {"get", "patch", "delete"}
+    assert set(paths["/api/integrations/{id}/"]) == {"get", "put", "patch", "delete"}
     assert set(paths["/api/integrations/{id}/test/"]) == {"post"}
     assert set(paths["/api/providers/"]) == {"get"}
     assert set(paths["/api/integration-logs/"]) == {"get"}
     assert set(paths["/api/integration-logs/{id}/"]) == {"get"}
+    assert set(paths["/api/events/"]) == {"post"}
+    assert set(paths["/api/event-sources/{id}/rotate-secret/"]) == {"post"}
+    assert "connected_by" in {p["name"] for p in paths["/api/integrations/"]["get"]["parameters"]}
 
 
 def test_api_key_security_scheme_applies_to_operations(schema):

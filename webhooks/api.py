@@ -18,7 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.audit import record_audit
-from config.api import DateTimeFilter, StrictInputSerializer, TenantScopedMixin, error_responses
+from accounts.tenancy import TenantScopedMixin
+from config.api import DateTimeFilter, StrictInputSerializer, error_responses
 
 from .events import event_catalog
 from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint

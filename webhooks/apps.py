@@ -5,10 +5,10 @@ class WebhooksConfig(AppConfig):
     name = "webhooks"
 
     def ready(self) -> None:
-        # integration.* events come from integrations/health.py as a signal (integrations sits below webhooks):
-        # publish each one, in the sender's transaction, like any other event.
-        from integrations.health import integration_event
+        # Every floor publishes through integrations/events.py (webhooks sits above them); this app records the
+        # events as deliveries, in the publisher's transaction.
+        from integrations.events import events_recorder_install
 
-        from .events import publish_integration_event
+        from . import events
 
-        integration_event.connect(publish_integration_event, dispatch_uid="webhooks.publish_integration_event")
+        events_recorder_install(publish=events.publish, publish_many=events.publish_many)

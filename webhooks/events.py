@@ -77,6 +77,10 @@ CATALOG: dict[str, EventType] = {
         EventType("inventory.low_stock", "A product's stock at a location fell to its low-stock threshold.",
                   {"product": {"id": 5, "sku": "TSHIRT-M"}, "location": "main",
                    "on_hand": 3, "low_stock_threshold": 5}),
+        EventType("webhook.delivered", "An incoming provider webhook was stored and processed (completed; an "
+                  "ignored topic publishes nothing).",
+                  {"integration": _INTEGRATION, "incoming_webhook": {"id": 9000, "event_type": "orders/create",
+                   "external_id": "b54557e4-8f1c", "result": {"orders": {"created": 1, "updated": 0}}}}),
         EventType("webhook.failed", "An incoming provider webhook exhausted its retries.",
                   {"integration": _INTEGRATION, "incoming_webhook": {"id": 9001, "event_type": "orders/create",
                    "error": "Order line references an unknown product"}}),
@@ -147,12 +151,6 @@ def publish(
     )
     nudge_dispatcher()
     return deliveries
-
-
-def publish_integration_event(sender: Any, *, event_type: str, payload: dict[str, Any], integration: Integration,
-                              **kwargs: Any) -> list[WebhookDelivery]:
-    """The receiver of integrations.health.integration_event: an integration.* event, published as is."""
-    return publish(event_type, payload, integration.organization, integration=integration)
 
 
 def publish_many(

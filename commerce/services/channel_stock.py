@@ -15,6 +15,10 @@ Three rules keep a channel's figures true (README, "Stock"):
   from it, and a report of the value we wrote changes nothing and queues
   nothing; a report older than the last one is stale and ignored.
 
+The push itself (the provider call) is the pipeline's (`syncjobs.pushes`):
+here are what it asks (`inventory_push_pending`) and what it records
+(`inventory_push_record`, `_failed`, `_done`).
+
 Every channel the hub connects today (Shopify, WooCommerce, Trendyol, eBay,
 Amazon, TikTok Shop) reports and accepts a quantity that is already net of its
 own open orders (`Connector.stock_nets_open_orders`). So while such a channel
@@ -26,7 +30,6 @@ nothing is subtracted twice (`stock_mode_set`).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -38,7 +41,6 @@ from django.utils import timezone
 from config.errors import ValidationError
 from connectors import registry
 from connectors.base import Capability
-from connectors.errors import is_transient
 from integrations.models import Integration, StockMode
 
 from ..models import (
@@ -52,11 +54,9 @@ from ..models import (
     StockLevel,
 )
 from .orders import _aware, _Bad
-from .refs import UpsertResult, newest_per_id
+from .refs import UpsertResult, is_older, newest_per_id
 from .rows import insert_missing
 from .stock import StockKey, apply_stock_deltas, holds_stock, queue_inventory_push
-
-logger = logging.getLogger(__name__)
 
 PUSH_BATCH = 250
 
@@ -258,7 +258,7 @@ def upsert_inventory_levels(*, integration: Integration, levels: list[dict]) -> 
     for (location_id, product_id), (updated_at, item) in sorted(known.items()):
         location = locations[location_id]
         row = current[(location.pk, product_id)]
-        if updated_at and row.reported_at and updated_at < row.reported_at:
+        if is_older(updated_at, row.reported_at):
             result.unchanged += 1  # stale: the channel has said something newer since
             continue
         quantity = item["available"]
@@ -312,28 +312,21 @@ def _push_due(stock: ChannelStock | None, wanted: int) -> bool:
     return not sent_and_unanswered
 
 
-def inventory_push_send(*, integration_id: int) -> dict[str, Any]:
-    """Write the ERP's quantity to each mapped location of one channel where it differs; the task calls this.
+def inventory_push_pending(*, integration: Integration) -> tuple[list[InventoryPush], list[dict[str, Any]]]:
+    """The channel's pending push rows (a batch) and the items due: one per (mapped location, product) where
+    the ERP's quantity differs from what the channel last confirmed. Reads only; the pipeline sends them.
 
-    Runs outside any transaction (provider calls). Only `push` channels are
-    written; for any other mode the pending rows are dropped. Pushes go in the
-    connector's batches, each recorded as it is confirmed, so a failure part
-    way never re-sends what was already written. A row is deleted after its
-    push only if nobody asked again meanwhile (its `requested_at` is
-    unchanged). A failure stays on the rows (`last_error`, `attempts`); a
-    transient one is re-raised so the task retries.
+    Only `push` channels are written: for any other mode (or a provider that
+    does not take stock) the pending rows are dropped and ([], []) returned.
     """
-    integration = Integration.objects.filter(pk=integration_id).first()
-    if integration is None:
-        return {"pushed": 0}
     rows = list(InventoryPush.objects.filter(integration=integration).select_related("product")[:PUSH_BATCH])
     if not rows:
-        return {"pushed": 0}
+        return [], []
     if integration.stock_mode != StockMode.PUSH or not (
         registry.is_registered(integration.provider) and registry.supports(integration.provider, Capability.INVENTORY)
     ):
         InventoryPush.objects.filter(pk__in=[r.pk for r in rows]).delete()
-        return {"pushed": 0}
+        return [], []
     product_ids = [row.product_id for row in rows]
     targets = list(ChannelLocation.objects.filter(integration=integration, pushable=True).exclude(erp_location=""))
     items_by_product = dict(
@@ -354,38 +347,28 @@ def inventory_push_send(*, integration_id: int) -> dict[str, Any]:
                 items.append({"sku": sku[product_id], "product_id": product_id, "inventory_item_id": item_id,
                               "location_id": location.external_id, "location_pk": location.pk,
                               "available": quantity})
-    connector = registry.connector_for(integration)
-    batch = max(1, int(getattr(connector, "inventory_push_batch", 100)))
-    attempt_at = timezone.now()
-    pushed = 0
-    for start in range(0, len(items), batch):
-        chunk = items[start:start + batch]
-        try:
-            answer = connector.push_inventory(
-                [{k: v for k, v in item.items() if k not in ("product_id", "location_pk")} for item in chunk])
-        except Exception as exc:  # noqa: BLE001 — every failure is recorded on the rows; transient ones retried
-            message = getattr(exc, "message", None) or exc.__class__.__name__
-            InventoryPush.objects.filter(pk__in=[r.pk for r in rows]).update(
-                attempts=F("attempts") + 1, last_attempt_at=attempt_at, last_error=str(message)[:2000]
-            )
-            logger.warning("inventory push to integration %s failed: %s", integration.pk, exc.__class__.__name__)
-            if is_transient(exc):
-                raise
-            return {"pushed": pushed, "error": str(message)}
-        _record_pushes(integration, chunk, answer)
-        pushed += len(chunk)
+    return rows, items
+
+
+def inventory_push_failed(*, rows: list[InventoryPush], error: str, attempted_at: datetime) -> None:
+    """Keep a failed push on its rows (`last_error`, `attempts`): the admin shows it, the sweeper leaves it be
+    until someone asks again."""
+    InventoryPush.objects.filter(pk__in=[r.pk for r in rows]).update(
+        attempts=F("attempts") + 1, last_attempt_at=attempted_at, last_error=error[:2000]
+    )
+
+
+def inventory_push_done(*, integration: Integration, rows: list[InventoryPush]) -> bool:
+    """Delete the pushed rows nobody asked for again meanwhile (`requested_at` unchanged); True when the channel
+    still has rows pending (asked again, or past this batch)."""
     done = Q()
     for row in rows:
         done |= Q(pk=row.pk, requested_at=row.requested_at)
     InventoryPush.objects.filter(done).delete()
-    if InventoryPush.objects.filter(integration=integration).exists():
-        from .stock import schedule_push
-
-        schedule_push(integration.pk)
-    return {"pushed": pushed}
+    return InventoryPush.objects.filter(integration=integration).exists()
 
 
-def _record_pushes(integration: Integration, chunk: list[dict[str, Any]], answer: Any) -> None:
+def inventory_push_record(*, integration: Integration, chunk: list[dict[str, Any]], answer: Any) -> None:
     """Note what the channel now holds: the level it answered with when it answers one, else what was sent."""
     answer = answer if isinstance(answer, dict) else {}
     confirmed = {(str(level.get("inventory_item_id")), str(level.get("location_id"))): level
@@ -409,7 +392,7 @@ def _record_pushes(integration: Integration, chunk: list[dict[str, Any]], answer
             reported_at = level.get("updated_at") if isinstance(level.get("updated_at"), datetime) else None
             row = current[(item["location_pk"], item["product_id"])]
             row.inventory_item_id = str(item["inventory_item_id"])
-            if reported_at and row.reported_at and reported_at < row.reported_at:
+            if is_older(reported_at, row.reported_at):
                 reported_at = None  # a newer report arrived while we wrote: it stands
                 quantity = row.channel_quantity
             row.channel_quantity = quantity

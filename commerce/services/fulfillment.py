@@ -1,11 +1,11 @@
-"""Fulfilling orders: record the shipment, move the stock, tell subscribers, and push the tracking to the channel.
+"""Fulfilling orders: record the shipment, move the stock, tell subscribers, and queue the tracking push.
 
 `fulfill` works inside one transaction under the order's row lock, so two
 operators fulfilling the same order at once cannot ship a line twice: the
-second sees what the first shipped. The push to the channel happens after
-commit, in a task, outside any transaction; its outcome (pushed, or the
-provider's error) is recorded on the Fulfillment, where the admin and the API
-show it.
+second sees what the first shipped. The Fulfillment row is the outbox of the
+push to the channel: the pipeline layer (`syncjobs.pushes`) sends it after
+commit, in a task, outside any transaction, and records its outcome (pushed,
+or the provider's error) here, where the admin and the API show it.
 
 A push is claimed before it is sent (pending → pushing, with a claim time), so a
 duplicated task message sends nothing twice; a claim older than
@@ -14,7 +14,6 @@ PUSH_CLAIM_TIMEOUT (a worker died mid-push) may be taken again.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -23,12 +22,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.broker import nudge_on_commit
 from config.errors import ApplicationError, NotFound, ValidationError
 from connectors import registry
 from connectors.base import Capability
-from connectors.errors import is_transient
-from webhooks.events import publish
+from integrations.events import publish
 
 from ..models import (
     RESERVING_STATUSES,
@@ -39,10 +36,9 @@ from ..models import (
     OrderStatus,
     PushStatus,
 )
+from ..outbox import fulfillment_push_nudge
 from .orders import fulfilment_time, order_event_payload
 from .stock import StockKey, apply_stock_deltas, default_location, holds_stock
-
-logger = logging.getLogger(__name__)
 
 PUSH_CLAIM_TIMEOUT = timedelta(minutes=10)
 
@@ -152,9 +148,7 @@ def fulfill(
     }
     publish("order.fulfilled", payload, order.organization, order.integration)
     if fulfillment.push_status == PushStatus.PENDING:
-        from ..tasks import push_fulfillment
-
-        nudge_on_commit(push_fulfillment, (fulfillment.pk,))
+        fulfillment_push_nudge(fulfillment.pk)
     return fulfillment
 
 
@@ -190,14 +184,11 @@ def bulk_fulfill(*, organization, items: list[dict[str, Any]]) -> BulkFulfillRes
     return outcome
 
 
-# ---------------------------------------------------------------------- the push
-def fulfillment_push(*, fulfillment_id: int, final_attempt: bool = True) -> str:
-    """Send one fulfillment's tracking to its channel; returns the push status it ended in.
-
-    Outside any transaction (it calls the provider). A transient failure on a
-    non-final attempt puts the row back to pending and re-raises, for the task
-    to retry; any other failure is recorded as failed with the provider's error.
-    """
+# ---------------------------------------------------------------------- the push (the outbox side)
+def fulfillment_push_claim(*, fulfillment_id: int) -> tuple[Fulfillment, bool]:
+    """Take one fulfillment's push for this worker (pending → pushing, counting an attempt); a claim older than
+    PUSH_CLAIM_TIMEOUT may be taken again. Returns the row (with its order and channel) and whether this worker
+    holds it: pushed already, or held by another worker, is False. NotFound when there is no such row."""
     now = timezone.now()
     claimed = Fulfillment.objects.filter(pk=fulfillment_id).filter(
         Q(push_status=PushStatus.PENDING)
@@ -206,11 +197,13 @@ def fulfillment_push(*, fulfillment_id: int, final_attempt: bool = True) -> str:
     fulfillment = Fulfillment.objects.select_related("order__integration").filter(pk=fulfillment_id).first()
     if fulfillment is None:
         raise NotFound("Fulfillment not found.", details={"id": fulfillment_id})
-    if not claimed:
-        return fulfillment.push_status  # pushed already, or another worker holds it
-    order = fulfillment.order
-    body = {
-        "order_id": order.external_id,
+    return fulfillment, bool(claimed)
+
+
+def fulfillment_push_body(fulfillment: Fulfillment) -> dict[str, Any]:
+    """What a channel's `push_fulfillment` is handed: the order's channel id, the shipped lines, the tracking."""
+    return {
+        "order_id": fulfillment.order.external_id,
         "lines": [{"line_item_id": fl.order_line.external_id, "sku": fl.order_line.sku, "quantity": fl.quantity}
                   for fl in fulfillment.lines.select_related("order_line")],
         "tracking_number": fulfillment.tracking_number,
@@ -218,17 +211,9 @@ def fulfillment_push(*, fulfillment_id: int, final_attempt: bool = True) -> str:
         "carrier_code": fulfillment.carrier_code,
         "notify_customer": False,
     }
-    try:
-        answer = registry.connector_for(order.integration).push_fulfillment(body)
-    except Exception as exc:  # noqa: BLE001 — the outcome is recorded on the row; transient ones re-raised
-        error = f"{getattr(exc, 'code', exc.__class__.__name__)}: {getattr(exc, 'message', '') or exc}"[:2000]
-        retry = is_transient(exc) and not final_attempt
-        status = PushStatus.PENDING if retry else PushStatus.FAILED
-        Fulfillment.objects.filter(pk=fulfillment.pk).update(push_status=status, push_error=error, updated_at=now)
-        logger.warning("fulfillment %s push failed (%s)", fulfillment.pk, getattr(exc, "code", type(exc).__name__))
-        if retry:
-            raise
-        return status
+
+
+def fulfillment_push_succeeded(*, fulfillment: Fulfillment, answer: dict[str, Any] | None) -> str:
     Fulfillment.objects.filter(pk=fulfillment.pk).update(
         push_status=PushStatus.PUSHED, pushed_at=timezone.now(), push_error="",
         external_id=str((answer or {}).get("external_id") or "")[:255], updated_at=timezone.now(),
@@ -236,31 +221,21 @@ def fulfillment_push(*, fulfillment_id: int, final_attempt: bool = True) -> str:
     return PushStatus.PUSHED
 
 
+def fulfillment_push_failed(*, fulfillment: Fulfillment, error: str, retry: bool) -> str:
+    """Record a failed push with the provider's error: pending again when the caller retries, else failed."""
+    status = PushStatus.PENDING if retry else PushStatus.FAILED
+    Fulfillment.objects.filter(pk=fulfillment.pk).update(push_status=status, push_error=error[:2000],
+                                                         updated_at=timezone.now())
+    return status
+
+
 def fulfillment_retry_push(*, fulfillment: Fulfillment) -> Fulfillment:
     """Queue a failed push again (admin action, API): back to pending, then the task after commit."""
-    from ..tasks import push_fulfillment
-
     if fulfillment.push_status != PushStatus.FAILED:
         raise ValidationError("Only a failed push can be retried.", details={"push_status": [fulfillment.push_status]})
     with transaction.atomic():
         Fulfillment.objects.filter(pk=fulfillment.pk, push_status=PushStatus.FAILED).update(
             push_status=PushStatus.PENDING, updated_at=timezone.now())
-        nudge_on_commit(push_fulfillment, (fulfillment.pk,))
+        fulfillment_push_nudge(fulfillment.pk)
     fulfillment.refresh_from_db()
     return fulfillment
-
-
-def sweep_pending_pushes(*, older_than: timedelta = timedelta(minutes=15), limit: int = 500) -> dict[str, int]:
-    """Re-queue fulfillment pushes left pending (a lost message) or held by a worker that died."""
-    from ..tasks import push_fulfillment
-
-    now = timezone.now()
-    ids = list(
-        Fulfillment.objects.filter(
-            Q(push_status=PushStatus.PENDING, updated_at__lt=now - older_than)
-            | Q(push_status=PushStatus.PUSHING, push_claimed_at__lt=now - PUSH_CLAIM_TIMEOUT)
-        ).order_by("pk").values_list("pk", flat=True)[:limit]
-    )
-    for pk in ids:
-        push_fulfillment.delay(pk)
-    return {"fulfillments": len(ids)}

@@ -38,13 +38,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from config.errors import ValidationError
+from integrations.events import publish, publish_many
 from integrations.models import Integration
 from integrations.payloads import integration_summary
-from webhooks.events import publish, publish_many
 
 from ..models import RESERVING_STATUSES, ExternalRef, Order, OrderLine, OrderStatus, ResourceType
 from ..statuses import UnknownChannelStatus, allowed_transitions, normalize_status
-from .refs import UpsertResult, claim_refs, newest_per_id, payload_hash, save_refs
+from .refs import UpsertResult, claim_refs, is_older, newest_per_id, payload_hash, save_refs
 from .rows import upsert_rows
 from .stock import StockKey, apply_stock_deltas, default_location, holds_stock, product_ids_by_sku
 
@@ -261,7 +261,7 @@ def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResu
     for external_id, (updated_at, item) in chosen.items():
         ref, current = refs[external_id], existing.get(external_id)
         known = ref.external_updated_at or (current["external_updated_at"] if current else None)
-        if current is not None and known is not None and updated_at is not None and updated_at < known:
+        if current is not None and is_older(updated_at, known):
             result.unchanged += 1  # an older version: the newer one stays
         elif current is not None and ref.payload_hash == item["hash"]:
             result.unchanged += 1

@@ -15,7 +15,7 @@ from typing import Literal
 
 from django.db import transaction
 
-from webhooks.events import publish
+from integrations.events import publish
 
 from ..models import Order, OrderStatus
 from .orders import order_event_payload, rebalance_reservations

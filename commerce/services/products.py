@@ -24,7 +24,7 @@ from integrations.models import Integration
 
 from ..models import ExternalRef, Product, ProductStatus, ResourceType
 from .orders import _aware, _Bad, _money
-from .refs import UpsertResult, claim_refs, newest_per_id, payload_hash, save_refs
+from .refs import UpsertResult, claim_refs, is_older, newest_per_id, payload_hash, save_refs
 
 PRODUCT_UPDATE_FIELDS = ["name", "status", "price", "currency", "barcode", "updated_at"]
 
@@ -90,8 +90,7 @@ def upsert_products(*, integration: Integration, products: list[dict]) -> Upsert
     for external_id, (updated_at, item) in chosen.items():
         ref = refs[external_id]
         if ref.object_id is not None and (
-            ref.payload_hash == item["hash"]
-            or (ref.external_updated_at and updated_at and updated_at < ref.external_updated_at)
+            ref.payload_hash == item["hash"] or is_older(updated_at, ref.external_updated_at)
         ):
             result.unchanged += 1
             continue

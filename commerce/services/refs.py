@@ -77,14 +77,11 @@ def claim_refs(*, integration: Integration, resource_type: str, external_ids: li
     return {ref.external_id: ref for ref in refs}
 
 
-def is_stale(ref: ExternalRef, updated_at: datetime | None) -> bool:
-    """Whether the incoming version is older than the one already written (so it must not overwrite it)."""
-    return (
-        ref.object_id is not None
-        and ref.external_updated_at is not None
-        and updated_at is not None
-        and updated_at < ref.external_updated_at
-    )
+def is_older(incoming: datetime | None, known: datetime | None) -> bool:
+    """The never-regress rule: whether a version stamped `incoming` is older than the one already written at
+    `known`, so it must not overwrite it (a webhook, a sync and our own push's answer arrive in any order). A
+    version with no time, or with nothing to compare to, is never older."""
+    return incoming is not None and known is not None and incoming < known
 
 
 def newest_per_id(items: list[tuple[str, datetime | None, dict]]) -> dict[str, tuple[datetime | None, dict]]:

@@ -6,15 +6,15 @@ operator's adjustment, a channel's inventory import — goes through
 computes new figures from what it read under the lock, writes them in one
 statement, publishes `inventory.low_stock` for each level whose sellable stock
 (on_hand − reserved) fell to its threshold, and queues a push to every channel
-in `push` mode that lists the product (channel_stock.py decides what, if
-anything, each of its mapped locations is told).
+in `push` mode that lists the product (the push, in the pipeline layer, asks
+channel_stock.py what, if anything, each of its mapped locations is told).
 
 The push is debounced by a row, not by timing luck: InventoryPush has one row
 per (channel, product), unique in the database. A change inserts it or bumps its
 `requested_at`; only an insert (or a row whose last push failed) schedules the
-push task, `COMMERCE_INVENTORY_PUSH_DELAY_SECONDS` after commit. So a burst of
-100 changes leaves one row per channel and one task, which reads the figures as
-they are when it runs.
+push task (by name: see outbox.py), `COMMERCE_INVENTORY_PUSH_DELAY_SECONDS`
+after commit. So a burst of 100 changes leaves one row per channel and one
+task, which reads the figures as they are when it runs.
 """
 
 from __future__ import annotations
@@ -22,21 +22,20 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Organization
 from config.errors import ValidationError
 from connectors import registry
 from connectors.base import Capability
+from integrations.events import publish
 from integrations.models import Integration, IntegrationStatus, StockMode
-from webhooks.events import publish
 
 from ..models import ChannelLocation, ExternalRef, InventoryPush, Product, ResourceType, StockLevel
+from ..outbox import inventory_push_nudge
 from .rows import insert_missing, update_rows
 
 logger = logging.getLogger(__name__)
@@ -240,21 +239,9 @@ def queue_inventory_push(
         update_fields=["requested_at"],
     )
     to_schedule = sorted({i for i, p in pairs if (i, p) not in existing or existing[(i, p)]})
-    delay = settings.COMMERCE_INVENTORY_PUSH_DELAY_SECONDS if countdown is None else countdown
     for integration_id in to_schedule:
-        schedule_push(integration_id, delay)
+        inventory_push_nudge(integration_id, countdown)
     return len(to_schedule)
-
-
-def schedule_push(integration_id: int, countdown: float | None = None) -> None:
-    """Nudge the push task for one channel after commit, best effort: the InventoryPush row and its sweeper
-    stand behind the message."""
-    from config.broker import nudge_on_commit
-
-    from ..tasks import push_inventory
-
-    delay = settings.COMMERCE_INVENTORY_PUSH_DELAY_SECONDS if countdown is None else countdown
-    nudge_on_commit(push_inventory, (integration_id,), countdown=delay)
 
 
 def product_ids_by_sku(*, organization: Organization, skus: Iterable[str], create_missing: bool = False,
@@ -274,21 +261,3 @@ def product_ids_by_sku(*, organization: Organization, skus: Iterable[str], creat
         found.update(Product.objects.filter(organization=organization, sku__in=missing).values_list("sku", "pk"))
     return found
 
-
-def sweep_pending_pushes(*, limit: int = 500) -> dict[str, int]:
-    """Schedule the channels whose pending stock push nobody picked up (a lost message), or asked again after a failure.
-
-    A row that failed and was not asked for again since stays for an operator
-    ("push stock now" in the admin) instead of hammering a channel that refuses it.
-    """
-    from ..tasks import push_inventory
-
-    cutoff = timezone.now() - timedelta(seconds=2 * settings.COMMERCE_INVENTORY_PUSH_DELAY_SECONDS + 60)
-    integration_ids = list(
-        InventoryPush.objects.filter(requested_at__lt=cutoff)
-        .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=F("requested_at")))
-        .values_list("integration_id", flat=True).distinct()[:limit]
-    )
-    for integration_id in integration_ids:
-        push_inventory.delay(integration_id)
-    return {"inventory_channels": len(integration_ids)}

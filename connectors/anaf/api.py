@@ -8,7 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import TenantScopedMixin, error_responses
+from accounts.tenancy import TenantScopedMixin
+from config.api import error_responses
 
 from .services import MAX_CUIS, anaf_integration_for, vat_lookup
 

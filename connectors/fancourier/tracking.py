@@ -101,7 +101,7 @@ def _apply(row: Shipment, record: dict[str, Any] | None) -> str:
 
 def _publish_delivered(row: Shipment) -> None:
     from commerce.services.orders import order_event_payload
-    from webhooks.events import publish
+    from integrations.events import publish
 
     order = row.order
     payload = order_event_payload(order, list(order.lines.all()))

@@ -33,11 +33,12 @@ from commerce.selectors import stock_level_low
 from commerce.services.channel_stock import channel_location_map
 from commerce.services.fulfillment import fulfill, fulfillment_retry_push
 from commerce.services.stock import queue_inventory_push
-from commerce.tasks import repull_order
+from config.broker import nudge_on_commit
 from config.errors import ApplicationError
 from connectors import registry
 from connectors.base import Capability
 from integrations.models import StockMode
+from syncjobs.tasks import repull_order
 
 from ..filters import IntegrationInScopeFilter
 from ..formatting import address, money
@@ -300,7 +301,7 @@ class OrderAdmin(OrganizationScopedAdmin):
     def repull_from_channel(self, request, queryset):
         ids = list(queryset.filter(integration__isnull=False).values_list("pk", flat=True)[:ACTION_LIMIT])
         for order in queryset.filter(pk__in=ids):
-            repull_order.delay_on_commit(order.pk)
+            nudge_on_commit(repull_order, (order.pk,))
             record_audit(action="order.repull_requested", request=request, target=order)
         self.message_user(request, f"Re-pull queued for {len(ids)} order(s).", messages.SUCCESS)
 

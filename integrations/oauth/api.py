@@ -16,13 +16,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.tenancy import TenantScopedMixin
 from config.api import (
     ErrorResponseSerializer,
     StrictCharField,
     StrictInputSerializer,
     StrictIntegerField,
     StrictURLField,
-    TenantScopedMixin,
     error_responses,
 )
 
@@ -42,6 +42,11 @@ class InitiateSerializer(StrictInputSerializer):
     name = StrictCharField(required=False, max_length=200, help_text="Name of the integration to create.")
     shop = StrictCharField(required=False, max_length=255, help_text="Shopify: the shop's myshopify.com domain.")
     metadata = serializers.DictField(required=False, help_text="Stored on the integration the callback creates.")
+    connected_by = StrictCharField(
+        required=False, allow_blank=True, max_length=255,
+        help_text="Id of the user connecting, as your user service names them; recorded on the integration the "
+                  "callback creates (a `user.deleted` event removes it).",
+    )
 
 
 class AuthorizationSerializer(serializers.Serializer):

@@ -88,6 +88,7 @@ def oauth_initiate(
     name: str = "",
     shop: str = "",
     metadata: dict[str, Any] | None = None,
+    connected_by: str = "",
 ) -> Authorization:
     """Start connecting `provider` for `organization`; the browser goes to the answer's authorization_url.
 
@@ -152,7 +153,7 @@ def oauth_initiate(
         redirect_uri=redirect_uri,
         code_verifier=verifier,
         metadata={"name": name, "fields": fields, "scopes": scopes, "client_metadata": metadata or {},
-                  "initiated_by": str(user) if user is not None else ""},
+                  "initiated_by": str(user) if user is not None else "", "connected_by": connected_by},
         expires_at=timezone.now() + timedelta(minutes=settings.OAUTH_STATE_TTL_MINUTES),
     )
     return Authorization(authorization_url=url, state=state)
@@ -291,7 +292,7 @@ def _create(oauth_state: OAuthState, draft: Integration, token_values: dict[str,
             organization=oauth_state.organization, name=name, code=_free_code(oauth_state.organization, name),
             provider=draft.provider,
             status=IntegrationStatus.ACTIVE, api_endpoint=draft.api_endpoint, config=draft.config or {},
-            metadata=metadata, **token_values,
+            metadata=metadata, connected_by=oauth_state.metadata.get("connected_by") or "", **token_values,
         )
     except ApplicationError as exc:  # e.g. the shop's endpoint no longer passes the outbound check
         raise OAuthFailed(f"The integration could not be created: {exc.message}"[:MESSAGE_LIMIT]) from exc

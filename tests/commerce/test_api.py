@@ -9,7 +9,7 @@ import pytest
 
 from commerce.models import Fulfillment, Order, OrderStatus, Product, PushStatus, StockLevel
 from commerce.services import upsert_orders
-from commerce.tasks import push_fulfillment
+from syncjobs.tasks import push_fulfillment
 from tests.factories import IntegrationFactory
 
 from .conftest import simple_order

@@ -21,9 +21,9 @@ from commerce.services import (
 )
 from commerce.services.fulfillment import fulfill
 from commerce.services.stock import holds_stock
-from commerce.tasks import push_inventory
 from config.errors import ValidationError
 from connectors import registry
+from syncjobs.tasks import push_inventory
 from tests.factories import IntegrationFactory
 
 from .conftest import simple_order
@@ -267,9 +267,9 @@ def test_shopify_semantics_against_the_sandbox_offer_locations_import_per_locati
         org, settings):
     """The Shopify connector (through the sandbox shop): its locations, per-location levels, one write per level."""
     from commerce.services import channel_locations_refresh
-    from commerce.services.channel_stock import inventory_push_send
     from commerce.services.products import upsert_products
     from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxServer
+    from syncjobs.pushes import inventory_push_send
 
     settings.OUTBOUND_URL_ALLOWLIST = ["127.0.0.1"]
     with SandboxServer(port=0, seed=3, orders=5, products=2, locations=2, rate_limit=1000, leak_rate=1000) as sandbox:

@@ -9,10 +9,10 @@ import pytest
 
 from commerce.models import AutoFulfillRule, Fulfillment, Order, OrderStatus, PushStatus, StockLevel
 from commerce.services import upsert_orders
-from commerce.services.autofulfill import auto_fulfill
 from commerce.services.fulfillment import fulfill
-from commerce.tasks import push_fulfillment
 from config.errors import ValidationError
+from syncjobs.autofulfill import auto_fulfill
+from syncjobs.tasks import push_fulfillment
 
 from .conftest import events, simple_order
 from .fakes import FakeChannel, FakeCourier, ProviderError, ProviderUnavailable

@@ -9,9 +9,9 @@ import pytest
 
 from commerce.models import ChannelLocation, ExternalRef, InventoryPush, Product, StockLevel
 from commerce.services import adjust_stock
-from commerce.services.stock import sweep_pending_pushes
-from commerce.tasks import push_inventory
 from config.errors import ValidationError
+from syncjobs.pushes import inventory_pushes_sweep
+from syncjobs.tasks import push_inventory
 from tests.factories import IntegrationFactory
 
 from .conftest import events
@@ -107,7 +107,7 @@ def test_the_sweeper_finds_a_push_whose_message_was_lost(mug, two_channels, sett
         adjust_stock(stock_level=mug, delta=-1)
     InventoryPush.objects.update(requested_at=InventoryPush.objects.get().requested_at.replace(year=2020))
     with mock.patch.object(push_inventory, "delay") as delay:
-        assert sweep_pending_pushes() == {"inventory_channels": 1}
+        assert inventory_pushes_sweep() == {"inventory_channels": 1}
     delay.assert_called_once_with(two_channels[0].pk)
 
 

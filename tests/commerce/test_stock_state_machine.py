@@ -23,10 +23,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from commerce.models import ChannelLocation, ExternalRef, Product, StockLevel
 from commerce.services import adjust_stock, stock_mode_set, upsert_inventory_levels
-from commerce.services.channel_stock import inventory_push_send
 from connectors import registry
 from connectors.base import Capability, Connector
 from connectors.errors import ProviderUnavailable
+from syncjobs.pushes import inventory_push_send
 from tests.factories import IntegrationFactory, OrganizationFactory
 
 LOCATIONS = {"L1": "main", "L2": "annex"}

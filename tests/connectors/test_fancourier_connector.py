@@ -18,7 +18,6 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from commerce.models import AutoFulfillRule, Order, OrderLine, OrderStatus
-from commerce.services.autofulfill import auto_fulfill
 from config.errors import ValidationError
 from connectors import http, registry
 from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable, RateLimited
@@ -27,6 +26,7 @@ from connectors.fancourier.connector import FanCourierConnector
 from connectors.fancourier.models import Shipment
 from connectors.sessions import close_sessions
 from integrations.models import IntegrationLog, IntegrationStatus
+from syncjobs.autofulfill import auto_fulfill
 from tests.connectors.http_fakes import fake_public_dns
 from tests.factories import IntegrationFactory
 

@@ -24,11 +24,11 @@ import pytest
 
 from commerce.models import ChannelLocation, ChannelStock, StockLevel
 from commerce.services import adjust_stock, stock_mode_set
-from commerce.services.stock import sweep_pending_pushes
 from config.celery import app as celery_app
 from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxServer
 from syncjobs import services as sync_services
 from syncjobs.models import JobStatus, JobType, SyncJob, Trigger
+from syncjobs.pushes import inventory_pushes_sweep
 from tests.factories import IntegrationFactory
 from webhooks.inbound.tasks import sweep_incoming_webhooks
 from webhooks.models import IncomingWebhook
@@ -52,7 +52,7 @@ def run_for(seconds: float, queue: str) -> None:
     """Let the worker work, with the beat sweepers (pushes, webhooks) running every second."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        sweep_pending_pushes()
+        inventory_pushes_sweep()
         sweep_incoming_webhooks.apply_async(queue=queue)
         time.sleep(1)
 
@@ -137,7 +137,7 @@ def test_pushes_and_their_echoes_never_loop(transactional_db, live_server, setti
             assert sandbox.stats()["stock_writes"] == 1  # the echo of our own write caused nothing
             echo = IncomingWebhook.objects.get(integration=shop)  # the shop did tell us about our write
             assert (echo.event_type, echo.status) == ("inventory_levels/update", "completed")
-            assert echo.metadata["result"]["inventory_levels"]["unchanged"] == 1
+            assert echo.metadata["result"]["inventory"]["unchanged"] == 1
 
             # Every mapped location of the shop now holds what the ERP says it may sell.
             levels = channel_levels(sandbox)

@@ -199,13 +199,37 @@ class TestReadUpdateDelete:
         assert set(response.json()["error"]["details"]) == {"last_error", "has_api_key"}
         assert snapshot() == before
 
-    def test_put_is_not_offered(self, admin_api, org):
+    def test_put_replaces_the_fields_it_gives_and_keeps_secrets_left_out(self, admin_api, org):
+        integration = IntegrationFactory(organization=org, api_key="key-AAAA1111", description="old",
+                                         connected_by="u_1")
+
+        response = admin_api.put(f"{URL}{integration.pk}/", payload(description="new", connected_by="u_2"),
+                                 format="json")
+
+        assert response.status_code == 200, response.json()
+        row = Integration.objects.get(pk=integration.pk)
+        assert (row.name, row.code, row.description, row.connected_by) == ("Main shop", "main-shop", "new", "u_2")
+        assert row.api_key == "key-AAAA1111"
+
+    def test_put_needs_what_create_needs(self, admin_api, org):
         integration = IntegrationFactory(organization=org)
+        before = snapshot()
 
-        response = admin_api.put(f"{URL}{integration.pk}/", payload(), format="json")
+        response = admin_api.put(f"{URL}{integration.pk}/", {"name": "x"}, format="json")
 
-        assert response.status_code == 405
-        assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+        assert response.status_code == 400
+        assert set(response.json()["error"]["details"]) == {"provider"}  # as create: a code left out is kept
+        assert snapshot() == before
+
+    def test_put_is_for_admins_and_within_the_organization(self, api_client_for, org, other_org):
+        integration = IntegrationFactory(organization=org)
+        before = snapshot()
+
+        assert api_client_for(org, "operator").put(f"{URL}{integration.pk}/", payload(), format="json"
+                                                   ).status_code == 403
+        answer = api_client_for(other_org, "admin").put(f"{URL}{integration.pk}/", payload(), format="json")
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "INTEGRATION_NOT_FOUND"
+        assert snapshot() == before
 
     def test_delete(self, admin_api, org):
         integration = IntegrationFactory(organization=org)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 from rest_framework.test import APIClient
 
+from config.beat import PERIODIC_JOBS
 from syncjobs import cron
 
 pytestmark = pytest.mark.django_db
@@ -49,18 +55,38 @@ def test_a_job_enqueues_its_tasks(sent):
     answer = post("sync-orders", "Bearer cron-secret-123456")
     assert answer.status_code == 202
     assert answer.json() == {"job": "sync-orders", "enqueued": ["syncjobs.tasks.start_resource_syncs"],
-                             "unavailable": []}
+                             "unavailable": [], "not_due": [], "unscheduled": []}
     assert sent == [("syncjobs.tasks.start_resource_syncs", {"job_type": "sync_orders"})]
 
 
-def test_run_all_enqueues_everything_beat_would_run(sent):
+def test_run_all_enqueues_everything_beat_would_run_then_only_what_is_due(sent):
     body = post("run-all", "Bearer cron-secret-123456").json()
-    assert body["unavailable"] == []
-    assert body["enqueued"] == [
-        "syncjobs.tasks.run_due_syncs", "integrations.tasks.refresh_expiring_tokens",
-        "webhooks.inbound.tasks.sweep_incoming_webhooks", "webhooks.tasks.dispatch_due_deliveries",
-        "integrations.tasks.purge_integration_logs", "syncjobs.tasks.purge_finished_jobs",
-    ]
+    assert body["unavailable"] == body["not_due"] == body["unscheduled"] == []
+    assert body["enqueued"] == [job.task for job in PERIODIC_JOBS]
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=61), tick=False):
+        again = post("run-all", "Bearer cron-secret-123456").json()
+    assert again["enqueued"] == [job.task for job in PERIODIC_JOBS if job.every <= 60]
+    assert set(again["not_due"]) == {job.task for job in PERIODIC_JOBS if job.every > 60}
+
+
+def test_run_all_follows_the_admins_schedule(sent):
+    PeriodicTask.objects.filter(task="integrations.tasks.purge_oauth_states").update(enabled=False)
+    refresh = PeriodicTask.objects.get(task="integrations.tasks.refresh_expiring_tokens")
+    refresh.kwargs = '{"note": "set in the admin"}'
+    refresh.save()
+
+    body = post("run-all", "Bearer cron-secret-123456").json()
+
+    assert body["unscheduled"] == ["integrations.tasks.purge_oauth_states"]
+    assert ("integrations.tasks.refresh_expiring_tokens", {"note": "set in the admin"}) in sent
+    assert PeriodicTask.objects.get(pk=refresh.pk).last_run_at is not None
+
+
+def test_a_job_run_on_its_own_counts_for_run_all(sent):
+    post("sweep-pushes", "Bearer cron-secret-123456")
+    body = post("run-all", "Bearer cron-secret-123456").json()
+    assert "commerce.tasks.sweep_pending_pushes" in body["not_due"]
 
 
 def test_a_job_whose_tasks_are_missing_is_503(sent, monkeypatch):

@@ -81,7 +81,7 @@ def test_a_stock_level_webhook_sets_on_hand_once(client, integration, nudges):  
     older_body, older_headers = _level(4, "2024-03-06T09:00:00+02:00", webhook_id="level-0-late")  # out of order
     late = _deliver(client, integration, older_body, older_headers)
     assert _process(late) == "completed"
-    assert IncomingWebhook.objects.get(pk=late.json()["id"]).metadata["result"]["inventory_levels"]["unchanged"] == 1
+    assert IncomingWebhook.objects.get(pk=late.json()["id"]).metadata["result"]["inventory"]["unchanged"] == 1
     assert list(StockLevel.objects.values_list("on_hand", flat=True)) == [9]
 
 

@@ -9,14 +9,13 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 
 from tests.factories import OrganizationFactory
 from tests.webhooks.test_outbound_support import HANG, Receiver, make_endpoint
 from webhooks.events import publish
 from webhooks.models import DeliveryStatus, WebhookDelivery
-from webhooks.outbound import dispatcher
 from webhooks.outbound.delivery import lease_seconds
 from webhooks.outbound.dispatcher import claim_due, deliver_now, dispatch_due
 from webhooks.outbound.endpoints import delivery_redeliver
@@ -143,4 +142,4 @@ def test_concurrent_claimers_share_rows_without_overlap_or_exceeding_the_cap(set
     assert len(claimed) == len(set(claimed)) == 12  # 4 endpoints x cap 3
     per_endpoint = Counter(WebhookDelivery.objects.filter(pk__in=claimed).values_list("endpoint_id", flat=True))
     assert set(per_endpoint.values()) == {3}
-    assert dispatcher.connection.vendor == "postgresql"
+    assert connection.vendor == "postgresql"

@@ -14,13 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.audit import record_audit
-from config.api import (
-    CursorPagination,
-    ErrorResponseSerializer,
-    StrictInputSerializer,
-    TenantScopedMixin,
-    error_responses,
-)
+from accounts.tenancy import TenantScopedMixin
+from config.api import CursorPagination, ErrorResponseSerializer, StrictInputSerializer, error_responses
 from webhooks.models import IncomingWebhook
 
 from . import selectors, services

@@ -1,17 +1,21 @@
-"""What a stored webhook does: its events, from the connector, dispatched by resource to the commerce services.
+"""What a stored webhook does: its events, from the connector, dispatched by resource.
 
 `handle(webhook)` runs inside processing's transaction (the one that also
 writes the row's final status), so everything a handler writes commits with
 "completed" or not at all. A delivery whose events no handler takes is
 "ignored" (an unknown topic, a resource we do not import yet, a deletion).
 
-Resources handled: order, product, inventory_level (through commerce, for connectors with the capability) and
-deauthorization (the seller removed the app: the integration is disconnected without calling the provider).
-Adding a resource: a function `(connector, events) -> summary` in `HANDLERS`; or, for a resource only its
-connector understands (payments), the connector lists it in `webhook_resources` and handles each event in
-`handle_webhook_event`.
-Raising a ValueError/ValidationError marks the webhook failed at once (the
-payload is wrong; retrying cannot help); anything else is retried.
+Resources handled: the rows of the sync resource table (products, inventory
+levels, orders — through `syncjobs.resources.resource_import`, the one import
+path, for connectors with the capability) and deauthorization (the seller
+removed the app: the integration is disconnected without calling the provider).
+Adding an importable resource is a row in that table; a resource only its
+connector understands (payments) is listed in the connector's
+`webhook_resources` and handled by its `handle_webhook_event`.
+A record that cannot be imported marks the webhook failed at once
+(ValidationError: the payload is wrong; retrying cannot help), except a stock
+level whose product is not imported yet (NotImportedYet: retried); anything
+else is retried.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from typing import Any
 
 from config.errors import ApplicationError, ValidationError
 from connectors import registry
-from connectors.base import AuthKind, Capability, Connector, WebhookEvent
+from connectors.base import AuthKind, Connector, WebhookEvent
+from syncjobs.resources import BY_EVENT_RESOURCE, ImportResult, ImportSource, Resource, resource_import
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 
@@ -47,21 +52,6 @@ def _is_deletion(event_type: str) -> bool:
     return event_type.rsplit("/", 1)[-1].rsplit(".", 1)[-1] in ("delete", "deleted")
 
 
-def handle_orders(connector: Connector, events: list[WebhookEvent]) -> dict[str, Any] | None:
-    """Order created/updated/paid/cancelled/fulfilled: upsert through commerce (idempotent, never regresses)."""
-    events = [e for e in events if not _is_deletion(e.event_type)]
-    if not events or not connector.supports(Capability.ORDERS):
-        return None
-    from commerce.services import upsert_orders
-
-    orders = [connector.normalize_order(event.payload) for event in events]
-    result = upsert_orders(integration=connector.integration, orders=orders)
-    if result.failed:
-        reasons = "; ".join(f"{item['external_id']}: {item['error']}" for item in result.failed)
-        raise ValidationError(f"The order could not be imported ({reasons}).", details={"failed": result.failed})
-    return {"orders": {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}}
-
-
 class NotImportedYet(ApplicationError):
     """A stock level of an item whose product has not been imported yet: retried (its product webhook may be on
     its way), then failed; the scheduled inventory sync sets it in any case."""
@@ -70,43 +60,29 @@ class NotImportedYet(ApplicationError):
     transient = True
 
 
-def _raise_failed(what: str, failed: list[dict[str, Any]]) -> None:
-    if failed:
-        reasons = "; ".join(f"{item['external_id']}: {item['error']}" for item in failed)
-        raise ValidationError(f"The {what} could not be imported ({reasons}).", details={"failed": failed})
-
-
-def handle_products(connector: Connector, events: list[WebhookEvent]) -> dict[str, Any] | None:
-    """Product created/updated: upsert the listing and its variants through commerce (idempotent, never regresses).
-
-    A deletion is ignored: the ERP keeps its products (other channels may list them).
-    """
-    events = [e for e in events if not _is_deletion(e.event_type)]
-    if not events or not registry.supports(connector.key, Capability.PRODUCTS):
-        return None
-    from commerce.services import upsert_products
-
-    result = upsert_products(integration=connector.integration,
-                             products=[connector.normalize_product(event.payload) for event in events])
-    _raise_failed("product", result.failed)
-    return {"products": {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}}
-
-
-def handle_inventory_levels(connector: Connector, events: list[WebhookEvent]) -> dict[str, Any] | None:
-    """A stock level changed at a channel location: set on_hand through commerce (idempotent, never regresses)."""
-    if not registry.supports(connector.key, Capability.INVENTORY):
-        return None
-    from commerce.services import upsert_inventory_levels
-
-    result = upsert_inventory_levels(integration=connector.integration,
-                                     levels=[connector.normalize_inventory_level(event.payload) for event in events])
-    unknown = [item for item in result.failed if item.get("reason") == "unknown_item"]
-    if unknown and len(unknown) == len(result.failed):
-        raise NotImportedYet(f"The product of stock level {unknown[0]['external_id']} is not imported yet.",
+def _raise_for_failures(resource: Resource, result: ImportResult) -> None:
+    """A webhook imports all of its records or none: any failure fails (or, when only products are missing,
+    retries) the row, and processing's transaction rolls back what the others wrote."""
+    if not result.failed:
+        return
+    unknown = [item for item in result.failed if item["reason"] == "unknown_item"]
+    if len(unknown) == len(result.failed):
+        raise NotImportedYet(f"The product of {resource.label} {unknown[0]['external_id']} is not imported yet.",
                              details={"failed": unknown})
-    _raise_failed("stock level", result.failed)
-    return {"inventory_levels": {"created": result.created, "updated": result.updated,
-                                 "unchanged": result.unchanged}}
+    reasons = "; ".join(f"{item['external_id']}: {item['error']}" for item in result.failed)
+    raise ValidationError(f"The {resource.label} could not be imported ({reasons}).", details={"failed": result.failed})
+
+
+def handle_resource(connector: Connector, resource: Resource, events: list[WebhookEvent]) -> dict[str, Any] | None:
+    """Created/updated/paid/cancelled… events of one resource: imported like a sync page (idempotent, never
+    regresses). A deletion is ignored: the ERP keeps its records (other channels may list them)."""
+    events = [e for e in events if not _is_deletion(e.event_type)]
+    if not events or not connector.supports(resource.capability):
+        return None
+    result = resource_import(connector.integration, resource, [event.payload for event in events],
+                             source=ImportSource.WEBHOOK, connector=connector)
+    _raise_for_failures(resource, result)
+    return {resource.name: result.counts()}
 
 
 def handle_deauthorization(connector: Connector, events: list[WebhookEvent]) -> dict[str, Any] | None:
@@ -131,10 +107,8 @@ def handle_deauthorization(connector: Connector, events: list[WebhookEvent]) -> 
     return {"deauthorization": {"event_type": events[0].event_type, "disconnected": True}}
 
 
+# Resources outside the import table, each with its own handler.
 HANDLERS: dict[str, Callable[[Connector, list[WebhookEvent]], dict[str, Any] | None]] = {
-    "order": handle_orders,
-    "product": handle_products,
-    "inventory_level": handle_inventory_levels,
     "deauthorization": handle_deauthorization,
 }
 
@@ -143,7 +117,8 @@ def handle_connector_events(connector: Connector, events: list[WebhookEvent]) ->
     """Events of the resources the connector claims (`webhook_resources`: payments…), each to the connector."""
     summary: dict[str, Any] = {}
     for event in events:
-        if event.resource in connector.webhook_resources and event.resource not in HANDLERS:
+        if (event.resource in connector.webhook_resources and event.resource not in HANDLERS
+                and event.resource not in BY_EVENT_RESOURCE):
             summary.update(connector.handle_webhook_event(event) or {})
     return summary
 
@@ -152,8 +127,12 @@ def handle(webhook: IncomingWebhook) -> Outcome:
     connector = registry.connector_for(webhook.integration)
     events = webhook_events(connector, webhook)
     summary: dict[str, Any] = {}
-    for resource, handler in HANDLERS.items():
-        mine = [event for event in events if event.resource == resource]
+    for event_resource, resource in BY_EVENT_RESOURCE.items():
+        mine = [event for event in events if event.resource == event_resource]
+        if mine:
+            summary.update(handle_resource(connector, resource, mine) or {})
+    for name, handler in HANDLERS.items():
+        mine = [event for event in events if event.resource == name]
         if mine:
             summary.update(handler(connector, mine) or {})
     summary.update(handle_connector_events(connector, events))

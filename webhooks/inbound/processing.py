@@ -35,9 +35,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.claims import claimable
 from config.errors import ApplicationError
 from connectors.errors import is_transient
 from connectors.redaction import Redactor
+from webhooks.events import publish
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 from . import handlers
@@ -90,12 +92,30 @@ def webhook_process(*, webhook_id: int) -> str | None:
             )
             if not done:
                 raise LeaseLost()
+            if outcome.status == IncomingStatus.COMPLETED:
+                publish_delivered(webhook, result=outcome.summary)
     except LeaseLost:
         logger.info("incoming webhook %s: lease lost, another worker owns it", webhook_id)
         return None
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row, none escapes the task
         return webhook_fail(webhook, token=token, exc=exc)
     return outcome.status
+
+
+def publish_delivered(webhook: IncomingWebhook, *, result: dict) -> None:
+    """`webhook.delivered` to the organization's endpoints, in the transaction that completes the row."""
+    integration = webhook.integration
+    publish(
+        "webhook.delivered",
+        {
+            "integration": {"id": integration.pk, "code": integration.code, "provider": integration.provider,
+                            "name": integration.name},
+            "incoming_webhook": {"id": webhook.pk, "event_type": webhook.event_type,
+                                 "external_id": webhook.external_id, "result": result},
+        },
+        integration.organization,
+        integration=integration,
+    )
 
 
 def retry_delay(retry_number: int) -> float:
@@ -158,9 +178,8 @@ def webhooks_sweep(*, now: datetime | None = None, batch: int | None = None) -> 
     stale_before = now - timedelta(seconds=settings.WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS)
     with transaction.atomic():
         stale = list(
-            IncomingWebhook.objects.filter(status=IncomingStatus.PENDING, next_attempt_at__lte=stale_before)
-            .order_by("next_attempt_at")
-            .select_for_update(skip_locked=True)
+            claimable(IncomingWebhook.objects.filter(status=IncomingStatus.PENDING, next_attempt_at__lte=stale_before)
+                      .order_by("next_attempt_at"))
             .values_list("pk", flat=True)[:batch]
         )
         # Stamp them: the next sweep nudges them again only after another grace period, not every run.
@@ -174,9 +193,8 @@ def _reclaim_expired(now: datetime, batch: int) -> tuple[list[int], int]:
     exhausted = 0
     with transaction.atomic():
         rows = list(
-            IncomingWebhook.objects.filter(status=IncomingStatus.PROCESSING, locked_until__lt=now)
-            .select_related("integration__organization")
-            .select_for_update(skip_locked=True, of=("self",))
+            claimable(IncomingWebhook.objects.filter(status=IncomingStatus.PROCESSING, locked_until__lt=now)
+                      .select_related("integration__organization"))
             .order_by("locked_until")[:batch]
         )
         retry = [row.pk for row in rows if row.retry_count < row.max_retries]

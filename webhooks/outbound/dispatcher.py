@@ -3,11 +3,11 @@
 Any number of dispatcher runs (Celery tasks on any number of machines) share
 the work. A run claims due rows by setting a lease (`locked_until`); a claimed
 row is invisible to the others until its outcome is recorded or the lease runs
-out (a dead worker's rows go out again after it). On PostgreSQL the claim
-selects with `FOR UPDATE SKIP LOCKED`, so concurrent claimers pass over each
-other's rows instead of queueing on them, and locks the endpoints concerned to
-count their in-flight rows; elsewhere (SQLite) the claim transaction takes the
-database's single write lock before it reads, which serialises claimers.
+out (a dead worker's rows go out again after it). The claim selects through
+`config.claims.claimable` (on PostgreSQL `FOR UPDATE SKIP LOCKED`, so
+concurrent claimers pass over each other's rows; on SQLite under the
+database's single write lock, which serialises claimers), and locks the
+endpoints concerned to count their in-flight rows.
 
 Per endpoint at most WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT deliveries are in
 flight across all workers. A hung endpoint therefore holds at most that many
@@ -36,9 +36,11 @@ from datetime import datetime
 
 from celery.signals import worker_shutting_down
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+
+from config.claims import claimable
 
 from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from .delivery import (
@@ -86,14 +88,13 @@ def claim_due(*, limit: int, only: int | None = None, now: datetime | None = Non
     """Lease up to `limit` due deliveries (just `only`, if given) within the per-endpoint cap; return their ids."""
     now = now or timezone.now()
     cap = settings.WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT
-    claim = _claim_window_postgres if connection.vendor == "postgresql" else _claim_window_locked
     claimed: list[int] = []
     saturated = {ep for ep, n in _in_flight(now).items() if n >= cap}
     while len(claimed) < limit:
         due = _due(now).exclude(endpoint_id__in=saturated)
         if only is not None:
             due = due.filter(pk=only)
-        got, full = claim(due, now=now, want=limit - len(claimed), cap=cap)
+        got, full = _claim_window(due, now=now, want=limit - len(claimed), cap=cap)
         claimed += got
         newly_full, saturated = full - saturated, saturated | full
         if not got and not newly_full:
@@ -101,38 +102,13 @@ def claim_due(*, limit: int, only: int | None = None, now: datetime | None = Non
     return claimed
 
 
-def _claim_window_postgres(due, *, now: datetime, want: int, cap: int) -> tuple[list[int], set[int]]:
+def _claim_window(due, *, now: datetime, want: int, cap: int) -> tuple[list[int], set[int]]:
+    """Lease up to `want` due rows within the per-endpoint cap, in one transaction; (their ids, endpoints now full)."""
     with transaction.atomic():
-        rows = list(
-            due.order_by("next_attempt_at", "id")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("id", "endpoint_id")[: want * 2]
-        )
+        rows = list(claimable(due.order_by("next_attempt_at", "id")).values_list("id", "endpoint_id")[: want * 2])
         endpoint_ids = sorted({ep for _, ep in rows})
         # Serialise claimers per endpoint (in id order: no deadlock) so the in-flight count below is exact.
         list(WebhookEndpoint.objects.select_for_update().filter(pk__in=endpoint_ids).order_by("pk").values("pk"))
-        in_flight = _in_flight(now, endpoint_ids)
-        room = {ep: cap - in_flight.get(ep, 0) for ep in endpoint_ids}
-        chosen: list[int] = []
-        for pk, ep in rows:
-            if room[ep] > 0 and len(chosen) < want:
-                chosen.append(pk)
-                room[ep] -= 1
-        WebhookDelivery.objects.filter(pk__in=chosen).update(locked_until=lease_until(now))
-    return chosen, {ep for ep, left in room.items() if left <= 0}
-
-
-def _claim_window_locked(due, *, now: datetime, want: int, cap: int) -> tuple[list[int], set[int]]:
-    """SQLite and others: take the database write lock first, then read and lease under it.
-
-    The no-op UPDATE makes SQLite acquire its write lock (waiting its busy timeout)
-    before the reads, so nothing another process commits can slip between what we
-    read and what we lease, and the reads never see a stale snapshot.
-    """
-    with transaction.atomic():
-        WebhookDelivery.objects.filter(pk=-1).update(locked_until=None)
-        rows = list(due.order_by("next_attempt_at", "id").values_list("id", "endpoint_id")[: want * 2])
-        endpoint_ids = sorted({ep for _, ep in rows})
         in_flight = _in_flight(now, endpoint_ids)
         room = {ep: cap - in_flight.get(ep, 0) for ep in endpoint_ids}
         chosen: list[int] = []

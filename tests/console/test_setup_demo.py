@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from accounts.models import Membership
-from integrations.management.commands.setup_demo import refresh_token_file
+from console.management.commands.setup_demo import refresh_token_file
 from integrations.models import Integration
 
 
@@ -66,9 +66,9 @@ def test_demo_ready_prints_the_login_and_the_sandbox_token_call_once_both_answer
     settings.DEMO_ADMIN_PASSWORD, settings.PUBLIC_BASE_URL = "demo-pass-123", "http://127.0.0.1:8123"
     settings.SANDBOX_URL = "http://127.0.0.1:8765"
     asked = []
-    monkeypatch.setattr("integrations.management.commands.demo_ready._answers",
+    monkeypatch.setattr("console.management.commands.demo_ready._answers",
                         lambda url: asked.append(url) or len(asked) > 2)  # the first round: not yet
-    monkeypatch.setattr("integrations.management.commands.demo_ready.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("console.management.commands.demo_ready.time.sleep", lambda seconds: None)
     out = StringIO()
     call_command("demo_ready", "--once", stdout=out)
     assert asked[:2] == ["http://127.0.0.1:8123/ready/", "http://127.0.0.1:8765/"]

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, Role
+from commerce.models import ChannelLocation
 from integrations.models import Integration, IntegrationStatus
 from sandbox.data import LOCATION_ID_BASE
 from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
@@ -71,8 +72,6 @@ class Command(BaseCommand):
 
     def _locations(self, integration: Integration) -> None:
         """The sandbox shop's two locations mapped to two ERP locations; the shop stays the source (`import`)."""
-        from commerce.models import ChannelLocation
-
         for offset, (name, erp_location) in enumerate((("Main warehouse", "main"), ("Store front", "store-front"))):
             ChannelLocation.objects.update_or_create(
                 integration=integration, external_id=str(LOCATION_ID_BASE + offset),
