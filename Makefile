@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: install run test lint cycles bench chaos migrate demo sandbox clean
+.PHONY: install env run test lint cycles bench chaos migrate demo sandbox clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +16,11 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-.env:
+# Writes .env once with fresh keys; on later runs only adds a demo admin password if it has none.
+env: $(BIN)/activate
 	$(PY) bin/bootstrap_env.py
 
-migrate: install .env
+migrate: install env
 	$(PY) manage.py migrate --no-input
 
 demo: migrate

@@ -15,8 +15,10 @@ trusted here because any client can send one.
 
 from __future__ import annotations
 
+import getpass
 import ipaddress
 import logging
+import socket
 from typing import Any
 
 from django.db import transaction
@@ -37,6 +39,16 @@ def client_ip(request) -> str | None:
         return str(ipaddress.ip_address(value))
     except ValueError:
         return None
+
+
+def command_actor(command: str) -> str:
+    """Who ran a management command, as the trail names them: `command sync (deploy@web-1)` (the OS user and host:
+    a shell has no signed-in user; pass it as `actor_label`)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container with an unnamed uid)
+        user = "unknown"
+    return f"command {command} ({user}@{socket.gethostname()})"
 
 
 def _actor(request) -> tuple[Any, ApiKey | None, str]:

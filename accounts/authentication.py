@@ -47,6 +47,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         keyword, _, raw = header.partition(" ")
+        if keyword.lower() == "bearer":
+            # The usual OAuth habit; say what this API takes instead of "no credentials were provided".
+            raise exceptions.AuthenticationFailed(
+                "Send the API key as `Authorization: Api-Key <key>`, not `Bearer <key>`."
+            )
         if keyword.lower() != self.keyword.lower():  # auth schemes are case-insensitive (RFC 9110 11.1)
             return None
         raw = raw.strip()

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from rest_framework import permissions
 
+from config.errors import RoleRequired
+
+from .authentication import ApiKeyPrincipal
 from .models import ROLE_RANK, Role
 from .tenancy import request_tenant
 
 
 class HasOrganizationRole(permissions.BasePermission):
-    """Reads need viewer; actions listed in the view's `operator_actions` need operator; other writes need admin."""
+    """Reads need viewer; actions listed in the view's `operator_actions` need operator; other writes need admin.
+
+    A refusal is a 403 PERMISSION_DENIED that names the role the call needs and the caller's (in the message and
+    in `details`), so whoever reads it knows which key or membership to ask for.
+    """
 
     message = "Your role does not allow this."
 
@@ -17,7 +24,14 @@ class HasOrganizationRole(permissions.BasePermission):
         if request.user is None or not request.user.is_authenticated:
             return False
         tenant = request_tenant(request)
-        return ROLE_RANK[Role(tenant.role)] >= ROLE_RANK[required_role(request, view)]
+        needed = required_role(request, view)
+        if ROLE_RANK[Role(tenant.role)] >= ROLE_RANK[needed]:
+            return True
+        whose = "this API key has" if isinstance(request.user, ApiKeyPrincipal) else "your role here is"
+        raise RoleRequired(
+            f"This needs the {needed.value} role or above; {whose} {Role(tenant.role).value}.",
+            details={"required_role": needed.value, "role": Role(tenant.role).value},
+        )
 
 
 def required_role(request, view) -> Role:

@@ -53,9 +53,10 @@ def _resolve(request) -> Tenant:
     return Tenant(found[0].organization, found[0].role)
 
 
+# The tenant's organization; a schema-generation pass (no real request) gets none. A comment, not a docstring:
+# drf-spectacular describes an operation with the first docstring in its view's MRO, so a docstring here would
+# become the description of every operation whose view has none.
 class TenantScopedMixin:
-    """The tenant's organization; a schema-generation pass (no real request) gets none."""
-
     @property
     def organization(self):
         return request_tenant(self.request).organization

@@ -278,6 +278,7 @@ class InventoryPush(models.Model):
 
     class Meta:
         ordering = ["requested_at"]
+        verbose_name_plural = "inventory pushes"
         constraints = [models.UniqueConstraint(fields=["integration", "product"], name="inventorypush_unique")]
 
     def __str__(self) -> str:

@@ -191,8 +191,10 @@ class ApiKeyAuthScheme(OpenApiAuthenticationExtension):
 def error_responses(*, bad_request: str | None = None, not_found: str | None = None) -> dict[int, OpenApiResponse]:
     """The error responses of an operation, each the envelope, described by the codes it can carry."""
     responses = {
-        401: "NOT_AUTHENTICATED or AUTHENTICATION_FAILED: no or bad `Authorization: Api-Key <key>`.",
-        403: "PERMISSION_DENIED: the key's role does not allow this.",
+        401: "NOT_AUTHENTICATED or AUTHENTICATION_FAILED: no or bad `Authorization: Api-Key <key>` "
+             "(a `Bearer` scheme is refused with a message naming `Api-Key`).",
+        403: "PERMISSION_DENIED: the key's role does not allow this; `details.required_role` names the role "
+             "needed and `details.role` the key's.",
     }
     if bad_request:
         responses[400] = bad_request

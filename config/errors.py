@@ -14,8 +14,10 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -131,6 +133,14 @@ class UnsafeURL(ValidationError):
     default_message = "The URL points at a private, loopback or link-local address."
 
 
+class RoleRequired(ApplicationError):
+    """A 403 that says which role the call needs and which role the caller has (details name both)."""
+
+    code = "PERMISSION_DENIED"
+    http_status = status.HTTP_403_FORBIDDEN
+    default_message = "Your role does not allow this."
+
+
 class ServiceUnavailable(ApplicationError):
     code = "SERVICE_UNAVAILABLE"
     http_status = status.HTTP_503_SERVICE_UNAVAILABLE
@@ -238,6 +248,31 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if is_api_request(request):
         return envelope_response("NOT_FOUND", "Not found.", status.HTTP_404_NOT_FOUND)
     return defaults.page_not_found(request, exception)
+
+
+@csrf_exempt
+def api_route_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """The last route under /api/: a URL no other route matches answers the envelope 404, DEBUG or not.
+
+    handler404 only runs with DEBUG off, so without this route `make run` (DEBUG on) would answer an HTML page.
+    Being a route, it also stops APPEND_SLASH from seeing a 404, so its redirect is made here: a GET or HEAD
+    of a URL that exists with a trailing slash is sent there (301); any other method is told the right URL.
+    """
+    slashed = request.path_info + "/"
+    if not request.path_info.endswith("/") and _is_api_route(slashed):
+        if request.method in ("GET", "HEAD"):
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(request.path + "/" + (f"?{query}" if query else ""))
+        return envelope_response("NOT_FOUND", f"Not found; the URL ends with a slash: {request.path}/",
+                                 status.HTTP_404_NOT_FOUND, {"url": [f"{request.path}/"]})
+    return envelope_response("NOT_FOUND", "Not found.", status.HTTP_404_NOT_FOUND)
+
+
+def _is_api_route(path: str) -> bool:
+    try:
+        return resolve(path).func is not api_route_not_found
+    except Resolver404:
+        return False
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -176,7 +176,7 @@ else:
     _celery_dir = VAR_DIR / "celery"
     for _sub in ("queue", "processed", "control"):
         (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost/"  # a host name, or kombu warns "No hostname was supplied" each time
     CELERY_BROKER_TRANSPORT = "config.broker_filesystem:Transport"  # kombu's, each message renamed into place whole
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "queue"),
@@ -276,6 +276,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The console shows instants as 2024-06-01 14:03:07 UTC: seconds and the zone, whatever the locale's habit.
+FORMAT_MODULE_PATH = "console.formats"
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
@@ -463,10 +465,17 @@ METRICS_WINDOW_SECONDS = env.int("METRICS_WINDOW_SECONDS", default=300)
 METRICS_PER_INTEGRATION_MAX_ORGANIZATIONS = env.int("METRICS_PER_INTEGRATION_MAX_ORGANIZATIONS", default=0)
 
 # ---------------------------------------------------------------- logging
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# Lines written for every task received and finished, every beat send, every request runserver answers and every
+# sign-in check: at INFO they bury what matters (a worker idling prints one every few seconds). They keep their
+# warnings and errors, and come back in full with LOG_LEVEL=DEBUG.
+_CHATTY_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "celery.beat", "django.server", "axes")
+_CHATTY_LEVEL = LOG_LEVEL if LOG_LEVEL in ("DEBUG", "ERROR", "CRITICAL") else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {name: {"level": _CHATTY_LEVEL} for name in _CHATTY_LOGGERS},
 }

@@ -14,10 +14,11 @@ from django import forms
 
 from config.errors import UnsafeURL
 from connectors import registry
+from connectors.base import AuthKind
 from connectors.outbound import check_outbound_url
 from integrations.encryption import UnreadableSecret
 from integrations.masking import mask_secret
-from integrations.models import SECRET_FIELDS, Integration
+from integrations.models import SECRET_FIELDS, Integration, IntegrationType
 
 SECRET_LABELS = {
     "api_key": "API key",
@@ -46,6 +47,30 @@ def _new_secret_input() -> forms.CharField:
 
 def _clear_checkbox() -> forms.BooleanField:
     return forms.BooleanField(required=False, label="Clear")
+
+
+# Which secrets a provider reads, by how it authenticates, when its connector does not list them itself
+# (a `secret_fields` tuple on the Connector class wins). `credentials` holds provider-specific extras.
+_SECRETS_BY_AUTH = {
+    AuthKind.OAUTH2: ("api_key", "api_secret", "access_token", "refresh_token"),
+    AuthKind.API_KEY: ("api_key", "api_secret"),
+    AuthKind.BASIC: ("api_key", "api_secret"),
+    AuthKind.SERVICE_ACCOUNT: (),
+    AuthKind.NONE: (),
+}
+
+
+def provider_secret_fields(connector_cls) -> list[str]:
+    """The secret inputs the add and change forms show for a provider (the others stay hidden)."""
+    declared = getattr(connector_cls, "secret_fields", None)
+    if declared is not None:
+        return list(declared)
+    fields = list(_SECRETS_BY_AUTH.get(connector_cls.auth_kind, SECRET_FIELDS))
+    if connector_cls.webhook_scheme:
+        fields.append("webhook_secret")
+    if connector_cls.auth_kind != AuthKind.NONE:
+        fields.append("credentials")
+    return fields
 
 
 def secret_status(integration: Integration | None, name: str) -> str:
@@ -93,13 +118,30 @@ class IntegrationAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        existing = self.instance.pk is not None
         if "provider" in self.fields:
             choices = list(registry.provider_choices())
             current = self.instance.provider
             if current and current not in dict(choices):
                 choices.append((current, f"{current} (not registered)"))
             self.fields["provider"].choices = [("", "---------"), *choices]
-        existing = self.instance.pk is not None
+            # The page's script shows only the secret inputs the chosen provider reads (and any stored one).
+            stored = [name for name in SECRET_FIELDS if existing and getattr(self.instance, name, None)]
+            self.fields["provider"].widget.attrs.update({
+                "data-secrets": json.dumps({key: provider_secret_fields(cls)
+                                            for key, cls in registry.providers().items()}),
+                "data-stored": json.dumps(stored),
+            })
+        if not existing:
+            # As in the API: the type follows the provider, the code the name, unless given.
+            if "type" in self.fields:
+                self.fields["type"].required = False
+                self.fields["type"].choices = [("", "(the provider's type)"), *IntegrationType.choices]
+                self.fields["type"].help_text = "Leave it to follow the provider."
+            if "code" in self.fields:
+                self.fields["code"].required = False
+                self.fields["code"].help_text = ("Unique within the organization; leave it empty to make one from "
+                                                 "the name.")
         for name in SECRET_FIELDS:
             new = self.fields.get(f"{name}_new")
             if new is not None:

@@ -11,8 +11,12 @@ import functools
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from accounts.models import ROLE_RANK, Organization, Role
 from accounts.staff_scope import is_superuser, organization_ids_with_role, organization_roles
@@ -53,6 +57,11 @@ class OrganizationScopedAdmin(admin.ModelAdmin):
     view_role: str = Role.VIEWER
     operate_role: str = Role.OPERATOR
     change_role: str = Role.ADMIN
+    # List actions also offered as buttons on one record's page (the same action run on that record alone), so
+    # an operator looking at a failed delivery need not go back to the list to redeliver it.
+    object_actions: tuple[str, ...] = ()
+    object_action_labels: dict[str, str] = {}  # a button's words, where the list's ("…selected…") do not fit
+    change_form_template = "admin/switchyard/change_form.html"
 
     # ---------------------------------------------------------------- scoping
     def object_organization_id(self, obj: Model) -> int | None:
@@ -124,6 +133,52 @@ class OrganizationScopedAdmin(admin.ModelAdmin):
                 kwargs["queryset"] = related._default_manager.filter(organization__in=ids)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    # ---------------------------------------------------------------- one record's actions
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_object_action"
+        own = [path("<path:object_id>/action/<str:action>/", self.admin_site.admin_view(
+            require_POST(self.object_action_view)), name=name)]
+        return own + super().get_urls()
+
+    def object_action_choices(self, request: HttpRequest, obj: Model) -> list[tuple[str, str]]:
+        """(name, label) of the `object_actions` this user may run on `obj`."""
+        if not self.object_actions or obj is None or obj.pk is None:
+            return []
+        actions = self.get_actions(request)  # already filtered by the permissions each action needs
+        choices = []
+        for name in self.object_actions:
+            if name in actions and self._may_run(request, actions[name][0], obj) and self.object_action_applies(
+                    name, obj):
+                choices.append((name, self.object_action_labels.get(name) or str(actions[name][2])))
+        return choices
+
+    def object_action_applies(self, name: str, obj: Model) -> bool:
+        """Whether the action means anything for this record now (resume a failed job, not a running one)."""
+        return True
+
+    def _may_run(self, request: HttpRequest, func, obj: Model) -> bool:
+        needed = getattr(func, "needed_role", self.change_role)
+        return self.has_role(request, needed, obj) or is_superuser(request)
+
+    def object_action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """Run one list action on this record alone; its own page (a form, a secret shown once) or its page back."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("Not found.")  # another organization's record is not found, as everywhere
+        if action not in dict(self.object_action_choices(request, obj)):
+            raise PermissionDenied
+        func = self.get_actions(request)[action][0]
+        response = func(self, request, self.get_queryset(request).filter(pk=obj.pk))
+        if response is not None:
+            return response
+        info = self.opts.app_label, self.opts.model_name
+        return HttpResponseRedirect(reverse(f"admin:{info[0]}_{info[1]}_change", args=[obj.pk]))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and not add:
+            context["object_actions"] = self.object_action_choices(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def get_actions(self, request: HttpRequest) -> dict[str, tuple]:
         actions = super().get_actions(request)
         return {name: (self._scoped_action(func), name, desc) for name, (func, name, desc) in actions.items()}
@@ -139,4 +194,5 @@ class OrganizationScopedAdmin(admin.ModelAdmin):
         def scoped(modeladmin, request, queryset):
             return func(modeladmin, request, self.scope_queryset(request, queryset, role))
 
+        scoped.needed_role = role
         return scoped

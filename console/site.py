@@ -28,6 +28,8 @@ from .dashboard import dashboard_get, failing_endpoints
 # django-celery-beat's app, shown under this name and after the apps that do the work.
 SCHEDULES_APP = "django_celery_beat"
 SCHEDULES_NAME = "Schedules"
+# Third-party apps named for what an operator finds there.
+APP_NAMES = {SCHEDULES_APP: SCHEDULES_NAME, "axes": "Sign-in lockouts"}
 
 
 class SwitchyardAdminSite(admin.AdminSite):
@@ -35,6 +37,11 @@ class SwitchyardAdminSite(admin.AdminSite):
     site_title = "Switchyard admin"
     index_title = "Operator console"
     index_template = "admin/switchyard/index.html"
+    # "View site" (shown as "API docs", templates/admin/base_site.html): this site's pages are its API.
+    site_url = "/api/docs/"
+    # No app list beside every page: at 1280 px it leaves a list with filters about 630 px, and the home page
+    # and the breadcrumbs already lead everywhere.
+    enable_nav_sidebar = False
 
     # ---------------------------------------------------------------- the dashboard
     def dashboard_organization_ids(self, request: HttpRequest) -> list[int] | None:
@@ -64,14 +71,14 @@ class SwitchyardAdminSite(admin.AdminSite):
     # ---------------------------------------------------------------- Schedules
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
+        for app in apps:
+            app["name"] = APP_NAMES.get(app["app_label"], app["name"])
         schedules = [app for app in apps if app["app_label"] == SCHEDULES_APP]
-        for app in schedules:
-            app["name"] = SCHEDULES_NAME
         return [app for app in apps if app["app_label"] != SCHEDULES_APP] + schedules
 
     def app_index(self, request, app_label, extra_context=None):
-        if app_label == SCHEDULES_APP:
-            extra_context = {**(extra_context or {}), "title": f"{SCHEDULES_NAME} administration"}
+        if app_label in APP_NAMES:
+            extra_context = {**(extra_context or {}), "title": f"{APP_NAMES[app_label]} administration"}
         return super().app_index(request, app_label, extra_context)
 
     # ---------------------------------------------------------------- sync job progress
@@ -94,7 +101,11 @@ class SwitchyardAdminSite(admin.AdminSite):
         return job_admin, job
 
     def sync_job_progress(self, request: HttpRequest, job_id: int) -> JsonResponse:
-        """The job's counts so far, for the change page's auto-refresh (one indexed read)."""
+        """The job's counts so far, for the change page's auto-refresh (one indexed read).
+
+        The page's script fills its live panel from this every two seconds, and when the job moved (status,
+        counts, heartbeat, last save) it re-reads the page itself and swaps in every field's new value.
+        """
         _, job = self._sync_job(request, job_id)
         duration = job.duration_seconds
         rate = round(job.records_processed / duration, 1) if duration else None
@@ -113,6 +124,8 @@ class SwitchyardAdminSite(admin.AdminSite):
             "duration_seconds": duration,
             "started_at": job.started_at.isoformat() if job.started_at else None,
             "completed_at": job.completed_at.isoformat() if job.completed_at else None,
+            "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None,
+            "updated_at": job.updated_at.isoformat() if job.updated_at else None,
             "error_message": job.error_message,
             "waiting": getattr(sync_job_wait(job), "message", ""),  # why a pending job has not started
         })  # admin_view makes it never_cache

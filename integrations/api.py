@@ -85,9 +85,9 @@ def _flag(request: Request, name: str) -> bool:
     update=extend_schema(
         summary="Replace an integration",
         description=(
-            "Full update: `name`, `code` and `provider` are required, as on create, and every field given is "
-            "replaced. Fields left out keep their values; secrets are write-only, so one left out is kept "
-            "(send \"\" or null to clear it)."
+            "Full update: `name` and `provider` are required, as on create, and every field given is "
+            "replaced. Fields left out keep their values (`code` included); secrets are write-only, so one left "
+            "out is kept (send \"\" or null to clear it)."
         ),
         request=IntegrationWriteSerializer,
         responses={

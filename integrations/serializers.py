@@ -46,10 +46,14 @@ def _secret_input(label: str) -> StrictCharField:
 
 
 class IntegrationWriteSerializer(StrictInputSerializer):
-    """POST creates (name, code, provider required); PATCH sends any subset."""
+    """POST creates (name and provider required); PATCH sends any subset."""
 
     name = StrictCharField(max_length=200)
-    code = StrictSlugField(max_length=64, help_text="Unique within the organization.")
+    code = StrictSlugField(
+        max_length=64, required=False,
+        help_text="Unique within the organization. Left out on create: made from the name (\"Shop RO\" → "
+                  "\"shop-ro\", then \"shop-ro-2\" if that is taken).",
+    )
     provider = StrictCharField(max_length=64, help_text="A key from GET /api/providers/.")
     type = serializers.ChoiceField(
         choices=IntegrationType.choices, required=False, help_text="Defaults to the provider's type."

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from accounts.models import Organization
 from config.errors import ApplicationError, ValidationError
@@ -61,6 +62,21 @@ def _check_code_free(organization_id: int, code: str, *, exclude_pk: int | None 
         raise ValidationError(f"The code {code!r} is already in use.", details={"code": ["already in use"]})
 
 
+def integration_code_from_name(*, organization_id: int, name: str, provider: str = "") -> str:
+    """A free code for a new integration when the caller gave none: the name as a slug ("Shop RO" → "shop-ro"),
+    then "-2", "-3"… until the organization does not use it. A name with no letters or digits falls back to
+    the provider's key."""
+    field_length = Integration._meta.get_field("code").max_length
+    base = slugify(name)[:field_length].strip("-") or slugify(provider)[:field_length] or "integration"
+    taken = set(Integration.objects.filter(organization_id=organization_id, code__startswith=base)
+                .values_list("code", flat=True))
+    candidate, number = base, 2
+    while candidate in taken:
+        suffix = f"-{number}"
+        candidate, number = f"{base[:field_length - len(suffix)].rstrip('-')}{suffix}", number + 1
+    return candidate
+
+
 def _check_api_endpoint(api_endpoint: str) -> None:
     if api_endpoint:
         check_outbound_url(api_endpoint, field="api_endpoint", allow_unresolved=True)  # each call checks again
@@ -81,7 +97,7 @@ def integration_create(
     *,
     organization: Organization,
     name: str,
-    code: str,
+    code: str = "",
     provider: str,
     type: str | None = None,
     status: str = IntegrationStatus.INACTIVE,
@@ -107,9 +123,11 @@ def integration_create(
 
     Raises InvalidProvider for an unregistered provider, ValidationError for a
     code the organization already uses and UnsafeURL for an api_endpoint that
-    points inside. The route key of its provider-facing URLs is generated.
+    points inside. No code: one is made from the name (integration_code_from_name).
+    The route key of its provider-facing URLs is generated.
     """
     connector_cls = registry.get(provider)
+    code = code or integration_code_from_name(organization_id=organization.pk, name=name, provider=provider)
     _check_code_free(organization.pk, code)
     _check_api_endpoint(api_endpoint)
     integration = Integration(

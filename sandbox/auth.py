@@ -3,6 +3,8 @@
 Authorization codes are single use and live a minute. Access tokens expire after
 `token_ttl` seconds (0: never, like Shopify's classic offline tokens); refresh
 tokens rotate on every use, so a refresh token that was used once is refused.
+Given a `token_file`, the live access and refresh tokens are kept there, so a
+restarted sandbox still accepts the tokens integrations were given.
 The bucket is kept per app (client id), as Shopify keeps it per app and store:
 a refresh does not buy a fresh bucket.
 """
@@ -11,15 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import logging
 import math
+import os
 import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+logger = logging.getLogger(__name__)
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 CODE_TTL = 60
@@ -46,7 +54,8 @@ class OAuthServer:
     def __init__(self, *, client_id: str, client_secret: str, token_ttl: int = 3600,
                  scopes: str = "read_products,write_products,read_orders,read_inventory,write_inventory,"
                                "read_merchant_managed_fulfillment_orders,write_merchant_managed_fulfillment_orders",
-                 shop_domain: str = "sandbox.myshopify.com", clock: Callable[[], float] = time.time):
+                 shop_domain: str = "sandbox.myshopify.com", clock: Callable[[], float] = time.time,
+                 token_file: Path | str | None = None):
         self.client_id, self.client_secret = client_id, client_secret
         self.token_ttl, self.default_scopes, self.shop_domain, self.clock = token_ttl, scopes, shop_domain, clock
         self.lock = threading.Lock()
@@ -54,6 +63,38 @@ class OAuthServer:
         self.access: dict[str, Grant] = {}
         self.refresh: dict[str, Grant] = {}
         self.counts: Counter[str] = Counter()
+        self.token_file = Path(token_file) if token_file else None
+        self._load()
+
+    # ------------------------------------------------------------------ tokens kept across restarts
+    def _load(self) -> None:
+        """The tokens a previous run left in `token_file` (unreadable or missing: none; expired ones dropped)."""
+        if self.token_file is None or not self.token_file.exists():
+            return
+        try:
+            kept = json.loads(self.token_file.read_text())
+            now = self.clock()
+            for kind in ("access", "refresh"):
+                for token, grant in kept.get(kind, {}).items():
+                    if grant.get("expires_at") is None or grant["expires_at"] > now:
+                        getattr(self, kind)[token] = Grant(**grant)
+        except (OSError, ValueError, TypeError) as exc:
+            logger.warning("sandbox: could not read the tokens kept in %s (%s); starting without them",
+                           self.token_file, exc)
+
+    def _save(self) -> None:
+        """Write the live tokens to `token_file` (called with the lock held), replacing it in one rename."""
+        if self.token_file is None:
+            return
+        now = self.clock()
+        body = {kind: {token: asdict(grant) for token, grant in getattr(self, kind).items()
+                       if grant.expires_at is None or grant.expires_at > now}
+                for kind in ("access", "refresh")}
+        self.token_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.token_file.with_suffix(".tmp")
+        partial.write_text(json.dumps(body))
+        os.chmod(partial, 0o600)
+        partial.replace(self.token_file)
 
     # ------------------------------------------------------------------ authorize
     def authorize(self, query: dict[str, str]) -> str:
@@ -97,7 +138,7 @@ class OAuthServer:
                     self.counts["refresh_failures"] += 1
                     raise OAuthError(400, "invalid_grant", "The refresh token is invalid, expired or already used.")
                 self.counts["refresh_grants"] += 1
-                return self._issue(grant.scope)
+                return self._issue(grant.scope)  # saves, the used refresh token gone with it
         raise OAuthError(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported.")
 
     def seed_refresh_token(self, token: str, scope: str | None = None) -> None:
@@ -107,6 +148,7 @@ class OAuthServer:
         """
         with self.lock:
             self.refresh[token] = Grant(self.client_id, scope or self.default_scopes, self.clock() + REFRESH_TOKEN_TTL)
+            self._save()
 
     def issue(self, scope: str | None = None) -> dict[str, Any]:
         """Tokens without a handshake (tests and the demo set-up use this)."""
@@ -123,6 +165,7 @@ class OAuthServer:
             refresh = "shprt_" + secrets.token_hex(16)
             self.refresh[refresh] = Grant(self.client_id, scope, now + REFRESH_TOKEN_TTL)
             body.update(expires_in=self.token_ttl, refresh_token=refresh, refresh_token_expires_in=REFRESH_TOKEN_TTL)
+        self._save()
         return body
 
     # ------------------------------------------------------------------ checking calls
@@ -143,6 +186,7 @@ class OAuthServer:
                 if grant.expires_at is None or grant.expires_at > now:
                     live += 1
                 grant.expires_at = now - 1
+            self._save()
             return live
 
 

@@ -70,11 +70,12 @@ class SandboxServer:
                  products: int = 200, locations: int = 2, currency: str = "EUR",
                  client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_CLIENT_SECRET,
                  token_ttl: int = 3600, rate_limit: int = 40, leak_rate: float = 2.0,
-                 webhook_url: str | None = None, webhook_secret: str | None = None):
+                 webhook_url: str | None = None, webhook_secret: str | None = None,
+                 token_file: str | None = None):
         self.data = ShopData(seed=seed, orders=orders, products=products, locations=locations, currency=currency)
         self.state = ShopState(self.data)
         self.oauth = OAuthServer(client_id=client_id, client_secret=client_secret, token_ttl=token_ttl,
-                                 shop_domain=self.data.domain)
+                                 shop_domain=self.data.domain, token_file=token_file)
         self.bucket = LeakyBucket(rate_limit, leak_rate)
         # Shopify signs webhooks with the app's client secret; a separate secret may be given.
         self.webhooks = WebhookSender(url=webhook_url, secret=webhook_secret or client_secret,

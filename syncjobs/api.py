@@ -33,7 +33,7 @@ _START_ERRORS = (
 
 
 class IntegrationSyncViewSet(TenantScopedMixin, viewsets.GenericViewSet):
-    """`POST /api/integrations/{id}/sync/` and `GET /api/integrations/{id}/sync-logs/`, routed explicitly."""
+    """Start a sync of an integration, and list the integration's sync jobs."""
 
     queryset = SyncJob.objects.none()
     serializer_class = SyncJobSerializer
@@ -69,13 +69,24 @@ class IntegrationSyncViewSet(TenantScopedMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         summary="List an integration's sync jobs",
+        description="The same jobs as `GET /api/sync-jobs/?integration={id}`, newest first.",
         responses={200: SyncJobSerializer(many=True), **error_responses(not_found="INTEGRATION_NOT_FOUND")},
     )
-    def sync_logs(self, request: Request, integration_id: str) -> Response:
+    def sync_jobs(self, request: Request, integration_id: str) -> Response:
         integration = integration_get(organization=self.organization, integration_id=integration_id)
         jobs = selectors.sync_job_list(organization=self.organization).filter(integration=integration)
         page = self.paginate_queryset(jobs)
         return self.get_paginated_response(SyncJobSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="List an integration's sync jobs (old name)",
+        description="The former name of `GET /api/integrations/{id}/sync-jobs/`, kept for existing clients: the "
+                    "same answer. Sync jobs are what it lists; the call log is `/api/integration-logs/`.",
+        deprecated=True,
+        responses={200: SyncJobSerializer(many=True), **error_responses(not_found="INTEGRATION_NOT_FOUND")},
+    )
+    def sync_logs(self, request: Request, integration_id: str) -> Response:
+        return self.sync_jobs(request, integration_id)
 
 
 @extend_schema_view(

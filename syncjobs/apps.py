@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class SyncjobsConfig(AppConfig):
     name = "syncjobs"
+    verbose_name = "Sync jobs"
 
     def ready(self) -> None:
         # Register the tasks in every process, not only in workers that autodiscover them: commerce nudges the

@@ -18,6 +18,11 @@ urlpatterns = [
         name="integration-sync",
     ),
     path(
+        "integrations/<str:integration_id>/sync-jobs/",
+        IntegrationSyncViewSet.as_view({"get": "sync_jobs"}),
+        name="integration-sync-jobs",
+    ),
+    path(  # the old name of sync-jobs/, kept for existing clients (deprecated in the schema)
         "integrations/<str:integration_id>/sync-logs/",
         IntegrationSyncViewSet.as_view({"get": "sync_logs"}),
         name="integration-sync-logs",

@@ -104,6 +104,20 @@ def test_an_unknown_api_url_is_a_json_404(admin_api, url):
     _envelope(admin_api.get(url), 404, "NOT_FOUND")
 
 
+@pytest.mark.parametrize("url", ["/api/nothing-here/", "/api/integrations/1/nope/"])
+def test_an_unknown_api_url_is_a_json_404_with_debug_on_too(admin_api, settings, url):
+    settings.DEBUG = True  # make run's setting: Django's handler404 is not used then
+    _envelope(admin_api.get(url), 404, "NOT_FOUND")
+    _envelope(admin_api.post(url, {}, format="json"), 404, "NOT_FOUND")  # no CSRF page in the way
+
+
+def test_an_api_url_without_its_trailing_slash(admin_api):
+    moved = admin_api.get("/api/integrations?page_size=5")
+    assert moved.status_code == 301 and moved["Location"] == "/api/integrations/?page_size=5"
+    error = _envelope(admin_api.post("/api/integrations", {}, format="json"), 404, "NOT_FOUND")
+    assert error["details"] == {"url": ["/api/integrations/"]}
+
+
 def test_outside_the_api_a_404_stays_html(client):
     response = client.get("/not-a-page/")
     assert response.status_code == 404 and not response["Content-Type"].startswith("application/json")

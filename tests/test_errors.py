@@ -133,7 +133,14 @@ class TestDomainErrors:
         envelope(viewer_api.get("/api/integration-logs/424242/"), 404, "NOT_FOUND")
 
     def test_viewer_write_is_permission_denied(self, viewer_api, integration):
-        envelope(viewer_api.patch(f"{URL}{integration.pk}/", {"name": "x"}, format="json"), 403, "PERMISSION_DENIED")
+        error = envelope(viewer_api.patch(f"{URL}{integration.pk}/", {"name": "x"}, format="json"), 403,
+                         "PERMISSION_DENIED")
+        assert error["message"] == "This needs the admin role or above; this API key has viewer."
+        assert error["details"] == {"required_role": "admin", "role": "viewer"}
+
+    def test_a_denied_operator_action_names_the_operator_role(self, viewer_api, integration):
+        error = envelope(viewer_api.post(f"{URL}{integration.pk}/test/"), 403, "PERMISSION_DENIED")
+        assert error["details"] == {"required_role": "operator", "role": "viewer"}
 
     def test_no_key_is_not_authenticated(self, client):
         response = client.get(URL)

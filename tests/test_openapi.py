@@ -70,7 +70,7 @@ def test_secrets_are_write_only_in_the_schema(schema):
     request, patch_request = _component(schema, create), _component(schema, patch)
     output = _component(schema, create, response="201")
 
-    assert set(request["required"]) == {"name", "code", "provider"}
+    assert set(request["required"]) == {"name", "provider"}  # code: made from the name when left out
     assert "required" not in patch_request
     for name in SECRET_FIELDS:
         assert name in request["properties"] and name in patch_request["properties"]
@@ -129,3 +129,16 @@ def test_every_operation_lists_the_errors_it_can_answer(schema):
     listing = schema["paths"]["/api/integrations/"]["get"]
     page_size = next(p for p in listing["parameters"] if p["name"] == "page_size")
     assert page_size["schema"] == {"type": "integer", "minimum": 1, "maximum": 500}
+
+
+def test_no_operation_is_described_by_an_internal_docstring(schema):
+    """A view without a docstring of its own must not lend one of its mixins' (TenantScopedMixin's) to the docs."""
+    descriptions = [operation.get("description", "") for item in schema["paths"].values()
+                    for operation in item.values() if isinstance(operation, dict)]
+    assert not [text for text in descriptions if "schema-generation" in text or "routed explicitly" in text]
+
+
+def test_an_integrations_sync_jobs_are_named_sync_jobs(schema):
+    paths = schema["paths"]
+    assert paths["/api/integrations/{integration_id}/sync-jobs/"]["get"]["summary"] == "List an integration's sync jobs"
+    assert paths["/api/integrations/{integration_id}/sync-logs/"]["get"]["deprecated"] is True

@@ -116,6 +116,11 @@ class ApiKeyAdmin(OrganizationScopedAdmin):
     search_fields = ("name", "prefix")
     list_select_related = ("organization",)
     actions = ("revoke",)
+    object_actions = ("revoke",)
+    object_action_labels = {"revoke": "Revoke this key"}
+
+    def object_action_applies(self, name, obj):
+        return obj.revoked_at is None
     readonly_on_change = ("organization", "prefix", "role", "created_by", "created_at", "last_used_at", "revoked_at")
 
     @admin.display(boolean=True, ordering="revoked_at")
@@ -170,7 +175,7 @@ class ApiKeyAdmin(OrganizationScopedAdmin):
             api_key_revoke(api_key=key)
             record_audit(action="api_key.revoked", request=request, target=key)
             revoked += 1
-        self.message_user(request, f"Revoked {revoked} API key(s) at {timezone.now():%Y-%m-%d %H:%M} UTC.",
+        self.message_user(request, f"Revoked {revoked} API key(s) at {timezone.now():%Y-%m-%d %H:%M:%S} UTC.",
                           messages.SUCCESS)
 
 

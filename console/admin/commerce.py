@@ -25,6 +25,7 @@ from commerce.models import (
     InventoryPush,
     Order,
     OrderLine,
+    OrderStatus,
     Product,
     StockLevel,
 )
@@ -40,6 +41,7 @@ from integrations.models import StockMode
 from syncjobs.tasks import repull_order
 
 from ..filters import IntegrationInScopeFilter
+from ..formatting import address, money
 from ..pagination import LargeTablePaginator
 from ..scoping import OrganizationScopedAdmin
 
@@ -93,6 +95,8 @@ class ProductAdmin(OrganizationScopedAdmin):
     readonly_fields = ("organization", "sku", "created_at", "updated_at")
     inlines = [StockLevelInline]
     actions = ["push_stock_now"]
+    object_actions = ("push_stock_now",)
+    object_action_labels = {"push_stock_now": "Push its stock now"}
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
@@ -143,8 +147,19 @@ class StockLevelAdmin(OrganizationScopedAdmin):
 # ---------------------------------------------------------------------- orders
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ("sku", "title", "quantity", "unit_price", "total", "fulfilled_quantity", "reserved_quantity")
+    fields = ("sku", "title", "quantity", "unit_price_shown", "total_shown", "fulfilled_quantity", "reserved_quantity")
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order")
+
+    @admin.display(description="unit price")
+    def unit_price_shown(self, obj):
+        return money(obj.unit_price, obj.order.currency)
+
+    @admin.display(description="total")
+    def total_shown(self, obj):
+        return money(obj.total, obj.order.currency)
 
 
 class FulfillmentInline(ReadOnlyInline):
@@ -171,15 +186,60 @@ class OrderAdmin(OrganizationScopedAdmin):
     show_full_result_count = False
     inlines = [OrderLineInline, FulfillmentInline]
     actions = ["fulfil_with_tracking", "repull_from_channel"]
+    object_actions = ("fulfil_with_tracking", "repull_from_channel")
+    object_action_labels = {"fulfil_with_tracking": "Fulfil with tracking…"}
+
+    # Money with its currency's decimals and addresses as lines, in place of the raw figures and JSON.
+    shown_instead = {
+        **{name: f"{name}_shown" for name in ("subtotal", "total_discounts", "total_tax", "total_shipping",
+                                             "total", "shipping_address", "billing_address")},
+        "channel_status": "channel_status_shown",
+    }
+
+    def get_fields(self, request, obj=None):
+        return [self.shown_instead.get(f.name, f.name) for f in Order._meta.fields if f.name != "currency"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Order._meta.fields]
+        return self.get_fields(request, obj)
 
     def has_add_permission(self, request):
         return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("fulfillments")
+
+    @admin.display(description="subtotal")
+    def subtotal_shown(self, obj):
+        return money(obj.subtotal, obj.currency)
+
+    @admin.display(description="discounts")
+    def total_discounts_shown(self, obj):
+        return money(obj.total_discounts, obj.currency)
+
+    @admin.display(description="tax")
+    def total_tax_shown(self, obj):
+        return money(obj.total_tax, obj.currency)
+
+    @admin.display(description="shipping")
+    def total_shipping_shown(self, obj):
+        return money(obj.total_shipping, obj.currency)
+
+    @admin.display(description="total")
+    def total_shown(self, obj):
+        return money(obj.total, obj.currency)
+
+    @admin.display(description="shipping address")
+    def shipping_address_shown(self, obj):
+        return address(obj.shipping_address)
+
+    @admin.display(description="billing address")
+    def billing_address_shown(self, obj):
+        return address(obj.billing_address)
+
+    @admin.display(description="channel's status")
+    def channel_status_shown(self, obj):
+        status = obj.channel_status or {}
+        return ", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in sorted(status.items())) or "–"
 
     @admin.display(description="channel", ordering="integration__code")
     def channel(self, obj):
@@ -191,15 +251,25 @@ class OrderAdmin(OrganizationScopedAdmin):
 
     @admin.display(description="total", ordering="total")
     def total_with_currency(self, obj):
-        return f"{obj.total:.2f} {obj.currency}"
+        return money(obj.total, obj.currency)
 
-    @admin.display(description="fulfillment")
+    @admin.display(description="shipping")
     def fulfillment_state(self, obj):
+        """Shipments made here, else what the channel reports: a shop that ships by itself has no shipments here,
+        and its fulfilled order is "shipped by the channel", not "not shipped". The channel's own word follows."""
         shipments = list(obj.fulfillments.all())
-        if not shipments:
-            return "not shipped"
-        failed = sum(1 for f in shipments if f.push_status == "failed")
-        return f"{len(shipments)} shipment(s)" + (f", {failed} push failed" if failed else "")
+        if shipments:
+            failed = sum(1 for f in shipments if f.push_status == "failed")
+            return f"{len(shipments)} shipment(s)" + (f", {failed} push failed" if failed else "")
+        reported = str((obj.channel_status or {}).get("fulfillment_status") or "")
+        said = f" ({reported})" if reported else ""
+        if obj.status == OrderStatus.FULFILLED or (obj.status == OrderStatus.REFUNDED and obj.fulfilled_at):
+            return f"shipped by the channel{said}"
+        if obj.status == OrderStatus.PARTIALLY_FULFILLED:
+            return f"partly shipped by the channel{said}"
+        if obj.status == OrderStatus.CANCELLED:
+            return "–"
+        return f"not shipped{said}"
 
     @admin.action(description="Fulfil with tracking", permissions=["operate"])
     def fulfil_with_tracking(self, request, queryset):
@@ -243,6 +313,10 @@ class FulfillmentAdmin(OrganizationScopedAdmin):
     search_fields = ("tracking_number", "order__external_number")
     list_select_related = ("order",)
     actions = ["retry_push"]
+    object_actions = ("retry_push",)
+
+    def object_action_applies(self, name, obj):
+        return obj.push_status == "failed"
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Fulfillment._meta.fields]

@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
 from accounts.audit import record_audit, record_audit_each, record_changes
+from accounts.staff_scope import organization_ids_with_role
 from commerce.services import channel_locations_refresh, stock_mode_set
 from config.errors import ApplicationError
 from connectors import registry
@@ -50,6 +51,7 @@ from integrations.services import (
 )
 
 from ..filters import IntegrationInScopeFilter, ProviderFilter
+from ..formatting import pretty_body
 from ..forms import SECRET_LABELS, IntegrationAdminForm, secret_status
 from ..integration_page import IntegrationConsoleMixin
 from ..pagination import LargeTableChangeList, LargeTablePaginator, RecentValuesFilter, StatusClassFilter
@@ -158,6 +160,17 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
             ("Timestamps", {"fields": ("created_at", "updated_at")}),
         )
 
+    def get_changeform_initial_data(self, request):
+        """A new integration starts in the user's organization when they may add to only one."""
+        initial = super().get_changeform_initial_data(request)
+        if "organization" not in initial:
+            ids = organization_ids_with_role(request, self.change_role)
+            if ids is None:  # a superuser: their own memberships, if one
+                ids = list(request.user.memberships.values_list("organization_id", flat=True)[:2])
+            if len(ids) == 1:
+                initial["organization"] = next(iter(ids))
+        return initial
+
     def get_readonly_fields(self, request, obj=None):
         # An integration stays in its organization: the code and the inbound URLs belong to it.
         return (*self.readonly_fields, "organization") if obj else self.readonly_fields
@@ -249,6 +262,7 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
         fields = {name: getattr(obj, name) for name in UPDATABLE_FIELDS - set(SECRET_FIELDS)}
         created = integration_create(organization=obj.organization, **fields, **secrets)
         obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
+        obj.code, obj.type, obj.route_key, obj.status = created.code, created.type, created.route_key, created.status
         obj._state.adding, obj._state.db = False, created._state.db
         record_audit(action="integration.created", request=request, target=created,
                      details={"secrets": sorted(secrets), "status": created.status})
@@ -431,8 +445,7 @@ class IntegrationLogAdmin(OrganizationScopedAdmin):
     integration joined in the page query (`list_select_related`).
     """
 
-    list_display = ("created_at", "integration", "action", "direction", "method", "status_code", "duration_ms",
-                    "short_endpoint")
+    list_display = ("created_at", "integration", "action", "direction", "method", "status", "ms", "short_endpoint")
     list_filter = ("direction", StatusClassFilter, ActionFilter, IntegrationInScopeFilter)
     list_select_related = ("integration",)
     date_hierarchy = "created_at"
@@ -441,15 +454,35 @@ class IntegrationLogAdmin(OrganizationScopedAdmin):
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 100
     fields = ("created_at", "integration", "organization", "action", "direction", "method", "endpoint", "status_code",
-              "duration_ms", "error_message", "request", "response", "metadata")
+              "duration_ms", "error_message", "pretty_request", "pretty_response", "pretty_metadata")
     readonly_fields = fields
 
     def get_changelist(self, request, **kwargs):
         return LargeTableChangeList
 
+    @admin.display(description="status", ordering="status_code")
+    def status(self, obj: IntegrationLog):
+        return obj.status_code
+
+    @admin.display(description="ms", ordering="duration_ms")
+    def ms(self, obj: IntegrationLog):
+        return obj.duration_ms
+
     @admin.display(description="endpoint")
     def short_endpoint(self, obj: IntegrationLog) -> str:
         return obj.endpoint if len(obj.endpoint) <= 80 else f"{obj.endpoint[:77]}…"
+
+    @admin.display(description="request (redacted)")
+    def pretty_request(self, obj: IntegrationLog):
+        return pretty_body(obj.request)
+
+    @admin.display(description="response (redacted)")
+    def pretty_response(self, obj: IntegrationLog):
+        return pretty_body(obj.response)
+
+    @admin.display(description="metadata")
+    def pretty_metadata(self, obj: IntegrationLog):
+        return pretty_body(obj.metadata)
 
     def has_add_permission(self, request):
         return False

@@ -37,6 +37,8 @@ class SyncJobAdmin(OrganizationScopedAdmin):
     def get_changelist(self, request, **kwargs):
         return LargeTableChangeList
     actions = ("cancel", "resume")
+    object_actions = ("resume",)  # Cancel has its own button beside the live progress
+    object_action_labels = {"resume": "Resume from its checkpoint"}
     fields = (
         "integration", "organization", "job_type", "trigger", "status", "params", "progress", "current_step",
         "started_at", "completed_at", "duration", "heartbeat_at", "attempts", "cancel_requested",
@@ -54,9 +56,12 @@ class SyncJobAdmin(OrganizationScopedAdmin):
                    "waiting": sync_job_wait(job) if job is not None else None}
         return super().change_view(request, object_id, form_url, context)
 
+    def object_action_applies(self, name, obj):
+        return obj.status in (JobStatus.FAILED, JobStatus.CANCELLED)
+
     @admin.display(description="progress")
     def progress(self, obj: SyncJob) -> str:
-        return (f"{obj.records_processed:,} records in {obj.pages_processed:,} pages — {obj.records_created:,} new, "
+        return (f"{obj.records_processed:,} records, {obj.pages_processed:,} pages: {obj.records_created:,} new, "
                 f"{obj.records_updated:,} changed, {obj.records_failed:,} failed")
 
     @admin.display(description="current step")

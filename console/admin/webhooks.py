@@ -12,24 +12,30 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, OuterRef, Subquery, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.template import engines
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from accounts.audit import record_audit, record_audit_each
+from config.errors import ApplicationError
 from integrations.masking import mask_secret
 from webhooks.events import ALL_EVENTS, CATALOG, PING
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint, WebhookNotice
 from webhooks.outbound.endpoints import (
+    RECOVER_MAX_WINDOW,
     delivery_redeliver,
     endpoint_create,
+    endpoint_request_recover,
     endpoint_rotate_secret,
     endpoint_send_test,
     endpoint_update,
 )
 
+from ..formatting import pretty_body
 from ..pagination import LargeTableChangeList, LargeTablePaginator
 from ..scoping import OrganizationScopedAdmin
 
@@ -44,6 +50,11 @@ _SECRETS_PAGE = engines["django"].from_string("""{% extends "admin/base_site.htm
 {% if note %}<p>{{ note }}</p>{% endif %}
 <p><a href="{% url 'admin:webhooks_webhookendpoint_changelist' %}">Back to webhook endpoints</a></p>
 {% endblock %}""")
+
+
+class RecoverForm(forms.Form):
+    since = forms.DateTimeField(help_text="Failed deliveries created at or after this instant (UTC).")
+    until = forms.DateTimeField(required=False, help_text="…and before this one; empty: now.")
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -71,7 +82,7 @@ class EventFilter(admin.SimpleListFilter):
     parameter_name = "event"
 
     def lookups(self, request, model_admin):
-        return [(name, name) for name in (*sorted(CATALOG), PING)]
+        return [(name, name) for name in dict.fromkeys((*sorted(CATALOG), PING))]
 
     def queryset(self, request, queryset):
         return queryset.filter(event=self.value()) if self.value() else queryset
@@ -91,7 +102,13 @@ class WebhookEndpointAdmin(OrganizationScopedAdmin):
     list_filter = ("is_active", ("organization", admin.RelatedOnlyFieldListFilter))
     search_fields = ("url", "description")
     list_select_related = ("organization",)
-    actions = ("rotate_secret", "send_test")
+    actions = ("send_test", "rotate_secret", "recover")
+    object_actions = ("send_test", "rotate_secret", "recover")
+    object_action_labels = {"send_test": "Send a test ping", "rotate_secret": "Rotate signing secret",
+                            "recover": "Re-send failed deliveries…"}
+
+    def object_action_applies(self, name, obj):
+        return obj.is_active or name == "rotate_secret"
     readonly_fields = ("secret_masked", "previous_secret_expires_at", "disabled_reason", "last_triggered_at",
                        "last_success_at", "failing_since", "created_at", "updated_at")
 
@@ -136,7 +153,7 @@ class WebhookEndpointAdmin(OrganizationScopedAdmin):
         if attempt is None:
             return ""
         text = attempt.error or f"HTTP {attempt.response_status}"
-        return f"{attempt.attempted_at:%Y-%m-%d %H:%M} {text}"[:120]
+        return f"{date_format(localtime(attempt.attempted_at), 'DATETIME_FORMAT')} {text}"[:160]
 
     @admin.display(description="secret")
     def secret_masked(self, obj: WebhookEndpoint) -> str:
@@ -172,6 +189,31 @@ class WebhookEndpointAdmin(OrganizationScopedAdmin):
         return _secrets_page(self, request, rows, title="Signing secrets rotated",
                              note="Deliveries carry signatures under both the new and the old secret for 24 hours.")
 
+    @admin.action(description="Re-send failed deliveries of a time window (recover)", permissions=["operate"])
+    def recover(self, request, queryset):
+        """First a page asking for the window (the last 24 hours by default), then each endpoint's failed
+        deliveries created in it queued again, as POST /api/webhook-endpoints/{id}/recover/ does."""
+        endpoints = list(queryset.filter(is_active=True)[:50])
+        form = RecoverForm(request.POST if "confirm" in request.POST else None,
+                           initial={"since": timezone.now() - timedelta(days=1)})
+        if not form.is_valid():
+            return TemplateResponse(request, "admin/webhooks/recover_endpoints.html", {
+                **self.admin_site.each_context(request), "opts": self.opts, "endpoints": endpoints, "form": form,
+                "max_days": RECOVER_MAX_WINDOW.days, "title": "Re-send failed deliveries"})
+        queued = 0
+        for endpoint in endpoints:
+            try:
+                queued += endpoint_request_recover(endpoint=endpoint, since=form.cleaned_data["since"],
+                                                   until=form.cleaned_data.get("until"))
+            except ApplicationError as exc:
+                detail = "; ".join(str(m) for messages_ in exc.details.values() for m in messages_) or exc.message
+                self.message_user(request, f"{endpoint}: {detail}", messages.ERROR)
+                continue
+            record_audit(action="endpoint.recovered", request=request, target=endpoint,
+                         details={"since": form.cleaned_data["since"].isoformat()})
+        self.message_user(request, f"Re-sending {queued} failed delivery(ies).", messages.SUCCESS)
+        return None
+
     @admin.action(description="Send a test ping", permissions=["operate"])
     def send_test(self, request, queryset):
         sent = [endpoint_send_test(endpoint=endpoint) for endpoint in queryset.filter(is_active=True)]
@@ -180,11 +222,25 @@ class WebhookEndpointAdmin(OrganizationScopedAdmin):
 
 
 class WebhookDeliveryAttemptInline(admin.TabularInline):
+    """Every attempt, numbered from 1 in the order they were made: the last number is the delivery's `attempts`."""
+
     model = WebhookDeliveryAttempt
     extra = 0
     can_delete = False
-    fields = ("attempted_at", "response_status", "duration_ms", "error", "response_body")
+    fields = ("number", "attempted_at", "response_status", "duration_ms", "error", "response")
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            _number=Window(RowNumber(), partition_by=[F("delivery_id")], order_by=[F("attempted_at"), F("id")]))
+
+    @admin.display(description="attempt")
+    def number(self, obj):
+        return getattr(obj, "_number", None) or "–"
+
+    @admin.display(description="response body")
+    def response(self, obj):
+        return pretty_body(obj.response_body)
 
     def has_view_permission(self, request, obj=None):
         # Whoever may see the delivery (the parent admin's organization scoping) sees its attempts.
@@ -199,7 +255,7 @@ class WebhookDeliveryAttemptInline(admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(OrganizationScopedAdmin):
-    list_display = ("created_at", "event", "endpoint", "status", "attempts", "response_status", "next_attempt_at",
+    list_display = ("created_at", "event", "endpoint_url", "status", "attempts", "response_status", "next_attempt_at",
                     "delivered_at")
     list_filter = ("status", EventFilter)
     search_fields = ("event_id",)
@@ -215,9 +271,36 @@ class WebhookDeliveryAdmin(OrganizationScopedAdmin):
         return LargeTableChangeList
     inlines = (WebhookDeliveryAttemptInline,)
     actions = ("redeliver",)
-    fields = ("organization", "endpoint", "event", "event_id", "status", "attempts", "next_attempt_at",
-              "locked_until", "response_status", "response_body", "error", "delivered_at", "created_at", "payload")
+    object_actions = ("redeliver",)
+    fields = ("organization", "endpoint", "event", "event_id", "status", "attempts_made", "next_attempt_at",
+              "locked_until", "response_status", "last_response_body", "error", "delivered_at", "created_at",
+              "pretty_payload")
     readonly_fields = fields
+    object_action_labels = {"redeliver": "Redeliver now"}
+
+    def object_action_applies(self, name, obj):
+        return obj.endpoint.is_active
+
+    @admin.display(description="endpoint", ordering="endpoint__url")
+    def endpoint_url(self, obj: WebhookDelivery) -> str:
+        url = obj.endpoint.url
+        return url if len(url) <= 70 else f"{url[:67]}…"
+
+    @admin.display(description="attempts")
+    def attempts_made(self, obj: WebhookDelivery) -> str:
+        """The same number as the last row of the attempts below, and how many of them since it was last queued
+        (the step of its retry schedule)."""
+        if obj.round_attempts == obj.attempts:
+            return str(obj.attempts)
+        return f"{obj.attempts} ({obj.round_attempts} since it was last queued)"
+
+    @admin.display(description="last response body")
+    def last_response_body(self, obj: WebhookDelivery):
+        return pretty_body(obj.response_body)
+
+    @admin.display(description="payload")
+    def pretty_payload(self, obj: WebhookDelivery):
+        return pretty_body(obj.payload)
 
     def has_add_permission(self, request):
         return False

@@ -14,10 +14,7 @@ operator actions and go through services.webhooks_requeue like the API and the
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import admin, messages
-from django.utils.html import format_html
 
 from accounts.audit import record_audit_each
 from accounts.models import Role
@@ -26,6 +23,7 @@ from webhooks.inbound.services import REPLAYABLE, RETRYABLE, webhooks_requeue
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 from ..filters import IntegrationInScopeFilter, ProviderFilter
+from ..formatting import pretty_body
 from ..pagination import LargeTableChangeList, LargeTablePaginator
 from ..scoping import OrganizationScopedAdmin
 
@@ -55,8 +53,8 @@ class SourceFilter(ProviderFilter):
 
 @admin.register(IncomingWebhook)
 class IncomingWebhookAdmin(OrganizationScopedAdmin):
-    list_display = ("received_at", "integration", "event_type", "status", "retry_count", "short_external_id",
-                    "processed_at")
+    list_display = ("received_at", "integration", "event_type", "status", "retry_count", "short_error",
+                    "short_external_id", "processed_at")
     list_filter = (StatusFilter, IntegrationInScopeFilter, SourceFilter)
     list_select_related = ("integration",)
     search_fields = ("external_id", "event_type")
@@ -71,6 +69,8 @@ class IncomingWebhookAdmin(OrganizationScopedAdmin):
         return LargeTableChangeList
     list_per_page = 100
     actions = ("retry", "replay")
+    object_actions = ("retry", "replay")
+    object_action_labels = {"retry": "Retry", "replay": "Replay (process again)"}
     fields = (
         "integration", "organization", "source", "event_type", "external_id", "status", "retry_count",
         "max_retries", "next_attempt_at", "locked_until", "processed_at", "error_message", "signature_verified",
@@ -85,25 +85,32 @@ class IncomingWebhookAdmin(OrganizationScopedAdmin):
         queryset = self.scope_queryset(request, IncomingWebhook.objects.select_related("integration"))
         return queryset.filter(pk=object_id).first() if str(object_id).isdigit() else None
 
+    def object_action_applies(self, name, obj):
+        return obj.status in (RETRYABLE if name == "retry" else REPLAYABLE)
+
+    @admin.display(description="error")
+    def short_error(self, obj: IncomingWebhook) -> str:
+        return obj.error_message if len(obj.error_message) <= 120 else f"{obj.error_message[:117]}…"
+
     @admin.display(description="event id")
     def short_external_id(self, obj: IncomingWebhook) -> str:
         return obj.external_id if len(obj.external_id) <= 40 else f"{obj.external_id[:37]}…"
 
     @admin.display(description="headers (secrets masked)")
     def pretty_headers(self, obj: IncomingWebhook):
-        return _pre(incoming_webhook_headers(obj))
+        return pretty_body(incoming_webhook_headers(obj))
 
     @admin.display(description="payload (secrets masked)")
     def pretty_payload(self, obj: IncomingWebhook):
-        return _pre(incoming_webhook_payload(obj))
+        return pretty_body(incoming_webhook_payload(obj))
 
     @admin.display(description="result")
     def result(self, obj: IncomingWebhook):
-        return _pre((obj.metadata or {}).get("result") or {})
+        return pretty_body((obj.metadata or {}).get("result") or {})
 
     @admin.display(description="last traceback")
     def traceback(self, obj: IncomingWebhook):
-        return _pre((obj.metadata or {}).get("traceback") or "")
+        return pretty_body((obj.metadata or {}).get("traceback") or "")
 
     # ---------------------------------------------------------------- actions
     @admin.action(description="Retry selected failed webhooks", permissions=["operate"])
@@ -131,8 +138,3 @@ class IncomingWebhookAdmin(OrganizationScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-
-def _pre(value) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-    return format_html('<pre style="white-space: pre-wrap; max-height: 40em; overflow: auto">{}</pre>', text)

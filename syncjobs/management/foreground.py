@@ -7,9 +7,31 @@ import time
 from django.core.management.base import CommandError, OutputWrapper
 from tqdm import tqdm
 
+from accounts.audit import command_actor, record_audit
+from config.errors import ApplicationError
 from syncjobs import services
 from syncjobs.engine import PageReport
 from syncjobs.models import JobStatus, SyncJob
+
+
+def command_error(exc: ApplicationError) -> CommandError:
+    """A refusal as a command says it: each field the service named is the option that carries it
+    ("--until: must be after --since"), not "The request is not valid."."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    if exc.code != "VALIDATION_ERROR" or not details:
+        return CommandError(f"{exc.code}: {exc.message}")
+    named = []
+    for field, messages in details.items():
+        text = " ".join(str(m) for m in messages) if isinstance(messages, (list, tuple)) else str(messages)
+        named.append(f"--{field.replace('_', '-')}: {text.replace('`', '')}")
+    return CommandError("; ".join(named))
+
+
+def record_command_start(job: SyncJob, *, command: str, details: dict | None = None) -> None:
+    """The audit event of a job a command started (or resumed): as the console's and the API's "sync.started"."""
+    record_audit(action="sync.started", target=job, actor_label=command_actor(command),
+                 details={"integration": job.integration.code, "job_type": job.job_type, "trigger": job.trigger,
+                          **(details or {})})
 
 
 def run_in_foreground(claimed: tuple[SyncJob, str], *, stdout: OutputWrapper, progress: bool = True) -> SyncJob:

@@ -88,9 +88,17 @@ def test_malformed_api_key_header_gets_401(org, header):
     assert_unauthorized(client_with(header).get(WHOAMI), "AUTHENTICATION_FAILED")
 
 
-@pytest.mark.parametrize("header", [None, "Bearer sy_abc", "Token abc", "ApiKey sy_abc"])
+@pytest.mark.parametrize("header", [None, "Token abc", "ApiKey sy_abc"])
 def test_missing_or_foreign_scheme_gets_401_not_authenticated(org, header):
     assert_unauthorized(client_with(header).get(WHOAMI), "NOT_AUTHENTICATED")
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer"])
+def test_a_bearer_key_is_told_the_api_key_scheme(org, scheme):
+    _, raw = ApiKeyFactory.create_with_raw(organization=org)
+    answer = client_with(f"{scheme} {raw}").get(WHOAMI)
+    assert_unauthorized(answer, "AUTHENTICATION_FAILED")
+    assert "Authorization: Api-Key <key>" in answer.json()["error"]["message"]
 
 
 def test_only_the_hash_is_stored(org):

@@ -110,3 +110,14 @@ def test_the_printed_key_lists_its_organizations_integrations(org, other_org):
     assert response.status_code == 200
     codes = {item["code"] for item in response.json()["results"]}
     assert mine.code in codes and theirs.code not in codes
+
+
+def test_create_api_key_is_in_the_audit_trail_without_the_key():
+    from accounts.models import AuditEvent
+
+    organization = OrganizationFactory(slug="audited")
+    raw = run("create_api_key", "--org", "audited", "--name", "erp", "--role", "admin").strip().splitlines()[-1]
+    event = AuditEvent.objects.get(action="api_key.created")
+    assert event.organization == organization and event.via == "command"
+    assert event.actor_label.startswith("command create_api_key (")
+    assert event.target_repr and raw not in str(event.details) and raw not in event.target_repr

@@ -50,3 +50,54 @@ def test_running_it_again_keeps_one_of_each_and_hands_out_a_new_refresh_token(va
     generated = first_output.split("password: ", 1)[1].strip()
     assert get_user_model().objects.get(username="admin").check_password(generated)
     assert "unchanged" in second_output
+
+
+@pytest.mark.django_db
+def test_the_demo_shop_syncs_by_itself_and_the_login_names_the_public_url(var_dir, settings):
+    settings.DEMO_ADMIN_PASSWORD, settings.PUBLIC_BASE_URL = "demo-pass-123", "http://127.0.0.1:8123"
+    output = run()
+    integration = Integration.objects.get(code="demo-shop")
+    assert integration.auto_sync_enabled and integration.sync_interval_minutes == 5
+    assert integration.next_sync_at is None  # due at once
+    assert "Admin: http://127.0.0.1:8123/admin/  user: admin  password: demo-pass-123" in output
+
+
+def test_demo_ready_prints_the_login_and_the_sandbox_token_call_once_both_answer(settings, monkeypatch):
+    settings.DEMO_ADMIN_PASSWORD, settings.PUBLIC_BASE_URL = "demo-pass-123", "http://127.0.0.1:8123"
+    settings.SANDBOX_URL = "http://127.0.0.1:8765"
+    asked = []
+    monkeypatch.setattr("console.management.commands.demo_ready._answers",
+                        lambda url: asked.append(url) or len(asked) > 2)  # the first round: not yet
+    monkeypatch.setattr("console.management.commands.demo_ready.time.sleep", lambda seconds: None)
+    out = StringIO()
+    call_command("demo_ready", "--once", stdout=out)
+    assert asked[:2] == ["http://127.0.0.1:8123/ready/", "http://127.0.0.1:8765/"]
+    text = out.getvalue()
+    assert "Console   http://127.0.0.1:8123/admin/   user admin   password demo-pass-123   (kept in .env)" in text
+    assert "curl -X POST http://127.0.0.1:8765/_sandbox/tokens" in text
+
+
+def _bootstrap(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "bin").mkdir(exist_ok=True)
+    shutil.copy(root / "bin" / "bootstrap_env.py", tmp_path / "bin")
+    shutil.copy(root / ".env.example", tmp_path)
+    subprocess.run([sys.executable, str(tmp_path / "bin" / "bootstrap_env.py")], check=True, capture_output=True)
+    return dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines()
+                if "=" in line and not line.startswith("#"))
+
+
+def test_bootstrap_env_writes_a_password_and_adds_one_to_an_env_without_it(tmp_path):
+    first = _bootstrap(tmp_path)
+    assert first["DEMO_ADMIN_PASSWORD"] and first["ENCRYPTION_KEYS"]
+    assert _bootstrap(tmp_path) == first  # a second run changes nothing
+    env = tmp_path / ".env"
+    env.write_text("".join(f"{line}\n" for line in env.read_text().splitlines()
+                           if not line.startswith("DEMO_ADMIN_PASSWORD=")))
+    again = _bootstrap(tmp_path)
+    assert again["DEMO_ADMIN_PASSWORD"] and again["ENCRYPTION_KEYS"] == first["ENCRYPTION_KEYS"]

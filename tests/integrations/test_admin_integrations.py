@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
@@ -190,6 +194,24 @@ def test_add_with_secrets_and_provider_from_registry(org, fake_provider):
     created = Integration.objects.get(code="new-shop")
     assert created.organization == org
     assert created.api_key == "ak-ADDED-secret-2718"
+
+
+def test_the_add_form_starts_in_the_users_organization_and_takes_type_and_code_from_provider_and_name(
+    org, fake_provider
+):
+    client = staff_client(org)
+    add = client.get(reverse("admin:integrations_integration_add")).content.decode()
+    assert f'<option value="{org.pk}" selected>' in add
+    secrets = json.loads(html.unescape(re.search(r'data-secrets="([^"]*)"', add).group(1)))
+    assert secrets["stripe"] == ["api_key", "api_secret", "webhook_secret", "credentials"]
+    assert secrets["anaf"] == []  # nothing to enter for a provider that needs no credentials
+
+    data = form_data(Integration(name="Stripe EU", code="", provider="stripe", type="", status="inactive"),
+                     organization=str(org.pk))
+    response = client.post(reverse("admin:integrations_integration_add"), data, follow=True)
+    created = Integration.objects.get(name="Stripe EU")
+    assert (created.code, created.type) == ("stripe-eu", "payment_gateway")
+    assert "Stripe EU (stripe-eu)" in response.content.decode()
 
 
 def test_unregistered_provider_is_refused(org, fake_provider):

@@ -145,3 +145,25 @@ def test_a_seeded_refresh_token_connects_once(sandbox):
     assert ShopClient(sandbox, first.json()["access_token"]).get("shop.json").status_code == 200
     again = token(sandbox, **CLIENT, grant_type="refresh_token", refresh_token="demo-refresh-token")
     assert again.json()["error"] == "invalid_grant"
+
+
+def test_tokens_survive_a_restart_with_a_token_file(tmp_path):
+    kept = tmp_path / "sandbox-tokens.json"
+    with SandboxServer(port=0, orders=5, products=2, token_file=kept) as sandbox:
+        first = requests.post(sandbox.url + "/_sandbox/tokens", json={}, timeout=5).json()  # as the README says
+        used = sandbox.issue_tokens()
+        token(sandbox, **CLIENT, grant_type="refresh_token", refresh_token=used["refresh_token"])
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"
+    with SandboxServer(port=0, orders=5, products=2, token_file=kept) as restarted:
+        assert ShopClient(restarted, first["access_token"]).get("shop.json").status_code == 200
+        renewed = token(restarted, **CLIENT, grant_type="refresh_token", refresh_token=first["refresh_token"])
+        assert renewed.status_code == 200
+        reused = token(restarted, **CLIENT, grant_type="refresh_token", refresh_token=used["refresh_token"])
+        assert reused.status_code == 400  # a refresh token used before the restart stays used
+
+
+def test_without_a_token_file_a_restart_forgets_the_tokens():
+    with SandboxServer(port=0, orders=5, products=2) as sandbox:
+        issued = sandbox.issue_tokens()
+    with SandboxServer(port=0, orders=5, products=2) as restarted:
+        assert ShopClient(restarted, issued["access_token"]).get("shop.json").status_code == 401

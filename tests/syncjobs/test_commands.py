@@ -90,3 +90,25 @@ def test_backfill_window_is_by_placement(integration, shop, writer):
     run("backfill_orders", "fake-shop", "--since", since.date().isoformat(), "--until",
         (since + timedelta(days=10)).isoformat(), "--no-progress")
     assert sorted(writer.stored["orders"]) == [str(1000 + i) for i in range(10, 20)]
+
+
+def test_each_command_run_is_in_the_audit_trail(integration, shop):
+    from accounts.models import AuditEvent
+
+    shop.add_orders(3)
+    run("sync", "fake-shop", "--job-type", "sync_orders", "--no-progress")
+    run("backfill_orders", "fake-shop", "--since", "2020-01-01", "--no-progress")
+    events = list(AuditEvent.objects.filter(action="sync.started").order_by("pk"))
+    assert [(e.via, e.details["job_type"], e.details["trigger"]) for e in events] == [
+        ("command", "sync_orders", "command"), ("command", "backfill", "command")]
+    assert events[0].actor_label.startswith("command sync (") and events[1].details["since"].startswith("2020-01-01")
+    assert {e.organization_id for e in events} == {integration.organization_id}
+
+
+def test_a_refused_range_names_the_option(integration, shop):
+    with pytest.raises(CommandError, match=r"^--until: until must be after since\.$"):
+        run("backfill_orders", "fake-shop", "--since", "2024-06-01", "--until", "2024-01-01", "--no-progress")
+    with pytest.raises(CommandError, match=r"^--since: since is in the future\.$"):
+        run("backfill_orders", "fake-shop", "--since", "2999-01-01", "--no-progress")
+    with pytest.raises(CommandError, match=r"^--full: "):
+        run("sync", "fake-shop", "--since", "2024-01-01", "--full", "--no-progress")

@@ -88,3 +88,16 @@ def test_webhooks_waiting_in_backoff_can_be_counted_and_queued_now(shop, nudges,
     row = IncomingWebhook.objects.get(pk=waiting.pk)
     assert (row.status, row.retry_count, row.error_message) == ("pending", 0, "")
     assert row.next_attempt_at <= timezone.now()
+
+
+def test_a_run_is_in_the_audit_trail_once_per_organization_with_its_count(shop, nudges):
+    from accounts.models import AuditEvent
+
+    _failed(shop), _failed(shop)
+    _run("--dry-run")
+    assert not AuditEvent.objects.exists()  # a dry run changes nothing, so records nothing
+    _run("--integration", shop.code)
+    event = AuditEvent.objects.get()
+    assert (event.action, event.organization_id, event.via) == ("webhook.retried", shop.organization_id, "command")
+    assert event.details == {"count": 2, "status": "failed", "integration": shop.code, "since": None}
+    assert event.actor_label.startswith("command retry_webhooks (")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.audit import command_actor, record_audit
 from accounts.models import Organization, Role
 from accounts.services import api_key_create
 from config.errors import ApplicationError
@@ -34,6 +35,8 @@ class Command(BaseCommand):
             api_key, raw = api_key_create(organization=organization, name=name, role=role)
         except ApplicationError as exc:
             raise CommandError(exc.message)
+        record_audit(action="api_key.created", target=api_key, actor_label=command_actor("create_api_key"),
+                     details={"role": api_key.role, "prefix": api_key.prefix})
         self.stdout.write(
             f"Created API key {api_key.name!r} ({api_key.prefix}…, role {api_key.role}) for {organization.slug}. "
             "Store it now: it is not shown again."

@@ -1,7 +1,8 @@
 """`manage.py setup_demo`: the demo organization `make run` brings up, safe to run on every start.
 
 It makes (or refreshes) an organization `demo`, a superuser `admin` who owns it,
-and an integration `demo-shop` with the sandbox shop simulator. The sandbox keeps
+and an integration `demo-shop` with the sandbox shop simulator, synced every
+DEMO_SYNC_MINUTES by beat so the dashboard shows work from the first minutes. The sandbox keeps
 its tokens in memory, so each start hands the integration a fresh one-time
 refresh token that `run_sandbox --seed-refresh-token` accepts: the first call
 refreshes it into real tokens through the HTTP client's locked refresh, exactly
@@ -30,6 +31,11 @@ from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 DEMO_ORG = "demo"
 DEMO_USER = "admin"
 DEMO_INTEGRATION = "demo-shop"
+DEMO_SYNC_MINUTES = 5
+
+
+def admin_url() -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + "/admin/"
 
 
 def refresh_token_file() -> Path:
@@ -46,7 +52,7 @@ class Command(BaseCommand):
             integration = self._integration(org)
             self._locations(integration)
         self.stdout.write(self.style.SUCCESS(f"Demo organization '{org.slug}' with integration '{integration.code}'."))
-        self.stdout.write(f"Admin: http://127.0.0.1:8000/admin/  user: {DEMO_USER}  password: {password_note}")
+        self.stdout.write(f"Admin: {admin_url()}  user: {DEMO_USER}  password: {password_note}")
 
     def _admin(self, org: Organization) -> str:
         User = get_user_model()
@@ -93,6 +99,9 @@ class Command(BaseCommand):
             "token_type": "Bearer",
             "description": "The sandbox shop simulator that `make run` starts on SANDBOX_URL.",
             "config": {"stock_location": "main"},
+            "auto_sync_enabled": True,
+            "sync_interval_minutes": DEMO_SYNC_MINUTES,
+            "next_sync_at": None,  # due at once: beat's first run_due_syncs starts it
         }
         # The route key is fixed so that Procfile.dev's sandbox posts to /api/webhooks/receive/demo-shop/.
         integration, _ = Integration.objects.update_or_create(

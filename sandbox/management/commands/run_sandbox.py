@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxServer
@@ -32,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--mutate-count", type=int, default=3)
         parser.add_argument("--seed-refresh-token", default=None,
                             help="Accept this refresh token once (how `make run`'s demo integration connects).")
+        parser.add_argument("--token-file", default=None,
+                            help="Keep the tokens it issues in this file, so a restart still accepts them "
+                                 "(default VAR_DIR/sandbox-tokens.json; '' keeps them in memory only).")
 
     def handle(self, *args, **opts):
         started = time.monotonic()
@@ -41,6 +46,8 @@ class Command(BaseCommand):
             client_id=opts["client_id"], client_secret=opts["client_secret"], token_ttl=opts["token_ttl"],
             rate_limit=opts["rate_limit"], leak_rate=opts["leak_rate"],
             webhook_url=opts["webhook_url"], webhook_secret=opts["webhook_secret"],
+            token_file=(Path(settings.VAR_DIR) / "sandbox-tokens.json" if opts["token_file"] is None
+                        else opts["token_file"] or None),
         )
         if opts["seed_refresh_token"]:
             sandbox.oauth.seed_refresh_token(opts["seed_refresh_token"])
@@ -51,6 +58,9 @@ class Command(BaseCommand):
         )
         if opts["webhook_url"]:
             self.stdout.write(f"Webhooks go to {opts['webhook_url']}.")
+        if sandbox.oauth.token_file:
+            self.stdout.write(f"Tokens are kept in {sandbox.oauth.token_file}; get one with "
+                              f"curl -X POST {sandbox.url}/_sandbox/tokens")
         if opts["mutate_every"] > 0:
             sandbox.start()
             try:

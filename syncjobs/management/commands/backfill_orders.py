@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from config.errors import ApplicationError
 from integrations.selectors import integration_by_reference
 from syncjobs import services
-from syncjobs.management.foreground import run_in_foreground
+from syncjobs.management.foreground import command_error, record_command_start, run_in_foreground
 from syncjobs.management.timeparse import parse_moment
 from syncjobs.models import JobType
 
@@ -37,8 +37,11 @@ class Command(BaseCommand):
                 integration=integration, job_type=JobType.BACKFILL, since=since, until=until, resume=not restart
             )
         except ApplicationError as exc:
-            raise CommandError(f"{exc.code}: {exc.message}") from None
+            raise command_error(exc) from None
         job = claimed[0]
+        record_command_start(job, command="backfill_orders", details={
+            "since": since.isoformat(), "until": until.isoformat() if until else None,
+            "resumed": bool(job.records_processed)})
         if job.records_processed:
             self.stdout.write(f"Resuming job {job.pk} from its checkpoint ({job.records_processed:,} records done).")
         run_in_foreground(claimed, stdout=self.stdout, progress=not no_progress)

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from config.errors import ApplicationError
 from integrations.selectors import integration_by_reference
 from syncjobs import services
-from syncjobs.management.foreground import run_in_foreground
+from syncjobs.management.foreground import command_error, record_command_start, run_in_foreground
 from syncjobs.management.timeparse import parse_moment
 from syncjobs.models import JobType
 
@@ -33,5 +33,7 @@ class Command(BaseCommand):
             claimed = services.sync_job_open_for_command(integration=integration, job_type=job_type, since=since,
                                                          full=full)
         except ApplicationError as exc:
-            raise CommandError(f"{exc.code}: {exc.message}") from None
+            raise command_error(exc) from None
+        record_command_start(claimed[0], command="sync", details={"full": full, **({"since": since.isoformat()}
+                                                                                   if since else {})})
         run_in_foreground(claimed, stdout=self.stdout, progress=not no_progress)

@@ -15,10 +15,12 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
+from accounts.audit import command_actor, record_audit
 from integrations.selectors import integration_by_reference
 from webhooks.inbound.services import REPLAYABLE, webhooks_requeue
 from webhooks.models import IncomingStatus, IncomingWebhook
@@ -35,6 +37,18 @@ def _since(value: str) -> datetime:
             raise CommandError(f"--since {value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time.")
         moment = datetime.combine(day, time.min)
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment, timezone.get_default_timezone())
+
+
+def _record(webhook_ids: list[int], *, status: str, integration: str | None, since: str | None) -> None:
+    """One audit event per organization whose webhooks were re-queued (as the console's retry and replay name
+    them), with how many: a command may re-queue thousands."""
+    verb = "retried" if status in (IncomingStatus.FAILED, RETRYING) else "replayed"
+    counts = (IncomingWebhook.objects.filter(pk__in=webhook_ids).order_by().values("organization_id")
+              .annotate(count=Count("pk")).values_list("organization_id", "count"))
+    for organization_id, count in counts:
+        record_audit(action=f"webhook.{verb}", organization=organization_id, actor_label=command_actor(
+            "retry_webhooks"), details={"count": count, "status": status, "integration": integration,
+                                        "since": since})
 
 
 class Command(BaseCommand):
@@ -71,14 +85,16 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write(f"Would re-queue {len(ids)} {status} webhook(s).")
             return
-        requeued = 0
+        done: list[int] = []
         # tqdm rewrites its line with \r; Django's OutputWrapper would end every update with a newline.
         progress_file = getattr(self.stderr, "_out", self.stderr)
         with tqdm(total=len(ids), desc=f"{status} webhooks", unit="webhook", file=progress_file) as bar:
             for start in range(0, len(ids), batch_size):
                 batch = ids[start : start + batch_size]
-                requeued += len(webhooks_requeue(webhook_ids=batch, statuses=statuses))
+                done += webhooks_requeue(webhook_ids=batch, statuses=statuses)
                 bar.update(len(batch))
+        requeued = len(done)
+        _record(done, status=status, integration=integration, since=since)
         skipped = len(ids) - requeued
         note = f" {skipped} changed status meanwhile and were left alone." if skipped else ""
         self.stdout.write(self.style.SUCCESS(f"Re-queued {requeued} {status} webhook(s).{note}"))
