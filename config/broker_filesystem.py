@@ -43,6 +43,32 @@ class Channel(filesystem.Channel):
                 os.remove(partial)
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        """Add a binding to the exchange's table: the same table kombu keeps, replaced whole by a rename.
+
+        kombu truncates the table file before it takes the file's lock, so a process declaring a queue while
+        another publishes could hand the publisher an empty table (the same JSONDecodeError, on the publishing
+        side). Binders take turns on a lock file beside the table; readers only ever open a whole table.
+        """
+        file = self._exchange_file(exchange)
+        self.control_folder.mkdir(exist_ok=True)
+        binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        try:
+            with open(f"{file}.lock", "a+b") as turn:
+                filesystem.lock(turn, filesystem.LOCK_EX)
+                try:
+                    table = self.get_table(exchange)
+                    if binding in table:
+                        return
+                    partial = file.with_name(f".partial-{uuid.uuid4()}-{file.name}")
+                    with open(partial, "wb", buffering=0) as out:
+                        out.write(str_to_bytes(dumps([binding, *table])))
+                    os.replace(partial, file)
+                finally:
+                    filesystem.unlock(turn)
+        except OSError as exc:
+            raise ChannelError(f"Cannot open {file}") from exc
+
 
 class Transport(filesystem.Transport):
     Channel = Channel

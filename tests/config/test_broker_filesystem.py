@@ -74,3 +74,48 @@ def test_a_consumer_polling_during_a_burst_of_publishes_gets_every_message_whole
     consumer.join(30)
     assert not errors, errors
     assert sorted(received) == list(range(count))
+
+
+def test_a_publisher_reading_the_exchange_table_while_queues_are_declared_never_reads_it_half_written(folder):
+    """A worker declaring its queues while a web process publishes: every table read is whole and keeps every
+    binding. kombu's own transport (transport="filesystem" here) truncates the table before locking it: run
+    against it, this test lost bindings or read an empty table every time we tried it."""
+    transport = "config.broker_filesystem:Transport"
+    names = [f"q{n}" for n in range(300)]
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def declare():
+        try:
+            with Connection("filesystem://", transport=transport, transport_options={
+                    "data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
+                    "processed_folder": str(folder / "processed"), "control_folder": str(folder / "control"),
+                    "store_processed": False}) as connection:
+                channel = connection.default_channel
+                channel.exchange_declare("shared", "direct")
+                for name in names:
+                    channel.queue_declare(name)
+                    channel.queue_bind(name, exchange="shared", routing_key=name)
+        except BaseException as exc:  # the test reports it
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def read():
+        with connect(folder) as connection:
+            channel = connection.default_channel
+            while not done.is_set():
+                try:
+                    channel.get_table("shared")
+                except BaseException as exc:  # the test reports it
+                    errors.append(exc)
+                    return
+
+    threads = [threading.Thread(target=declare), threading.Thread(target=read)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    with connect(folder) as connection:
+        table = connection.default_channel.get_table("shared")
+    assert errors == [] and {binding.queue for binding in table} == set(names)
