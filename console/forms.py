@@ -66,7 +66,7 @@ def provider_secret_fields(connector_cls) -> list[str]:
     if declared is not None:
         return list(declared)
     fields = list(_SECRETS_BY_AUTH.get(connector_cls.auth_kind, SECRET_FIELDS))
-    if connector_cls.webhook_scheme:
+    if getattr(connector_cls, "webhook_scheme", None):  # a WebhookReceiver with a scheme of its own
         fields.append("webhook_secret")
     if connector_cls.auth_kind != AuthKind.NONE:
         fields.append("credentials")
