@@ -173,7 +173,8 @@ class EmbeddedStack:
                 self.processes[name] = subprocess.Popen(argv, cwd=BASE_DIR, env=self.environment, stdout=log,
                                                         stderr=subprocess.STDOUT, start_new_session=True)
         for name in names:
-            ready = {"web": self._answers, "beat": lambda n: b"beat: Starting" in self._log_bytes(n)}.get(
+            # beat's own "beat: Starting..." is an INFO line of celery.beat, quiet by default: its banner is not.
+            ready = {"web": self._answers, "beat": lambda n: b"is starting." in self._log_bytes(n)}.get(
                 name, lambda n: b" ready." in self._log_bytes(n))
             deadline = time.monotonic() + 60
             while not ready(name):
