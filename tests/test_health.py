@@ -20,11 +20,16 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def broker_url(monkeypatch):
     """Point the Celery app at another broker for one test (Django settings are read once, at app config)."""
+    # The embedded defaults name their transport class (config.broker_filesystem), and kombu lets that win over
+    # the URL's scheme: a test pointing the app at another broker clears it, and puts it back after.
+    transport = celery_app.conf.get("broker_transport")
 
     def use(url: str) -> None:
         monkeypatch.setattr(celery_app.conf, "broker_url", url)
+        celery_app.conf["broker_transport"] = None
 
-    return use
+    yield use
+    celery_app.conf["broker_transport"] = transport
 
 
 @pytest.fixture
