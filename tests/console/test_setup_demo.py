@@ -64,7 +64,7 @@ def test_the_demo_shop_syncs_by_itself_and_the_login_names_the_public_url(var_di
 
 def test_demo_ready_prints_the_login_and_the_sandbox_token_call_once_both_answer(settings, monkeypatch):
     settings.DEMO_ADMIN_PASSWORD, settings.PUBLIC_BASE_URL = "demo-pass-123", "http://127.0.0.1:8123"
-    settings.SANDBOX_URL = "http://127.0.0.1:8765"
+    monkeypatch.setenv("SANDBOX_URL", "http://127.0.0.1:8765")  # the simulator's URL is its provider setting
     asked = []
     monkeypatch.setattr("console.management.commands.demo_ready._answers",
                         lambda url: asked.append(url) or len(asked) > 2)  # the first round: not yet

@@ -14,6 +14,9 @@ import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from connectors import registry
+from connectors.base import provider_setting
+
 from .setup_demo import DEMO_USER, admin_url
 
 
@@ -33,7 +36,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, timeout: float, once: bool, **options):
         base = settings.PUBLIC_BASE_URL.rstrip("/")
-        sandbox = settings.SANDBOX_URL.rstrip("/")
+        simulator = registry.get("sandbox")  # the demo shop's connector: its URL setting (SANDBOX_URL)
+        sandbox = provider_setting(simulator.key, "URL", simulator.provider_settings["URL"]).rstrip("/")
         deadline = time.monotonic() + timeout
         waiting = [f"{base}/ready/", f"{sandbox}/"]
         while waiting and time.monotonic() < deadline:
