@@ -56,6 +56,25 @@ def _count(field: str = "pk", **conditions) -> Count:
     return Count(field, filter=Q(**conditions))
 
 
+def _work_queue(model, now: datetime, since: datetime, *, stamp: str, statuses, live, due,
+                backlog: GaugeMetricFamily, window: GaugeMetricFamily, oldest: GaugeMetricFamily) -> list[Metric]:
+    """A table that is a work queue (rows with a status and a next_attempt_at), in one aggregate query: its
+    backlog by live status, what arrived in the window (`stamp` since then) by current status, and how long the
+    longest-waiting due row has waited, into the three gauges the caller names."""
+    recent = {f"{stamp}__gte": since}
+    row = model.objects.filter(Q(status__in=live) | Q(**recent)).aggregate(
+        oldest_due=Min("next_attempt_at", filter=Q(status__in=due, next_attempt_at__lte=now)),
+        **{f"live_{s}": _count(status=s) for s in live},
+        **{f"window_{s}": _count(status=s, **recent) for s in statuses},
+    )
+    for status in live:
+        backlog.add_metric([status], row[f"live_{status}"])
+    for status in statuses:
+        window.add_metric([status], row[f"window_{status}"])
+    oldest.add_metric([], _age(row["oldest_due"], now))
+    return [backlog, window, oldest]
+
+
 def per_integration_labels() -> bool:
     """Whether per-integration and per-endpoint series are allowed: the setting permits them and the organizations
     are at most that many (one COUNT, only when the setting is on)."""
@@ -85,67 +104,38 @@ class SwitchyardCollector(Collector):
         yield from self.integrations(now, detailed=detailed)
         yield from self.queues()
 
-    # ---------------------------------------------------------------- incoming provider webhooks
+    # ---------------------------------------------------------------- incoming webhooks, consumed events, deliveries
     def incoming_webhooks(self, now: datetime, since: datetime) -> Iterator[Metric]:
-        live = (IncomingStatus.PENDING, IncomingStatus.PROCESSING)
-        row = IncomingWebhook.objects.filter(Q(status__in=live) | Q(received_at__gte=since)).aggregate(
-            oldest_due=Min("next_attempt_at", filter=Q(status=IncomingStatus.PENDING, next_attempt_at__lte=now)),
-            **{f"live_{s}": _count(status=s) for s in live},
-            **{f"window_{s}": _count(status=s, received_at__gte=since) for s in IncomingStatus.values},
-        )
-        backlog = _gauge("incoming_webhooks_backlog", "Provider webhooks stored and not finished, by status.",
-                         ["status"])
-        for status in live:
-            backlog.add_metric([status], row[f"live_{status}"])
-        recent = _gauge("incoming_webhooks_window", "Provider webhooks received in the window, by current status.",
-                        ["status"])
-        for status in IncomingStatus.values:
-            recent.add_metric([status], row[f"window_{status}"])
-        oldest = _gauge("incoming_webhook_oldest_due_seconds",
-                        "How long the longest-waiting due pending webhook has waited (0: none).")
-        oldest.add_metric([], _age(row["oldest_due"], now))
-        yield from (backlog, recent, oldest)
+        return _work_queue(
+            IncomingWebhook, now, since, stamp="received_at", statuses=IncomingStatus.values,
+            live=(IncomingStatus.PENDING, IncomingStatus.PROCESSING), due=(IncomingStatus.PENDING,),
+            backlog=_gauge("incoming_webhooks_backlog",
+                           "Provider webhooks stored and not finished, by status.", ["status"]),
+            window=_gauge("incoming_webhooks_window",
+                          "Provider webhooks received in the window, by current status.", ["status"]),
+            oldest=_gauge("incoming_webhook_oldest_due_seconds",
+                          "How long the longest-waiting due pending webhook has waited (0: none)."))
 
-    # ---------------------------------------------------------------- consumed events
     def inbound_events(self, now: datetime, since: datetime) -> Iterator[Metric]:
-        live = (InboundEventStatus.PENDING, InboundEventStatus.PROCESSING)
-        row = InboundEvent.objects.filter(Q(status__in=live) | Q(received_at__gte=since)).aggregate(
-            oldest_due=Min("next_attempt_at", filter=Q(status=InboundEventStatus.PENDING, next_attempt_at__lte=now)),
-            **{f"live_{s}": _count(status=s) for s in live},
-            **{f"window_{s}": _count(status=s, received_at__gte=since) for s in InboundEventStatus.values},
-        )
-        backlog = _gauge("inbound_events_backlog", "Events from the organizations' services not finished, by status.",
-                         ["status"])
-        for status in live:
-            backlog.add_metric([status], row[f"live_{status}"])
-        recent = _gauge("inbound_events_window", "Events received in the window, by current status.", ["status"])
-        for status in InboundEventStatus.values:
-            recent.add_metric([status], row[f"window_{status}"])
-        oldest = _gauge("inbound_event_oldest_due_seconds",
-                        "How long the longest-waiting due pending event has waited (0: none).")
-        oldest.add_metric([], _age(row["oldest_due"], now))
-        yield from (backlog, recent, oldest)
+        return _work_queue(
+            InboundEvent, now, since, stamp="received_at", statuses=InboundEventStatus.values,
+            live=(InboundEventStatus.PENDING, InboundEventStatus.PROCESSING), due=(InboundEventStatus.PENDING,),
+            backlog=_gauge("inbound_events_backlog",
+                           "Events from the organizations' services not finished, by status.", ["status"]),
+            window=_gauge("inbound_events_window", "Events received in the window, by current status.", ["status"]),
+            oldest=_gauge("inbound_event_oldest_due_seconds",
+                          "How long the longest-waiting due pending event has waited (0: none)."))
 
-    # ---------------------------------------------------------------- outgoing deliveries
     def deliveries(self, now: datetime, since: datetime) -> Iterator[Metric]:
         live = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
-        row = WebhookDelivery.objects.filter(Q(status__in=live) | Q(created_at__gte=since)).aggregate(
-            oldest_due=Min("next_attempt_at", filter=Q(status__in=live, next_attempt_at__lte=now)),
-            **{f"live_{s}": _count(status=s) for s in live},
-            **{f"window_{s}": _count(status=s, created_at__gte=since) for s in DeliveryStatus.values},
-        )
-        backlog = _gauge("webhook_deliveries_backlog", "Outgoing deliveries waiting to be sent, by status.",
-                         ["status"])
-        for status in live:
-            backlog.add_metric([status], row[f"live_{status}"])
-        recent = _gauge("webhook_deliveries_window", "Outgoing deliveries created in the window, by current status.",
-                        ["status"])
-        for status in DeliveryStatus.values:
-            recent.add_metric([status], row[f"window_{status}"])
-        oldest = _gauge("webhook_delivery_oldest_due_seconds",
-                        "How long the longest-waiting due delivery has waited past its send time (0: none).")
-        oldest.add_metric([], _age(row["oldest_due"], now))
-        yield from (backlog, recent, oldest)
+        return _work_queue(
+            WebhookDelivery, now, since, stamp="created_at", statuses=DeliveryStatus.values, live=live, due=live,
+            backlog=_gauge("webhook_deliveries_backlog",
+                           "Outgoing deliveries waiting to be sent, by status.", ["status"]),
+            window=_gauge("webhook_deliveries_window",
+                          "Outgoing deliveries created in the window, by current status.", ["status"]),
+            oldest=_gauge("webhook_delivery_oldest_due_seconds",
+                          "How long the longest-waiting due delivery has waited past its send time (0: none)."))
 
     def endpoints(self, now: datetime, *, detailed: bool) -> Iterator[Metric]:
         """Endpoints are a handful per organization: one aggregate, and per-endpoint series only when allowed."""
