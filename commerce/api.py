@@ -10,8 +10,10 @@ syncjobs/api.py.
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
@@ -26,7 +28,7 @@ from integrations.selectors import integration_get
 
 from . import selectors
 from .filters import OrderFilter, ProductFilter, StockLevelFilter
-from .models import ChannelLocation, Order, Product, StockLevel
+from .models import ChannelLocation, Order, Product, Return, ShippingLabel, StockLevel
 from .serializers import (
     AnalyticsQuerySerializer,
     AnalyticsSerializer,
@@ -39,10 +41,13 @@ from .serializers import (
     ChannelLocationSerializer,
     FulfillmentSerializer,
     FulfillSerializer,
+    LabelPrintSerializer,
     OrderDetailSerializer,
     OrderListSerializer,
     OrderStatusSerializer,
     ProductSerializer,
+    ReturnCreateSerializer,
+    ReturnSerializer,
     StockAdjustSerializer,
     StockDriftSerializer,
     StockLevelSerializer,
@@ -58,6 +63,8 @@ from .services import (
 )
 from .services.analytics import fulfillment_analytics
 from .services.fulfillment import bulk_fulfill, fulfill
+from .services.labels import label_read, labels_for_orders, labels_merge
+from .services.returns import return_record
 
 _FILTER_ERRORS = "VALIDATION_ERROR: a filter value is not valid."
 
@@ -131,7 +138,7 @@ class OrderViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericVie
     search_fields = ["external_number", "name", "customer_email"]
     ordering_fields = ["placed_at", "created_at"]
     ordering = ["-placed_at"]
-    operator_actions = ("fulfill", "bulk_fulfill")
+    operator_actions = ("fulfill", "bulk_fulfill", "returns", "print_labels")
     http_method_names = ["get", "post", "put", "head", "options"]
 
     def get_queryset(self):
@@ -210,6 +217,91 @@ class OrderViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericVie
         results = [r if r is not None else next(done) for r in results]
         ok = sum(1 for r in results if r["ok"])
         return Response({"fulfilled": ok, "failed": len(results) - ok, "results": results})
+
+
+    @extend_schema(
+        summary="Download an order's shipping label",
+        description="The stored label of the order's parcel (`tracking_number`, else the newest): a PDF, or ZPL "
+                    "for a channel that prints only that. Fetch it first with POST …/label/fetch/.",
+        parameters=[OpenApiParameter("tracking_number", str, required=False)],
+        responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The label."),
+                   **error_responses(not_found="ORDER_NOT_FOUND, or LABEL_NOT_FOUND: no label stored yet.")},
+    )
+    @action(detail=True, methods=["get"], url_path="label")
+    def label(self, request: Request, pk: str) -> HttpResponse:
+        order = selectors.order_get(organization=self.organization, order_id=pk)
+        label = selectors.order_label(order=order, tracking_number=request.query_params.get("tracking_number"))
+        return label_response(label, label_read(label))
+
+    @extend_schema(
+        summary="List an order's returns, or record one (restocks)",
+        description="POST records goods that came back: each line's quantity goes back on hand at `location` "
+                    "(default: where the order's stock was taken from), once. At most what shipped and has not "
+                    "come back yet; when everything shipped is back the order becomes `returned` "
+                    "(`order.returned`). A `reference` seen before records nothing new.",
+        request=ReturnCreateSerializer,
+        responses={200: ReturnSerializer(many=True), 201: ReturnSerializer, **error_responses(
+            bad_request="VALIDATION_ERROR: unknown lines, quantities over what can come back.",
+            not_found="ORDER_NOT_FOUND")},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="returns")
+    def returns(self, request: Request, pk: str) -> Response:
+        order = selectors.order_get(organization=self.organization, order_id=pk)
+        if request.method == "GET":
+            return Response(ReturnSerializer(selectors.order_returns(order=order), many=True).data)
+        serializer = ReturnCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        record, restocked = return_record(order=order, lines=data["lines"], reason=data.get("reason", ""),
+                                          location=data.get("location", ""), external_id=data.get("reference", ""))
+        record_audit(action="order.return_recorded", request=request, target=order,
+                     details={"return": record.pk, "lines": len(restocked)})
+        return Response(ReturnSerializer(selectors.return_get(pk=record.pk)).data,
+                        status=status.HTTP_201_CREATED if restocked else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Print many orders' labels as one PDF",
+        description="The stored label of each order, in the order given, merged into one PDF (ZPL labels are left "
+                    "out: the `X-Labels-Skipped` header counts them). LABEL_NOT_FOUND names orders with no label "
+                    "stored; fetch them with POST /api/orders/labels/fetch/.",
+        request=LabelPrintSerializer,
+        responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="One PDF."),
+                   **error_responses(bad_request="VALIDATION_ERROR or NO_PRINTABLE_LABELS.",
+                                     not_found="LABEL_NOT_FOUND: some orders have no stored label.")},
+    )
+    @action(detail=False, methods=["post"], url_path="labels/print")
+    def print_labels(self, request: Request) -> HttpResponse:
+        serializer = LabelPrintSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        merged = labels_merge(labels_for_orders(organization=self.organization,
+                                                order_ids=serializer.validated_data["order_ids"]))
+        response = HttpResponse(merged.content, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="labels-{merged.labels}.pdf"'
+        response["X-Label-Pages"] = str(merged.pages)
+        response["X-Labels-Skipped"] = str(len(merged.skipped))
+        return response
+
+
+def label_response(label: ShippingLabel, content: bytes) -> HttpResponse:
+    """The label as a download (never cached: it carries the customer's name and address)."""
+    response = HttpResponse(content, content_type=label.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{label.filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List returns (from channels' claims and operators)",
+                       responses={200: ReturnSerializer(many=True)}),
+    retrieve=extend_schema(summary="Get a return", responses={200: ReturnSerializer,
+                                                              **error_responses(not_found="NOT_FOUND")}),
+)
+class ReturnViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Return.objects.none()
+    serializer_class = ReturnSerializer
+
+    def get_queryset(self):
+        return Return.objects.none() if self._fake else selectors.return_list(organization=self.organization)
 
 
 class FulfillmentAnalyticsView(TenantScopedMixin, APIView):

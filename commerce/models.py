@@ -29,8 +29,17 @@ class OrderStatus(models.TextChoices):
     FULFILLED = "fulfilled", "Fulfilled"
     CANCELLED = "cancelled", "Cancelled"
     REFUNDED = "refunded", "Refunded"
+    # After the hand-over to the carrier, as its tracking says (commerce/services/lifecycle.py).
+    SHIPPED = "shipped", "Shipped"
+    IN_TRANSIT = "in_transit", "In transit"
+    DELIVERED = "delivered", "Delivered"
+    DELIVERY_FAILED = "delivery_failed", "Delivery failed"
+    RETURNED = "returned", "Returned"
 
 
+# Statuses a courier's (or channel's) tracking sets on a fully shipped order; none of them holds stock.
+TRACKED_STATUSES = frozenset({OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT, OrderStatus.DELIVERED,
+                              OrderStatus.DELIVERY_FAILED, OrderStatus.RETURNED})
 # Statuses in which an order still holds stock for its unfulfilled quantities.
 RESERVING_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.PARTIALLY_FULFILLED})
 # Statuses in which an order waits to be shipped.
@@ -122,6 +131,11 @@ class Order(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True, help_text="When it first became fulfilled.")
     seconds_to_fulfil = models.PositiveIntegerField(null=True, blank=True, help_text="fulfilled_at − placed_at.")
+    shipped_at = models.DateTimeField(null=True, blank=True, help_text="When the carrier first had it (tracking).")
+    delivered_at = models.DateTimeField(null=True, blank=True, help_text="When the carrier delivered it.")
+    returned_at = models.DateTimeField(null=True, blank=True, help_text="When it became returned.")
+    tracking_at = models.DateTimeField(null=True, blank=True,
+                                       help_text="Time of the newest tracking event applied; older ones are ignored.")
     stock_location = models.CharField(max_length=100, blank=True, default="", help_text="Where its stock is held.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -159,6 +173,7 @@ class OrderLine(models.Model):
     reserved_quantity = models.PositiveIntegerField(
         default=0, help_text="Units this line holds in StockLevel.reserved at the order's stock location."
     )
+    returned_quantity = models.PositiveIntegerField(default=0, help_text="Units returned and restocked.")
 
     class Meta:
         ordering = ["id"]
@@ -166,6 +181,9 @@ class OrderLine(models.Model):
             models.UniqueConstraint(fields=["order", "external_id"], name="orderline_order_external_id"),
             models.CheckConstraint(
                 condition=Q(fulfilled_quantity__lte=F("quantity")), name="orderline_fulfilled_lte_qty"
+            ),
+            models.CheckConstraint(
+                condition=Q(returned_quantity__lte=F("quantity")), name="orderline_returned_lte_qty"
             ),
         ]
 
@@ -199,6 +217,13 @@ class Fulfillment(models.Model):
     pushed_at = models.DateTimeField(null=True, blank=True)
     push_error = models.TextField(blank=True, default="")
     external_id = models.CharField(max_length=255, blank=True, default="", help_text="The channel's fulfillment id.")
+    courier = models.ForeignKey(
+        Integration, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The courier integration that booked the shipment (its label comes from there); empty = none.",
+    )
+    delivery_pushed_at = models.DateTimeField(null=True, blank=True,
+                                              help_text="When the channel was told the parcel was delivered.")
+    delivery_push_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -390,3 +415,14 @@ class AutoFulfillRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# After-shipment records (tracking events, labels, returns) live in their own module; Django finds them here.
+from .shipping import (  # noqa: E402, F401 (re-exported: commerce.models is where callers find records)
+    LabelSource,
+    Return,
+    ReturnLine,
+    ReturnSource,
+    ShippingLabel,
+    TrackingEvent,
+)

@@ -25,6 +25,7 @@ PUSH_INVENTORY_TASK = "commerce.tasks.push_inventory"
 PUSH_FULFILLMENT_TASK = "commerce.tasks.push_fulfillment"
 SWEEP_PUSHES_TASK = "commerce.tasks.sweep_pending_pushes"
 REPULL_ORDER_TASK = "commerce.tasks.repull_order"
+PUSH_DELIVERY_TASK = "commerce.tasks.push_delivery"
 
 
 def outbox_task(name: str) -> Any:
@@ -43,3 +44,9 @@ def inventory_push_nudge(integration_id: int, countdown: float | None = None) ->
 def fulfillment_push_nudge(fulfillment_id: int) -> None:
     """Nudge the tracking push of one fulfillment after commit, best effort (the row and its sweeper stand behind)."""
     nudge_on_commit(outbox_task(PUSH_FULFILLMENT_TASK), (fulfillment_id,))
+
+
+def delivery_push_nudge(order_id: int) -> None:
+    """Ask for the delivery confirmation of an order's parcels to its channel, after commit (channels that take
+    one: `DeliveryNotifier`). Each fulfillment records the outcome (`delivery_pushed_at` / `delivery_push_error`)."""
+    nudge_on_commit(outbox_task(PUSH_DELIVERY_TASK), (order_id,))

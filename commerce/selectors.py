@@ -12,7 +12,16 @@ from django.utils import timezone
 from accounts.models import Organization
 from config.errors import NotFound
 
-from .models import AWAITING_FULFILLMENT, ChannelLocation, ChannelStock, Order, Product, StockLevel
+from .models import (
+    AWAITING_FULFILLMENT,
+    ChannelLocation,
+    ChannelStock,
+    Order,
+    Product,
+    Return,
+    ShippingLabel,
+    StockLevel,
+)
 
 
 def _as_id(value: Any) -> int | None:
@@ -68,7 +77,8 @@ def order_detail(*, organization: Organization, order_id: Any) -> Order:
     order = order_get(organization=organization, order_id=order_id)
     return (
         Order.objects.select_related("integration")
-        .prefetch_related("lines", "fulfillments__lines__order_line")
+        .prefetch_related("lines", "fulfillments__lines__order_line", "tracking_events", "labels",
+                          "returns__lines__order_line")
         .get(pk=order.pk)
     )
 
@@ -142,3 +152,28 @@ def stock_drift(*, organization: Organization, integration_id: int | None = None
             channel_quantity=row.channel_quantity, erp_quantity=erp_quantity, since=max(stamps) if stamps else None,
         ))
     return found
+
+
+# ---------------------------------------------------------------------- labels and returns
+def order_label(*, order: Order, tracking_number: str | None = None) -> ShippingLabel:
+    """The order's label of that parcel (else its newest); NotFound LABEL_NOT_FOUND when none is stored."""
+    labels = ShippingLabel.objects.filter(order=order)
+    if tracking_number:
+        labels = labels.filter(tracking_number=tracking_number)
+    label = labels.order_by("-created_at", "-id").first()
+    if label is None:
+        raise NotFound("No label is stored for this order yet; fetch it first.",
+                       details={"order": order.pk, "tracking_number": tracking_number or ""}, code="LABEL_NOT_FOUND")
+    return label
+
+
+def order_returns(*, order: Order) -> QuerySet[Return]:
+    return Return.objects.filter(order=order).prefetch_related("lines__order_line")
+
+
+def return_list(*, organization: Organization) -> QuerySet[Return]:
+    return Return.objects.filter(organization=organization).prefetch_related("lines__order_line")
+
+
+def return_get(*, pk: int) -> Return:
+    return Return.objects.prefetch_related("lines__order_line").get(pk=pk)

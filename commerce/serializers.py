@@ -17,7 +17,19 @@ from config.api import StrictCharField, StrictInputSerializer, StrictIntegerFiel
 from integrations.models import StockMode
 
 from .masking import mask_address, mask_email
-from .models import ChannelLocation, Fulfillment, Order, OrderLine, OrderStatus, Product, StockLevel
+from .models import (
+    ChannelLocation,
+    Fulfillment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    Return,
+    ReturnLine,
+    ShippingLabel,
+    StockLevel,
+    TrackingEvent,
+)
 
 CENT = Decimal("0.01")
 
@@ -95,7 +107,7 @@ class OrderLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = OrderLine
         fields = ["id", "external_id", "product", "sku", "title", "quantity", "unit_price", "total",
-                  "fulfilled_quantity", "reserved_quantity"]
+                  "fulfilled_quantity", "reserved_quantity", "returned_quantity"]
 
 
 class FulfillmentSerializer(serializers.ModelSerializer):
@@ -104,7 +116,8 @@ class FulfillmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Fulfillment
         fields = ["id", "carrier", "carrier_code", "tracking_number", "push_status", "push_attempts", "pushed_at",
-                  "push_error", "external_id", "lines", "created_at"]
+                  "push_error", "external_id", "courier", "delivery_pushed_at", "delivery_push_error", "lines",
+                  "created_at"]
 
     @extend_schema_field({"type": "array", "items": {"type": "object"}})
     def get_lines(self, obj: Fulfillment) -> list[dict[str, Any]]:
@@ -133,6 +146,66 @@ class OrderListSerializer(serializers.ModelSerializer):
         return mask_address(obj.shipping_address)
 
 
+class TrackingEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrackingEvent
+        fields = ["id", "tracking_number", "code", "description", "status", "occurred_at", "applied", "received_at"]
+
+
+class ShippingLabelSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ShippingLabel
+        fields = ["id", "order", "fulfillment", "tracking_number", "source", "content_type", "size", "sha256",
+                  "download_url", "created_at"]
+
+    def get_download_url(self, obj: ShippingLabel) -> str:
+        return f"/api/orders/{obj.order_id}/label/?tracking_number={obj.tracking_number}"
+
+
+class ReturnLineSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="order_line.sku", read_only=True)
+
+    class Meta:
+        model = ReturnLine
+        fields = ["id", "order_line", "sku", "external_id", "quantity", "restocked_at"]
+
+
+class ReturnSerializer(serializers.ModelSerializer):
+    lines = ReturnLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Return
+        fields = ["id", "order", "integration", "source", "external_id", "reason", "location", "requested_at",
+                  "lines", "created_at"]
+
+
+class ReturnLineInputSerializer(StrictInputSerializer):
+    line_id = StrictIntegerField(required=False, min_value=1)
+    sku = StrictCharField(required=False, max_length=100)
+    quantity = StrictIntegerField(min_value=1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("line_id" in attrs) == ("sku" in attrs):
+            raise serializers.ValidationError({"line_id": ["Name the line by line_id or by sku (one of them)."]})
+        return attrs
+
+
+class ReturnCreateSerializer(StrictInputSerializer):
+    lines = ReturnLineInputSerializer(many=True, allow_empty=False)
+    reason = StrictCharField(required=False, allow_blank=True, max_length=300)
+    location = StrictCharField(required=False, allow_blank=True, max_length=100,
+                               help_text="ERP stock location the goods go back to; default: where the order's "
+                                         "stock was taken from.")
+    reference = StrictCharField(required=False, allow_blank=True, max_length=255,
+                                help_text="Your id for this return: the same reference again records nothing new.")
+
+
+class LabelPrintSerializer(StrictInputSerializer):
+    order_ids = serializers.ListField(child=StrictIntegerField(min_value=1), min_length=1, max_length=500)
+
+
 class OrderDetailSerializer(serializers.ModelSerializer):
     """One order, for the people who ship it: with the customer's contact and addresses."""
 
@@ -144,6 +217,9 @@ class OrderDetailSerializer(serializers.ModelSerializer):
     total = MoneyField()
     lines = OrderLineSerializer(many=True, read_only=True)
     fulfillments = FulfillmentSerializer(many=True, read_only=True)
+    tracking_events = TrackingEventSerializer(many=True, read_only=True)
+    labels = ShippingLabelSerializer(many=True, read_only=True)
+    returns = ReturnSerializer(many=True, read_only=True)
 
     class Meta:
         model = Order
@@ -151,7 +227,8 @@ class OrderDetailSerializer(serializers.ModelSerializer):
                   "currency", "subtotal", "total_discounts", "total_tax", "total_shipping", "total",
                   "customer_external_id", "customer_name", "customer_email", "shipping_address", "billing_address",
                   "placed_at", "external_updated_at", "cancelled_at", "fulfilled_at", "seconds_to_fulfil",
-                  "stock_location", "lines", "fulfillments", "created_at", "updated_at"]
+                  "shipped_at", "delivered_at", "returned_at", "tracking_at", "stock_location", "lines",
+                  "fulfillments", "tracking_events", "labels", "returns", "created_at", "updated_at"]
 
 
 class FulfillLineInputSerializer(StrictInputSerializer):

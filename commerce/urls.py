@@ -7,6 +7,7 @@ from .api import (
     InventoryViewSet,
     OrderViewSet,
     ProductViewSet,
+    ReturnViewSet,
     StockDriftView,
     StockModeView,
 )
@@ -16,6 +17,7 @@ router.register("products", ProductViewSet, basename="product")
 router.register("inventory", InventoryViewSet, basename="inventory")
 router.register("orders", OrderViewSet, basename="order")
 router.register("channel-locations", ChannelLocationViewSet, basename="channel-location")
+router.register("returns", ReturnViewSet, basename="return")
 
 urlpatterns = [
     path("fulfillment/analytics/", FulfillmentAnalyticsView.as_view(), name="fulfillment-analytics"),

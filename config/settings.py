@@ -284,6 +284,30 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else 
 # Serve static files straight from the apps when collectstatic has not run (make run, a bare deploy).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# Shipping labels (commerce/services/labels.py): a folder under VAR_DIR by default; an S3-compatible bucket
+# (AWS S3, MinIO, Cloudflare R2…) through django-storages when LABEL_STORAGE_S3_BUCKET is set. Labels carry
+# customers' names and addresses: they are served through the API and the console only, never a public URL.
+LABEL_STORAGE_DIR = env.str("LABEL_STORAGE_DIR", default="") or str(VAR_DIR / "labels")
+LABEL_STORAGE_S3_BUCKET = env.str("LABEL_STORAGE_S3_BUCKET", default="")
+if LABEL_STORAGE_S3_BUCKET:
+    LABEL_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": LABEL_STORAGE_S3_BUCKET,
+            "location": env.str("LABEL_STORAGE_S3_PREFIX", default="labels"),
+            "endpoint_url": env.str("LABEL_STORAGE_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("LABEL_STORAGE_S3_REGION", default="") or None,
+            # Empty: boto3's own chain (AWS_* variables, an instance or task role).
+            "access_key": env.str("LABEL_STORAGE_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("LABEL_STORAGE_S3_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": True,
+        },
+    }
+else:
+    LABEL_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                     "OPTIONS": {"location": LABEL_STORAGE_DIR, "base_url": None}}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -291,6 +315,7 @@ STORAGES = {
         if IS_PRODUCTION
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
+    "labels": LABEL_STORAGE,
 }
 
 # ---------------------------------------------------------------- REST API

@@ -46,6 +46,8 @@ class Capability(StrEnum):
     INVENTORY = "inventory"
     FULFILLMENTS = "fulfillments"
     SHIPMENTS = "shipments"
+    LABELS = "labels"
+    RETURNS = "returns"
     CAMPAIGNS = "campaigns"
     PAYMENTS = "payments"
     TAX_LOOKUP = "tax_lookup"

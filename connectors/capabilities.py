@@ -303,6 +303,9 @@ class FulfillmentSink(CapabilityMixin):
 class ShipmentCreator(CapabilityMixin):
     capability = Capability.SHIPMENTS
     required = ("create_shipment",)
+    # The courier's tracking words → the ERP's order status (commerce/statuses.py: the same table channels
+    # declare for their order statuses). A word it lacks is stored with the event and moves nothing.
+    order_statuses: ClassVar[Mapping[str, str]] = {}
 
     def create_shipment(self, shipment: dict[str, Any]) -> dict[str, Any]:
         """Book a shipment with a courier; returns at least `tracking_number` and `carrier`.
@@ -310,6 +313,48 @@ class ShipmentCreator(CapabilityMixin):
         `shipment`: `order` (id, external number, currency, total), `lines` ([{sku, quantity}]), `address`
         (the order's shipping address, personal data: never log it) and `carrier_code` (the service to use).
         """
+        raise NotImplementedError
+
+
+class LabelSource(CapabilityMixin):
+    """The provider prints the shipping label of a parcel: a courier's AWB, or a marketplace that ships itself."""
+
+    capability = Capability.LABELS
+    required = ("fetch_label",)
+
+    def fetch_label(self, label: dict[str, Any]) -> dict[str, Any]:
+        """The label document: `{"content": bytes, "content_type": "application/pdf" | …}`.
+
+        `label`: `tracking_number`, `order_external_id` (the channel's order id), `fulfillment_external_id`.
+        ProviderError when the provider has no label for it (yet).
+        """
+        raise NotImplementedError
+
+
+class ReturnsSource(CapabilityMixin):
+    """The channel reports returns (claims): pulled through the resource table like orders."""
+
+    capability = Capability.RETURNS
+    required = ("iter_returns", "normalize_return")
+
+    def iter_returns(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def normalize_return(self, record: dict[str, Any]) -> dict[str, Any]:
+        """`{external_id, order_external_id, reason, requested_at, location_id?, lines: [{external_id,
+        order_line_external_id, sku, quantity, received}]}`; only `received` lines restock."""
+        raise NotImplementedError
+
+
+class DeliveryNotifier(CapabilityMixin):
+    """The channel takes a delivery confirmation for parcels the seller ships itself (no capability of its own:
+    it rides on fulfillments)."""
+
+    required = ("push_delivery",)
+
+    def push_delivery(self, delivery: dict[str, Any]) -> dict[str, Any] | None:
+        """Tell the channel a parcel was delivered: `order_id`, `tracking_number`, `fulfillment_external_id`,
+        `delivered_at`. None when this order is not the seller's to confirm (the channel tracks it itself)."""
         raise NotImplementedError
 
 

@@ -89,6 +89,14 @@ class OrderBook(Protocol):
         order's organization, in the caller's transaction."""
         ...
 
+    def order_tracking_record(self, *, order_id: int, integration_id: int, tracking_number: str,
+                              events: list[dict[str, Any]]) -> dict[str, Any]:
+        """Store a courier's tracking events of one parcel of the order (each `external_id`, aware `occurred_at`,
+        `status` in the courier's words, `code`, `description`) and move the order by the new ones: each event
+        once, older ones ignored, `order.shipped`/`order.delivered`/`order.returned` once each. In the caller's
+        transaction. Returns counts (stored, applied, ignored) and the order's status."""
+        ...
+
 
 _installed: dict[str, OrderBook] = {}
 

@@ -16,14 +16,24 @@ from rest_framework.response import Response
 
 from accounts.audit import record_audit
 from accounts.tenancy import TenantScopedMixin
+from commerce.selectors import order_get
+from commerce.serializers import ShippingLabelSerializer
 from config.api import ErrorResponseSerializer, StrictInputSerializer, error_responses
 from integrations.selectors import integration_get
 
 from . import selectors, services
 from .autofulfill import auto_fulfill
 from .filters import SyncJobFilter
+from .labels import labels_fetch, order_labels_fetch
 from .models import SyncJob, Trigger
-from .serializers import AutoFulfillResultSerializer, AutoFulfillSerializer, SyncJobSerializer, SyncStartSerializer
+from .serializers import (
+    AutoFulfillResultSerializer,
+    AutoFulfillSerializer,
+    LabelFetchResultSerializer,
+    LabelFetchSerializer,
+    SyncJobSerializer,
+    SyncStartSerializer,
+)
 
 _FILTER_ERRORS = "VALIDATION_ERROR: a filter value is not valid."
 _START_ERRORS = (
@@ -157,3 +167,42 @@ class AutoFulfillViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         outcome = auto_fulfill(organization=self.organization, order_ids=serializer.validated_data.get("order_ids"))
         return Response(AutoFulfillResultSerializer(outcome).data)
+
+
+class LabelFetchViewSet(TenantScopedMixin, viewsets.GenericViewSet):
+    """Fetch shipping labels from the courier (or channel) that prints them: `POST /api/orders/{id}/label/fetch/`
+    and `POST /api/orders/labels/fetch/`, routed explicitly (the orders viewset belongs to commerce)."""
+
+    queryset = SyncJob.objects.none()
+    serializer_class = LabelFetchResultSerializer
+    operator_actions = ("fetch_one", "fetch_many")
+
+    @extend_schema(
+        summary="Fetch and store an order's shipping labels",
+        description="Asks the courier that booked each parcel (FAN Courier: the AWB PDF), or the order's channel "
+                    "when it ships itself (Trendyol: the common label, ZPL), and stores the label; download it "
+                    "with GET /api/orders/{id}/label/.",
+        request=None,
+        responses={201: ShippingLabelSerializer(many=True), **error_responses(
+            bad_request="ORDER_NOT_SHIPPED or CAPABILITY_NOT_SUPPORTED (nobody prints this parcel's label).",
+            not_found="ORDER_NOT_FOUND")},
+    )
+    def fetch_one(self, request: Request, order_id: str) -> Response:
+        order = order_get(organization=self.organization, order_id=order_id)
+        labels = order_labels_fetch(order=order)
+        return Response(ShippingLabelSerializer(labels, many=True).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Fetch the shipping labels of many orders",
+        description="Each order on its own: a failure is reported in `results` and the others go on. Then print "
+                    "them as one PDF with POST /api/orders/labels/print/.",
+        request=LabelFetchSerializer,
+        responses={200: LabelFetchResultSerializer,
+                   **error_responses(bad_request="VALIDATION_ERROR: unknown fields or wrong types.")},
+    )
+    def fetch_many(self, request: Request) -> Response:
+        serializer = LabelFetchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = labels_fetch(organization=self.organization, order_ids=serializer.validated_data["order_ids"],
+                               missing_only=serializer.validated_data["missing_only"])
+        return Response(LabelFetchResultSerializer(outcome).data)

@@ -63,7 +63,8 @@ def _ship(order: Order, rule: AutoFulfillRule) -> dict[str, Any]:
         booked = registry.connector_for(courier).create_shipment(shipment_request(order, rule))
         tracking = str((booked or {}).get("tracking_number") or "")
         fulfillment = fulfill(order=order, tracking_number=tracking,
-                              carrier=str(booked.get("carrier") or courier.name), carrier_code=rule.carrier_code)
+                              carrier=str(booked.get("carrier") or courier.name), carrier_code=rule.carrier_code,
+                              courier=courier)
     except ApplicationError as exc:
         logger.info("auto-fulfil of order %s by rule %s failed: %s", order.pk, rule.pk, exc.code)
         return {**base, "ok": False, "error": {"code": exc.code, "message": exc.message}}

@@ -97,6 +97,9 @@ RESOURCES: dict[str, Resource] = {
                  "upsert_inventory_levels", "levels", "stock level"),
         Resource("orders", Capability.ORDERS, "order", "iter_orders", "normalize_order",
                  "upsert_orders", "orders", "order"),
+        # A channel's claims: after orders, so that a return finds its order.
+        Resource("returns", Capability.RETURNS, "return", "iter_returns", "normalize_return",
+                 "upsert_returns", "returns", "return"),
     )
 }
 
@@ -104,7 +107,7 @@ RESOURCES: dict[str, Resource] = {
 BY_EVENT_RESOURCE: dict[str, Resource] = {r.event_resource: r for r in RESOURCES.values()}
 
 JOB_RESOURCES: dict[str, tuple[str, ...]] = {
-    JobType.SCHEDULED_SYNC: ("products", "inventory", "orders"),
+    JobType.SCHEDULED_SYNC: ("products", "inventory", "orders", "returns"),
     JobType.SYNC_PRODUCTS: ("products",),
     JobType.SYNC_INVENTORY: ("inventory",),
     JobType.SYNC_ORDERS: ("orders",),

@@ -92,3 +92,15 @@ class AutoFulfillResultSerializer(serializers.Serializer):
     failed = serializers.IntegerField()
     skipped = serializers.IntegerField()
     results = serializers.ListField(child=serializers.DictField())
+
+
+class LabelFetchSerializer(StrictInputSerializer):
+    order_ids = serializers.ListField(child=StrictIntegerField(min_value=1), min_length=1, max_length=500)
+    missing_only = serializers.BooleanField(required=False, default=True,
+                                            help_text="Skip orders that already have a stored label.")
+
+
+class LabelFetchResultSerializer(serializers.Serializer):
+    fetched = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = serializers.ListField(child=serializers.DictField())

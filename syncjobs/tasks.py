@@ -24,11 +24,17 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from commerce.outbox import PUSH_FULFILLMENT_TASK, PUSH_INVENTORY_TASK, REPULL_ORDER_TASK, SWEEP_PUSHES_TASK
+from commerce.outbox import (
+    PUSH_DELIVERY_TASK,
+    PUSH_FULFILLMENT_TASK,
+    PUSH_INVENTORY_TASK,
+    REPULL_ORDER_TASK,
+    SWEEP_PUSHES_TASK,
+)
 from connectors.errors import is_transient
 from integrations.models import Integration
 
-from . import pushes, repull, scheduler, services
+from . import labels, pushes, repull, scheduler, services
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=None)
@@ -117,3 +123,14 @@ def sweep_pending_pushes() -> dict:
 def repull_order(order_id: int) -> dict:
     """Fetch an order's changes from its channel again (admin action) and import them."""
     return repull.order_repull(order_id=order_id)
+
+
+@shared_task(name=PUSH_DELIVERY_TASK, bind=True, ignore_result=True)
+def push_delivery(self, order_id: int) -> dict:
+    """Tell an order's channel its parcels were delivered (once per fulfillment; outcome on the fulfillment)."""
+    try:
+        return labels.delivery_push(order_id=order_id)
+    except Exception as exc:
+        if is_transient(exc) and self.request.retries < settings.COMMERCE_PUSH_MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+        raise

@@ -4,7 +4,7 @@ is auto-fulfil under orders/ (config/urls.py includes these before commerce's, w
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from .api import AutoFulfillViewSet, IntegrationSyncViewSet, SyncJobViewSet
+from .api import AutoFulfillViewSet, IntegrationSyncViewSet, LabelFetchViewSet, SyncJobViewSet
 from .cron import CronView
 
 router = DefaultRouter(trailing_slash=True)
@@ -28,6 +28,9 @@ urlpatterns = [
         name="integration-sync-logs",
     ),
     path("orders/auto-fulfill/", AutoFulfillViewSet.as_view({"post": "auto_fulfill"}), name="order-auto-fulfill"),
+    path("orders/labels/fetch/", LabelFetchViewSet.as_view({"post": "fetch_many"}), name="order-labels-fetch"),
+    path("orders/<str:order_id>/label/fetch/", LabelFetchViewSet.as_view({"post": "fetch_one"}),
+         name="order-label-fetch"),
     path("cron/<slug:job>/", CronView.as_view(), name="cron"),
     path("", include(router.urls)),
 ]

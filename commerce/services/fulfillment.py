@@ -90,6 +90,7 @@ def fulfill(
     carrier: str,
     carrier_code: str = "",
     lines: list[dict[str, Any]] | None = None,
+    courier: Any = None,
 ) -> Fulfillment:
     """Ship `lines` of the order (each `{"line_id" or "sku", "quantity"?}`; None = everything open) with tracking.
 
@@ -98,7 +99,7 @@ def fulfill(
     order.fulfilled, and queues the push of the tracking number to the order's
     channel after commit. Raises ValidationError, changing nothing, for a
     cancelled/refunded/fulfilled order, blank tracking, or lines that are not
-    open on this order.
+    open on this order. `courier`: the courier Integration that booked it (its label is fetched from there).
     """
     tracking_number, carrier = (tracking_number or "").strip(), (carrier or "").strip()
     missing = {name: ["required"] for name, value in (("tracking_number", tracking_number), ("carrier", carrier))
@@ -115,7 +116,7 @@ def fulfill(
 
     fulfillment = Fulfillment.objects.create(
         organization=order.organization, order=order, carrier=carrier[:100], carrier_code=(carrier_code or "")[:64],
-        tracking_number=tracking_number[:100],
+        tracking_number=tracking_number[:100], courier=courier,
         push_status=PushStatus.PENDING if _takes_fulfillments(order) else PushStatus.NOT_REQUIRED,
     )
     FulfillmentLine.objects.bulk_create(

@@ -6,6 +6,8 @@ module implements their port over Order and the payment services, and
 translating commerce's statuses into the four standings payments reason about,
 and every change goes through `order_mark_paid` / `order_mark_refunded`, so an
 order paid by a gateway is the same event, reservation and lock as any other.
+A courier's tracking events go through `order_tracking_record` (lifecycle.py)
+the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 from connectors.payments import OrderFacts, OrderStanding, PaymentOutcome
 from integrations.events import publish
 
-from ..models import Order, OrderStatus
+from ..models import TRACKED_STATUSES, Order, OrderStatus
+from .lifecycle import order_tracking_record
 from .orders import order_event_payload
 from .payments import order_mark_paid, order_mark_refunded
 
@@ -26,6 +29,7 @@ STANDINGS: dict[str, OrderStanding] = {
     OrderStatus.FULFILLED: "shipped",
     OrderStatus.CANCELLED: "closed",
     OrderStatus.REFUNDED: "closed",
+    **{status: "shipped" for status in TRACKED_STATUSES},
 }
 _FACTS = ("pk", "status", "total", "currency")
 
@@ -68,3 +72,11 @@ class CommerceOrderBook:
         payload = order_event_payload(order, list(order.lines.all()))
         payload.update(extra)
         publish("order.updated", payload, order.organization, order.integration)
+
+    def order_tracking_record(self, *, order_id: int, integration_id: int, tracking_number: str,
+                              events: list[dict[str, Any]]) -> dict[str, Any]:
+        from integrations.models import Integration
+
+        integration = Integration.objects.get(pk=integration_id)
+        return order_tracking_record(order_id=order_id, integration=integration, tracking_number=tracking_number,
+                                     events=events).as_dict()

@@ -42,7 +42,7 @@ from integrations.events import publish, publish_many
 from integrations.models import Integration
 from integrations.payloads import integration_summary
 
-from ..models import RESERVING_STATUSES, ExternalRef, Order, OrderLine, OrderStatus, ResourceType
+from ..models import RESERVING_STATUSES, TRACKED_STATUSES, ExternalRef, Order, OrderLine, OrderStatus, ResourceType
 from ..statuses import UnknownChannelStatus, allowed_transitions, normalize_status
 from .refs import UpsertResult, claim_refs, is_older, newest_per_id, payload_hash, save_refs
 from .rows import upsert_rows
@@ -166,8 +166,12 @@ def _parse_order(integration: Integration, record: Any) -> dict[str, Any]:
     }
 
 
-def _merged_status(incoming: str, lines: list[dict[str, Any]]) -> str:
-    """The channel's status, raised to (partially_)fulfilled when locally recorded shipments say so."""
+def _merged_status(incoming: str, lines: list[dict[str, Any]], current: str = "") -> str:
+    """The channel's status, raised to (partially_)fulfilled when locally recorded shipments say so; an order the
+    courier's tracking already took further (shipped, delivered, returned…) keeps that status while the channel
+    still says open or fulfilled (a channel's "cancelled"/"refunded" still wins: money is its word)."""
+    if current in TRACKED_STATUSES and (incoming in RESERVING_STATUSES or incoming == OrderStatus.FULFILLED):
+        return current
     if incoming not in RESERVING_STATUSES or not lines:
         return incoming
     shipped = [line["fulfilled_quantity"] for line in lines]
@@ -217,7 +221,8 @@ def order_event_payload(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- import
 # What the import reads of an order already stored (values, not model instances: the page only needs these).
-_CURRENT_FIELDS = ("pk", "external_id", "external_updated_at", "stock_location", "fulfilled_at", "seconds_to_fulfil")
+_CURRENT_FIELDS = ("pk", "external_id", "external_updated_at", "stock_location", "fulfilled_at", "seconds_to_fulfil",
+                   "status")
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +311,7 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
             if old is not None:
                 line["fulfilled_quantity"] = min(line["quantity"], max(line["fulfilled_quantity"],
                                                                         old.fulfilled_quantity))
-        status = _merged_status(item["status"], item["lines"])
+        status = _merged_status(item["status"], item["lines"], current["status"] if current else "")
         row = {k: v for k, v in item.items() if k not in ("lines", "hash")}
         row.update(
             organization_id=organization.pk, integration_id=integration.pk, status=status,
@@ -401,6 +406,10 @@ def order_set_status(*, order: Order, status: str) -> Order:
             f"An order that is {order.status} cannot become {status} by hand.",
             details={"status": [f"allowed from {order.status}: {sorted(allowed_transitions(order.status))}"]},
         )
+    if status in TRACKED_STATUSES:  # as a courier's event would: stamps and order.shipped/delivered, once
+        from .lifecycle import order_mark_tracked
+
+        return order_mark_tracked(order=order, status=status)
     order.status = status
     if status == OrderStatus.CANCELLED and order.cancelled_at is None:
         order.cancelled_at = timezone.now()

@@ -17,14 +17,14 @@ from django.db import transaction
 
 from integrations.events import publish
 
-from ..models import Order, OrderStatus
+from ..models import TRACKED_STATUSES, Order, OrderStatus
 from .orders import order_event_payload, rebalance_reservations
 
 PaymentOutcome = Literal["changed", "unchanged", "refused"]
 
-PAID_OR_LATER = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_FULFILLED, OrderStatus.FULFILLED})
+PAID_OR_LATER = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_FULFILLED, OrderStatus.FULFILLED}) | TRACKED_STATUSES
 REFUNDABLE = frozenset({OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.PARTIALLY_FULFILLED,
-                        OrderStatus.FULFILLED})
+                        OrderStatus.FULFILLED}) | TRACKED_STATUSES
 
 
 def _locked(order: Order) -> Order:

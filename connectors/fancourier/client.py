@@ -129,6 +129,23 @@ class FanCourierClient:
         body = _json(self.call("GET", "/reports/awb/tracking", action="track_awbs", params=params))
         return [row for row in body.get("data") or [] if isinstance(row, dict)]
 
+    def label(self, awb_numbers: list[str], *, page_format: str = "A6", language: str = "ro") -> bytes:
+        """`GET awb/label` with `pdf=1`: the AWBs' label as PDF bytes. FAN Courier answers JSON
+        (`{"status": "fail", "message"}`) instead when it has no label for them: ProviderError with its message."""
+        params = {"clientId": self.client_id, "awbs[]": list(awb_numbers), "pdf": 1, "language": language,
+                  "format": page_format}
+        response = self.call("GET", "/awb/label", action="print_awb_label", params=params)
+        content = response.content or b""
+        if content.lstrip()[:5] == b"%PDF-":
+            return content
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        message = str(body.get("message") or "") if isinstance(body, dict) else ""
+        raise ProviderError(f"FAN Courier gave no label for AWB {', '.join(awb_numbers)}"
+                            f"{': ' + message if message else ''}.", status_code=404, provider_message=message)
+
     def counties(self) -> list[dict[str, Any]]:
         body = _json(self.call("GET", "/reports/counties", action="list_counties"))
         return [row for row in body.get("data") or [] if isinstance(row, dict)]

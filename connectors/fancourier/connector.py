@@ -32,7 +32,7 @@ from typing import Any
 from config.beat import PeriodicJob
 from config.errors import ApplicationError, ValidationError
 from connectors.base import AuthKind, ConnectionResult, Connector
-from connectors.capabilities import ShipmentCreator
+from connectors.capabilities import LabelSource, ShipmentCreator
 from connectors.errors import AuthExpired, ProviderError
 from connectors.http import elapsed_ms
 from connectors.payments import order_book
@@ -44,7 +44,7 @@ CARRIER = "FAN Courier"
 DEFAULT_SERVICE = "Standard"
 
 
-class FanCourierConnector(ShipmentCreator, Connector):
+class FanCourierConnector(ShipmentCreator, LabelSource, Connector):
     key = "fancourier"
     display_name = "FAN Courier"
     integration_type = "shipping"
@@ -53,6 +53,8 @@ class FanCourierConnector(ShipmentCreator, Connector):
     docs_url = "https://www.fancourier.ro/"
     tasks_module = "connectors.fancourier.tasks"  # the beat task following open AWBs
     periodic_jobs = (PeriodicJob("sync-awb", "connectors.fancourier.tasks.track_open_awbs", 1800),)
+    # The shipment statuses of the event-code table (mapping.EVENT_STATUSES) → the order's status.
+    order_statuses = mapping.ORDER_STATUSES
 
     @property
     def config(self) -> dict[str, Any]:
@@ -92,6 +94,15 @@ class FanCourierConnector(ShipmentCreator, Connector):
         return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
                                 detail=f"Connected to FAN Courier as client {self.config.get('client_id')} "
                                        f"({len(counties)} counties served).")
+
+    def fetch_label(self, label: dict[str, Any]) -> dict[str, Any]:
+        """The AWB's label as a PDF (`config["label_format"]`: A4, A5 or A6, default A6 for label printers)."""
+        page_format = str(self.config.get("label_format") or "A6").upper()
+        if page_format not in ("A4", "A5", "A6"):
+            raise ValidationError("config.label_format must be A4, A5 or A6.",
+                                  details={"config.label_format": [page_format]})
+        content = self.client.label([str(label["tracking_number"])], page_format=page_format)
+        return {"content": content, "content_type": "application/pdf"}
 
     def track(self, awb_numbers: list[str]) -> list[dict[str, Any]]:
         """FAN Courier's tracking records of these AWBs (`{awbNumber, events:[{id, name, location, date}], …}`)."""

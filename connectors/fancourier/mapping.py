@@ -61,6 +61,20 @@ EVENT_STATUSES: dict[str, tuple[str, str, str]] = {
 }
 
 
+# The shipment statuses above in the order's words (commerce/statuses.py reads this as the connector's
+# `order_statuses`). "created" (AWB booked, not yet picked up) is no tracking state: the order stays fulfilled.
+ORDER_STATUSES: dict[str, str] = {
+    ShipmentStatus.CREATED: "fulfilled",
+    ShipmentStatus.PICKED_UP: "shipped",
+    ShipmentStatus.IN_TRANSIT: "in_transit",
+    ShipmentStatus.OUT_FOR_DELIVERY: "in_transit",
+    ShipmentStatus.DELIVERY_ATTEMPTED: "in_transit",
+    ShipmentStatus.EXCEPTION: "delivery_failed",
+    ShipmentStatus.DELIVERED: "delivered",
+    ShipmentStatus.RETURNED: "returned",
+}
+
+
 def event_status(code: str) -> str | None:
     """Our status for a FAN Courier event code; None for a code the table does not know."""
     entry = EVENT_STATUSES.get(str(code or "").strip().upper())

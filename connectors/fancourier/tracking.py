@@ -2,11 +2,13 @@
 
 `track_open_shipments(integration_id=…)` asks FAN Courier about the integration's
 open AWBs (least recently checked first, in batches), maps each one's latest
-event through the one status table, and saves what changed. A shipment that
-becomes delivered gets `delivered_at` (the event's time), stops being tracked,
-and its order's subscribers get `order.updated` with a `delivery` block — the
-ERP has no "delivered" order status (fulfilled is final), so the delivery lives
-on the Shipment row and in that event.
+event through the event-code table, and saves what changed. A shipment that
+becomes delivered gets `delivered_at` (the event's time) and stops being tracked.
+When an AWB's status changed, its events go to the order book
+(`order_tracking_record`): the order moves through shipped → in transit →
+delivered (or delivery failed, returned) by the connector's `order_statuses`,
+each event stored once, older ones ignored, and subscribers hear
+`order.shipped` / `order.delivered` / `order.returned` once each.
 
 Called outside any transaction (it calls the provider); each shipment is saved
 in its own, so a crash halfway keeps what was done. Running it twice changes
@@ -95,12 +97,22 @@ def _apply(row: Shipment, record: dict[str, Any] | None) -> str:
         if delivered:
             row.delivered_at = row.status_at or now
         row.save()
-        if delivered and row.order_id:
-            _publish_delivered(row)
+        if row.order_id:
+            order_book().order_tracking_record(order_id=row.order_id, integration_id=row.integration_id,
+                                               tracking_number=row.awb_number, events=order_events(record))
     return "delivered" if delivered else "changed"
 
 
-def _publish_delivered(row: Shipment) -> None:
-    delivery = {"carrier": "FAN Courier", "tracking_number": row.awb_number, "status": row.status,
-                "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None}
-    order_book().order_updated_publish(order_id=row.order_id, extra={"delivery": delivery})
+def order_events(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """An AWB's tracking record as the order book takes events: keyed by code and time (FAN Courier gives events
+    no id of their own), with the shipment status the code means (blank for a code the table lacks)."""
+    events = []
+    for event in record.get("events") or []:
+        at = mapping.parse_date(event.get("date")) if isinstance(event, dict) else None
+        if at is None or not event.get("id"):
+            continue
+        code = str(event["id"]).strip().upper()
+        events.append({"external_id": f"{code}@{at.isoformat()}", "code": code, "occurred_at": at,
+                       "status": mapping.event_status(code) or "",
+                       "description": " · ".join(str(event.get(k)) for k in ("name", "location") if event.get(k))})
+    return events

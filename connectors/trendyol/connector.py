@@ -45,11 +45,11 @@ from connectors.base import (
     RateLimitPolicy,
     WebhookEvent,
 )
-from connectors.capabilities import ShopChannel, WebhookReceiver
+from connectors.capabilities import DeliveryNotifier, LabelSource, ReturnsSource, ShopChannel, WebhookReceiver
 from connectors.errors import AuthExpired, connection_failure
 from connectors.http import elapsed_ms
 
-from . import mapping, webhooks
+from . import claims, mapping, webhooks
 from .client import PRODUCTION_URL, STAGE_URL, STOCK_BATCH_LIMIT, TrendyolClient
 
 CACHE_SECONDS = 24 * 3600
@@ -60,7 +60,7 @@ WEBHOOK_METADATA_KEY = "trendyol_webhook_id"
 OPEN_FOR_PICKING = ("Created",)
 
 
-class TrendyolConnector(WebhookReceiver, ShopChannel, Connector):
+class TrendyolConnector(WebhookReceiver, ShopChannel, ReturnsSource, LabelSource, DeliveryNotifier, Connector):
     key = "trendyol"
     display_name = "Trendyol"
     integration_type = "ecommerce"
@@ -268,6 +268,22 @@ class TrendyolConnector(WebhookReceiver, ShopChannel, Connector):
         return {"external_id": ",".join(done), "status": "Invoiced" if fulfillment.get("invoice_number") else "Picking",
                 "tracking_number": number if provider_code and number else str(trendyol_number or number),
                 "carrier": str(provider_code or next((p.get("cargoProviderName") for p, _ in chosen), "") or "")}
+
+    # ------------------------------------------------------------------ after shipping (claims.py)
+    def iter_returns(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        return claims.claims_pages(self.client, since=since, cursor=cursor)
+
+    def normalize_return(self, record: dict[str, Any]) -> dict[str, Any]:
+        return claims.normalize_claim(record)
+
+    def fetch_label(self, label: dict[str, Any]) -> dict[str, Any]:
+        return claims.common_label(self.client, str(label["tracking_number"]))
+
+    def push_delivery(self, delivery: dict[str, Any]) -> dict[str, Any] | None:
+        if not self.config.get("confirm_delivery") or not delivery.get("tracking_number"):
+            return None  # Trendyol's contracted carriers report delivery themselves
+        claims.manual_deliver(self.client, str(delivery["tracking_number"]))
+        return {"confirmed": str(delivery["tracking_number"])}
 
     # ------------------------------------------------------------------ webhooks
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:

@@ -13,7 +13,10 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
+from django.http import Http404, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from accounts.audit import record_audit
 from commerce.masking import mask_email
@@ -27,17 +30,24 @@ from commerce.models import (
     OrderLine,
     OrderStatus,
     Product,
+    Return,
+    ReturnLine,
+    ShippingLabel,
     StockLevel,
+    TrackingEvent,
 )
 from commerce.selectors import stock_level_low
 from commerce.services.channel_stock import channel_location_map
 from commerce.services.fulfillment import fulfill, fulfillment_retry_push
+from commerce.services.labels import label_read, labels_merge
+from commerce.services.returns import return_record
 from commerce.services.stock import queue_inventory_push
 from config.broker import nudge_on_commit
 from config.errors import ApplicationError
 from connectors import registry
 from connectors.base import Capability
 from integrations.models import StockMode
+from syncjobs.labels import labels_fetch
 from syncjobs.tasks import repull_order
 
 from ..filters import IntegrationInScopeFilter
@@ -169,6 +179,31 @@ class FulfillmentInline(ReadOnlyInline):
     show_change_link = True
 
 
+class TrackingEventInline(ReadOnlyInline):
+    model = TrackingEvent
+    fields = ("occurred_at", "tracking_number", "code", "description", "status", "applied")
+    readonly_fields = fields
+    verbose_name_plural = "tracking events (newest first; applied = moved the order)"
+
+
+class ShippingLabelInline(ReadOnlyInline):
+    model = ShippingLabel
+    fields = ("tracking_number", "source", "content_type", "size", "created_at", "download")
+    readonly_fields = fields
+
+    @admin.display(description="download")
+    def download(self, obj):
+        url = reverse("admin:commerce_order_label", args=[obj.order_id, obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.filename)
+
+
+class ReturnInline(ReadOnlyInline):
+    model = Return
+    fields = ("external_id", "source", "location", "reason", "created_at")
+    readonly_fields = fields
+    show_change_link = True
+
+
 class FulfilForm(forms.Form):
     carrier = forms.CharField(max_length=100)
     carrier_code = forms.CharField(max_length=64, required=False)
@@ -184,10 +219,11 @@ class OrderAdmin(OrganizationScopedAdmin):
     date_hierarchy = "placed_at"
     paginator = LargeTablePaginator  # orders grow by the million: never a full COUNT per page
     show_full_result_count = False
-    inlines = [OrderLineInline, FulfillmentInline]
-    actions = ["fulfil_with_tracking", "repull_from_channel"]
-    object_actions = ("fulfil_with_tracking", "repull_from_channel")
-    object_action_labels = {"fulfil_with_tracking": "Fulfil with tracking…"}
+    inlines = [OrderLineInline, FulfillmentInline, ShippingLabelInline, TrackingEventInline, ReturnInline]
+    actions = ["fulfil_with_tracking", "fetch_labels", "print_labels", "repull_from_channel"]
+    object_actions = ("fulfil_with_tracking", "fetch_labels", "print_labels", "repull_from_channel")
+    object_action_labels = {"fulfil_with_tracking": "Fulfil with tracking…", "fetch_labels": "Fetch label",
+                            "print_labels": "Download label (PDF)"}
 
     # Money with its currency's decimals and addresses as lines, in place of the raw figures and JSON.
     shown_instead = {
@@ -297,6 +333,61 @@ class OrderAdmin(OrganizationScopedAdmin):
         self.message_user(request, f"{done} order(s) fulfilled; tracking pushes queued.", messages.SUCCESS)
         return None
 
+    @admin.action(description="Fetch shipping labels (from the courier or channel)", permissions=["operate"])
+    def fetch_labels(self, request, queryset):
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True)[:ACTION_LIMIT])
+        organization = queryset.first().organization if ids else None
+        outcome = labels_fetch(organization=organization, order_ids=ids, missing_only=False) if ids else None
+        for result in (outcome or {}).get("results", []):
+            if not result["ok"]:
+                self.message_user(request, f"Order {result['order_id']}: {result['error']['message']}",
+                                  messages.ERROR)
+        if outcome:
+            self.message_user(request, f"{outcome['fetched']} label(s) fetched and stored.", messages.SUCCESS)
+
+    @admin.action(description="Print labels (one PDF)", permissions=["view"])
+    def print_labels(self, request, queryset):
+        """The selected orders' stored labels as one PDF (fetched first where missing: operators only)."""
+        orders = list(queryset.order_by("pk")[:500])
+        missing = [o.pk for o in orders if not o.labels.exists()]
+        if missing and self.has_role(request, "operator") and orders:
+            labels_fetch(organization=orders[0].organization, order_ids=missing)
+        labels = [label for o in orders if (label := o.labels.order_by("-created_at", "-id").first())]
+        if not labels:
+            self.message_user(request, "None of these orders has a label; fetch them first.", messages.ERROR)
+            return None
+        try:
+            merged = labels_merge(labels)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return None
+        record_audit(action="order.labels_printed", request=request, target=orders[0],
+                     details={"orders": [o.pk for o in orders], "pages": merged.pages})
+        response = HttpResponse(merged.content, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="labels-{merged.labels}.pdf"'
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    def get_urls(self):
+        label = path("<path:object_id>/label/<int:label_id>/", self.admin_site.admin_view(self.label_view),
+                     name="commerce_order_label")
+        return [label, *super().get_urls()]
+
+    def label_view(self, request, object_id: str, label_id: int) -> HttpResponse:
+        """One stored label of an order the user may see (another organization's is not found)."""
+        order = self.get_object(request, object_id)
+        label = order.labels.filter(pk=label_id).first() if order is not None else None
+        if label is None:
+            raise Http404("Not found.")
+        try:
+            content = label_read(label)
+        except ApplicationError as exc:
+            raise Http404(exc.message) from None
+        response = HttpResponse(content, content_type=label.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{label.filename}"'
+        response["Cache-Control"] = "private, no-store"
+        return response
+
     @admin.action(description="Re-pull from channel", permissions=["operate"])
     def repull_from_channel(self, request, queryset):
         ids = list(queryset.filter(integration__isnull=False).values_list("pk", flat=True)[:ACTION_LIMIT])
@@ -304,6 +395,66 @@ class OrderAdmin(OrganizationScopedAdmin):
             nudge_on_commit(repull_order, (order.pk,))
             record_audit(action="order.repull_requested", request=request, target=order)
         self.message_user(request, f"Re-pull queued for {len(ids)} order(s).", messages.SUCCESS)
+
+
+# ---------------------------------------------------------------------- returns
+class ReturnLineInline(ReadOnlyInline):
+    model = ReturnLine
+    fk_name = "return_record"
+    fields = ("order_line", "external_id", "quantity", "restocked_at")
+    readonly_fields = fields
+
+
+class ReturnForm(forms.ModelForm):
+    """An operator's return of one line: the goods restock at `location` (default: where the order's stock was
+    taken from) when saved; a reference seen before records nothing again."""
+
+    sku = forms.CharField(max_length=100, help_text="The returned line's SKU.")
+    quantity = forms.IntegerField(min_value=1)
+    location = forms.CharField(max_length=100, required=False,
+                               help_text="ERP stock location; empty = where the order's stock was taken from.")
+
+    class Meta:
+        model = Return
+        fields = ("order", "sku", "quantity", "location", "reason", "external_id")
+        labels = {"external_id": "reference"}
+
+
+@admin.register(Return)
+class ReturnAdmin(OrganizationScopedAdmin):
+    list_display = ("__str__", "order", "source", "location", "created_at")
+    list_filter = ("source",)
+    search_fields = ("external_id", "order__external_number")
+    list_select_related = ("order",)
+    inlines = [ReturnLineInline]
+    form = ReturnForm
+    change_role = "operator"  # recording a return is warehouse work; a recorded one is never edited
+
+    def get_fields(self, request, obj=None):
+        return [f.name for f in Return._meta.fields if f.name != "id"] if obj is not None else list(
+            ReturnForm.Meta.fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj) if obj is not None else []
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        record, restocked = return_record(order=data["order"], lines=[{"sku": data["sku"],
+                                                                        "quantity": data["quantity"]}],
+                                          location=data.get("location") or "", reason=data.get("reason") or "",
+                                          external_id=data.get("external_id") or "")
+        obj.pk = record.pk
+        record_audit(action="order.return_recorded", request=request, target=data["order"],
+                     details={"return": record.pk, "lines": len(restocked)})
+
+    def save_related(self, request, form, formsets, change):
+        """The lines were written by return_record."""
 
 
 @admin.register(Fulfillment)
