@@ -62,6 +62,13 @@ class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
+    def has_view_permission(self, request, obj=None):
+        """Whoever may see the parent record sees its rows (roles are per organization, not Django permissions)."""
+        parent = self.admin_site._registry.get(self.parent_model)
+        if parent is None:
+            return super().has_view_permission(request, obj)
+        return parent.has_view_permission(request, obj)
+
     def has_add_permission(self, request, obj=None):
         return False
 
