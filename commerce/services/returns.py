@@ -162,7 +162,7 @@ def upsert_returns(*, integration: Integration, returns: list[dict[str, Any]]) -
         order = Order.objects.filter(integration=integration,
                                      external_id=str(item.get("order_external_id") or "")).first()
         if order is None:
-            result.fail(external_id, f"order {item.get('order_external_id')!r} is not imported yet", "unknown_order")
+            result.fail(external_id, f"order {item.get('order_external_id')!r} is not imported yet", reason="unknown_order")
             continue
         lines = [line for line in item.get("lines") or [] if line.get("received")]
         if not lines:
@@ -176,7 +176,7 @@ def upsert_returns(*, integration: Integration, returns: list[dict[str, Any]]) -
                     external_id=external_id, reason=str(item.get("reason") or ""),
                     channel_location=str(item.get("location_id") or ""), requested_at=item.get("requested_at"))
         except ValidationError as exc:
-            result.fail(external_id, f"{exc.message} {exc.details}", "invalid")
+            result.fail(external_id, f"{exc.message} {exc.details}", reason="invalid")
             continue
         if not restocked:
             result.unchanged += 1

@@ -16,13 +16,14 @@ from connectors.capabilities import CapabilityMixin, OAuthConnect, OrdersSource,
 
 REGISTERED = sorted(registry.providers().items())
 
-# /api/providers/ "capabilities" per provider, as the 35-method base class declared them.
+# /api/providers/ "capabilities" per provider, as the 35-method base class declared them (labels and returns added
+# with issue 20).
 CAPABILITIES = {
     "amazon_sp": ["fulfillments", "inventory", "orders", "products"],
     "anaf": ["tax_lookup"],
     "click": ["payments"],
     "ebay": ["fulfillments", "inventory", "orders", "products"],
-    "fancourier": ["shipments"],
+    "fancourier": ["labels", "shipments"],
     "oauth2_generic": [],
     "payme": ["payments"],
     "paypal": ["payments"],
@@ -30,7 +31,7 @@ CAPABILITIES = {
     "shopify": ["fulfillments", "inventory", "orders", "products"],
     "stripe": ["payments"],
     "tiktok_shop": ["fulfillments", "inventory", "orders", "products"],
-    "trendyol": ["fulfillments", "inventory", "orders", "products"],
+    "trendyol": ["fulfillments", "inventory", "labels", "orders", "products", "returns"],
     "woocommerce": ["fulfillments", "inventory", "orders", "products"],
 }
 

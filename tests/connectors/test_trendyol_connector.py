@@ -54,7 +54,8 @@ def integration(db, public_dns, sleeps):
 def test_the_registry_knows_trendyol_and_what_it_can_do():
     cls = registry.get("trendyol")
     assert cls is TrendyolConnector
-    assert {c.value for c in cls.capabilities} == {"products", "orders", "inventory", "fulfillments"}
+    assert {c.value for c in cls.capabilities} == {"products", "orders", "inventory", "fulfillments", "labels",
+                                                   "returns"}
     assert cls.describe()["auth_kind"] == "basic"
 
 
