@@ -91,6 +91,8 @@ def return_record(*, order: Order, lines: list[dict[str, Any]], source: str = Re
         if existing is not None and existing.order_id != order.pk:
             raise ValidationError(f"Return {external_id!r} belongs to another order.",
                                   details={"external_id": [external_id]})
+        if existing is not None and not any(line.get("external_id") for line in lines):
+            return existing, []  # an operator's reference seen before: that return is recorded already
     record = existing or Return(
         organization=order.organization, order=order, integration=integration, source=source,
         external_id=external_id, reason=str(reason or "")[:300], requested_at=requested_at,

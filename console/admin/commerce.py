@@ -426,6 +426,19 @@ class ReturnForm(forms.ModelForm):
         fields = ("order", "sku", "quantity", "location", "reason", "external_id")
         labels = {"external_id": "reference"}
 
+    def clean(self):
+        """The checks return_record makes, shown on the form instead of as an error page."""
+        data = super().clean()
+        order, sku, quantity = data.get("order"), data.get("sku"), data.get("quantity")
+        if order is not None and sku and quantity:
+            line = order.lines.filter(sku=sku).first()
+            if line is None:
+                self.add_error("sku", "No line of this order has that SKU.")
+            elif quantity > line.fulfilled_quantity - line.returned_quantity:
+                self.add_error("quantity", f"At most {line.fulfilled_quantity - line.returned_quantity} "
+                                           "(shipped and not yet returned).")
+        return data
+
 
 @admin.register(Return)
 class ReturnAdmin(OrganizationScopedAdmin):
@@ -459,6 +472,9 @@ class ReturnAdmin(OrganizationScopedAdmin):
         obj.pk = record.pk
         record_audit(action="order.return_recorded", request=request, target=data["order"],
                      details={"return": record.pk, "lines": len(restocked)})
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
 
     def save_related(self, request, form, formsets, change):
         """The lines were written by return_record."""
