@@ -164,7 +164,8 @@ def upsert_returns(*, integration: Integration, returns: list[dict[str, Any]]) -
         order = Order.objects.filter(integration=integration,
                                      external_id=str(item.get("order_external_id") or "")).first()
         if order is None:
-            result.fail(external_id, f"order {item.get('order_external_id')!r} is not imported yet", reason="unknown_order")
+            result.fail(external_id, f"order {item.get('order_external_id')!r} is not imported yet",
+                        reason="unknown_order")
             continue
         lines = [line for line in item.get("lines") or [] if line.get("received")]
         if not lines:

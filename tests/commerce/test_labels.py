@@ -1,4 +1,4 @@
-"""Shipping labels: fetched from recorded FAN Courier answers, stored, downloaded (API and admin), printed as one PDF."""
+"""Shipping labels: fetched from recorded FAN Courier answers, stored, downloaded (API, admin), printed as one PDF."""
 
 from __future__ import annotations
 
