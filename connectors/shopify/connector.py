@@ -50,11 +50,11 @@ from connectors.base import (
     WebhookEvent,
     provider_setting_variable,
 )
-from connectors.capabilities import ShopChannel, WebhookReceiver
+from connectors.capabilities import DeliveryNotifier, ShopChannel, WebhookReceiver
 from connectors.errors import AuthExpired, ProviderError, connection_failure
 from connectors.http import elapsed_ms
 
-from . import mapping, webhooks
+from . import delivery, mapping, webhooks
 from .auth import ShopifyOAuth, normalized_shop, valid_shop_domain, verify_callback
 from .client import AUTHORIZE_PATH, TOKEN_PATH, ShopifyClient
 
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from integrations.models import Integration
 
 
-class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, Connector):
+class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, DeliveryNotifier, Connector):
     key = "shopify"
     display_name = "Shopify"
     integration_type = "ecommerce"
@@ -311,6 +311,13 @@ class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, Connector):
             "carrier": created.get("tracking_company") or "",
             "line_items": created.get("line_items", []),
         }
+
+    def push_delivery(self, delivery_info: dict[str, Any]) -> dict[str, Any] | None:
+        """A `delivered` fulfillment event on the fulfillment our tracking push created (delivery.py)."""
+        return delivery.fulfillment_delivered(
+            self.client, order_id=str(delivery_info.get("order_id") or ""),
+            fulfillment_id=str(delivery_info.get("fulfillment_external_id") or ""),
+            happened_at=delivery_info.get("delivered_at"))
 
     def _fulfillment_groups(self, order_id: Any, open_orders: list[dict[str, Any]],
                             wanted: list[dict[str, Any]] | None) -> dict[int, list[dict[str, int]]]:

@@ -45,17 +45,17 @@ from connectors.base import (
     TokenSet,
     WebhookEvent,
 )
-from connectors.capabilities import OAuthConnect, ShopChannel, WebhookReceiver
+from connectors.capabilities import LabelSource, OAuthConnect, ShopChannel, WebhookReceiver
 from connectors.errors import ProviderError, connection_failure
 from connectors.http import elapsed_ms
 
-from . import mapping, webhooks
+from . import labels, mapping, webhooks
 from .client import API_URL, AUTH_CODES, AUTHORIZE_URL, TOKEN_GET, TOKEN_REFRESH, TikTokShopClient, envelope_code
 
 WEBHOOK_EVENTS = ("ORDER_STATUS_CHANGE", "RECIPIENT_ADDRESS_UPDATE", "PACKAGE_UPDATE")
 
 
-class TikTokShopConnector(OAuthConnect, WebhookReceiver, ShopChannel, Connector):
+class TikTokShopConnector(OAuthConnect, WebhookReceiver, ShopChannel, LabelSource, Connector):
     key = "tiktok_shop"
     display_name = "TikTok Shop"
     integration_type = "ecommerce"
@@ -274,6 +274,13 @@ class TikTokShopConnector(OAuthConnect, WebhookReceiver, ShopChannel, Connector)
         data = self.client.create_package(order_id, body)
         return {"external_id": str(data.get("package_id") or ""), "status": "shipped", "tracking_number": number,
                 "carrier": carrier or provider_id, "line_items": line_ids}
+
+    def fetch_label(self, label: dict[str, Any]) -> dict[str, Any]:
+        """The package's shipping label (labels.py); `config["label_size"]` A6 (default) or A5."""
+        size = str(self.config.get("label_size") or "A6").upper()
+        if size not in labels.DOCUMENT_SIZES:
+            raise ValidationError("config.label_size must be A6 or A5.", details={"config.label_size": [size]})
+        return labels.shipping_label(self.client, str(label.get("fulfillment_external_id") or ""), size=size)
 
     def _line_ids(self, order_id: str, wanted: list[dict[str, Any]] | None) -> list[str]:
         if wanted and all(line.get("line_item_id") for line in wanted):

@@ -202,7 +202,8 @@ def test_analytics_match_a_hand_built_set(org, viewer_api, channel, second_chann
 
     assert data["orders"] == 5
     assert data["by_status"] == {"pending": 0, "paid": 1, "partially_fulfilled": 0, "fulfilled": 3,
-                                 "cancelled": 1, "refunded": 0}
+                                 "cancelled": 1, "refunded": 0, "shipped": 0, "in_transit": 0, "delivered": 0,
+                                 "delivery_failed": 0, "returned": 0}
     channels = {c["code"]: (c["orders"], c["by_status"]["fulfilled"]) for c in data["by_channel"]}
     assert channels == {channel.code: (4, 2), second_channel.code: (1, 1)}
     assert (data["fulfilled"], data["fulfilled_within_24h"], data["fulfilled_within_48h"]) == (3, 1, 2)

@@ -30,7 +30,7 @@ CAPABILITIES = {
     "sandbox": ["fulfillments", "inventory", "orders", "products"],
     "shopify": ["fulfillments", "inventory", "orders", "products"],
     "stripe": ["payments"],
-    "tiktok_shop": ["fulfillments", "inventory", "orders", "products"],
+    "tiktok_shop": ["fulfillments", "inventory", "labels", "orders", "products"],
     "trendyol": ["fulfillments", "inventory", "labels", "orders", "products", "returns"],
     "woocommerce": ["fulfillments", "inventory", "orders", "products"],
 }

@@ -89,7 +89,7 @@ def shipment_for(order: Order, **changes) -> dict:
 def test_the_registry_knows_fancourier_as_a_courier():
     cls = registry.get("fancourier")
     assert cls is FanCourierConnector
-    assert cls.describe()["capabilities"] == ["shipments"] and cls.integration_type == "shipping"
+    assert cls.describe()["capabilities"] == ["labels", "shipments"] and cls.integration_type == "shipping"
 
 
 # ---------------------------------------------------------------------- login and the token

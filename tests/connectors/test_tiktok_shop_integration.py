@@ -36,7 +36,7 @@ def no_dns(monkeypatch):
 
 def test_listed_in_the_providers_api(admin_api):
     listed = {p["key"]: p for p in admin_api.get("/api/providers/").json()}
-    assert listed["tiktok_shop"]["capabilities"] == ["fulfillments", "inventory", "orders", "products"]
+    assert listed["tiktok_shop"]["capabilities"] == ["fulfillments", "inventory", "labels", "orders", "products"]
     assert listed["tiktok_shop"]["auth_kind"] == "oauth2"
 
 
