@@ -179,9 +179,9 @@ class LabelFetchViewSet(TenantScopedMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Fetch and store an order's shipping labels",
-        description="Asks the courier that booked each parcel (FAN Courier: the AWB PDF), or the order's channel "
-                    "when it ships itself (Trendyol: the common label, ZPL), and stores the label; download it "
-                    "with GET /api/orders/{id}/label/.",
+        description="Asks the courier that booked each parcel (its AWB label, a PDF), or the order's channel "
+                    "when the channel ships itself (its own label: a PDF, or ZPL for thermal printers), and stores "
+                    "the label; download it with GET /api/orders/{id}/label/.",
         request=None,
         responses={201: ShippingLabelSerializer(many=True), **error_responses(
             bad_request="ORDER_NOT_SHIPPED or CAPABILITY_NOT_SUPPORTED (nobody prints this parcel's label).",

@@ -102,7 +102,8 @@ def test_unknown_event_and_foreign_integration_are_bugs(org):
 def test_catalog_has_every_event_the_product_publishes():
     assert {
         "integration.connected", "integration.disconnected", "integration.error", "integration.synced",
-        "sync_job.failed", "order.created", "order.updated", "order.fulfilled", "inventory.low_stock",
+        "sync_job.failed", "order.created", "order.updated", "order.fulfilled", "order.shipped", "order.delivered",
+        "order.returned", "inventory.low_stock",
         "webhook.delivered", "webhook.failed", "ping",
     } == set(CATALOG)
     for entry in event_catalog():
