@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -106,3 +107,30 @@ def test_a_claim_for_an_order_not_imported_yet_fails_and_restocks_nothing(integr
     result = resource_import(integration, "returns", claims(), source=ImportSource.SYNC)
     assert [f["reason"] for f in result.failed] == ["unknown_order"]
     assert on_hand("warehouse-cluj") == 0 and not Return.objects.exists()
+
+
+# ---------------------------------------------------------------------- the common label, delivery confirmation
+LABEL = f"{BASE}/integration/sellers/123456/common-label/7330029876543"
+
+
+@responses.activate
+def test_the_common_label_is_asked_for_then_read_as_zpl(integration):
+    responses.add(responses.POST, LABEL, status=200)
+    fixture.replay("GET", LABEL, "common_label__get")
+
+    label = registry.connector_for(integration).fetch_label({"tracking_number": "7330029876543"})
+
+    assert label["content_type"] == "x-application/zpl" and label["content"].startswith(b"^XA")
+    assert [c.request.method for c in responses.calls] == ["POST", "GET"]
+    assert json.loads(responses.calls[0].request.body) == {"format": "ZPL", "boxQuantity": 1}
+
+
+@responses.activate
+def test_delivery_is_confirmed_only_for_seller_delivered_packages(integration):
+    connector = registry.connector_for(integration)
+    assert connector.push_delivery({"tracking_number": "7330029876543"}) is None and not responses.calls
+    integration.config = {**integration.config, "confirm_delivery": True}
+    integration.save()
+    responses.add(responses.PUT, f"{BASE}/integration/order/sellers/123456/manual-deliver/7330029876543")
+    assert registry.connector_for(integration).push_delivery({"tracking_number": "7330029876543"}) == {
+        "confirmed": "7330029876543"}
