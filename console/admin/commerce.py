@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from accounts.audit import record_audit
 from commerce.masking import mask_email
 from commerce.models import (
+    TRACKED_STATUSES,
     AutoFulfillRule,
     ChannelLocation,
     ChannelStock,
@@ -306,7 +307,8 @@ class OrderAdmin(OrganizationScopedAdmin):
             return f"{len(shipments)} shipment(s)" + (f", {failed} push failed" if failed else "")
         reported = str((obj.channel_status or {}).get("fulfillment_status") or "")
         said = f" ({reported})" if reported else ""
-        if obj.status == OrderStatus.FULFILLED or (obj.status == OrderStatus.REFUNDED and obj.fulfilled_at):
+        if (obj.status == OrderStatus.FULFILLED or obj.status in TRACKED_STATUSES
+                or (obj.status == OrderStatus.REFUNDED and obj.fulfilled_at)):
             return f"shipped by the channel{said}"
         if obj.status == OrderStatus.PARTIALLY_FULFILLED:
             return f"partly shipped by the channel{said}"
