@@ -35,18 +35,12 @@ from integrations.models import Integration
 from ..models import TRACKED_STATUSES, Order, OrderStatus, TrackingEvent
 from ..outbox import delivery_push_nudge
 from ..statuses import UnknownChannelStatus, normalize_status
-from .orders import order_event_payload
+from .orders import MILESTONES, order_event_payload
 
 logger = logging.getLogger(__name__)
 
 # Statuses a tracking event may move an order from: shipped in full, or already on its way.
 TRACKABLE_FROM = frozenset({OrderStatus.FULFILLED}) | TRACKED_STATUSES
-# The stamp each status sets the first time, and the event published then.
-MILESTONES: tuple[tuple[str, frozenset[str], str], ...] = (
-    ("shipped_at", TRACKED_STATUSES, "order.shipped"),
-    ("delivered_at", frozenset({OrderStatus.DELIVERED}), "order.delivered"),
-    ("returned_at", frozenset({OrderStatus.RETURNED}), "order.returned"),
-)
 
 
 @dataclass

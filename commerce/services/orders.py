@@ -54,8 +54,19 @@ ORDER_UPDATE_FIELDS = [
     "external_number", "name", "status", "channel_status", "currency", "subtotal", "total_discounts", "total_tax",
     "total_shipping", "total", "customer_external_id", "customer_name", "customer_email", "shipping_address",
     "billing_address", "placed_at", "external_updated_at", "cancelled_at", "fulfilled_at", "seconds_to_fulfil",
-    "stock_location", "updated_at",
+    "shipped_at", "delivered_at", "returned_at", "stock_location", "updated_at",
 ]
+# The stamp each tracked status sets the first time, and the event announced then (lifecycle.py, and the import
+# below for channels that report their own tracking: TikTok's DELIVERED, Trendyol's Delivered packages).
+MILESTONES: tuple[tuple[str, frozenset[str], str], ...] = (
+    ("shipped_at", TRACKED_STATUSES, "order.shipped"),
+    ("delivered_at", frozenset({OrderStatus.DELIVERED}), "order.delivered"),
+    ("returned_at", frozenset({OrderStatus.RETURNED}), "order.returned"),
+)
+# How far along a tracked status is: a channel's re-import never takes an order back (delivered stays delivered
+# while the channel still says in transit); a failed delivery and a new attempt rank alike.
+TRACKED_RANK = {OrderStatus.SHIPPED: 1, OrderStatus.IN_TRANSIT: 2, OrderStatus.DELIVERY_FAILED: 2,
+                OrderStatus.DELIVERED: 3, OrderStatus.RETURNED: 4}
 LINE_UPDATE_FIELDS = [
     "product", "sku", "title", "quantity", "unit_price", "total", "fulfilled_quantity", "reserved_quantity",
 ]
@@ -170,7 +181,8 @@ def _merged_status(incoming: str, lines: list[dict[str, Any]], current: str = ""
     """The channel's status, raised to (partially_)fulfilled when locally recorded shipments say so; an order the
     courier's tracking already took further (shipped, delivered, returned…) keeps that status while the channel
     still says open or fulfilled (a channel's "cancelled"/"refunded" still wins: money is its word)."""
-    if current in TRACKED_STATUSES and (incoming in RESERVING_STATUSES or incoming == OrderStatus.FULFILLED):
+    if current in TRACKED_STATUSES and (incoming in RESERVING_STATUSES or incoming == OrderStatus.FULFILLED or (
+            incoming in TRACKED_STATUSES and TRACKED_RANK[incoming] < TRACKED_RANK[current])):
         return current
     if incoming not in RESERVING_STATUSES or not lines:
         return incoming
@@ -184,10 +196,23 @@ def _merged_status(incoming: str, lines: list[dict[str, Any]], current: str = ""
 
 def fulfilled_stamp(status: str, placed_at: datetime, when: datetime, fulfilled_at: datetime | None,
                     seconds_to_fulfil: int | None) -> tuple[datetime | None, int | None]:
-    """(fulfilled_at, seconds_to_fulfil) once an order in `status` at `when`: stamped the first time it is fulfilled."""
-    if status == OrderStatus.FULFILLED and fulfilled_at is None:
+    """(fulfilled_at, seconds_to_fulfil) once an order in `status` at `when`: stamped the first time it is fulfilled
+    (or first seen further along: shipped, delivered…)."""
+    if (status == OrderStatus.FULFILLED or status in TRACKED_STATUSES) and fulfilled_at is None:
         return when, max(0, int((when - placed_at).total_seconds()))
     return fulfilled_at, seconds_to_fulfil
+
+
+def milestone_stamps(status: str, known: dict[str, Any] | None, when: datetime) -> tuple[dict[str, Any], list[str]]:
+    """The milestone stamps of an order now in `status` ({field: time}, keeping those `known`), and the events due:
+    one per stamp set now for the first time."""
+    stamps, events = {}, []
+    for field, statuses, event in MILESTONES:
+        stamps[field] = (known or {}).get(field)
+        if status in statuses and stamps[field] is None:
+            stamps[field] = when
+            events.append(event)
+    return stamps, events
 
 
 def fulfilment_time(order: Order, status: str, when: datetime) -> None:
@@ -222,7 +247,7 @@ def order_event_payload(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
 # ---------------------------------------------------------------------- import
 # What the import reads of an order already stored (values, not model instances: the page only needs these).
 _CURRENT_FIELDS = ("pk", "external_id", "external_updated_at", "stock_location", "fulfilled_at", "seconds_to_fulfil",
-                   "status")
+                   "status", "shipped_at", "delivered_at", "returned_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +329,7 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
     holding = holds_stock(integration)  # False: the channel's own figure already nets out its open orders
 
     rows: list[dict[str, Any]] = []
+    milestones: list[list[str]] = []  # per row: order.shipped/delivered/returned due (updates only: see below)
     for item, _, current in to_write:
         previous = old_lines.get(current["pk"], {}) if current else {}
         for line in item["lines"]:
@@ -322,6 +348,11 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
             status, item["placed_at"], item["external_updated_at"] or now,
             current["fulfilled_at"] if current else None, current["seconds_to_fulfil"] if current else None,
         )
+        stamps, due = milestone_stamps(status, current, item["external_updated_at"] or now)
+        row.update(stamps)
+        # A first import (a backfill of last year's delivered orders) says so in order.created, not in a burst of
+        # order.shipped/delivered; a later import that moves the order announces each milestone once.
+        milestones.append(due if current is not None else [])
         rows.append(row)
     pks = dict(upsert_rows(Order, rows, unique=["integration_id", "external_id"], update=ORDER_UPDATE_FIELDS,
                            returning=["external_id", "id"]))
@@ -371,9 +402,9 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
     # One endpoint query and one insert for the page; the payloads are built only if some endpoint listens.
     publish_many(
         (
-            ("order.created" if current is None else "order.updated",
-             order_event_payload(_event_order(row, integration), [OrderLine(**line) for line in item["lines"]]))
-            for row, (item, _, current) in zip(rows, to_write, strict=True)
+            (event, order_event_payload(_event_order(row, integration), [OrderLine(**line) for line in item["lines"]]))
+            for row, (item, _, current), due in zip(rows, to_write, milestones, strict=True)
+            for event in ("order.created" if current is None else "order.updated", *due)
         ),
         organization,
         integration,

@@ -2,7 +2,9 @@
 
 Status: `ORDER_STATUSES[status]`, one word per TikTok order status (webhooks may say CANCEL for
 CANCELLED: both map). AWAITING_COLLECTION counts as fulfilled: the seller has shipped (a package with its
-tracking number exists) and only the carrier's pick-up is pending. TikTok's forward order never says
+tracking number exists) and only the carrier's pick-up is pending; after that TikTok reports the carrier's
+progress itself: IN_TRANSIT is in transit, DELIVERED and COMPLETED (delivered, return window over) are
+delivered (commerce stamps and announces them once, as a courier's tracking would). TikTok's forward order never says
 "refunded" — a refund after delivery lives on a return (reverse) order — so the connector attaches the
 order's returns (`returns`, from the Return & Refund API) and an order whose every line item is in a
 completed return or refund is `refunded`. An unknown status raises MappingError naming it.
@@ -27,9 +29,9 @@ ORDER_STATUSES: dict[str, str] = {
     "AWAITING_SHIPMENT": "paid",
     "PARTIALLY_SHIPPING": "partially_fulfilled",
     "AWAITING_COLLECTION": "fulfilled",
-    "IN_TRANSIT": "fulfilled",
-    "DELIVERED": "fulfilled",
-    "COMPLETED": "fulfilled",
+    "IN_TRANSIT": "in_transit",
+    "DELIVERED": "delivered",
+    "COMPLETED": "delivered",
     "CANCELLED": "cancelled",
     "CANCEL": "cancelled",
 }

@@ -19,7 +19,8 @@ A bare package (no `packages` key) is treated as an order of that one package.
 
 Status, over the standing packages (`PACKAGE_STATUSES` buckets each word):
 all cancelled → cancelled; all cancelled or returned, some returned → refunded;
-of the rest, all shipped → fulfilled, some shipped → partially_fulfilled, any
+of the rest, all delivered → delivered (Trendyol's carrier reports it; commerce
+stamps and announces it once), all shipped → fulfilled, some shipped → partially_fulfilled, any
 in preparation (Created, Picking, Invoiced…) → paid, else (Awaiting: payment
 or stock not yet confirmed) → pending. An unknown word raises MappingError.
 
@@ -78,7 +79,8 @@ def standing_packages(packages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [p for p in latest.values() if bucket(p) != SUPERSEDED]
 
 
-def order_status(buckets: list[str]) -> str:
+def order_status(buckets: list[str], *, delivered: bool = False) -> str:
+    """`delivered`: every standing package that is not cancelled or returned says Delivered."""
     if not buckets:
         return "pending"
     if all(b == CANCELLED for b in buckets):
@@ -87,7 +89,7 @@ def order_status(buckets: list[str]) -> str:
         return "refunded"
     live = [b for b in buckets if b not in (CANCELLED, RETURNED)]
     if live and all(b == SHIPPED for b in live):
-        return "fulfilled"
+        return "delivered" if delivered else "fulfilled"
     if any(b == SHIPPED for b in live):
         return "partially_fulfilled"
     if any(b == OPEN for b in live):
@@ -105,7 +107,9 @@ def normalize_order(record: dict[str, Any]) -> dict[str, Any]:
     if not standing:
         raise MappingError(f"{where} has no package that is not superseded by a split.")
     buckets = [bucket(p) for p in standing]
-    status = order_status(buckets)
+    live_words = [package_status(p).replace("_", "").lower() for p, b in zip(standing, buckets, strict=True)
+                  if b not in (CANCELLED, RETURNED)]
+    status = order_status(buckets, delivered=bool(live_words) and all(w == "delivered" for w in live_words))
     counted = standing if status == "cancelled" else [p for p, b in zip(standing, buckets, strict=True)
                                                        if b != CANCELLED]
     first = min(standing, key=lambda p: p.get("orderDate") or 0)

@@ -105,7 +105,7 @@ def test_orders__page1_and_page2_last_an_incremental_pull_over_two_pages(connect
     assert "page_token" not in sent_query(responses.calls[0])
     assert sent_json(responses.calls[2]) == {"update_time_ge": 1709251200}
     assert [(o["external_id"], o["status"], o["total"]) for o in orders] == [
-        ("576461413038785001", "paid", Decimal("61.47")), ("576461413038785002", "fulfilled", Decimal("19.99")),
+        ("576461413038785001", "paid", Decimal("61.47")), ("576461413038785002", "delivered", Decimal("19.99")),
         ("576461413038785003", "partially_fulfilled", Decimal("34.49"))]
     assert orders[0] == {
         "external_id": "576461413038785001", "number": "576461413038785001", "name": "576461413038785001",
@@ -162,7 +162,7 @@ def test_returns__refunded_and_returns__none_decide_refunded_against_completed()
     returns = fixture("returns__refunded")["body"]["data"]["return_orders"]
     assert mapping.order_status({**order, "returns": returns}) == "refunded"
     assert mapping.order_status({**order, "returns": fixture("returns__none")["body"]["data"]["return_orders"]}) == (
-        "fulfilled")
+        "delivered")
     with pytest.raises(mapping.MappingError, match="'LOST'"):
         mapping.order_status({**order, "status": "LOST"})
 
