@@ -17,6 +17,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -67,6 +68,21 @@ from .services.labels import label_read, labels_for_orders, labels_merge
 from .services.returns import return_record
 
 _FILTER_ERRORS = "VALIDATION_ERROR: a filter value is not valid."
+
+
+class LabelRenderer(BaseRenderer):
+    """Lets a client that asks for `Accept: application/pdf` reach the label downloads (they answer the file
+    themselves); an error still goes out as the JSON envelope."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else JSONRenderer().render(data)
+
+
+LABEL_RENDERERS = [JSONRenderer, LabelRenderer]
 
 
 @extend_schema_view(
@@ -227,7 +243,7 @@ class OrderViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericVie
         responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The label."),
                    **error_responses(not_found="ORDER_NOT_FOUND, or LABEL_NOT_FOUND: no label stored yet.")},
     )
-    @action(detail=True, methods=["get"], url_path="label")
+    @action(detail=True, methods=["get"], url_path="label", renderer_classes=LABEL_RENDERERS)
     def label(self, request: Request, pk: str) -> HttpResponse:
         order = selectors.order_get(organization=self.organization, order_id=pk)
         label = selectors.order_label(order=order, tracking_number=request.query_params.get("tracking_number"))
@@ -269,7 +285,7 @@ class OrderViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericVie
                    **error_responses(bad_request="VALIDATION_ERROR or NO_PRINTABLE_LABELS.",
                                      not_found="LABEL_NOT_FOUND: some orders have no stored label.")},
     )
-    @action(detail=False, methods=["post"], url_path="labels/print")
+    @action(detail=False, methods=["post"], url_path="labels/print", renderer_classes=LABEL_RENDERERS)
     def print_labels(self, request: Request) -> HttpResponse:
         serializer = LabelPrintSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -344,23 +344,24 @@ class OrderAdmin(OrganizationScopedAdmin):
 
     @admin.action(description="Fetch shipping labels (from the courier or channel)", permissions=["operate"])
     def fetch_labels(self, request, queryset):
-        ids = list(queryset.order_by("pk").values_list("pk", flat=True)[:ACTION_LIMIT])
-        organization = queryset.first().organization if ids else None
-        outcome = labels_fetch(organization=organization, order_ids=ids, missing_only=False) if ids else None
-        for result in (outcome or {}).get("results", []):
-            if not result["ok"]:
-                self.message_user(request, f"Order {result['order_id']}: {result['error']['message']}",
-                                  messages.ERROR)
-        if outcome:
-            self.message_user(request, f"{outcome['fetched']} label(s) fetched and stored.", messages.SUCCESS)
+        fetched = 0
+        for organization, ids in _by_organization(queryset.order_by("pk")[:ACTION_LIMIT]).items():
+            outcome = labels_fetch(organization=organization, order_ids=ids, missing_only=False)
+            fetched += outcome["fetched"]
+            for result in outcome["results"]:
+                if not result["ok"]:
+                    self.message_user(request, f"Order {result['order_id']}: {result['error']['message']}",
+                                      messages.ERROR)
+        self.message_user(request, f"{fetched} label(s) fetched and stored.", messages.SUCCESS)
 
     @admin.action(description="Print labels (one PDF)", permissions=["view"])
     def print_labels(self, request, queryset):
         """The selected orders' stored labels as one PDF (fetched first where missing: operators only)."""
-        orders = list(queryset.order_by("pk")[:500])
-        missing = [o.pk for o in orders if not o.labels.exists()]
-        if missing and self.has_role(request, "operator") and orders:
-            labels_fetch(organization=orders[0].organization, order_ids=missing)
+        orders = list(queryset.select_related("organization").order_by("pk")[:500])
+        if self.has_role(request, "operator"):
+            missing = [o for o in orders if not o.labels.exists()]
+            for organization, ids in _by_organization(missing).items():
+                labels_fetch(organization=organization, order_ids=ids)
         labels = [label for o in orders if (label := o.labels.order_by("-created_at", "-id").first())]
         if not labels:
             self.message_user(request, "None of these orders has a label; fetch them first.", messages.ERROR)
@@ -404,6 +405,14 @@ class OrderAdmin(OrganizationScopedAdmin):
             nudge_on_commit(repull_order, (order.pk,))
             record_audit(action="order.repull_requested", request=request, target=order)
         self.message_user(request, f"Re-pull queued for {len(ids)} order(s).", messages.SUCCESS)
+
+
+def _by_organization(orders) -> dict:
+    """{organization: [order ids]}: label fetches are per organization (a superuser may select across them)."""
+    grouped: dict = {}
+    for order in orders:
+        grouped.setdefault(order.organization, []).append(order.pk)
+    return grouped
 
 
 # ---------------------------------------------------------------------- returns

@@ -80,6 +80,7 @@ def test_a_fetched_label_is_stored_and_downloadable_from_the_api_and_the_admin(c
     download = operator_api.get(f"/api/orders/{order.pk}/label/")
     assert download.status_code == 200 and download["Content-Type"] == "application/pdf"
     assert download.content == LABEL_PDF and "no-store" in download["Cache-Control"]
+    assert operator_api.get(f"/api/orders/{order.pk}/label/", HTTP_ACCEPT="application/pdf").content == LABEL_PDF
 
     client.force_login(MembershipFactory(organization=org, role="viewer").user)
     page = client.get(f"/admin/commerce/order/{order.pk}/change/").content.decode()
@@ -100,6 +101,8 @@ def test_no_label_at_fan_courier_is_a_provider_error_and_stores_nothing(org, cou
     assert "AWB-ul nu a fost gasit" in answer.json()["error"]["message"]
     assert not ShippingLabel.objects.exists()
     assert operator_api.get(f"/api/orders/{order.pk}/label/").json()["error"]["code"] == "LABEL_NOT_FOUND"
+    asked_pdf = operator_api.get(f"/api/orders/{order.pk}/label/", HTTP_ACCEPT="application/pdf")
+    assert asked_pdf.status_code == 404 and b"LABEL_NOT_FOUND" in asked_pdf.content
 
 
 @responses.activate
