@@ -385,7 +385,8 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
             new_lines.append({"order_id": order_id, "product_id": product_id, "external_id": line["external_id"],
                               "sku": line["sku"], "title": line["title"], "quantity": line["quantity"],
                               "unit_price": line["unit_price"], "total": line["total"],
-                              "fulfilled_quantity": line["fulfilled_quantity"], "reserved_quantity": reserved})
+                              "fulfilled_quantity": line["fulfilled_quantity"], "reserved_quantity": reserved,
+                              "returned_quantity": 0})  # inserts only: an update keeps what came back
         for gone in previous.values():
             move(gone.product_id, where, reserved=-gone.reserved_quantity)
             removed.append(gone.pk)
