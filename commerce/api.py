@@ -192,7 +192,11 @@ class OrderViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericVie
     @extend_schema(
         summary="Change an order's status by hand",
         description="Allowed: pending→paid/cancelled, paid→pending/cancelled/refunded, partially_fulfilled→"
-                    "cancelled/refunded, fulfilled→refunded. Cancelling or refunding releases reserved stock.",
+                    "cancelled/refunded, fulfilled→refunded/shipped/delivered, shipped→in_transit/delivered/"
+                    "delivery_failed/refunded, in_transit and delivery_failed→delivered (and each other)/refunded, "
+                    "delivered and returned→refunded. Cancelling or refunding releases reserved stock. A tracked "
+                    "status set by hand stamps and announces like a courier's event (order.shipped, "
+                    "order.delivered, once); `returned` comes from a return (POST …/returns/), which restocks.",
         request=OrderStatusSerializer,
         responses={200: OrderDetailSerializer, **error_responses(
             bad_request="VALIDATION_ERROR: unknown status or a move that is not allowed.",

@@ -54,3 +54,19 @@ def test_a_first_import_of_a_delivered_order_stamps_it_without_a_burst_of_events
     order = Order.objects.get()
     assert (order.status, order.delivered_at, order.shipped_at) == ("delivered", T0, T0)
     assert events(org) == ["order.created"]
+
+
+def test_an_admin_confirms_a_delivery_by_hand_with_the_same_stamps_and_events(admin_api, channel, org, subscribed):
+    upsert_orders(integration=channel, orders=[shipped("paid", 0)])
+    Order.objects.update(status="fulfilled")
+    order = Order.objects.get()
+
+    answer = admin_api.put(f"/api/orders/{order.pk}/status/", {"status": "delivered"}, format="json")
+    again = admin_api.put(f"/api/orders/{order.pk}/status/", {"status": "delivered"}, format="json")
+    back = admin_api.put(f"/api/orders/{order.pk}/status/", {"status": "in_transit"}, format="json")
+
+    assert answer.status_code == 200 and answer.json()["status"] == "delivered"
+    assert answer.json()["delivered_at"] and answer.json()["tracking_events"][0]["status"] == "delivered"
+    assert again.status_code == 200 and back.status_code == 400
+    assert [e for e in events(org) if e.startswith("order.") and e not in ("order.created", "order.updated")] == [
+        "order.shipped", "order.delivered"]
