@@ -43,6 +43,10 @@ PROVIDERS: list[str] = [
     "connectors.payme.connector.PaymeConnector",
     "connectors.click.connector.ClickConnector",
     "connectors.paypal.connector.PayPalConnector",
+    "connectors.slack.connector.SlackConnector",
+    "connectors.discord.connector.DiscordConnector",
+    "connectors.sendgrid.connector.SendGridConnector",
+    "connectors.mailchimp.connector.MailchimpConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

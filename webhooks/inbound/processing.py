@@ -45,7 +45,7 @@ from config.claims import claimable
 from config.errors import ApplicationError
 from connectors.errors import is_transient
 from connectors.redaction import Redactor
-from webhooks.events import publish
+from integrations.events import publish
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 from . import handlers
