@@ -12,8 +12,8 @@ class NotificationsConfig(AppConfig):
         # in the publisher's transaction (the same port the webhooks app records deliveries through).
         from integrations.events import events_subscriber_add
 
-        from .triggers import EVENT_TYPES
         from .services import event_heard
+        from .triggers import EVENT_TYPES
 
         events_subscriber_add("notifications", event_types=EVENT_TYPES, subscriber=event_heard)
 

@@ -115,7 +115,8 @@ class Notice(models.Model):
     text = models.TextField(blank=True, default="")
     facts = models.JSONField(default=list, blank=True, help_text="[[label, value], …] shown under the text.")
     link = models.URLField(max_length=500, blank=True, default="")
-    deliver_after = models.DateTimeField(default=django_timezone.now, help_text="Not sent before (quiet hours, digest).")
+    deliver_after = models.DateTimeField(default=django_timezone.now,
+                                         help_text="Not sent before (quiet hours, digest, a retry's backoff).")
     deferred_reason = models.CharField(max_length=200, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True, help_text="A sender holds it until then.")

@@ -28,7 +28,7 @@ from commerce.outbox import PUSH_FULFILLMENT_TASK, PUSH_INVENTORY_TASK, REPULL_O
 from connectors.errors import is_transient
 from integrations.models import Integration
 
-from . import pushes, repull, scheduler, services
+from . import audiences, pushes, repull, scheduler, services
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=None)
@@ -123,8 +123,6 @@ def repull_order(order_id: int) -> dict:
 def push_audience(self, integration_id: int, full: bool = False) -> dict[str, int] | None:
     """Copy the consenting customers into the integration's audience (syncjobs/audiences.py); transient provider
     errors retry with backoff."""
-    from . import audiences
-
     integration = Integration.objects.filter(pk=integration_id).first()
     if integration is None:
         return None

@@ -32,7 +32,8 @@ def blocks(message: NoticeMessage) -> list[dict[str, Any]]:
         found.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(message.text)[:3000]}})
     if message.facts:
         found.append({"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*{escape(label)}*\n{escape(value)}"[:2000]} for label, value in message.facts[:10]
+            {"type": "mrkdwn", "text": f"*{escape(label)}*\n{escape(value)}"[:2000]}
+            for label, value in message.facts[:10]
         ]})
     for item in message.items[:DIGEST_ITEMS]:
         line = f"{EMOJI.get(item.state, '')} *{escape(item.headline)}*"

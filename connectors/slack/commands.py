@@ -25,8 +25,6 @@ from connectors.chatops import chat_command
 from connectors.schemes import verify_slack
 from integrations.models import Integration, IntegrationStatus
 
-from .client import SlackClient
-
 logger = logging.getLogger(__name__)
 KEY = "slack"
 
