@@ -34,8 +34,9 @@ ALERT = {
                                      "text": "PROVIDER_ERROR: The provider refused the request."}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": "*Integration*\nFake Shop (fake-shop)"},
                                        {"type": "mrkdwn", "text": "*Job*\n#{job} sync_orders"}]},
-        {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open in Switchyard"},
-                                          "url": "http://testserver.example/admin/integrations/integration/{iid}/change/"}]},
+        {"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "Open in Switchyard"},
+             "url": "http://testserver.example/admin/integrations/integration/{iid}/change/"}]},
     ],
 }
 

@@ -30,8 +30,8 @@ def email_rule(org, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
     def make(*triggers: str, **fields) -> NotificationRule:
-        return NotificationRule.objects.create(organization=org, name="Mail", target="ops@acme.example, cto@acme.example",
-                                               triggers=list(triggers), **fields)
+        return NotificationRule.objects.create(organization=org, name="Mail", triggers=list(triggers),
+                                               target="ops@acme.example, cto@acme.example", **fields)
     return make
 
 
