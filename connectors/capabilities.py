@@ -347,7 +347,7 @@ class NoticeMessage:
     """
 
     title: str
-    text: str
+    text: str = ""
     state: str = "alert"
     facts: tuple[tuple[str, str], ...] = ()
     link: str = ""

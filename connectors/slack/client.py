@@ -39,7 +39,11 @@ class SlackClient:
             body = response.json()
         except ValueError:
             body = None
-        return checked(body, action=method)
+        try:
+            return checked(body, action=method)
+        except AuthExpired as exc:  # a 200 saying the token is dead: the health records it like a 401
+            self.http.credentials_refused(exc, action=method)
+            raise
 
     def post_message(self, *, channel: str, text: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
         return self.call("chat.postMessage", json={"channel": channel, "text": text, "blocks": blocks})
