@@ -33,7 +33,8 @@ def test_execute_webhook__ok_sends_one_embed_and_no_mentions(connector):
     assert connector.send_notice(MESSAGE, target="") == "1186730389001420860"
     assert sent_json(responses.calls[0]) == {
         "username": "Switchyard",
-        "embeds": [{"title": "Low stock: TSHIRT-M at main", "color": 0xD83C3E, "description": "3 available, threshold 5.",
+        "embeds": [{"title": "Low stock: TSHIRT-M at main", "color": 0xD83C3E,
+                    "description": "3 available, threshold 5.",
                     "fields": [{"name": "SKU", "value": "TSHIRT-M", "inline": True},
                                {"name": "Location", "value": "main", "inline": True}],
                     "url": "https://switchyard.example/admin/commerce/product/5/change/"}],

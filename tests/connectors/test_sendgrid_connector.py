@@ -85,7 +85,8 @@ def test_a_signed_batch_is_stored_and_its_bounce_recorded(client, integration):
     suppression = EmailSuppression.objects.get()
     assert (suppression.email, suppression.event, suppression.reason) == ("gone@acme.example", "bounce",
                                                                           "500 unknown recipient")
-    assert suppression.sg_event_id == "6g4ZI7SA-xmRDv57GoPIPw" and suppression.organization_id == integration.organization_id
+    assert suppression.sg_event_id == "6g4ZI7SA-xmRDv57GoPIPw"
+    assert suppression.organization_id == integration.organization_id
 
 
 def test_a_forged_batch_is_refused_and_nothing_is_stored(client, integration):
