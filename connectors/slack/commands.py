@@ -34,9 +34,11 @@ def _ephemeral(text: str) -> JsonResponse:
 
 
 def workspace_integration(team_id: str) -> Integration | list[Integration] | None:
-    found = list(Integration.objects.filter(provider=KEY, status=IntegrationStatus.ACTIVE)
-                 .select_related("organization"))
-    matching = [i for i in found if isinstance(i.config, dict) and i.config.get("team_id") == team_id]
+    """The active Slack integration of the workspace; a list when several organizations connected it (refused)."""
+    if not team_id:
+        return None
+    matching = list(Integration.objects.filter(provider=KEY, status=IntegrationStatus.ACTIVE, config__team_id=team_id)
+                    .select_related("organization")[:2])
     if len(matching) > 1:
         return matching
     return matching[0] if matching else None

@@ -198,3 +198,11 @@ def test_a_revoked_token_is_an_auth_error(integration, connector):
     assert json.loads(responses.calls[0].request.body)["text"] == ":rotating_light: t"
     integration.refresh_from_db()
     assert integration.status == "error" and "token_revoked" in integration.last_error
+
+
+@responses.activate
+def test_a_workspace_connected_by_two_organizations_answers_for_neither(client, integration, other_org, member):
+    IntegrationFactory(organization=other_org, provider="slack", type="api", code="their-slack",
+                       access_token="xoxb-other", config={"team_id": TEAM})
+    answer = command(client, "health").json()
+    assert "several Switchyard organizations" in answer["text"] and len(responses.calls) == 0
