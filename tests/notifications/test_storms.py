@@ -147,3 +147,15 @@ def test_slack_down_is_retried_with_backoff_then_sent(rule, channel, shop, write
     assert tasks.send_due_notices() == 1
     notice.refresh_from_db()
     assert notice.status == NoticeStatus.SENT and notice.attempts == 2
+
+
+def test_the_sender_is_nudged_only_once_the_change_commits(rule, channel, shop, writer, monkeypatch,
+                                                           django_capture_on_commit_callbacks):
+    sent: list[tuple] = []
+    monkeypatch.setattr(tasks.send_rule_notices, "apply_async", lambda args, **kw: sent.append(args))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run_sync(channel, writer, fail=True)
+    assert sent == [] and Notice.objects.get(rule=rule).status == NoticeStatus.PENDING
+    for callback in callbacks:
+        callback()
+    assert sent == [(rule.pk,)]
