@@ -115,7 +115,3 @@ def reading(event_type: str, payload: dict[str, Any]) -> list[Reading]:
                         "Review them in the console before anything changes.", (("Integration", named),), link)]
     return []
 
-
-def resolved_title(trigger: str, subject: dict[str, Any], title: str) -> str:
-    """The words of the "resolved" notice: the alert's title, marked resolved."""
-    return f"Resolved: {title}"
