@@ -63,7 +63,8 @@ def reading_apply(*, rule: NotificationRule, found: Reading, now: datetime) -> N
     if found.action == INFO:
         return notice_create(rule=rule, condition=None, trigger=found.trigger, kind=NoticeKind.INFO, now=now,
                              **message)
-    assert found.action == OPEN
+    if found.action != OPEN:
+        raise ValueError(f"A {found.action!r} reading opens nothing; conditions_clear clears.")
     condition = Condition.objects.filter(rule=rule, key=found.key, cleared_at__isnull=True).first()
     if condition is None:
         try:
