@@ -349,6 +349,9 @@ SPECTACULAR_SETTINGS = {
         "IncomingWebhookStatusEnum": "webhooks.models.IncomingStatus",
         "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
         "HealthStateEnum": "integrations.health_selectors.Health.STATES",
+        "NotificationTriggerEnum": "notifications.models.TriggerKind",
+        "NoticeKindEnum": "notifications.models.NoticeKind",
+        "NoticeStatusEnum": "notifications.models.NoticeStatus",
     },
 }
 
