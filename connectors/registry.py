@@ -43,6 +43,8 @@ PROVIDERS: list[str] = [
     "connectors.payme.connector.PaymeConnector",
     "connectors.click.connector.ClickConnector",
     "connectors.paypal.connector.PayPalConnector",
+    "connectors.onec.connector.OneCConnector",
+    "connectors.google_drive.connector.GoogleDriveConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}
