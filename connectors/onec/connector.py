@@ -95,7 +95,8 @@ class OneCConnector(ProductsSource, InventorySource, OrderSink, Connector):
         if not url.endswith(ROOT_SUFFIX):
             raise ValidationError(
                 f"A 1C integration's api_endpoint is the infobase's OData root, ending in {ROOT_SUFFIX} "
-                "(https://host/infobase/odata/standard.odata).", details={"api_endpoint": [f"must end in {ROOT_SUFFIX}"]})
+                "(https://host/infobase/odata/standard.odata).",
+                details={"api_endpoint": [f"must end in {ROOT_SUFFIX}"]})
         parts = urlsplit(url)
         if parts.scheme == "https" or (parts.scheme == "http" and _allowlisted_loopback(parts.hostname or "")):
             return url
