@@ -391,9 +391,12 @@ class ProviderClient:
 
 
 def _first_message(body: Any) -> str | None:
-    """`error_description`, `message`, `error`, `errors` — the usual places providers put words."""
+    """`error_description`, `message`, `error`, `errors` — the usual places providers put words (OData v3 puts
+    them in `odata.error.message.value`, beside the message's `lang`)."""
     if isinstance(body, dict):
-        for key in ("error_description", "message", "error", "errors", "detail", "title"):
+        if isinstance(body.get("value"), str) and "lang" in body:
+            return body["value"]
+        for key in ("error_description", "message", "error", "odata.error", "errors", "detail", "title"):
             value = body.get(key)
             if isinstance(value, str) and value:
                 return value
@@ -401,7 +404,7 @@ def _first_message(body: Any) -> str | None:
                 inner = _first_message(value)
                 if inner:
                     return inner
-                return jsonlib.dumps(value)
+                return jsonlib.dumps(value, ensure_ascii=False)
     if isinstance(body, list) and body:
         return _first_message(body[0]) or (body[0] if isinstance(body[0], str) else None)
     return None

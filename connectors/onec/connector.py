@@ -39,7 +39,7 @@ from django.conf import settings
 from config.errors import ApplicationError, ValidationError
 from connectors.base import AuthKind, ConnectionResult, Connector, Page, RateLimitPolicy
 from connectors.capabilities import InventorySource, OrderSink, ProductsSource
-from connectors.errors import AuthExpired, connection_failure
+from connectors.errors import AuthExpired, ProviderError, connection_failure
 from connectors.http import elapsed_ms
 
 from . import mapping
@@ -186,8 +186,12 @@ class OneCConnector(ProductsSource, InventorySource, OrderSink, Connector):
                filter: str = "") -> Iterator[Page]:
         skip = _skip(cursor)
         size = self.page_size
+        previous: list[dict[str, Any]] | None = None
         while True:
             items = self.client.list(entity, action=action, filter=filter, orderby=orderby, top=size, skip=skip)
+            if items and items == previous:  # a server (or proxy) that ignores $skip would loop for ever
+                raise ProviderError(f"1C answered the same page of {entity} for $skip={skip}: paging is not honoured.")
+            previous = items
             done = len(items) < size
             yield Page(items=items, next_cursor=None if done else str(skip + size))
             if done:
