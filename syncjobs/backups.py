@@ -118,7 +118,7 @@ def _apply_retention(connector: Any, folder: str, prefix: str, keep: int) -> lis
         if matched:
             runs.setdefault(matched.group(1), []).append(item)
     deleted = []
-    for stamp in sorted(runs, reverse=True)[keep:]:
+    for stamp in sorted(runs)[:max(0, len(runs) - keep)]:  # oldest first: an interruption spares the newer
         for item in sorted(runs[stamp], key=lambda f: f["name"]):
             connector.delete_file(str(item["id"]))
             deleted.append(str(item["name"]))

@@ -206,7 +206,15 @@ def test_a_backup_uploads_the_records_as_csv_and_keeps_the_last_runs(integration
     _grant()
     for _ in range(4):
         recorded.replay("POST", UPLOAD, "files__created")
-    _children(BACKUP, "files__backup_listing")
+    listing = recorded("files__backup_listing")["body"]
+
+    def list_folder(request):  # what Drive lists by then: the older runs and the files just uploaded
+        assert parse_qs(request.url.split("?", 1)[1])["q"] == [f"'{BACKUP}' in parents and trashed = false"]
+        new = [{"id": f"new-{_uploaded(c)[0]['name']}", "name": _uploaded(c)[0]["name"], "mimeType": "text/csv"}
+               for c in responses.calls if c.request.method == "POST" and c.request.url.startswith(UPLOAD)]
+        return 200, {}, json.dumps({**listing, "files": listing["files"] + new})
+
+    responses.add_callback("GET", f"{API}/files", callback=list_folder)
     deleted = []
 
     def delete(request):
@@ -228,14 +236,14 @@ def test_a_backup_uploads_the_records_as_csv_and_keeps_the_last_runs(integration
     assert sorted(bodies) == [f"{prefix}{n}.csv" for n in ("order_lines", "orders", "products", "stock")]
     assert bodies[f"{prefix}products.csv"] == (
         "id,sku,name,status,price,currency,barcode,updated_at\r\n"
-        f'{product.pk},TS-WHITE-M,"Tricou, alb ""M""",active,59.90,RON,,{product.updated_at.isoformat()}\r\n'
+        f'{product.pk},TS-WHITE-M,"Tricou, alb ""M""",active,59.9000,RON,,{product.updated_at.isoformat()}\r\n'
     ).encode()
     assert bodies[f"{prefix}stock.csv"].splitlines()[1].startswith(b"TS-WHITE-M,main,12,2,")
     orders_csv = bodies[f"{prefix}orders.csv"].decode().splitlines()
-    assert orders_csv[1].startswith(f"{order.pk},,9001,1001,pending,RON,59.90,0.00,0.00,0.00,59.90,Ion Popescu,,"
+    assert orders_csv[1].startswith(f"{order.pk},,9001,1001,pending,RON,59.9000,0.0000,0.0000,0.0000,59.9000,Ion Popescu,,"
                                     "2024-12-03T18:00:00+00:00,")
     assert bodies[f"{prefix}order_lines.csv"].decode().splitlines()[1] == f"{order.pk},{order.lines.get().pk}," \
-                                                                           "TS-WHITE-M,,1,59.90,59.90,0"
+                                                                           "TS-WHITE-M,,1,59.9000,59.9000,0"
     # keep=2: this run and the newest older one stay; the two oldest runs' files go, and nothing else.
     assert sorted(deleted) == sorted(f"old{i}{k}" for i in (0, 1) for k in ("orders", "order_lines", "products",
                                                                             "stock"))
