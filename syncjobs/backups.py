@@ -95,14 +95,15 @@ def backup_write(*, integration_id: int, now: datetime | None = None) -> BackupR
             uploaded = connector.upload_file(folder_id=folder, name=f"{prefix}{run.stamp}-{name}", content=content,
                                              mime_type=CSV_MIME)
             run.uploaded.append(uploaded)
-    except ApplicationError:
+    except ApplicationError as failure:
         for uploaded in run.uploaded:
             try:
                 connector.delete_file(str(uploaded["id"]))
             except ApplicationError as exc:  # the next run's retention cannot see a half run: say so
                 logger.warning("Backup file %s of a failed run was left in the folder: %s", uploaded.get("name"),
                                exc.message)
-        _remember(integration, {"last_error": "upload failed", "failed_at": timezone.now().isoformat()})
+        _remember(integration, {"last_error": f"Upload failed: {failure.message}"[:500],
+                                "failed_at": timezone.now().isoformat()})
         raise
     run.deleted = _apply_retention(connector, folder, prefix, keep)
     _remember(integration, {"last_run_at": timezone.now().isoformat(), **run.summary(), "last_error": ""})

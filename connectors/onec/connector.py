@@ -156,7 +156,8 @@ class OneCConnector(ProductsSource, InventorySource, OrderSink, Connector):
 
     def iter_inventory(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
         """Every balance row read first, then summed per (item, warehouse): a register with more dimensions
-        (series, characteristics) has several rows per pair, on any page. Yields the sums in pages."""
+        (series, characteristics) has several rows per pair, on any page. Yields the sums in pages; the cursor is
+        the offset of the next page of sums."""
         fields = self.fields("stock")
         totals: dict[tuple[str, str], Decimal] = {}
         orderby = f"{fields['product']},{fields['warehouse']}"
@@ -167,7 +168,8 @@ class OneCConnector(ProductsSource, InventorySource, OrderSink, Connector):
         levels = [{"item": item, "warehouse": warehouse, "quantity": str(quantity)}
                   for (item, warehouse), quantity in sorted(totals.items())]
         size = self.page_size
-        for start in range(0, max(len(levels), 1), size):
+        # A resumed job asks for the page after its checkpoint: the sums are read again, the pages written skipped.
+        for start in range(_skip(cursor), max(len(levels), 1), size):
             yield Page(items=levels[start:start + size],
                        next_cursor=None if start + size >= len(levels) else str(start + size))
 

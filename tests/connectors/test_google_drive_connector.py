@@ -240,8 +240,8 @@ def test_a_backup_uploads_the_records_as_csv_and_keeps_the_last_runs(integration
     ).encode()
     assert bodies[f"{prefix}stock.csv"].splitlines()[1].startswith(b"TS-WHITE-M,main,12,2,")
     orders_csv = bodies[f"{prefix}orders.csv"].decode().splitlines()
-    assert orders_csv[1].startswith(f"{order.pk},,9001,1001,pending,RON,59.9000,0.0000,0.0000,0.0000,59.9000,Ion Popescu,,"
-                                    "2024-12-03T18:00:00+00:00,")
+    assert orders_csv[1].startswith(f"{order.pk},,9001,1001,pending,RON,59.9000,0.0000,0.0000,0.0000,59.9000,"
+                                    "Ion Popescu,,2024-12-03T18:00:00+00:00,")
     assert bodies[f"{prefix}order_lines.csv"].decode().splitlines()[1] == f"{order.pk},{order.lines.get().pk}," \
                                                                            "TS-WHITE-M,,1,59.9000,59.9000,0"
     # keep=2: this run and the newest older one stay; the two oldest runs' files go, and nothing else.
@@ -268,6 +268,8 @@ def test_a_failed_upload_removes_its_half_run_and_deletes_no_older_backup(integr
     deletes = [c.request.url for c in responses.calls if c.request.method == "DELETE"]
     assert len(deletes) == 1 and "1NewCsvFile" in deletes[0]  # only the half run's own file
     assert not any(c.request.url.startswith(f"{API}/files?") for c in responses.calls)  # no retention listing
+    integration.refresh_from_db()
+    assert "storage quota" in integration.metadata["backup"]["last_error"]
 
 
 @responses.activate

@@ -145,6 +145,17 @@ def test_stock_is_summed_per_item_and_warehouse_across_pages(integration):
     assert job.metadata["unmapped_locations"] == [W2]  # reported, never guessed
 
 
+@responses.activate
+def test_a_resumed_stock_pull_starts_at_its_checkpoint(integration, connector):
+    stock_query = {"$format": "json", "$top": "2", "$orderby": "Nomenclature_Key,Warehouse_Key"}
+    for skip, name in ((None, "stock__balance_page1"), (2, "stock__balance_page2"), (4, "stock__balance_page3")):
+        query = {**stock_query, **({"$skip": str(skip)} if skip else {})}
+        recorded.replay("GET", BALANCE, name, match=[matchers.query_param_matcher(query)])
+    pages = list(connector.iter_inventory(cursor="2"))  # three sums, two a page: the second page only
+    assert [(p.items, p.next_cursor) for p in pages] == [
+        ([{"item": "1c2f7b4f-5b1d-11ee-8c99-0242ac120002", "warehouse": W2, "quantity": "0"}], None)]
+
+
 def test_a_fractional_balance_fails_by_name():
     with pytest.raises(mapping.MappingError, match="fractional"):
         mapping.normalize_inventory_level({"item": "i", "warehouse": "w", "quantity": "2.5"})
