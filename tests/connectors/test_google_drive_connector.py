@@ -134,6 +134,15 @@ def test_a_folder_is_listed_over_three_pages(integration, connector):
         None, "~!!~AI9FV7Tpage2token", "~!!~AI9FV7Tpage3token"]
 
 
+@responses.activate
+def test_a_listing_page_that_failed_with_a_server_error_is_asked_again(integration, connector, sleeps):
+    _grant()
+    recorded.replay("GET", f"{API}/files", "errors__server")
+    _children(ROOT, "files__page3")
+    assert [f["name"] for f in connector.folder_files(ROOT)] == ["TS-WHITE-M (1).webp"]
+    assert len(sleeps) == 1  # one backoff, then the same page again
+
+
 @pytest.mark.parametrize("name, skus, expected", [
     ("HD-GREY-XL.jpg", {"HD-GREY-XL"}, "HD-GREY-XL"),
     ("HD-GREY-XL_2.jpg", {"HD-GREY-XL"}, "HD-GREY-XL"),
