@@ -47,6 +47,8 @@ PROVIDERS: list[str] = [
     "connectors.discord.connector.DiscordConnector",
     "connectors.sendgrid.connector.SendGridConnector",
     "connectors.mailchimp.connector.MailchimpConnector",
+    "connectors.onec.connector.OneCConnector",
+    "connectors.google_drive.connector.GoogleDriveConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}
