@@ -99,7 +99,15 @@ def thumbnail(url: str | None, alt: str = "", size: int = 48):
     return format_html(THUMBNAIL, url, alt, size, size * 2) if url else "—"
 
 
-class ProductImageInline(ReadOnlyInline):
+class ProductCatalogueInline(ReadOnlyInline):
+    """Shown to whoever may view the product (ProductAdmin scoped that), not only to holders of model perms:
+    an inline only ever lists the rows of the product whose page it is on."""
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+
+class ProductImageInline(ProductCatalogueInline):
     """The product's images as each channel lists them, in order (a channel's re-import replaces its set)."""
 
     model = ProductImage
@@ -111,7 +119,7 @@ class ProductImageInline(ReadOnlyInline):
         return thumbnail(obj.url, obj.alt, size=72)
 
 
-class ProductAttributeInline(ReadOnlyInline):
+class ProductAttributeInline(ProductCatalogueInline):
     model = ProductAttribute
     fields = ("integration", "name", "value")
     readonly_fields = fields
