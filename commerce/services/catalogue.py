@@ -106,8 +106,8 @@ def _replace_images(integration: Integration, catalogues: dict[int, Catalogue]) 
         ProductImage.objects.filter(pk__in=gone).delete()
     if to_update:
         ProductImage.objects.bulk_update(to_update, ["position", "alt"])
-    if to_create:
-        ProductImage.objects.bulk_create(to_create)
+    if to_create:  # a concurrent import of the same listing may have inserted a row first: it holds the same URL
+        ProductImage.objects.bulk_create(to_create, ignore_conflicts=True)
 
 
 def _replace_attributes(integration: Integration, catalogues: dict[int, Catalogue]) -> None:
@@ -133,7 +133,7 @@ def _replace_attributes(integration: Integration, catalogues: dict[int, Catalogu
     if to_update:
         ProductAttribute.objects.bulk_update(to_update, ["value"])
     if to_create:
-        ProductAttribute.objects.bulk_create(to_create)
+        ProductAttribute.objects.bulk_create(to_create, ignore_conflicts=True)
 
 
 def _images(value: Any) -> list[tuple[str, str]]:
