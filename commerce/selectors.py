@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -18,6 +18,8 @@ from .models import (
     ChannelStock,
     Order,
     Product,
+    ProductAttribute,
+    ProductImage,
     Return,
     ShippingLabel,
     StockLevel,
@@ -35,7 +37,11 @@ def _as_id(value: Any) -> int | None:
 
 
 def product_list(*, organization: Organization) -> QuerySet[Product]:
-    return Product.objects.filter(organization=organization).prefetch_related("stock_levels")
+    return Product.objects.filter(organization=organization).prefetch_related(
+        "stock_levels",
+        Prefetch("images", ProductImage.objects.select_related("integration")),
+        Prefetch("attributes", ProductAttribute.objects.select_related("integration")),
+    )
 
 
 def stock_level_list(*, organization: Organization) -> QuerySet[StockLevel]:

@@ -24,6 +24,8 @@ from .models import (
     OrderLine,
     OrderStatus,
     Product,
+    ProductAttribute,
+    ProductImage,
     Return,
     ReturnLine,
     ShippingLabel,
@@ -58,13 +60,34 @@ class StockFigureSerializer(serializers.ModelSerializer):
         fields = ["id", "location", "on_hand", "reserved", "available", "low_stock_threshold"]
 
 
+class ProductImageSerializer(serializers.ModelSerializer):
+    integration = serializers.CharField(source="integration.code", read_only=True,
+                                        help_text="The code of the channel whose catalogue lists the image.")
+
+    class Meta:
+        model = ProductImage
+        fields = ["url", "position", "alt", "integration"]
+
+
+class ProductAttributeSerializer(serializers.ModelSerializer):
+    integration = serializers.CharField(source="integration.code", read_only=True,
+                                        help_text="The code of the channel whose catalogue gives the attribute.")
+
+    class Meta:
+        model = ProductAttribute
+        fields = ["name", "value", "integration"]
+
+
 class ProductSerializer(serializers.ModelSerializer):
     price = MoneyField()
     stock = StockFigureSerializer(source="stock_levels", many=True, read_only=True)
+    images = ProductImageSerializer(many=True, read_only=True)
+    attributes = ProductAttributeSerializer(many=True, read_only=True)
 
     class Meta:
         model = Product
-        fields = ["id", "sku", "name", "status", "price", "currency", "barcode", "stock", "created_at", "updated_at"]
+        fields = ["id", "sku", "name", "status", "price", "currency", "barcode", "category", "images", "attributes",
+                  "stock", "created_at", "updated_at"]
 
 
 class ProductRefSerializer(serializers.ModelSerializer):
@@ -225,10 +248,11 @@ class OrderDetailSerializer(serializers.ModelSerializer):
         model = Order
         fields = ["id", "integration", "external_id", "external_number", "name", "status", "channel_status",
                   "currency", "subtotal", "total_discounts", "total_tax", "total_shipping", "total",
-                  "customer_external_id", "customer_name", "customer_email", "shipping_address", "billing_address",
-                  "placed_at", "external_updated_at", "cancelled_at", "fulfilled_at", "seconds_to_fulfil",
-                  "shipped_at", "delivered_at", "returned_at", "tracking_at", "stock_location", "lines",
-                  "fulfillments", "tracking_events", "labels", "returns", "created_at", "updated_at"]
+                  "customer_external_id", "customer_name", "customer_email", "customer_accepts_marketing",
+                  "shipping_address", "billing_address", "placed_at", "external_updated_at", "cancelled_at",
+                  "fulfilled_at", "seconds_to_fulfil", "shipped_at", "delivered_at", "returned_at", "tracking_at",
+                  "stock_location", "lines", "fulfillments", "tracking_events", "labels", "returns", "created_at",
+                  "updated_at"]
 
 
 class FulfillLineInputSerializer(StrictInputSerializer):

@@ -12,8 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .client import API_ROOT
-
 if TYPE_CHECKING:
     from .client import ShopifyClient
 
@@ -25,6 +23,6 @@ def fulfillment_delivered(client: ShopifyClient, *, order_id: str, fulfillment_i
     event: dict[str, Any] = {"status": "delivered"}
     if happened_at is not None:
         event["happened_at"] = happened_at.isoformat()
-    response = client._call("POST", f"{API_ROOT}/orders/{order_id}/fulfillments/{fulfillment_id}/events.json",
+    response = client._call("POST", f"{client.api_root}/orders/{order_id}/fulfillments/{fulfillment_id}/events.json",
                             action="create_fulfillment_event", json={"event": event})
     return dict(response.json().get("fulfillment_event") or {})

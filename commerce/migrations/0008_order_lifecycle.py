@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_auditevent'),
-        ('commerce', '0005_inventory_push_plural'),
+        ('commerce', '0007_product_catalogue'),
         ('integrations', '0010_key_ring_reports'),
     ]
 
