@@ -62,21 +62,22 @@ def schedules_due(*, now: datetime) -> QuerySet[SyncSchedule]:
 def syncs_run_due(*, now: datetime | None = None, limit: int = 500) -> SchedulerRun:
     """Re-queue jobs whose worker died, then start what each due schedule names (syncjobs/cadences.py).
 
-    Each schedule is claimed in its own transaction (config/claims.py: another beat's claim is skipped, and what
-    it committed is seen) and moved on by its interval in that same transaction, so two beats, or a beat and a
-    cron call, never start it twice. A schedule whose job is still going, or whose integration cannot sync, is
-    skipped, and still waits a full interval: the scheduler never hammers it every tick. One that waits for
-    another job (inventory for its products) looks again in a minute.
+    An integration's due schedules are claimed together in one transaction (config/claims.py: rows another beat
+    holds are skipped, and what it committed is seen) and each is moved on by its interval in that same
+    transaction, so two beats, or a beat and a cron call, never start one twice, and a job type that waits for
+    another (inventory for products) sees the job its sibling just started; it looks again in a minute. A
+    schedule whose job is still going, or whose integration cannot sync, is skipped, and still waits a full
+    interval: the scheduler never hammers it every tick.
     """
     now = now or timezone.now()
     run = SchedulerRun(requeued=sync_jobs_requeue_stale(now=now))
     due = schedules_due(now=now)
-    for schedule_id in list(due.values_list("pk", flat=True)[:limit]):
-        with transaction.atomic():
-            schedule = claimable(due.filter(pk=schedule_id), of=("self",)).select_related("integration").first()
-            if schedule is None:  # another scheduler took it (or changed it) since we listed it
-                continue
-            _start(schedule, now, run)
+    order = {job_type: index for index, job_type in enumerate(CADENCES)}
+    for integration_id in dict.fromkeys(due.values_list("integration_id", flat=True)[:limit]):
+        with transaction.atomic():  # an integration's due schedules together, products before inventory
+            claimed = claimable(due.filter(integration_id=integration_id), of=("self",)).select_related("integration")
+            for schedule in sorted(claimed, key=lambda row: order.get(row.job_type, len(order))):
+                _start(schedule, now, run)
     return run
 
 

@@ -70,10 +70,10 @@ def schedule_update(*, schedule: SyncSchedule, every_minutes: int | None = None,
                     now: datetime | None = None) -> SyncSchedule:
     """Change a schedule's interval and/or switch it on or off.
 
-    A new interval moves the next due time to that interval after the clock last started (its last start, or its
-    job's finish; now, if that has passed, or if it never ran): shortening "every 6 h" to "every hour" takes effect at once, not after the old 6 h.
-    Switching it on makes it due by the same rule. VALIDATION_ERROR (nothing changed) for an interval outside
-    1 minute to a week.
+    A new interval moves the next due time to that interval after the clock last started (its last start, or
+    its job's finish; now, if that has passed, or if it never ran): shortening "every 6 h" to "every hour" takes
+    effect at once, not after the old 6 h. Switching it on makes it due by the same rule. VALIDATION_ERROR
+    (nothing changed) for an interval outside 1 minute to a week.
     """
     now = now or timezone.now()
     if every_minutes is not None and not 1 <= every_minutes <= MAX_EVERY_MINUTES:
