@@ -26,7 +26,9 @@ class SyncjobsConfig(AppConfig):
         post_migrate.connect(_migrated, sender=self, dispatch_uid="syncjobs.schedules_ensure_all")
 
 
-def _integration_saved(sender, instance, created: bool, update_fields=None, **kwargs) -> None:
+def _integration_saved(sender, instance, created: bool, update_fields=None, raw: bool = False, **kwargs) -> None:
+    if raw:  # loaddata: the backup brings the schedules it had
+        return
     if created or update_fields is None or "provider" in update_fields:
         from .schedules import schedules_ensure
 

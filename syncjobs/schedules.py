@@ -67,7 +67,7 @@ def schedule_next_due(schedule: SyncSchedule, *, since: datetime | None, now: da
 
 @transaction.atomic
 def schedule_update(*, schedule: SyncSchedule, every_minutes: int | None = None, enabled: bool | None = None,
-                    now: datetime | None = None) -> SyncSchedule:
+                    due_now: bool = False, now: datetime | None = None) -> SyncSchedule:
     """Change a schedule's interval and/or switch it on or off.
 
     A new interval moves the next due time to that interval after the clock last started (its last start, or
@@ -87,7 +87,9 @@ def schedule_update(*, schedule: SyncSchedule, every_minutes: int | None = None,
         locked.every_minutes = every_minutes
     if enabled is not None:
         locked.enabled = enabled
-    if changed_interval or switched_on:
+    if due_now:
+        locked.next_due_at = None
+    elif changed_interval or switched_on:
         locked.next_due_at = schedule_next_due(locked, since=since, now=now)
     locked.save(update_fields=["every_minutes", "enabled", "next_due_at", "updated_at"])
     integration_next_sync_refresh(locked.integration_id)
