@@ -151,7 +151,7 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
             # Connecting needs the change role (connect_view): the others see the state without the button.
             ("Tokens", {"fields": ("oauth_connection" if can_write else "oauth_status", "token_type", "expires_at",
                                    "scope")}),
-            ("Sync", {"fields": ("sync_interval_minutes", "auto_sync_enabled", "last_sync_at", "next_sync_at",
+            ("Sync", {"fields": ("auto_sync_enabled", "last_sync_at", "next_sync_at",
                                  "consecutive_failures", "last_error")}),
             ("Stock", {"fields": ("stock_mode",), "description": "Who is the source of truth for this channel's "
                        "stock; change it with the list's Stock actions (audited). Map its locations under Channel "

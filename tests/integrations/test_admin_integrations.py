@@ -86,7 +86,6 @@ def form_data(integration, **overrides):
         "scope": "[]",
         "config": "{}",
         "metadata": "{}",
-        "sync_interval_minutes": "0",
     }
     data.update(overrides)
     return data
