@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from config.errors import ValidationError
@@ -113,7 +113,6 @@ def integration_next_sync_refresh(integration_id: int) -> None:
     """`Integration.next_sync_at` = the earliest next due time of its enabled sync schedules (None when none is
     enabled; a schedule never run counts as due at its creation, i.e. now)."""
     enabled = SyncSchedule.objects.filter(integration_id=integration_id, enabled=True, job_type__in=SYNC_JOB_TYPES)
-    earliest = enabled.aggregate(at=Min("next_due_at"))["at"]
-    if earliest is None and enabled.filter(next_due_at__isnull=True).exists():
-        earliest = timezone.now()
+    found = enabled.aggregate(at=Min("next_due_at"), never=Count("pk", filter=Q(next_due_at__isnull=True)))
+    earliest = timezone.now() if found["never"] else found["at"]
     Integration.objects.filter(pk=integration_id).update(next_sync_at=earliest)
