@@ -11,6 +11,7 @@ worker, should it wake up, cannot write another page.
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -46,6 +47,7 @@ class JobStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
+MAX_EVERY_MINUTES = 7 * 24 * 60  # a schedule's longest interval: a longer gap is a switched-off schedule
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
@@ -139,7 +141,10 @@ class SyncSchedule(models.Model):
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="sync_schedules")
     job_type = models.CharField(max_length=32, help_text="What it starts: a sync job type, or check_health.")
-    every_minutes = models.PositiveIntegerField(help_text="Minutes from one start (or finish) to the next.")
+    every_minutes = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_EVERY_MINUTES)],
+        help_text="Minutes from one start (or finish) to the next; 1 to 10080 (a week).",
+    )
     enabled = models.BooleanField(default=True)
     next_due_at = models.DateTimeField(null=True, blank=True, help_text="Empty: due now.")
     last_started_at = models.DateTimeField(null=True, blank=True)

@@ -23,9 +23,7 @@ from config.errors import ValidationError
 from integrations.models import Integration
 
 from .cadences import CADENCES, SYNC_JOB_TYPES, cadences_for
-from .models import SyncJob, SyncSchedule
-
-MAX_EVERY_MINUTES = 7 * 24 * 60  # a week: a longer gap is a switched-off schedule, say so with `enabled`
+from .models import MAX_EVERY_MINUTES, SyncJob, SyncSchedule
 
 
 def schedules_ensure(integrations: Iterable[Integration] | None = None) -> int:

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from config.api import StrictBooleanField, StrictCharField, StrictInputSerializer, StrictIntegerField
 
-from .models import JobType, SyncJob
+from .models import MAX_EVERY_MINUTES, JobType, SyncJob
 from .selectors import sync_job_wait
 
 
@@ -122,7 +122,7 @@ class SyncScheduleSerializer(serializers.Serializer):
 class SyncScheduleUpdateSerializer(StrictInputSerializer):
     """PATCH /api/integrations/{id}/schedules/{job_type}/: either or both."""
 
-    every_minutes = StrictIntegerField(required=False, min_value=1, max_value=7 * 24 * 60,
+    every_minutes = StrictIntegerField(required=False, min_value=1, max_value=MAX_EVERY_MINUTES,
                                        help_text="1 minute to a week. The next due time moves to this interval "
                                                  "after the last start (now, if that has passed).")
     enabled = StrictBooleanField(required=False)
