@@ -78,6 +78,7 @@ def syncs_run_due(*, now: datetime | None = None, limit: int = 500) -> Scheduler
             claimed = claimable(due.filter(integration_id=integration_id), of=("self",)).select_related("integration")
             for schedule in sorted(claimed, key=lambda row: order.get(row.job_type, len(order))):
                 _start(schedule, now, run)
+            integration_next_sync_refresh(integration_id)
     return run
 
 
@@ -112,8 +113,6 @@ def _start(schedule: SyncSchedule, now: datetime, run: SchedulerRun) -> None:
             run.started.append(job.pk)
     schedule.next_due_at, schedule.last_started_at = next_due, now
     schedule.save(update_fields=["next_due_at", "last_started_at", "last_job", "last_result", "updated_at"])
-    if cadence is not None and cadence.runs == Runs.SYNC:
-        integration_next_sync_refresh(integration.pk)
 
 
 def syncs_start_for_resource(*, job_type: str, trigger: str = Trigger.SCHEDULE) -> SchedulerRun:
