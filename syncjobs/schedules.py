@@ -12,6 +12,7 @@ earliest `next_due_at` of the integration's enabled sync schedules, rewritten by
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -28,23 +29,34 @@ from .models import MAX_EVERY_MINUTES, SyncJob, SyncSchedule
 
 def schedules_ensure(integrations: Iterable[Integration] | None = None) -> int:
     """Create the missing schedule rows (defaults from the cadence table, due now) of `integrations` (all when
-    None), and delete rows of job types their provider does not run. Returns how many rows it created."""
-    chosen = Integration.objects.only("pk", "provider") if integrations is None else integrations
-    created = 0
-    for integration in chosen.iterator() if hasattr(chosen, "iterator") else chosen:
-        wanted = {c.job_type: c for c in cadences_for(integration.provider)}
-        have = set(SyncSchedule.objects.filter(integration_id=integration.pk).values_list("job_type", flat=True))
-        missing = [SyncSchedule(integration_id=integration.pk, job_type=key, every_minutes=cadence.every_minutes)
-                   for key, cadence in wanted.items() if key not in have]
-        if missing:
-            SyncSchedule.objects.bulk_create(missing, ignore_conflicts=True)  # a concurrent ensure made them first
-            created += len(missing)
-        stale = have - set(wanted)
+    None), and delete rows of job types their provider does not run. Returns how many rows it created.
+
+    A few queries however many integrations: the rows there are read at once, the missing ones written in bulk.
+    """
+    chosen = list(Integration.objects.only("pk", "provider") if integrations is None else integrations)
+    rows = SyncSchedule.objects.all() if integrations is None else SyncSchedule.objects.filter(
+        integration_id__in=[integration.pk for integration in chosen])
+    have: dict[int, set[str]] = defaultdict(set)
+    for integration_id, job_type in rows.values_list("integration_id", "job_type"):
+        have[integration_id].add(job_type)
+    wanted_by_provider: dict[str, dict] = {}
+    missing, touched = [], set()
+    for integration in chosen:
+        if integration.provider not in wanted_by_provider:
+            wanted_by_provider[integration.provider] = {c.job_type: c for c in cadences_for(integration.provider)}
+        wanted, existing = wanted_by_provider[integration.provider], have[integration.pk]
+        missing += [SyncSchedule(integration_id=integration.pk, job_type=key, every_minutes=cadence.every_minutes)
+                    for key, cadence in wanted.items() if key not in existing]
+        stale = existing - set(wanted)
         if stale:
             SyncSchedule.objects.filter(integration_id=integration.pk, job_type__in=stale).delete()
-        if missing or stale:
-            integration_next_sync_refresh(integration.pk)
-    return created
+        if stale or not existing >= set(wanted):
+            touched.add(integration.pk)
+    # ignore_conflicts: a concurrent ensure (two processes migrating, a save racing a migrate) made some first
+    SyncSchedule.objects.bulk_create(missing, ignore_conflicts=True, batch_size=1000)
+    for integration_id in touched:
+        integration_next_sync_refresh(integration_id)
+    return len(missing)
 
 
 def schedule_list(*, integration: Integration) -> list[SyncSchedule]:
