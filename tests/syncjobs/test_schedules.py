@@ -51,6 +51,8 @@ def test_a_new_integration_gets_the_seed_cadence_of_each_job_type_its_provider_r
 def test_only_job_types_the_provider_runs_get_a_schedule(org, shop, monkeypatch):
     assert [c.job_type for c in cadences_for("fancourier")] == [CHECK_HEALTH]  # a courier pulls nothing
     assert cadences_for("no-such-provider") == []
+    assert {c.job_type: c.every_minutes for c in cadences_for("onec")} == {  # an ERP: hourly, its own default
+        "sync_products": 60, "sync_inventory": 60, CHECK_HEALTH: 15}
     monkeypatch.setattr(fakes.FakeConnector, "capabilities", frozenset({"orders"}))
     integration = IntegrationFactory(organization=org, provider="fakeshop")
     assert set(schedules(integration)) == {"sync_orders", "sync_order_status", CHECK_HEALTH}
@@ -184,8 +186,8 @@ def test_two_beats_at_the_same_instant_start_each_schedule_once(org, shop, enque
 
 
 # ---------------------------------------------------------------------- the migration of the old interval
-BEFORE = [("syncjobs", "0006_sync_schedules")]
-AFTER = [("syncjobs", "0007_schedules_from_intervals")]
+BEFORE = [("syncjobs", "0007_sync_schedules")]
+AFTER = [("syncjobs", "0008_schedules_from_intervals")]
 
 
 def _migrate(targets):

@@ -68,7 +68,7 @@ def restore_health_beat_task(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("syncjobs", "0006_sync_schedules"),
+        ("syncjobs", "0007_sync_schedules"),
         ("integrations", "0010_key_ring_reports"),
         BEAT_DEPENDENCY,
     ]

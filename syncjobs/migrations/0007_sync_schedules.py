@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('integrations', '0010_key_ring_reports'),
-        ('syncjobs', '0005_syncjob_nudged_at'),
+        ('syncjobs', '0006_order_export_and_backup_schedules'),
     ]
 
     operations = [
