@@ -470,6 +470,14 @@ WEBHOOK_INCOMING_QUEUE = env.str("WEBHOOK_INCOMING_QUEUE", default="")
 WEBHOOK_INCOMING_NUDGE_TTL_SECONDS = env.int("WEBHOOK_INCOMING_NUDGE_TTL_SECONDS", default=900)
 WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = env.int("WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", default=300)
 
+# ---------------------------------------------------------------- consumed events from a Redis stream (optional)
+# events/stream.py: `manage.py consume_events_stream` reads this stream of REDIS_URL's Redis ("" = off; the HTTP
+# intake POST /api/events/ is the default), as consumer group EVENTS_REDIS_GROUP; entries older than
+# EVENTS_REDIS_STREAM_MAX_AGE_SECONDS (by their signed timestamp) are refused.
+EVENTS_REDIS_STREAM = env.str("EVENTS_REDIS_STREAM", default="")
+EVENTS_REDIS_GROUP = env.str("EVENTS_REDIS_GROUP", default="switchyard")
+EVENTS_REDIS_STREAM_MAX_AGE_SECONDS = env.int("EVENTS_REDIS_STREAM_MAX_AGE_SECONDS", default=7 * 86400)
+
 # ---------------------------------------------------------------- task routes
 # Where tasks sent by name (retries, the admin's "run now") go; the services name the same queues when they nudge.
 CELERY_TASK_ROUTES = {"syncjobs.tasks.run_sync_job": {"queue": SYNC_TASK_QUEUE}}

@@ -169,6 +169,9 @@ class Connector:
     tasks_module: ClassVar[str | None] = None
     # Jobs on beat's clock (and /api/cron/<slug>/) that this provider runs; its data migration schedules them.
     periodic_jobs: ClassVar[tuple[PeriodicJob, ...]] = ()
+    # This provider's own default cadence of a per-integration schedule, minutes by job type (`sync_products`:
+    # 60), where it differs from the product's table (syncjobs/cadences.py). Operators may still change each.
+    schedule_minutes: ClassVar[Mapping[str, int]] = {}
     # Stock semantics, read for the source of any order (commerce.services.stock.holds_stock): whether the
     # quantity the channel reports and accepts is already net of its own open orders (it drops when an order is
     # placed): then, while the channel is the source of its stock, its orders reserve nothing in the ERP.

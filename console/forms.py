@@ -112,8 +112,7 @@ class IntegrationAdminForm(forms.ModelForm):
         # Listed, not excluded: a secret field added to the model later must not appear here by default.
         fields = (
             "organization", "name", "code", "type", "provider", "status", "description", "api_endpoint",
-            "token_type", "expires_at", "scope", "config", "metadata", "is_test_mode", "sync_interval_minutes",
-            "auto_sync_enabled",
+            "token_type", "expires_at", "scope", "config", "metadata", "is_test_mode", "auto_sync_enabled",
         )
 
     def __init__(self, *args, **kwargs):

@@ -76,11 +76,15 @@ def event_envelope(body: bytes) -> tuple[str, dict[str, Any]]:
 
 
 def event_receive(*, source_key: str, headers: Mapping[str, str], body: bytes,
-                  remote_ip: str | None = None) -> Receipt:
-    """Verify and store one event. Raises INVALID_SIGNATURE (401) or VALIDATION_ERROR (400), storing nothing."""
+                  remote_ip: str | None = None, tolerance: int | None = None) -> Receipt:
+    """Verify and store one event. Raises INVALID_SIGNATURE (401) or VALIDATION_ERROR (400), storing nothing.
+
+    `tolerance`: how far the signed timestamp may be off (WEBHOOK_SIGNATURE_TOLERANCE_SECONDS; a stream's
+    consumer allows its entries' age)."""
     source = _source(source_key)
+    window = settings.WEBHOOK_SIGNATURE_TOLERANCE_SECONDS if tolerance is None else tolerance
     verified = source is not None and verify_standard_webhooks(
-        headers, body, event_source_secrets(source), tolerance=settings.WEBHOOK_SIGNATURE_TOLERANCE_SECONDS)
+        headers, body, event_source_secrets(source), tolerance=window)
     if not verified:
         logger.warning("event refused: bad signature or unknown source (source=%r, %d bytes, from %s)",
                        source_key[:40], len(body), remote_ip)

@@ -85,6 +85,8 @@ class Integration(models.Model):
     config = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     is_test_mode = models.BooleanField(default=False)
+    # Replaced by per-job-type schedules (syncjobs.SyncSchedule, migrated from it by syncjobs 0007) and no longer
+    # read; the column stays one release for the previous release's processes, which still write it.
     sync_interval_minutes = models.PositiveIntegerField(default=0, help_text="0 = manual only.")
     auto_sync_enabled = models.BooleanField(default=False)
     last_sync_at = models.DateTimeField(null=True, blank=True)

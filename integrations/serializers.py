@@ -19,7 +19,6 @@ from config.api import (
     StrictBooleanField,
     StrictCharField,
     StrictInputSerializer,
-    StrictIntegerField,
     StrictSlugField,
     StrictURLField,
 )
@@ -80,10 +79,9 @@ class IntegrationWriteSerializer(StrictInputSerializer):
     config = serializers.DictField(required=False)
     metadata = serializers.DictField(required=False)
     is_test_mode = StrictBooleanField(required=False)
-    sync_interval_minutes = StrictIntegerField(
-        required=False, min_value=0, max_value=525_600, help_text="0 = manual only."
-    )
-    auto_sync_enabled = StrictBooleanField(required=False)
+    auto_sync_enabled = StrictBooleanField(
+        required=False, help_text="Whether its sync schedules run (each job type's interval and switch: "
+                                  "GET/PATCH /api/integrations/{id}/schedules/).")
     connected_by = StrictCharField(
         required=False, allow_blank=True, max_length=255,
         help_text="Id of the user who connected it, as your user service names them (a `user.deleted` event "
@@ -189,11 +187,13 @@ class IntegrationSerializer(serializers.ModelSerializer):
             "has_webhook_secret", "webhook_secret_masked", "has_access_token", "access_token_masked",
             "has_refresh_token", "refresh_token_masked", "has_credentials", "credentials_keys",
             "token_type", "expires_at", "token_expired", "scope", "config", "metadata",
-            "is_test_mode", "sync_interval_minutes", "auto_sync_enabled", "connected_by",
+            "is_test_mode", "auto_sync_enabled", "connected_by",
             "last_sync_at", "next_sync_at", "last_error", "consecutive_failures", "stock_mode", "health",
             "unreadable_secrets", "created_at", "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"next_sync_at": {"help_text": "The earliest next due time of its enabled sync schedules "
+                                                      "(GET /api/integrations/{id}/schedules/)."}}
 
     def get_webhook_url(self, integration: Integration) -> str:
         return integration_receive_url(integration)

@@ -47,7 +47,7 @@ UPDATABLE_FIELDS = frozenset(
         "name", "code", "type", "provider", "status", "description", "api_endpoint",
         *SECRET_FIELDS,
         "token_type", "expires_at", "scope", "config", "metadata",
-        "is_test_mode", "sync_interval_minutes", "auto_sync_enabled", "connected_by",
+        "is_test_mode", "auto_sync_enabled", "connected_by",
     }
 )
 
@@ -115,7 +115,6 @@ def integration_create(
     config: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     is_test_mode: bool = False,
-    sync_interval_minutes: int = 0,
     auto_sync_enabled: bool = False,
     connected_by: str = "",
 ) -> Integration:
@@ -151,7 +150,6 @@ def integration_create(
         config=config or {},
         metadata=metadata or {},
         is_test_mode=is_test_mode,
-        sync_interval_minutes=sync_interval_minutes,
         auto_sync_enabled=auto_sync_enabled,
         connected_by=connected_by,
     )

@@ -19,6 +19,7 @@ from accounts.tenancy import TenantScopedMixin
 from commerce.selectors import order_get
 from commerce.serializers import ShippingLabelSerializer
 from config.api import ErrorResponseSerializer, StrictInputSerializer, error_responses
+from config.errors import NotFound
 from integrations.selectors import integration_get
 
 from . import selectors, services
@@ -26,12 +27,15 @@ from .autofulfill import auto_fulfill
 from .filters import SyncJobFilter
 from .labels import labels_fetch, order_labels_fetch
 from .models import SyncJob, Trigger
+from .schedules import schedule_list, schedule_update
 from .serializers import (
     AutoFulfillResultSerializer,
     AutoFulfillSerializer,
     LabelFetchResultSerializer,
     LabelFetchSerializer,
     SyncJobSerializer,
+    SyncScheduleSerializer,
+    SyncScheduleUpdateSerializer,
     SyncStartSerializer,
 )
 
@@ -145,6 +149,52 @@ class SyncJobViewSet(TenantScopedMixin, mixins.ListModelMixin, viewsets.GenericV
         job = services.sync_job_cancel(job=job)
         record_audit(action="sync.cancelled", request=request, target=job)
         return Response(SyncJobSerializer(job).data)
+
+
+class IntegrationScheduleViewSet(TenantScopedMixin, viewsets.GenericViewSet):
+    """An integration's schedules: one per job type its provider runs (defaults: syncjobs/cadences.py)."""
+
+    queryset = SyncJob.objects.none()
+    serializer_class = SyncScheduleSerializer
+    pagination_class = None
+
+    @extend_schema(
+        summary="List an integration's schedules",
+        description="One per job type the provider runs (products every 6 h, inventory every 2 h, orders every "
+                    "hour, order status every 30 min, health check every 15 min by default), in that order. Syncs "
+                    "run while the integration is active with `auto_sync_enabled`; health checks while it is "
+                    "active or in error.",
+        responses={200: SyncScheduleSerializer(many=True), **error_responses(not_found="INTEGRATION_NOT_FOUND")},
+    )
+    def list(self, request: Request, integration_id: str) -> Response:
+        integration = integration_get(organization=self.organization, integration_id=integration_id)
+        return Response(SyncScheduleSerializer(schedule_list(integration=integration), many=True).data)
+
+    @extend_schema(
+        summary="Change one of an integration's schedules",
+        description="Admin role. A new interval moves the next due time to that interval after the last start "
+                    "(now, if that has passed): shortening it takes effect at once. Switching it on makes it due "
+                    "by the same rule. Audited.",
+        request=SyncScheduleUpdateSerializer,
+        responses={200: SyncScheduleSerializer,
+                   **error_responses(bad_request="VALIDATION_ERROR: unknown fields, wrong types, an interval "
+                                                 "outside 1 minute to a week.",
+                                     not_found="INTEGRATION_NOT_FOUND, or NOT_FOUND: no schedule of that job type "
+                                               "(the provider does not run it).")},
+    )
+    def partial_update(self, request: Request, integration_id: str, job_type: str) -> Response:
+        integration = integration_get(organization=self.organization, integration_id=integration_id)
+        serializer = SyncScheduleUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        schedule = next((row for row in schedule_list(integration=integration) if row.job_type == job_type), None)
+        if schedule is None:
+            raise NotFound(f"{integration.code} has no {job_type!r} schedule.",
+                           details={"job_types": [row.job_type for row in schedule_list(integration=integration)]})
+        before = {"every_minutes": schedule.every_minutes, "enabled": schedule.enabled}
+        schedule = schedule_update(schedule=schedule, **serializer.validated_data)
+        record_audit(action="schedule.changed", request=request, target=integration,
+                     details={"job_type": job_type, "before": before, "after": serializer.validated_data})
+        return Response(SyncScheduleSerializer(schedule).data)
 
 
 class AutoFulfillViewSet(TenantScopedMixin, viewsets.GenericViewSet):

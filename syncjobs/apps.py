@@ -15,3 +15,31 @@ class SyncjobsConfig(AppConfig):
         from .health_facts import sync_job_facts
 
         health_source_register(sync_job_facts)
+
+        # Every integration has its schedules (schedules.py): made as it is created, and after every migrate,
+        # which is how a job type added to the cadence table reaches the integrations that existed before it.
+        from django.db.models.signals import post_migrate, post_save
+
+        from integrations.models import Integration
+
+        post_save.connect(_integration_saved, sender=Integration, dispatch_uid="syncjobs.schedules_ensure")
+        post_migrate.connect(_migrated, sender=self, dispatch_uid="syncjobs.schedules_ensure_all")
+
+
+def _integration_saved(sender, instance, created: bool, update_fields=None, raw: bool = False, **kwargs) -> None:
+    if raw:  # loaddata: the backup brings the schedules it had
+        return
+    if created or update_fields is None or "provider" in update_fields:
+        from .schedules import schedules_ensure
+
+        schedules_ensure([instance])
+
+
+def _migrated(sender, using: str = "default", **kwargs) -> None:
+    from django.db import connections
+
+    from .models import SyncSchedule
+    from .schedules import schedules_ensure
+
+    if SyncSchedule._meta.db_table in connections[using].introspection.table_names():  # not migrated back
+        schedules_ensure()

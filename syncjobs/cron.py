@@ -4,7 +4,9 @@ The jobs are connectors.registry.periodic_jobs() (config.beat.PERIODIC_JOBS and 
 provider's) — the list beat's schedules are made from — one per beat task, named by its slug, plus a few on-demand ones:
 `sync-orders` / `sync-inventory` (a job of that type for every active auto-sync
 integration, due or not) and `purge-logs` (both purges, the name older
-deployments call). `run-all`, for a platform with a single cron entry (call it
+deployments call) and `check-health` (every integration's connection now: on
+the clock, health checks follow each integration's schedule, which
+run-due-syncs starts). `run-all`, for a platform with a single cron entry (call it
 every minute), runs each periodic job whose schedule is due: the same
 django-celery-beat PeriodicTask rows beat runs from (interval, enabled and
 kwargs as operators set them in the admin), their `last_run_at` taken by a
@@ -53,6 +55,8 @@ ON_DEMAND: dict[str, list[tuple[str, dict]]] = {
     "sync-orders": [_SYNC_ORDERS],
     "sync-inventory": [_SYNC_INVENTORY],
     "purge-logs": [(_PERIODIC["purge-call-logs"], {}), (_PERIODIC["purge-finished-jobs"], {})],
+    # Every active (or erroring) integration now; on the clock, each integration's health schedule (run-due-syncs).
+    "check-health": [("syncjobs.tasks.check_integrations_health", {})],
 }
 # job → [(task name, kwargs)]. The names are the tasks' stable names; beat's periodic tasks use the same.
 CRON_JOBS: dict[str, list[tuple[str, dict]]] = {

@@ -11,6 +11,7 @@ worker, should it wake up, cannot write another page.
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -24,6 +25,7 @@ class JobType(models.TextChoices):
     SYNC_PRODUCTS = "sync_products", "Sync products"
     SYNC_INVENTORY = "sync_inventory", "Sync inventory"
     SYNC_ORDERS = "sync_orders", "Sync orders"
+    SYNC_ORDER_STATUS = "sync_order_status", "Sync order status"
     SYNC_CAMPAIGNS = "sync_campaigns", "Sync campaigns"
     BACKFILL = "backfill", "Backfill orders"
 
@@ -45,6 +47,7 @@ class JobStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
+MAX_EVERY_MINUTES = 7 * 24 * 60  # a schedule's longest interval: a longer gap is a switched-off schedule
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
@@ -125,3 +128,38 @@ class SyncJob(models.Model):
             return None
         end = self.completed_at or timezone.now()
         return round((end - self.started_at).total_seconds(), 3)
+
+
+class SyncSchedule(models.Model):
+    """When the scheduler next starts one kind of job (`job_type`, a key of syncjobs/cadences.py) for one integration.
+
+    One row per integration and job type its provider can run, made from the cadence table (defaults there,
+    `schedules_ensure`); operators change `every_minutes` and `enabled` in the admin or the API. `next_due_at` is
+    the claim: the scheduler moves it on in the same transaction that starts the job, under a row lock, so two
+    beats (or a beat and a cron call) never both start it. Empty `next_due_at`: due now.
+    """
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="sync_schedules")
+    job_type = models.CharField(max_length=32, help_text="What it starts: a sync job type, or check_health.")
+    every_minutes = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_EVERY_MINUTES)],
+        help_text="Minutes from one start (or finish) to the next; 1 to 10080 (a week).",
+    )
+    enabled = models.BooleanField(default=True)
+    next_due_at = models.DateTimeField(null=True, blank=True, help_text="Empty: due now.")
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_job = models.ForeignKey(SyncJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    last_result = models.CharField(max_length=255, blank=True, default="",
+                                   help_text="What its last due time did: started, skipped (why), passed, failed.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["integration_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "job_type"], name="syncschedule_one_per_type"),
+            models.CheckConstraint(condition=Q(every_minutes__gte=1), name="syncschedule_every_positive"),
+        ]
+        indexes = [models.Index(fields=["next_due_at"], name="syncschedule_due", condition=Q(enabled=True))]
+
+    def __str__(self) -> str:
+        return f"{self.job_type} every {self.every_minutes} min"

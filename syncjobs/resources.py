@@ -111,6 +111,7 @@ JOB_RESOURCES: dict[str, tuple[str, ...]] = {
     JobType.SYNC_PRODUCTS: ("products",),
     JobType.SYNC_INVENTORY: ("inventory",),
     JobType.SYNC_ORDERS: ("orders",),
+    JobType.SYNC_ORDER_STATUS: ("orders",),  # the same updated-since pull, on a shorter clock (cadences.py)
     JobType.BACKFILL: ("orders",),
     JobType.SYNC_CAMPAIGNS: (),  # no connector pulls campaigns yet: starting one is refused
 }

@@ -1,10 +1,12 @@
-"""What beat (or the cron endpoint) runs every minute or so: start due syncs, re-queue dead jobs, health checks.
+"""What beat (or the cron endpoint) runs every 30 s: re-queue dead jobs, start what the due schedules name.
 
-Every function here is safe to run twice at the same time (two beats, a beat
-and a cron call): the partial unique constraint keeps one job per integration
-and type, claims are conditional updates, and a due integration's
-`next_sync_at` moves forward as its job is created, so the next tick does not
-see it as due again.
+The schedules are per integration and job type (SyncSchedule, defaults in
+cadences.py): products, inventory, orders, order status, health check. Every
+function here is safe to run twice at the same time (two beats, a beat and a
+cron call): a due schedule is claimed under a row lock and moved on by its
+interval in the transaction that starts its job, so the next tick (or the other
+beat) does not see it as due again; the partial unique constraint keeps one job
+per integration and type whoever starts it.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from config.broker import nudge_on_commit
+from config.claims import claimable
 from config.errors import ApplicationError, SecretsUnreadable, SyncFailed
 from connectors import registry
 from integrations.encryption import unreadable_secrets
@@ -24,8 +28,10 @@ from integrations.health import integration_failures_reset, integration_record_f
 from integrations.models import Integration, IntegrationStatus
 from integrations.services import integration_test_connection
 
-from .models import JobType, Trigger
+from .cadences import CADENCES, HEALTH_JOB_TYPES, SYNC_JOB_TYPES, Runs
+from .models import ACTIVE_STATUSES, JobType, SyncJob, SyncSchedule, Trigger
 from .resources import RESOURCES
+from .schedules import integration_next_sync_refresh
 from .services import sync_job_start, sync_jobs_requeue_stale
 
 logger = logging.getLogger(__name__)
@@ -38,35 +44,75 @@ class SchedulerRun:
     skipped: list[int] = field(default_factory=list)
 
 
-def integrations_due(*, now: datetime) -> QuerySet[Integration]:
-    """Active integrations with auto sync on, an interval, and `next_sync_at` reached (or never set)."""
-    return Integration.objects.filter(
-        Q(next_sync_at__lte=now) | Q(next_sync_at__isnull=True),
-        auto_sync_enabled=True, status=IntegrationStatus.ACTIVE, sync_interval_minutes__gt=0,
-    ).order_by("next_sync_at", "pk")
+SCHEDULE_WAIT = timedelta(minutes=1)  # how soon a schedule that waits for another job looks again
+
+
+def schedules_due(*, now: datetime) -> QuerySet[SyncSchedule]:
+    """Enabled schedules whose time has come (or that never ran) of integrations that may run them: syncs for
+    active integrations with auto sync on, health checks for active ones and those in error."""
+    runnable = (Q(job_type__in=SYNC_JOB_TYPES, integration__auto_sync_enabled=True,
+                  integration__status=IntegrationStatus.ACTIVE)
+                | Q(job_type__in=HEALTH_JOB_TYPES,
+                    integration__status__in=(IntegrationStatus.ACTIVE, IntegrationStatus.ERROR)))
+    return (SyncSchedule.objects.filter(Q(next_due_at__lte=now) | Q(next_due_at__isnull=True), runnable,
+                                        enabled=True)
+            .order_by(F("next_due_at").asc(nulls_first=True), "pk"))
 
 
 def syncs_run_due(*, now: datetime | None = None, limit: int = 500) -> SchedulerRun:
-    """Re-queue jobs whose worker died, then start a scheduled sync of each due integration.
+    """Re-queue jobs whose worker died, then start what each due schedule names (syncjobs/cadences.py).
 
-    An integration whose provider pulls nothing, or whose previous scheduled
-    sync is still going, is skipped, and its `next_sync_at` still moves on by
-    its interval: the scheduler never hammers it every minute.
+    An integration's due schedules are claimed together in one transaction (config/claims.py: rows another beat
+    holds are skipped, and what it committed is seen) and each is moved on by its interval in that same
+    transaction, so two beats, or a beat and a cron call, never start one twice, and a job type that waits for
+    another (inventory for products) sees the job its sibling just started; it looks again in a minute. A
+    schedule whose job is still going, or whose integration cannot sync, is skipped, and still waits a full
+    interval: the scheduler never hammers it every tick.
     """
     now = now or timezone.now()
     run = SchedulerRun(requeued=sync_jobs_requeue_stale(now=now))
-    for integration in integrations_due(now=now)[:limit]:
-        with transaction.atomic():
-            try:
-                job = sync_job_start(integration=integration, trigger=Trigger.SCHEDULE, job_type=JobType.SCHEDULED_SYNC)
-                run.started.append(job.pk)
-            except ApplicationError as exc:
-                logger.info("Scheduled sync of integration %s skipped: %s", integration.pk, exc.message)
-                run.skipped.append(integration.pk)
-            Integration.objects.filter(pk=integration.pk).update(
-                next_sync_at=now + timedelta(minutes=integration.sync_interval_minutes)
-            )
+    due = schedules_due(now=now)
+    order = {job_type: index for index, job_type in enumerate(CADENCES)}
+    for integration_id in dict.fromkeys(due.values_list("integration_id", flat=True)[:limit]):
+        with transaction.atomic():  # an integration's due schedules together, products before inventory
+            claimed = claimable(due.filter(integration_id=integration_id), of=("self",)).select_related("integration")
+            for schedule in sorted(claimed, key=lambda row: order.get(row.job_type, len(order))):
+                _start(schedule, now, run)
+            integration_next_sync_refresh(integration_id)
     return run
+
+
+def _start(schedule: SyncSchedule, now: datetime, run: SchedulerRun) -> None:
+    """Start what the claimed `schedule` names and move it on; inside the claim's transaction."""
+    integration, cadence = schedule.integration, CADENCES.get(schedule.job_type)
+    next_due = now + timedelta(minutes=schedule.every_minutes)
+    if cadence is None:
+        schedule.last_result = "skipped: not a scheduled job type any more"
+    elif cadence.runs == Runs.HEALTH:
+        from .tasks import check_integration_health
+
+        nudge_on_commit(check_integration_health, (integration.pk,))
+        schedule.last_result = "health check sent"
+    elif waiting := SyncJob.objects.filter(integration=integration, job_type__in=cadence.waits_for,
+                                           status__in=ACTIVE_STATUSES).first():
+        schedule.last_result = f"waiting for {waiting.job_type} (job {waiting.pk})"
+        SyncSchedule.objects.filter(pk=schedule.pk).update(next_due_at=now + SCHEDULE_WAIT,
+                                                           last_result=schedule.last_result, updated_at=now)
+        run.skipped.append(integration.pk)
+        return
+    else:
+        try:
+            with transaction.atomic():
+                job = sync_job_start(integration=integration, trigger=Trigger.SCHEDULE, job_type=schedule.job_type)
+        except ApplicationError as exc:
+            logger.info("Scheduled %s of integration %s skipped: %s", schedule.job_type, integration.pk, exc.message)
+            schedule.last_result = f"skipped: {exc.message}"[:255]
+            run.skipped.append(integration.pk)
+        else:
+            schedule.last_job, schedule.last_result = job, "started"
+            run.started.append(job.pk)
+    schedule.next_due_at, schedule.last_started_at = next_due, now
+    schedule.save(update_fields=["next_due_at", "last_started_at", "last_job", "last_result", "updated_at"])
 
 
 def syncs_start_for_resource(*, job_type: str, trigger: str = Trigger.SCHEDULE) -> SchedulerRun:
@@ -114,4 +160,7 @@ def integration_check_health(*, integration: Integration) -> bool:
             integration_failures_reset(integration=locked)
         else:  # a failed health check leaves the sync schedule alone
             integration_record_failure(integration=locked, message=f"Health check: {result.detail}")
+        outcome = "passed" if result.ok else f"failed: {result.detail}"
+        SyncSchedule.objects.filter(integration=integration, job_type__in=HEALTH_JOB_TYPES).update(
+            last_result=outcome[:255], updated_at=timezone.now())
     return result.ok

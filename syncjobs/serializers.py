@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from config.api import StrictBooleanField, StrictCharField, StrictInputSerializer, StrictIntegerField
 
-from .models import JobType, SyncJob
+from .models import MAX_EVERY_MINUTES, JobType, SyncJob
 from .selectors import sync_job_wait
 
 
@@ -34,6 +34,7 @@ class SyncStartSerializer(StrictInputSerializer):
     job_type = serializers.ChoiceField(
         choices=JobType.choices, required=False, default=JobType.SCHEDULED_SYNC,
         help_text="scheduled_sync (every resource the provider has, the default), sync_products, sync_inventory, "
+        "sync_order_status (the orders pull its schedule runs more often), "
         "sync_orders, or backfill (orders placed in [since, until)).",
     )
     since = StrictDateTimeField(
@@ -104,3 +105,34 @@ class LabelFetchResultSerializer(serializers.Serializer):
     fetched = serializers.IntegerField()
     failed = serializers.IntegerField()
     results = serializers.ListField(child=serializers.DictField())
+class SyncScheduleSerializer(serializers.Serializer):
+    """One of an integration's schedules: what it starts, how often, and what its last due time did."""
+
+    job_type = serializers.CharField(help_text="sync_products, sync_inventory, sync_orders, sync_order_status, "
+                                               "check_health… (only those the provider runs).")
+    label = serializers.SerializerMethodField()
+    every_minutes = serializers.IntegerField()
+    enabled = serializers.BooleanField(help_text="Syncs also need the integration's `auto_sync_enabled`.")
+    next_due_at = serializers.DateTimeField(allow_null=True, help_text="null: due now (never ran).")
+    last_started_at = serializers.DateTimeField(allow_null=True)
+    last_result = serializers.CharField(help_text="started, skipped: why, waiting for …, health check sent, "
+                                                  "passed, failed: why.")
+    last_job_id = serializers.IntegerField(allow_null=True, help_text="The sync job its last start created.")
+    last_job_status = serializers.SerializerMethodField()
+
+    def get_label(self, schedule) -> str:
+        from .cadences import label
+
+        return label(schedule.job_type)
+
+    def get_last_job_status(self, schedule) -> str | None:
+        return schedule.last_job.status if schedule.last_job_id and schedule.last_job else None
+
+
+class SyncScheduleUpdateSerializer(StrictInputSerializer):
+    """PATCH /api/integrations/{id}/schedules/{job_type}/: either or both."""
+
+    every_minutes = StrictIntegerField(required=False, min_value=1, max_value=MAX_EVERY_MINUTES,
+                                       help_text="1 minute to a week. The next due time moves to this interval "
+                                                 "after the last start (now, if that has passed).")
+    enabled = StrictBooleanField(required=False)

@@ -40,6 +40,7 @@ from . import selectors
 from .engine import LeaseLost, PageReport, SyncEngine
 from .models import FINISHED_STATUSES, JobStatus, JobType, SyncJob, Trigger
 from .resources import Writer, resources_for
+from .schedules import schedule_job_finished
 
 logger = logging.getLogger(__name__)
 
@@ -326,25 +327,17 @@ def _finish(*, job_id: int, token: str, status: str, error: str = "") -> SyncJob
         integration = Integration.objects.select_for_update().get(pk=job.integration_id)
         if status == JobStatus.COMPLETED:
             integration.last_sync_at = max(filter(None, (integration.last_sync_at, job.started_at)))
-            _reschedule(integration, now, also=["last_sync_at"])
+            integration.save(update_fields=["last_sync_at", "updated_at"])
+            schedule_job_finished(job=job, now=now)
             integration_synced(integration=integration, sync_job=_job_summary(job))
         elif status == JobStatus.FAILED:
             publish("sync_job.failed", {"integration": integration_summary(integration), "sync_job": _job_summary(job)},
                     integration.organization, integration)
-            _reschedule(integration, now)  # a failed sync waits a full interval too
+            schedule_job_finished(job=job, now=now)  # a failed sync waits a full interval too
             integration_record_failure(integration=integration, message=error)
+        integration.refresh_from_db(fields=["next_sync_at"])  # its schedules just moved it
     job.integration = integration
     return job
-
-
-def _reschedule(integration: Integration, now: datetime, *, also: list[str] | None = None) -> None:
-    integration.next_sync_at = _next_sync(integration, now)
-    integration.save(update_fields=[*(also or []), "next_sync_at", "updated_at"])
-
-
-def _next_sync(integration: Integration, now: datetime) -> datetime | None:
-    minutes = integration.sync_interval_minutes
-    return now + timedelta(minutes=minutes) if minutes else None
 
 
 def _job_summary(job: SyncJob) -> dict[str, Any]:

@@ -8,10 +8,10 @@ finds the job held or finished and does nothing; a lost one is re-sent by
 `run_due_syncs`, which re-queues jobs past their lease.
 
 Beat schedule (created by the project's periodic-task data migrations):
-run_due_syncs every 30 s, check_integrations_health every 15 minutes,
-purge_finished_jobs daily, sweep_pending_pushes every minute, export_orders
-hourly (orders into ERP integrations), backup_records daily (CSV exports into
-file stores).
+run_due_syncs every 30 s (it starts what each integration's due schedules name: its syncs per job type and its
+health check, syncjobs/cadences.py), purge_finished_jobs daily, sweep_pending_pushes every minute, export_orders
+hourly (orders into ERP integrations), backup_records daily (CSV exports into file stores).
+check_integrations_health checks every integration at once: the cron job `check-health`, on demand.
 
 The channel pushes and the order re-pull keep the names they had in
 `commerce.tasks` (commerce.outbox names them; queued messages and beat rows
@@ -51,15 +51,15 @@ def run_sync_job(self, job_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def run_due_syncs() -> dict[str, list[int]]:
-    """Every 30 s: re-queue dead jobs and lost messages, start scheduled syncs of due integrations."""
+    """Every 30 s: re-queue dead jobs and lost messages, start what each due schedule names (syncs, health)."""
     run = scheduler.syncs_run_due()
     return {"started": run.started, "requeued": run.requeued, "skipped": run.skipped}
 
 
 @shared_task(ignore_result=True)
 def check_integrations_health() -> int:
-    """Every 15 minutes: one check task per active (or erroring) integration, so a slow provider delays only
-    its own check."""
+    """On demand (cron `check-health`): one check task per active (or erroring) integration, so a slow provider
+    delays only its own check. On the clock, each integration's health schedule sends its own."""
     ids = list(scheduler.integrations_for_health_check().values_list("pk", flat=True))
     for integration_id in ids:
         check_integration_health.delay(integration_id)

@@ -4,7 +4,13 @@ is auto-fulfil under orders/ (config/urls.py includes these before commerce's, w
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from .api import AutoFulfillViewSet, IntegrationSyncViewSet, LabelFetchViewSet, SyncJobViewSet
+from .api import (
+    AutoFulfillViewSet,
+    IntegrationScheduleViewSet,
+    IntegrationSyncViewSet,
+    LabelFetchViewSet,
+    SyncJobViewSet,
+)
 from .cron import CronView
 
 router = DefaultRouter(trailing_slash=True)
@@ -26,6 +32,16 @@ urlpatterns = [
         "integrations/<str:integration_id>/sync-logs/",
         IntegrationSyncViewSet.as_view({"get": "sync_logs"}),
         name="integration-sync-logs",
+    ),
+    path(
+        "integrations/<str:integration_id>/schedules/",
+        IntegrationScheduleViewSet.as_view({"get": "list"}),
+        name="integration-schedules",
+    ),
+    path(
+        "integrations/<str:integration_id>/schedules/<slug:job_type>/",
+        IntegrationScheduleViewSet.as_view({"patch": "partial_update"}),
+        name="integration-schedule",
     ),
     path("orders/auto-fulfill/", AutoFulfillViewSet.as_view({"post": "auto_fulfill"}), name="order-auto-fulfill"),
     path("orders/labels/fetch/", LabelFetchViewSet.as_view({"post": "fetch_many"}), name="order-labels-fetch"),

@@ -59,6 +59,8 @@ class OneCConnector(ProductsSource, InventorySource, OrderSink, Connector):
     rate_limit = RateLimitPolicy(requests=5, per_seconds=1.0)
     docs_url = "https://its.1c.ru/db/v8318doc#bookmark:dev:TI000001358"
     provider_settings = {"TIME_ZONE": "Europe/Bucharest"}
+    # Products and stock every hour (the product's defaults are 6 h and 2 h): the ERP is where stock changes.
+    schedule_minutes = {"sync_products": 60, "sync_inventory": 60}
 
     # ------------------------------------------------------------------ plumbing
     @property

@@ -20,6 +20,8 @@ from django.db import models
 from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
@@ -52,6 +54,9 @@ from integrations.services import (
 )
 from syncjobs import tasks as sync_tasks
 from syncjobs.audiences import audiences_refresh
+from syncjobs.cadences import label as schedule_label
+from syncjobs.models import SyncSchedule
+from syncjobs.schedules import schedule_update
 
 from ..filters import IntegrationInScopeFilter, ProviderFilter
 from ..formatting import pretty_body
@@ -83,6 +88,54 @@ def _delete_reach(model: type[models.Model], lookup: str = "", seen: frozenset =
             yield from _delete_reach(rel.related_model, path, seen | {model})
         elif rel.on_delete in (models.PROTECT, models.RESTRICT):
             yield rel.related_model, path, True
+
+
+class SyncScheduleInline(admin.TabularInline):
+    """The integration's schedules, one per job type its provider runs (rows made from syncjobs/cadences.py, never
+    added or deleted here). Changing the interval or the switch goes through `schedule_update` (the integration
+    admin's save_formset), which moves the next due time, and is audited."""
+
+    model = SyncSchedule
+    extra = 0
+    max_num = 0
+    can_delete = False
+    verbose_name = "schedule"
+    verbose_name_plural = "Schedules (syncs run while the integration is active with auto sync on)"
+    fields = ("job", "every_minutes", "enabled", "next_due_at", "last_run")
+    readonly_fields = ("job", "next_due_at", "last_run")
+    ordering = ("id",)
+
+    def _parent(self):
+        return self.admin_site._registry[Integration]
+
+    def has_view_permission(self, request, obj=None):
+        return self._parent().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._parent().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="job type")
+    def job(self, obj: SyncSchedule) -> str:
+        return schedule_label(obj.job_type)
+
+    @admin.display(description="last run")
+    def last_run(self, obj: SyncSchedule):
+        if obj.last_started_at is None:
+            return obj.last_result or "never"
+        when = date_format(timezone.localtime(obj.last_started_at), "DATETIME_FORMAT")
+        if obj.last_job_id and obj.last_job is not None:
+            url = reverse("admin:syncjobs_syncjob_change", args=[obj.last_job_id])
+            return format_html('{}: <a href="{}">job {}</a> {}', when, url, obj.last_job_id, obj.last_job.status)
+        return f"{when}: {obj.last_result}"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("last_job")
 
 
 class _PageHealth:
@@ -126,9 +179,11 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
                "refresh_audiences", "push_audience")
     readonly_fields = (
         "route_key", "claimed_accounts", "stored_secrets", "oauth_connection", "oauth_status", "last_sync_at",
-        "next_sync_at", "last_error", "consecutive_failures", "stock_mode", "created_at", "updated_at",
+        "next_sync_at", "last_error", "consecutive_failures", "stock_mode", "connected_by", "created_at",
+        "updated_at",
     )
     secret_inputs = tuple((f"{name}_new", f"{name}_clear") for name in SECRET_FIELDS)
+    inlines = (SyncScheduleInline,)
 
     # ---------------------------------------------------------------- the list
     def get_changelist(self, request, **kwargs):
@@ -147,7 +202,7 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
         secrets = ("stored_secrets", *self.secret_inputs) if can_write else ("stored_secrets",)
         return (
             (None, {"fields": ("organization", "name", "code", "provider", "type", "status", "description",
-                               "api_endpoint", "is_test_mode", "route_key", "claimed_accounts")}),
+                               "api_endpoint", "is_test_mode", "route_key", "claimed_accounts", "connected_by")}),
             ("Secrets (write-only)", {
                 "fields": secrets,
                 "description": "Stored secrets are never shown. Enter a value to replace one; tick Clear to remove it.",
@@ -155,7 +210,7 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
             # Connecting needs the change role (connect_view): the others see the state without the button.
             ("Tokens", {"fields": ("oauth_connection" if can_write else "oauth_status", "token_type", "expires_at",
                                    "scope")}),
-            ("Sync", {"fields": ("sync_interval_minutes", "auto_sync_enabled", "last_sync_at", "next_sync_at",
+            ("Sync", {"fields": ("auto_sync_enabled", "last_sync_at", "next_sync_at",
                                  "consecutive_failures", "last_error")}),
             ("Stock", {"fields": ("stock_mode",), "description": "Who is the source of truth for this channel's "
                        "stock; change it with the list's Stock actions (audited). Map its locations under Channel "
@@ -254,6 +309,25 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
             reason = request.GET.get("message", "")[:200] or "the provider did not complete the authorization"
             self.message_user(request, f"Connecting {obj} failed: {reason}", messages.ERROR)
         return HttpResponseRedirect(reverse("admin:integrations_integration_change", args=[obj.pk]))
+
+    def get_inline_instances(self, request, obj=None):
+        return super().get_inline_instances(request, obj) if obj is not None else []  # rows come with the save
+
+    def save_formset(self, request, form, formset, change):
+        """Schedules change through `schedule_update` (the next due time follows a new interval), audited."""
+        if formset.model is not SyncSchedule:
+            return super().save_formset(request, form, formset, change)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []  # the change message's
+        for row in formset.forms:
+            if row.instance.pk is None or not row.has_changed():
+                continue
+            before = {name: row.initial.get(name) for name in ("every_minutes", "enabled")}
+            after = {name: row.cleaned_data[name] for name in ("every_minutes", "enabled")}
+            schedule_update(schedule=row.instance, **after)
+            record_audit(action="schedule.changed", request=request, target=form.instance,
+                         details={"job_type": row.instance.job_type, "before": before, "after": after})
+            formset.changed_objects.append((row.instance, row.changed_data))
+        return None
 
     def save_model(self, request, obj, form, change):
         secrets = form.secret_changes()

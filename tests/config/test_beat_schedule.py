@@ -7,7 +7,6 @@ from config.celery import app
 
 EXPECTED = {
     "syncjobs.tasks.run_due_syncs": 30,
-    "syncjobs.tasks.check_integrations_health": 900,
     "integrations.tasks.refresh_expiring_tokens": 300,
     "integrations.tasks.purge_oauth_states": 3600,
     "integrations.tasks.purge_integration_logs": 86400,
@@ -23,6 +22,11 @@ def test_the_migrations_schedule_every_background_duty():
     scheduled = {task.task: task.interval.every for task in PeriodicTask.objects.select_related("interval")}
     for task, seconds in EXPECTED.items():
         assert scheduled.get(task) == seconds, task
+
+
+@pytest.mark.django_db
+def test_health_checks_follow_each_integrations_schedule_not_a_beat_task():
+    assert not PeriodicTask.objects.filter(task="syncjobs.tasks.check_integrations_health").exists()
 
 
 @pytest.mark.django_db

@@ -25,4 +25,4 @@ def staff():
 @pytest.fixture
 def shop_integration(org):
     return IntegrationFactory(organization=org, name="Main shop", code="main-shop", provider="sandbox",
-                              api_key="sk_live_console_secret_4242", sync_interval_minutes=60)
+                              api_key="sk_live_console_secret_4242")

@@ -134,6 +134,12 @@ def test_replacing_a_secret_is_audited_by_name_never_by_value(org, staff, shop_i
                 api_secret_new="brand_new_secret_value_777", status="active")
     data = {k: ("" if v is None else v) for k, v in data.items()}
     data.pop("organization", None)
+    for inline in page.context["inline_admin_formsets"]:  # the schedules, posted back unchanged
+        formset = inline.formset
+        data.update({f"{formset.prefix}-{k}": v for k, v in formset.management_form.initial.items()})
+        for row in formset.forms:
+            data.update({row.add_prefix(k): v for k, v in row.initial.items() if v not in (None, False)})
+            data[row.add_prefix("id")] = row.instance.pk
     response = admin_client.post(change_url(shop_integration), data)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Integration.objects.get(pk=shop_integration.pk).api_secret == "brand_new_secret_value_777"

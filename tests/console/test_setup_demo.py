@@ -57,8 +57,11 @@ def test_the_demo_shop_syncs_by_itself_and_the_login_names_the_public_url(var_di
     settings.DEMO_ADMIN_PASSWORD, settings.PUBLIC_BASE_URL = "demo-pass-123", "http://127.0.0.1:8123"
     output = run()
     integration = Integration.objects.get(code="demo-shop")
-    assert integration.auto_sync_enabled and integration.sync_interval_minutes == 5
-    assert integration.next_sync_at is None  # due at once
+    assert integration.auto_sync_enabled
+    rows = {row.job_type: (row.every_minutes, row.enabled, row.next_due_at) for row in integration.sync_schedules.all()}
+    assert rows == {"sync_products": (5, True, None), "sync_inventory": (5, True, None),
+                    "sync_orders": (5, True, None), "sync_order_status": (5, True, None),
+                    "check_health": (15, True, None)}  # due at once
     assert "Admin: http://127.0.0.1:8123/admin/  user: admin  password: demo-pass-123" in output
 
 

@@ -15,6 +15,7 @@ from connectors import registry
 from connectors.base import ConnectionResult, Connector
 from connectors.errors import ProviderError
 from integrations.models import Integration
+from syncjobs.models import SyncSchedule
 from tests.factories import IntegrationFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -86,9 +87,21 @@ def form_data(integration, **overrides):
         "scope": "[]",
         "config": "{}",
         "metadata": "{}",
-        "sync_interval_minutes": "0",
+        **schedule_forms(integration),
     }
     data.update(overrides)
+    return data
+
+
+def schedule_forms(integration, **changes):
+    """The change page's schedules inline as posted: each row unchanged unless `changes[job_type]` says."""
+    rows = list(SyncSchedule.objects.filter(integration_id=integration.pk).order_by("id")) if integration.pk else []
+    data = {"sync_schedules-TOTAL_FORMS": str(len(rows)), "sync_schedules-INITIAL_FORMS": str(len(rows)),
+            "sync_schedules-MIN_NUM_FORMS": "0", "sync_schedules-MAX_NUM_FORMS": "0"}
+    for index, row in enumerate(rows):
+        fields = {"id": row.pk, "integration": integration.pk, "every_minutes": row.every_minutes,
+                  "enabled": "on" if row.enabled else "", **changes.get(row.job_type, {})}
+        data.update({f"sync_schedules-{index}-{name}": value for name, value in fields.items() if value != ""})
     return data
 
 

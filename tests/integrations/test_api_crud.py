@@ -37,7 +37,7 @@ class TestCreate:
     def test_an_explicit_type_and_settings_are_kept(self, admin_api):
         response = admin_api.post(
             URL,
-            payload(type="inventory", status="active", sync_interval_minutes=15, auto_sync_enabled=True,
+            payload(type="inventory", status="active", auto_sync_enabled=True,
                     scope=["read_orders"], config={"page_size": 50}, is_test_mode=True),
             format="json",
         )
@@ -45,7 +45,7 @@ class TestCreate:
         assert response.status_code == 201, response.content
         integration = Integration.objects.get(pk=response.json()["id"])
         assert (integration.type, integration.status) == ("inventory", "active")
-        assert integration.sync_interval_minutes == 15 and integration.auto_sync_enabled
+        assert integration.auto_sync_enabled
         assert integration.scope == ["read_orders"] and integration.config == {"page_size": 50}
         assert integration.is_test_mode
 

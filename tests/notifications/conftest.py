@@ -25,8 +25,7 @@ def slack(org, public_dns, sleeps):  # noqa: F811
 
 @pytest.fixture
 def channel(org, shop):  # noqa: F811
-    return IntegrationFactory(organization=org, provider="fakeshop", code="fake-shop", name="Fake Shop",
-                              sync_interval_minutes=60)
+    return IntegrationFactory(organization=org, provider="fakeshop", code="fake-shop", name="Fake Shop")
 
 
 @pytest.fixture

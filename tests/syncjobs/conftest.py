@@ -22,7 +22,7 @@ def writer():
 
 @pytest.fixture
 def integration(org, shop):
-    return IntegrationFactory(organization=org, provider="fakeshop", code="fake-shop", sync_interval_minutes=60)
+    return IntegrationFactory(organization=org, provider="fakeshop", code="fake-shop")
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,9 @@ def test_every_periodic_job_is_a_cron_job_and_run_all_covers_them_all():
 
 def test_the_jobs_the_issue_named_are_there():
     slugs = {job.slug for job in PERIODIC_JOBS}
-    assert {"sync-awb", "sweep-pushes", "check-health"} <= slugs
+    assert {"sync-awb", "sweep-pushes", "run-due-syncs"} <= slugs
+    # Health checks run on each integration's schedule (run-due-syncs); check-health checks all of them now.
+    assert CRON_JOBS["check-health"] == [("syncjobs.tasks.check_integrations_health", {})]
 
 
 def test_every_cron_task_is_registered_with_the_worker():

@@ -59,7 +59,7 @@ def test_run_all_performs_every_due_job(org, eager, enqueued, django_capture_on_
     sent, ran = eager
     now = timezone.now()
     long_ago = now - timedelta(days=400)
-    shop = IntegrationFactory(organization=org, provider="sandbox", auto_sync_enabled=True, sync_interval_minutes=60)
+    shop = IntegrationFactory(organization=org, provider="sandbox", auto_sync_enabled=True)
     oauth = IntegrationFactory(organization=org, provider="oauth2_generic", type="api", access_token="at",
                                refresh_token="rt", expires_at=now + timedelta(minutes=1))
     cache.delete(f"oauth:refresh-queued:{oauth.pk}")
@@ -99,11 +99,12 @@ def test_run_all_performs_every_due_job(org, eager, enqueued, django_capture_on_
     # sweep-webhooks, sweep-events: what waited too long is nudged again.
     assert sent["webhooks.inbound.tasks.process_incoming_webhook"] == [stale_webhook.pk]
     assert sent["events.tasks.process_inbound_event"] == [stale_event.pk]
-    # run-due-syncs: the due integration got a scheduled sync.
-    job = SyncJob.objects.get(integration=shop, trigger="schedule")
-
-    assert enqueued == [job.pk]  # tests/syncjobs/conftest.py records run_sync_job's message
-    # sweep-pushes, refresh-tokens, check-health, sync-awb: each fanned out to its integration.
+    # run-due-syncs: the shop's due schedules started their syncs (inventory waits for its products), and every
+    # integration's health check was sent.
+    jobs = SyncJob.objects.filter(integration=shop, trigger="schedule")
+    assert {job.job_type for job in jobs} == {"sync_products", "sync_orders", "sync_order_status"}
+    assert sorted(enqueued) == sorted(job.pk for job in jobs)  # tests/syncjobs/conftest.py records the messages
+    # sweep-pushes, refresh-tokens, sync-awb: each fanned out to its integration.
     assert sent["commerce.tasks.push_inventory"] == [shop.pk]
     assert sent["integrations.tasks.refresh_integration_token"] == [oauth.pk]
     assert set(sent["syncjobs.tasks.check_integration_health"]) == {shop.pk, oauth.pk, courier.pk}

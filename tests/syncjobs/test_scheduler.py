@@ -17,31 +17,7 @@ pytestmark = pytest.mark.django_db
 REAL_ENQUEUE = services.enqueue_job  # the tests' conftest records enqueues instead
 
 
-def test_due_integrations_get_one_scheduled_sync_and_move_on(org, shop, enqueued):
-    now = timezone.now()
-    due = IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=True,
-                             sync_interval_minutes=30, next_sync_at=now - timedelta(minutes=1))
-    never = IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=True, sync_interval_minutes=5)
-    later = IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=True,
-                               sync_interval_minutes=30, next_sync_at=now + timedelta(minutes=1))  # not yet
-    IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=False, sync_interval_minutes=30)
-    IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=True, sync_interval_minutes=0)
-    IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=True, sync_interval_minutes=30,
-                       status="inactive")
-
-    run = scheduler.syncs_run_due(now=now)
-    jobs = SyncJob.objects.order_by("integration_id")
-    assert [j.integration_id for j in jobs] == sorted([due.pk, never.pk]) and sorted(run.started) == sorted(
-        j.pk for j in jobs)
-    assert {(j.job_type, j.trigger) for j in jobs} == {(JobType.SCHEDULED_SYNC, Trigger.SCHEDULE)}
-    due.refresh_from_db()
-    assert due.next_sync_at == now + timedelta(minutes=30)
-
-    again = scheduler.syncs_run_due(now=now + timedelta(minutes=6))
-    assert again.skipped == [never.pk]  # its first sync is still pending: no second one
-    assert [SyncJob.objects.get(pk=pk).integration_id for pk in again.started] == [later.pk]
-    never.refresh_from_db()
-    assert never.next_sync_at == now + timedelta(minutes=11)  # skipped, it still waits a full interval
+# Due schedules (per job type) and what they start: tests/syncjobs/test_schedules.py.
 
 
 def test_dead_unsent_and_lost_jobs_are_requeued_once_per_lease(org, shop, settings, enqueued):
@@ -91,10 +67,13 @@ def test_health_checks_count_failures_and_recover(integration, shop, settings, o
     WebhookEndpoint.objects.create(organization=org, url="https://hooks.example/in", events=["integration.error"],
                                    secret="whsec_dGVzdA==")
     shop.healthy = False
+    integration.refresh_from_db()
+    next_sync = integration.next_sync_at
     assert scheduler.integration_check_health(integration=integration) is False
     integration.refresh_from_db()
     assert (integration.status, integration.consecutive_failures) == ("active", 1)
-    assert integration.next_sync_at is None  # a health check does not move the schedule
+    assert integration.next_sync_at == next_sync  # a health check does not move the sync schedules
+    assert integration.sync_schedules.get(job_type="check_health").last_result == "failed: PROVIDER_ERROR: shop is down"
     scheduler.integration_check_health(integration=integration)
     integration.refresh_from_db()
     assert (integration.status, integration.consecutive_failures) == ("error", 2)

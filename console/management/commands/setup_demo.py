@@ -1,8 +1,9 @@
 """`manage.py setup_demo`: the demo organization `make run` brings up, safe to run on every start.
 
 It makes (or refreshes) an organization `demo`, a superuser `admin` who owns it,
-and an integration `demo-shop` with the sandbox shop simulator, synced every
-DEMO_SYNC_MINUTES by beat so the dashboard shows work from the first minutes. The sandbox keeps
+and an integration `demo-shop` with the sandbox shop simulator, each of its sync schedules (products, inventory,
+orders, order status) every DEMO_SYNC_MINUTES and due at once, so beat's first run_due_syncs starts them and the
+dashboard shows work from the first minutes. The sandbox keeps
 its tokens in memory, so each start hands the integration a fresh one-time
 refresh token that `run_sandbox --seed-refresh-token` accepts: the first call
 refreshes it into real tokens through the HTTP client's locked refresh, exactly
@@ -27,6 +28,8 @@ from connectors import registry
 from integrations.models import Integration, IntegrationStatus
 from sandbox.data import LOCATION_ID_BASE
 from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from syncjobs.cadences import SYNC_JOB_TYPES
+from syncjobs.schedules import schedule_list, schedule_update, schedules_ensure
 
 DEMO_ORG = "demo"
 DEMO_USER = "admin"
@@ -100,12 +103,14 @@ class Command(BaseCommand):
             "description": "The sandbox shop simulator that `make run` starts on SANDBOX_URL.",
             "config": {"stock_location": "main"},
             "auto_sync_enabled": True,
-            "sync_interval_minutes": DEMO_SYNC_MINUTES,
-            "next_sync_at": None,  # due at once: beat's first run_due_syncs starts it
         }
         # The route key is fixed so that Procfile.dev's sandbox posts to /api/webhooks/receive/demo-shop/.
         integration, _ = Integration.objects.update_or_create(
             organization=org, code=DEMO_INTEGRATION, defaults=fields,
             create_defaults={**fields, "route_key": DEMO_INTEGRATION},
         )
+        schedules_ensure([integration])
+        for schedule in schedule_list(integration=integration):
+            if schedule.job_type in SYNC_JOB_TYPES:
+                schedule_update(schedule=schedule, every_minutes=DEMO_SYNC_MINUTES, enabled=True, due_now=True)
         return integration
