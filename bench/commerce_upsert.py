@@ -52,6 +52,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skus", type=int, default=200, help="distinct SKUs the lines draw from")
     parser.add_argument("--endpoints", type=int, default=0, help="active webhook endpoints subscribed to every event")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--database-name", default="", help="the throw-away database's name (default bench_upsert_<pid>)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
     if not args.database_url.startswith(("postgres://", "postgresql://")):
@@ -121,7 +122,7 @@ def run_pass(label: str, integration, args: argparse.Namespace, **changes) -> tu
 
 def main() -> None:
     args = parse_args()
-    name = f"bench_upsert_{os.getpid()}"
+    name = args.database_name or f"bench_upsert_{os.getpid()}"
     database_url = create_database(args.database_url, name)
     try:
         setup_django(database_url)

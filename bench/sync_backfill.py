@@ -51,6 +51,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--compare-orders", type=int, default=2_000, help="N of the bulk vs update_or_create run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--database-name", default="", help="the throw-away database's name (default bench_sync_<pid>)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
     if not args.database_url.startswith(("postgres://", "postgresql://")):
@@ -198,7 +199,7 @@ def per_row_writers():
 
 def main() -> None:
     args = parse_args()
-    name = f"bench_sync_{os.getpid()}"
+    name = args.database_name or f"bench_sync_{os.getpid()}"
     database_url = create_database(args.database_url, name)
     sandbox, url = start_sandbox(max(args.orders, args.compare_orders), args.seed)
     try:

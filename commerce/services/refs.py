@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from integrations.models import Integration
@@ -57,12 +58,17 @@ def payload_hash(record: dict[str, Any], *, ignore: tuple[str, ...] = ("updated_
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=_default).encode()).hexdigest()
 
 
+_CLAIMED = ("id", "external_id", "object_id", "external_updated_at", "payload_hash")
+
+
 def claim_refs(*, integration: Integration, resource_type: str, external_ids: list[str]) -> dict[str, ExternalRef]:
     """Every ref of these provider objects, inserted when missing, locked for the caller's transaction."""
     ids = sorted(set(external_ids))
     if not ids:
         return {}
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        return _claim_in_one_statement(integration, resource_type, ids, now)
     insert_missing(
         ExternalRef,
         [{"integration_id": integration.pk, "resource_type": resource_type, "external_id": i, "payload_hash": "",
@@ -75,6 +81,33 @@ def claim_refs(*, integration: Integration, resource_type: str, external_ids: li
         .order_by("external_id")
     )
     return {ref.external_id: ref for ref in refs}
+
+
+def _claim_in_one_statement(integration: Integration, resource_type: str, ids: list[str],
+                            now: datetime) -> dict[str, ExternalRef]:
+    """PostgreSQL: insert the missing refs and lock the others in one statement, in external-id order.
+
+    ON CONFLICT DO UPDATE locks the existing row as FOR UPDATE would (waiting for a transaction that holds it, then
+    reading what it committed); the update writes back the value the row has, so that RETURNING answers every row.
+    """
+    table = connection.ops.quote_name(ExternalRef._meta.db_table)
+    sql = f"""
+        INSERT INTO {table} ("integration_id", "resource_type", "external_id", "payload_hash", "created_at",
+                             "updated_at")
+        SELECT %s, %s, u.external_id, '', %s, %s FROM unnest(%s::varchar[]) WITH ORDINALITY AS u(external_id, n)
+        ORDER BY u.n
+        ON CONFLICT ("integration_id", "resource_type", "external_id")
+        DO UPDATE SET "payload_hash" = {table}."payload_hash"
+        RETURNING {", ".join(f'"{c}"' for c in _CLAIMED)}
+    """  # noqa: S608 - the table name is the model's
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [integration.pk, resource_type, now, now, ids])
+        rows = cursor.fetchall()
+    return {
+        row[1]: ExternalRef(integration_id=integration.pk, resource_type=resource_type, created_at=now,
+                            updated_at=now, **dict(zip(_CLAIMED, row, strict=True)))
+        for row in rows
+    }
 
 
 def is_older(incoming: datetime | None, known: datetime | None) -> bool:

@@ -116,12 +116,11 @@ def test_statements_per_page_do_not_grow_with_the_page_on_postgresql(channel, en
     rerun = statements(page_of(250, minutes=10, status="pending"))
 
     assert len(created) == len(created_small) and len(updated) == len(updated_small), (created, updated)
-    # savepoint, claim refs (insert, lock), read orders, [read lines], products, the channel's mapped location,
-    # upsert orders, upsert lines, stock (insert, lock, update), channels listing, endpoints, deliveries, refs,
-    # release
-    assert len(created) <= 16, created
-    assert len(updated) <= 17, updated  # + read the old lines
-    assert len(rerun) <= 5, rerun  # nothing changed: claim, read the orders, and out
+    # The exact statements are pinned in test_write_statements.py (committed transactions); inside this test's
+    # transaction the two COPY stages are created by every call (staging.py), and one endpoint adds the deliveries.
+    assert len(created) <= 17, created
+    assert len(updated) <= 18, updated  # + read the old lines
+    assert len(rerun) <= 4, rerun  # nothing changed: claim, read the orders, and out
     assert OrderLine.objects.count() == 3 * (40 + 250 + 25)
     assert set(Order.objects.exclude(external_id__contains="-").values_list("status", flat=True)) == {
         "pending"}
