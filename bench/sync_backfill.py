@@ -51,7 +51,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--compare-orders", type=int, default=2_000, help="N of the bulk vs update_or_create run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
-    parser.add_argument("--database-name", default="", help="the throw-away database's name (default bench_sync_<pid>)")
+    parser.add_argument("--database-name", default="",
+                        help="the throw-away database's name (default bench_sync_<pid>)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
     if not args.database_url.startswith(("postgres://", "postgresql://")):

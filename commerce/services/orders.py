@@ -43,9 +43,9 @@ from integrations.events import publish, publish_many
 from integrations.models import Integration
 from integrations.payloads import integration_summary
 
-from ..models import RESERVING_STATUSES, ExternalRef, Order, OrderLine, OrderStatus, ResourceType
+from ..models import RESERVING_STATUSES, Order, OrderLine, OrderStatus, ResourceType
 from ..statuses import UnknownChannelStatus, allowed_transitions, normalize_status
-from .refs import UpsertResult, claim_refs, is_older, newest_per_id, payload_hash, save_refs
+from .refs import ClaimedRef, UpsertResult, claim_refs, is_older, newest_per_id, payload_hash, save_refs
 from .rows import upsert_rows
 from .staging import Stage, copy_row
 from .stock import StockKey, apply_stock_deltas, default_location, holds_stock, product_ids_by_sku
@@ -76,7 +76,7 @@ ORDER_LOCAL_COLUMNS = (
 LINE_CHANNEL_COLUMNS = ("external_id", "sku", "title", "quantity", "unit_price", "total")
 LINE_LOCAL_COLUMNS = ("order_id", "product_id", "fulfilled_quantity", "reserved_quantity")
 HASH_VERSION = "v2:"  # refs written before it hold a sha256 of the normalized record (refs.payload_hash)
-ORDER_STAGE = Stage(Order, ORDER_CHANNEL_COLUMNS + ORDER_LOCAL_COLUMNS, extra=[("ref_hash", "varchar(64)")])
+ORDER_STAGE = Stage(Order, ORDER_CHANNEL_COLUMNS + ORDER_LOCAL_COLUMNS)
 LINE_STAGE = Stage(OrderLine, LINE_CHANNEL_COLUMNS + LINE_LOCAL_COLUMNS)
 
 
@@ -275,8 +275,8 @@ def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResu
         row["external_id"]: row
         for row in Order.objects.filter(integration=integration, external_id__in=list(chosen)).values(*_CURRENT_FIELDS)
     }
-    touched_refs: list[ExternalRef] = []
-    to_write: list[tuple[dict, ExternalRef, dict | None]] = []
+    touched_refs: list[ClaimedRef] = []
+    to_write: list[tuple[dict, ClaimedRef, dict | None]] = []
     for external_id, (updated_at, item) in chosen.items():
         ref, current = refs[external_id], existing.get(external_id)
         known = ref.external_updated_at or (current["external_updated_at"] if current else None)
@@ -293,6 +293,7 @@ def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResu
             to_write.append((item, ref, current))
     if to_write:
         _write_orders(integration, to_write, result)
+        touched_refs.extend(ref for _, ref, _ in to_write)
     save_refs(touched_refs)
     return result
 
@@ -323,7 +324,7 @@ def _same_content(stored: str, item: dict[str, Any]) -> bool:
     return bool(stored) and not stored.startswith(HASH_VERSION) and stored == payload_hash(item["record"])
 
 
-def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalRef, dict | None]],
+def _write_orders(integration: Integration, to_write: list[tuple[dict, ClaimedRef, dict | None]],
                   result: UpsertResult) -> None:
     """Upsert the orders and their lines, move their stock, publish their events: a fixed number of statements."""
     organization = integration.organization
@@ -366,7 +367,7 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
         rows.append(row)
     staged = connection.vendor == "postgresql"
     if staged:
-        pks = _stage_orders(integration, rows, to_write, now)
+        pks = _stage_orders(rows, to_write)
     else:
         pks = dict(upsert_rows(Order, rows, unique=["integration_id", "external_id"], update=ORDER_UPDATE_FIELDS,
                                returning=["external_id", "id"]))
@@ -409,7 +410,6 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
         _stage_lines(new_lines, [text for item, _, _ in to_write for text in item["line_texts"]])
     else:
         upsert_rows(OrderLine, new_lines, unique=["order_id", "external_id"], update=LINE_UPDATE_FIELDS)
-        save_refs([ref for _, ref, _ in to_write])
     apply_stock_deltas(organization=organization, deltas={k: (v[0], v[1]) for k, v in deltas.items()})
 
     for _, _, current in to_write:
@@ -435,32 +435,20 @@ def _assignments(model: type[Order] | type[OrderLine], fields: list[str]) -> str
     return ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
 
 
-def _stage_orders(integration: Integration, rows: list[dict[str, Any]],
-                  to_write: list[tuple[dict, ExternalRef, dict | None]], now: datetime) -> dict[str, int]:
-    """PostgreSQL: COPY the orders, then upsert them and point their refs at them in one statement; {external id:
-    order id}. The refs get their new version (time, hash) here, so save_refs has nothing left to do for them."""
+def _stage_orders(rows: list[dict[str, Any]], to_write: list[tuple[dict, ClaimedRef, dict | None]]) -> dict[str, int]:
+    """PostgreSQL: COPY the orders (their channel text, then what the import decided), then upsert them; {external
+    id: order id}."""
     batch = ORDER_STAGE.copy([
-        f"{item['text']}\t{copy_row([row[column] for column in ORDER_LOCAL_COLUMNS])}\t{item['hash']}"
+        f"{item['text']}\t{copy_row([row[column] for column in ORDER_LOCAL_COLUMNS])}"
         for row, (item, _, _) in zip(rows, to_write, strict=True)
     ])
-    quote = connection.ops.quote_name
-    order, ref, stage = quote(Order._meta.db_table), quote(ExternalRef._meta.db_table), quote(ORDER_STAGE.table)
-    assignments = _assignments(Order, ORDER_UPDATE_FIELDS)
-    # Identifiers come from the models (Stage, quote_name) and this module; the values are parameters.
-    sql = f"""
-        WITH written AS (
-            INSERT INTO {order} ({ORDER_STAGE.target_columns}) {ORDER_STAGE.select(batch)}
-            ON CONFLICT ("integration_id", "external_id") DO UPDATE SET {assignments}
-            RETURNING "id", "external_id", "external_updated_at"
-        )
-        UPDATE {ref} AS r SET "object_id" = w."id", "external_updated_at" = w."external_updated_at",
-                              "payload_hash" = s."ref_hash", "updated_at" = %s
-        FROM written AS w JOIN {stage} AS s ON s."external_id" = w."external_id" AND s."stage_batch" = {batch}
-        WHERE r."integration_id" = %s AND r."resource_type" = %s AND r."external_id" = w."external_id"
-        RETURNING w."external_id", w."id"
-    """  # noqa: S608
+    table = connection.ops.quote_name(Order._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, integration.pk, ResourceType.ORDER])
+        cursor.execute(
+            f"INSERT INTO {table} ({ORDER_STAGE.target_columns}) {ORDER_STAGE.select(batch)} "  # noqa: S608
+            f'ON CONFLICT ("integration_id", "external_id") DO UPDATE SET {_assignments(Order, ORDER_UPDATE_FIELDS)} '
+            'RETURNING "external_id", "id"'
+        )
         return dict(cursor.fetchall())
 
 

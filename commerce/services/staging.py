@@ -11,9 +11,10 @@ The temporary tables ("stages") live as long as the database connection:
 created the first time a connection needs one (`CREATE TEMP TABLE IF NOT
 EXISTS`, in the caller's transaction), known to exist once that transaction
 committed (a rolled-back transaction takes its DDL with it, so the flag is set
-on commit, never before; a test's rolled-back transaction never sets it). `ON COMMIT DELETE ROWS` empties them at each commit,
-and each COPY is tagged with a batch number so that two imports in one
-transaction never see each other's rows.
+on commit, never before; a test's rolled-back transaction never sets it).
+`ON COMMIT DELETE ROWS` empties them at each commit, and each COPY is tagged
+with a batch number so that two imports in one transaction never see each
+other's rows.
 
 COPY does not go through Django's cursor wrappers; it is added to the
 connection's query log (what CaptureQueriesContext and DEBUG read) by hand, so
@@ -26,8 +27,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -35,6 +37,7 @@ from typing import Any
 from django.db import connection, models, transaction
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_SPECIAL = re.compile(r"[\\\t\n\r]")
 _batches = itertools.count(1)
 BATCH_COLUMN = "stage_batch"
 
@@ -47,23 +50,34 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+def _text(value: str) -> str:
+    return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
+
+
+def _json(value: Any) -> str:
+    return _text(json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default))
+
+
+# By exact type: the common values take one dict lookup instead of a chain of isinstance checks.
+_FORMATS: dict[type, Callable[[Any], str]] = {
+    str: _text, int: str, Decimal: str, datetime: datetime.isoformat, date: date.isoformat, dict: _json, list: _json,
+    bool: lambda value: "t" if value else "f", type(None): lambda value: "\\N",
+}
+
+
 def copy_field(value: Any) -> str:
     """One value in COPY's text format (NULL is \\N; tab, newline, carriage return and backslash escaped).
 
     JSON values are written with sorted keys, so equal documents give equal bytes (and equal hashes)."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_ESCAPES)
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, int | Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default).translate(_ESCAPES)
-    raise TypeError(f"{type(value).__name__} is not a column value")
+    format_ = _FORMATS.get(type(value))
+    if format_ is None:
+        for kind in (str, bool, int, Decimal, datetime, date, dict, list):  # a subclass (a str enum, say)
+            if isinstance(value, kind):
+                format_ = _FORMATS[kind]
+                break
+        else:
+            raise TypeError(f"{type(value).__name__} is not a column value")
+    return format_(value)
 
 
 def copy_row(values: Iterable[Any]) -> str:

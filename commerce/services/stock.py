@@ -153,6 +153,7 @@ _MOVE_SQL = """
     ), locked AS (
         SELECT s.id, s.on_hand, s.reserved, d.on_hand_delta, d.reserved_delta, d.set_on_hand
         FROM {table} AS s JOIN delta AS d ON s.product_id = d.product_id AND s.location = d.location
+        WHERE s.product_id = ANY(%s::bigint[])  -- an index path whatever the statistics say
         ORDER BY s.id FOR UPDATE OF s
     ), moved AS (
         SELECT id, on_hand AS old_on_hand, reserved AS old_reserved,
@@ -179,7 +180,8 @@ def _move_in_one_statement(organization: Organization, keys: list[StockKey], del
         for column, value in zip(columns, (*key, on_hand_delta, reserved_delta, set_on_hand.get(key)), strict=True):
             column.append(value)
     with connection.cursor() as cursor:
-        cursor.execute(_MOVE_SQL.format(table=connection.ops.quote_name(StockLevel._meta.db_table)), [*columns, now])
+        table = connection.ops.quote_name(StockLevel._meta.db_table)
+        cursor.execute(_MOVE_SQL.format(table=table), [*columns, columns[0], now])
         moved = cursor.fetchall()
     changed, low = [], []
     for pk, product_id, location, before, on_hand, reserved, threshold in moved:
