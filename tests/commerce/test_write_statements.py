@@ -28,11 +28,12 @@ T0 = datetime(2026, 5, 1, 9, tzinfo=UTC)
 CLAIM_AND_READ = ["SAVEPOINT", "INSERT commerce_externalref",  # refs inserted or locked, in one statement
                   "SELECT commerce_order"]
 WRITE = ["SELECT commerce_product", "SELECT commerce_channellocation",
-         "COPY stage_commerce_order", "INSERT commerce_order",  # orders upserted and their refs updated: one
+         "COPY stage_commerce_order", "INSERT commerce_order",
          "COPY stage_commerce_orderline", "INSERT commerce_orderline",
          "INSERT commerce_stocklevel", "UPDATE commerce_stocklevel",  # missing levels, then lock-compute-write: one
          "SELECT commerce_externalref",  # which push channels list the products
-         "SELECT webhooks_webhookendpoint", "RELEASE"]  # no endpoint listens: no delivery insert
+         "SELECT webhooks_webhookendpoint",  # no endpoint listens: no delivery insert
+         "UPDATE commerce_externalref", "RELEASE"]  # the refs' new versions
 
 
 def page_of(count: int, *, prefix: str = "", minutes: int = 0, status: str = "paid") -> list[dict]:
@@ -73,6 +74,11 @@ def test_a_page_costs_the_same_statements_whatever_its_size(channel):
     updated = statements(channel, page_of(250, minutes=5, status="cancelled"))
     assert updated == CLAIM_AND_READ + ["SELECT commerce_orderline"] + WRITE, updated  # + the lines they had
     assert statements(channel, page_of(250, minutes=5, status="cancelled")) == CLAIM_AND_READ + ["RELEASE"]
+    newer = page_of(250, minutes=5, status="cancelled")
+    for record in newer:
+        record["updated_at"] += timedelta(minutes=4)
+    newer_same_content = statements(channel, newer)
+    assert newer_same_content == CLAIM_AND_READ + ["UPDATE commerce_externalref", "RELEASE"]  # remembers the time
 
     assert Order.objects.count() == 40 + 250 + 25 and OrderLine.objects.count() == 3 * (40 + 250 + 25)
     assert set(Order.objects.filter(external_id__in=[str(i) for i in range(250)])
