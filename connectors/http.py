@@ -9,7 +9,8 @@
 2. refreshes an access token that expires within a minute (connectors/tokens.py);
 3. per attempt: waits for the integration's rate limiter, sends through the
    integration's pooled session with connect/read timeouts, and writes one
-   redacted IntegrationLog row (connectors/calllog.py);
+   redacted IntegrationLog row (connectors/calllog.py; a sync's page is
+   summarised, without its body, unless the integration's debug logging is on);
 4. on 429, 5xx, timeouts and connection errors retries up to
    `PROVIDER_MAX_RETRIES` times (so that many + 1 attempts), sleeping what the
    provider asked (`connector.retry_after_seconds`) or an exponential backoff
