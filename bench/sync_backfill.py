@@ -237,7 +237,7 @@ def backfill_round(number: int, args, url: str, token: str) -> float:
     from integrations.models import IntegrationLog
 
     marks = {int(args.orders * f): f"{int(f * 100):>3} %" for f in (0.1, 0.25, 0.5)} if number == 1 else {}
-    statements = PageStatements(page=max(2, min(10, args.orders // 250 - 1)))  # a page after the SKUs were created
+    statements = PageStatements(page=max(2, args.orders // 250 - 1))  # a late page: the SKUs exist by then
 
     def report(job):
         statements(job)
