@@ -43,6 +43,12 @@ PROVIDERS: list[str] = [
     "connectors.payme.connector.PaymeConnector",
     "connectors.click.connector.ClickConnector",
     "connectors.paypal.connector.PayPalConnector",
+    "connectors.slack.connector.SlackConnector",
+    "connectors.discord.connector.DiscordConnector",
+    "connectors.sendgrid.connector.SendGridConnector",
+    "connectors.mailchimp.connector.MailchimpConnector",
+    "connectors.onec.connector.OneCConnector",
+    "connectors.google_drive.connector.GoogleDriveConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}
