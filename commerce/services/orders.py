@@ -67,7 +67,8 @@ MONEY_KEYS = ("subtotal", "total_discounts", "total_tax", "total_shipping", "tot
 # what the import decides locally (merged status, stock location, stamps, ids). See `_serialise`.
 ORDER_CHANNEL_COLUMNS = (
     "external_id", "external_number", "name", "channel_status", "currency", *MONEY_KEYS, "customer_external_id",
-    "customer_name", "customer_email", "shipping_address", "billing_address", "placed_at", "cancelled_at",
+    "customer_name", "customer_email", "customer_accepts_marketing", "shipping_address", "billing_address",
+    "placed_at", "cancelled_at",
 )
 ORDER_LOCAL_COLUMNS = (
     "status", "external_updated_at", "organization_id", "integration_id", "stock_location", "created_at",
@@ -441,6 +442,9 @@ def _assignments(model: type[Order] | type[OrderLine], fields: list[str]) -> str
 def _stage_orders(rows: list[dict[str, Any]], to_write: list[tuple[dict, ClaimedRef, dict | None]]) -> dict[str, int]:
     """PostgreSQL: COPY the orders (their channel text, then what the import decided), then upsert them; {external
     id: order id}."""
+    unstaged = set(rows[0]) - set(ORDER_STAGE.columns)
+    if unstaged:  # a field added to the import but not to the stage would silently not be written
+        raise RuntimeError(f"Order columns missing from ORDER_CHANNEL_COLUMNS/ORDER_LOCAL_COLUMNS: {sorted(unstaged)}")
     batch = ORDER_STAGE.copy([
         f"{item['text']}\t{copy_row([row[column] for column in ORDER_LOCAL_COLUMNS])}"
         for row, (item, _, _) in zip(rows, to_write, strict=True)
