@@ -14,12 +14,20 @@ passes over the same N orders:
 - update: every order a minute newer with another status (cancelled: its
   reservations are released), so every order, line, ref and stock level is written.
 
-For each pass it prints orders/s, this process's CPU time per page (steadier
-than wall time on a shared machine; the server's share is not in it) and the
-SQL statements of one page, and at
-the end this process's peak RSS (pages are generated one at a time, so it does
-not grow with N). `--endpoints K` adds K active webhook endpoints subscribed to
-every event, so each created or updated order also publishes its event.
+For each pass it prints orders/s, this process's CPU time per page and per
+order (steadier than wall time on a shared machine; the server's share is not
+in it) and the SQL statements of one page (COPY included) and per order, and
+at the end this process's peak RSS (pages are generated one at a time, so it
+does not grow with N: run two N to see it). `--endpoints K` adds K active
+webhook endpoints subscribed to every event, so each created or updated order
+also publishes its event; `--stock-mode push` makes the channel's orders
+reserve ERP stock (the sandbox's default, `import`, nets its open orders).
+
+The reference, in the same run: after each page of the create pass, the rows
+it wrote are read back (untimed) and COPYed again into a reference integration
+(bench/copy_reference.py), so both see the same load on a shared machine. The
+last line is the create pass's rate over COPY's, and the correctness line
+before it checks exact row counts.
 
 A throw-away database is created on the PostgreSQL server of `--database-url`
 (default: DATABASE_URL) and dropped at the end (`--keep` keeps it).
@@ -39,6 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from copy_reference import CopyReference  # noqa: E402
 from sync_backfill import create_database, drop_database, peak_rss_mb, rss_mb, setup_django  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -51,7 +60,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--page", type=int, default=250, help="orders per page (the connectors' page size)")
     parser.add_argument("--skus", type=int, default=200, help="distinct SKUs the lines draw from")
     parser.add_argument("--endpoints", type=int, default=0, help="active webhook endpoints subscribed to every event")
+    parser.add_argument("--stock-mode", choices=["import", "push"], default="import",
+                        help="push: the channel's open orders reserve ERP stock (import: the sandbox nets them)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--database-name", default="",
+                        help="the throw-away database's name (default bench_upsert_<pid>)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
     if not args.database_url.startswith(("postgres://", "postgresql://")):
@@ -87,10 +100,12 @@ def pages(args: argparse.Namespace, **changes) -> Iterator[list[dict]]:
                                                                                               start + args.page))]
 
 
-def run_pass(label: str, integration, args: argparse.Namespace, **changes) -> tuple[float, dict[str, int]]:
+def run_pass(label: str, integration, args: argparse.Namespace, reference=None,
+             **changes) -> tuple[float, dict[str, int]]:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
+    from commerce.models import Order
     from commerce.services import upsert_orders
 
     totals = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
@@ -111,43 +126,60 @@ def run_pass(label: str, integration, args: argparse.Namespace, **changes) -> tu
         totals["updated"] += result.updated
         totals["unchanged"] += result.unchanged
         totals["failed"] += len(result.failed)
+        if reference is not None:  # the same rows again by COPY, right after, under the same load
+            reference.copy(list(Order.objects.filter(integration=integration, external_id__in=[
+                r["external_id"] for r in page]).values_list("pk", flat=True)))
     rate, page_count = args.orders / seconds, -(-args.orders // args.page)
+    per_order = f"{statements / args.page:.3f}" if statements is not None else "-"
     print(f"commerce_upsert: {label:<8} {args.orders:>8,} orders in {seconds:6.1f} s = {rate:7,.0f} orders/s; "
-          f"{1000 * cpu / page_count:5.1f} ms CPU/page here; {statements if statements is not None else '-':>3} "
-          f"statements/page; "
+          f"CPU here {1000 * cpu / page_count:5.1f} ms/page, {1e6 * cpu / args.orders:5.0f} µs/order; "
+          f"{statements if statements is not None else '-':>3} statements/page ({per_order}/order); "
           f"{', '.join(f'{k} {v:,}' for k, v in totals.items())}; RSS {rss_mb():.0f} MB")
     return rate, totals
 
 
 def main() -> None:
     args = parse_args()
-    name = f"bench_upsert_{os.getpid()}"
+    name = args.database_name or f"bench_upsert_{os.getpid()}"
     database_url = create_database(args.database_url, name)
     try:
         setup_django(database_url)
         from accounts.models import Organization
-        from commerce.models import OrderLine
+        from commerce.models import ExternalRef, Order, OrderLine
         from integrations.models import Integration
         from webhooks.models import WebhookDelivery, WebhookEndpoint
 
         organization = Organization.objects.create(slug="bench-upsert", name="Bench upsert")
         integration = Integration.objects.create(
             organization=organization, name="Bench upsert", code="bench-upsert", type="ecommerce",
-            provider="sandbox", status="active",
+            provider="sandbox", status="active", stock_mode=args.stock_mode,
         )
         for n in range(args.endpoints):
             WebhookEndpoint.objects.create(organization=organization, url=f"https://hooks.example.com/{n}",
                                            events=["*"], secret=f"whsec_bench{n}")
         print(f"commerce_upsert: {args.orders:,} orders × {args.lines} lines over {args.skus} SKUs, pages of "
-              f"{args.page}, {args.endpoints} endpoint(s); database {name}; RSS before {rss_mb():.0f} MB")
+              f"{args.page}, {args.endpoints} endpoint(s), stock mode {args.stock_mode}; database {name}; "
+              f"RSS before {rss_mb():.0f} MB")
 
-        run_pass("create", integration, args)
+        reference = CopyReference(organization)
+        create_rate, created = run_pass("create", integration, args, reference=reference)
         _, again = run_pass("re-run", integration, args)
         run_pass("update", integration, args, minutes=1, status="cancelled")
+        print(f"commerce_upsert: COPY     {reference.orders:>8,} orders in {reference.seconds:6.1f} s = "
+              f"{reference.rate:7,.0f} orders/s; 2 statements/page (COPY orders, COPY lines)")
+        orders = Order.objects.filter(integration=integration).count()
+        refs = ExternalRef.objects.filter(integration=integration, resource_type="order").count()
         lines = OrderLine.objects.filter(order__integration=integration).count()
+        copied_orders, copied_lines = reference.counts()
         deliveries = WebhookDelivery.objects.filter(organization=organization).count()
-        print(f"commerce_upsert: {lines:,} lines, {deliveries:,} deliveries; re-run created {again['created']} "
-              f"updated {again['updated']}; peak RSS {peak_rss_mb():.0f} MB")
+        exact = (created["created"] == orders == refs == copied_orders == args.orders
+                 and lines == copied_lines == args.orders * args.lines and again["created"] == again["updated"] == 0)
+        print(f"commerce_upsert: correctness {'OK' if exact else 'WRONG'}: {orders:,} orders, {refs:,} refs, "
+              f"{lines:,} lines (expected {args.orders:,} / {args.orders * args.lines:,}); COPY wrote "
+              f"{copied_orders:,} / {copied_lines:,}; re-run created {again['created']} updated {again['updated']}; "
+              f"{deliveries:,} deliveries; peak RSS {peak_rss_mb():.0f} MB")
+        print(f"commerce_upsert: create pass {create_rate:,.0f} orders/s / COPY of the same rows {reference.rate:,.0f} "
+              f"orders/s (interleaved per page) = {create_rate / reference.rate:.2f}")
     finally:
         if not args.keep:
             drop_database(args.database_url, name)

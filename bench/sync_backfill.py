@@ -1,19 +1,27 @@
-"""How fast the sync engine backfills orders from a sandbox shop into PostgreSQL, and that memory stays flat.
+"""How fast the sync engine backfills orders from a sandbox shop into PostgreSQL, against COPY of the same rows.
 
-    .venv/bin/python bench/sync_backfill.py [--orders 100000] [--compare-orders 2000] [--database-url postgres://…]
+    .venv/bin/python bench/sync_backfill.py [--orders 30000] [--rounds 3] [--compare-orders 0]
+                                            [--database-url postgres://…] [--database-name NAME]
 
-The sandbox shop runs in its own process (so the RSS measured is the
+The sandbox shop runs in its own process (so the RSS and CPU measured are the
 engine's, not the simulator's), with no rate limit. The engine runs in this
 process exactly as a worker runs it (`syncjobs.services.sync_job_run`: pages
-of 250 through the connector, one transaction per page, the real
-`commerce.services.upsert_orders`). It prints orders/s and this process's
-RSS at 10 %, 25 %, 50 % and 100 % of the run: the pages are streamed, never
-held, so RSS after the first pages stays flat however large N is.
+of 250 through the connector, the next page fetched while one is written, one
+transaction per page, the real `commerce.services.upsert_orders`).
 
-Then it backfills `--compare-orders` orders twice more into fresh
-integrations, once with the bulk writer and once with a naive writer doing
-`update_or_create` per order, per line and per ExternalRef (no stock
-bookkeeping, so the naive path does *less* work), and prints the ratio.
+Each round backfills the N orders into a fresh integration, then COPYs the
+rows it wrote (orders and lines, read back untimed) into a reference
+integration (bench/copy_reference.py): rounds alternate, so both see the same
+load on a shared machine, and the ratio printed last is the median of the
+rounds'. Per round: orders/s, this process's CPU per order (the fetching
+thread included), the SQL statements of one steady page (captured on page 3;
+COPY counted) and per order, the call-log rows per page (written by the
+fetching thread), and the correctness line: exact order, line, ref and
+call-log counts. Round 1 prints RSS at 10/25/50/100 %: pages are streamed,
+never held, so RSS stays flat however large N is (run two N to see it).
+
+`--compare-orders N` also backfills N orders with a naive writer doing
+`update_or_create` per order, line and ExternalRef, and prints that ratio.
 
 A throw-away database is created on the PostgreSQL server of `--database-url`
 (default: DATABASE_URL) and dropped at the end (`--keep` keeps it).
@@ -26,6 +34,7 @@ import json
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -35,6 +44,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 SANDBOX = """
 import sys
@@ -47,11 +57,15 @@ server.serve_forever()
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--orders", type=int, default=100_000)
-    parser.add_argument("--compare-orders", type=int, default=2_000, help="N of the bulk vs update_or_create run")
+    parser.add_argument("--orders", type=int, default=30_000)
+    parser.add_argument("--rounds", type=int, default=3, help="backfill / COPY rounds, alternating")
+    parser.add_argument("--compare-orders", type=int, default=0, help="N of the bulk vs update_or_create run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--database-name", default="",
+                        help="the throw-away database's name (default bench_sync_<pid>)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--show-statements", action="store_true", help="print the statements of the page captured")
     args = parser.parse_args()
     if not args.database_url.startswith(("postgres://", "postgresql://")):
         parser.error("give a PostgreSQL server with --database-url or DATABASE_URL (postgres://user@host:port/db)")
@@ -196,43 +210,104 @@ def per_row_writers():
     return {"orders": upsert_orders}
 
 
+class PageStatements:
+    """An on_page callback capturing the statements of one steady page (the engine's connection; COPY included)."""
+
+    def __init__(self, page: int = 3):
+        self.page, self.context, self.statements = page, None, None
+
+    def __call__(self, job) -> None:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        if job.pages_processed == self.page - 1:
+            self.context = CaptureQueriesContext(connection)
+            self.context.__enter__()
+        elif job.pages_processed == self.page and self.context is not None:
+            self.context.__exit__(None, None, None)
+            self.statements = [q["sql"] for q in self.context.captured_queries]
+            self.context = None
+
+
+def backfill_round(number: int, args, url: str, token: str) -> float:
+    """One backfill into a fresh integration, then the COPY of what it wrote; returns the round's ratio."""
+    from copy_reference import CopyReference
+
+    from commerce.models import ExternalRef, Order, OrderLine
+    from integrations.models import IntegrationLog
+
+    marks = {int(args.orders * f): f"{int(f * 100):>3} %" for f in (0.1, 0.25, 0.5)} if number == 1 else {}
+    statements = PageStatements(page=max(2, args.orders // 250 - 1))  # a late page: the SKUs exist by then
+
+    def report(job):
+        statements(job)
+        for at, label in list(marks.items()):
+            if job.records_processed >= at:
+                print(f"sync_backfill:   {label}: {job.records_processed:>9,} orders, RSS {rss_mb():6.0f} MB, "
+                      f"peak {peak_rss_mb():6.0f} MB")
+                del marks[at]
+
+    integration = integration_for(url, token, f"bench-bulk-{number}")
+    cpu = time.process_time()
+    job, seconds = backfill(integration, limit=args.orders, report=report)
+    cpu = time.process_time() - cpu
+    rate = job.records_processed / seconds
+    if number == 1:
+        print(f"sync_backfill:   100 %: {job.records_processed:>9,} orders, RSS {rss_mb():6.0f} MB, "
+              f"peak {peak_rss_mb():6.0f} MB")
+    orders = Order.objects.filter(integration=integration)
+    count, lines = orders.count(), OrderLine.objects.filter(order__integration=integration).count()
+    refs = ExternalRef.objects.filter(integration=integration, resource_type="order").count()
+    calls = IntegrationLog.objects.filter(integration=integration, action="list_orders").count()
+    page_statements = len(statements.statements or [])
+    print(f"sync_backfill: round {number}: backfill {job.records_processed:,} orders + {lines:,} lines in "
+          f"{seconds:.1f} s = {rate:,.0f} orders/s; CPU here {1e6 * cpu / job.records_processed:,.0f} µs/order; "
+          f"{page_statements} statements/page ({page_statements / 250:.3f}/order) + 1 call-log row/page "
+          f"from the fetching thread")
+
+    reference = CopyReference(integration.organization)
+    ids = list(orders.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), 250):
+        reference.copy(ids[start:start + 250])
+    copy_orders, copy_lines, copy_rate = reference.orders, reference.lines, reference.rate
+    print(f"sync_backfill: round {number}: COPY of the same rows {copy_orders:,} orders + {copy_lines:,} lines = "
+          f"{copy_rate:,.0f} orders/s; 2 statements/page (COPY orders, COPY lines)")
+    exact = (job.records_created == count == refs == copy_orders == job.records_processed
+             and lines == copy_lines and job.records_failed == 0 and calls == job.pages_processed)
+    print(f"sync_backfill: round {number}: correctness {'OK' if exact else 'WRONG'}: created {job.records_created:,}, "
+          f"{count:,} orders, {refs:,} refs, {lines:,} lines (COPY {copy_orders:,} / {copy_lines:,}), "
+          f"{job.records_failed} failed; {calls} call-log rows for {job.pages_processed} pages")
+    if statements.statements and args.show_statements:
+        for sql in statements.statements:
+            print("sync_backfill:     " + " ".join(sql.split())[:110])
+    return rate / copy_rate
+
+
 def main() -> None:
     args = parse_args()
-    name = f"bench_sync_{os.getpid()}"
+    name = args.database_name or f"bench_sync_{os.getpid()}"
     database_url = create_database(args.database_url, name)
     sandbox, url = start_sandbox(max(args.orders, args.compare_orders), args.seed)
     try:
         setup_django(database_url)
-        from commerce.models import OrderLine
-
         token = sandbox_token(url)
         print(f"sync_backfill: sandbox of {max(args.orders, args.compare_orders):,} orders at {url} "
-              f"(own process); database {name}; RSS before {rss_mb():.0f} MB")
+              f"(own process); database {name}; {args.rounds} round(s); RSS before {rss_mb():.0f} MB; "
+              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        ratios = [backfill_round(n, args, url, token) for n in range(1, args.rounds + 1)]
 
-        marks = {int(args.orders * f): f"{int(f * 100):>3} %" for f in (0.1, 0.25, 0.5)}
-
-        def report(job):
-            for at, label in list(marks.items()):
-                if job.records_processed >= at:
-                    print(f"sync_backfill:   {label}: {job.records_processed:>9,} orders, RSS {rss_mb():6.0f} MB, "
-                          f"peak {peak_rss_mb():6.0f} MB")
-                    del marks[at]
-
-        integration = integration_for(url, token, "bench-bulk")
-        job, seconds = backfill(integration, limit=args.orders, report=report)
-        lines = OrderLine.objects.filter(order__integration=integration).count()
-        print(f"sync_backfill:   100 %: {job.records_processed:>9,} orders, RSS {rss_mb():6.0f} MB, "
-              f"peak {peak_rss_mb():6.0f} MB")
-        print(f"sync_backfill: bulk      {job.records_created:,} orders + {lines:,} lines "
-              f"({lines / max(job.records_created, 1):.2f}/order) in {seconds:.1f} s = "
-              f"{job.records_processed / seconds:,.0f} orders/s; peak RSS {peak_rss_mb():.0f} MB")
-
-        n = args.compare_orders
-        bulk_job, bulk_s = backfill(integration_for(url, token, "bench-cmp-bulk"), limit=n)
-        row_job, row_s = backfill(integration_for(url, token, "bench-cmp-row"), limit=n, writers=per_row_writers())
-        bulk_rate, row_rate = bulk_job.records_processed / bulk_s, row_job.records_processed / row_s
-        print(f"sync_backfill: N={n:,}: bulk {bulk_rate:,.0f} orders/s vs per-row update_or_create "
-              f"{row_rate:,.0f} orders/s = {bulk_rate / row_rate:.1f}x")
+        if args.compare_orders:
+            n = args.compare_orders
+            bulk_job, bulk_s = backfill(integration_for(url, token, "bench-cmp-bulk"), limit=n)
+            row_job, row_s = backfill(integration_for(url, token, "bench-cmp-row"), limit=n,
+                                      writers=per_row_writers())
+            bulk_rate, row_rate = bulk_job.records_processed / bulk_s, row_job.records_processed / row_s
+            print(f"sync_backfill: N={n:,}: bulk {bulk_rate:,.0f} orders/s vs per-row update_or_create "
+                  f"{row_rate:,.0f} orders/s = {bulk_rate / row_rate:.1f}x")
+        print(f"sync_backfill: peak RSS {peak_rss_mb():.0f} MB; load average "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"sync_backfill: backfill / COPY of the same rows, per round: {', '.join(f'{r:.3f}' for r in ratios)}; "
+              f"median {statistics.median(ratios):.3f}")
     finally:
         sandbox.terminate()
         sandbox.wait(10)

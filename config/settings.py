@@ -427,6 +427,8 @@ SYNC_JOB_LEASE_SECONDS = env.int("SYNC_JOB_LEASE_SECONDS", default=60)
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
 SYNC_RETRY_BACKOFF_SECONDS = env.int("SYNC_RETRY_BACKOFF_SECONDS", default=30)
 SYNC_ERROR_SAMPLE_SIZE = env.int("SYNC_ERROR_SAMPLE_SIZE", default=20)
+# A sync fetches the next page while it writes one (PostgreSQL; one page ahead). Off: fetch and write in turn.
+SYNC_PREFETCH = env.bool("SYNC_PREFETCH", default=True)
 SYNC_ERROR_AFTER_FAILURES = env.int("SYNC_ERROR_AFTER_FAILURES", default=5)
 SYNC_JOB_RETENTION_DAYS = env.int("SYNC_JOB_RETENTION_DAYS", default=INTEGRATION_LOG_RETENTION_DAYS)
 # Sync jobs run from a queue of their own, so a backlog of webhooks (or anything else) never holds "Sync now" back;

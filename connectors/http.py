@@ -9,7 +9,8 @@
 2. refreshes an access token that expires within a minute (connectors/tokens.py);
 3. per attempt: waits for the integration's rate limiter, sends through the
    integration's pooled session with connect/read timeouts, and writes one
-   redacted IntegrationLog row (connectors/calllog.py);
+   redacted IntegrationLog row (connectors/calllog.py; a sync's page is
+   summarised, without its body, unless the integration's debug logging is on);
 4. on 429, 5xx, timeouts and connection errors retries up to
    `PROVIDER_MAX_RETRIES` times (so that many + 1 attempts), sleeping what the
    provider asked (`connector.retry_after_seconds`) or an exponential backoff
@@ -51,7 +52,7 @@ from config.errors import UnsafeURL
 from integrations import health
 
 from . import outbound, tokens
-from .calllog import request_record, response_record, write_call_log
+from .calllog import current_pull, debug_logging, request_record, response_record, summary_record, write_call_log
 from .errors import AuthExpired, ProviderError, ProviderUnavailable, RateLimited, RefreshFailed
 from .ratelimit import rate_limiter
 from .redaction import Redactor, integration_secrets
@@ -376,13 +377,21 @@ class ProviderClient:
         }
         if retry_in is not None:
             metadata["retry_in"] = round(retry_in, 3)
+        # A page of a bulk pull that arrived fine is summarised (calllog.bulk_pull); failures keep their bodies.
+        summarise = (outcome == "ok" and response is not None and current_pull() is not None
+                     and not debug_logging(integration))
+        if response is None:
+            response_body = None
+        else:
+            response_body = summary_record(redactor, response) if summarise else response_record(redactor, response)
         write_call_log(
             integration,
+            summarise=summarise,
             action=call.action,
             method=call.method,
             endpoint=redactor.url(call.endpoint),
             request=request_record(redactor, headers=headers, json_body=call.json, data=call.data),
-            response=response_record(redactor, response) if response is not None else None,
+            response=response_body,
             status_code=response.status_code if response is not None else None,
             duration_ms=duration_ms,
             error_message=redactor.text(error_message),

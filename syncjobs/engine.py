@@ -4,7 +4,9 @@ Why it is shaped like this:
 
 - The provider call (the next page) happens with no transaction open, so a
   slow provider never holds locks or a connection in a transaction, and the
-  HTTP client may refresh a token safely. Only then is a transaction opened
+  HTTP client may refresh a token safely. On PostgreSQL it happens on a thread
+  of its own while the page before is written (prefetch.py): one page ahead,
+  never more, and never ahead of the checkpoint. Only then is a transaction opened
   to write the page: the upsert (bulk, with its ExternalRefs), the counts and
   the cursor of the *next* page commit together or not at all.
 - So a worker killed anywhere leaves the job at a page boundary: re-running
@@ -38,6 +40,7 @@ from connectors import registry
 from connectors.base import Connector
 
 from .models import JobStatus, JobType, SyncJob
+from .prefetch import page_stream
 from .resources import RESOURCES, ImportResult, ImportSource, Resource, Writer, default_writers, resource_import
 
 logger = logging.getLogger(__name__)
@@ -103,15 +106,16 @@ class SyncEngine:
             step = plan["steps"][step_index]
             resource = RESOURCES[step["resource"]]
             pages = resource.pages(self.connector, since=parse_time(step.get("since")), cursor=plan.get("page"))
-            for page in pages:  # the provider call: no transaction is open here
-                if self._write_page(resource, page.items, page.next_cursor):
-                    return JobStatus.CANCELLED
-                if self.job.cursor["step"] != step_index:
-                    break  # that was the step's last page
-            else:
-                if self.job.cursor["step"] == step_index:  # the pull ended without a last page: close the step
-                    if self._write_page(resource, [], None):
+            with page_stream(pages) as stream:
+                for page in stream:  # the provider call (in flight while the page before is written): no transaction
+                    if self._write_page(resource, page.items, page.next_cursor):
                         return JobStatus.CANCELLED
+                    if self.job.cursor["step"] != step_index:
+                        break  # that was the step's last page
+                else:
+                    if self.job.cursor["step"] == step_index:  # the pull ended without a last page: close the step
+                        if self._write_page(resource, [], None):
+                            return JobStatus.CANCELLED
         return JobStatus.COMPLETED
 
     # ------------------------------------------------------------------ one page
@@ -134,7 +138,8 @@ class SyncEngine:
         return job.cancel_requested
 
     def _locked_job(self) -> SyncJob:
-        job = SyncJob.objects.select_for_update(of=("self",)).select_related("integration").get(pk=self.job.pk)
+        job = (SyncJob.objects.select_for_update(of=("self",)).select_related("integration__organization")
+               .get(pk=self.job.pk))
         if job.lease_token != self.lease_token or job.status != JobStatus.RUNNING:
             raise LeaseLost(f"sync job {job.pk} is no longer held by this worker")
         return job

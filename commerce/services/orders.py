@@ -27,13 +27,14 @@ Personal data: nothing here logs a customer's email, phone or address.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -42,10 +43,11 @@ from integrations.events import publish, publish_many
 from integrations.models import Integration
 from integrations.payloads import integration_summary
 
-from ..models import RESERVING_STATUSES, TRACKED_STATUSES, ExternalRef, Order, OrderLine, OrderStatus, ResourceType
+from ..models import RESERVING_STATUSES, TRACKED_STATUSES, Order, OrderLine, OrderStatus, ResourceType
 from ..statuses import UnknownChannelStatus, allowed_transitions, normalize_status
-from .refs import UpsertResult, claim_refs, is_older, newest_per_id, payload_hash, save_refs
+from .refs import ClaimedRef, UpsertResult, claim_refs, is_older, newest_per_id, payload_hash, save_refs
 from .rows import upsert_rows
+from .staging import Stage, copy_row
 from .stock import StockKey, apply_stock_deltas, default_location, holds_stock, product_ids_by_sku
 
 logger = logging.getLogger(__name__)
@@ -72,6 +74,23 @@ LINE_UPDATE_FIELDS = [
     "product", "sku", "title", "quantity", "unit_price", "total", "fulfilled_quantity", "reserved_quantity",
 ]
 MONEY_KEYS = ("subtotal", "total_discounts", "total_tax", "total_shipping", "total")
+
+# What a row is made of: the channel's values (serialised once per record, hashed, and written as those bytes) and
+# what the import decides locally (merged status, stock location, stamps, ids). See `_serialise`.
+ORDER_CHANNEL_COLUMNS = (
+    "external_id", "external_number", "name", "channel_status", "currency", *MONEY_KEYS, "customer_external_id",
+    "customer_name", "customer_email", "customer_accepts_marketing", "shipping_address", "billing_address",
+    "placed_at", "cancelled_at",
+)
+ORDER_LOCAL_COLUMNS = (
+    "status", "external_updated_at", "organization_id", "integration_id", "stock_location", "created_at",
+    "updated_at", "fulfilled_at", "seconds_to_fulfil", "shipped_at", "delivered_at", "returned_at",
+)
+LINE_CHANNEL_COLUMNS = ("external_id", "sku", "title", "quantity", "unit_price", "total")
+LINE_LOCAL_COLUMNS = ("order_id", "product_id", "fulfilled_quantity", "reserved_quantity", "returned_quantity")
+HASH_VERSION = "v2:"  # refs written before it hold a sha256 of the normalized record (refs.payload_hash)
+ORDER_STAGE = Stage(Order, ORDER_CHANNEL_COLUMNS + ORDER_LOCAL_COLUMNS)
+LINE_STAGE = Stage(OrderLine, LINE_CHANNEL_COLUMNS + LINE_LOCAL_COLUMNS)
 
 
 class _Bad(ValueError):
@@ -278,7 +297,8 @@ def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResu
         except _Bad as exc:
             result.fail(record.get("external_id") if isinstance(record, dict) else None, str(exc))
             continue
-        item["hash"] = payload_hash(record)
+        _serialise(item)
+        item["record"] = record
         parsed.append((item["external_id"], item["external_updated_at"], item))
     chosen = newest_per_id(parsed)
     result.unchanged += len(parsed) - len(chosen)  # older duplicates within the page
@@ -290,17 +310,19 @@ def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResu
         row["external_id"]: row
         for row in Order.objects.filter(integration=integration, external_id__in=list(chosen)).values(*_CURRENT_FIELDS)
     }
-    touched_refs: list[ExternalRef] = []
-    to_write: list[tuple[dict, ExternalRef, dict | None]] = []
+    touched_refs: list[ClaimedRef] = []
+    to_write: list[tuple[dict, ClaimedRef, dict | None]] = []
     for external_id, (updated_at, item) in chosen.items():
         ref, current = refs[external_id], existing.get(external_id)
         known = ref.external_updated_at or (current["external_updated_at"] if current else None)
         if current is not None and is_older(updated_at, known):
             result.unchanged += 1  # an older version: the newer one stays
-        elif current is not None and ref.payload_hash == item["hash"]:
+        elif current is not None and _same_content(ref.payload_hash, item):
             result.unchanged += 1
-            if updated_at and (known is None or updated_at > known):
-                ref.external_updated_at, ref.object_id = updated_at, current["pk"]
+            newer = updated_at and (known is None or updated_at > known)
+            if newer or ref.payload_hash != item["hash"]:  # a newer time, or a hash of the previous format
+                ref.external_updated_at = updated_at if newer else ref.external_updated_at
+                ref.object_id, ref.payload_hash = current["pk"], item["hash"]
                 touched_refs.append(ref)
         else:
             to_write.append((item, ref, current))
@@ -311,7 +333,33 @@ def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResu
     return result
 
 
-def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalRef, dict | None]],
+def _serialise(item: dict[str, Any]) -> None:
+    """Serialise the channel's values of an order and its lines once (COPY text), and hash those bytes.
+
+    The texts become the rows' first columns on PostgreSQL (staging.py); the
+    hash adds what the channel said that the import merges with local facts
+    (its status, each line's shipped quantity), so a change in any of them is
+    a change, and leaves out `updated_at`, which changes when nothing else did.
+    """
+    item["text"] = copy_row([item[column] for column in ORDER_CHANNEL_COLUMNS])
+    digest = hashlib.sha256(f"{item['text']}\t{item['status']}".encode())
+    item["line_texts"] = []
+    for line in item["lines"]:
+        text = copy_row([line[column] for column in LINE_CHANNEL_COLUMNS])
+        item["line_texts"].append(text)
+        digest.update(f"\n{text}\t{line['fulfilled_quantity']}".encode())
+    item["hash"] = HASH_VERSION + digest.hexdigest()[: 64 - len(HASH_VERSION)]
+
+
+def _same_content(stored: str, item: dict[str, Any]) -> bool:
+    """Whether the ref's hash says this content was written already; a hash from before HASH_VERSION is compared
+    the old way, so that upgrading does not make every order look changed (and publish order.updated) once."""
+    if stored == item["hash"]:
+        return True
+    return bool(stored) and not stored.startswith(HASH_VERSION) and stored == payload_hash(item["record"])
+
+
+def _write_orders(integration: Integration, to_write: list[tuple[dict, ClaimedRef, dict | None]],
                   result: UpsertResult) -> None:
     """Upsert the orders and their lines, move their stock, publish their events: a fixed number of statements."""
     organization = integration.organization
@@ -342,7 +390,7 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
                 line["fulfilled_quantity"] = min(line["quantity"], max(line["fulfilled_quantity"],
                                                                         old.fulfilled_quantity))
         status = _merged_status(item["status"], item["lines"], current["status"] if current else "")
-        row = {k: v for k, v in item.items() if k not in ("lines", "hash")}
+        row = {k: v for k, v in item.items() if k not in ("lines", "hash", "text", "line_texts", "record")}
         row.update(
             organization_id=organization.pk, integration_id=integration.pk, status=status,
             stock_location=current["stock_location"] if current and current["stock_location"] else location,
@@ -358,8 +406,12 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
         # order.shipped/delivered; a later import that moves the order announces each milestone once.
         milestones.append(due if current is not None else [])
         rows.append(row)
-    pks = dict(upsert_rows(Order, rows, unique=["integration_id", "external_id"], update=ORDER_UPDATE_FIELDS,
-                           returning=["external_id", "id"]))
+    staged = connection.vendor == "postgresql"
+    if staged:
+        pks = _stage_orders(rows, to_write)
+    else:
+        pks = dict(upsert_rows(Order, rows, unique=["integration_id", "external_id"], update=ORDER_UPDATE_FIELDS,
+                               returning=["external_id", "id"]))
 
     deltas: dict[StockKey, list[int]] = {}
 
@@ -396,7 +448,10 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
             removed.append(gone.pk)
     if removed:
         OrderLine.objects.filter(pk__in=removed).delete()
-    upsert_rows(OrderLine, new_lines, unique=["order_id", "external_id"], update=LINE_UPDATE_FIELDS)
+    if staged:
+        _stage_lines(new_lines, [text for item, _, _ in to_write for text in item["line_texts"]])
+    else:
+        upsert_rows(OrderLine, new_lines, unique=["order_id", "external_id"], update=LINE_UPDATE_FIELDS)
     apply_stock_deltas(organization=organization, deltas={k: (v[0], v[1]) for k, v in deltas.items()})
 
     for _, _, current in to_write:
@@ -414,6 +469,49 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ExternalR
         organization,
         integration,
     )
+
+
+def _assignments(model: type[Order] | type[OrderLine], fields: list[str]) -> str:
+    """`"col" = EXCLUDED."col", …` for these fields of the model (checked names, quoted)."""
+    columns = [connection.ops.quote_name(model._meta.get_field(f).column) for f in fields]
+    return ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
+
+
+def _stage_orders(rows: list[dict[str, Any]], to_write: list[tuple[dict, ClaimedRef, dict | None]]) -> dict[str, int]:
+    """PostgreSQL: COPY the orders (their channel text, then what the import decided), then upsert them; {external
+    id: order id}."""
+    unstaged = set(rows[0]) - set(ORDER_STAGE.columns)
+    if unstaged:  # a field added to the import but not to the stage would silently not be written
+        raise RuntimeError(f"Order columns missing from ORDER_CHANNEL_COLUMNS/ORDER_LOCAL_COLUMNS: {sorted(unstaged)}")
+    batch = ORDER_STAGE.copy([
+        f"{item['text']}\t{copy_row([row[column] for column in ORDER_LOCAL_COLUMNS])}"
+        for row, (item, _, _) in zip(rows, to_write, strict=True)
+    ])
+    table = connection.ops.quote_name(Order._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({ORDER_STAGE.target_columns}) {ORDER_STAGE.select(batch)} "  # noqa: S608
+            f'ON CONFLICT ("integration_id", "external_id") DO UPDATE SET {_assignments(Order, ORDER_UPDATE_FIELDS)} '
+            'RETURNING "external_id", "id"'
+        )
+        return dict(cursor.fetchall())
+
+
+def _stage_lines(new_lines: list[dict[str, Any]], texts: list[str]) -> None:
+    """PostgreSQL: COPY the lines (their channel text and what the import decided), then upsert them."""
+    if not new_lines:
+        return
+    batch = LINE_STAGE.copy([
+        f"{text}\t{copy_row([line[column] for column in LINE_LOCAL_COLUMNS])}"
+        for line, text in zip(new_lines, texts, strict=True)
+    ])
+    assignments = _assignments(OrderLine, LINE_UPDATE_FIELDS)
+    table = connection.ops.quote_name(OrderLine._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({LINE_STAGE.target_columns}) {LINE_STAGE.select(batch)} "  # noqa: S608
+            f'ON CONFLICT ("order_id", "external_id") DO UPDATE SET {assignments}'
+        )
 
 
 def _event_order(row: dict[str, Any], integration: Integration) -> Order:

@@ -117,6 +117,9 @@ def update_rows(model: type[models.Model], rows: list[dict[str, Any]], fields: S
     table = connection.ops.quote_name(model._meta.db_table)
     assignments = ", ".join(f"{c} = r.{c}" for c in _quoted(model, fields))  # checked identifiers, see upsert_rows
     sql = f'UPDATE {table} SET {assignments} FROM {_recordset(model, ["id", *fields])} '  # noqa: S608
-    sql += f'WHERE {table}."id" = r."id"'
+    # The id list lets the planner find the rows by primary key even when the table's statistics are stale (a first
+    # backfill into a table that was empty): without it, it may scan the table once per row of the document.
+    sql += f'WHERE {table}."id" = r."id" AND {table}."id" = ANY(%s)'
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_document([{"id": row["id"], **{c: row[c] for c in fields}} for row in rows])])
+        cursor.execute(sql, [_document([{"id": row["id"], **{c: row[c] for c in fields}} for row in rows]),
+                             [row["id"] for row in rows]])

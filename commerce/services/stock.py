@@ -4,7 +4,8 @@ Every change — an order reserving or releasing, a shipment consuming, an
 operator's adjustment, a channel's inventory import — goes through
 `apply_stock_deltas`, which locks the affected StockLevel rows (FOR UPDATE),
 computes new figures from what it read under the lock, writes them in one
-statement, publishes `inventory.low_stock` for each level whose sellable stock
+statement (on PostgreSQL lock, computation and write are one set-based
+statement: no model instance per level), publishes `inventory.low_stock` for each level whose sellable stock
 (on_hand − reserved) fell to its threshold, and queues a push to every channel
 in `push` mode that lists the product (the push, in the pipeline layer, asks
 channel_stock.py what, if anything, each of its mapped locations is told).
@@ -24,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -97,6 +98,22 @@ def apply_stock_deltas(
         ],
         unique=["product", "location"],
     )
+    if connection.vendor == "postgresql":
+        changed = _move_in_one_statement(organization, sorted(keys), deltas, set_on_hand, now)
+    else:
+        changed = _move_with_the_orm(keys, deltas, set_on_hand, now)
+    if changed:
+        queue_inventory_push(
+            organization=organization,
+            product_ids={level.product_id for level in changed},
+            exclude_integration=exclude_push_to,
+        )
+    return changed
+
+
+def _move_with_the_orm(keys: set[StockKey], deltas: dict[StockKey, tuple[int, int]],
+                       set_on_hand: dict[StockKey, int], now) -> list[StockLevel]:
+    """Lock the levels, compute their figures here, write them in one statement (SQLite and other backends)."""
     product_ids = sorted({p for p, _ in keys})
     locations = sorted({loc for _, loc in keys})
     rows = (
@@ -126,11 +143,58 @@ def apply_stock_deltas(
             [{"id": lv.pk, "on_hand": lv.on_hand, "reserved": lv.reserved, "updated_at": now} for lv in changed],
             ["on_hand", "reserved", "updated_at"],
         )
-        queue_inventory_push(
-            organization=organization,
-            product_ids={level.product_id for level in changed},
-            exclude_integration=exclude_push_to,
-        )
+    return changed
+
+
+_MOVE_SQL = """
+    WITH delta AS (
+        SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::integer[], %s::integer[], %s::integer[])
+            AS d(product_id, location, on_hand_delta, reserved_delta, set_on_hand)
+    ), locked AS (
+        SELECT s.id, s.on_hand, s.reserved, d.on_hand_delta, d.reserved_delta, d.set_on_hand
+        FROM {table} AS s JOIN delta AS d ON s.product_id = d.product_id AND s.location = d.location
+        WHERE s.product_id = ANY(%s::bigint[])  -- an index path whatever the statistics say
+        ORDER BY s.id FOR UPDATE OF s
+    ), moved AS (
+        SELECT id, on_hand AS old_on_hand, reserved AS old_reserved,
+               COALESCE(set_on_hand, on_hand) + on_hand_delta AS new_on_hand,
+               GREATEST(0, reserved + reserved_delta) AS new_reserved
+        FROM locked
+    )
+    UPDATE {table} AS s SET on_hand = m.new_on_hand, reserved = m.new_reserved, updated_at = %s
+    FROM moved AS m
+    WHERE s.id = m.id AND (m.new_on_hand, m.new_reserved) IS DISTINCT FROM (m.old_on_hand, m.old_reserved)
+    RETURNING s.id, s.product_id, s.location, m.old_on_hand - m.old_reserved, s.on_hand, s.reserved,
+              s.low_stock_threshold
+"""
+
+
+def _move_in_one_statement(organization: Organization, keys: list[StockKey], deltas: dict[StockKey, tuple[int, int]],
+                           set_on_hand: dict[StockKey, int], now) -> list[StockLevel]:
+    """PostgreSQL: lock the levels (in id order, as the ORM path does), compute and write their figures, and answer
+    what moved, in one statement. A lock waited for is followed by a read of what its holder committed, so the
+    figures are computed from the latest ones exactly as under SELECT … FOR UPDATE."""
+    columns: list[list] = [[], [], [], [], []]
+    for key in keys:
+        on_hand_delta, reserved_delta = deltas.get(key, (0, 0))
+        for column, value in zip(columns, (*key, on_hand_delta, reserved_delta, set_on_hand.get(key)), strict=True):
+            column.append(value)
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(StockLevel._meta.db_table)
+        cursor.execute(_MOVE_SQL.format(table=table), [*columns, columns[0], now])
+        moved = cursor.fetchall()
+    changed, low = [], []
+    for pk, product_id, location, before, on_hand, reserved, threshold in moved:
+        level = StockLevel(id=pk, organization=organization, product_id=product_id, location=location,
+                           on_hand=on_hand, reserved=reserved, low_stock_threshold=threshold, updated_at=now)
+        changed.append(level)
+        if before > threshold >= level.available:
+            low.append(level)
+    if low:  # rare: the event names the product's SKU
+        skus = dict(Product.objects.filter(pk__in={lv.product_id for lv in low}).values_list("pk", "sku"))
+        for level in sorted(low, key=lambda lv: lv.pk):
+            level.product = Product(id=level.product_id, organization=organization, sku=skus[level.product_id])
+            _publish_low_stock(level)
     return changed
 
 

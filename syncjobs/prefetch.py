@@ -1,0 +1,101 @@
+"""The pages of one sync step, the next one fetched while the current one is written.
+
+Why: a page's provider call and its write used to take turns, so a backfill
+waited on the provider, then on the database, then on the provider again. Here
+one worker thread pulls page N+1 while the engine writes page N, and never
+more than one page ahead, so memory stays one page deep whatever the size of
+the pull.
+
+What does not change: pages are handed over in order and the engine commits
+each with the cursor of the *next* page, so a crash (or a write that fails)
+leaves the job at the last written page; the page fetched ahead is simply
+fetched again on resume. The only cost of the look-ahead is that call: a job
+cancelled or failed mid-way may have pulled one page it never writes.
+
+Where it runs: on PostgreSQL, outside any transaction. The fetching thread has
+its own database connection (call-log rows, a token refresh), which must see
+the job's committed rows; inside a caller's atomic block (a test) it would not,
+and SQLite's single writer would make the two threads wait on each other. There
+the pages are fetched in turn, as before, with the same results.
+
+Every page, either way, is fetched inside `connectors.calllog.bulk_pull`: its
+call-log row is summarised and says how many records the page carried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import connection, connections
+
+from connectors.base import Page
+from connectors.calllog import bulk_pull
+
+
+def can_prefetch() -> bool:
+    """Whether this process may fetch ahead now (see the module docstring)."""
+    return settings.SYNC_PREFETCH and connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+class PageStream:
+    """Iterate the pages of `pages`; with `ahead`, each next page is already on its way. Use as a context manager:
+    leaving it waits for a fetch in flight and closes the worker thread's connection."""
+
+    def __init__(self, pages: Iterator[Page], *, ahead: bool):
+        self._pages = pages
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="sync-prefetch") if ahead else None
+        self._in_flight: Future | None = None
+
+    def _fetch(self) -> Page | None:
+        page = None
+        with bulk_pull() as log:
+            try:
+                page = next(self._pages, None)
+            finally:
+                log.flush(records=len(page.items) if page is not None else None)
+        return page
+
+    def __iter__(self) -> Iterator[Page]:
+        if self._executor is None:
+            while (page := self._fetch()) is not None:
+                yield page
+            return
+        self._in_flight = self._executor.submit(self._fetch)
+        while True:
+            page = self._in_flight.result()
+            # A page with no next cursor is the step's last: asking for more would be a wasted call, or one the
+            # connector does not expect. If the engine asks anyway, fetch then.
+            self._in_flight = self._executor.submit(self._fetch) if page is not None and page.next_cursor else None
+            if page is None:
+                return
+            yield page
+            if self._in_flight is None:
+                self._in_flight = self._executor.submit(self._fetch)
+
+    def __enter__(self) -> PageStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is None:
+            return
+        try:
+            if self._in_flight is not None:
+                self._in_flight.exception()  # wait for it; what it raised no longer matters
+            self._executor.submit(self._release).result()
+        finally:
+            self._executor.shutdown(wait=True)
+
+    def _release(self) -> None:
+        """In the worker thread: end the pull and close that thread's database connection."""
+        try:
+            self._pages.close()  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+        finally:
+            connections.close_all()
+
+
+def page_stream(pages: Iterator[Page]) -> PageStream:
+    return PageStream(pages, ahead=can_prefetch())

@@ -1,0 +1,101 @@
+"""The statements one page of orders costs on PostgreSQL, pinned: a regression in the write path fails here.
+
+Counted as production runs them: in committed transactions (so the COPY stages
+exist, as they do on a connection after its first page), inside the page's own
+savepoint, for a channel that reserves stock and has its stock pushed. COPY
+statements are counted too (staging.py adds them to the query log). The bench
+(`bench/commerce_upsert.py`) prints the same figures per page.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from commerce.models import ExternalRef, Order, OrderLine, StockLevel
+from commerce.services import upsert_orders
+
+from .conftest import simple_order
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+T0 = datetime(2026, 5, 1, 9, tzinfo=UTC)
+
+CLAIM_AND_READ = ["SAVEPOINT", "INSERT commerce_externalref",  # refs inserted or locked, in one statement
+                  "SELECT commerce_order"]
+WRITE = ["SELECT commerce_product", "SELECT commerce_channellocation",
+         "COPY stage_commerce_order", "INSERT commerce_order",
+         "COPY stage_commerce_orderline", "INSERT commerce_orderline",
+         "INSERT commerce_stocklevel", "UPDATE commerce_stocklevel",  # missing levels, then lock-compute-write: one
+         "SELECT commerce_externalref",  # which push channels list the products
+         "SELECT webhooks_webhookendpoint",  # no endpoint listens: no delivery insert
+         "UPDATE commerce_externalref", "RELEASE"]  # the refs' new versions
+
+
+def page_of(count: int, *, prefix: str = "", minutes: int = 0, status: str = "paid") -> list[dict]:
+    return [
+        simple_order(f"{prefix}{i}", status=status, updated_at=T0 + timedelta(minutes=minutes), lines=[
+            {"external_id": f"{i}-{n}", "sku": f"SKU-{(i + n) % 40}", "title": "T", "quantity": 1 + n,
+             "price": Decimal("2.50"), "total": Decimal("2.50") * (1 + n), "fulfilled_quantity": 0}
+            for n in range(3)
+        ])
+        for i in range(count)
+    ]
+
+
+def kind(sql: str) -> str:
+    """`INSERT commerce_order`, `COPY stage_commerce_orderline`, `SELECT commerce_product`…: verb and table."""
+    sql = " ".join(sql.split())
+    verb = sql.split(" ", 1)[0].upper()
+    if verb == "WITH":  # the statement's main verb and its table, not the CTE's
+        main = re.search(r'\b(INSERT INTO|UPDATE)\s+"(\w+)"', sql)
+        return f"{main.group(1).split()[0]} {main.group(2)}"
+    table = re.search(r'(?:INTO|FROM|UPDATE|COPY)\s+"?(\w+)"?', sql)
+    return f"{verb} {table.group(1)}" if table and verb not in ("SAVEPOINT", "RELEASE") else verb
+
+
+def statements(channel, records) -> list[str]:
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        upsert_orders(integration=channel, orders=records)
+    return [kind(q["sql"]) for q in captured.captured_queries]
+
+
+def test_a_page_costs_the_same_statements_whatever_its_size(channel):
+    upsert_orders(integration=channel, orders=page_of(40, prefix="warm-"))  # the SKUs' products and levels exist
+
+    created = statements(channel, page_of(250))
+    assert created == CLAIM_AND_READ + WRITE, created
+    assert statements(channel, page_of(25, prefix="small-")) == created
+
+    updated = statements(channel, page_of(250, minutes=5, status="cancelled"))
+    assert updated == CLAIM_AND_READ + ["SELECT commerce_orderline"] + WRITE, updated  # + the lines they had
+    assert statements(channel, page_of(250, minutes=5, status="cancelled")) == CLAIM_AND_READ + ["RELEASE"]
+    newer = page_of(250, minutes=5, status="cancelled")
+    for record in newer:
+        record["updated_at"] += timedelta(minutes=4)
+    newer_same_content = statements(channel, newer)
+    assert newer_same_content == CLAIM_AND_READ + ["UPDATE commerce_externalref", "RELEASE"]  # remembers the time
+
+    assert Order.objects.count() == 40 + 250 + 25 and OrderLine.objects.count() == 3 * (40 + 250 + 25)
+    assert set(Order.objects.filter(external_id__in=[str(i) for i in range(250)])
+               .values_list("status", flat=True)) == {"cancelled"}
+    written = ExternalRef.objects.filter(resource_type="order", external_id__in=[str(i) for i in range(250)])
+    assert written.filter(object_id__isnull=False, payload_hash__startswith="v2:").count() == 250
+    held = sum(StockLevel.objects.values_list("reserved", flat=True))
+    assert held == sum(1 + n for n in range(3)) * (40 + 25)  # the cancelled 250 hold nothing any more
+
+
+def test_a_channel_whose_stock_is_its_own_writes_no_stock(org):
+    """The sandbox nets out its open orders (`import`): the backfill's page is the write without stock."""
+    from tests.factories import IntegrationFactory
+
+    channel = IntegrationFactory(organization=org, provider="sandbox", status="active", stock_mode="import")
+    upsert_orders(integration=channel, orders=page_of(40, prefix="warm-"))
+    created = statements(channel, page_of(250))
+    stock = ["INSERT commerce_stocklevel", "UPDATE commerce_stocklevel", "SELECT commerce_externalref"]
+    assert created == CLAIM_AND_READ + [s for s in WRITE if s not in stock], created
+    assert not StockLevel.objects.exists()
