@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "webhooks",
     "syncjobs",
     "commerce",
+    "ads",  # ad accounts, campaigns, ad sets and daily spend (records + services, beside commerce)
     "sandbox",
     "events",  # consumed events: POST /api/events/ from the organization's own services (above the pipelines)
     "observability",  # GET /metrics (Prometheus), reading the pipelines' tables
@@ -393,6 +394,10 @@ SYNC_JOB_LEASE_SECONDS = env.int("SYNC_JOB_LEASE_SECONDS", default=60)
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
 SYNC_RETRY_BACKOFF_SECONDS = env.int("SYNC_RETRY_BACKOFF_SECONDS", default=30)
 SYNC_ERROR_SAMPLE_SIZE = env.int("SYNC_ERROR_SAMPLE_SIZE", default=20)
+
+# ---------------------------------------------------------------- ads
+# Ad platforms restate recent days (late conversions, invalid clicks): every metrics sync re-pulls this many days.
+AD_METRICS_RESTATEMENT_DAYS = env.int("AD_METRICS_RESTATEMENT_DAYS", default=7)
 SYNC_ERROR_AFTER_FAILURES = env.int("SYNC_ERROR_AFTER_FAILURES", default=5)
 SYNC_JOB_RETENTION_DAYS = env.int("SYNC_JOB_RETENTION_DAYS", default=INTEGRATION_LOG_RETENTION_DAYS)
 # Sync jobs run from a queue of their own, so a backlog of webhooks (or anything else) never holds "Sync now" back;

@@ -24,7 +24,8 @@ class JobType(models.TextChoices):
     SYNC_PRODUCTS = "sync_products", "Sync products"
     SYNC_INVENTORY = "sync_inventory", "Sync inventory"
     SYNC_ORDERS = "sync_orders", "Sync orders"
-    SYNC_CAMPAIGNS = "sync_campaigns", "Sync campaigns"
+    SYNC_CAMPAIGNS = "sync_campaigns", "Sync campaigns (ad accounts, campaigns, ad sets)"
+    SYNC_AD_METRICS = "sync_ad_metrics", "Sync ad metrics (spend per campaign and day)"
     BACKFILL = "backfill", "Backfill orders"
 
 
