@@ -43,6 +43,7 @@ PROVIDERS: list[str] = [
     "connectors.payme.connector.PaymeConnector",
     "connectors.click.connector.ClickConnector",
     "connectors.paypal.connector.PayPalConnector",
+    "connectors.meta_ads.connector.MetaAdsConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

@@ -26,6 +26,7 @@ CAPABILITIES = {
     "oauth2_generic": [],
     "payme": ["payments"],
     "paypal": ["payments"],
+    "meta_ads": ["campaigns"],
     "sandbox": ["fulfillments", "inventory", "orders", "products"],
     "shopify": ["fulfillments", "inventory", "orders", "products"],
     "stripe": ["payments"],
