@@ -23,8 +23,8 @@ meta = Recorded("meta_ads")
 @pytest.fixture
 def ads_integration(org, public_dns, sleeps, settings):
     settings.PROVIDER_SETTINGS = {"meta_ads": {"CLIENT_ID": "1234567890123", "CLIENT_SECRET": "meta-app-secret"}}
-    integration = IntegrationFactory(organization=org, provider="meta_ads", type="advertising", status=IntegrationStatus.ACTIVE,
-                                     access_token="EAALongLivedUserToken0002",
+    integration = IntegrationFactory(organization=org, provider="meta_ads", type="advertising",
+                                     status=IntegrationStatus.ACTIVE, access_token="EAALongLivedUserToken0002",
                                      expires_at=timezone.now() + timedelta(days=50),
                                      config={"ad_account_ids": ["1001"]})
     yield integration
