@@ -68,3 +68,25 @@ def test_connect_sync_structure_and_30_days_then_pause_once(settings, provider_s
         assert sandbox.meta.campaigns[campaign.external_id]["status"] == "PAUSED"
         again = operator_api.patch(f"/api/campaigns/{campaign.pk}/", {"status": "paused"}, format="json")
         assert again.status_code == 200 and len(sandbox.meta.updates) == 1  # already paused: nothing sent
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db
+def test_make_run_s_demo_has_a_connected_ad_account_whose_scheduled_sync_brings_campaigns(settings, tmp_path):
+    from django.core.management import call_command
+
+    from console.management.commands.setup_demo import DEMO_ADS, meta_token_file
+
+    settings.OUTBOUND_URL_ALLOWLIST = ["127.0.0.1"]
+    settings.VAR_DIR = str(tmp_path)
+    with SandboxServer(port=0, seed=1, orders=5, products=3) as sandbox:
+        settings.PROVIDER_SETTINGS = {"sandbox": {"URL": sandbox.url}}
+        call_command("setup_demo", stdout=open(tmp_path / "out.txt", "w"))  # noqa: SIM115
+        sandbox.meta.tokens[meta_token_file().read_text()] = "long"  # what --seed-meta-token does
+        ads = Integration.objects.get(code=DEMO_ADS)
+        assert ads.status == IntegrationStatus.ACTIVE and ads.auto_sync_enabled
+        job = sync_job_start(integration=ads, trigger="schedule", enqueue=False)
+        job = sync_job_run(job_id=job.pk)
+        assert job.status == JobStatus.COMPLETED, job.error_message
+        assert Campaign.objects.filter(integration=ads).count() == 3
+        assert CampaignMetricsDay.objects.filter(campaign__integration=ads).exists()
