@@ -369,11 +369,13 @@ class AdsSource(CapabilityMixin):
         return []
 
     def set_campaign_budget(self, external_id: str, *, daily_budget: Decimal | None = None,
-                            lifetime_budget: Decimal | None = None, currency: str = "") -> dict[str, Any]:
-        """Set a campaign's budget (major units of the account's currency); the normalized campaign after."""
+                            lifetime_budget: Decimal | None = None, currency: str = "",
+                            account_id: str = "") -> dict[str, Any]:
+        """Set a campaign's budget (major units of the account's currency); the normalized campaign after.
+        `account_id` is the campaign's ad account (the external id) where the platform's calls need it."""
         raise NotImplementedError
 
-    def set_campaign_status(self, external_id: str, *, status: str) -> dict[str, Any]:
+    def set_campaign_status(self, external_id: str, *, status: str, account_id: str = "") -> dict[str, Any]:
         """Set a campaign's status (`active` or `paused`); the normalized campaign after."""
         raise NotImplementedError
 

@@ -44,6 +44,7 @@ PROVIDERS: list[str] = [
     "connectors.click.connector.ClickConnector",
     "connectors.paypal.connector.PayPalConnector",
     "connectors.meta_ads.connector.MetaAdsConnector",
+    "connectors.tiktok_ads.connector.TikTokAdsConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

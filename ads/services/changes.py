@@ -146,7 +146,7 @@ def campaign_budget_set(*, campaign: Campaign, daily_budget: Decimal | str | Non
     requested = {"daily_budget": _text(daily)} if daily is not None else {"lifetime_budget": _text(lifetime)}
     try:
         after = connector.set_campaign_budget(campaign.external_id, daily_budget=daily, lifetime_budget=lifetime,
-                                              currency=campaign.currency)
+                                              currency=campaign.currency, account_id=campaign.ad_account.external_id)
     except ProviderError as exc:
         if exc.transient:
             raise
@@ -169,7 +169,8 @@ def campaign_status_set(*, campaign: Campaign, status: str, reason: str = "", re
         return campaign
     connector = _connector(campaign)
     try:
-        after = connector.set_campaign_status(campaign.external_id, status=status)
+        after = connector.set_campaign_status(campaign.external_id, status=status,
+                                              account_id=campaign.ad_account.external_id)
     except ProviderError as exc:
         if exc.transient:
             raise

@@ -4,7 +4,8 @@ Connect: OAuth (`ads_management, ads_read, business_management`) with the Meta a
 `META_ADS_CLIENT_ID`/`META_ADS_CLIENT_SECRET` (or the integration's `credentials`). The code is exchanged for a
 short-lived user token (about 2 hours), which is at once exchanged (`grant_type=fb_exchange_token`) for a
 long-lived one (about 60 days). Meta gives no refresh token: "refreshing" exchanges the current long-lived
-token again, which works only while it is still valid — an expired one sends the integration to pending_auth
+token again (it is stored as the refresh token too, so the beat's refresh window finds it), which works only
+while it is still valid — an expired one sends the integration to pending_auth
 (connectors/tokens.py), and the operator reconnects. The connect records the ad accounts the token reaches
 (`me/adaccounts`) in `config["ad_account_ids"]`; they are what webhooks route by (claimed at the connect).
 
@@ -172,15 +173,18 @@ class MetaAdsConnector(OAuthConnect, WebhookReceiver, AdsSource, Connector):
         client_id, client_secret = self.oauth_client_credentials()
         long = self._token_call({"grant_type": "fb_exchange_token", "client_id": client_id,
                                  "client_secret": client_secret, "fb_exchange_token": token}, action=action)
-        return TokenSet(access_token=long.access_token, refresh_token=None, expires_at=long.expires_at,
+        # Meta has no refresh token: the long-lived token is what a refresh exchanges, so it is kept as the
+        # refresh token too, and the beat's refresh (which looks for one) renews it before it expires.
+        return TokenSet(access_token=long.access_token, refresh_token=long.access_token, expires_at=long.expires_at,
                         token_type="Bearer", scope=SCOPES)
 
     def refresh_access_token(self) -> TokenSet:
         """Exchange the current long-lived token for a fresh one; Meta refuses an expired token (code 190), which
         the token module turns into pending_auth."""
-        if not self.integration.access_token:
-            raise ProviderError("Meta has no refresh token: connect the integration again.", transient=False)
-        return self._long_lived(self.integration.access_token, action="refresh_long_lived_token")
+        current = self.integration.refresh_token or self.integration.access_token
+        if not current:
+            raise ProviderError("Meta has no token to exchange: connect the integration again.", transient=False)
+        return self._long_lived(current, action="refresh_token")
 
     def account_display_name(self) -> str:
         """The Meta user's name; records the ad accounts the token reaches (`config["ad_account_ids"]`)."""
@@ -309,7 +313,8 @@ class MetaAdsConnector(OAuthConnect, WebhookReceiver, AdsSource, Connector):
         return mapping.normalize_campaign(record)
 
     def set_campaign_budget(self, external_id: str, *, daily_budget: Decimal | None = None,
-                            lifetime_budget: Decimal | None = None, currency: str = "") -> dict[str, Any]:
+                            lifetime_budget: Decimal | None = None, currency: str = "",
+                            account_id: str = "") -> dict[str, Any]:
         field, amount = ("daily_budget", daily_budget) if daily_budget is not None else ("lifetime_budget",
                                                                                           lifetime_budget)
         if amount is None:
@@ -318,7 +323,7 @@ class MetaAdsConnector(OAuthConnect, WebhookReceiver, AdsSource, Connector):
                            data={field: str(mapping.to_minor(amount, currency))})
         return self._read_back(external_id, currency)
 
-    def set_campaign_status(self, external_id: str, *, status: str) -> dict[str, Any]:
+    def set_campaign_status(self, external_id: str, *, status: str, account_id: str = "") -> dict[str, Any]:
         self.client.update(external_id, action="update_campaign_status",
                            data={"status": mapping.TO_META_STATUS[status]})
         return self._read_back(external_id, "")

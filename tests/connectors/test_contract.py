@@ -27,6 +27,7 @@ CAPABILITIES = {
     "payme": ["payments"],
     "paypal": ["payments"],
     "meta_ads": ["campaigns"],
+    "tiktok_ads": ["campaigns"],
     "sandbox": ["fulfillments", "inventory", "orders", "products"],
     "shopify": ["fulfillments", "inventory", "orders", "products"],
     "stripe": ["payments"],

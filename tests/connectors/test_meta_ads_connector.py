@@ -37,7 +37,7 @@ replay = fixture.replay
 def integration(db, public_dns, sleeps, settings):
     settings.PROVIDER_SETTINGS = {"meta_ads": {"CLIENT_ID": APP_ID, "CLIENT_SECRET": APP_SECRET}}
     yield IntegrationFactory(provider="meta_ads", type="advertising", status=IntegrationStatus.ACTIVE,
-                             access_token=LONG, expires_at=timezone.now() + timedelta(days=50),
+                             access_token=LONG, refresh_token=LONG, expires_at=timezone.now() + timedelta(days=50),
                              config={"ad_account_ids": ["1001"]})
     close_sessions()
 
@@ -60,7 +60,7 @@ def test_the_code_becomes_a_short_then_a_long_lived_token(connector):
          "fb_exchange_token": "EAAShortLivedUserToken0001"})])
     before = timezone.now()
     tokens_ = connector.exchange_code("AQD1", redirect_uri="https://erp.example/cb")
-    assert tokens_.access_token == LONG and tokens_.refresh_token is None
+    assert tokens_.access_token == LONG and tokens_.refresh_token == LONG  # what the next refresh exchanges
     assert timedelta(days=59) < tokens_.expires_at - before <= timedelta(seconds=5183944, minutes=1)
     assert tokens_.scope == ("ads_management", "ads_read", "business_management")
 
@@ -241,3 +241,11 @@ def test_code_80004_with_a_long_wait_is_rate_limited_for_the_job_to_retry_later(
         connector.set_campaign_status("120210000000001", status="paused")
     assert limited.value.retry_after == 300.0 and limited.value.transient
     assert sleeps == [] and len(responses.calls) == 1
+
+
+def test_the_beat_renews_a_meta_token_before_it_expires(integration):
+    from integrations.oauth.refresh import refresh_due
+
+    integration.expires_at = timezone.now() + timedelta(minutes=5)
+    integration.save()
+    assert list(refresh_due()) == [integration]

@@ -138,7 +138,7 @@ class Command(BaseCommand):
             "api_endpoint": f"{sandbox_url}/meta",
             "credentials": {"client_id": META_CLIENT_ID, "client_secret": META_CLIENT_SECRET},
             "access_token": token,
-            "refresh_token": "",
+            "refresh_token": token,  # Meta's long-lived token is what a refresh exchanges
             "expires_at": timezone.now() + timedelta(days=60),
             "token_type": "Bearer",
             "description": "The simulator's Meta-shaped ad platform that `make run` starts on SANDBOX_URL.",
