@@ -45,6 +45,7 @@ PROVIDERS: list[str] = [
     "connectors.paypal.connector.PayPalConnector",
     "connectors.meta_ads.connector.MetaAdsConnector",
     "connectors.tiktok_ads.connector.TikTokAdsConnector",
+    "connectors.google_ads.connector.GoogleAdsConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

@@ -28,6 +28,7 @@ CAPABILITIES = {
     "paypal": ["payments"],
     "meta_ads": ["campaigns"],
     "tiktok_ads": ["campaigns"],
+    "google_ads": ["campaigns"],
     "sandbox": ["fulfillments", "inventory", "orders", "products"],
     "shopify": ["fulfillments", "inventory", "orders", "products"],
     "stripe": ["payments"],
