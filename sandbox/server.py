@@ -312,6 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "shop": sandbox.data.domain, "orders": sandbox.data.order_count,
                 "products": sandbox.data.product_count, "client_id": sandbox.oauth.client_id,
                 "api": f"{API_PREFIX}{API_VERSION}/", "oauth": ["/admin/oauth/authorize", "/admin/oauth/access_token"],
+                "ads": "Meta Marketing API shapes under /meta/<version>/ (sandbox/ads.py)",
                 "admin": ["GET /_sandbox/stats", "POST /_sandbox/mutate", "POST /_sandbox/expire_tokens",
                           "POST /_sandbox/tokens"],
             }

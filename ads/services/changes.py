@@ -107,8 +107,9 @@ def _apply(campaign: Campaign, after: dict[str, Any], expected: dict[str, Any], 
         locked = Campaign.objects.select_for_update().select_related("integration").get(pk=campaign.pk)
         before = {"status": locked.status, "daily_budget": _text(locked.daily_budget),
                   "lifetime_budget": _text(locked.lifetime_budget)}
-        for field, value in expected.items():
-            setattr(locked, field, after.get(field, value) if after.get(field) is not None else value)
+        for field, asked in expected.items():
+            held = after.get(field)  # what the platform now holds, when it said
+            setattr(locked, field, asked if held is None else held)
         if after.get("effective_status"):
             locked.effective_status = str(after["effective_status"])[:40]
         if after.get("updated_at") is not None:
