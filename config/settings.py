@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "syncjobs",
     "commerce",
     "ads",  # ad accounts, campaigns, ad sets and daily spend (records + services, beside commerce)
+    "notifications",  # alerts to people: rules, conditions, notices (hears the pipelines' events)
     "sandbox",
     "events",  # consumed events: POST /api/events/ from the organization's own services (above the pipelines)
     "observability",  # GET /metrics (Prometheus), reading the pipelines' tables
@@ -349,6 +350,9 @@ SPECTACULAR_SETTINGS = {
         "IncomingWebhookStatusEnum": "webhooks.models.IncomingStatus",
         "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
         "HealthStateEnum": "integrations.health_selectors.Health.STATES",
+        "NotificationTriggerEnum": "notifications.models.TriggerKind",
+        "NoticeKindEnum": "notifications.models.NoticeKind",
+        "NoticeStatusEnum": "notifications.models.NoticeStatus",
     },
 }
 
@@ -385,6 +389,11 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Switchyard <switchyard@localhost>")
 
+# ---------------------------------------------------------------- notifications
+# A notice whose channel failed transiently is tried again after base·2^(n−1) seconds, up to this many attempts.
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=6)
+NOTIFY_RETRY_BASE_SECONDS = env.int("NOTIFY_RETRY_BASE_SECONDS", default=30)
+
 # ---------------------------------------------------------------- sync
 # Incremental syncs start this many seconds before the last one did, so a change that landed while it ran comes again.
 SYNC_OVERLAP_SECONDS = env.int("SYNC_OVERLAP_SECONDS", default=300)
@@ -415,6 +424,10 @@ COMMERCE_LOW_STOCK_THRESHOLD = env.int("COMMERCE_LOW_STOCK_THRESHOLD", default=5
 # Stock changes within this window reach each channel as one push (debounce).
 COMMERCE_INVENTORY_PUSH_DELAY_SECONDS = env.float("COMMERCE_INVENTORY_PUSH_DELAY_SECONDS", default=10.0)
 COMMERCE_PUSH_MAX_RETRIES = env.int("COMMERCE_PUSH_MAX_RETRIES", default=5)
+# Orders one hourly export run writes into an ERP integration (the rest wait for the next run).
+ORDER_EXPORT_BATCH = env.int("ORDER_EXPORT_BATCH", default=200)
+# Nightly backups of the ERP's records to a file store: how many runs a folder keeps when its config says nothing.
+BACKUP_KEEP_DEFAULT = env.int("BACKUP_KEEP_DEFAULT", default=7)
 
 # ---------------------------------------------------------------- oauth
 # The beat task refreshes tokens expiring within this window, and any token not refreshed for this many hours.

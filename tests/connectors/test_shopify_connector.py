@@ -35,7 +35,7 @@ def test_the_registry_knows_shopify_and_what_it_can_do():
     assert cls is ShopifyConnector
     assert {c.value for c in cls.capabilities} == {"products", "orders", "inventory", "fulfillments"}
     assert cls.describe()["auth_kind"] == "oauth2" and cls.oauth.scope_separator == ","
-    assert shopify_client.API_ROOT == "/admin/api/2024-01"
+    assert cls.provider_settings["API_VERSION"] == shopify_client.DEFAULT_API_VERSION
 
 
 def test_the_shop_comes_from_the_config_or_the_api_endpoint(db):
@@ -105,7 +105,8 @@ def test_a_multi_page_incremental_pull_yields_the_normalized_orders(connector):
         "financial_status": "paid", "fulfillment_status": "", "currency": "RON",
         "subtotal": Decimal("194.80"), "total_discounts": Decimal("0.00"), "total_tax": Decimal("37.01"),
         "total_shipping": Decimal("15.00"), "total": Decimal("246.81"),
-        "customer": {"external_id": "6100000001", "email": "ana.popescu@example.com", "name": "Ana Popescu"},
+        "customer": {"external_id": "6100000001", "email": "ana.popescu@example.com", "name": "Ana Popescu",
+                     "accepts_marketing": None},
         "shipping_address": address, "billing_address": address,
         "placed_at": datetime(2024, 2, 28, 7, 12, tzinfo=UTC),
         "updated_at": datetime(2024, 3, 1, 7, 45, 10, tzinfo=UTC),
@@ -167,13 +168,9 @@ def test_an_unknown_financial_status_or_a_broken_amount_is_a_mapping_error_namin
 
 
 # ---------------------------------------------------------------------- products and inventory
-@responses.activate
 def test_products__multi_variant(connector):
-    replay("GET", f"{API}/products.json", "products__multi_variant")
-    page = next(connector.iter_products(since=datetime(2024, 3, 1, tzinfo=UTC)))
-    assert page.next_cursor is None
-    assert sent_query(responses.calls[0])["updated_at_min"] == "2024-03-01T00:00:00Z"
-    product = connector.normalize_product(page.items[0])
+    """The REST body a products/update webhook carries (the sync reads GraphQL: test_shopify_products.py)."""
+    product = connector.normalize_product(fixture("products__multi_variant")["body"]["products"][0])
     assert (product["external_id"], product["title"], product["status"]) == ("8100000001", "Tricou", "active")
     assert [(v["sku"], v["name"], v["price"], v["inventory_item_id"], v["on_hand"]) for v in product["variants"]] == [
         ("TSH-BLU-M", "Tricou — Albastru / M", Decimal("79.90"), "47100000011", 12),
@@ -360,3 +357,13 @@ def test_errors__500(connector, sleeps):
         connector.push_fulfillment({"order_id": "5500000002", "tracking_number": "X"})
     assert caught.value.transient and "Internal Server Error" in caught.value.message
     assert len([c for c in responses.calls if c.request.method == "POST"]) == 1
+
+
+@responses.activate
+def test_orders__marketing_consent(connector):
+    """The buyer's consent: the customer's email_marketing_consent.state (only `subscribed` is consent; `pending`
+    is a double opt-in not confirmed yet, whatever the older flag says), else buyer_accepts_marketing, else unknown."""
+    replay("GET", f"{API}/orders.json", "orders__marketing_consent")
+    page = next(connector.iter_orders())
+    normalized = [connector.normalize_order(o) for o in page.items]
+    assert [o["customer"]["accepts_marketing"] for o in normalized] == [True, False, False, None]
