@@ -302,6 +302,10 @@ class ResourceType(models.TextChoices):
     VARIANT = "variant", "Variant → Product"
     INVENTORY_ITEM = "inventory_item", "Inventory item → Product"
     INVENTORY_LEVEL = "inventory_level", "Inventory level → StockLevel"
+    # The ads app's records (ads/models.py) are tied to their integration the same way.
+    AD_ACCOUNT = "ad_account", "Ad account → AdAccount"
+    CAMPAIGN = "campaign", "Campaign → Campaign"
+    AD_SET = "ad_set", "Ad set / ad group → AdSet"
 
 
 class ExternalRef(models.Model):

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "webhooks",
     "syncjobs",
     "commerce",
+    "ads",  # ad accounts, campaigns, ad sets and daily spend (records + services, beside commerce)
     "notifications",  # alerts to people: rules, conditions, notices (hears the pipelines' events)
     "sandbox",
     "events",  # consumed events: POST /api/events/ from the organization's own services (above the pipelines)
@@ -429,6 +430,10 @@ SYNC_RETRY_BACKOFF_SECONDS = env.int("SYNC_RETRY_BACKOFF_SECONDS", default=30)
 SYNC_ERROR_SAMPLE_SIZE = env.int("SYNC_ERROR_SAMPLE_SIZE", default=20)
 # A sync fetches the next page while it writes one (PostgreSQL; one page ahead). Off: fetch and write in turn.
 SYNC_PREFETCH = env.bool("SYNC_PREFETCH", default=True)
+
+# ---------------------------------------------------------------- ads
+# Ad platforms restate recent days (late conversions, invalid clicks): every metrics sync re-pulls this many days.
+AD_METRICS_RESTATEMENT_DAYS = env.int("AD_METRICS_RESTATEMENT_DAYS", default=7)
 SYNC_ERROR_AFTER_FAILURES = env.int("SYNC_ERROR_AFTER_FAILURES", default=5)
 SYNC_JOB_RETENTION_DAYS = env.int("SYNC_JOB_RETENTION_DAYS", default=INTEGRATION_LOG_RETENTION_DAYS)
 # Sync jobs run from a queue of their own, so a backlog of webhooks (or anything else) never holds "Sync now" back;

@@ -241,6 +241,16 @@ class Connector:
             except (TypeError, ValueError):
                 return None
 
+    def throttled_seconds(self, response: requests.Response) -> float | None:
+        """Whether a response other than a 429 is the provider saying "too many calls", and how long to wait.
+
+        Some providers throttle with another status (Meta: HTTP 400 with error code 17 or 80004; TikTok: HTTP 200
+        with code 40100). None: not a throttle (the default). A number: treated like a 429 (connectors/http.py):
+        waited on and retried, or raised as RateLimited when longer than the client waits; 0 means "unknown",
+        so the client's backoff decides.
+        """
+        return None
+
     def is_auth_expired(self, response: requests.Response) -> bool:
         """Whether a response means the access token expired (so one refresh and one retry may help)."""
         return response.status_code == 401 and self.auth_kind == AuthKind.OAUTH2

@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
@@ -362,6 +363,67 @@ class DeliveryNotifier(CapabilityMixin):
 class ShopChannel(ProductsSource, OrdersSource, InventorySource, StockSink, FulfillmentSink):
     """A shop or marketplace the ERP sells through: its products, orders and stock are pulled; stock levels and
     fulfillments (tracking numbers) are pushed back. Declared as one, since every channel so far does all five."""
+
+
+class AdsSource(CapabilityMixin):
+    """An ad platform: its ad accounts, campaigns, ad sets (ad groups) and daily campaign figures are pulled into
+    the ads records (ads/services), and budget and status changes are pushed to it.
+
+    Pulls take `(since=, cursor=)` and yield Pages like the shop pulls; `normalize_*` give ads.services' shapes
+    (money in major units as Decimal, `status` in active|paused|archived|deleted, aware `updated_at`). Metrics are
+    re-pulled from `ad_metrics_start(since)`: platforms restate the last days, so a pull never starts later than
+    AD_METRICS_RESTATEMENT_DAYS ago. The pushes answer the campaign as the platform now holds it (normalized), or
+    raise a ProviderError (permanent: the platform refused, its words in `provider_message`).
+    """
+
+    capability = Capability.CAMPAIGNS
+    required = ("iter_ad_accounts", "normalize_ad_account", "iter_campaigns", "normalize_campaign", "iter_ad_sets",
+                "normalize_ad_set", "iter_ad_metrics", "normalize_ad_metrics_day", "set_campaign_budget",
+                "set_campaign_status")
+
+    def ad_metrics_start(self, since: datetime | None) -> date:
+        """The first day a metrics pull covers: `since`'s day, but never later than the restatement window."""
+        window_start = date.today() - timedelta(days=max(1, settings.AD_METRICS_RESTATEMENT_DAYS) - 1)
+        return min(since.date(), window_start) if since is not None else window_start
+
+    def iter_ad_accounts(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def normalize_ad_account(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def iter_campaigns(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def normalize_campaign(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def iter_ad_sets(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def normalize_ad_set(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def iter_ad_metrics(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def normalize_ad_metrics_day(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def fetch_campaigns(self, external_ids: list[str]) -> list[dict[str, Any]]:
+        """The raw records of these campaigns now (a webhook named them). Default: none (the sync catches up)."""
+        return []
+
+    def set_campaign_budget(self, external_id: str, *, daily_budget: Decimal | None = None,
+                            lifetime_budget: Decimal | None = None, currency: str = "",
+                            account_id: str = "") -> dict[str, Any]:
+        """Set a campaign's budget (major units of the account's currency); the normalized campaign after.
+        `account_id` is the campaign's ad account (the external id) where the platform's calls need it."""
+        raise NotImplementedError
+
+    def set_campaign_status(self, external_id: str, *, status: str, account_id: str = "") -> dict[str, Any]:
+        """Set a campaign's status (`active` or `paused`); the normalized campaign after."""
+        raise NotImplementedError
 
 
 class PaymentsGateway(CapabilityMixin):

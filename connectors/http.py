@@ -11,8 +11,8 @@
    integration's pooled session with connect/read timeouts, and writes one
    redacted IntegrationLog row (connectors/calllog.py; a sync's page is
    summarised, without its body, unless the integration's debug logging is on);
-4. on 429, 5xx, timeouts and connection errors retries up to
-   `PROVIDER_MAX_RETRIES` times (so that many + 1 attempts), sleeping what the
+4. on 429 (or what the connector calls a throttle: `throttled_seconds`), 5xx, timeouts and connection errors
+   retries up to `PROVIDER_MAX_RETRIES` times (so that many + 1 attempts), sleeping what the
    provider asked (`connector.retry_after_seconds`) or an exponential backoff
    with full jitter; on a response the connector calls auth-expired, refreshes
    the token once and retries once;
@@ -255,13 +255,15 @@ class ProviderClient:
             if not refreshed and tokens.can_refresh(self.connector):
                 return _Outcome("refresh")
             return _Outcome("error", error=self._error(AuthExpired, response, transient=False))
-        if status < 400:
+        throttled = None if status == 429 else self.connector.throttled_seconds(response)
+        if status < 400 and throttled is None:
             return _Outcome("ok")
-        if status != 429 and status < 500:
+        if status != 429 and status < 500 and throttled is None:
             return _Outcome("error", error=self._error(ProviderError, response, transient=False))
-        kind = RateLimited if status == 429 else ProviderUnavailable
-        asked = self.connector.retry_after_seconds(response)
-        retryable = status == 429 or self._replayable(method, headers)
+        limited = status == 429 or throttled is not None  # a throttle: the provider did nothing, so retry any method
+        kind = RateLimited if limited else ProviderUnavailable
+        asked = self.connector.retry_after_seconds(response) if throttled is None else (throttled or None)
+        retryable = limited or self._replayable(method, headers)
         if asked is not None and asked > MAX_RETRY_AFTER:
             return _Outcome("error", error=self._error(kind, response, transient=True, retry_after=asked))
         if not retryable or retries >= settings.PROVIDER_MAX_RETRIES:
@@ -400,12 +402,13 @@ class ProviderClient:
 
 
 def _first_message(body: Any) -> str | None:
-    """`error_description`, `message`, `error`, `errors` — the usual places providers put words (OData v3 puts
-    them in `odata.error.message.value`, beside the message's `lang`)."""
+    """`error_user_msg` (words meant for the user, Meta's), `error_description`, `message`, `error`, `errors` — the
+    usual places providers put words (OData v3 puts them in `odata.error.message.value`, beside its `lang`)."""
     if isinstance(body, dict):
         if isinstance(body.get("value"), str) and "lang" in body:
             return body["value"]
-        for key in ("error_description", "message", "error", "odata.error", "errors", "detail", "title"):
+        for key in ("error_user_msg", "error_description", "message", "error", "odata.error", "errors", "detail",
+                    "title"):
             value = body.get(key)
             if isinstance(value, str) and value:
                 return value

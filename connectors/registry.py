@@ -49,6 +49,9 @@ PROVIDERS: list[str] = [
     "connectors.mailchimp.connector.MailchimpConnector",
     "connectors.onec.connector.OneCConnector",
     "connectors.google_drive.connector.GoogleDriveConnector",
+    "connectors.meta_ads.connector.MetaAdsConnector",
+    "connectors.tiktok_ads.connector.TikTokAdsConnector",
+    "connectors.google_ads.connector.GoogleAdsConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

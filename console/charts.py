@@ -1,7 +1,8 @@
 """Server-side SVG charts for the admin dashboard: no JavaScript, no CDN, nothing to load but the page.
 
-Two shapes: hourly stacked bars (syncs by result, incoming webhooks by status)
-and an hourly line with gaps (outgoing delivery success rate). Every text that
+Three shapes: hourly stacked bars (syncs by result, incoming webhooks by status),
+an hourly line with gaps (outgoing delivery success rate), and daily bars (a
+campaign's spend over 30 days, in the ads admin). Every text that
 reaches the markup goes through Django's escaping; each bar and point carries a
 <title> so hovering shows its numbers, and the chart an aria-label.
 """
@@ -9,7 +10,8 @@ reaches the markup goes through Django's escaping; each bar and point carries a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.html import escape, format_html
@@ -32,7 +34,7 @@ def _hour_label(hour: datetime) -> str:
     return f"{timezone.localtime(hour):%H:00}" if timezone.is_aware(hour) else f"{hour:%H:00}"
 
 
-def _axes(hours: Sequence[datetime], top_value: str) -> list[str]:
+def _axes(hours: Sequence[datetime], top_value: str, *, label=None, every: int = 6) -> list[str]:
     plot_h = HEIGHT - TOP - BOTTOM
     parts = [
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + plot_h}" stroke="#999"/>',
@@ -42,10 +44,10 @@ def _axes(hours: Sequence[datetime], top_value: str) -> list[str]:
     ]
     step = (WIDTH - LEFT - RIGHT) / max(len(hours), 1)
     for i, hour in enumerate(hours):
-        if i % 6 == 0 or i == len(hours) - 1:
+        if i % every == 0 or i == len(hours) - 1:
             x = LEFT + step * i + step / 2
             parts.append(f'<text x="{x:.1f}" y="{TOP + plot_h + 14}" text-anchor="middle" font-size="10">'
-                         f"{escape(_hour_label(hour))}</text>")
+                         f"{escape((label or _hour_label)(hour))}</text>")
     return parts
 
 
@@ -124,3 +126,25 @@ def rate_line(*, title: str, hours: Sequence[datetime], rates: Sequence[float | 
         parts.append(f'<text x="{WIDTH / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" font-size="12" '
                      f'fill="#777">No deliveries in the last 24 hours</text>')
     return _svg(title, parts, "rate-line")
+
+
+def daily_bars(*, title: str, days: Sequence[date], amounts: Sequence[Decimal], unit: str = "") -> SafeString:
+    """One bar per day (a campaign's spend); the top of the axis is the highest day, labels every week."""
+    peak = max(amounts, default=Decimal(0)) or Decimal(1)
+    plot_h = HEIGHT - TOP - BOTTOM
+    step = (WIDTH - LEFT - RIGHT) / max(len(days), 1)
+    parts = _axes(days, f"{peak:.0f}", label=lambda d: f"{d:%d %b}", every=7)
+    for i, (day, amount) in enumerate(zip(days, amounts, strict=True)):
+        if not amount:
+            continue
+        h = float(plot_h * amount / peak)
+        parts.append(
+            f'<rect class="bar bar-spend" x="{LEFT + step * i + 1:.1f}" y="{TOP + plot_h - h:.1f}" '
+            f'width="{max(step - 2, 1):.1f}" height="{h:.1f}" fill="{COLORS["running"]}">'
+            f"<title>{escape(f'{day:%Y-%m-%d}')}: {escape(f'{amount:.2f} {unit}'.strip())}</title></rect>"
+        )
+    if not any(amounts):
+        parts.append(f'<text x="{WIDTH / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" font-size="12" '
+                     f'fill="#777">No spend in these days</text>')
+    parts += _legend([f"spend ({unit})" if unit else "spend"], None)
+    return _svg(title, parts, "daily-bars")

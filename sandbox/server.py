@@ -9,6 +9,7 @@ in the request path, so it is fast and runs anywhere. Start it with
         requests.get(sandbox.url + f"/admin/api/{API_VERSION}/orders.json?status=any",
                      headers={"X-Shopify-Access-Token": tokens["access_token"]})
 
+It also plays an ad platform (Meta's Marketing API shapes, sandbox/ads.py) under `/meta/<version>/`.
 Besides the Shopify endpoints it has a small admin surface for tests and demos
 (no authentication: it only ever listens on a developer's machine):
 `GET /` (what it serves), `GET /_sandbox/stats`, `POST /_sandbox/mutate
@@ -33,6 +34,7 @@ from itertools import islice
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from .ads import MetaAdsSimulator
 from .auth import INVALID_TOKEN, LeakyBucket, OAuthError, OAuthServer
 from .data import API_VERSION, ORDER_ID_BASE, ShopData
 from .graphql import GraphQLApi
@@ -73,7 +75,7 @@ class SandboxServer:
                  client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_CLIENT_SECRET,
                  token_ttl: int = 3600, rate_limit: int = 40, leak_rate: float = 2.0,
                  webhook_url: str | None = None, webhook_secret: str | None = None,
-                 token_file: str | None = None):
+                 token_file: str | None = None, meta_throttle_every: int = 0):
         self.data = ShopData(seed=seed, orders=orders, products=products, locations=locations, currency=currency)
         self.state = ShopState(self.data)
         self.oauth = OAuthServer(client_id=client_id, client_secret=client_secret, token_ttl=token_ttl,
@@ -82,6 +84,8 @@ class SandboxServer:
         # Shopify signs webhooks with the app's client secret; a separate secret may be given.
         self.webhooks = WebhookSender(url=webhook_url, secret=webhook_secret or client_secret,
                                       shop_domain=self.data.domain)
+        # The ad platform side (sandbox/ads.py): Meta-shaped, under /meta/<version>/.
+        self.meta = MetaAdsSimulator(seed=seed, currency=currency, throttle_every=meta_throttle_every)
         self.counts: Counter[str] = Counter()
         self.counts_lock = threading.Lock()
         self.stock_write_log: list[tuple[int, int, int]] = []  # (inventory_item_id, location_id, available)
@@ -155,6 +159,7 @@ class SandboxServer:
                      "refresh_grants", "refresh_failures", "stock_writes"):
             counts.setdefault(name, 0)  # every documented counter is there, zero or not
         counts["webhooks_sent"] = len(self.webhooks.deliveries)
+        counts.update(self.meta.stats())
         return dict(counts)
 
     def record_stock_write(self, level: dict[str, Any]) -> None:
@@ -247,7 +252,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.extra_headers: dict[str, str] = {"X-Request-Id": str(uuid.uuid4())}
         try:
             body = self._read_body()
-            if parts.path.startswith(API_PREFIX):
+            if parts.path.startswith("/meta/"):
+                status, payload, headers = sandbox.meta.handle(method, parts.path[len("/meta"):], self.query, body,
+                                                               self.headers)
+                self.extra_headers.update(headers)
+            elif parts.path.startswith(API_PREFIX):
                 status, payload = self._api(method, parts.path[len(API_PREFIX):], body)
             else:
                 status, payload = self._other(method, parts.path, body)
@@ -314,6 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "shop": sandbox.data.domain, "orders": sandbox.data.order_count,
                 "products": sandbox.data.product_count, "client_id": sandbox.oauth.client_id,
                 "api": f"{API_PREFIX}{API_VERSION}/", "oauth": ["/admin/oauth/authorize", "/admin/oauth/access_token"],
+                "ads": "Meta Marketing API shapes under /meta/<version>/ (sandbox/ads.py)",
                 "admin": ["GET /_sandbox/stats", "POST /_sandbox/mutate", "POST /_sandbox/expire_tokens",
                           "POST /_sandbox/tokens"],
             }

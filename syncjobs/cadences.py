@@ -52,6 +52,9 @@ CADENCES: dict[str, Cadence] = {
         Cadence(JobType.SYNC_INVENTORY, 120, "Inventory", waits_for=(JobType.SYNC_PRODUCTS,)),
         Cadence(JobType.SYNC_ORDERS, 60, "Orders"),
         Cadence(JobType.SYNC_ORDER_STATUS, 30, "Order status"),
+        # Ad platforms: structure changes rarely and is heavy to walk; spend moves all day.
+        Cadence(JobType.SYNC_CAMPAIGNS, 360, "Campaigns"),
+        Cadence(JobType.SYNC_AD_METRICS, 60, "Ad metrics"),
         Cadence(CHECK_HEALTH, 15, "Health check", runs=Runs.HEALTH),
     )
 }

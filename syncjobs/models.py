@@ -26,7 +26,8 @@ class JobType(models.TextChoices):
     SYNC_INVENTORY = "sync_inventory", "Sync inventory"
     SYNC_ORDERS = "sync_orders", "Sync orders"
     SYNC_ORDER_STATUS = "sync_order_status", "Sync order status"
-    SYNC_CAMPAIGNS = "sync_campaigns", "Sync campaigns"
+    SYNC_CAMPAIGNS = "sync_campaigns", "Sync campaigns (ad accounts, campaigns, ad sets)"
+    SYNC_AD_METRICS = "sync_ad_metrics", "Sync ad metrics (spend per campaign and day)"
     BACKFILL = "backfill", "Backfill orders"
 
 

@@ -41,3 +41,10 @@ def order_repull(*, order_id: int) -> dict[str, Any]:
         if number >= MAX_PAGES:
             break
     return totals
+
+
+def campaigns_repull(connector, *, external_ids: list[str], source: ImportSource = ImportSource.WEBHOOK):
+    """Read these campaigns from their ad platform now and import them (a webhook said they changed, without
+    saying how). Returns the ImportResult; a platform without single reads imports nothing (the sync catches up)."""
+    records = connector.fetch_campaigns(sorted(set(external_ids))) if external_ids else []
+    return resource_import(connector.integration, RESOURCES["campaigns"], records, source=source, connector=connector)

@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from importlib import import_module
 from typing import Any, Protocol
 
-from commerce import services as commerce_services
 from connectors import registry
 from connectors.base import Capability, Connector, Page
 from integrations.models import Integration
@@ -67,9 +67,10 @@ class Resource:
     event_resource: str  # WebhookEvent.resource of the events that carry it
     pull: str  # the Connector method that pulls pages: (since=, cursor=) -> Iterator[Page]
     normalize_with: str  # the Connector method that maps one raw record to commerce's shape
-    writer_name: str  # the function in commerce.services
+    writer_name: str  # the function in `writers` (commerce.services, ads.services)
     writer_kwarg: str  # its keyword for the list of records
     label: str  # one record, for people ("stock level")
+    writers: str = "commerce.services"
 
     def pages(self, connector: Connector, *, since: datetime | None, cursor: str | None) -> Iterator[Page]:
         return getattr(connector, self.pull)(since=since, cursor=cursor)
@@ -78,12 +79,15 @@ class Resource:
         return getattr(connector, self.normalize_with)(record)
 
     def writer(self) -> Writer:
-        return getattr(commerce_services, self.writer_name)
+        return getattr(import_module(self.writers), self.writer_name)
 
     def external_id(self, record: Mapping[str, Any]) -> str:
-        """The provider id of a raw record, for error reports; an inventory level is item@location."""
+        """The provider id of a raw record, for error reports; an inventory level is item@location, a day of a
+        campaign's figures campaign:date."""
         if self.name == "inventory":
             return f"{record.get('inventory_item_id', '?')}@{record.get('location_id', '?')}"
+        if self.name == "ad_metrics":
+            return f"{record.get('campaign_id', '?')}:{record.get('date_start', record.get('date', '?'))}"
         value = record.get("id")
         return "" if value is None else str(value)
 
@@ -100,21 +104,36 @@ RESOURCES: dict[str, Resource] = {
         # A channel's claims: after orders, so that a return finds its order.
         Resource("returns", Capability.RETURNS, "return", "iter_returns", "normalize_return",
                  "upsert_returns", "returns", "return"),
+        # Ad platforms (connectors' AdsSource): structure, parents first, then the daily figures.
+        Resource("ad_accounts", Capability.CAMPAIGNS, "ad_account", "iter_ad_accounts", "normalize_ad_account",
+                 "upsert_ad_accounts", "accounts", "ad account", writers="ads.services"),
+        Resource("campaigns", Capability.CAMPAIGNS, "campaign", "iter_campaigns", "normalize_campaign",
+                 "upsert_campaigns", "campaigns", "campaign", writers="ads.services"),
+        Resource("ad_sets", Capability.CAMPAIGNS, "ad_set", "iter_ad_sets", "normalize_ad_set",
+                 "upsert_ad_sets", "ad_sets", "ad set", writers="ads.services"),
+        Resource("ad_metrics", Capability.CAMPAIGNS, "ad_metrics_day", "iter_ad_metrics", "normalize_ad_metrics_day",
+                 "upsert_campaign_metrics", "rows", "campaign's day of metrics", writers="ads.services"),
     )
 }
 
 # Webhook events name their resource in the connectors' words (`order`); this finds the row.
 BY_EVENT_RESOURCE: dict[str, Resource] = {r.event_resource: r for r in RESOURCES.values()}
 
+AD_STRUCTURE = ("ad_accounts", "campaigns", "ad_sets")
+
 JOB_RESOURCES: dict[str, tuple[str, ...]] = {
-    JobType.SCHEDULED_SYNC: ("products", "inventory", "orders", "returns"),
+    # A shop pulls its own (claims after orders); an ad platform its structure and figures (each provider takes
+    # what it has).
+    JobType.SCHEDULED_SYNC: ("products", "inventory", "orders", "returns", *AD_STRUCTURE, "ad_metrics"),
     JobType.SYNC_PRODUCTS: ("products",),
     JobType.SYNC_INVENTORY: ("inventory",),
     JobType.SYNC_ORDERS: ("orders",),
     JobType.SYNC_ORDER_STATUS: ("orders",),  # the same updated-since pull, on a shorter clock (cadences.py)
     JobType.BACKFILL: ("orders",),
-    JobType.SYNC_CAMPAIGNS: (),  # no connector pulls campaigns yet: starting one is refused
+    JobType.SYNC_CAMPAIGNS: AD_STRUCTURE,
+    JobType.SYNC_AD_METRICS: ("ad_metrics",),  # the last AD_METRICS_RESTATEMENT_DAYS days, or from `since`
 }
+
 
 
 def resources_for(job_type: str, provider_supports: Callable[[Capability], bool]) -> list[Resource]:

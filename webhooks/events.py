@@ -92,6 +92,13 @@ CATALOG: dict[str, EventType] = {
         EventType("inventory.low_stock", "A product's stock at a location fell to its low-stock threshold.",
                   {"product": {"id": 5, "sku": "TSHIRT-M"}, "location": "main",
                    "on_hand": 3, "low_stock_threshold": 5}),
+        EventType("campaign.updated", "A campaign's budget or status was changed from Switchyard and the ad platform "
+                  "accepted it.",
+                  {"campaign": {"id": 7, "external_id": "120210000000001", "name": "Spring sale",
+                                "integration": {**_INTEGRATION, "provider": "acme_ads"}, "status": "paused",
+                                "effective_status": "PAUSED", "currency": "EUR", "daily_budget": "25.00",
+                                "lifetime_budget": None},
+                   "changes": {"status": {"from": "active", "to": "paused"}}}),
         EventType("webhook.delivered", "An incoming provider webhook was stored and processed (completed; an "
                   "ignored topic publishes nothing).",
                   {"integration": _INTEGRATION, "incoming_webhook": {"id": 9000, "event_type": "orders/create",

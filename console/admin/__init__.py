@@ -3,6 +3,7 @@ this package). The provider folders' admins and actions are added last, once the
 
 from . import (  # noqa: F401
     accounts,
+    ads,
     commerce,
     connectors,
     events,

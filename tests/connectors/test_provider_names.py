@@ -42,6 +42,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("sandbox", "bench/"): "the benchmarks measure the pipeline against the simulator and its connector",
     ("sandbox", "console/management/commands/setup_demo.py"): "the demo's integration is the simulator's shop",
     ("sandbox", "console/management/commands/demo_ready.py"): "make run's banner prints the simulator's URL",
+    ("meta_ads", "console/management/commands/setup_demo.py"): "the demo's ad account is the simulator's Meta side",
     ("sandbox", "bin/import_cycles.py"): "the simulator app is one of the packages whose imports it counts",
     # The sandbox connector is Shopify's connector pointed at the simulator (it subclasses it, so the simulator
     # keeps testing the real connector and mapping).

@@ -14,7 +14,7 @@ import pytest
 from commerce.models import Order
 from connectors import registry
 from connectors.base import Connector, Page
-from connectors.capabilities import InventorySource, OrdersSource, ProductsSource, ReturnsSource
+from connectors.capabilities import AdsSource, InventorySource, OrdersSource, ProductsSource, ReturnsSource
 from connectors.sandbox import mapping as sandbox_mapping
 from syncjobs import resources, services
 from syncjobs.models import JobType, Trigger
@@ -130,11 +130,13 @@ def test_a_repull_of_a_channel_that_serves_no_orders_says_so(org):
 
 # ---------------------------------------------------------------------- resource_import itself
 def test_the_table_names_each_resource_once_in_every_vocabulary():
-    assert list(RESOURCES) == ["products", "inventory", "orders", "returns"]
-    assert {r.event_resource for r in RESOURCES.values()} == {"product", "inventory_level", "order", "return"}
+    assert list(RESOURCES) == ["products", "inventory", "orders", "returns", "ad_accounts", "campaigns", "ad_sets",
+                               "ad_metrics"]
+    assert {r.event_resource for r in RESOURCES.values()} == {"product", "inventory_level", "order", "return",
+                                                               "ad_account", "campaign", "ad_set", "ad_metrics_day"}
     for resource in RESOURCES.values():
         assert callable(resource.writer())
-        [mixin] = [m for m in (ProductsSource, InventorySource, OrdersSource, ReturnsSource)
+        [mixin] = [m for m in (ProductsSource, InventorySource, OrdersSource, ReturnsSource, AdsSource)
                    if m.capability == resource.capability]
         assert callable(getattr(mixin, resource.pull)) and callable(getattr(mixin, resource.normalize_with))
 

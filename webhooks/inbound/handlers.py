@@ -7,7 +7,8 @@ writes the row's final status), so everything a handler writes commits with
 
 Resources handled: the rows of the sync resource table (products, inventory
 levels, orders — through `syncjobs.resources.resource_import`, the one import
-path, for connectors with the capability) and deauthorization (the seller
+path, for connectors with the capability), campaign changes (re-read from the ad
+platform, then imported the same way) and deauthorization (the seller
 removed the app: the integration is disconnected without calling the provider).
 Adding an importable resource is a row in that table; a resource only its
 connector understands (payments) is listed in the connector's
@@ -30,7 +31,8 @@ from connectors import registry
 from connectors.base import AuthKind, Connector, WebhookEvent
 from integrations.models import Integration, IntegrationStatus
 from integrations.oauth.flow import oauth_disconnect
-from syncjobs.resources import BY_EVENT_RESOURCE, ImportResult, ImportSource, Resource, resource_import
+from syncjobs.repull import campaigns_repull
+from syncjobs.resources import BY_EVENT_RESOURCE, RESOURCES, ImportResult, ImportSource, Resource, resource_import
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 
@@ -107,9 +109,22 @@ def handle_deauthorization(connector: Connector, events: list[WebhookEvent]) -> 
     return {"deauthorization": {"event_type": events[0].event_type, "disconnected": True}}
 
 
+def handle_campaign_changes(connector: Connector, events: list[WebhookEvent]) -> dict[str, Any] | None:
+    """An ad platform said campaigns changed (Meta's ad account webhooks name the object, not its new state):
+    read them again and import them through the one import path. Processing's transaction holds the write."""
+    ids = sorted({str(e.payload.get("campaign_id")) for e in events if e.payload.get("campaign_id")})
+    if not ids or not connector.supports(RESOURCES["campaigns"].capability):
+        return None
+    resource = RESOURCES["campaigns"]
+    result = campaigns_repull(connector, external_ids=ids)
+    _raise_for_failures(resource, result)
+    return {resource.name: result.counts()}
+
+
 # Resources outside the import table, each with its own handler.
 HANDLERS: dict[str, Callable[[Connector, list[WebhookEvent]], dict[str, Any] | None]] = {
     "deauthorization": handle_deauthorization,
+    "campaign_change": handle_campaign_changes,
 }
 
 

@@ -8,6 +8,10 @@ its tokens in memory, so each start hands the integration a fresh one-time
 refresh token that `run_sandbox --seed-refresh-token` accepts: the first call
 refreshes it into real tokens through the HTTP client's locked refresh, exactly
 as an expiring production token would be.
+
+It also connects the simulator's ad platform (Meta-shaped, under SANDBOX_URL/meta) as `demo-ads`: a
+long-lived token written to VAR_DIR/demo-meta-token, which `run_sandbox --seed-meta-token` accepts, so the
+console shows a connected ad account whose scheduled sync brings its campaigns and daily spend.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from accounts.models import Membership, Organization, Role
 from commerce.models import ChannelLocation
 from connectors import registry
 from integrations.models import Integration, IntegrationStatus
+from sandbox.ads import ACCOUNT_ID, META_CLIENT_ID, META_CLIENT_SECRET
 from sandbox.data import LOCATION_ID_BASE
 from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from syncjobs.cadences import SYNC_JOB_TYPES
@@ -34,6 +39,8 @@ from syncjobs.schedules import schedule_list, schedule_update, schedules_ensure
 DEMO_ORG = "demo"
 DEMO_USER = "admin"
 DEMO_INTEGRATION = "demo-shop"
+DEMO_ADS = "demo-ads"
+DEMO_ADS_SYNC_MINUTES = 60
 DEMO_SYNC_MINUTES = 5
 
 
@@ -45,6 +52,10 @@ def refresh_token_file() -> Path:
     return Path(settings.VAR_DIR) / "demo-refresh-token"
 
 
+def meta_token_file() -> Path:
+    return Path(settings.VAR_DIR) / "demo-meta-token"
+
+
 class Command(BaseCommand):
     help = "Create or refresh the demo organization, admin login and sandbox shop integration."
 
@@ -54,7 +65,9 @@ class Command(BaseCommand):
             password_note = self._admin(org)
             integration = self._integration(org)
             self._locations(integration)
-        self.stdout.write(self.style.SUCCESS(f"Demo organization '{org.slug}' with integration '{integration.code}'."))
+            ads = self._ad_account(org)
+        self.stdout.write(self.style.SUCCESS(f"Demo organization '{org.slug}' with integrations '{integration.code}' "
+                                             f"and '{ads.code}'."))
         self.stdout.write(f"Admin: {admin_url()}  user: {DEMO_USER}  password: {password_note}")
 
     def _admin(self, org: Organization) -> str:
@@ -113,4 +126,31 @@ class Command(BaseCommand):
         for schedule in schedule_list(integration=integration):
             if schedule.job_type in SYNC_JOB_TYPES:
                 schedule_update(schedule=schedule, every_minutes=DEMO_SYNC_MINUTES, enabled=True, due_now=True)
+        return integration
+
+    def _ad_account(self, org: Organization) -> Integration:
+        """The simulator's ad platform, connected with a token the simulator is told to accept."""
+        token = "EAASandboxDemo" + secrets.token_urlsafe(24)
+        path = meta_token_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(token)
+        sandbox_url = registry.get("sandbox")(Integration(provider="sandbox")).setting("URL").rstrip("/")
+        fields = {
+            "name": "Demo ads (sandbox Meta)",
+            "type": "advertising",
+            "provider": "meta_ads",
+            "status": IntegrationStatus.ACTIVE,
+            "api_endpoint": f"{sandbox_url}/meta",
+            "credentials": {"client_id": META_CLIENT_ID, "client_secret": META_CLIENT_SECRET},
+            "access_token": token,
+            "refresh_token": token,  # Meta's long-lived token is what a refresh exchanges
+            "expires_at": timezone.now() + timedelta(days=60),
+            "token_type": "Bearer",
+            "description": "The simulator's Meta-shaped ad platform that `make run` starts on SANDBOX_URL.",
+            "config": {"ad_account_ids": [ACCOUNT_ID]},
+            "auto_sync_enabled": True,
+            "sync_interval_minutes": DEMO_ADS_SYNC_MINUTES,
+            "next_sync_at": None,
+        }
+        integration, _ = Integration.objects.update_or_create(organization=org, code=DEMO_ADS, defaults=fields)
         return integration

@@ -34,6 +34,10 @@ class Command(BaseCommand):
         parser.add_argument("--mutate-count", type=int, default=3)
         parser.add_argument("--seed-refresh-token", default=None,
                             help="Accept this refresh token once (how `make run`'s demo integration connects).")
+        parser.add_argument("--seed-meta-token", default=None,
+                            help="Accept this long-lived token on the ad platform side (make run's demo ad account).")
+        parser.add_argument("--meta-throttle-every", type=int, default=0,
+                            help="Answer every n-th ad platform call with Meta's throttle error 80004 (0: never).")
         parser.add_argument("--token-file", default=None,
                             help="Keep the tokens it issues in this file, so a restart still accepts them "
                                  "(default VAR_DIR/sandbox-tokens.json; '' keeps them in memory only).")
@@ -48,7 +52,10 @@ class Command(BaseCommand):
             webhook_url=opts["webhook_url"], webhook_secret=opts["webhook_secret"],
             token_file=(Path(settings.VAR_DIR) / "sandbox-tokens.json" if opts["token_file"] is None
                         else opts["token_file"] or None),
+            meta_throttle_every=opts["meta_throttle_every"],
         )
+        if opts["seed_meta_token"]:
+            sandbox.meta.tokens[opts["seed_meta_token"]] = "long"
         if opts["seed_refresh_token"]:
             sandbox.oauth.seed_refresh_token(opts["seed_refresh_token"])
         self.stdout.write(

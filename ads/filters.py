@@ -1,0 +1,25 @@
+"""Query-string filters of the ads API; a malformed value is a VALIDATION_ERROR, never silently ignored."""
+
+from __future__ import annotations
+
+import django_filters
+
+from .models import AdAccount, Campaign, DeliveryStatus
+
+
+class AdAccountFilter(django_filters.FilterSet):
+    integration = django_filters.NumberFilter(field_name="integration_id", help_text="An integration's id.")
+
+    class Meta:
+        model = AdAccount
+        fields = ["integration"]
+
+
+class CampaignFilter(django_filters.FilterSet):
+    integration = django_filters.NumberFilter(field_name="integration_id", help_text="An integration's id.")
+    status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
+    ad_account = django_filters.NumberFilter(field_name="ad_account_id", help_text="An ad account's id.")
+
+    class Meta:
+        model = Campaign
+        fields = ["integration", "status", "ad_account"]
