@@ -41,7 +41,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from config.broker import nudge
+from config.broker import BatchedNudges, nudge
 from config.errors import ApplicationError, InvalidSignature
 from connectors import registry
 from connectors.base import Connector
@@ -51,6 +51,8 @@ from integrations.models import Integration, IntegrationLog, LogDirection
 from integrations.payloads import integration_summary
 from integrations.selectors import integration_receive_url
 from webhooks.models import IncomingStatus, IncomingWebhook
+
+from .route_cache import Route
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +148,24 @@ def webhook_receive(
     return _store(integration, connector, headers=headers, body=body, remote_ip=remote_ip)
 
 
+class StaleRoute(Exception):
+    """The integration changed (or went) since the route was cached: resolve it again and verify again."""
+
+
+def webhook_receive_route(*, route: Route, headers: Mapping[str, str], body: bytes, remote_ip: str | None = None,
+                          path: str = "") -> Receipt:
+    """`webhook_receive` for the integration of a cached route (route_cache.py): its connector and redactor are
+    the cached ones, and the row is stored only if the integration is still the one cached (else StaleRoute)."""
+    integration, connector = route.integration, route.receiver
+    if connector is None or not connector.verify_webhook(headers, body):
+        reason = "The signature is missing or does not match."
+        _log_rejection(integration, path=path, headers=headers, body_size=len(body), remote_ip=remote_ip,
+                       reason=reason)
+        raise InvalidSignature()
+    return _store(integration, connector, headers=headers, body=body, remote_ip=remote_ip, redactor=route.redactor,
+                  cached=True)
+
+
 def _earlier_delivery(integration: Integration, fingerprint: str, window: timedelta, now) -> IncomingWebhook | None:
     """The row of the same signed delivery within the replay window, under a lock held until commit."""
     if connection.vendor == "postgresql":
@@ -159,21 +179,26 @@ def _earlier_delivery(integration: Integration, fingerprint: str, window: timede
 
 
 def _store(integration: Integration, connector: WebhookReceiver, *, headers: Mapping[str, str], body: bytes,
-           remote_ip: str | None) -> Receipt:
+           remote_ip: str | None, redactor: Redactor | None = None, cached: bool = False) -> Receipt:
     event_type, external_id, failure = _identify(connector, headers, body)
     fingerprint = connector.webhook_fingerprint(headers, body)
+    redactor = redactor or Redactor.for_integration(integration)
     now = timezone.now()
     webhook = IncomingWebhook(
         integration=integration, organization_id=integration.organization_id, event_type=event_type[:128],
         source=integration.provider[:64], external_id=external_id[:255], body=body,
-        headers=Redactor.for_integration(integration).headers(headers), remote_ip=remote_ip,
+        headers=redactor.headers(headers), remote_ip=remote_ip,
         status=IncomingStatus.FAILED if failure else IncomingStatus.PENDING,
         max_retries=settings.WEBHOOK_INCOMING_MAX_RETRIES, next_attempt_at=None if failure else now,
         nudged_at=None if failure else now,  # its nudge goes after commit (webhook_enqueue unmarks a failed send)
         processed_at=now if failure else None, error_message=failure[:ERROR_LIMIT],
         signature=connector.webhook_signature(headers)[:512], signature_verified=True, fingerprint=fingerprint,
-        received_at=now,
+        received_at=now, updated_at=now,
     )
+    if not failure and not fingerprint:
+        return _store_one_statement(webhook, version=integration.updated_at if cached else None)
+    if cached and not Integration.objects.filter(pk=integration.pk, updated_at=integration.updated_at).exists():
+        raise StaleRoute()  # the rare paths (a replay check, a failed row) check the cached integration apart
     try:
         with transaction.atomic():
             earlier = (_earlier_delivery(integration, fingerprint, connector.webhook_replay_window(), now)
@@ -184,13 +209,81 @@ def _store(integration: Integration, connector: WebhookReceiver, *, headers: Map
             if failure:
                 publish_failed(webhook)
             else:
-                transaction.on_commit(partial(webhook_enqueue, webhook.pk))
+                transaction.on_commit(partial(incoming_nudges.add, webhook.pk))
     except IntegrityError:
         existing = IncomingWebhook.objects.filter(integration=integration, external_id=webhook.external_id).first()
         if not webhook.external_id or existing is None:
             raise
         return Receipt(existing, created=False)
     return Receipt(webhook, created=True)
+
+
+# ---------------------------------------------------------------- one statement
+
+
+def _insert_sql(vendor: str) -> tuple[str, list]:
+    """The INSERT of a webhook row, conditioned on its integration's `updated_at`, and the fields in its order."""
+    fields = [f for f in IncomingWebhook._meta.concrete_fields if not f.primary_key]
+    cast = (lambda f: f"CAST(%s AS {f.cast_db_type(connection)})") if vendor == "postgresql" else (lambda f: "%s")
+    table, integrations = IncomingWebhook._meta.db_table, Integration._meta.db_table
+    sql = (f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "  # noqa: S608
+           f"SELECT {', '.join(cast(f) for f in fields)} "
+           f"WHERE EXISTS (SELECT 1 FROM {integrations} WHERE id = %s AND (%s IS NULL OR updated_at = %s)) "
+           "ON CONFLICT DO NOTHING RETURNING id")
+    return sql, fields
+
+
+_INSERT: dict[str, tuple[str, list]] = {}
+
+
+def incoming_insert(webhook: IncomingWebhook, *, version) -> int | None:
+    """One INSERT … ON CONFLICT DO NOTHING in autocommit: the new row's id, or None when the provider's event id
+    is stored already or the integration is not at `version` (its `updated_at`; None: any) any more."""
+    vendor = connection.vendor
+    if vendor not in _INSERT:
+        _INSERT[vendor] = _insert_sql(vendor)
+    sql, fields = _INSERT[vendor]
+    stamp = None if version is None else connection.ops.adapt_datetimefield_value(version)
+    params = [f.get_db_prep_save(getattr(webhook, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, webhook.integration_id, stamp, stamp])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _store_one_statement(webhook: IncomingWebhook, *, version) -> Receipt:
+    """Store a webhook whose provider event id is its deduplication (no replay window, nothing failed): the row
+    is its own transaction, one statement, and answers for itself (no other transaction around it)."""
+    pk = incoming_insert(webhook, version=version)
+    if pk is not None:
+        webhook.pk = pk
+        transaction.on_commit(partial(incoming_nudges.add, pk))
+        return Receipt(webhook, created=True)
+    existing = (IncomingWebhook.objects.filter(integration_id=webhook.integration_id, external_id=webhook.external_id)
+                .first() if webhook.external_id else None)
+    if existing is not None:
+        return Receipt(existing, created=False)
+    if version is not None:
+        raise StaleRoute()
+    raise IntegrityError("incoming webhook not stored: its integration is gone")
+
+
+def _send_batch(webhook_ids: list[int]) -> bool:
+    """One processing message for rows stored by this process's requests (BatchedNudges in config/broker.py).
+
+    The rows were marked in their INSERT (`nudged_at`): a batch that cannot be sent unmarks them, so that the
+    sweeper sends them after WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS.
+    """
+    from .tasks import process_incoming_webhooks
+
+    options = {"queue": settings.WEBHOOK_INCOMING_QUEUE} if settings.WEBHOOK_INCOMING_QUEUE else {}
+    sent = nudge(process_incoming_webhooks, (webhook_ids,), **options)
+    if not sent:
+        IncomingWebhook.objects.filter(pk__in=webhook_ids, status=IncomingStatus.PENDING).update(nudged_at=None)
+    return sent
+
+
+incoming_nudges = BatchedNudges(_send_batch, lambda: settings.WEBHOOK_INCOMING_NUDGE_BATCH_SECONDS)
 
 
 def webhook_enqueue(webhook_id: int, *, countdown: float | None = None) -> bool:
