@@ -39,6 +39,7 @@ class Route:
     receiver: WebhookReceiver | None  # None: the connector verifies nothing (every delivery is refused)
     redactor: Redactor
     loaded: float
+    handshakes: bool  # whether the connector answers any handshake (else a POST goes straight to verifying)
 
 
 _routes: dict[str, Route] = {}
@@ -57,14 +58,23 @@ def route_for(route_key: str) -> Route | None:
         forget(route_key)
         return None
     connector = registry.connector_for(integration)
-    route = Route(integration, connector if isinstance(connector, WebhookReceiver) else None,
-                  Redactor.for_integration(integration), now)
+    receiver = connector if isinstance(connector, WebhookReceiver) else None
+    route = Route(integration, receiver, Redactor.for_integration(integration), now, _handshakes(receiver))
     if settings.WEBHOOK_ROUTE_CACHE_SECONDS > 0:
         with _lock:
             if len(_routes) >= MAX_ENTRIES:
                 _routes.clear()
             _routes[route_key] = route
     return route
+
+
+def _handshakes(receiver: WebhookReceiver | None) -> bool:
+    if receiver is None:
+        return False
+    if type(receiver).webhook_handshake is not WebhookReceiver.webhook_handshake:
+        return True  # its own
+    scheme = receiver.webhook_scheme
+    return scheme is not None and scheme.handshake is not None
 
 
 def forget(route_key: str | None = None) -> None:

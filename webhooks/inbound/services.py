@@ -230,7 +230,23 @@ def _insert_sql(vendor: str) -> tuple[str, list]:
            f"SELECT {', '.join(cast(f) for f in fields)} "
            f"WHERE EXISTS (SELECT 1 FROM {integrations} WHERE id = %s AND (%s IS NULL OR updated_at = %s)) "
            "ON CONFLICT DO NOTHING RETURNING id")
-    return sql, fields
+    return sql, [_param_of(f) for f in fields]
+
+
+def _param_of(field):
+    """How a field's value becomes a parameter of the INSERT: JSON as its text (cast to jsonb on PostgreSQL),
+    dates through the backend's adapter, the rest as is (what get_db_prep_save does, without its generic walk)."""
+    from django.db.models import BinaryField, DateTimeField, JSONField
+
+    attname = field.attname
+    if isinstance(field, JSONField):
+        return lambda webhook: json.dumps(getattr(webhook, attname))
+    if isinstance(field, DateTimeField):
+        adapt = connection.ops.adapt_datetimefield_value
+        return lambda webhook: adapt(getattr(webhook, attname))
+    if isinstance(field, BinaryField):
+        return lambda webhook: bytes(getattr(webhook, attname))
+    return lambda webhook: getattr(webhook, attname)
 
 
 _INSERT: dict[str, tuple[str, list]] = {}
@@ -242,11 +258,10 @@ def incoming_insert(webhook: IncomingWebhook, *, version) -> int | None:
     vendor = connection.vendor
     if vendor not in _INSERT:
         _INSERT[vendor] = _insert_sql(vendor)
-    sql, fields = _INSERT[vendor]
+    sql, params_of = _INSERT[vendor]
     stamp = None if version is None else connection.ops.adapt_datetimefield_value(version)
-    params = [f.get_db_prep_save(getattr(webhook, f.attname), connection) for f in fields]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, webhook.integration_id, stamp, stamp])
+        cursor.execute(sql, [*(param(webhook) for param in params_of), webhook.integration_id, stamp, stamp])
         row = cursor.fetchone()
     return row[0] if row else None
 

@@ -179,7 +179,7 @@ def _at_route_key(request: HttpRequest, route_key: str) -> HttpResponse:
     if route is None:
         raise IntegrationNotFound(NO_INTEGRATION)
     body = read_body(request)
-    answered = _handshake(request, route.integration, body)
+    answered = _handshake(request, route.integration, body) if route.handshakes else None
     if answered is not None:
         return answered
     if request.method != "POST":
