@@ -2,17 +2,34 @@
 
 Receiving. The signature is checked on the raw bytes before anything else
 (an unsigned request leaves one IntegrationLog row without its body, and
-nothing more). The row is written in its own transaction and only then does the
-view answer 2xx: no 2xx for anything not durably stored. A Celery message is
-sent after commit as a nudge; if the broker is down the error is logged and the
-answer is still 202 — the sweeper finds the row. A redelivery of a provider
-event id already stored hits the (integration, external_id) unique constraint,
-so concurrent identical posts end with one row, and each gets that row's id.
+nothing more). The row is written, and committed, before the view answers
+2xx: no 2xx for anything not durably stored. A delivery deduplicated by the
+provider's event id alone (no replay window, nothing failed) is one statement
+in autocommit, `INSERT … ON CONFLICT DO NOTHING RETURNING id`, conditioned on
+the cached integration being unchanged (route_cache.py); a redelivery of a
+stored event id meets the (integration, external_id) unique constraint, so
+concurrent identical posts end with one row, and each gets that row's id.
 Where the event id is not signed, a delivery whose fingerprint (the connector's
 `webhook_fingerprint`, connectors/schemes.py) was stored within the connector's
 `webhook_replay_window()` is that delivery again, whatever id it carries: the
-check and the insert run under a transaction-scoped lock on the fingerprint
+check and the insert run in one transaction under a lock on the fingerprint
 (PostgreSQL), so two racing replays also end with one row.
+
+The processing message is a nudge, and it is not sent in the request: the row
+is the queue. The row is marked in its INSERT (`nudged_at`), its id handed to
+the process's BatchedNudges (config/broker.py), whose thread sends the ids of
+many requests as one `process_incoming_webhooks` message per
+WEBHOOK_INCOMING_NUDGE_BATCH_SECONDS. Chosen over PostgreSQL LISTEN/NOTIFY
+(PostgreSQL only, while `make run` is SQLite and the filesystem broker; every
+NOTIFY serialises commits on one queue lock; and a worker would need a
+listening connection besides Celery) and over a short-poll claim loop (every
+idle worker querying the table several times a second, latency = the poll):
+the batch keeps the worker a plain Celery consumer on either broker, costs the
+broker one message per interval per web process whatever the request rate, and
+a failed send unmarks the batch's rows so the sweeper re-sends them. A web
+process killed in the few milliseconds between a row's commit and its batch's
+send leaves the row marked with no message: the sweeper takes it up after
+WEBHOOK_INCOMING_NUDGE_TTL_SECONDS (a process that exits normally sends first).
 
 Processing (processing.py) claims the row with a lease and runs the handler in one transaction with
 the row's final status, so a crash commits neither; see that module for the
