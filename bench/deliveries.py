@@ -97,8 +97,8 @@ class Receiver:
                 arrived = time.time()
                 published = json.loads(body)["data"].get("published_at", arrived)
                 with receiver.lock:
-                    receiver.arrivals.append((self.headers.get("User-Agent", ""), self.headers.get("webhook-id", ""),
-                                              published, arrived))
+                    receiver.arrivals.append((self.headers.get("User-Agent", ""),
+                                              f"{self.path} {self.headers.get('webhook-id', '')}", published, arrived))
                 self.send_response(204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -55,6 +55,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("-n", "--requests", type=int, default=6000, help="webhooks per round and side")
     parser.add_argument("-c", "--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=500, help="webhooks sent to each side first, not counted")
     parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2), help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
     parser.add_argument("--body-bytes", type=int, default=2048)
@@ -206,6 +207,7 @@ class Side:
         self.rates, self.p50s, self.p99s, self.cpu, self.xacts = [], [], [], [], []
         self.accepted = self.rows = 0
         self.rss = 0.0
+        self.warm = 0
 
     def round(self, requests: list, connections: int) -> None:
         from django.db import connections as db
@@ -289,6 +291,9 @@ def main() -> int:
                     return cursor.fetchone()[0]
 
             sides.append(Side("bare app", servers[-1], port, "/", bare_rows))
+        for side in sides:  # imports, caches, connections: what a server that has been up a while has done
+            send_all(side.port, side.path, signed_requests(args.warmup, args.body_bytes), args.connections)
+            side.warm = side.stored()
         for number in range(args.rounds):
             print(f"round {number + 1}:")
             for side in sides:
