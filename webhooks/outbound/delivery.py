@@ -242,7 +242,9 @@ class EndpointEffects:
         table = WebhookEndpoint._meta.db_table
         lock = ""
         if connection.vendor == "postgresql":
-            lock = f" AND {table}.id IN (SELECT id FROM {table} WHERE id IN (SELECT id FROM v) ORDER BY id FOR NO KEY UPDATE)"  # noqa: S608
+            # NO KEY UPDATE: a publisher's foreign-key share lock on the endpoint does not wait for it (no deadlock).
+            locked = f"SELECT id FROM {table} WHERE id IN (SELECT id FROM v) ORDER BY id FOR NO KEY UPDATE"  # noqa: S608
+            lock = f" AND {table}.id IN ({locked})"
         with connection.cursor() as cursor:
             cursor.execute(
                 f"WITH v(id, ok, at) AS (VALUES {rows}) "  # noqa: S608 - table names and placeholders only
