@@ -16,7 +16,9 @@ once when a nudge gets through again.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -85,3 +87,61 @@ def nudge_on_commit(task: Any, args: Sequence[Any] = (), kwargs: dict[str, Any] 
                     **options: Any) -> None:
     """`nudge` once the caller's transaction commits (at once outside one); a rollback sends nothing."""
     transaction.on_commit(partial(nudge, task, tuple(args), kwargs, **options))
+
+
+class BatchedNudges:
+    """Ids of stored rows from many request threads, sent as one message per batch by a thread of the process.
+
+    What the web request does after storing its row is `add(row id)`: a list append, no broker round trip on
+    the request path. A sender thread (started in each process on first use, so a forked gunicorn worker gets
+    its own) sends what has collected as one `send(ids)` call, then waits `interval()` seconds before the next,
+    so a busy process sends a message every interval whatever the request rate, and a quiet one sends each id
+    at once. `send` returns False when the batch was not sent (it marks the rows for their sweeper itself).
+    An interval of 0 or less sends in the caller's thread (tests, and anyone who wants the old behaviour).
+
+    A process killed between `add` and the send loses the batch's messages, not its rows: those are stored and
+    their sweeper re-sends them. A process that exits normally sends what it holds first (atexit).
+    """
+
+    def __init__(self, send: Any, interval: Any) -> None:
+        self._send, self._interval = send, interval
+        self._pid = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._items: list[Any] = []
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def add(self, item: Any) -> None:
+        if self._interval() <= 0:
+            self._send([item])
+            return
+        if self._pid != os.getpid():  # forked after the parent used it: its lock, list and thread are not ours
+            self._reset()
+        with self._lock:
+            self._items.append(item)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="batched-nudges", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush)
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Send what has collected now (at exit, and in tests)."""
+        with self._lock:
+            items, self._items = self._items, []
+            self._wake.clear()
+        if items:
+            try:
+                self._send(items)
+            except Exception:  # noqa: BLE001 - the rows are stored; their sweeper sends what did not go
+                logger.exception("batched nudge of %s rows failed", len(items))
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self.flush()
+            time.sleep(self._interval())

@@ -476,6 +476,12 @@ WEBHOOK_INCOMING_QUEUE = env.str("WEBHOOK_INCOMING_QUEUE", default="")
 # pending webhook another one only after this, so a backlog is never multiplied by re-queues.
 WEBHOOK_INCOMING_NUDGE_TTL_SECONDS = env.int("WEBHOOK_INCOMING_NUDGE_TTL_SECONDS", default=900)
 WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = env.int("WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", default=300)
+# Each web process sends the processing messages of the webhooks it stored as one message per this many seconds,
+# from a thread of its own (no broker round trip in a request); 0 sends each in its request, after its commit.
+WEBHOOK_INCOMING_NUDGE_BATCH_SECONDS = env.float("WEBHOOK_INCOMING_NUDGE_BATCH_SECONDS", default=0.05)
+# Seconds a web process reuses an integration it looked up by route key (changes saved in the process clear it at
+# once, and a webhook is stored only if its integration is unchanged since); 0 looks it up in every request.
+WEBHOOK_ROUTE_CACHE_SECONDS = env.float("WEBHOOK_ROUTE_CACHE_SECONDS", default=60.0)
 
 # ---------------------------------------------------------------- consumed events from a Redis stream (optional)
 # events/stream.py: `manage.py consume_events_stream` reads this stream of REDIS_URL's Redis ("" = off; the HTTP
@@ -490,6 +496,7 @@ EVENTS_REDIS_STREAM_MAX_AGE_SECONDS = env.int("EVENTS_REDIS_STREAM_MAX_AGE_SECON
 CELERY_TASK_ROUTES = {"syncjobs.tasks.run_sync_job": {"queue": SYNC_TASK_QUEUE}}
 if WEBHOOK_INCOMING_QUEUE:
     CELERY_TASK_ROUTES["webhooks.inbound.tasks.process_incoming_webhook"] = {"queue": WEBHOOK_INCOMING_QUEUE}
+    CELERY_TASK_ROUTES["webhooks.inbound.tasks.process_incoming_webhooks"] = {"queue": WEBHOOK_INCOMING_QUEUE}
 
 # ---------------------------------------------------------------- providers
 # App-wide settings of providers (OAuth clients, app ids…), by registry key: {"<key>": {"<NAME>": "…"}}. A name

@@ -53,6 +53,18 @@ def _no_key_ring_reports(settings):
     settings.KEY_RING_REPORT_SECONDS = 0
 
 
+@pytest.fixture(autouse=True)
+def _incoming_nudges_in_the_request(settings):
+    """Web processes batch processing messages on a thread (config/broker.py BatchedNudges); tests see each sent
+    in its request after commit, and start with no integration cached by route key. Tests of either turn it on."""
+    from webhooks.inbound import route_cache
+
+    settings.WEBHOOK_INCOMING_NUDGE_BATCH_SECONDS = 0
+    route_cache.forget()
+    yield
+    route_cache.forget()
+
+
 def _on_postgres() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 

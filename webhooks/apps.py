@@ -20,3 +20,13 @@ class WebhooksConfig(AppConfig):
 
         health_source_register(incoming_webhook_facts)
         health_source_register(endpoint_facts)
+
+        # The receive view's per-process cache of integrations by route key (inbound/route_cache.py).
+        from django.db.models.signals import post_delete, post_save
+
+        from integrations.models import Integration
+
+        from .inbound.route_cache import integration_changed
+
+        post_save.connect(integration_changed, sender=Integration, dispatch_uid="webhook-route-cache-save")
+        post_delete.connect(integration_changed, sender=Integration, dispatch_uid="webhook-route-cache-delete")

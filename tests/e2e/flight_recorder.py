@@ -16,26 +16,32 @@ import time
 from celery.signals import before_task_publish, task_postrun, task_prerun
 
 WATCHED = frozenset({"webhooks.inbound.tasks.process_incoming_webhook", "syncjobs.tasks.run_sync_job"})
+# A message carrying several rows (a web process's batch of processing nudges) is a message for each of them.
+BATCHES = {"webhooks.inbound.tasks.process_incoming_webhooks": "webhooks.inbound.tasks.process_incoming_webhook"}
 
 
 def _write(kind: str, task: str, args) -> None:
-    line = json.dumps([time.time(), kind, task, args[0] if args else None]) + "\n"
-    with open(os.environ["FLIGHT_LOG"], "a", encoding="utf-8") as log:  # O_APPEND: one small write per line
-        log.write(line)
+    if task in BATCHES:
+        task, rows = BATCHES[task], list(args[0]) if args else []
+    else:
+        rows = [args[0] if args else None]
+    lines = "".join(json.dumps([time.time(), kind, task, row]) + "\n" for row in rows)
+    with open(os.environ["FLIGHT_LOG"], "a", encoding="utf-8") as log:  # O_APPEND: one small write per batch
+        log.write(lines)
 
 
 def _sent(sender=None, body=None, **kwargs) -> None:
-    if sender in WATCHED:
+    if sender in WATCHED or sender in BATCHES:
         _write("sent", sender, body[0] if isinstance(body, (list, tuple)) and body else ())
 
 
 def _started(task=None, args=None, **kwargs) -> None:
-    if task is not None and task.name in WATCHED:
+    if task is not None and (task.name in WATCHED or task.name in BATCHES):
         _write("started", task.name, args)
 
 
 def _finished(task=None, args=None, **kwargs) -> None:
-    if task is not None and task.name in WATCHED:
+    if task is not None and (task.name in WATCHED or task.name in BATCHES):
         _write("finished", task.name, args)
 
 

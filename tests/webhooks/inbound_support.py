@@ -23,7 +23,7 @@ from integrations.models import ClaimProof
 from integrations.routing import accounts_claim
 from tests.connectors.support import sandbox_order
 from tests.factories import IntegrationFactory
-from webhooks.inbound.tasks import process_incoming_webhook
+from webhooks.inbound.tasks import process_incoming_webhook, process_incoming_webhooks
 
 SECRET = "whsec_inbound_test_secret_0001"
 SHOP_DOMAIN = "inbound-test.myshopify.com"
@@ -77,7 +77,11 @@ def nudges(monkeypatch):
     def apply_async(args, **options):
         sent.append(args[0])
 
+    def apply_batch(args, **options):
+        sent.extend(args[0])
+
     monkeypatch.setattr(process_incoming_webhook, "apply_async", apply_async)
+    monkeypatch.setattr(process_incoming_webhooks, "apply_async", apply_batch)
     return sent
 
 

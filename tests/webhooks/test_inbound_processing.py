@@ -274,12 +274,12 @@ def test_a_retry_waiting_for_its_countdown_is_not_presumed_lost_before_it_was_du
 
 def test_a_failed_send_unmarks_the_row_so_the_sweeper_sends_it_later(client, shop, monkeypatch,
                                                                      django_capture_on_commit_callbacks):
-    from webhooks.inbound.tasks import process_incoming_webhook
+    from webhooks.inbound.tasks import process_incoming_webhooks
 
     def broker_down(*args, **options):
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(process_incoming_webhook, "apply_async", broker_down)
+    monkeypatch.setattr(process_incoming_webhooks, "apply_async", broker_down)  # what a receive sends
     with django_capture_on_commit_callbacks(execute=True):
         webhook = _receive(client, shop)
     assert IncomingWebhook.objects.get(pk=webhook.pk).nudged_at is None

@@ -191,10 +191,10 @@ def test_a_failed_webhook_at_receipt_is_published_as_webhook_failed(client, shop
 
 
 def test_broker_down_still_stores_and_answers_202(client, shop, django_capture_on_commit_callbacks):
-    from webhooks.inbound.tasks import process_incoming_webhook
+    from webhooks.inbound.tasks import process_incoming_webhooks
 
     body, headers = shopify_delivery(raw_order())
-    with mock.patch.object(process_incoming_webhook, "apply_async", side_effect=BrokerDown("Connection refused")):
+    with mock.patch.object(process_incoming_webhooks, "apply_async", side_effect=BrokerDown("Connection refused")):
         with django_capture_on_commit_callbacks(execute=True):
             response = post(client, receive_url(shop.route_key), body, headers)
     assert response.status_code == 202
@@ -213,7 +213,7 @@ def test_database_down_answers_503_so_the_provider_retries(client, shop):
 
 def test_database_failing_at_insert_answers_503(client, shop):
     body, headers = shopify_delivery(raw_order())
-    with mock.patch.object(IncomingWebhook, "save", side_effect=OperationalError("disk full")):
+    with mock.patch("webhooks.inbound.services.incoming_insert", side_effect=OperationalError("disk full")):
         response = post(client, receive_url(shop.route_key), body, headers)
     assert response.status_code == 503
     assert not IncomingWebhook.objects.exists()

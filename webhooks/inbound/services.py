@@ -2,17 +2,34 @@
 
 Receiving. The signature is checked on the raw bytes before anything else
 (an unsigned request leaves one IntegrationLog row without its body, and
-nothing more). The row is written in its own transaction and only then does the
-view answer 2xx: no 2xx for anything not durably stored. A Celery message is
-sent after commit as a nudge; if the broker is down the error is logged and the
-answer is still 202 — the sweeper finds the row. A redelivery of a provider
-event id already stored hits the (integration, external_id) unique constraint,
-so concurrent identical posts end with one row, and each gets that row's id.
+nothing more). The row is written, and committed, before the view answers
+2xx: no 2xx for anything not durably stored. A delivery deduplicated by the
+provider's event id alone (no replay window, nothing failed) is one statement
+in autocommit, `INSERT … ON CONFLICT DO NOTHING RETURNING id`, conditioned on
+the cached integration being unchanged (route_cache.py); a redelivery of a
+stored event id meets the (integration, external_id) unique constraint, so
+concurrent identical posts end with one row, and each gets that row's id.
 Where the event id is not signed, a delivery whose fingerprint (the connector's
 `webhook_fingerprint`, connectors/schemes.py) was stored within the connector's
 `webhook_replay_window()` is that delivery again, whatever id it carries: the
-check and the insert run under a transaction-scoped lock on the fingerprint
+check and the insert run in one transaction under a lock on the fingerprint
 (PostgreSQL), so two racing replays also end with one row.
+
+The processing message is a nudge, and it is not sent in the request: the row
+is the queue. The row is marked in its INSERT (`nudged_at`), its id handed to
+the process's BatchedNudges (config/broker.py), whose thread sends the ids of
+many requests as one `process_incoming_webhooks` message per
+WEBHOOK_INCOMING_NUDGE_BATCH_SECONDS. Chosen over PostgreSQL LISTEN/NOTIFY
+(PostgreSQL only, while `make run` is SQLite and the filesystem broker; every
+NOTIFY serialises commits on one queue lock; and a worker would need a
+listening connection besides Celery) and over a short-poll claim loop (every
+idle worker querying the table several times a second, latency = the poll):
+the batch keeps the worker a plain Celery consumer on either broker, costs the
+broker one message per interval per web process whatever the request rate, and
+a failed send unmarks the batch's rows so the sweeper re-sends them. A web
+process killed in the few milliseconds between a row's commit and its batch's
+send leaves the row marked with no message: the sweeper takes it up after
+WEBHOOK_INCOMING_NUDGE_TTL_SECONDS (a process that exits normally sends first).
 
 Processing (processing.py) claims the row with a lease and runs the handler in one transaction with
 the row's final status, so a crash commits neither; see that module for the
@@ -41,7 +58,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from config.broker import nudge
+from config.broker import BatchedNudges, nudge
 from config.errors import ApplicationError, InvalidSignature
 from connectors import registry
 from connectors.base import Connector
@@ -52,6 +69,8 @@ from integrations.models import Integration, IntegrationLog, LogDirection
 from integrations.payloads import integration_summary
 from integrations.selectors import integration_receive_url
 from webhooks.models import IncomingStatus, IncomingWebhook
+
+from .route_cache import Route
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +166,24 @@ def webhook_receive(
     return _store(integration, connector, headers=headers, body=body, remote_ip=remote_ip)
 
 
+class StaleRoute(Exception):
+    """The integration changed (or went) since the route was cached: resolve it again and verify again."""
+
+
+def webhook_receive_route(*, route: Route, headers: Mapping[str, str], body: bytes, remote_ip: str | None = None,
+                          path: str = "") -> Receipt:
+    """`webhook_receive` for the integration of a cached route (route_cache.py): its connector and redactor are
+    the cached ones, and the row is stored only if the integration is still the one cached (else StaleRoute)."""
+    integration, connector = route.integration, route.receiver
+    if connector is None or not connector.verify_webhook(headers, body):
+        reason = "The signature is missing or does not match."
+        _log_rejection(integration, path=path, headers=headers, body_size=len(body), remote_ip=remote_ip,
+                       reason=reason)
+        raise InvalidSignature()
+    return _store(integration, connector, headers=headers, body=body, remote_ip=remote_ip, redactor=route.redactor,
+                  cached=True)
+
+
 def _earlier_delivery(integration: Integration, fingerprint: str, window: timedelta, now) -> IncomingWebhook | None:
     """The row of the same signed delivery within the replay window, under a lock held until commit."""
     if connection.vendor == "postgresql":
@@ -160,21 +197,26 @@ def _earlier_delivery(integration: Integration, fingerprint: str, window: timede
 
 
 def _store(integration: Integration, connector: WebhookReceiver, *, headers: Mapping[str, str], body: bytes,
-           remote_ip: str | None) -> Receipt:
+           remote_ip: str | None, redactor: Redactor | None = None, cached: bool = False) -> Receipt:
     event_type, external_id, failure = _identify(connector, headers, body)
     fingerprint = connector.webhook_fingerprint(headers, body)
+    redactor = redactor or Redactor.for_integration(integration)
     now = timezone.now()
     webhook = IncomingWebhook(
         integration=integration, organization_id=integration.organization_id, event_type=event_type[:128],
         source=integration.provider[:64], external_id=external_id[:255], body=body,
-        headers=Redactor.for_integration(integration).headers(headers), remote_ip=remote_ip,
+        headers=redactor.headers(headers), remote_ip=remote_ip,
         status=IncomingStatus.FAILED if failure else IncomingStatus.PENDING,
         max_retries=settings.WEBHOOK_INCOMING_MAX_RETRIES, next_attempt_at=None if failure else now,
         nudged_at=None if failure else now,  # its nudge goes after commit (webhook_enqueue unmarks a failed send)
         processed_at=now if failure else None, error_message=failure[:ERROR_LIMIT],
         signature=connector.webhook_signature(headers)[:512], signature_verified=True, fingerprint=fingerprint,
-        received_at=now,
+        received_at=now, updated_at=now,
     )
+    if not failure and not fingerprint:
+        return _store_one_statement(webhook, version=integration.updated_at if cached else None)
+    if cached and not Integration.objects.filter(pk=integration.pk, updated_at=integration.updated_at).exists():
+        raise StaleRoute()  # the rare paths (a replay check, a failed row) check the cached integration apart
     try:
         with transaction.atomic():
             earlier = (_earlier_delivery(integration, fingerprint, connector.webhook_replay_window(), now)
@@ -185,13 +227,96 @@ def _store(integration: Integration, connector: WebhookReceiver, *, headers: Map
             if failure:
                 publish_failed(webhook)
             else:
-                transaction.on_commit(partial(webhook_enqueue, webhook.pk))
+                transaction.on_commit(partial(incoming_nudges.add, webhook.pk))
     except IntegrityError:
         existing = IncomingWebhook.objects.filter(integration=integration, external_id=webhook.external_id).first()
         if not webhook.external_id or existing is None:
             raise
         return Receipt(existing, created=False)
     return Receipt(webhook, created=True)
+
+
+# ---------------------------------------------------------------- one statement
+
+
+def _insert_sql(vendor: str) -> tuple[str, list]:
+    """The INSERT of a webhook row, conditioned on its integration's `updated_at`, and the fields in its order."""
+    fields = [f for f in IncomingWebhook._meta.concrete_fields if not f.primary_key]
+    cast = (lambda f: f"CAST(%s AS {f.cast_db_type(connection)})") if vendor == "postgresql" else (lambda f: "%s")
+    table, integrations = IncomingWebhook._meta.db_table, Integration._meta.db_table
+    sql = (f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "  # noqa: S608
+           f"SELECT {', '.join(cast(f) for f in fields)} "
+           f"WHERE EXISTS (SELECT 1 FROM {integrations} WHERE id = %s AND (%s IS NULL OR updated_at = %s)) "
+           "ON CONFLICT DO NOTHING RETURNING id")
+    return sql, [_param_of(f) for f in fields]
+
+
+def _param_of(field):
+    """How a field's value becomes a parameter of the INSERT: JSON as its text (cast to jsonb on PostgreSQL),
+    dates through the backend's adapter, the rest as is (what get_db_prep_save does, without its generic walk)."""
+    from django.db.models import BinaryField, DateTimeField, JSONField
+
+    attname = field.attname
+    if isinstance(field, JSONField):
+        return lambda webhook: json.dumps(getattr(webhook, attname))
+    if isinstance(field, DateTimeField):
+        adapt = connection.ops.adapt_datetimefield_value
+        return lambda webhook: adapt(getattr(webhook, attname))
+    if isinstance(field, BinaryField):
+        return lambda webhook: bytes(getattr(webhook, attname))
+    return lambda webhook: getattr(webhook, attname)
+
+
+_INSERT: dict[str, tuple[str, list]] = {}
+
+
+def incoming_insert(webhook: IncomingWebhook, *, version) -> int | None:
+    """One INSERT … ON CONFLICT DO NOTHING in autocommit: the new row's id, or None when the provider's event id
+    is stored already or the integration is not at `version` (its `updated_at`; None: any) any more."""
+    vendor = connection.vendor
+    if vendor not in _INSERT:
+        _INSERT[vendor] = _insert_sql(vendor)
+    sql, params_of = _INSERT[vendor]
+    stamp = None if version is None else connection.ops.adapt_datetimefield_value(version)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*(param(webhook) for param in params_of), webhook.integration_id, stamp, stamp])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _store_one_statement(webhook: IncomingWebhook, *, version) -> Receipt:
+    """Store a webhook whose provider event id is its deduplication (no replay window, nothing failed): the row
+    is its own transaction, one statement, and answers for itself (no other transaction around it)."""
+    pk = incoming_insert(webhook, version=version)
+    if pk is not None:
+        webhook.pk = pk
+        transaction.on_commit(partial(incoming_nudges.add, pk))
+        return Receipt(webhook, created=True)
+    existing = (IncomingWebhook.objects.filter(integration_id=webhook.integration_id, external_id=webhook.external_id)
+                .first() if webhook.external_id else None)
+    if existing is not None:
+        return Receipt(existing, created=False)
+    if version is not None:
+        raise StaleRoute()
+    raise IntegrityError("incoming webhook not stored: its integration is gone")
+
+
+def _send_batch(webhook_ids: list[int]) -> bool:
+    """One processing message for rows stored by this process's requests (BatchedNudges in config/broker.py).
+
+    The rows were marked in their INSERT (`nudged_at`): a batch that cannot be sent unmarks them, so that the
+    sweeper sends them after WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS.
+    """
+    from .tasks import process_incoming_webhooks
+
+    options = {"queue": settings.WEBHOOK_INCOMING_QUEUE} if settings.WEBHOOK_INCOMING_QUEUE else {}
+    sent = nudge(process_incoming_webhooks, (webhook_ids,), **options)
+    if not sent:
+        IncomingWebhook.objects.filter(pk__in=webhook_ids, status=IncomingStatus.PENDING).update(nudged_at=None)
+    return sent
+
+
+incoming_nudges = BatchedNudges(_send_batch, lambda: settings.WEBHOOK_INCOMING_NUDGE_BATCH_SECONDS)
 
 
 def webhook_enqueue(webhook_id: int, *, countdown: float | None = None) -> bool:

@@ -25,6 +25,13 @@ def process_incoming_webhook(webhook_id: int) -> str | None:
 
 
 @shared_task(ignore_result=True)
+def process_incoming_webhooks(webhook_ids: list[int]) -> int:
+    """Process the stored webhooks one web process collected (config/broker.py BatchedNudges); how many were this
+    worker's to process. Each is claimed on its own, as by process_incoming_webhook."""
+    return sum(processing.webhook_process(webhook_id=pk) is not None for pk in webhook_ids)
+
+
+@shared_task(ignore_result=True)
 def sweep_incoming_webhooks() -> dict[str, int]:
     """Re-queue what a lost message or a dead worker left behind; returns the counts."""
     return asdict(processing.webhooks_sweep())

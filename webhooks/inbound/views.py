@@ -37,7 +37,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -49,8 +49,9 @@ from integrations.models import Integration
 from integrations.routing import account_owners
 
 from .errors import InvalidVerifyToken, WebhookMethodNotAllowed, WebhookRouteAmbiguous, WebhookStoreUnavailable
+from .route_cache import forget, route_for
 from .routes import app_routes, route_connectors, route_has_handshake
-from .services import Receipt, webhook_handshake, webhook_receive
+from .services import Receipt, StaleRoute, webhook_handshake, webhook_receive, webhook_receive_route
 
 logger = logging.getLogger(__name__)
 
@@ -170,13 +171,46 @@ def receive(request: HttpRequest, route_key: str = "", app_route: str = "") -> H
         if isinstance(routed, HttpResponse):
             return routed
         return _receive(request, routed, body)
-    integration = Integration.objects.filter(route_key=route_key).first()
-    if integration is None or not registry.is_registered(integration.provider):
+    return _without_health_check(lambda: _at_route_key(request, route_key))
+
+
+def _at_route_key(request: HttpRequest, route_key: str) -> HttpResponse:
+    route = route_for(route_key)
+    if route is None:
         raise IntegrationNotFound(NO_INTEGRATION)
     body = read_body(request)
-    answered = _handshake(request, integration, body)
+    answered = _handshake(request, route.integration, body) if route.handshakes else None
     if answered is not None:
         return answered
     if request.method != "POST":
         raise WebhookMethodNotAllowed(details={"allowed": ["POST"]})
-    return _receive(request, [integration], body)
+    headers, remote_ip = dict(request.headers), request.META.get("REMOTE_ADDR") or None
+    try:
+        receipt = webhook_receive_route(route=route, headers=headers, body=body, remote_ip=remote_ip,
+                                        path=request.path)
+    except StaleRoute:  # changed in another process since it was cached: verified again against what it is now
+        forget(route_key)
+        route = route_for(route_key)
+        if route is None:
+            raise IntegrationNotFound(NO_INTEGRATION) from None
+        receipt = webhook_receive_route(route=route, headers=headers, body=body, remote_ip=remote_ip,
+                                        path=request.path)
+    return _accepted(receipt)
+
+
+def _without_health_check(view: Callable[[], HttpResponse]) -> HttpResponse:
+    """Run the view without CONN_HEALTH_CHECKS' `SELECT 1` on a reused connection: its first statement is the
+    check. When that statement finds the connection dead (the database restarted since the last request), the
+    connection is closed and the view runs once more on a fresh one. At worst a webhook whose INSERT committed
+    just as the connection broke is stored twice, as it would be when the provider retried the 503 (and the
+    provider's event id, where there is one, makes that one row)."""
+    reused = connection.connection is not None and not connection.in_atomic_block
+    if reused and connection.health_check_enabled:
+        connection.health_check_done = True
+    try:
+        return view()
+    except (InterfaceError, OperationalError):
+        if not reused:
+            raise
+        connection.close()
+        return view()

@@ -8,10 +8,11 @@ touch the database:
   connection is checked on the address it actually reached (no DNS rebinding),
   no redirects followed, the whole attempt bounded by WEBHOOK_DELIVERY_TIMEOUT;
   it never raises for a network outcome, it describes it;
-- `delivery_record(delivery_id, result)` writes the WebhookDeliveryAttempt and
-  moves the delivery on: delivered on any 2xx; on 410 Gone the endpoint is
-  disabled at once; anything else (3xx, 4xx, 5xx, timeout, connection error,
-  refused address) is retried on the schedule, honouring Retry-After on 429/503.
+- `outcomes_record(outcomes)` writes the WebhookDeliveryAttempts and moves the
+  deliveries on, set-based (three statements per batch, whatever its size):
+  delivered on any 2xx; on 410 Gone the endpoint is disabled at once; anything
+  else (3xx, 4xx, 5xx, timeout, connection error, refused address) is retried on
+  the schedule, honouring Retry-After on 429/503.
 
 Every message is at least once: a worker that dies between send and record
 leaves a lease that expires, and the delivery goes out again with the same
@@ -31,15 +32,13 @@ from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config.errors import UnsafeURL
 from connectors.outbound import GuardedHTTPAdapter, check_outbound_url
 
-from ..models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
+from ..models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from . import schedule, signing
 
 logger = logging.getLogger(__name__)
@@ -198,14 +197,24 @@ def send(request: OutgoingRequest, *, timeout: float | None = None) -> SendResul
 # ---------------------------------------------------------------- recording
 
 
+def _sql_datetime(value: datetime | None):
+    return None if value is None else connection.ops.adapt_datetimefield_value(value)
+
+
+def _typed(kind: str) -> str:
+    """A VALUES placeholder: PostgreSQL cannot infer a type for a bare parameter in a VALUES list; SQLite needs none."""
+    return f"CAST(%s AS {kind})" if connection.vendor == "postgresql" else "%s"
+
+
 @dataclass
 class EndpointEffects:
     """What recorded attempts do to their endpoints, applied after the delivery rows.
 
-    Endpoint rows are shared by every worker, so their updates are applied last
-    and in id order (the claim locks them in id order too: no deadlock), and
-    disabling, which also touches other workers' delivery rows, runs after the
-    recording transaction committed.
+    Endpoint rows are shared by every worker, so their update is one statement
+    per batch that locks the rows in id order (no deadlock between two
+    recorders), and disabling, which also touches other workers' delivery
+    rows, runs after the recording transaction committed. Claimers never lock
+    endpoint rows (dispatcher.py), so recording never waits on a claim.
     """
 
     changes: dict[int, dict] = field(default_factory=dict)
@@ -213,102 +222,154 @@ class EndpointEffects:
     failing: set[int] = field(default_factory=set)
 
     def add(self, endpoint_id: int, *, ok: bool, gone: bool, now: datetime) -> None:
-        change = self.changes.setdefault(endpoint_id, {})
-        change["last_triggered_at"] = now
+        change = self.changes.setdefault(endpoint_id, {"at": now, "ok": False})
+        change["at"] = now
         if ok:
-            change.update(last_success_at=now, failing_since=None)
-        elif "last_success_at" not in change:
-            change["failing_since"] = Coalesce(F("failing_since"), now)
+            change["ok"] = True
+        elif not change["ok"]:
             (self.gone if gone else self.failing).add(endpoint_id)
 
     def apply_updates(self) -> None:
-        for endpoint_id in sorted(self.changes):
-            WebhookEndpoint.objects.filter(pk=endpoint_id).update(**self.changes[endpoint_id])
+        """One UPDATE for every endpoint of the batch: last triggered; last success, or failing since."""
+        if not self.changes:
+            return
+        ids = sorted(self.changes)
+        rows = ", ".join(f"({_typed('bigint')}, {_typed('boolean')}, {_typed('timestamptz')})" for _ in ids)
+        params: list = []
+        for endpoint_id in ids:
+            change = self.changes[endpoint_id]
+            params += [endpoint_id, change["ok"], _sql_datetime(change["at"])]
+        table = WebhookEndpoint._meta.db_table
+        lock = ""
+        if connection.vendor == "postgresql":
+            # NO KEY UPDATE: a publisher's foreign-key share lock on the endpoint does not wait for it (no deadlock).
+            locked = f"SELECT id FROM {table} WHERE id IN (SELECT id FROM v) ORDER BY id FOR NO KEY UPDATE"  # noqa: S608
+            lock = f" AND {table}.id IN ({locked})"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH v(id, ok, at) AS (VALUES {rows}) "  # noqa: S608 - table names and placeholders only
+                f"UPDATE {table} SET last_triggered_at = v.at, "
+                f"last_success_at = CASE WHEN v.ok THEN v.at ELSE {table}.last_success_at END, "
+                f"failing_since = CASE WHEN v.ok THEN NULL ELSE COALESCE({table}.failing_since, v.at) END "
+                f"FROM v WHERE {table}.id = v.id{lock}",
+                params,
+            )
 
-    def apply_disables(self, *, now: datetime) -> None:
+    def apply_disables(self, *, now: datetime) -> set[int]:
+        """Disable the endpoints that answered 410 or failed for too long; the ids of those disabled."""
         from .endpoints import endpoint_disable, endpoint_disable_if_failing_too_long
 
+        disabled = set()
         for endpoint_id in sorted(self.gone):
             endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
             if endpoint is not None:
                 endpoint_disable(endpoint=endpoint, reason="The endpoint answered 410 Gone.", notify=True)
+                disabled.add(endpoint_id)
         for endpoint_id in sorted(self.failing - self.gone):
-            endpoint_disable_if_failing_too_long(endpoint_id=endpoint_id, now=now)
+            if endpoint_disable_if_failing_too_long(endpoint_id=endpoint_id, now=now):
+                disabled.add(endpoint_id)
+        return disabled
 
 
-_RECORDED_FIELDS = [
-    "attempts", "round_attempts", "response_status", "response_body", "error", "locked_until", "status",
-    "delivered_at", "next_attempt_at", "updated_at",
-]
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt to record: the delivery, its endpoint, its retry step before the attempt, and what happened."""
+
+    delivery_id: int
+    endpoint_id: int
+    round_attempts: int
+    result: SendResult
 
 
-def _advance(delivery: WebhookDelivery, result: SendResult, *, endpoint_active: bool, now: datetime) -> None:
-    """Move one delivery on after an attempt: delivered, retrying at the next step, or failed."""
-    delivery.attempts += 1
-    delivery.round_attempts += 1
-    delivery.response_status = result.status_code
-    delivery.response_body = result.body
-    delivery.error = result.error
-    delivery.locked_until = None
-    delivery.updated_at = now
-    if result.ok:
-        delivery.status, delivery.delivered_at, delivery.error = DeliveryStatus.DELIVERED, now, ""
-        return
-    if not delivery.error:
-        delivery.error = f"HTTP {result.status_code}"
+def _next_attempt(outcome: Outcome, *, now: datetime) -> datetime | None:
+    """When a failed attempt goes again (None: never, the delivery fails); the endpoint being active is checked
+    in SQL, against the row as it is when recorded."""
+    result = outcome.result
+    if result.status_code == 410:
+        return None
     retry_after = None
     if result.status_code in schedule.RETRY_AFTER_STATUSES:
         retry_after = schedule.parse_retry_after(result.retry_after, now=now)
-    delay = schedule.next_delay(delivery.round_attempts, retry_after=retry_after)
-    if result.status_code == 410 or not endpoint_active:
-        delay = None
-    if delay is None:
-        delivery.status = DeliveryStatus.FAILED
-    else:
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.RETRYING, now + delay
+    delay = schedule.next_delay(outcome.round_attempts + 1, retry_after=retry_after)
+    return None if delay is None else now + delay
+
+
+def _update_deliveries(outcomes: list[Outcome], *, now: datetime) -> None:
+    """One UPDATE … FROM (VALUES …) moving every delivery of the batch on: delivered, retrying at its next step, or
+    failed (no step left, 410 Gone, or an endpoint disabled meanwhile)."""
+    rows = ", ".join(
+        f"({_typed('bigint')}, {_typed('boolean')}, {_typed('integer')}, {_typed('text')}, {_typed('text')}, "
+        f"{_typed('timestamptz')})" for _ in outcomes
+    )
+    params: list = []
+    for outcome in outcomes:
+        result = outcome.result
+        error = "" if result.ok else (result.error or f"HTTP {result.status_code}")
+        retry_at = None if result.ok else _next_attempt(outcome, now=now)
+        params += [outcome.delivery_id, result.ok, result.status_code, result.body, error, _sql_datetime(retry_at)]
+    table, endpoints = WebhookDelivery._meta.db_table, WebhookEndpoint._meta.db_table
+    retry = f"(v.retry_at IS NOT NULL AND {endpoints}.is_active)"
+    stamp = _sql_datetime(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH v(id, ok, status_code, body, error, retry_at) AS (VALUES {rows}) "  # noqa: S608 - names only
+            f"UPDATE {table} SET attempts = {table}.attempts + 1, round_attempts = {table}.round_attempts + 1, "
+            f"response_status = v.status_code, response_body = v.body, error = v.error, locked_until = NULL, "
+            f"updated_at = %s, "
+            f"status = CASE WHEN v.ok THEN 'delivered' WHEN {retry} THEN 'retrying' ELSE 'failed' END, "
+            f"delivered_at = CASE WHEN v.ok THEN %s ELSE {table}.delivered_at END, "
+            f"next_attempt_at = CASE WHEN NOT v.ok AND {retry} THEN v.retry_at ELSE {table}.next_attempt_at END "
+            f"FROM v, {endpoints} WHERE {table}.id = v.id AND {endpoints}.id = {table}.endpoint_id",
+            [*params, stamp, stamp],
+        )
+
+
+def outcomes_record(outcomes: list[Outcome], *, effects: EndpointEffects | None = None) -> None:
+    """Keep each attempt and move each delivery on: three statements whatever the batch size.
+
+    The attempts in one INSERT, the deliveries in one UPDATE … FROM (VALUES …),
+    the endpoints in one UPDATE (EndpointEffects). With `effects`, the endpoint
+    changes are collected there for the caller to apply after its own work;
+    without, they are applied here.
+    """
+    if not outcomes:
+        return
+    own_effects = effects is None
+    effects = EndpointEffects() if effects is None else effects
+    now = timezone.now()
+    with transaction.atomic():
+        # The write comes first: SQLite then takes its write lock (waiting its busy timeout) before reading.
+        WebhookDeliveryAttempt.objects.bulk_create(
+            WebhookDeliveryAttempt(
+                delivery_id=o.delivery_id, attempted_at=o.result.started_at, response_status=o.result.status_code,
+                response_body=o.result.body, duration_ms=o.result.duration_ms, error=o.result.error,
+            )
+            for o in outcomes
+        )
+        _update_deliveries(outcomes, now=now)
+        for o in outcomes:
+            effects.add(o.endpoint_id, ok=o.result.ok, gone=o.result.status_code == 410, now=now)
+        if own_effects:
+            effects.apply_updates()
+    if own_effects:
+        effects.apply_disables(now=now)
 
 
 def deliveries_record(
     outcomes: list[tuple[int, SendResult]], *, effects: EndpointEffects | None = None
 ) -> list[WebhookDelivery]:
-    """Keep each attempt and move each delivery on, in a handful of queries whatever the batch size.
-
-    With `effects`, the endpoint updates are collected there for the caller to
-    apply after its own work (a dispatcher recording a batch); without, they
-    are applied here.
-    """
-    own_effects = effects is None
-    effects = EndpointEffects() if effects is None else effects
-    now = timezone.now()
-    with transaction.atomic():
-        # The write comes first: SQLite then takes its write lock (waiting its busy timeout) before reading,
-        # instead of failing to upgrade a read snapshot another process wrote after.
-        WebhookDeliveryAttempt.objects.bulk_create(
-            WebhookDeliveryAttempt(
-                delivery_id=delivery_id, attempted_at=result.started_at, response_status=result.status_code,
-                response_body=result.body, duration_ms=result.duration_ms, error=result.error,
-            )
-            for delivery_id, result in outcomes
-        )
-        deliveries = WebhookDelivery.objects.select_for_update().defer("payload").in_bulk(
-            [delivery_id for delivery_id, _ in outcomes]
-        )
-        active = set(WebhookEndpoint.objects.filter(
-            pk__in={d.endpoint_id for d in deliveries.values()}, is_active=True).values_list("pk", flat=True))
-        for delivery_id, result in outcomes:
-            delivery = deliveries[delivery_id]
-            _advance(delivery, result, endpoint_active=delivery.endpoint_id in active, now=now)
-            effects.add(delivery.endpoint_id, ok=result.ok, gone=result.status_code == 410, now=now)
-        WebhookDelivery.objects.bulk_update(deliveries.values(), _RECORDED_FIELDS)
-        if own_effects:
-            effects.apply_updates()
-    if own_effects:
-        effects.apply_disables(now=now)
-    return [deliveries[delivery_id] for delivery_id, _ in outcomes]
+    """`outcomes_record` for (delivery id, result) pairs, reading each delivery's endpoint and step first; returns
+    the deliveries as recorded (a test ping, a redelivery: the one-off paths)."""
+    ids = [delivery_id for delivery_id, _ in outcomes]
+    known = {pk: (endpoint_id, step) for pk, endpoint_id, step in
+             WebhookDelivery.objects.filter(pk__in=ids).values_list("pk", "endpoint_id", "round_attempts")}
+    outcomes_record([Outcome(pk, *known[pk], result) for pk, result in outcomes if pk in known], effects=effects)
+    recorded = WebhookDelivery.objects.in_bulk(ids)
+    return [recorded[pk] for pk in ids if pk in recorded]
 
 
 def delivery_record(*, delivery_id: int, result: SendResult) -> WebhookDelivery:
-    """Record one attempt (see deliveries_record)."""
+    """Record one attempt (see outcomes_record)."""
     return deliveries_record([(delivery_id, result)])[0]
 
 
