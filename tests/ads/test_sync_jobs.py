@@ -10,8 +10,8 @@ import responses
 
 from ads.models import AdAccount, AdSet, Campaign, CampaignMetricsDay
 from config.errors import CapabilityNotSupported
+from syncjobs.cadences import cadences_for
 from syncjobs.models import JobStatus, JobType
-from syncjobs.resources import AD_JOB_CADENCES
 from syncjobs.services import sync_job_run, sync_job_start
 from tests.ads.support import GRAPH, meta
 from tests.factories import IntegrationFactory
@@ -62,4 +62,5 @@ def test_a_shop_cannot_run_ad_jobs_and_the_cadences_are_declared(db):
     shop = IntegrationFactory(provider="sandbox")
     with pytest.raises(CapabilityNotSupported):
         sync_job_start(integration=shop, trigger="api", job_type=JobType.SYNC_AD_METRICS, enqueue=False)
-    assert AD_JOB_CADENCES == {JobType.SYNC_CAMPAIGNS: timedelta(hours=6), JobType.SYNC_AD_METRICS: timedelta(hours=1)}
+    minutes = {c.job_type: c.every_minutes for c in cadences_for("meta_ads")}
+    assert minutes == {JobType.SYNC_CAMPAIGNS: 360, JobType.SYNC_AD_METRICS: 60, "check_health": 15}
