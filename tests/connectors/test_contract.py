@@ -22,6 +22,7 @@ CAPABILITIES = {
     "anaf": ["tax_lookup"],
     "discord": ["notify"],
     "mailchimp": ["contacts"],
+    "hubspot": ["contacts"],
     "sendgrid": ["notify"],
     "slack": ["notify"],
     "click": ["payments"],
