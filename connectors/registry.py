@@ -48,6 +48,7 @@ PROVIDERS: list[str] = [
     "connectors.sendgrid.connector.SendGridConnector",
     "connectors.mailchimp.connector.MailchimpConnector",
     "connectors.hubspot.connector.HubSpotConnector",
+    "connectors.salesforce.connector.SalesforceConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

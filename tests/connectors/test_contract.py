@@ -23,6 +23,7 @@ CAPABILITIES = {
     "discord": ["notify"],
     "mailchimp": ["contacts"],
     "hubspot": ["contacts"],
+    "salesforce": ["contacts"],
     "sendgrid": ["notify"],
     "slack": ["notify"],
     "click": ["payments"],
