@@ -49,6 +49,7 @@ PROVIDERS: list[str] = [
     "connectors.mailchimp.connector.MailchimpConnector",
     "connectors.hubspot.connector.HubSpotConnector",
     "connectors.salesforce.connector.SalesforceConnector",
+    "connectors.zapier.connector.ZapierConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

@@ -20,3 +20,10 @@ class WebhooksConfig(AppConfig):
 
         health_source_register(incoming_webhook_facts)
         health_source_register(endpoint_facts)
+
+        # Automation platforms (REST hooks) subscribe endpoints through the port connectors declare.
+        from connectors.rest_hooks import rest_hooks_install
+
+        from .outbound.rest_hooks import EndpointRestHooks
+
+        rest_hooks_install(EndpointRestHooks())

@@ -24,6 +24,7 @@ CAPABILITIES = {
     "mailchimp": ["contacts"],
     "hubspot": ["contacts"],
     "salesforce": ["contacts"],
+    "zapier": [],
     "sendgrid": ["notify"],
     "slack": ["notify"],
     "click": ["payments"],
