@@ -47,6 +47,8 @@ PROVIDERS: list[str] = [
     "connectors.discord.connector.DiscordConnector",
     "connectors.sendgrid.connector.SendGridConnector",
     "connectors.mailchimp.connector.MailchimpConnector",
+    "connectors.onec.connector.OneCConnector",
+    "connectors.google_drive.connector.GoogleDriveConnector",
     "connectors.hubspot.connector.HubSpotConnector",
     "connectors.salesforce.connector.SalesforceConnector",
     "connectors.zapier.connector.ZapierConnector",
