@@ -6,7 +6,7 @@ form body, the app's client in HUBSPOT_CLIENT_ID / HUBSPOT_CLIENT_SECRET). Acces
 (`expires_in: 1800`), so the refresh grant is routine: connectors/http.py refreshes a token about to expire, and
 once more on a 401. A refresh token HubSpot refuses (`BAD_REFRESH_TOKEN`, an uninstalled app) puts the integration
 in pending_auth through integrations/health.py (connectors/tokens.py). After the exchange
-`GET /oauth/v1/access-tokens/{token}` names the portal (`hub_id`, `hub_domain`), kept in `config`.
+`GET /account-info/v3/details` names the portal (`portalId`), kept in `config["hub_id"]`.
 
 Contacts: `POST /crm/v3/objects/contacts/search` (filter `email EQ …`) and
 `POST /crm/v3/objects/contacts/batch/upsert` with `idProperty: "email"` (≤100 inputs a call): idempotent by the
@@ -64,19 +64,23 @@ class HubSpotConnector(StandardOAuth2, AudienceSink, Connector):
 
     # ------------------------------------------------------------------ connect
     def exchange_code(self, code: str, *, redirect_uri: str = "", code_verifier: str = "") -> TokenSet:
-        """The code grant, then the portal the token belongs to (its id and domain, for the operator)."""
+        """The code grant, then the portal the token belongs to (its id and time zone, for the operator).
+
+        Asked of `GET /account-info/v3/details` with the token in the Authorization header (redacted in the call
+        log), not of `/oauth/v1/access-tokens/{token}`, which would put the token in a logged URL."""
         tokens = super().exchange_code(code, redirect_uri=redirect_uri)
-        body = self.http.get(f"/oauth/v1/access-tokens/{tokens.access_token}", action="token_info",
-                             authenticate=False).json()
-        if isinstance(body, dict) and body.get("hub_id"):
-            self.integration.config = {**self.config, "hub_id": str(body["hub_id"]),
-                                       "hub_domain": str(body.get("hub_domain") or "")}
+        body = self.http.get("/account-info/v3/details", action="account_info", authenticate=False,
+                             headers={"Authorization": f"Bearer {tokens.access_token}"}).json()
+        if isinstance(body, dict) and body.get("portalId"):
+            self.integration.config = {**self.config, "hub_id": str(body["portalId"]),
+                                       "time_zone": str(body.get("timeZone") or "")}
             if self.integration.pk is not None:  # the OAuth flow saves only tokens on an existing integration
                 type(self.integration).objects.filter(pk=self.integration.pk).update(config=self.integration.config)
         return tokens
 
     def account_display_name(self) -> str:
-        return str(self.config.get("hub_domain") or self.config.get("hub_id") or "")
+        hub_id = str(self.config.get("hub_id") or "")
+        return f"HubSpot portal {hub_id}" if hub_id else ""
 
     def test_connection(self) -> ConnectionResult:
         started = time.monotonic()
@@ -85,9 +89,8 @@ class HubSpotConnector(StandardOAuth2, AudienceSink, Connector):
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"{connection_failure('HubSpot', exc)}: {exc.message}")
-        portal = self.account_display_name() or "(unknown)"
-        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started),
-                                detail=f"HubSpot portal {portal}: contacts readable")
+        portal = self.account_display_name() or "HubSpot (portal unknown)"
+        return ConnectionResult(ok=True, latency_ms=elapsed_ms(started), detail=f"{portal}: contacts readable")
 
     def retry_after_seconds(self, response: requests.Response) -> float | None:
         """`Retry-After` when sent; else, on a 429, the rest of the exhausted window (10 s, or the day)."""
@@ -130,17 +133,22 @@ class HubSpotConnector(StandardOAuth2, AudienceSink, Connector):
         return [{"id": CONTACTS, "name": "HubSpot contacts", "member_count": int(body.get("total") or 0)}]
 
     def audience_upsert(self, list_id: str, contacts: list[dict[str, str]]) -> dict[str, int]:
-        """Batches of 100; a batch HubSpot refuses as a whole for its input (400, 409) counts as failed, the rest
-        go on. A refused token, a missing scope or HubSpot down stops the push (the next one sends them again)."""
+        """Batches of 100; a batch HubSpot refuses as a whole for its input (400, 409) counts as failed, and so do
+        the inputs a 207 answer leaves out of its results; the rest go on. A refused token, a missing scope or
+        HubSpot down stops the push (the next one sends them again)."""
         counts = {"upserted": 0, "failed": 0}
         for start in range(0, len(contacts), BATCH):
             batch = contacts[start:start + BATCH]
             try:
-                counts["upserted"] += len(self.contacts_upsert(batch))
+                done = len(self.contacts_upsert(batch))
             except ProviderError as exc:
                 if exc.transient or exc.status_code in (401, 403):
                     raise
                 counts["failed"] += len(batch)
+                continue
+            # 207 Multi-Status: the inputs HubSpot refused are in `errors`, the others in `results`.
+            counts["upserted"] += done
+            counts["failed"] += max(0, len(batch) - done)
         return counts
 
     # ------------------------------------------------------------------ campaigns

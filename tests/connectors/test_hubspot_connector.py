@@ -34,7 +34,7 @@ def integration(db, public_dns, sleeps, settings):
     settings.PROVIDER_SETTINGS = {"hubspot": {"CLIENT_ID": "hs-client", "CLIENT_SECRET": "hs-secret"}}
     yield IntegrationFactory(provider="hubspot", type="crm", code="hubspot", access_token=ACCESS,
                              refresh_token=REFRESH, expires_at=timezone.now() + timedelta(minutes=25),
-                             config={"hub_id": "62515", "hub_domain": "acme-shop.com"})
+                             config={"hub_id": "62515", "time_zone": "Europe/Bucharest"})
     close_sessions()
 
 
@@ -49,16 +49,18 @@ def form(call) -> dict[str, str]:
 def test_code_exchange_then_the_portal_is_named(integration, connector):
     integration.config = {}
     recorded.replay("POST", TOKEN_URL, "oauth_token__ok")
-    recorded.replay("GET", f"{API}/oauth/v1/access-tokens/{ACCESS}", "access_token_info__ok")
+    recorded.replay("GET", f"{API}/account-info/v3/details", "account_info__ok")
     tokens = connector.exchange_code("code-1", redirect_uri="https://sy.example/api/integrations/oauth/callback/hubspot/")
     assert form(responses.calls[0]) == {
         "grant_type": "authorization_code", "code": "code-1", "client_id": "hs-client", "client_secret": "hs-secret",
         "redirect_uri": "https://sy.example/api/integrations/oauth/callback/hubspot/"}
     assert tokens.access_token == ACCESS and tokens.refresh_token == REFRESH
     assert timedelta(minutes=29) < tokens.expires_at - timezone.now() <= timedelta(minutes=30)
+    assert responses.calls[1].request.headers["Authorization"] == f"Bearer {ACCESS}"
+    assert ACCESS not in responses.calls[1].request.url  # the token never in a logged URL
     integration.refresh_from_db()
-    assert integration.config == {"hub_id": "62515", "hub_domain": "acme-shop.com"}
-    assert connector.account_display_name() == "acme-shop.com"
+    assert integration.config == {"hub_id": "62515", "time_zone": "Europe/Bucharest"}
+    assert connector.account_display_name() == "HubSpot portal 62515"
 
 
 def test_the_authorize_url_asks_for_contacts_and_campaigns(integration, connector):
@@ -208,6 +210,14 @@ def test_a_batch_hubspot_refuses_is_counted_failed(integration):
     order(integration, "1", "not-an-email", True, 1)
     recorded.replay("POST", UPSERT, "contacts_batch_upsert__invalid_email")
     assert audience_push(integration=integration) == {"upserted": 0, "failed": 1}
+
+
+@responses.activate
+def test_a_partial_batch_counts_the_refused_inputs_failed(integration):
+    order(integration, "1", "ion@example.com", True, 1, "Ion")
+    order(integration, "2", "not-an-email", True, 1)
+    recorded.replay("POST", UPSERT, "contacts_batch_upsert__partial")
+    assert audience_push(integration=integration) == {"upserted": 1, "failed": 1}
 
 
 @responses.activate
