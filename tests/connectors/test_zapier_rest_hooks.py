@@ -104,3 +104,15 @@ def test_the_connection_test_counts_the_subscriptions(org, admin_api):
     admin_api.post(HOOKS, {"target_url": "https://hooks.zapier.com/h/1/", "event": "order.created"}, format="json")
     integration = IntegrationFactory(organization=org, provider="zapier", type="webhook")
     assert "1 REST hook" in registry.connector_for(integration).test_connection().detail
+
+
+def test_a_target_answering_410_ends_the_subscription(org, admin_api):
+    with Receiver(410) as receiver:
+        hook = admin_api.post(HOOKS, {"target_url": receiver.url, "event": "order.created"}, format="json").json()
+        manual, _ = make_endpoint(org, receiver.url.replace("/hook", "/manual"), events=["order.created"])
+        publish("order.created", {"order": {"id": 7}}, org, integration=IntegrationFactory(organization=org))
+        dispatch_due(threads=2, run_seconds=5)
+    assert len(receiver.requests) == 2
+    assert not WebhookEndpoint.objects.filter(pk=hook["id"]).exists()  # Zapier's: gone
+    manual.refresh_from_db()
+    assert not manual.is_active  # an endpoint made by hand is only disabled

@@ -3,7 +3,8 @@
 A subscription is a WebhookEndpoint of the organization for one event type, marked `metadata["rest_hook"]` with
 the subscribing platform; it is created and deleted through endpoints.py like any other, so it is signed,
 retried, disabled after failing for days, and visible in the API and the console. A target that answers 410
-Gone is removed by the delivery (delivery.py), as the REST-hook convention says.
+Gone is deleted by the delivery (delivery.py), as the REST-hook convention says (an endpoint made by hand is only
+disabled, and its owners told).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from connectors.rest_hooks import HookSubscription
 
 from ..events import CATALOG, envelope
 from ..models import WebhookEndpoint
+from .delivery import REST_HOOK_MARK
 from .endpoints import endpoint_create, endpoint_delete
 
-MARK = "rest_hook"
+MARK = REST_HOOK_MARK
 SAMPLE_TIMESTAMP = "2026-05-01T09:30:05Z"
 
 
