@@ -89,6 +89,7 @@ class ZapierHooksView(TenantScopedMixin, APIView):
 
     @extend_schema(
         summary="Zapier REST hook: unsubscribe (by id or target URL)",
+        operation_id="zapier_hooks_unsubscribe",
         request=HookUnsubscribeSerializer,
         responses={204: None, **error_responses(bad_request="VALIDATION_ERROR: neither or both of id, target_url.",
                                                 not_found="NOT_FOUND: no such Zapier subscription.")},
@@ -102,6 +103,7 @@ class ZapierHooksView(TenantScopedMixin, APIView):
 
 class ZapierHookView(TenantScopedMixin, APIView):
     @extend_schema(summary="Zapier REST hook: unsubscribe `subscribeData.id`", request=None,
+                   operation_id="zapier_hook_unsubscribe",
                    responses={204: None, **error_responses(not_found="NOT_FOUND: no such Zapier subscription.")})
     def delete(self, request: Request, hook_id: int) -> Response:
         return _unsubscribe(request, self.organization, subscription_id=hook_id, target_url="")
