@@ -499,6 +499,8 @@ class AudienceSink(CapabilityMixin):
 
     capability = Capability.CONTACTS
     required = ("audience_lists", "audience_upsert")
+    # The audience pushed to when the integration names none (`config["list_id"]`): a CRM's one contacts store.
+    default_audience: ClassVar[str] = ""
 
     def audience_lists(self) -> list[dict[str, Any]]:
         """The provider's lists: `[{"id", "name", "member_count"}]`."""

@@ -52,6 +52,9 @@ PROVIDERS: list[str] = [
     "connectors.meta_ads.connector.MetaAdsConnector",
     "connectors.tiktok_ads.connector.TikTokAdsConnector",
     "connectors.google_ads.connector.GoogleAdsConnector",
+    "connectors.hubspot.connector.HubSpotConnector",
+    "connectors.salesforce.connector.SalesforceConnector",
+    "connectors.zapier.connector.ZapierConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

@@ -3,7 +3,8 @@
 Who consented is what the channels said with their orders (`Order.customer_accepts_marketing`, filled by the
 order normalizers that carry it): per address, the latest order with a known answer decides, so a buyer who
 withdrew consent on a later order is not sent. Nobody with an unknown answer is sent. The audience is the
-integration's `config["list_id"]` (GET of the lists records them in `metadata["audiences"]` for choosing).
+integration's `config["list_id"]` (GET of the lists records them in `metadata["audiences"]` for choosing), or the
+connector's `default_audience` (a CRM's contacts, which need no choosing).
 Only addresses whose deciding order changed since the last push go (`metadata["audience_pushed_at"]`), unless
 `full`. The connector's upsert is idempotent (by the subscriber's id), so a retried push sends nothing twice
 that matters.
@@ -59,7 +60,7 @@ def audiences_refresh(*, integration: Integration) -> list[dict[str, Any]]:
 
 def audience_push(*, integration: Integration, full: bool = False) -> dict[str, int]:
     connector = _connector(integration)
-    list_id = str((integration.config or {}).get("list_id") or "")
+    list_id = str((integration.config or {}).get("list_id") or connector.default_audience)
     if not list_id:
         raise ValidationError("Choose the audience first: config.list_id (see metadata.audiences).",
                               details={"config.list_id": ["required"]})

@@ -30,3 +30,10 @@ class WebhooksConfig(AppConfig):
 
         post_save.connect(integration_changed, sender=Integration, dispatch_uid="webhook-route-cache-save")
         post_delete.connect(integration_changed, sender=Integration, dispatch_uid="webhook-route-cache-delete")
+
+        # Automation platforms (REST hooks) subscribe endpoints through the port connectors declare.
+        from connectors.rest_hooks import rest_hooks_install
+
+        from .outbound.rest_hooks import EndpointRestHooks
+
+        rest_hooks_install(EndpointRestHooks())

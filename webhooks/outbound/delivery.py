@@ -47,6 +47,8 @@ BODY_KEEP = 4096  # characters of a response body kept on the attempt and the de
 READ_LIMIT = 64 * 1024  # bytes of a response read at most; the rest is not waited for
 USER_AGENT = "Switchyard-Webhooks/1.0"
 CONNECT_TIMEOUT_CAP = 5.0
+# The metadata key marking an endpoint a platform subscribed as a REST hook (rest_hooks.py): a 410 deletes it.
+REST_HOOK_MARK = "rest_hook"
 
 
 def webhook_allowlist() -> tuple[str, ...]:
@@ -256,15 +258,21 @@ class EndpointEffects:
             )
 
     def apply_disables(self, *, now: datetime) -> set[int]:
-        """Disable the endpoints that answered 410 or failed for too long; the ids of those disabled."""
-        from .endpoints import endpoint_disable, endpoint_disable_if_failing_too_long
+        """Disable the endpoints that answered 410 or failed for too long (a platform's REST hook answering 410 is
+        deleted: its subscription ended); the ids of those no longer sent to."""
+        from .endpoints import endpoint_delete, endpoint_disable, endpoint_disable_if_failing_too_long
 
         disabled = set()
         for endpoint_id in sorted(self.gone):
             endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
-            if endpoint is not None:
-                endpoint_disable(endpoint=endpoint, reason="The endpoint answered 410 Gone.", notify=True)
-                disabled.add(endpoint_id)
+            if endpoint is None:
+                continue
+            disabled.add(endpoint_id)
+            if (endpoint.metadata or {}).get(REST_HOOK_MARK):
+                # A platform's REST hook: 410 is how it says the subscription ended (a Zap turned off).
+                endpoint_delete(endpoint=endpoint)
+                continue
+            endpoint_disable(endpoint=endpoint, reason="The endpoint answered 410 Gone.", notify=True)
         for endpoint_id in sorted(self.failing - self.gone):
             if endpoint_disable_if_failing_too_long(endpoint_id=endpoint_id, now=now):
                 disabled.add(endpoint_id)
