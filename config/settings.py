@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "webhooks",
     "syncjobs",
     "commerce",
+    "social",  # the organization's social accounts, posts, post metrics and comments (records and publishing)
     "notifications",  # alerts to people: rules, conditions, notices (hears the pipelines' events)
     "sandbox",
     "events",  # consumed events: POST /api/events/ from the organization's own services (above the pipelines)

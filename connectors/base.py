@@ -52,6 +52,8 @@ class Capability(StrEnum):
     FILES = "files"
     CONTACTS = "contacts"
     NOTIFY = "notify"
+    POSTS = "posts"  # social accounts and their posts, metrics and comments (SocialChannel)
+    PUBLISH = "publish"  # publishing posts (SocialPublisher)
 
 
 class AuthKind(StrEnum):

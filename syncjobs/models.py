@@ -25,6 +25,7 @@ class JobType(models.TextChoices):
     SYNC_INVENTORY = "sync_inventory", "Sync inventory"
     SYNC_ORDERS = "sync_orders", "Sync orders"
     SYNC_CAMPAIGNS = "sync_campaigns", "Sync campaigns"
+    SYNC_POSTS = "sync_posts", "Sync social accounts and posts"
     BACKFILL = "backfill", "Backfill orders"
 
 

@@ -34,8 +34,12 @@ from commerce import services as commerce_services
 from connectors import registry
 from connectors.base import Capability, Connector, Page
 from integrations.models import Integration
+from social import services as social_services
 
 from .models import JobType
+
+# The apps whose services write a resource's records (Resource.writer_module names one).
+WRITER_MODULES = {"commerce.services": commerce_services, "social.services": social_services}
 
 # A record whose shape the mapping did not expect surfaces as one of these; the contract asks for ValueError.
 RECORD_ERRORS = (ValueError, KeyError, TypeError)
@@ -67,9 +71,10 @@ class Resource:
     event_resource: str  # WebhookEvent.resource of the events that carry it
     pull: str  # the Connector method that pulls pages: (since=, cursor=) -> Iterator[Page]
     normalize_with: str  # the Connector method that maps one raw record to commerce's shape
-    writer_name: str  # the function in commerce.services
+    writer_name: str  # the function in the writer module (commerce.services unless `writer_module` says)
     writer_kwarg: str  # its keyword for the list of records
     label: str  # one record, for people ("stock level")
+    writer_module: str = "commerce.services"  # where `writer_name` lives (social.services for the social rows)
 
     def pages(self, connector: Connector, *, since: datetime | None, cursor: str | None) -> Iterator[Page]:
         return getattr(connector, self.pull)(since=since, cursor=cursor)
@@ -78,7 +83,7 @@ class Resource:
         return getattr(connector, self.normalize_with)(record)
 
     def writer(self) -> Writer:
-        return getattr(commerce_services, self.writer_name)
+        return getattr(WRITER_MODULES[self.writer_module], self.writer_name)
 
     def external_id(self, record: Mapping[str, Any]) -> str:
         """The provider id of a raw record, for error reports; an inventory level is item@location."""
@@ -97,6 +102,11 @@ RESOURCES: dict[str, Resource] = {
                  "upsert_inventory_levels", "levels", "stock level"),
         Resource("orders", Capability.ORDERS, "order", "iter_orders", "normalize_order",
                  "upsert_orders", "orders", "order"),
+        Resource("social_accounts", Capability.POSTS, "social_account", "iter_social_accounts",
+                 "normalize_social_account", "upsert_social_accounts", "accounts", "social account",
+                 writer_module="social.services"),
+        Resource("posts", Capability.POSTS, "post", "iter_posts", "normalize_post",
+                 "upsert_posts", "posts", "post", writer_module="social.services"),
     )
 }
 
@@ -104,11 +114,12 @@ RESOURCES: dict[str, Resource] = {
 BY_EVENT_RESOURCE: dict[str, Resource] = {r.event_resource: r for r in RESOURCES.values()}
 
 JOB_RESOURCES: dict[str, tuple[str, ...]] = {
-    JobType.SCHEDULED_SYNC: ("products", "inventory", "orders"),
+    JobType.SCHEDULED_SYNC: ("products", "inventory", "orders", "social_accounts", "posts"),
     JobType.SYNC_PRODUCTS: ("products",),
     JobType.SYNC_INVENTORY: ("inventory",),
     JobType.SYNC_ORDERS: ("orders",),
     JobType.BACKFILL: ("orders",),
+    JobType.SYNC_POSTS: ("social_accounts", "posts"),
     JobType.SYNC_CAMPAIGNS: (),  # no connector pulls campaigns yet: starting one is refused
 }
 

@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     integrations,
     notifications,
     schedules,
+    social,
     syncjobs,
     webhooks,
     webhooks_inbound,
