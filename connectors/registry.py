@@ -47,6 +47,7 @@ PROVIDERS: list[str] = [
     "connectors.discord.connector.DiscordConnector",
     "connectors.sendgrid.connector.SendGridConnector",
     "connectors.mailchimp.connector.MailchimpConnector",
+    "connectors.instagram.connector.InstagramConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

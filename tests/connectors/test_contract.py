@@ -22,6 +22,7 @@ CAPABILITIES = {
     "anaf": ["tax_lookup"],
     "discord": ["notify"],
     "mailchimp": ["contacts"],
+    "instagram": ["posts", "publish"],
     "sendgrid": ["notify"],
     "slack": ["notify"],
     "click": ["payments"],
