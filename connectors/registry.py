@@ -48,6 +48,7 @@ PROVIDERS: list[str] = [
     "connectors.sendgrid.connector.SendGridConnector",
     "connectors.mailchimp.connector.MailchimpConnector",
     "connectors.instagram.connector.InstagramConnector",
+    "connectors.tiktok.connector.TikTokConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

@@ -23,6 +23,7 @@ CAPABILITIES = {
     "discord": ["notify"],
     "mailchimp": ["contacts"],
     "instagram": ["posts", "publish"],
+    "tiktok": ["posts", "publish"],
     "sendgrid": ["notify"],
     "slack": ["notify"],
     "click": ["payments"],
