@@ -49,6 +49,7 @@ PROVIDERS: list[str] = [
     "connectors.mailchimp.connector.MailchimpConnector",
     "connectors.instagram.connector.InstagramConnector",
     "connectors.tiktok.connector.TikTokConnector",
+    "connectors.youtube.connector.YouTubeConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

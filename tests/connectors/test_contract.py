@@ -24,6 +24,7 @@ CAPABILITIES = {
     "mailchimp": ["contacts"],
     "instagram": ["posts", "publish"],
     "tiktok": ["posts", "publish"],
+    "youtube": ["posts", "publish"],
     "sendgrid": ["notify"],
     "slack": ["notify"],
     "click": ["payments"],
