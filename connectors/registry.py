@@ -47,6 +47,8 @@ PROVIDERS: list[str] = [
     "connectors.discord.connector.DiscordConnector",
     "connectors.sendgrid.connector.SendGridConnector",
     "connectors.mailchimp.connector.MailchimpConnector",
+    "connectors.onec.connector.OneCConnector",
+    "connectors.google_drive.connector.GoogleDriveConnector",
     "connectors.instagram.connector.InstagramConnector",
     "connectors.tiktok.connector.TikTokConnector",
     "connectors.youtube.connector.YouTubeConnector",

@@ -33,6 +33,8 @@ CAPABILITIES = {
     "oauth2_generic": [],
     "payme": ["payments"],
     "paypal": ["payments"],
+    "onec": ["inventory", "order_export", "products"],
+    "google_drive": ["files"],
     "sandbox": ["fulfillments", "inventory", "orders", "products"],
     "shopify": ["fulfillments", "inventory", "orders", "products"],
     "stripe": ["payments"],
