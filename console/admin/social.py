@@ -60,7 +60,7 @@ class PostAdmin(ReadOnly, OrganizationScopedAdmin):
     def short_error(self, obj: Post) -> str:
         return (obj.error or "")[:120]
 
-    @admin.action(description="Retry publishing the selected failed posts")
+    @admin.action(description="Retry publishing the selected failed posts", permissions=["operate"])
     def retry_publish(self, request, queryset) -> None:
         ids = list(queryset.filter(status=PostStatus.FAILED).values_list("pk", flat=True))
         with transaction.atomic():
