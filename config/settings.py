@@ -353,6 +353,8 @@ SPECTACULAR_SETTINGS = {
         "NotificationTriggerEnum": "notifications.models.TriggerKind",
         "NoticeKindEnum": "notifications.models.NoticeKind",
         "NoticeStatusEnum": "notifications.models.NoticeStatus",
+        "PostKindEnum": "social.models.PostKind",
+        "PostStatusEnum": "social.models.PostStatus",
     },
 }
 

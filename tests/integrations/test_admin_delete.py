@@ -155,7 +155,8 @@ def test_the_confirmation_page_summarizes_related_rows_in_bounded_queries(org, m
         page = admin.get(delete_url(integration))
     html = page.content.decode()
 
-    assert page.status_code == 200 and len(many) == len(few) < 30
+    # The bound grows by a few per table that cascades from an integration (the social app's four added four).
+    assert page.status_code == 200 and len(many) == len(few) < 36
     log_queries = [q["sql"] for q in many.captured_queries if LOG_TABLE in q["sql"]]
     assert log_queries and all("LIMIT" in sql and "COUNT(" in sql for sql in log_queries), log_queries
     assert "Integration logs: 302" in html

@@ -130,11 +130,15 @@ def test_a_repull_of_a_channel_that_serves_no_orders_says_so(org):
 
 # ---------------------------------------------------------------------- resource_import itself
 def test_the_table_names_each_resource_once_in_every_vocabulary():
-    assert list(RESOURCES) == ["products", "inventory", "orders"]
-    assert {r.event_resource for r in RESOURCES.values()} == {"product", "inventory_level", "order"}
+    from connectors.capabilities import SocialChannel
+
+    assert list(RESOURCES) == ["products", "inventory", "orders", "social_accounts", "posts"]
+    assert {r.event_resource for r in RESOURCES.values()} == {"product", "inventory_level", "order",
+                                                                "social_account", "post"}
     for resource in RESOURCES.values():
         assert callable(resource.writer())
-        [mixin] = [m for m in (ProductsSource, InventorySource, OrdersSource) if m.capability == resource.capability]
+        [mixin] = [m for m in (ProductsSource, InventorySource, OrdersSource, SocialChannel)
+                   if m.capability == resource.capability and hasattr(m, resource.pull)]
         assert callable(getattr(mixin, resource.pull)) and callable(getattr(mixin, resource.normalize_with))
 
 
