@@ -57,6 +57,7 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("sweep-events", "events.tasks.sweep_inbound_events", 30),
     PeriodicJob("run-due-syncs", "syncjobs.tasks.run_due_syncs", 30),
     PeriodicJob("sweep-pushes", "commerce.tasks.sweep_pending_pushes", 60),
+    PeriodicJob("publish-due-posts", "social.tasks.publish_due_posts", 60),
     PeriodicJob("refresh-tokens", "integrations.tasks.refresh_expiring_tokens", 300),
     PeriodicJob("send-notices", "notifications.tasks.send_due_notices", 60),
     PeriodicJob("check-notification-conditions", "notifications.tasks.check_conditions", 300),

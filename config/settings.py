@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "syncjobs",
     "commerce",
     "ads",  # ad accounts, campaigns, ad sets and daily spend (records + services, beside commerce)
+    "social",  # the organization's social accounts, posts, post metrics and comments (records and publishing)
     "notifications",  # alerts to people: rules, conditions, notices (hears the pipelines' events)
     "sandbox",
     "events",  # consumed events: POST /api/events/ from the organization's own services (above the pipelines)
@@ -378,6 +379,8 @@ SPECTACULAR_SETTINGS = {
         "NotificationTriggerEnum": "notifications.models.TriggerKind",
         "NoticeKindEnum": "notifications.models.NoticeKind",
         "NoticeStatusEnum": "notifications.models.NoticeStatus",
+        "PostKindEnum": "social.models.PostKind",
+        "PostStatusEnum": "social.models.PostStatus",
     },
 }
 
@@ -391,6 +394,8 @@ PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=5.0)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=30.0)
 PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=4)
 INTEGRATION_LOG_BODY_LIMIT = env.int("INTEGRATION_LOG_BODY_LIMIT", default=4096)
+# The largest media file fetched from a post's media URL for a platform that takes the bytes (a video upload).
+SOCIAL_MEDIA_MAX_BYTES = env.int("SOCIAL_MEDIA_MAX_BYTES", default=256 * 1024 * 1024)
 INTEGRATION_LOG_RETENTION_DAYS = env.int("INTEGRATION_LOG_RETENTION_DAYS", default=30)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 # How often each web process and worker records the key ids of its ring (integrations/key_ring_reports.py), so

@@ -55,6 +55,8 @@ class Capability(StrEnum):
     ORDER_EXPORT = "order_export"
     CONTACTS = "contacts"
     NOTIFY = "notify"
+    POSTS = "posts"  # social accounts and their posts, metrics and comments (SocialChannel)
+    PUBLISH = "publish"  # publishing posts (SocialPublisher)
 
 
 class AuthKind(StrEnum):

@@ -553,3 +553,115 @@ class FileStore(CapabilityMixin):
     def delete_file(self, file_id: str) -> None:
         """Delete one file (one the hub made); a file already gone is not an error."""
         raise NotImplementedError
+
+
+# ---------------------------------------------------------------- social platforms
+IMAGE_EXTENSIONS = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
+                    "webp": "image/webp"}
+VIDEO_EXTENSIONS = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}
+
+
+def media_type_of(url: str) -> str:
+    """The MIME type a media URL's file name implies ("" when it implies none): what the limits are checked on."""
+    from urllib.parse import urlsplit
+
+    name = urlsplit(url).path.rsplit("/", 1)[-1].lower()
+    extension = name.rsplit(".", 1)[-1] if "." in name else ""
+    return IMAGE_EXTENSIONS.get(extension) or VIDEO_EXTENSIONS.get(extension) or ""
+
+
+@dataclass(frozen=True)
+class PostLimits:
+    """What a platform accepts in one post, checked before any call (social.services.post_create).
+
+    `media_types[kind]` lists the MIME types a post of that kind may carry (by the URL's file name);
+    `media_count[kind]` its (min, max) number of media."""
+
+    caption_max: int
+    media_types: Mapping[str, tuple[str, ...]]
+    media_count: Mapping[str, tuple[int, int]]
+    title_max: int = 0  # 0: the platform has no title
+
+    def problems(self, *, kind: str, caption: str, title: str, media_urls: list[str]) -> dict[str, list[str]]:
+        """Field → what is wrong; {} when the post fits."""
+        found: dict[str, list[str]] = {}
+        if kind not in self.media_types:
+            found["kind"] = [f"This platform publishes {', '.join(sorted(self.media_types))}, not {kind}."]
+            return found
+        if len(caption) > self.caption_max:
+            found["caption"] = [f"At most {self.caption_max} characters (this one has {len(caption)})."]
+        if title and not self.title_max:
+            found["title"] = ["This platform has no title; put it in the caption."]
+        elif self.title_max and len(title) > self.title_max:
+            found["title"] = [f"At most {self.title_max} characters (this one has {len(title)})."]
+        low, high = self.media_count.get(kind, (0, 0))
+        if not low <= len(media_urls) <= high:
+            found["media_urls"] = [f"A {kind} takes {low}–{high} media (got {len(media_urls)})."]
+        allowed = self.media_types[kind]
+        wrong = [url for url in media_urls if media_type_of(url) not in allowed]
+        if wrong:
+            found.setdefault("media_urls", []).append(
+                f"A {kind} takes {', '.join(allowed)} (judged by the file name); not: {', '.join(wrong[:3])}.")
+        return found
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    """One post to publish. `state` is the checkpoint a previous attempt saved (empty on the first)."""
+
+    request_id: str
+    account_external_id: str
+    kind: str
+    caption: str
+    media_urls: tuple[str, ...]
+    title: str = ""
+    state: Mapping[str, Any] = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What an attempt reached. `done` False: the platform is still processing (call again later, with the state
+    the attempt checkpointed); `external_id` is set once the platform names the post."""
+
+    done: bool
+    external_id: str = ""
+    permalink: str = ""
+    published_at: datetime | None = None
+
+
+class SocialChannel(CapabilityMixin):
+    """A social platform's accounts and posts, pulled through the one import path (syncjobs/resources.py).
+
+    `normalize_social_account` answers `{"external_id", "handle", "name", "followers", "picture_url"}`;
+    `normalize_post` answers `{"external_id", "account_external_id", "kind", "caption", "title", "media_urls",
+    "permalink", "published_at", "metrics": {"date", "views", "likes", "comments", "shares", "saves", "reach"} |
+    None, "comments": [{"external_id", "author", "text", "like_count", "commented_at"}]}` (social.services writes
+    them)."""
+
+    capability = Capability.POSTS
+    required = ("iter_social_accounts", "normalize_social_account", "iter_posts", "normalize_post")
+
+    def iter_social_accounts(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def normalize_social_account(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def iter_posts(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def normalize_post(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class SocialPublisher(CapabilityMixin):
+    """Publishes posts. `publish_post` must be safe to call again after a timeout: before any step that creates
+    something at the platform it calls `checkpoint(state)` with what it needs to resume, and when called with that
+    state it resumes instead of creating a second post."""
+
+    capability = Capability.PUBLISH
+    required = ("publish_post",)
+    post_limits: ClassVar[PostLimits]
+
+    def publish_post(self, request: PublishRequest, checkpoint: Any) -> PublishResult:
+        raise NotImplementedError

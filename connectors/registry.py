@@ -55,6 +55,9 @@ PROVIDERS: list[str] = [
     "connectors.hubspot.connector.HubSpotConnector",
     "connectors.salesforce.connector.SalesforceConnector",
     "connectors.zapier.connector.ZapierConnector",
+    "connectors.instagram.connector.InstagramConnector",
+    "connectors.tiktok.connector.TikTokConnector",
+    "connectors.youtube.connector.YouTubeConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

@@ -13,12 +13,14 @@ cannot help; anything else is retried with backoff (processing.py).
   each. It calls providers, so it runs outside a transaction (`atomic=False`)
   and is idempotent instead: a re-run (a worker died half way) removes only
   what is left, and a repeated event finds nothing to remove.
-- `content.published` `{"integrations"?: ["shop-ro", …], "job_type"?: "sync_products"}`:
-  a sync of each affected integration — the codes named, or every integration
-  of the organization — that is active, has auto sync on and whose provider can
-  do the job type. Its jobs are written in the transaction that completes the
-  event (`atomic=True`), so they exist exactly when the event is processed; one
-  already pending or running for an integration is reported, not doubled.
+- `content.published` `{"integrations"?: ["shop-ro", …], "social_accounts"?: ["1784…"], "job_type"?: "sync_products"}`:
+  a sync of each affected integration — the codes named, those of the social
+  accounts named (external ids), or every integration of the organization — that
+  is active, has auto sync on and whose provider can do the job type (without
+  one: `sync_posts` for a social platform, `sync_products` for any other). Its
+  jobs are written in the transaction that completes the event (`atomic=True`),
+  so they exist exactly when the event is processed; one already pending or
+  running for an integration is reported, not doubled.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ from django.db import transaction
 
 from accounts.audit import record_audit
 from config.errors import ApplicationError, ValidationError
+from connectors import registry
+from connectors.base import Capability
 from integrations.models import Integration, IntegrationStatus
 from integrations.services import integration_delete
+from social.models import SocialAccount
 from syncjobs.models import JobType, Trigger
 from syncjobs.services import sync_job_start
 
@@ -78,12 +83,21 @@ def user_deleted(event: InboundEvent, data: dict[str, Any], still_ours: LeaseChe
     return {"user_id": user_id, "removed": removed}
 
 
-SYNC_JOB_TYPES = (JobType.SYNC_PRODUCTS, JobType.SYNC_INVENTORY, JobType.SYNC_ORDERS, JobType.SCHEDULED_SYNC)
+SYNC_JOB_TYPES = (JobType.SYNC_PRODUCTS, JobType.SYNC_INVENTORY, JobType.SYNC_ORDERS, JobType.SCHEDULED_SYNC,
+                  JobType.SYNC_POSTS)
+
+
+def _default_job_type(integration: Integration) -> str:
+    """Without `job_type`: a social platform's accounts and posts, any other channel's products."""
+    provider = registry.providers().get(integration.provider)
+    if provider is not None and provider.supports(Capability.POSTS):
+        return JobType.SYNC_POSTS
+    return JobType.SYNC_PRODUCTS
 
 
 def content_published(event: InboundEvent, data: dict[str, Any], still_ours: LeaseCheck) -> dict[str, Any]:
-    job_type = data.get("job_type", JobType.SYNC_PRODUCTS.value)
-    if job_type not in SYNC_JOB_TYPES:
+    job_type = data.get("job_type")
+    if job_type is not None and job_type not in SYNC_JOB_TYPES:
         raise ValidationError(details={"data.job_type": [f"One of {', '.join(SYNC_JOB_TYPES)}."]})
     codes = data.get("integrations")
     candidates = Integration.objects.filter(organization_id=event.organization_id).order_by("pk")
@@ -93,6 +107,13 @@ def content_published(event: InboundEvent, data: dict[str, Any], still_ours: Lea
             raise ValidationError(details={"data.integrations": ["A list of integration codes."]})
         candidates = candidates.filter(code__in=codes)
         unknown = sorted(set(codes) - {i.code for i in candidates})
+    account_ids = data.get("social_accounts")
+    if account_ids is not None:
+        if not isinstance(account_ids, list) or not all(isinstance(a, str) for a in account_ids):
+            raise ValidationError(details={"data.social_accounts": ["A list of social account external ids."]})
+        accounts = SocialAccount.objects.filter(organization_id=event.organization_id, external_id__in=account_ids)
+        candidates = candidates.filter(pk__in=accounts.values("integration_id"))
+        unknown += sorted(set(account_ids) - set(accounts.values_list("external_id", flat=True)))
     started, skipped = [], []
     for integration in candidates:
         if integration.status != IntegrationStatus.ACTIVE or not integration.auto_sync_enabled:
@@ -100,12 +121,13 @@ def content_published(event: InboundEvent, data: dict[str, Any], still_ours: Lea
             continue
         try:
             with transaction.atomic():
-                job = sync_job_start(integration=integration, trigger=Trigger.WEBHOOK, job_type=job_type)
+                job = sync_job_start(integration=integration, trigger=Trigger.WEBHOOK,
+                                     job_type=job_type or _default_job_type(integration))
         except ApplicationError as exc:  # cannot do this job type, or one is already pending or running
             skipped.append({**_integration_ref(integration), "reason": exc.message})
             continue
         started.append({**_integration_ref(integration), "sync_job": job.pk})
-    return {"job_type": job_type, "started": started, "skipped": skipped, "unknown": unknown}
+    return {"job_type": job_type or "per provider", "started": started, "skipped": skipped, "unknown": unknown}
 
 
 HANDLERS: dict[str, Handler] = {

@@ -28,6 +28,7 @@ class JobType(models.TextChoices):
     SYNC_ORDER_STATUS = "sync_order_status", "Sync order status"
     SYNC_CAMPAIGNS = "sync_campaigns", "Sync campaigns (ad accounts, campaigns, ad sets)"
     SYNC_AD_METRICS = "sync_ad_metrics", "Sync ad metrics (spend per campaign and day)"
+    SYNC_POSTS = "sync_posts", "Sync social accounts and posts"
     BACKFILL = "backfill", "Backfill orders"
 
 

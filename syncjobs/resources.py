@@ -67,7 +67,7 @@ class Resource:
     event_resource: str  # WebhookEvent.resource of the events that carry it
     pull: str  # the Connector method that pulls pages: (since=, cursor=) -> Iterator[Page]
     normalize_with: str  # the Connector method that maps one raw record to commerce's shape
-    writer_name: str  # the function in `writers` (commerce.services, ads.services)
+    writer_name: str  # the function in `writers` (commerce.services, ads.services, social.services)
     writer_kwarg: str  # its keyword for the list of records
     label: str  # one record, for people ("stock level")
     writers: str = "commerce.services"
@@ -113,6 +113,11 @@ RESOURCES: dict[str, Resource] = {
                  "upsert_ad_sets", "ad_sets", "ad set", writers="ads.services"),
         Resource("ad_metrics", Capability.CAMPAIGNS, "ad_metrics_day", "iter_ad_metrics", "normalize_ad_metrics_day",
                  "upsert_campaign_metrics", "rows", "campaign's day of metrics", writers="ads.services"),
+        Resource("social_accounts", Capability.POSTS, "social_account", "iter_social_accounts",
+                 "normalize_social_account", "upsert_social_accounts", "accounts", "social account",
+                 writers="social.services"),
+        Resource("posts", Capability.POSTS, "post", "iter_posts", "normalize_post",
+                 "upsert_posts", "posts", "post", writers="social.services"),
     )
 }
 
@@ -122,9 +127,10 @@ BY_EVENT_RESOURCE: dict[str, Resource] = {r.event_resource: r for r in RESOURCES
 AD_STRUCTURE = ("ad_accounts", "campaigns", "ad_sets")
 
 JOB_RESOURCES: dict[str, tuple[str, ...]] = {
-    # A shop pulls its own (claims after orders); an ad platform its structure and figures (each provider takes
-    # what it has).
-    JobType.SCHEDULED_SYNC: ("products", "inventory", "orders", "returns", *AD_STRUCTURE, "ad_metrics"),
+    # A shop pulls its own (claims after orders); an ad platform its structure and figures; a social platform its
+    # accounts and posts (each provider takes what it has).
+    JobType.SCHEDULED_SYNC: ("products", "inventory", "orders", "returns", *AD_STRUCTURE, "ad_metrics",
+                             "social_accounts", "posts"),
     JobType.SYNC_PRODUCTS: ("products",),
     JobType.SYNC_INVENTORY: ("inventory",),
     JobType.SYNC_ORDERS: ("orders",),
@@ -132,6 +138,7 @@ JOB_RESOURCES: dict[str, tuple[str, ...]] = {
     JobType.BACKFILL: ("orders",),
     JobType.SYNC_CAMPAIGNS: AD_STRUCTURE,
     JobType.SYNC_AD_METRICS: ("ad_metrics",),  # the last AD_METRICS_RESTATEMENT_DAYS days, or from `since`
+    JobType.SYNC_POSTS: ("social_accounts", "posts"),
 }
 
 

@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     integrations,
     notifications,
     schedules,
+    social,
     syncjobs,
     webhooks,
     webhooks_inbound,

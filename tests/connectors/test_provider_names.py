@@ -50,6 +50,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     # Slack's request signing is a shared scheme (connectors/schemes.py SHARED): a generic receiver may choose it by
     # name for Slack-signed calls, and the Slack connector's slash command verifies with it.
     ("slack", "connectors/schemes.py"): "the shared Slack signing scheme (SHARED['slack'])",
+    # TikTok Shop (the marketplace) and TikTok (the social platform, Login Kit and Content Posting) are two
+    # providers of two TikTok developer portals; the shop's folder says "TikTok" because the product is called so.
+    ("tiktok", "connectors/tiktok_shop/"): "TikTok Shop is its own provider; its name contains TikTok's",
     # The Stripe SDK is a test dependency: tests check our Stripe verifier against it.
     ("stripe", "requirements-dev.txt"): "the stripe SDK, which tests check the Stripe verifier against",
     # Issue 18 measures ingest with Stripe-signed events (the event id signed in the body) against a bare app.

@@ -77,3 +77,24 @@ def test_a_malformed_content_published_fails_and_starts_nothing(source, nudges, 
     event = publish_content(source, data, django_capture_on_commit_callbacks, nudges)
     assert event.status == "failed" and event.retry_count == 0
     assert not SyncJob.objects.exists() and jobs_sent == []
+
+
+def test_named_social_accounts_sync_their_integrations_posts(
+        source, nudges, shops, jobs_sent, org, django_capture_on_commit_callbacks):
+    from connectors import registry
+    from social.models import SocialAccount
+    from tests.social.fakes import FakeSocialConnector
+
+    registry.register(FakeSocialConnector)
+    try:
+        social = IntegrationFactory(organization=org, code="social-a", provider="fake-social",
+                                    auto_sync_enabled=True)
+        SocialAccount.objects.create(organization=org, integration=social, external_id="page-1")
+        event = publish_content(source, {"content_id": "c-1", "social_accounts": ["page-1", "page-9"]},
+                                django_capture_on_commit_callbacks, nudges)
+    finally:
+        registry.unregister("fake-social")
+
+    [job] = SyncJob.objects.all()
+    assert (job.integration_id, job.job_type) == (social.pk, "sync_posts")
+    assert event.result["unknown"] == ["page-9"] and jobs_sent == [job.pk]

@@ -130,14 +130,17 @@ def test_a_repull_of_a_channel_that_serves_no_orders_says_so(org):
 
 # ---------------------------------------------------------------------- resource_import itself
 def test_the_table_names_each_resource_once_in_every_vocabulary():
+    from connectors.capabilities import SocialChannel
+
     assert list(RESOURCES) == ["products", "inventory", "orders", "returns", "ad_accounts", "campaigns", "ad_sets",
-                               "ad_metrics"]
+                               "ad_metrics", "social_accounts", "posts"]
     assert {r.event_resource for r in RESOURCES.values()} == {"product", "inventory_level", "order", "return",
-                                                               "ad_account", "campaign", "ad_set", "ad_metrics_day"}
+                                                               "ad_account", "campaign", "ad_set", "ad_metrics_day",
+                                                               "social_account", "post"}
     for resource in RESOURCES.values():
         assert callable(resource.writer())
-        [mixin] = [m for m in (ProductsSource, InventorySource, OrdersSource, ReturnsSource, AdsSource)
-                   if m.capability == resource.capability]
+        [mixin] = [m for m in (ProductsSource, InventorySource, OrdersSource, ReturnsSource, AdsSource, SocialChannel)
+                   if m.capability == resource.capability and hasattr(m, resource.pull)]
         assert callable(getattr(mixin, resource.pull)) and callable(getattr(mixin, resource.normalize_with))
 
 
