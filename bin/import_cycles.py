@@ -19,7 +19,7 @@ import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("config", "accounts", "integrations", "connectors", "commerce", "webhooks", "syncjobs", "events",
-        "observability", "console", "sandbox")
+        "observability", "notifications", "console", "sandbox")
 
 
 # Settings and the root URLconf name every app (INSTALLED_APPS, the registry's provider apps, each app's urls):

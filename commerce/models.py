@@ -115,6 +115,10 @@ class Order(models.Model):
     customer_external_id = models.CharField(max_length=255, blank=True, default="")
     customer_name = models.CharField(max_length=300, blank=True, default="")
     customer_email = models.EmailField(max_length=254, blank=True, default="")
+    customer_accepts_marketing = models.BooleanField(
+        null=True, blank=True,
+        help_text="The buyer's email marketing consent as the channel reported it with this order; empty: unknown.",
+    )
     shipping_address = models.JSONField(default=dict, blank=True)
     billing_address = models.JSONField(default=dict, blank=True)
     placed_at = models.DateTimeField()

@@ -149,9 +149,10 @@ class OrderDetailSerializer(serializers.ModelSerializer):
         model = Order
         fields = ["id", "integration", "external_id", "external_number", "name", "status", "channel_status",
                   "currency", "subtotal", "total_discounts", "total_tax", "total_shipping", "total",
-                  "customer_external_id", "customer_name", "customer_email", "shipping_address", "billing_address",
-                  "placed_at", "external_updated_at", "cancelled_at", "fulfilled_at", "seconds_to_fulfil",
-                  "stock_location", "lines", "fulfillments", "created_at", "updated_at"]
+                  "customer_external_id", "customer_name", "customer_email", "customer_accepts_marketing",
+                  "shipping_address", "billing_address", "placed_at", "external_updated_at", "cancelled_at",
+                  "fulfilled_at", "seconds_to_fulfil", "stock_location", "lines", "fulfillments", "created_at",
+                  "updated_at"]
 
 
 class FulfillLineInputSerializer(StrictInputSerializer):

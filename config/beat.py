@@ -59,6 +59,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("sweep-pushes", "commerce.tasks.sweep_pending_pushes", 60),
     PeriodicJob("refresh-tokens", "integrations.tasks.refresh_expiring_tokens", 300),
     PeriodicJob("check-health", "syncjobs.tasks.check_integrations_health", 900),
+    PeriodicJob("send-notices", "notifications.tasks.send_due_notices", 60),
+    PeriodicJob("check-notification-conditions", "notifications.tasks.check_conditions", 300),
     PeriodicJob("purge-oauth-states", "integrations.tasks.purge_oauth_states", 3600),
     PeriodicJob("purge-idempotency-keys", "webhooks.tasks.purge_idempotency_keys", 3600),
     PeriodicJob("purge-call-logs", "integrations.tasks.purge_integration_logs", 86400),

@@ -74,7 +74,11 @@ INSTALLED_APPS = [
     "webhooks",
     "syncjobs",
     "commerce",
+<<<<<<< HEAD
     "ads",  # ad accounts, campaigns, ad sets and daily spend (records + services, beside commerce)
+=======
+    "notifications",  # alerts to people: rules, conditions, notices (hears the pipelines' events)
+>>>>>>> main
     "sandbox",
     "events",  # consumed events: POST /api/events/ from the organization's own services (above the pipelines)
     "observability",  # GET /metrics (Prometheus), reading the pipelines' tables
@@ -349,6 +353,9 @@ SPECTACULAR_SETTINGS = {
         "IncomingWebhookStatusEnum": "webhooks.models.IncomingStatus",
         "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
         "HealthStateEnum": "integrations.health_selectors.Health.STATES",
+        "NotificationTriggerEnum": "notifications.models.TriggerKind",
+        "NoticeKindEnum": "notifications.models.NoticeKind",
+        "NoticeStatusEnum": "notifications.models.NoticeStatus",
     },
 }
 
@@ -384,6 +391,11 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Switchyard <switchyard@localhost>")
+
+# ---------------------------------------------------------------- notifications
+# A notice whose channel failed transiently is tried again after base·2^(n−1) seconds, up to this many attempts.
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=6)
+NOTIFY_RETRY_BASE_SECONDS = env.int("NOTIFY_RETRY_BASE_SECONDS", default=30)
 
 # ---------------------------------------------------------------- sync
 # Incremental syncs start this many seconds before the last one did, so a change that landed while it ran comes again.

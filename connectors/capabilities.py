@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -393,4 +394,71 @@ class TaxLookup(CapabilityMixin):
 
     def vat_status(self, tax_ids: list[int], *, on: date) -> dict[str, Any]:
         """The registry's answer about each tax id's VAT registration on a day."""
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------- telling people, and audiences
+
+
+@dataclass(frozen=True)
+class NoticeMessage:
+    """An alert to people, in no provider's format: each Notifier renders it (Block Kit, an embed, an email).
+
+    `state` is `alert` (a condition opened), `resolved` (it cleared), `info` (a one-off) or `digest`
+    (`items` are the batched notices' messages). `facts` are (label, value) pairs shown under the text.
+    """
+
+    title: str
+    text: str = ""
+    state: str = "alert"
+    facts: tuple[tuple[str, str], ...] = ()
+    link: str = ""
+    items: tuple[NoticeMessage, ...] = ()
+
+    @property
+    def headline(self) -> str:
+        """The title with its state in words (what a plain-text channel or an email subject shows)."""
+        return self.title if self.state != "resolved" or self.title.startswith("Resolved") \
+            else f"Resolved: {self.title}"
+
+    def as_text(self) -> str:
+        """Plain text: the text, the facts as `label: value` lines, the link, then each digest item."""
+        lines = [self.text] if self.text else []
+        lines += [f"{label}: {value}" for label, value in self.facts]
+        if self.link:
+            lines.append(self.link)
+        for item in self.items:
+            lines.append(f"- {item.headline}" + (f": {item.text}" if item.text else ""))
+        return "\n".join(lines)
+
+
+class Notifier(CapabilityMixin):
+    """Sends notices to people (notifications/ picks the integration and the target per rule).
+
+    `target` is the rule's words for where: a channel id, or a comma-separated list of addresses. Raise a
+    connectors.errors type for what the provider refused (permanent) or could not take now (transient).
+    """
+
+    capability = Capability.NOTIFY
+    required = ("send_notice",)
+    # What a rule's target means for this provider, for the rule's form and API ("" = no target needed).
+    notice_target_help: ClassVar[str] = ""
+
+    def send_notice(self, message: NoticeMessage, *, target: str) -> str:
+        """Send one message; the provider's id for it ("" when it gives none)."""
+        raise NotImplementedError
+
+
+class AudienceSink(CapabilityMixin):
+    """A mailing audience the ERP's consenting customers are copied into (syncjobs/audiences.py drives it)."""
+
+    capability = Capability.CONTACTS
+    required = ("audience_lists", "audience_upsert")
+
+    def audience_lists(self) -> list[dict[str, Any]]:
+        """The provider's lists: `[{"id", "name", "member_count"}]`."""
+        raise NotImplementedError
+
+    def audience_upsert(self, list_id: str, contacts: list[dict[str, str]]) -> dict[str, int]:
+        """Add or update each contact (`email`, `first_name`, `last_name`) in the list; counts by outcome."""
         raise NotImplementedError

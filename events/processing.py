@@ -43,7 +43,7 @@ from .models import InboundEvent, InboundEventStatus
 logger = logging.getLogger(__name__)
 
 ERROR_LIMIT = 2000
-DUE_SLACK = timedelta(seconds=2)  # a countdown nudge may land a little before next_attempt_at
+DUE_LEEWAY = timedelta(seconds=2)  # a countdown nudge may land a little before next_attempt_at
 LEASE_EXPIRED = "The worker processing it stopped before finishing (lease expired)."
 
 
@@ -57,7 +57,7 @@ def event_claim(event_id: int, *, now: datetime | None = None) -> datetime | Non
     token = now + timedelta(seconds=settings.WEBHOOK_INCOMING_LEASE_SECONDS)
     claimed = (
         InboundEvent.objects.filter(pk=event_id, status=InboundEventStatus.PENDING)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + DUE_SLACK))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + DUE_LEEWAY))
         .update(status=InboundEventStatus.PROCESSING, locked_until=token, updated_at=now)
     )
     return token if claimed else None

@@ -28,7 +28,7 @@ from commerce.outbox import PUSH_FULFILLMENT_TASK, PUSH_INVENTORY_TASK, REPULL_O
 from connectors.errors import is_transient
 from integrations.models import Integration
 
-from . import pushes, repull, scheduler, services
+from . import audiences, pushes, repull, scheduler, services
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=None)
@@ -117,3 +117,18 @@ def sweep_pending_pushes() -> dict:
 def repull_order(order_id: int) -> dict:
     """Fetch an order's changes from its channel again (admin action) and import them."""
     return repull.order_repull(order_id=order_id)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=5)
+def push_audience(self, integration_id: int, full: bool = False) -> dict[str, int] | None:
+    """Copy the consenting customers into the integration's audience (syncjobs/audiences.py); transient provider
+    errors retry with backoff."""
+    integration = Integration.objects.filter(pk=integration_id).first()
+    if integration is None:
+        return None
+    try:
+        return audiences.audience_push(integration=integration, full=full)
+    except Exception as exc:
+        if is_transient(exc):
+            raise self.retry(countdown=30 * 2**self.request.retries, exc=exc) from None
+        raise

@@ -91,6 +91,14 @@ CATALOG: dict[str, EventType] = {
         EventType("webhook.failed", "An incoming provider webhook exhausted its retries.",
                   {"integration": _INTEGRATION, "incoming_webhook": {"id": 9001, "event_type": "orders/create",
                    "error": "Order line references an unknown product"}}),
+        EventType("endpoint.disabled", "An outgoing webhook endpoint was switched off because it kept failing "
+                  "(410 Gone, or no success for days); a user's own switch-off publishes nothing.",
+                  {"endpoint": {"id": 3, "url": "https://erp.example.com/hooks", "events": ["order.created"]},
+                   "reason": "The endpoint answered 410 Gone."}),
+        EventType("ads.suggestions_ready", "AI suggestions for an ad account are ready for review (declared for "
+                  "the ads analyses; nothing in this release publishes it yet).",
+                  {"integration": _INTEGRATION, "ad_account": {"id": 12, "name": "Shop RO ads"},
+                   "suggestions": 4}),
         EventType(PING, "Sent by POST /api/webhook-endpoints/{id}/test/ whatever the endpoint subscribes to.",
                   {"endpoint": {"id": 3}, "message": "Switchyard test event"}),
     )

@@ -52,9 +52,9 @@ logger = logging.getLogger(__name__)
 
 ORDER_UPDATE_FIELDS = [
     "external_number", "name", "status", "channel_status", "currency", "subtotal", "total_discounts", "total_tax",
-    "total_shipping", "total", "customer_external_id", "customer_name", "customer_email", "shipping_address",
-    "billing_address", "placed_at", "external_updated_at", "cancelled_at", "fulfilled_at", "seconds_to_fulfil",
-    "stock_location", "updated_at",
+    "total_shipping", "total", "customer_external_id", "customer_name", "customer_email",
+    "customer_accepts_marketing", "shipping_address", "billing_address", "placed_at", "external_updated_at",
+    "cancelled_at", "fulfilled_at", "seconds_to_fulfil", "stock_location", "updated_at",
 ]
 LINE_UPDATE_FIELDS = [
     "product", "sku", "title", "quantity", "unit_price", "total", "fulfilled_quantity", "reserved_quantity",
@@ -157,6 +157,9 @@ def _parse_order(integration: Integration, record: Any) -> dict[str, Any]:
         "customer_external_id": str(customer.get("external_id") or "")[:255],
         "customer_name": str(customer.get("name") or "")[:300],
         "customer_email": str(customer.get("email") or "")[:254],
+        # Consent only as the channel reported it: True/False, or None when the channel says nothing.
+        "customer_accepts_marketing": (customer["accepts_marketing"]
+                                       if isinstance(customer.get("accepts_marketing"), bool) else None),
         "shipping_address": record.get("shipping_address") or {},
         "billing_address": record.get("billing_address") or {},
         "placed_at": _aware(record.get("placed_at"), "placed_at"),

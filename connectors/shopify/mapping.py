@@ -84,6 +84,7 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
             "external_id": str(customer["id"]) if customer.get("id") else "",
             "email": customer.get("email") or order.get("email") or "",
             "name": " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p),
+            "accepts_marketing": marketing_consent(order),
         },
         "shipping_address": normalize_address(order.get("shipping_address")),
         "billing_address": normalize_address(order.get("billing_address")),
@@ -92,6 +93,17 @@ def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
         "cancelled_at": utc_time(order["cancelled_at"], "cancelled_at", where) if order.get("cancelled_at") else None,
         "lines": [normalize_line(line, where) for line in order.get("line_items") or []],
     }
+
+
+def marketing_consent(order: dict[str, Any]) -> bool | None:
+    """The buyer's email marketing consent: the customer's `email_marketing_consent.state` (`subscribed` is
+    consent; `not_subscribed`, `unsubscribed`, `redacted`, `invalid` are not; `pending` — double opt-in not yet
+    confirmed — is not yet), else the order's older `buyer_accepts_marketing` flag; None when neither is sent."""
+    consent = (order.get("customer") or {}).get("email_marketing_consent")
+    if isinstance(consent, dict) and consent.get("state"):
+        return consent["state"] == "subscribed"
+    flag = order.get("buyer_accepts_marketing")
+    return flag if isinstance(flag, bool) else None
 
 
 def normalize_line(line: dict[str, Any], where: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     connectors,
     events,
     integrations,
+    notifications,
     schedules,
     syncjobs,
     webhooks,

@@ -26,9 +26,10 @@ from django.utils.text import capfirst
 from accounts.audit import record_audit, record_audit_each, record_changes
 from accounts.staff_scope import organization_ids_with_role
 from commerce.services import channel_locations_refresh, stock_mode_set
+from config.broker import nudge_on_commit
 from config.errors import ApplicationError
 from connectors import registry
-from connectors.base import AuthKind
+from connectors.base import AuthKind, Capability
 from integrations.health_selectors import integration_health, integrations_health
 from integrations.models import (
     SECRET_FIELDS,
@@ -49,6 +50,8 @@ from integrations.services import (
     integration_test_connection,
     integration_update,
 )
+from syncjobs import tasks as sync_tasks
+from syncjobs.audiences import audiences_refresh
 
 from ..filters import IntegrationInScopeFilter, ProviderFilter
 from ..formatting import pretty_body
@@ -119,7 +122,8 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
     search_fields = ("name", "code")
     list_select_related = ("organization",)
     actions = ("test_connection", "activate", "deactivate", "claim_accounts", "release_accounts",
-               "discover_stock_locations", "stock_from_channel", "stock_from_erp", "stock_off")
+               "discover_stock_locations", "stock_from_channel", "stock_from_erp", "stock_off",
+               "refresh_audiences", "push_audience")
     readonly_fields = (
         "route_key", "claimed_accounts", "stored_secrets", "oauth_connection", "oauth_status", "last_sync_at",
         "next_sync_at", "last_error", "consecutive_failures", "stock_mode", "created_at", "updated_at",
@@ -362,6 +366,28 @@ class IntegrationAdmin(IntegrationConsoleMixin, OrganizationScopedAdmin):
             unmapped = ", ".join(found["unmapped"]) or "none"
             self.message_user(request, f"{integration}: {found['locations']} location(s); unmapped: {unmapped}. "
                                        "Map them under Commerce → Channel locations.", messages.SUCCESS)
+
+    @admin.action(description="Audiences: read the mailing lists (choose one in config.list_id)",
+                  permissions=["operate"])
+    def refresh_audiences(self, request, queryset):
+        for integration in queryset[:20]:
+            try:
+                lists = audiences_refresh(integration=integration)
+            except ApplicationError as exc:
+                self.message_user(request, f"{integration}: {exc.message}", messages.ERROR)
+                continue
+            names = ", ".join(f"{item['name']} ({item['id']})" for item in lists) or "none"
+            self.message_user(request, f"{integration}: {names}.", messages.SUCCESS)
+
+    @admin.action(description="Audiences: push the customers who consented", permissions=["operate"])
+    def push_audience(self, request, queryset):
+        for integration in queryset[:20]:
+            if not registry.supports(integration.provider, Capability.CONTACTS):
+                self.message_user(request, f"{integration}: its provider has no audiences.", messages.ERROR)
+                continue
+            nudge_on_commit(sync_tasks.push_audience, args=(integration.pk,))
+            record_audit(action="integration.audience_push", request=request, target=integration)
+            self.message_user(request, f"{integration}: audience push queued.", messages.SUCCESS)
 
     @admin.action(description="Stock: the channel is the source (import)", permissions=["change"])
     def stock_from_channel(self, request, queryset):

@@ -184,3 +184,16 @@ def test_a_locally_recorded_shipment_survives_a_channel_that_has_not_heard_of_it
     order = Order.objects.get()
     assert OrderLine.objects.get().fulfilled_quantity == 2
     assert order.status == OrderStatus.FULFILLED and order.total == Decimal("21.00")
+
+
+def test_the_buyers_marketing_consent_is_stored_as_the_channel_said_it(channel):
+    """True/False when the channel's order carries it (connectors' normalizers); anything else is unknown (None)."""
+    records = []
+    for n, consent in enumerate((True, False, None, "yes")):
+        record = later(order_record("paid"), minutes=n)
+        record["external_id"], record["number"] = f"consent-{n}", f"C{n}"
+        record["customer"] = {**record["customer"], "accepts_marketing": consent}
+        records.append(record)
+    upsert_orders(integration=channel, orders=records)
+    assert dict(Order.objects.values_list("external_number", "customer_accepts_marketing")) == {
+        "C0": True, "C1": False, "C2": None, "C3": None}

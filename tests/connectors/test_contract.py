@@ -20,6 +20,10 @@ REGISTERED = sorted(registry.providers().items())
 CAPABILITIES = {
     "amazon_sp": ["fulfillments", "inventory", "orders", "products"],
     "anaf": ["tax_lookup"],
+    "discord": ["notify"],
+    "mailchimp": ["contacts"],
+    "sendgrid": ["notify"],
+    "slack": ["notify"],
     "click": ["payments"],
     "ebay": ["fulfillments", "inventory", "orders", "products"],
     "fancourier": ["shipments"],

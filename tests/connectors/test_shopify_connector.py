@@ -105,7 +105,8 @@ def test_a_multi_page_incremental_pull_yields_the_normalized_orders(connector):
         "financial_status": "paid", "fulfillment_status": "", "currency": "RON",
         "subtotal": Decimal("194.80"), "total_discounts": Decimal("0.00"), "total_tax": Decimal("37.01"),
         "total_shipping": Decimal("15.00"), "total": Decimal("246.81"),
-        "customer": {"external_id": "6100000001", "email": "ana.popescu@example.com", "name": "Ana Popescu"},
+        "customer": {"external_id": "6100000001", "email": "ana.popescu@example.com", "name": "Ana Popescu",
+                     "accepts_marketing": None},
         "shipping_address": address, "billing_address": address,
         "placed_at": datetime(2024, 2, 28, 7, 12, tzinfo=UTC),
         "updated_at": datetime(2024, 3, 1, 7, 45, 10, tzinfo=UTC),
@@ -360,3 +361,13 @@ def test_errors__500(connector, sleeps):
         connector.push_fulfillment({"order_id": "5500000002", "tracking_number": "X"})
     assert caught.value.transient and "Internal Server Error" in caught.value.message
     assert len([c for c in responses.calls if c.request.method == "POST"]) == 1
+
+
+@responses.activate
+def test_orders__marketing_consent(connector):
+    """The buyer's consent: the customer's email_marketing_consent.state (only `subscribed` is consent; `pending`
+    is a double opt-in not confirmed yet, whatever the older flag says), else buyer_accepts_marketing, else unknown."""
+    replay("GET", f"{API}/orders.json", "orders__marketing_consent")
+    page = next(connector.iter_orders())
+    normalized = [connector.normalize_order(o) for o in page.items]
+    assert [o["customer"]["accepts_marketing"] for o in normalized] == [True, False, False, None]

@@ -148,7 +148,7 @@ def test_retries_exhausted_fail_the_webhook_and_publish_webhook_failed(client, s
     webhook = _receive(client, shop)
     IncomingWebhook.objects.filter(pk=webhook.pk).update(retry_count=5)
     with mock.patch("commerce.services.upsert_orders", side_effect=RuntimeError("still broken")), \
-            mock.patch("webhooks.events.publish") as publish:
+            mock.patch("webhooks.inbound.services.publish") as publish:
         assert webhook_process(webhook_id=webhook.pk) == "failed"
     webhook.refresh_from_db()
     assert webhook.status == "failed" and webhook.retry_count == 5 and webhook.processed_at
@@ -214,7 +214,7 @@ def test_sweeper_fails_a_row_whose_worker_keeps_dying(client, shop, nudges):
     webhook = _receive(client, shop)
     webhook_claim(webhook.pk)
     IncomingWebhook.objects.filter(pk=webhook.pk).update(retry_count=5, locked_until=timezone.now() - timedelta(1))
-    with mock.patch("webhooks.events.publish") as publish:
+    with mock.patch("webhooks.inbound.services.publish") as publish:
         assert webhooks_sweep().exhausted == 1
     assert IncomingWebhook.objects.get(pk=webhook.pk).status == "failed"
     assert publish.call_args.args[0] == "webhook.failed"

@@ -103,7 +103,8 @@ def test_catalog_has_every_event_the_product_publishes():
     assert {
         "integration.connected", "integration.disconnected", "integration.error", "integration.synced",
         "sync_job.failed", "order.created", "order.updated", "order.fulfilled", "inventory.low_stock",
-        "webhook.delivered", "webhook.failed", "ping", "campaign.updated",
+        "webhook.delivered", "webhook.failed", "endpoint.disabled", "ads.suggestions_ready", "ping",
+        "campaign.updated",
     } == set(CATALOG)
     for entry in event_catalog():
         assert set(entry["example"]) == {"type", "timestamp", "data"} and entry["example"]["type"] == entry["type"]

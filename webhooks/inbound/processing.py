@@ -45,7 +45,7 @@ from config.claims import claimable
 from config.errors import ApplicationError
 from connectors.errors import is_transient
 from connectors.redaction import Redactor
-from webhooks.events import publish
+from integrations.events import publish
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 from . import handlers
@@ -54,7 +54,7 @@ from .services import ERROR_LIMIT, publish_failed, webhook_enqueue
 logger = logging.getLogger(__name__)
 
 TRACEBACK_LIMIT = 8000
-DUE_SLACK = timedelta(seconds=2)  # a countdown nudge may land a little before next_attempt_at (clock skew)
+DUE_LEEWAY = timedelta(seconds=2)  # a countdown nudge may land a little before next_attempt_at (clock skew)
 LEASE_EXPIRED = "The worker processing it stopped before finishing (lease expired)."
 
 
@@ -68,7 +68,7 @@ def webhook_claim(webhook_id: int, *, now: datetime | None = None) -> datetime |
     token = now + timedelta(seconds=settings.WEBHOOK_INCOMING_LEASE_SECONDS)
     claimed = (
         IncomingWebhook.objects.filter(pk=webhook_id, status=IncomingStatus.PENDING)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + DUE_SLACK))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + DUE_LEEWAY))
         .update(status=IncomingStatus.PROCESSING, locked_until=token, nudged_at=None, updated_at=now)
     )
     return token if claimed else None

@@ -47,6 +47,7 @@ from connectors import registry
 from connectors.base import Connector
 from connectors.capabilities import WebhookReceiver
 from connectors.redaction import Redactor
+from integrations.events import publish
 from integrations.models import Integration, IntegrationLog, LogDirection
 from integrations.payloads import integration_summary
 from integrations.selectors import integration_receive_url
@@ -218,8 +219,6 @@ def webhook_enqueue(webhook_id: int, *, countdown: float | None = None) -> bool:
 
 def publish_failed(webhook: IncomingWebhook) -> None:
     """`webhook.failed` to the organization's endpoints, in the caller's transaction."""
-    from webhooks.events import publish
-
     integration = webhook.integration
     publish(
         "webhook.failed",

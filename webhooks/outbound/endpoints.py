@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Membership, Organization, Role
 from config.broker import nudge, nudge_on_commit
 from config.errors import ValidationError
+from integrations.events import publish
 from integrations.models import Integration
 
 from ..events import ALL_EVENTS, CATALOG, PING, envelope, new_event_id, nudge_dispatcher
@@ -132,6 +133,9 @@ def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, notify: bool = F
         )
         endpoint.refresh_from_db()
         if changed and notify:
+            publish(ENDPOINT_DISABLED, {"endpoint": {"id": endpoint.pk, "url": endpoint.url,
+                                                     "events": endpoint.events}, "reason": reason},
+                    endpoint.organization, endpoint.integration)
             owners_notify(
                 organization=endpoint.organization, endpoint=endpoint, kind=ENDPOINT_DISABLED,
                 message=f"Webhook endpoint {endpoint.url} (#{endpoint.pk}) was disabled. {reason}",

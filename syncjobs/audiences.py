@@ -1,0 +1,76 @@
+"""Audience pushes: the ERP's customers who consented to email marketing, copied into a mailing audience.
+
+Who consented is what the channels said with their orders (`Order.customer_accepts_marketing`, filled by the
+order normalizers that carry it): per address, the latest order with a known answer decides, so a buyer who
+withdrew consent on a later order is not sent. Nobody with an unknown answer is sent. The audience is the
+integration's `config["list_id"]` (GET of the lists records them in `metadata["audiences"]` for choosing).
+Only addresses whose deciding order changed since the last push go (`metadata["audience_pushed_at"]`), unless
+`full`. The connector's upsert is idempotent (by the subscriber's id), so a retried push sends nothing twice
+that matters.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from commerce.models import Order
+from config.errors import CapabilityNotSupported, ValidationError
+from connectors import registry
+from connectors.base import Capability
+from integrations.models import Integration
+
+BATCH = 500
+
+
+def consenting_customers(*, organization_id: int, changed_since: datetime | None = None) -> list[dict[str, str]]:
+    """`[{email, first_name, last_name}]` of customers whose latest order with a known consent said yes."""
+    rows = (Order.objects.filter(organization_id=organization_id, customer_accepts_marketing__isnull=False)
+            .exclude(customer_email="").order_by("placed_at", "id")
+            .values_list("customer_email", "customer_name", "customer_accepts_marketing", "updated_at"))
+    latest: dict[str, tuple[str, bool, datetime]] = {}
+    for email, name, consent, updated_at in rows.iterator():
+        latest[email.strip().lower()] = (name, consent, updated_at)
+    found = []
+    for email, (name, consent, updated_at) in sorted(latest.items()):
+        if not consent or (changed_since is not None and updated_at < changed_since):
+            continue
+        first, _, last = (name or "").partition(" ")
+        found.append({"email": email, "first_name": first, "last_name": last})
+    return found
+
+
+def _connector(integration: Integration):
+    if not registry.supports(integration.provider, Capability.CONTACTS):
+        raise CapabilityNotSupported(f"{integration.provider} has no audiences.")
+    return registry.connector_for(integration)
+
+
+def audiences_refresh(*, integration: Integration) -> list[dict[str, Any]]:
+    """Read the provider's lists into `metadata["audiences"]` (what an operator picks `config["list_id"]` from)."""
+    lists = _connector(integration).audience_lists()
+    integration.metadata = {**(integration.metadata or {}), "audiences": lists}
+    integration.save(update_fields=["metadata", "updated_at"])
+    return lists
+
+
+def audience_push(*, integration: Integration, full: bool = False) -> dict[str, int]:
+    connector = _connector(integration)
+    list_id = str((integration.config or {}).get("list_id") or "")
+    if not list_id:
+        raise ValidationError("Choose the audience first: config.list_id (see metadata.audiences).",
+                              details={"config.list_id": ["required"]})
+    started = timezone.now()
+    pushed_at = None if full else parse_datetime(str((integration.metadata or {}).get("audience_pushed_at") or ""))
+    contacts = consenting_customers(organization_id=integration.organization_id, changed_since=pushed_at)
+    counts = {"upserted": 0, "failed": 0}
+    for start in range(0, len(contacts), BATCH):
+        for key, value in connector.audience_upsert(list_id, contacts[start:start + BATCH]).items():
+            counts[key] = counts.get(key, 0) + value
+    integration.metadata = {**(integration.metadata or {}), "audience_pushed_at": started.isoformat(),
+                            "audience_last_push": counts}
+    integration.save(update_fields=["metadata", "updated_at"])
+    return counts
