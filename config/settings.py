@@ -74,11 +74,8 @@ INSTALLED_APPS = [
     "webhooks",
     "syncjobs",
     "commerce",
-<<<<<<< HEAD
     "ads",  # ad accounts, campaigns, ad sets and daily spend (records + services, beside commerce)
-=======
     "notifications",  # alerts to people: rules, conditions, notices (hears the pipelines' events)
->>>>>>> main
     "sandbox",
     "events",  # consumed events: POST /api/events/ from the organization's own services (above the pipelines)
     "observability",  # GET /metrics (Prometheus), reading the pipelines' tables

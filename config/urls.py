@@ -29,11 +29,8 @@ urlpatterns = [
     path("api/", include("integrations.urls")),
     path("api/", include("webhooks.urls")),
     path("api/", include("commerce.urls")),
-<<<<<<< HEAD
     path("api/", include("ads.urls")),
-=======
     path("api/", include("notifications.urls")),
->>>>>>> main
     path("api/", include("events.urls")),
     re_path(r"^api/", errors.api_route_not_found),  # last: any other /api/ URL is the envelope 404, DEBUG or not
 ]

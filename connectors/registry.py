@@ -43,16 +43,13 @@ PROVIDERS: list[str] = [
     "connectors.payme.connector.PaymeConnector",
     "connectors.click.connector.ClickConnector",
     "connectors.paypal.connector.PayPalConnector",
-<<<<<<< HEAD
     "connectors.meta_ads.connector.MetaAdsConnector",
     "connectors.tiktok_ads.connector.TikTokAdsConnector",
     "connectors.google_ads.connector.GoogleAdsConnector",
-=======
     "connectors.slack.connector.SlackConnector",
     "connectors.discord.connector.DiscordConnector",
     "connectors.sendgrid.connector.SendGridConnector",
     "connectors.mailchimp.connector.MailchimpConnector",
->>>>>>> main
 ]
 
 _extra: dict[str, type[Connector]] = {}
