@@ -75,12 +75,12 @@ class AnalysisRun(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["organization", "created_at"], name="analysisrun_org_created")]
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} analysis #{self.pk}"
+
     @property
     def tokens_used(self) -> int:
         return self.input_tokens + self.output_tokens
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} analysis #{self.pk}"
 
 
 class ActionKind(models.TextChoices):
@@ -125,12 +125,12 @@ class Suggestion(models.Model):
         constraints = [models.CheckConstraint(
             condition=models.Q(campaign__isnull=False) | models.Q(product__isnull=False), name="suggestion_target")]
 
+    def __str__(self) -> str:
+        return self.text
+
     @property
     def target(self):
         return self.campaign or self.product
-
-    def __str__(self) -> str:
-        return self.text
 
 
 class PurchaseNeed(models.Model):
