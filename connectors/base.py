@@ -52,6 +52,7 @@ class Capability(StrEnum):
     FILES = "files"
     CONTACTS = "contacts"
     NOTIFY = "notify"
+    ANALYSIS = "analysis"
 
 
 class AuthKind(StrEnum):

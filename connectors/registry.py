@@ -50,6 +50,7 @@ PROVIDERS: list[str] = [
     "connectors.discord.connector.DiscordConnector",
     "connectors.sendgrid.connector.SendGridConnector",
     "connectors.mailchimp.connector.MailchimpConnector",
+    "connectors.anthropic.connector.AnthropicConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

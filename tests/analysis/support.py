@@ -73,3 +73,34 @@ def dataset(org):
                + timedelta(hours=9), [(products["c"], 2, "30.00")])
     _order(org, shop, 999, datetime(2026, 10, 1, tzinfo=UTC), [(products["c"], 500, "30.00")])  # outside 30 days
     return {"campaigns": campaigns, "products": products, "ads": ads, "shop": shop}
+
+
+API_KEY = "sk-ant-api03-Zq9vT3stK3yN0tReal-0001"
+MESSAGES = "https://api.anthropic.com/v1/messages"
+MODELS = "https://api.anthropic.com/v1/models"
+
+
+@pytest.fixture
+def ai_integration(org, public_dns, sleeps):
+    from connectors.sessions import close_sessions
+
+    integration = IntegrationFactory(organization=org, provider="anthropic", type="ai", code="claude",
+                                     api_key=API_KEY, status="active")
+    yield integration
+    close_sessions()
+
+
+def replay_message(name: str, ids: dict[str, int] | None = None):
+    """Answer POST /v1/messages with a recorded answer, its placeholder target ids ("BOOTS") made the data set's."""
+    import copy
+
+    import responses
+
+    from tests.connectors.support import fixture
+
+    recorded = copy.deepcopy(fixture("anthropic", name))
+    for block in (recorded["body"] or {}).get("content", []) if isinstance(recorded["body"], dict) else []:
+        for item in block.get("input", {}).get("suggestions", []):
+            item["target_id"] = (ids or {}).get(item["target_id"], item["target_id"])
+    return responses.add("POST", MESSAGES, json=recorded["body"], status=recorded["status"],
+                         headers=recorded.get("headers") or {})
