@@ -114,8 +114,11 @@ def check_budget(organization: Organization, estimate: int) -> None:
 
 # ------------------------------------------------------------------ start and run
 def analysis_start(*, organization: Organization, kind: str, scope: dict[str, Any] | None = None,
-                   trigger: str = Trigger.API, request=None, actor_label: str = "") -> AnalysisRun:
-    """Record a queued run and send it to a worker. Raises ValidationError (bad kind) or TokenBudgetExceeded
+                   trigger: str = Trigger.API, request=None, actor_label: str = "",
+                   enqueue: bool = True) -> AnalysisRun:
+    """Record a queued run and send it to a worker (enqueue=False: the caller runs it).
+
+    Raises ValidationError (bad kind) or TokenBudgetExceeded
     (recorded as a refused run, so the schedule's refusals are visible too)."""
     if kind not in AnalysisKind.values:
         raise ValidationError(details={"kind": [f"Must be one of {', '.join(AnalysisKind.values)}."]})
@@ -136,9 +139,10 @@ def analysis_start(*, organization: Organization, kind: str, scope: dict[str, An
             run.save()
             raise
     run.save()
-    from .tasks import run_analysis
+    if enqueue:
+        from .tasks import run_analysis
 
-    nudge_on_commit(run_analysis, (run.pk,))
+        nudge_on_commit(run_analysis, (run.pk,))
     return run
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import shared_task
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -26,8 +27,8 @@ def run_analysis(run_id: int) -> str | None:
 @shared_task(ignore_result=True)
 def run_daily_analyses() -> dict[str, int]:
     started = refused = 0
-    for organization in Organization.objects.filter(products__isnull=False).distinct().union(
-            Organization.objects.filter(campaigns__isnull=False).distinct()):
+    with_data = Organization.objects.filter(Q(products__isnull=False) | Q(campaigns__isnull=False))
+    for organization in Organization.objects.filter(pk__in=with_data.values("pk")).order_by("id"):
         for kind in AnalysisKind.values:
             try:
                 services.analysis_start(organization=organization, kind=kind, trigger=Trigger.SCHEDULE,
