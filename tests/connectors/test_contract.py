@@ -22,6 +22,7 @@ CAPABILITIES = {
     "anaf": ["tax_lookup"],
     "discord": ["notify"],
     "mailchimp": ["contacts"],
+    "anthropic": ["analysis"],
     "sendgrid": ["notify"],
     "slack": ["notify"],
     "click": ["payments"],
