@@ -54,11 +54,12 @@ def bare_pull(sandbox, token: str) -> tuple[int, int, float]:
 
     from connectors import registry
     from integrations.models import Integration
+    from sandbox.data import API_VERSION
 
     # The token header the sandbox connector sends (Shopify's), without the rest of the connector.
     auth = registry.get("sandbox")(Integration(provider="sandbox", access_token=token)).auth_headers()
     session, count, pages = requests.Session(), 0, 0
-    url = f"{sandbox.url}/admin/api/2024-01/orders.json?status=any&limit=250"
+    url = f"{sandbox.url}/admin/api/{API_VERSION}/orders.json?status=any&limit=250"
     started = time.perf_counter()
     while url:
         response = session.get(url, headers=auth, timeout=30)

@@ -15,10 +15,11 @@ from .selectors import stock_level_low
 class ProductFilter(django_filters.FilterSet):
     sku = django_filters.CharFilter(help_text="Exact SKU.")
     status = django_filters.ChoiceFilter(choices=ProductStatus.choices)
+    category = django_filters.CharFilter(lookup_expr="icontains", help_text="Part of the category path.")
 
     class Meta:
         model = Product
-        fields = ["sku", "status"]
+        fields = ["sku", "status", "category"]
 
 
 class StockLevelFilter(django_filters.FilterSet):

@@ -52,6 +52,10 @@ class Product(models.Model):
     price = models.DecimalField(**MONEY, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True, default="")
     barcode = models.CharField(max_length=100, blank=True, default="")
+    category = models.CharField(
+        max_length=500, blank=True, default="",
+        help_text="The channel's category path (\"Apparel > Shirts\"); the last channel that named one wins.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -61,6 +65,45 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return self.sku
+
+
+class ProductImage(models.Model):
+    """One image of a product as one channel lists it (a re-import of that channel replaces its set, in order)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+",
+                                    help_text="The channel whose catalogue lists the image.")
+    url = models.URLField(max_length=2000)
+    position = models.PositiveIntegerField(default=1, help_text="1 = the main image.")
+    alt = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["product", "integration", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "integration", "url"], name="productimage_unique_url"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} #{self.position}"
+
+
+class ProductAttribute(models.Model):
+    """One attribute (Color: Red, Brand: Acme) of a product as one channel lists it."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="attributes")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+",
+                                    help_text="The channel whose catalogue gives the attribute.")
+    name = models.CharField(max_length=200)
+    value = models.CharField(max_length=1000, blank=True, default="")
+
+    class Meta:
+        ordering = ["product", "integration", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "integration", "name"], name="productattribute_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.value}"
 
 
 class StockLevel(models.Model):

@@ -6,13 +6,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.utils import timezone
 
 from accounts.models import Organization
 from config.errors import NotFound
 
-from .models import AWAITING_FULFILLMENT, ChannelLocation, ChannelStock, Order, Product, StockLevel
+from .models import (
+    AWAITING_FULFILLMENT,
+    ChannelLocation,
+    ChannelStock,
+    Order,
+    Product,
+    ProductAttribute,
+    ProductImage,
+    StockLevel,
+)
 
 
 def _as_id(value: Any) -> int | None:
@@ -26,7 +35,11 @@ def _as_id(value: Any) -> int | None:
 
 
 def product_list(*, organization: Organization) -> QuerySet[Product]:
-    return Product.objects.filter(organization=organization).prefetch_related("stock_levels")
+    return Product.objects.filter(organization=organization).prefetch_related(
+        "stock_levels",
+        Prefetch("images", ProductImage.objects.select_related("integration")),
+        Prefetch("attributes", ProductAttribute.objects.select_related("integration")),
+    )
 
 
 def stock_level_list(*, organization: Organization) -> QuerySet[StockLevel]:

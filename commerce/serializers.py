@@ -17,7 +17,17 @@ from config.api import StrictCharField, StrictInputSerializer, StrictIntegerFiel
 from integrations.models import StockMode
 
 from .masking import mask_address, mask_email
-from .models import ChannelLocation, Fulfillment, Order, OrderLine, OrderStatus, Product, StockLevel
+from .models import (
+    ChannelLocation,
+    Fulfillment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    ProductAttribute,
+    ProductImage,
+    StockLevel,
+)
 
 CENT = Decimal("0.01")
 
@@ -46,13 +56,34 @@ class StockFigureSerializer(serializers.ModelSerializer):
         fields = ["id", "location", "on_hand", "reserved", "available", "low_stock_threshold"]
 
 
+class ProductImageSerializer(serializers.ModelSerializer):
+    integration = serializers.CharField(source="integration.code", read_only=True,
+                                        help_text="The code of the channel whose catalogue lists the image.")
+
+    class Meta:
+        model = ProductImage
+        fields = ["url", "position", "alt", "integration"]
+
+
+class ProductAttributeSerializer(serializers.ModelSerializer):
+    integration = serializers.CharField(source="integration.code", read_only=True,
+                                        help_text="The code of the channel whose catalogue gives the attribute.")
+
+    class Meta:
+        model = ProductAttribute
+        fields = ["name", "value", "integration"]
+
+
 class ProductSerializer(serializers.ModelSerializer):
     price = MoneyField()
     stock = StockFigureSerializer(source="stock_levels", many=True, read_only=True)
+    images = ProductImageSerializer(many=True, read_only=True)
+    attributes = ProductAttributeSerializer(many=True, read_only=True)
 
     class Meta:
         model = Product
-        fields = ["id", "sku", "name", "status", "price", "currency", "barcode", "stock", "created_at", "updated_at"]
+        fields = ["id", "sku", "name", "status", "price", "currency", "barcode", "category", "images", "attributes",
+                  "stock", "created_at", "updated_at"]
 
 
 class ProductRefSerializer(serializers.ModelSerializer):

@@ -66,4 +66,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("ai-analysis", "analysis.tasks.run_daily_analyses", 86400),
     PeriodicJob("purge-call-logs", "integrations.tasks.purge_integration_logs", 86400),
     PeriodicJob("purge-finished-jobs", "syncjobs.tasks.purge_finished_jobs", 86400),
+    # Writes into the organization's own systems: its orders into ERP integrations (hourly), and a CSV backup of
+    # its records into file-store integrations (daily; `POST /api/cron/backup/` runs it on demand).
+    PeriodicJob("export-orders", "syncjobs.tasks.export_orders", 3600),
+    PeriodicJob("backup", "syncjobs.tasks.backup_records", 86400),
 )

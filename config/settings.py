@@ -425,6 +425,10 @@ COMMERCE_LOW_STOCK_THRESHOLD = env.int("COMMERCE_LOW_STOCK_THRESHOLD", default=5
 # Stock changes within this window reach each channel as one push (debounce).
 COMMERCE_INVENTORY_PUSH_DELAY_SECONDS = env.float("COMMERCE_INVENTORY_PUSH_DELAY_SECONDS", default=10.0)
 COMMERCE_PUSH_MAX_RETRIES = env.int("COMMERCE_PUSH_MAX_RETRIES", default=5)
+# Orders one hourly export run writes into an ERP integration (the rest wait for the next run).
+ORDER_EXPORT_BATCH = env.int("ORDER_EXPORT_BATCH", default=200)
+# Nightly backups of the ERP's records to a file store: how many runs a folder keeps when its config says nothing.
+BACKUP_KEEP_DEFAULT = env.int("BACKUP_KEEP_DEFAULT", default=7)
 
 # ---------------------------------------------------------------- oauth
 # The beat task refreshes tokens expiring within this window, and any token not refreshed for this many hours.

@@ -50,6 +50,7 @@ class Capability(StrEnum):
     PAYMENTS = "payments"
     TAX_LOOKUP = "tax_lookup"
     FILES = "files"
+    ORDER_EXPORT = "order_export"
     CONTACTS = "contacts"
     NOTIFY = "notify"
     ANALYSIS = "analysis"

@@ -461,6 +461,50 @@ class AudienceSink(CapabilityMixin):
 
     def audience_upsert(self, list_id: str, contacts: list[dict[str, str]]) -> dict[str, int]:
         """Add or update each contact (`email`, `first_name`, `last_name`) in the list; counts by outcome."""
+class OrderSink(CapabilityMixin):
+    """An ERP or accounting system the hub writes the organization's orders into (syncjobs/order_exports.py).
+
+    The pipeline picks the orders and records what the provider answered; the connector makes one document per
+    order and must be idempotent by the ERP's order id: asked twice for one order (a retry after a timeout whose
+    write did land), it finds the document it made and answers that, never a second one.
+    """
+
+    capability = Capability.ORDER_EXPORT
+    required = ("push_order",)
+
+    def push_order(self, order: dict[str, Any]) -> dict[str, Any]:
+        """Write one order; answer `{"external_id", "number", "created": bool}` (created False: it was there).
+
+        `order`: `id` (the ERP's), `external_number`, `currency`, `placed_at` (aware), `subtotal`, `total`,
+        `total_tax`, `total_shipping`, `total_discounts`, `customer_name`, `customer_email`, `channel` (the code
+        of the integration it came from) and `lines` ([{`sku`, `title`, `quantity`, `unit_price`, `total`,
+        `external_product_id`}]: the product's id at this provider, "" when the provider has not listed it).
+        Raise ValidationError for an order the provider can never take (a line whose product it lacks).
+        """
+        raise NotImplementedError
+
+
+class FileStore(CapabilityMixin):
+    """A file store the hub writes backups into and reads documents from (syncjobs/backups.py).
+
+    Folders and files are named by the store's own ids. The backup pipeline writes each run's files into the
+    integration's `config["backup"]["folder_id"]`, and deletes older runs' files, which it finds by listing that
+    folder (so the store, not a row of ours, says which backups exist).
+    """
+
+    capability = Capability.FILES
+    required = ("folder_files", "upload_file", "delete_file")
+
+    def folder_files(self, folder_id: str) -> list[dict[str, Any]]:
+        """The files directly in a folder, every page of them: `[{"id", "name", "mime_type", …}]`."""
+        raise NotImplementedError
+
+    def upload_file(self, *, folder_id: str, name: str, content: bytes, mime_type: str) -> dict[str, Any]:
+        """Create a file in the folder with these bytes; answer at least its `id` and `name`."""
+        raise NotImplementedError
+
+    def delete_file(self, file_id: str) -> None:
+        """Delete one file (one the hub made); a file already gone is not an error."""
         raise NotImplementedError
 
 

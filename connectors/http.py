@@ -140,11 +140,17 @@ class ProviderClient:
         headers: dict[str, str] | None = None,
         authenticate: bool = True,
         timeout: Any = None,
+        log_body: bool = True,
     ) -> requests.Response:
-        """Send one provider call (retries, refresh and logging included); see the module docstring."""
+        """Send one provider call (retries, refresh and logging included); see the module docstring.
+
+        `log_body=False` keeps the request body out of the call log (only its size is recorded): for uploads of
+        the ERP's own records (a backup holds customers' names and addresses), which are no provider's business
+        to echo and no operator's to read in a log.
+        """
         try:
             return self._request(method, path_or_url, action=action, params=params, json=json, data=data,
-                                 headers=headers, authenticate=authenticate, timeout=timeout)
+                                 headers=headers, authenticate=authenticate, timeout=timeout, log_body=log_body)
         except AuthExpired as exc:
             self.credentials_refused(exc, action=action)
             raise
@@ -168,11 +174,14 @@ class ProviderClient:
         headers: dict[str, str] | None,
         authenticate: bool,
         timeout: Any,
+        log_body: bool = True,
     ) -> requests.Response:
         method = method.upper()
         integration = self.connector.integration
         url = self.url_for(path_or_url)
-        call = _Call(action=action, method=method, endpoint=self._with_params(url, params), json=json, data=data)
+        logged_json, logged_data = (json, data) if log_body else (None, _unlogged(json if json is not None else data))
+        call = _Call(action=action, method=method, endpoint=self._with_params(url, params), json=logged_json,
+                     data=logged_data)
         try:
             outbound.check_outbound_url(url, field="api_endpoint")
         except UnsafeURL as exc:
@@ -385,9 +394,13 @@ class ProviderClient:
 
 def _first_message(body: Any) -> str | None:
     """`error_user_msg` (words meant for the user, Meta's), `error_description`, `message`, `error`, `errors` — the
-    usual places providers put words."""
+    usual places providers put words (OData v3 puts them in `odata.error.message.value`, beside the message's
+    `lang`)."""
     if isinstance(body, dict):
-        for key in ("error_user_msg", "error_description", "message", "error", "errors", "detail", "title"):
+        if isinstance(body.get("value"), str) and "lang" in body:
+            return body["value"]
+        for key in ("error_user_msg", "error_description", "message", "error", "odata.error", "errors", "detail",
+                    "title"):
             value = body.get(key)
             if isinstance(value, str) and value:
                 return value
@@ -395,10 +408,18 @@ def _first_message(body: Any) -> str | None:
                 inner = _first_message(value)
                 if inner:
                     return inner
-                return jsonlib.dumps(value)
+                return jsonlib.dumps(value, ensure_ascii=False)
     if isinstance(body, list) and body:
         return _first_message(body[0]) or (body[0] if isinstance(body[0], str) else None)
     return None
+
+
+def _unlogged(body: Any) -> str | None:
+    """What the call log says of a body kept out of it: its size."""
+    if body is None:
+        return None
+    size = len(body) if isinstance(body, (bytes, str)) else len(jsonlib.dumps(body, default=str))
+    return f"<{size} bytes, not logged>"
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

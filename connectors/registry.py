@@ -51,6 +51,8 @@ PROVIDERS: list[str] = [
     "connectors.sendgrid.connector.SendGridConnector",
     "connectors.mailchimp.connector.MailchimpConnector",
     "connectors.anthropic.connector.AnthropicConnector",
+    "connectors.onec.connector.OneCConnector",
+    "connectors.google_drive.connector.GoogleDriveConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-API_VERSION = "2024-01"
+API_VERSION = "2026-10"  # the Admin API version it speaks (the connector's DEFAULT_API_VERSION)
 SHOP_TZ = timezone(timedelta(hours=-5))  # the shop's fixed offset; timestamps are rendered in it, like Shopify
 EPOCH = int(datetime(2023, 1, 1, tzinfo=UTC).timestamp())
 LAST_CREATED = int(datetime(2024, 12, 31, tzinfo=UTC).timestamp())
@@ -38,6 +38,8 @@ CUSTOMER_ID_BASE = 20_000_000_001
 LOCATION_ID_BASE = 48_000_001
 MAX_LINES = 4  # lines per order; line ids are order index * 10 + n, so fewer than 10
 MAX_VARIANTS = 3
+MAX_IMAGES = 3
+IMAGE_ID_BASE = 50_000_000_001
 
 _ORDER, _PRODUCT, _VARIANT, _STOCK, _CREATED, _LAG, _KIND, _COUNT = range(8)
 _M64 = (1 << 64) - 1
@@ -100,6 +102,7 @@ class ShopData:
         self.seed = seed
         self.order_count = orders
         self.product_count = products
+        self.image_base = "http://127.0.0.1/_sandbox/images"  # the server sets its own address (SandboxServer)
         self.currency = currency
         self.name = name or f"Sandbox Shop {seed}"
         self.domain = f"sandbox-{seed}.myshopify.com"
@@ -204,7 +207,12 @@ class ShopData:
             "published_at": iso(created) if status == "active" else None,
             "options": [{"id": pid * 10, "product_id": pid, "name": "Title" if count == 1 else "Size", "position": 1}],
             "variants": variants,
-            "images": [],
+            "images": [
+                {"id": IMAGE_ID_BASE + i * 10 + n, "product_id": pid, "position": n + 1,
+                 "src": f"{self.image_base}/{pid}-{n + 1}.svg", "alt": f"{self.product_title(i)} ({n + 1})",
+                 "variant_ids": [], "created_at": iso(created), "updated_at": iso(updated)}
+                for n in range(1 + (h >> 24) % MAX_IMAGES)
+            ],
         }
 
     # ------------------------------------------------------------------ inventory

@@ -1,4 +1,4 @@
-"""The sandbox shop: a real HTTP server that answers like Shopify's REST Admin API 2024-01.
+"""The sandbox shop: a real HTTP server that answers like Shopify's Admin API (REST, and GraphQL for products).
 
 Plain `http.server` (HTTP/1.1, keep-alive, one thread per connection), no Django
 in the request path, so it is fast and runs anywhere. Start it with
@@ -6,7 +6,7 @@ in the request path, so it is fast and runs anywhere. Start it with
 
     with SandboxServer(port=0, seed=7, orders=500, rate_limit=10) as sandbox:
         tokens = sandbox.issue_tokens()
-        requests.get(sandbox.url + "/admin/api/2024-01/orders.json?status=any",
+        requests.get(sandbox.url + f"/admin/api/{API_VERSION}/orders.json?status=any",
                      headers={"X-Shopify-Access-Token": tokens["access_token"]})
 
 It also plays an ad platform (Meta's Marketing API shapes, sandbox/ads.py) under `/meta/<version>/`.
@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from .ads import MetaAdsSimulator
 from .auth import INVALID_TOKEN, LeakyBucket, OAuthError, OAuthServer
 from .data import API_VERSION, ORDER_ID_BASE, ShopData
+from .graphql import GraphQLApi
 from .state import Listing, ShopError, ShopState
 from .webhooks import WebhookSender
 
@@ -61,6 +62,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", r"locations\.json", "locations"),
         ("GET", r"inventory_levels\.json", "inventory_levels"),
         ("POST", r"inventory_levels/set\.json", "inventory_set"),
+        ("POST", r"graphql\.json", "graphql"),
     )
 ]
 
@@ -91,6 +93,8 @@ class SandboxServer:
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.sandbox = self
         self._thread: threading.Thread | None = None
+        self.data.image_base = f"{self.url}/_sandbox/images"
+        self.graphql = GraphQLApi(self.state, self.url)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -283,6 +287,13 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     def _send(self, status: int, payload: Any) -> None:
+        if isinstance(payload, RawBody):
+            self.send_response(status)
+            self.send_header("Content-Type", payload.content_type)
+            self.send_header("Content-Length", str(len(payload.data)))
+            self.end_headers()
+            self.wfile.write(payload.data)
+            return
         if status == 302:
             self.send_response(302)
             self.send_header("Location", payload)
@@ -308,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, sandbox.oauth.token({**self.query, **body})
         if method == "GET" and path == "/":
             return 200, {
-                "sandbox": f"Switchyard sandbox shop (Shopify REST Admin API {API_VERSION})",
+                "sandbox": f"Switchyard sandbox shop (Shopify Admin API {API_VERSION}: REST, GraphQL products)",
                 "shop": sandbox.data.domain, "orders": sandbox.data.order_count,
                 "products": sandbox.data.product_count, "client_id": sandbox.oauth.client_id,
                 "api": f"{API_PREFIX}{API_VERSION}/", "oauth": ["/admin/oauth/authorize", "/admin/oauth/access_token"],
@@ -316,6 +327,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "admin": ["GET /_sandbox/stats", "POST /_sandbox/mutate", "POST /_sandbox/expire_tokens",
                           "POST /_sandbox/tokens"],
             }
+        if method == "GET" and (found := _BULK_FILE.fullmatch(path)):
+            return 200, RawBody(sandbox.graphql.bulk_file(int(found.group(1))).encode(), "application/jsonl")
+        if method == "GET" and (found := _IMAGE.fullmatch(path)):
+            return 200, RawBody(_svg(found.group(1)), "image/svg+xml")
         if method == "GET" and path == "/_sandbox/stats":
             return 200, sandbox.stats()
         if method == "POST" and path == "/_sandbox/mutate":
@@ -405,6 +420,9 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox.webhooks.send(topic, payload)
         return 201, {"fulfillment": fulfillment}
 
+    def _api_graphql(self, body: dict[str, Any]) -> tuple[int, Any]:
+        return 200, self.server.sandbox.graphql.answer(body)
+
     def _api_inventory_set(self, body: dict[str, Any]) -> tuple[int, Any]:
         sandbox = self.server.sandbox
         level, hooks = sandbox.state.set_inventory(body)
@@ -458,6 +476,25 @@ class _Handler(BaseHTTPRequestHandler):
         params = {"limit": limit, **({"fields": ",".join(fields)} if fields else {}), "page_info": token}
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
         return f'<http://{host}{API_PREFIX}{API_VERSION}/{resource}.json?{urlencode(params)}>; rel="{rel}"'
+
+
+_BULK_FILE = re.compile(r"/_sandbox/bulk/(\d+)\.jsonl")
+_IMAGE = re.compile(r"/_sandbox/images/(\d+-\d+)\.svg")
+
+
+class RawBody:
+    """A non-JSON answer (a JSONL export, an image)."""
+
+    def __init__(self, data: bytes, content_type: str):
+        self.data, self.content_type = data, content_type
+
+
+def _svg(name: str) -> bytes:
+    """A product picture: a square in a colour of its own, labelled with its product and position."""
+    hue = int(hashlib.sha256(name.encode()).hexdigest()[:4], 16) % 360
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="400"><rect width="400" height="400" '
+            f'fill="hsl({hue},55%,70%)"/><text x="200" y="210" font-size="36" text-anchor="middle" '
+            f'font-family="sans-serif">{name}</text></svg>').encode()
 
 
 def _limit(value: str | None) -> int:

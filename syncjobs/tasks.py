@@ -9,7 +9,9 @@ finds the job held or finished and does nothing; a lost one is re-sent by
 
 Beat schedule (created by the project's periodic-task data migrations):
 run_due_syncs every 30 s, check_integrations_health every 15 minutes,
-purge_finished_jobs daily, sweep_pending_pushes every minute.
+purge_finished_jobs daily, sweep_pending_pushes every minute, export_orders
+hourly (orders into ERP integrations), backup_records daily (CSV exports into
+file stores).
 
 The channel pushes and the order re-pull keep the names they had in
 `commerce.tasks` (commerce.outbox names them; queued messages and beat rows
@@ -28,7 +30,7 @@ from commerce.outbox import PUSH_FULFILLMENT_TASK, PUSH_INVENTORY_TASK, REPULL_O
 from connectors.errors import is_transient
 from integrations.models import Integration
 
-from . import audiences, pushes, repull, scheduler, services
+from . import audiences, backups, order_exports, pushes, repull, scheduler, services
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=None)
@@ -132,3 +134,44 @@ def push_audience(self, integration_id: int, full: bool = False) -> dict[str, in
         if is_transient(exc):
             raise self.retry(countdown=30 * 2**self.request.retries, exc=exc) from None
         raise
+# ---------------------------------------------------------------------- order exports and backups
+@shared_task(ignore_result=True)
+def export_orders() -> list[int]:
+    """Hourly: one export task per active ERP integration that takes orders (syncjobs/order_exports.py)."""
+    ids = order_exports.integrations_exporting_orders()
+    for integration_id in ids:
+        export_integration_orders.delay(integration_id)
+    return ids
+
+
+@shared_task(bind=True, ignore_result=True)
+def export_integration_orders(self, integration_id: int) -> dict:
+    """Push one ERP integration's due orders; a transient provider error is retried with backoff (the orders
+    stay due, and the connector finds what a timed-out push did write)."""
+    try:
+        return order_exports.orders_export(integration_id=integration_id).summary()
+    except Exception as exc:
+        if is_transient(exc) and self.request.retries < settings.COMMERCE_PUSH_MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+        raise
+
+
+@shared_task(ignore_result=True)
+def backup_records() -> list[int]:
+    """Daily (and POST /api/cron/backup/): one backup task per file-store integration with a backup folder."""
+    ids = backups.integrations_backing_up()
+    for integration_id in ids:
+        backup_integration.delay(integration_id)
+    return ids
+
+
+@shared_task(bind=True, ignore_result=True)
+def backup_integration(self, integration_id: int) -> dict | None:
+    """Write one backup run (orders, lines, products, stock as CSV) and apply the folder's retention."""
+    try:
+        run = backups.backup_write(integration_id=integration_id)
+    except Exception as exc:
+        if is_transient(exc) and self.request.retries < settings.COMMERCE_PUSH_MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+        raise
+    return run.summary() if run is not None else None

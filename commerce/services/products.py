@@ -8,6 +8,8 @@ channel lists this SKU, so stock changes are pushed to it) and each inventory
 item (`inventory_item` → Product: how the channel's inventory levels and pushes
 name the SKU).
 
+Images, categories and attributes are catalogue.py's: written with the variants, per channel.
+
 Inventory levels are channel_stock.py's: they land at mapped locations only.
 Variants' own `on_hand` (inventory_quantity) is ignored: inventory levels are
 the source of stock, with their own timestamps.
@@ -26,6 +28,7 @@ from config.errors import ValidationError
 from integrations.models import Integration
 
 from ..models import ExternalRef, Product, ProductStatus, ResourceType
+from .catalogue import catalogue_of, catalogue_replace, has_catalogue
 from .orders import _aware, _Bad, _money
 from .refs import UpsertResult, claim_refs, is_older, newest_per_id, payload_hash, save_refs
 
@@ -58,12 +61,14 @@ def _parse_product(record: Any) -> dict[str, Any]:
             "price": _money(variant, "price") if variant.get("price") is not None else None,
             "barcode": str(variant.get("barcode") or "")[:100],
             "inventory_item_id": str(variant.get("inventory_item_id") or ""),
+            "catalogue": catalogue_of(record, variant),
         })
     if not parsed:
         raise _Bad("no variant has a SKU")
     status = ProductStatus.ACTIVE if record.get("status", "active") == "active" else ProductStatus.INACTIVE
     return {"external_id": external_id, "status": status, "updated_at": _aware(record.get("updated_at"), "updated_at",
-                                                                               required=False), "variants": parsed}
+                                                                               required=False), "variants": parsed,
+            "has_catalogue": has_catalogue(record)}
 
 
 @transaction.atomic
@@ -130,6 +135,10 @@ def upsert_products(*, integration: Integration, products: list[dict]) -> Upsert
             result.updated += 1
     for resource_type, pairs in links.items():
         _link(integration, resource_type, pairs)
+    catalogue_replace(integration=integration, catalogues={
+        product_ids[variant["sku"]]: variant["catalogue"]
+        for item, _, _ in to_write if item["has_catalogue"] for variant in item["variants"]
+    })
     save_refs([ref for _, ref, _ in to_write])
     return result
 

@@ -5,11 +5,14 @@ below and only here), the paths, the per-operation rates and the pagination
 tokens. What the records mean is mapping.py's business, what to pull when is
 connector.py's.
 
-Versions: Orders v0 (`getOrders`, `getOrder`, `getOrderItems`) is deprecated;
-Amazon removes it on 2027-03-27 in favour of Orders v2026-01-01
-(`GET /orders/2026-01-01/orders`, items included, no Restricted Data Token for
-PII). `confirmShipment` stays in v0 (v2026-01-01 has no write operations).
-Moving the reads is a change to this module and mapping.py only.
+Versions: order reads use Orders 2026-01-01 (`searchOrders`: `GET
+/orders/2026-01-01/orders`, items inline, paged by passing the answer's
+`pagination.nextToken` back as `paginationToken`; `getOrder`: `GET
+/orders/2026-01-01/orders/{orderId}`). Orders v0 (`getOrders`, `getOrder`,
+`getOrderItems`) is deprecated and Amazon removes it on 2027-03-27; it stays here
+behind the AMAZON_SP_ORDERS_API setting (`v0`) until then. `confirmShipment`
+stays in v0 (v2026-01-01 has no write operations; whether Amazon keeps it after
+the removal date is UNCONFIRMED in the docs read).
 
 Rate limits: SP-API meters every operation with its own token bucket per
 seller and app (rate/burst below, from Amazon's models) and says the rate it
@@ -32,7 +35,9 @@ from connectors.ratelimit import rate_limiter
 if TYPE_CHECKING:
     from connectors.http import ProviderClient
 
-ORDERS_VERSION = "v0"
+ORDERS_VERSION = "v0"  # deprecated; getOrders/getOrderItems/confirmShipment
+ORDERS_2026_VERSION = "2026-01-01"
+ORDERS_2026_INCLUDED = "FULFILLMENT,PROCEEDS,RECIPIENT"  # items come always; these add status, money, address
 LISTINGS_VERSION = "2021-08-01"
 FBA_INVENTORY_VERSION = "v1"
 SELLERS_VERSION = "v1"
@@ -53,9 +58,11 @@ LISTINGS_INCLUDED = "summaries,offers,fulfillmentAvailability,relationships"
 FINANCES_PAGE_SIZE = 100
 
 # Operations slower than the connector's integration-wide 0.5/s: their own bucket (requests, per_seconds).
-# getOrders: 0.0167/s burst 20; getMarketplaceParticipations: 0.016/s burst 15.
+# getOrders: 0.0167/s burst 20; searchOrders (2026-01-01): 0.0056/s burst 20; getMarketplaceParticipations:
+# 0.016/s burst 15.
 OPERATION_LIMITS: dict[str, RateLimitPolicy] = {
     "getOrders": RateLimitPolicy(requests=20, per_seconds=20 / 0.0167),
+    "searchOrders": RateLimitPolicy(requests=20, per_seconds=20 / 0.0056),
     "getMarketplaceParticipations": RateLimitPolicy(requests=15, per_seconds=15 / 0.016),
 }
 
@@ -78,6 +85,26 @@ class AmazonSPClient:
         response = self._call("getMarketplaceParticipations", "GET",
                               f"/sellers/{SELLERS_VERSION}/marketplaceParticipations")
         return list(response.json().get("payload") or [])
+
+    # ------------------------------------------------------------------ orders (2026-01-01)
+    def search_orders_page(self, marketplace_ids: list[str], *, last_updated_after: str,
+                           pagination_token: str = "") -> dict[str, Any]:
+        """One searchOrders page: `{orders: [...], pagination: {nextToken}, lastUpdatedBefore}`.
+
+        The next page repeats the request with `paginationToken` = the previous answer's `nextToken`
+        (whether the filters may be left out then is UNCONFIRMED: they are sent again, unchanged).
+        """
+        params: dict[str, Any] = {"marketplaceIds": ",".join(marketplace_ids), "lastUpdatedAfter": last_updated_after,
+                                  "maxResultsPerPage": ORDERS_PAGE_SIZE, "includedData": ORDERS_2026_INCLUDED}
+        if pagination_token:
+            params["paginationToken"] = pagination_token
+        return self._call("searchOrders", "GET", f"/orders/{ORDERS_2026_VERSION}/orders", params=params).json()
+
+    def order_2026(self, order_id: str) -> dict[str, Any]:
+        """getOrder (2026-01-01): the order with its items."""
+        response = self._call("getOrder", "GET", f"/orders/{ORDERS_2026_VERSION}/orders/{order_id}",
+                              params={"includedData": ORDERS_2026_INCLUDED})
+        return response.json()["order"]
 
     # ------------------------------------------------------------------ orders (v0, deprecated: see above)
     def orders_page(self, marketplace_ids: list[str], *, last_updated_after: str = "",

@@ -23,12 +23,15 @@ seller revoked the app, or a role was removed), the call raises AuthExpired
 and an active integration goes to `error` with a readable `last_error`; a
 refused refresh token sends it to `pending_auth` (connectors/tokens.py).
 
-Orders (Orders v0, deprecated: removed 2027-03-27, successor Orders
-v2026-01-01; see client.py): the sync reads orders changed since
-`LastUpdatedAfter`, 100 per page with Amazon's NextToken, and each order's
-items (getOrderItems, 0.5/s burst 30 — the rate the integration-wide
-`rate_limit` is set to, so a page of 100 orders takes about 2½ minutes once the
-burst is spent). Then, unless `config["refunds"]` is false, the refund phase:
+Orders (the AMAZON_SP_ORDERS_API setting: `2026-01-01` by default, or `v0`,
+deprecated and refused after its removal on 2027-03-27; see client.py): on
+2026-01-01 the sync reads orders changed since `lastUpdatedAfter` with
+searchOrders, 100 per page, each with its items, the next page asked for with
+the answer's `pagination.nextToken` as `paginationToken` (searchOrders: 0.0056/s,
+burst 20, paced on its own bucket). On v0, getOrders pages with NextToken and
+each order's items are one getOrderItems call each (0.5/s burst 30 — the rate
+the integration-wide `rate_limit` is set to, so a page of 100 orders takes
+about 2½ minutes once the burst is spent). Then, unless `config["refunds"]` is false, the refund phase:
 Finances' financial events posted in the same window name the refunded orders,
 each read again with its refund events (mapping.py decides refunded or
 partially refunded). The cursor is a JSON string `{"phase", "after", "next"}`:
@@ -62,6 +65,7 @@ from connectors.base import (
     ProviderAccount,
     RateLimitPolicy,
     TokenSet,
+    provider_setting_variable,
 )
 from connectors.capabilities import ShopChannel
 from connectors.errors import AuthExpired, ProviderError, connection_failure
@@ -69,8 +73,9 @@ from connectors.http import elapsed_ms
 from connectors.oauth2 import StandardOAuth2
 
 from . import mapping, marketplaces
-from .client import REGION_HOSTS, SANDBOX_HOSTS, TOKEN_URL, AmazonSPClient
+from .client import ORDERS_2026_VERSION, ORDERS_VERSION, REGION_HOSTS, SANDBOX_HOSTS, TOKEN_URL, AmazonSPClient
 
+V0_REMOVAL = datetime(2027, 3, 27, tzinfo=UTC)  # Amazon's removal date of Orders v0
 DEFAULT_LOOKBACK = timedelta(days=30)  # a first sync without `since` reads this far back
 FINISHED_ORDER_STATUSES = ("Canceled", "Unfulfillable")
 CARRIER_CODES = {"ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL"}  # else "Other" + carrierName
@@ -95,7 +100,9 @@ class AmazonSPConnector(StandardOAuth2, ShopChannel, Connector):
     routed_account_kinds = ("amazon_sp.seller",)
     oauth_proves_routed_accounts = False
     # The SP-API app's Login with Amazon client and its application id (Seller Central's consent page).
-    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "APPLICATION_ID": ""}
+    # ORDERS_API: `2026-01-01`, or `v0` until Amazon removes it (V0_REMOVAL).
+    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "APPLICATION_ID": "",
+                         "ORDERS_API": ORDERS_2026_VERSION}
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -114,6 +121,18 @@ class AmazonSPConnector(StandardOAuth2, ShopChannel, Connector):
                                   "(Seller Central: Account Info → Merchant Token).",
                                   details={"config": ["seller_id is required"]})
         return seller
+
+    def orders_api(self) -> str:
+        """The Orders API version order reads use (ORDERS_API); v0 is refused from its removal date on."""
+        version = self.setting("ORDERS_API").strip()
+        variable = provider_setting_variable(self.key, "ORDERS_API")
+        if version not in (ORDERS_2026_VERSION, ORDERS_VERSION):
+            raise ValidationError(f"{variable} must be {ORDERS_2026_VERSION} or {ORDERS_VERSION}, not {version!r}.",
+                                  details={"ORDERS_API": ["unknown version"]})
+        if version == ORDERS_VERSION and timezone.now() >= V0_REMOVAL:
+            raise ValidationError(f"Amazon removed Orders v0 on {V0_REMOVAL:%Y-%m-%d}: set {variable} to "
+                                  f"{ORDERS_2026_VERSION}.", details={"ORDERS_API": ["v0 was removed"]})
+        return version
 
     @property
     def client(self) -> AmazonSPClient:
@@ -243,7 +262,7 @@ class AmazonSPConnector(StandardOAuth2, ShopChannel, Connector):
         return ConnectionResult(ok=True, latency_ms=elapsed_ms(started), detail=f"Connected to Amazon ({names}).")
 
     def normalize_order(self, record: dict[str, Any]) -> dict[str, Any]:
-        """An order as the pull yields it; a bare one (without OrderItems) gets its items fetched first."""
+        """An order as the pull yields it; a bare v0 one (without OrderItems) gets its items fetched first."""
         if "OrderItems" not in record and record.get("AmazonOrderId"):
             record = {**record, "OrderItems": self.client.order_items(str(record["AmazonOrderId"]))}
         return mapping.normalize_order(record)
@@ -260,11 +279,18 @@ class AmazonSPConnector(StandardOAuth2, ShopChannel, Connector):
             "phase": "orders", "after": _iso(since or timezone.now() - DEFAULT_LOOKBACK), "next": ""}
         ids = self.marketplace_ids
         client = self.client
+        version = self.orders_api()
         while state["phase"] == "orders":
-            payload = client.orders_page(ids, last_updated_after=state["after"], next_token=state["next"])
-            orders = [{**o, "OrderItems": client.order_items(o["AmazonOrderId"])}
-                      for o in payload.get("Orders") or []]
-            token = payload.get("NextToken") or ""
+            if version == ORDERS_2026_VERSION:
+                body = client.search_orders_page(ids, last_updated_after=state["after"],
+                                                 pagination_token=state["next"])
+                orders = list(body.get("orders") or [])
+                token = (body.get("pagination") or {}).get("nextToken") or ""
+            else:
+                payload = client.orders_page(ids, last_updated_after=state["after"], next_token=state["next"])
+                orders = [{**o, "OrderItems": client.order_items(o["AmazonOrderId"])}
+                          for o in payload.get("Orders") or []]
+                token = payload.get("NextToken") or ""
             state = {**state, "next": token} if token else {**state, "phase": "refunds" if refunds else "",
                                                              "next": ""}
             yield Page(items=orders, next_cursor=json.dumps(state) if state["phase"] else None)
@@ -278,8 +304,13 @@ class AmazonSPConnector(StandardOAuth2, ShopChannel, Connector):
             yield Page(items=orders, next_cursor=json.dumps(state) if state["phase"] else None)
 
     def _refunded_order(self, client: AmazonSPClient, order_id: str) -> dict[str, Any]:
-        order = client.order(order_id)
-        return {**order, "OrderItems": client.order_items(order_id), "Refunds": client.order_refunds(order_id)}
+        return {**self._order(client, order_id), "Refunds": client.order_refunds(order_id)}
+
+    def _order(self, client: AmazonSPClient, order_id: str) -> dict[str, Any]:
+        """One order with its OrderItems, in v0's words whichever version read it."""
+        if self.orders_api() == ORDERS_2026_VERSION:
+            return mapping.from_orders_2026(client.order_2026(order_id))
+        return {**client.order(order_id), "OrderItems": client.order_items(order_id)}
 
     def iter_products(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
         """Listings changed since `since`, oldest first, 20 a page, grouped into variation families.
@@ -396,14 +427,19 @@ class AmazonSPConnector(StandardOAuth2, ShopChannel, Connector):
             raise ValidationError("An Amazon shipment needs the AmazonOrderId and a tracking number.",
                                   details={"order_id": ["required"], "tracking_number": ["required"]})
         client = self.client
-        order = client.order(order_id)
+        if self.orders_api() == ORDERS_2026_VERSION:
+            order = mapping.from_orders_2026(client.order_2026(order_id))
+            fetch_items = lambda: order["OrderItems"]  # noqa: E731 (the items came with the order)
+        else:
+            order = client.order(order_id)
+            fetch_items = lambda: client.order_items(order_id)  # noqa: E731 (only when lines name SKUs)
         if order.get("FulfillmentChannel") == "AFN":
             raise ValidationError(f"Order {order_id} is fulfilled by Amazon (FBA); Amazon ships it.",
                                   details={"order_id": ["AFN order"]})
         if order.get("OrderStatus") in FINISHED_ORDER_STATUSES:
             raise ValidationError(f"Order {order_id} is {order['OrderStatus']} at Amazon; nothing to ship.",
                                   details={"order_id": [str(order["OrderStatus"])]})
-        lines = _shipment_lines(order_id, fulfillment.get("lines"), lambda: client.order_items(order_id))
+        lines = _shipment_lines(order_id, fulfillment.get("lines"), fetch_items)
         carrier = str(fulfillment.get("carrier") or "")
         code = str(fulfillment.get("carrier_code") or CARRIER_CODES.get(carrier.strip().lower(), "Other"))
         package: dict[str, Any] = {

@@ -1,7 +1,9 @@
 """SP-API records → the normalized dicts commerce.services upserts (upsert_orders/products/inventory_levels).
 
-Orders (v0): the connector hands over an order with its `OrderItems` (fetched
-per order) and, when the Finances API reported refunds for it, `Refunds` (the
+Orders: an Orders 2026-01-01 record (items inline) is first put in v0's words
+(`from_orders_2026`), so both versions map through one function. v0: the
+connector hands over an order with its `OrderItems` (fetched per order) and,
+when the Finances API reported refunds for it, `Refunds` (the
 order's RefundEvents). Money is `{"CurrencyCode", "Amount": "12.34"}` and stays
 exact (Decimal). An item's `ItemPrice` is the price of the whole line (unit
 price × QuantityOrdered), so the unit price is derived; `ItemTax`,
@@ -59,6 +61,82 @@ MARKETPLACE_CURRENCIES = {  # the currency of an order that has no OrderTotal ye
 CENT = Decimal("0.01")
 
 
+# Orders 2026-01-01's fulfillmentStatus → v0's OrderStatus word (InvoiceUnconfirmed has no successor).
+FULFILLMENT_STATUSES_2026: dict[str, str] = {
+    "PENDING_AVAILABILITY": "PendingAvailability", "PENDING": "Pending", "UNSHIPPED": "Unshipped",
+    "PARTIALLY_SHIPPED": "PartiallyShipped", "SHIPPED": "Shipped", "CANCELLED": "Canceled",
+    "UNFULFILLABLE": "Unfulfillable",
+}
+# An item's proceeds breakdown types (ITEM, SHIPPING, GIFT_WRAP, COD_FEE, OTHER, TAX, DISCOUNT) → v0 money fields.
+BREAKDOWN_FIELDS = {"ITEM": "ItemPrice", "TAX": "ItemTax", "SHIPPING": "ShippingPrice", "DISCOUNT": "PromotionDiscount"}
+
+
+# ---------------------------------------------------------------------- orders 2026-01-01
+def from_orders_2026(order: dict[str, Any]) -> dict[str, Any]:
+    """An Orders 2026-01-01 order in the v0 words the rest of this module reads (one mapping for both versions).
+
+    `orderId` → AmazonOrderId, `createdTime`/`lastUpdatedTime` → PurchaseDate/LastUpdateDate,
+    `fulfillment.fulfillmentStatus` → OrderStatus, `fulfilledBy` AMAZON → AFN, `proceeds.grandTotal` →
+    OrderTotal, `recipient.deliveryAddress` → ShippingAddress; each item's `product` (sellerSku, asin, title),
+    `quantityOrdered`, `fulfillment.quantityFulfilled` → QuantityShipped, and its proceeds breakdown (ITEM,
+    TAX, SHIPPING, DISCOUNT; DISCOUNT taken as a positive amount off) → ItemPrice, ItemTax, ShippingPrice,
+    PromotionDiscount. Without an ITEM breakdown the line price is unitPrice × quantity.
+    """
+    external_id = required(order, "orderId", "order")
+    fulfillment = order.get("fulfillment") or {}
+    word = fulfillment.get("fulfillmentStatus")
+    if word not in FULFILLMENT_STATUSES_2026:
+        raise MappingError(f"order {external_id} has an unknown fulfillmentStatus {word!r}.")
+    address = (order.get("recipient") or {}).get("deliveryAddress") or {}
+    buyer = order.get("buyer") or {}
+    grand_total = (order.get("proceeds") or {}).get("grandTotal") or {}
+    return {
+        "AmazonOrderId": str(external_id),
+        "PurchaseDate": order.get("createdTime"),
+        "LastUpdateDate": order.get("lastUpdatedTime"),
+        "OrderStatus": FULFILLMENT_STATUSES_2026[word],
+        "FulfillmentChannel": "AFN" if fulfillment.get("fulfilledBy") == "AMAZON" else "MFN",
+        "MarketplaceId": (order.get("salesChannel") or {}).get("marketplaceId") or "",
+        "OrderTotal": _money_v0(grand_total) if grand_total.get("amount") is not None else None,
+        "ShippingAddress": {v0: address[key] for key, v0 in (
+            ("name", "Name"), ("companyName", "CompanyName"), ("addressLine1", "AddressLine1"),
+            ("addressLine2", "AddressLine2"), ("city", "City"), ("stateOrRegion", "StateOrRegion"),
+            ("postalCode", "PostalCode"), ("countryCode", "CountryCode"), ("phone", "Phone")) if address.get(key)},
+        "BuyerInfo": {k: buyer[src] for src, k in (("buyerEmail", "BuyerEmail"), ("buyerName", "BuyerName"))
+                      if buyer.get(src)},
+        "OrderItems": [_item_from_2026(item, f"order {external_id}") for item in order.get("orderItems") or []],
+    }
+
+
+def _item_from_2026(item: dict[str, Any], where: str) -> dict[str, Any]:
+    product = item.get("product") or {}
+    quantity = int(item.get("quantityOrdered") or 0)
+    converted: dict[str, Any] = {
+        "OrderItemId": str(required(item, "orderItemId", where)),
+        "SellerSKU": product.get("sellerSku") or "",
+        "ASIN": product.get("asin") or "",
+        "Title": product.get("title") or "",
+        "QuantityOrdered": quantity,
+        "QuantityShipped": int((item.get("fulfillment") or {}).get("quantityFulfilled") or 0),
+    }
+    for breakdown in (item.get("proceeds") or {}).get("breakdowns") or []:
+        field = BREAKDOWN_FIELDS.get(breakdown.get("type"))
+        if field and (breakdown.get("subtotal") or {}).get("amount") is not None:
+            money = _money_v0(breakdown["subtotal"])
+            if field == "PromotionDiscount":
+                money["Amount"] = str(abs(decimal_amount(money["Amount"], "DISCOUNT", where)))
+            converted[field] = money
+    unit = (product.get("price") or {}).get("unitPrice") or {}
+    if "ItemPrice" not in converted and unit.get("amount") is not None:
+        converted["ItemPrice"] = {"CurrencyCode": unit.get("currencyCode"),
+                                  "Amount": str(decimal_amount(unit["amount"], "unitPrice", where) * quantity)}
+    return converted
+
+
+def _money_v0(money: dict[str, Any]) -> dict[str, Any]:
+    return {"CurrencyCode": money.get("currencyCode"), "Amount": str(money.get("amount"))}
+
+
 # ---------------------------------------------------------------------- orders
 def order_status(order: dict[str, Any]) -> str:
     word = order.get("OrderStatus")
@@ -78,6 +156,8 @@ def refunded_quantities(order: dict[str, Any]) -> dict[str, int]:
 
 
 def normalize_order(order: dict[str, Any]) -> dict[str, Any]:
+    if "orderId" in order and "AmazonOrderId" not in order:
+        order = from_orders_2026(order)
     external_id = required(order, "AmazonOrderId", "order")
     where = f"order {external_id}"
     if "OrderItems" not in order:

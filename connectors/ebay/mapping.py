@@ -160,6 +160,11 @@ def normalize_product(group: dict[str, Any]) -> dict[str, Any]:
                 "barcode": _barcode(item),
                 "inventory_item_id": str(item["sku"]),
                 "on_hand": _quantity(item),
+                # Catalogue: each SKU's picture URLs in eBay's order and its item specifics (aspects); the
+                # category lives on the offer, not the inventory item, so none is given.
+                "images": [{"url": str(url)} for url in (item.get("product") or {}).get("imageUrls") or []],
+                "attributes": [{"name": name, "value": ", ".join(str(v) for v in values or [])}
+                               for name, values in ((item.get("product") or {}).get("aspects") or {}).items()],
             }
             for item in items
         ],

@@ -1,4 +1,4 @@
-"""Connector for the sandbox shop simulator (sandbox/): Shopify's REST Admin API 2024-01, so Shopify's connector.
+"""Connector for the sandbox shop simulator (sandbox/): Shopify's Admin API (REST, GraphQL products), so Shopify's.
 
 Used by the demo organization and the end-to-end tests. The simulator speaks
 Shopify's paths, headers, pagination, OAuth grants and webhook signature, so
@@ -17,6 +17,9 @@ differs is below:
   not pace itself on the call-limit header, and `config["rate_limit"]`
   (`{"requests": n, "per_seconds": s}`, or null for no client-side limit)
   replaces the bucket when it was started with other limits;
+- the version: the one the simulator speaks (DEFAULT_API_VERSION), whatever
+  SHOPIFY_API_VERSION says; a bulk export is polled every 0.1 s (the simulator
+  finishes one on its second poll);
 - no webhook subscription or uninstall endpoints: webhooks are pointed at the
   receive URL by whoever starts the simulator, and a disconnect revokes nothing.
 """
@@ -31,7 +34,7 @@ from connectors.base import OAuthMeta, WebhookEvent
 from connectors.shopify.connector import ShopifyConnector
 
 from . import mapping, webhooks
-from .client import AUTHORIZE_PATH, TOKEN_PATH, SandboxClient
+from .client import AUTHORIZE_PATH, DEFAULT_API_VERSION, TOKEN_PATH, SandboxClient
 
 if TYPE_CHECKING:
     from integrations.models import Integration
@@ -65,7 +68,13 @@ class SandboxConnector(ShopifyConnector):
 
     @property
     def client(self) -> SandboxClient:
-        return SandboxClient(self.http)
+        return SandboxClient(self.http, api_version=self.api_version())
+
+    def api_version(self) -> str:
+        return DEFAULT_API_VERSION
+
+    def bulk_timing(self) -> tuple[float, float]:
+        return 0.1, 60.0
 
     def resolved_base_url(self) -> str:
         return (self.integration.api_endpoint or self.setting("URL")).rstrip("/")

@@ -1,7 +1,10 @@
-"""HTTP calls to a shop's REST Admin API, through the one provider client.
+"""HTTP calls to a shop's Admin API (REST, and GraphQL for products), through the one provider client.
 
-Only requests and responses here: paths, the pinned API version, the Link
-header, the call-limit header. What the records mean is mapping.py's business,
+Only requests and responses here: paths, the API version, the Link header, the
+call-limit header, GraphQL's errors and cost. The version is the provider setting
+SHOPIFY_API_VERSION (default DEFAULT_API_VERSION, a version Shopify supports;
+tests/connectors/test_shopify_versions.py fails once it is older than Shopify's
+support window), one value for every call, REST and GraphQL alike. What the records mean is mapping.py's business,
 what to pull when is connector.py's. The sandbox simulator speaks the same API
 and uses this client too (connectors/sandbox/client.py).
 
@@ -22,20 +25,21 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from connectors import http as provider_http
+from connectors.errors import ProviderError, RateLimited
 
 if TYPE_CHECKING:
     import requests
 
     from connectors.http import ProviderClient
 
-API_VERSION = "2024-01"  # pinned here and only here
-API_ROOT = f"/admin/api/{API_VERSION}"
+DEFAULT_API_VERSION = "2026-10"  # the default of the SHOPIFY_API_VERSION setting; released 2026-10-01
 AUTHORIZE_PATH = "/admin/oauth/authorize"
 TOKEN_PATH = "/admin/oauth/access_token"
 REVOKE_PATH = "/admin/api_permissions/current.json"  # unversioned: uninstalls the app, deleting its webhooks
 PAGE_LIMIT = 250  # Shopify's maximum
 CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
 HEADROOM = 4  # calls kept free in the shop's bucket for other work (webhook registration, a push)
+GRAPHQL_THROTTLE_RETRIES = 5
 _LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?([a-z]+)"?')
 
 
@@ -57,11 +61,29 @@ def call_limit(response: requests.Response) -> tuple[int, int] | None:
         return None
 
 
+def api_root(version: str) -> str:
+    return f"/admin/api/{version}"
+
+
+def graphql_throttle_wait(body: dict[str, Any]) -> float:
+    """Seconds until the shop's GraphQL bucket holds the points the throttled query asked for (1 s if unknown)."""
+    cost = (body.get("extensions") or {}).get("cost") or {}
+    status = cost.get("throttleStatus") or {}
+    try:
+        missing = float(cost.get("requestedQueryCost", 0)) - float(status.get("currentlyAvailable", 0))
+        return max(0.5, missing / float(status["restoreRate"]))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return 1.0
+
+
 class ShopifyClient:
     """`leak_per_second`: the shop bucket's drain rate, for `pace`; None turns pacing off (the sandbox)."""
 
-    def __init__(self, http: ProviderClient, *, leak_per_second: float | None = None):
+    def __init__(self, http: ProviderClient, *, api_version: str = DEFAULT_API_VERSION,
+                 leak_per_second: float | None = None):
         self.http = http
+        self.api_version = api_version
+        self.api_root = api_root(api_version)
         self.leak_per_second = leak_per_second
 
     # ------------------------------------------------------------------ plumbing
@@ -83,12 +105,32 @@ class ShopifyClient:
         provider_http.sleep(wait)
         return wait
 
+    # ------------------------------------------------------------------ GraphQL
+    def graphql(self, query: str, variables: dict[str, Any] | None = None, *, action: str) -> dict[str, Any]:
+        """POST one GraphQL operation; its `data`. THROTTLED answers wait for the shop's points and retry.
+
+        GraphQL answers 200 with `errors` for a bad query or an empty point bucket: the former raises
+        ProviderError with Shopify's message (permanent), the latter waits `(cost - available) / restoreRate`.
+        """
+        for attempt in range(GRAPHQL_THROTTLE_RETRIES + 1):
+            body = self._call("POST", f"{self.api_root}/graphql.json", action=action,
+                              json={"query": query, "variables": variables or {}}).json()
+            errors = body.get("errors") or []
+            if not errors:
+                return body.get("data") or {}
+            if not any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors if isinstance(e, dict)):
+                message = "; ".join(str(e.get("message") if isinstance(e, dict) else e) for e in errors)[:500]
+                raise ProviderError(f"Shopify refused the GraphQL {action}: {message}", provider_message=message)
+            if attempt < GRAPHQL_THROTTLE_RETRIES:
+                provider_http.sleep(graphql_throttle_wait(body))
+        raise RateLimited("Shopify kept throttling the GraphQL queries of this shop.", transient=True)
+
     # ------------------------------------------------------------------ reads
     def shop(self) -> dict[str, Any]:
-        return self._call("GET", f"{API_ROOT}/shop.json", action="get_shop").json()["shop"]
+        return self._call("GET", f"{self.api_root}/shop.json", action="get_shop").json()["shop"]
 
     def locations(self) -> list[dict[str, Any]]:
-        return self._call("GET", f"{API_ROOT}/locations.json", action="list_locations").json()["locations"]
+        return self._call("GET", f"{self.api_root}/locations.json", action="list_locations").json()["locations"]
 
     def list_page(self, resource: str, *, params: dict[str, Any] | None = None,
                   page_info: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
@@ -101,42 +143,42 @@ class ShopifyClient:
             query["page_info"] = page_info
         else:
             query.update(params or {})
-        response = self._call("GET", f"{API_ROOT}/{resource}.json", action=f"list_{resource}", params=query)
+        response = self._call("GET", f"{self.api_root}/{resource}.json", action=f"list_{resource}", params=query)
         return response.json()[resource], next_page_info(response)
 
     def order(self, order_id: int | str) -> dict[str, Any]:
-        return self._call("GET", f"{API_ROOT}/orders/{order_id}.json", action="get_order").json()["order"]
+        return self._call("GET", f"{self.api_root}/orders/{order_id}.json", action="get_order").json()["order"]
 
     def fulfillment_orders(self, order_id: int | str) -> list[dict[str, Any]]:
-        response = self._call("GET", f"{API_ROOT}/orders/{order_id}/fulfillment_orders.json",
+        response = self._call("GET", f"{self.api_root}/orders/{order_id}/fulfillment_orders.json",
                               action="list_fulfillment_orders")
         return response.json()["fulfillment_orders"]
 
     # ------------------------------------------------------------------ writes
     def create_fulfillment(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = self._call("POST", f"{API_ROOT}/fulfillments.json", action="create_fulfillment", json=body)
+        response = self._call("POST", f"{self.api_root}/fulfillments.json", action="create_fulfillment", json=body)
         return response.json()["fulfillment"]
 
     def set_inventory_level(self, *, inventory_item_id: int, location_id: int, available: int) -> dict[str, Any]:
         body = {"inventory_item_id": inventory_item_id, "location_id": location_id, "available": available}
-        response = self._call("POST", f"{API_ROOT}/inventory_levels/set.json", action="set_inventory_level",
+        response = self._call("POST", f"{self.api_root}/inventory_levels/set.json", action="set_inventory_level",
                               json=body)
         return response.json()["inventory_level"]
 
     # ------------------------------------------------------------------ webhook subscriptions
     def webhooks(self) -> list[dict[str, Any]]:
         """This app's subscriptions on the shop (ones made in the shop's admin are not listed)."""
-        response = self._call("GET", f"{API_ROOT}/webhooks.json", action="list_webhooks",
+        response = self._call("GET", f"{self.api_root}/webhooks.json", action="list_webhooks",
                               params={"limit": PAGE_LIMIT})
         return response.json()["webhooks"]
 
     def create_webhook(self, *, topic: str, address: str) -> dict[str, Any]:
         body = {"webhook": {"topic": topic, "address": address, "format": "json"}}
-        response = self._call("POST", f"{API_ROOT}/webhooks.json", action="create_webhook", json=body)
+        response = self._call("POST", f"{self.api_root}/webhooks.json", action="create_webhook", json=body)
         return response.json()["webhook"]
 
     def delete_webhook(self, webhook_id: int | str) -> None:
-        self._call("DELETE", f"{API_ROOT}/webhooks/{webhook_id}.json", action="delete_webhook")
+        self._call("DELETE", f"{self.api_root}/webhooks/{webhook_id}.json", action="delete_webhook")
 
     # ------------------------------------------------------------------ OAuth
     def token(self, form: dict[str, Any], *, action: str) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""Shopify (REST Admin API, version pinned in client.py): products, orders, inventory, fulfillments, webhooks.
+"""Shopify (Admin API, version = the SHOPIFY_API_VERSION setting): products, orders, inventory, fulfillments, webhooks.
+
+Products are read with the GraphQL Admin API (graphql.py: every variant of a product, however
+many; a full import as one bulk operation); orders, inventory levels, fulfillments and webhook
+subscriptions stay on the REST Admin API of the same version (legacy since 2024-10, but served
+on every supported version; only its `/products` and `/variants` endpoints are deprecated).
 
 The shop: `config["shop_domain"]` (`name.myshopify.com`; the app-level webhook
 address routes to the integration once its OAuth install claimed it), else the host of
@@ -21,13 +26,17 @@ the call-limit header (client.py), and every 429's Retry-After honoured by the
 HTTP client.
 
 Pulls yield Shopify's records as they come; `mapping.py` (also reachable as
-`normalize_order` & co.) turns them into the ERP's words. A page's cursor is
-Shopify's `page_info`, which carries the filters, so a crashed job resumes from
-its checkpoint with `cursor=` alone.
+`normalize_order` & co.) turns them into the ERP's words. An orders/inventory
+page's cursor is Shopify's `page_info`, which carries the filters; a products
+cursor is JSON naming the GraphQL `after` and search query, or the bulk operation
+and how many of its products were written; either way a crashed job resumes from
+its checkpoint with `cursor=` alone (a bulk export's file stays downloadable for a week).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -56,7 +65,11 @@ from connectors.http import elapsed_ms
 
 from . import mapping, webhooks
 from .auth import ShopifyOAuth, normalized_shop, valid_shop_domain, verify_callback
-from .client import AUTHORIZE_PATH, TOKEN_PATH, ShopifyClient
+from .client import AUTHORIZE_PATH, DEFAULT_API_VERSION, TOKEN_PATH, ShopifyClient
+from .graphql import ProductsGraphQL, assemble, search_query
+
+API_VERSION_FORMAT = re.compile(r"^\d{4}-(01|04|07|10)$")  # Shopify's quarterly stable versions
+BULK_PAGE_SIZE = 250  # products of a bulk export written per page (one checkpoint each)
 
 if TYPE_CHECKING:
     from integrations.models import Integration
@@ -83,11 +96,14 @@ class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, Connector):
     )
     webhook_scheme = webhooks.SCHEME
     rate_limit = RateLimitPolicy(requests=40, per_seconds=20.0)  # the standard leaky bucket: 40, leaking 2/s
-    docs_url = "https://shopify.dev/docs/api/admin-rest/2024-01"
+    docs_url = f"https://shopify.dev/docs/api/admin-graphql/{DEFAULT_API_VERSION}"
     routed_account_kinds = ("shopify.shop",)  # the app-level webhooks (webhooks.APP_ROUTE) name the shop
     # The app's OAuth client (an integration's own api_key/api_secret or credentials win; the secret also
     # verifies the app's webhooks), and how long a delivery's fingerprint makes a later one a replay.
-    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "REPLAY_WINDOW_HOURS": "48"}
+    # API_VERSION: the Admin API version of every call (one place; a test fails when Shopify no longer supports
+    # the default); BULK_*: how often a bulk product export is polled and how long one sync waits for it.
+    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "REPLAY_WINDOW_HOURS": "48",
+                         "API_VERSION": DEFAULT_API_VERSION, "BULK_POLL_SECONDS": "5", "BULK_TIMEOUT_SECONDS": "1800"}
 
     normalize_order = staticmethod(mapping.normalize_order)
     normalize_product = staticmethod(mapping.normalize_product)
@@ -103,7 +119,25 @@ class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, Connector):
     @property
     def client(self) -> ShopifyClient:
         policy = self.rate_limit
-        return ShopifyClient(self.http, leak_per_second=policy.requests / policy.per_seconds if policy else None)
+        return ShopifyClient(self.http, api_version=self.api_version(),
+                             leak_per_second=policy.requests / policy.per_seconds if policy else None)
+
+    def api_version(self) -> str:
+        """The Admin API version of every call: the API_VERSION setting, checked to be a stable `YYYY-MM`."""
+        version = self.setting("API_VERSION").strip()
+        if not API_VERSION_FORMAT.match(version):
+            raise ValidationError(f"{provider_setting_variable(self.key, 'API_VERSION')} must be a stable Shopify "
+                                  f"Admin API version such as {DEFAULT_API_VERSION}, not {version!r}.",
+                                  details={"API_VERSION": ["YYYY-01, -04, -07 or -10"]})
+        return version
+
+    def bulk_timing(self) -> tuple[float, float]:
+        """(seconds between polls, seconds one sync waits) for a bulk product export."""
+        return float(self.setting("BULK_POLL_SECONDS")), float(self.setting("BULK_TIMEOUT_SECONDS"))
+
+    def bulk_import_enabled(self) -> bool:
+        """A full product import runs as one bulk operation unless `config["bulk_import"]` is false."""
+        return (self.integration.config or {}).get("bulk_import", True) is not False
 
     def shop_domain(self) -> str:
         """`name.myshopify.com`: the config's, else the api_endpoint's host; "" when neither is set."""
@@ -216,10 +250,37 @@ class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, Connector):
         return self._pages("orders", params, cursor)
 
     def iter_products(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
-        params: dict[str, Any] = {}
-        if since is not None:
-            params["updated_at_min"] = _query_time(since)
-        return self._pages("products", params, cursor)
+        """Products through GraphQL: changed since `since` page by page, or all of them in one bulk export."""
+        state = _product_cursor(cursor)
+        if state.get("mode") == "bulk" or (not state and since is None and self.bulk_import_enabled()):
+            return self._bulk_product_pages(state)
+        query = state["query"] if state else search_query(_query_time(since) if since is not None else None)
+        return self._graphql_product_pages(query, state.get("after"))
+
+    def _graphql_product_pages(self, query: str | None, after: str | None) -> Iterator[Page]:
+        products = ProductsGraphQL(self.client)
+        while True:
+            items, after = products.products_page(after=after, query=query)
+            yield Page(items=items, next_cursor=json.dumps({"mode": "paged", "after": after, "query": query})
+                       if after else None)
+            if not after:
+                return
+
+    def _bulk_product_pages(self, state: dict[str, Any]) -> Iterator[Page]:
+        """Start (or resume) the bulk export, wait for it, then write its products BULK_PAGE_SIZE at a time."""
+        products = ProductsGraphQL(self.client)
+        operation = state.get("id") or products.start_bulk(query=None)
+        poll, timeout = self.bulk_timing()
+        finished = products.wait_bulk(operation, poll_seconds=poll, timeout_seconds=timeout)
+        found = list(assemble(products.download(finished["url"]))) if finished.get("url") else []
+        start = int(state.get("offset") or 0)
+        if start >= len(found):
+            yield Page(items=[], next_cursor=None)
+            return
+        for offset in range(start, len(found), BULK_PAGE_SIZE):
+            end = offset + BULK_PAGE_SIZE
+            yield Page(items=found[offset:end], next_cursor=json.dumps({"mode": "bulk", "id": operation, "offset": end})
+                       if end < len(found) else None)
 
     def iter_inventory(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
         params: dict[str, Any] = {}
@@ -258,7 +319,8 @@ class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, Connector):
             item_id = item.get("inventory_item_id")
             if not item_id and item.get("sku"):
                 if by_sku is None:
-                    by_sku = self._inventory_items_by_sku()
+                    by_sku = ProductsGraphQL(self.client).inventory_items_by_sku(
+                        sorted({str(i["sku"]) for i in items if i.get("sku") and not i.get("inventory_item_id")}))
                 item_id = by_sku.get(item["sku"])
             if not item_id:
                 raise ValidationError(f"No inventory item for {item.get('sku') or item!r}.",
@@ -270,15 +332,6 @@ class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, Connector):
                                                     available=int(item["available"]))
             levels.append(mapping.normalize_inventory_level(level))
         return {"updated": len(levels), "levels": levels}
-
-    def _inventory_items_by_sku(self) -> dict[str, str]:
-        found = {}
-        for page in self.iter_products():
-            for product in page.items:
-                for variant in product.get("variants") or []:
-                    if variant.get("sku"):
-                        found[variant["sku"]] = str(variant["inventory_item_id"])
-        return found
 
     def push_fulfillment(self, fulfillment: dict[str, Any]) -> dict[str, Any]:
         """Fulfil an order through its fulfillment orders, with tracking (commerce's fulfillment_push calls this).
@@ -384,6 +437,17 @@ def _token_set(body: dict[str, Any]) -> TokenSet:
         expires_at=timezone.now() + timedelta(seconds=int(expires_in)) if expires_in else None,
         scope=tuple(s for s in (body.get("scope") or "").split(",") if s),
     )
+
+
+def _product_cursor(cursor: str | None) -> dict[str, Any]:
+    """A products checkpoint; {} for none (or one written before products moved to GraphQL: start over)."""
+    if not cursor:
+        return {}
+    try:
+        state = json.loads(cursor)
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) and state.get("mode") in ("paged", "bulk") else {}
 
 
 def _query_time(value: datetime) -> str:

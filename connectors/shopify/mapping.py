@@ -1,4 +1,4 @@
-"""Shopify REST records → the normalized dicts commerce.services upserts (upsert_orders/products/inventory_levels).
+"""Shopify records (REST; GraphQL for products) → the normalized dicts commerce.services upserts.
 
 The ERP's words (DESIGN.md): an order's number, normalized status, currency,
 Decimal totals, lines with sku/quantity/price, and aware UTC datetimes. Money
@@ -26,6 +26,10 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.mapping import MappingError, decimal_amount, required, utc_time
+
+from .graphql import legacy_id
+
+DEFAULT_VARIANT_TITLE = "Default Title"  # the one variant of a product without options
 
 ORDER_STATUSES = ("pending", "paid", "partially_fulfilled", "fulfilled", "cancelled", "refunded")
 
@@ -134,28 +138,94 @@ def normalize_address(address: dict[str, Any] | None) -> dict[str, str]:
 
 
 def normalize_product(product: dict[str, Any]) -> dict[str, Any]:
-    """A product and its variants; each variant is one ERP Product row (the SKU is what is unique)."""
+    """A product and its variants; each variant is one ERP Product row (the SKU is what is unique).
+
+    Two shapes arrive: the GraphQL node the sync reads (graphql.py; ids are gids, the numeric
+    `legacyResourceId` is what the ERP keeps, so REST orders and inventory levels still match) and the
+    REST representation a `products/update` webhook carries. Both give the same normalized product:
+    images in the shop's order, Vendor and Tags as attributes, each variant's options (Size: M) as its
+    attributes. Category: the standard taxonomy's full name, else the product type; the webhook's REST
+    body has no taxonomy, so it leaves the category the last sync set.
+    """
+    if str(product.get("id", "")).startswith("gid://"):
+        return _normalize_graphql_product(product)
     external_id = required(product, "id", "product")
     where = f"product {external_id}"
+    option_names = {int(o.get("position") or i + 1): o.get("name") or ""
+                    for i, o in enumerate(product.get("options") or []) if isinstance(o, dict)}
+    images = sorted((i for i in product.get("images") or [] if isinstance(i, dict)),
+                    key=lambda i: int(i.get("position") or 0))
     return {
         "external_id": str(external_id),
         "title": product.get("title") or "",
         "status": "active" if product.get("status") == "active" else "inactive",
         "updated_at": utc_time(product.get("updated_at"), "updated_at", where),
+        "images": [{"url": i.get("src") or "", "alt": i.get("alt") or ""} for i in images],
+        "attributes": _listing_attributes(product.get("vendor"), product.get("tags")),
         "variants": [
             {
                 "external_id": str(required(variant, "id", where)),
                 "sku": variant.get("sku") or "",
-                "name": product.get("title", "") if variant.get("title") in (None, "Default Title")
-                else f"{product.get('title', '')} — {variant['title']}",
+                "name": _variant_name(product.get("title"), variant.get("title")),
                 "price": _money(variant, "price", where),
                 "barcode": variant.get("barcode") or "",
                 "inventory_item_id": str(variant.get("inventory_item_id") or ""),
                 "on_hand": variant.get("inventory_quantity"),
+                "attributes": _options([(option_names.get(n, f"Option {n}"), variant.get(f"option{n}"))
+                                        for n in (1, 2, 3)]),
             }
             for variant in product.get("variants") or []
         ],
     }
+
+
+def _normalize_graphql_product(product: dict[str, Any]) -> dict[str, Any]:
+    external_id = legacy_id(product)
+    where = f"product {external_id}"
+    category = (product.get("category") or {}).get("fullName") or product.get("productType") or ""
+    return {
+        "external_id": external_id,
+        "title": product.get("title") or "",
+        "status": "active" if str(product.get("status") or "").upper() == "ACTIVE" else "inactive",
+        "updated_at": utc_time(product.get("updatedAt"), "updatedAt", where),
+        "category": category,
+        "images": [{"url": (m.get("image") or {}).get("url") or "", "alt": m.get("alt") or ""}
+                   for m in product.get("media") or [] if isinstance(m, dict) and m.get("image")],
+        "attributes": _listing_attributes(product.get("vendor"), product.get("tags")),
+        "variants": [
+            {
+                "external_id": legacy_id(variant),
+                "sku": variant.get("sku") or "",
+                "name": _variant_name(product.get("title"), variant.get("title")),
+                "price": _money(variant, "price", where),
+                "barcode": variant.get("barcode") or "",
+                "inventory_item_id": legacy_id(variant["inventoryItem"]) if variant.get("inventoryItem") else "",
+                "on_hand": variant.get("inventoryQuantity"),
+                "attributes": _options([(o.get("name"), o.get("value")) for o in variant.get("selectedOptions") or []]),
+            }
+            for variant in product.get("variants") or []
+        ],
+    }
+
+
+def _variant_name(title: str | None, variant_title: str | None) -> str:
+    if variant_title in (None, "", DEFAULT_VARIANT_TITLE):
+        return title or ""
+    return f"{title or ''} — {variant_title}"
+
+
+def _listing_attributes(vendor: Any, tags: Any) -> list[dict[str, str]]:
+    """Vendor and tags (REST gives tags as "a, b", GraphQL as a list) as attributes, when present."""
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",")]
+    joined = ", ".join(t for t in tags or [] if t)
+    return [{"name": n, "value": str(v)} for n, v in (("Vendor", vendor), ("Tags", joined)) if v]
+
+
+def _options(pairs: list[tuple[Any, Any]]) -> list[dict[str, str]]:
+    """A variant's options as attributes; a single-variant product's `Title: Default Title` is no option."""
+    return [{"name": str(name), "value": str(value)} for name, value in pairs
+            if name and value not in (None, "") and not (name == "Title" and value == DEFAULT_VARIANT_TITLE)]
 
 
 def normalize_inventory_level(level: dict[str, Any]) -> dict[str, Any]:

@@ -4,10 +4,15 @@ Credentials and settings: `api_key`/`api_secret` are the seller's API key and
 secret (HTTP Basic); `config["seller_id"]` is the seller (supplier) id that
 every path carries; `config["integrator_name"]` (optional) names the integrator
 in the mandatory `User-Agent: "{sellerId} - {name}"` (≤ 30 characters), else
-`SelfIntegration`. `is_test_mode` picks the stage host (IP-whitelisted), else
-production; `api_endpoint` overrides both. Keys do not expire: a 401 raises
-AuthExpired and an active integration goes to `error` with a readable
-`last_error` (integration.error is published).
+`SelfIntegration`. `config["storefront_code"]` names the storefront the seller
+sells on (RO, GR, AE, SA…): Trendyol's v3 API for international sellers wants it
+in a `storeFrontCode` header (documented on getShipmentPackages and the product
+filters; sent on every call, which is harmless where it is not read). A seller
+with a non-TRY `config["currency"]` and no storefront code is refused before any
+call, with words saying what to set; the connection test reports it.
+`is_test_mode` picks the stage host (IP-whitelisted), else production;
+`api_endpoint` overrides both. Keys do not expire: a 401 raises AuthExpired
+and an active integration goes to `error` with a readable `last_error` (integration.error is published).
 
 Orders: the sync pulls shipment packages changed in a window (`startDate`/
 `endDate` in epoch ms, ordered by PackageLastModifiedDate, 0-based pages), and
@@ -56,6 +61,11 @@ CACHE_SECONDS = 24 * 3600
 DEFAULT_LOOKBACK = timedelta(days=90)  # Trendyol serves three months of packages
 MAX_STOCK = 20_000  # Trendyol refuses more per barcode
 USER_AGENT_LIMIT = 30
+STOREFRONT_HEADER = "storeFrontCode"
+# Storefront codes Trendyol's v3 docs name (RO, GR, SA, AE, KW); the others are Trendyol's further international
+# storefronts as sellers report them (UNCONFIRMED in the docs read): refused codes would fail every call.
+STOREFRONTS = frozenset({"TR", "RO", "GR", "BG", "CZ", "SK", "HU", "PL", "DE", "AZ", "AE", "SA", "KW", "QA", "BH",
+                         "OM"})
 WEBHOOK_METADATA_KEY = "trendyol_webhook_id"
 OPEN_FOR_PICKING = ("Created",)
 
@@ -105,8 +115,31 @@ class TrendyolConnector(WebhookReceiver, ShopChannel, Connector):
         if len(agent) > USER_AGENT_LIMIT:
             raise ValidationError(f"Trendyol allows a User-Agent of at most {USER_AGENT_LIMIT} characters: "
                                   f"shorten config['integrator_name'].", details={"config": ["integrator_name"]})
-        return {"Authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode(),
-                "User-Agent": agent}
+        headers = {"Authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode(),
+                   "User-Agent": agent}
+        storefront = self.storefront_code
+        if storefront:
+            headers[STOREFRONT_HEADER] = storefront
+        return headers
+
+    @property
+    def storefront_code(self) -> str:
+        """`config["storefront_code"]` upper-cased ("" when unset: a Turkish seller, no header).
+
+        Raises ValidationError when the code is unknown, or missing for a seller whose currency says it sells
+        abroad (RON: Romania)."""
+        code = str(self.config.get("storefront_code") or "").strip().upper()
+        if code and code not in STOREFRONTS:
+            raise ValidationError(f"Trendyol has no storefront {code!r}: config['storefront_code'] must be one of "
+                                  f"{', '.join(sorted(STOREFRONTS))}.", details={"config": ["storefront_code"]})
+        currency = str(self.config.get("currency") or "").strip().upper()
+        if not code and currency and currency != "TRY":
+            raise ValidationError(
+                f"A Trendyol seller selling in {currency} is on an international storefront: set "
+                "config['storefront_code'] (RO for Romania, GR for Greece, AE, SA…); Trendyol refuses its order "
+                "and product calls without the storeFrontCode header.",
+                details={"config": ["storefront_code is required for a non-TRY storefront"]})
+        return code
 
     def is_auth_expired(self, response) -> bool:
         return response.status_code == 401  # ClientApiAuthenticationException: wrong key/secret, nothing to refresh

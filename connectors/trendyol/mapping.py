@@ -204,6 +204,9 @@ def normalize_product(group: dict[str, Any]) -> dict[str, Any]:
         "title": items[0].get("title") or "",
         "status": "active" if any(i.get("approved") and not i.get("archived") for i in items) else "inactive",
         "updated_at": _time(updated, "lastUpdateDate", where),
+        # Catalogue: the category's name, the brand; each barcode has its own images and attributes (Beden, Renk).
+        "category": items[0].get("categoryName") or "",
+        "attributes": [{"name": "Brand", "value": items[0]["brand"]}] if items[0].get("brand") else [],
         "variants": [
             {
                 "external_id": str(required(item, "barcode", where)),
@@ -213,6 +216,9 @@ def normalize_product(group: dict[str, Any]) -> dict[str, Any]:
                 "barcode": item["barcode"],
                 "inventory_item_id": item["barcode"],
                 "on_hand": item.get("quantity"),
+                "images": [{"url": image.get("url")} for image in item.get("images") or [] if isinstance(image, dict)],
+                "attributes": [{"name": a.get("attributeName"), "value": a.get("attributeValue")}
+                               for a in item.get("attributes") or [] if isinstance(a, dict)],
             }
             for item in items
         ],

@@ -159,6 +159,9 @@ def normalize_product(product: dict[str, Any]) -> dict[str, Any]:
                 "barcode": variation.get("global_unique_id") or "",
                 "inventory_item_id": inventory_item_id(external_id, variation["id"]),
                 "on_hand": variation.get("stock_quantity"),
+                "images": _images([variation.get("image")]),
+                "attributes": [{"name": a.get("name"), "value": a.get("option")}
+                               for a in variation.get("attributes") or [] if isinstance(a, dict)],
             }
             for variation in product.get("variation_records") or []
         ]
@@ -179,8 +182,19 @@ def normalize_product(product: dict[str, Any]) -> dict[str, Any]:
         "title": title,
         "status": "active" if product.get("status") == "publish" else "inactive",
         "updated_at": _time(product.get("date_modified_gmt"), "date_modified_gmt", where),
+        # Catalogue: the gallery in WooCommerce's order (the first is the featured image), the categories'
+        # names (a product may sit in several; WooCommerce gives no path), and the attributes that are not
+        # variation axes (those are each variation's own: Size M).
+        "category": ", ".join(c.get("name") or "" for c in product.get("categories") or [] if isinstance(c, dict)),
+        "images": _images(product.get("images")),
+        "attributes": [{"name": a.get("name"), "value": ", ".join(str(o) for o in a.get("options") or [])}
+                       for a in product.get("attributes") or [] if isinstance(a, dict) and not a.get("variation")],
         "variants": variants,
     }
+
+
+def _images(images: Any) -> list[dict[str, str]]:
+    return [{"url": i.get("src") or "", "alt": i.get("alt") or ""} for i in images or [] if isinstance(i, dict)]
 
 
 def stock_records(product: dict[str, Any]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
 from accounts.audit import record_audit
 from commerce.masking import mask_email
@@ -27,6 +28,8 @@ from commerce.models import (
     OrderLine,
     OrderStatus,
     Product,
+    ProductAttribute,
+    ProductImage,
     StockLevel,
 )
 from commerce.selectors import stock_level_low
@@ -87,20 +90,62 @@ class StockLevelInline(ReadOnlyInline):
         return obj.available
 
 
+THUMBNAIL = ('<img src="{}" alt="{}" loading="lazy" referrerpolicy="no-referrer" '
+             'style="height:{}px;max-width:{}px;object-fit:contain">')
+
+
+def thumbnail(url: str | None, alt: str = "", size: int = 48):
+    """An <img> of a channel's image URL (escaped; lazy, no referrer sent to the channel's CDN), or a dash."""
+    return format_html(THUMBNAIL, url, alt, size, size * 2) if url else "—"
+
+
+class ProductCatalogueInline(ReadOnlyInline):
+    """Shown to whoever may view the product (ProductAdmin scoped that), not only to holders of model perms:
+    an inline only ever lists the rows of the product whose page it is on."""
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+
+class ProductImageInline(ProductCatalogueInline):
+    """The product's images as each channel lists them, in order (a channel's re-import replaces its set)."""
+
+    model = ProductImage
+    fields = ("preview", "position", "integration", "url", "alt")
+    readonly_fields = fields
+
+    @admin.display(description="image")
+    def preview(self, obj):
+        return thumbnail(obj.url, obj.alt, size=72)
+
+
+class ProductAttributeInline(ProductCatalogueInline):
+    model = ProductAttribute
+    fields = ("integration", "name", "value")
+    readonly_fields = fields
+
+
 @admin.register(Product)
 class ProductAdmin(OrganizationScopedAdmin):
-    list_display = ("sku", "name", "status", "on_hand", "reserved", "organization")
+    list_display = ("main_image", "sku", "name", "category", "status", "on_hand", "reserved", "organization")
+    list_display_links = ("sku",)
     list_filter = ("status", LowStockFilter)
-    search_fields = ("sku", "name", "barcode")
-    readonly_fields = ("organization", "sku", "created_at", "updated_at")
-    inlines = [StockLevelInline]
+    search_fields = ("sku", "name", "barcode", "category")
+    readonly_fields = ("organization", "sku", "category", "created_at", "updated_at")
+    inlines = [ProductImageInline, ProductAttributeInline, StockLevelInline]
     actions = ["push_stock_now"]
     object_actions = ("push_stock_now",)
     object_action_labels = {"push_stock_now": "Push its stock now"}
 
     def get_queryset(self, request):
+        first_image = ProductImage.objects.filter(product=OuterRef("pk")).order_by("position", "id")
         return super().get_queryset(request).annotate(
-            total_on_hand=Sum("stock_levels__on_hand"), total_reserved=Sum("stock_levels__reserved"))
+            total_on_hand=Sum("stock_levels__on_hand"), total_reserved=Sum("stock_levels__reserved"),
+            main_image_url=Subquery(first_image.values("url")[:1]))
+
+    @admin.display(description="image")
+    def main_image(self, obj):
+        return thumbnail(obj.main_image_url, obj.sku)
 
     @admin.display(description="on hand", ordering="total_on_hand")
     def on_hand(self, obj):

@@ -1,4 +1,4 @@
-"""The Shopify tests' shared setup: one shop's integration over recorded Admin REST 2024-01 answers.
+"""The Shopify tests' shared setup: one shop's integration over recorded Admin API 2026-10 answers (REST, GraphQL).
 
 Used by the connector's tests, its webhooks' tests and the webhook pipeline's Shopify deliveries
 (tests/webhooks/test_inbound_shopify_events.py); import the fixtures by name.
@@ -14,7 +14,7 @@ from tests.connectors.support import Recorded
 from tests.factories import IntegrationFactory
 
 SHOP = "acme-ro.myshopify.com"
-API = f"https://{SHOP}/admin/api/2024-01"
+API = f"https://{SHOP}/admin/api/2026-10"
 TOKEN_URL = f"https://{SHOP}/admin/oauth/access_token"
 CLIENT_SECRET = "shpss_fixture_client_secret_0001"  # the integration's api_secret: Shopify's signing key too
 

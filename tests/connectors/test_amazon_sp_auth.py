@@ -24,7 +24,7 @@ from connectors.errors import AuthExpired, RefreshFailed
 from connectors.sessions import close_sessions
 from integrations.models import Integration, IntegrationStatus
 from integrations.services import integration_test_connection
-from tests.connectors.amazon_sp_support import BASE, FBA, ORDERS, US, fixture, replay
+from tests.connectors.amazon_sp_support import BASE, FBA, US, fixture, replay
 from tests.factories import IntegrationFactory, UserFactory
 
 TOKEN_URL = "https://api.amazon.com/auth/o2/token"
@@ -115,7 +115,7 @@ def test_errors__401_after_a_refresh_marks_the_integration_in_error(db, public_d
 @responses.activate
 def test_oauth__invalid_grant_sends_the_integration_to_pending_auth(db, public_dns):
     integration = make()
-    replay("GET", f"{ORDERS}/111-0000006-0000006", "errors__403_expired_token")
+    replay("GET", f"{BASE}/orders/2026-01-01/orders/111-0000006-0000006", "errors__403_expired_token")
     replay("POST", TOKEN_URL, "oauth__invalid_grant")
     with pytest.raises(RefreshFailed) as caught:
         registry.connector_for(integration).push_fulfillment({"order_id": "111-0000006-0000006",

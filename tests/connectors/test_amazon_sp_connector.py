@@ -39,6 +39,15 @@ def items_of(order_id: str) -> responses.BaseResponse:
     return replay("GET", f"{ORDERS}/{order_id}/orderItems", f"order_items__{order_id}")
 
 
+@pytest.fixture(autouse=True)
+def orders_v0(settings, monkeypatch):
+    """These are the Orders v0 tests (kept while v0 is, behind AMAZON_SP_ORDERS_API; 2026-01-01:
+    test_amazon_sp_orders_2026.py). The removal date is moved out of the way so they do not expire with it."""
+    settings.PROVIDER_SETTINGS = {**(getattr(settings, "PROVIDER_SETTINGS", None) or {}),
+                                  "amazon_sp": {"ORDERS_API": "v0"}}
+    monkeypatch.setattr("connectors.amazon_sp.connector.V0_REMOVAL", datetime(9999, 1, 1, tzinfo=UTC))
+
+
 @pytest.fixture
 def integration(db, monkeypatch, public_dns, sleeps):
     monkeypatch.setattr(amazon_client, "OPERATION_LIMITS", {})  # the buckets are the rate limiter's tests' business

@@ -34,6 +34,8 @@ CAPABILITIES = {
     "meta_ads": ["campaigns"],
     "tiktok_ads": ["campaigns"],
     "google_ads": ["campaigns"],
+    "onec": ["inventory", "order_export", "products"],
+    "google_drive": ["files"],
     "sandbox": ["fulfillments", "inventory", "orders", "products"],
     "shopify": ["fulfillments", "inventory", "orders", "products"],
     "stripe": ["payments"],

@@ -186,9 +186,16 @@ def test_inventory_items__multi_variant(connector):
         "external_id": "TSHIRT-RED", "title": "T-shirt red", "status": "active", "updated_at": None,
         "variants": [
             {"external_id": "TS-M-RED", "sku": "TS-M-RED", "name": "T-shirt red — Red / M", "price": None,
-             "barcode": "0885909950805", "inventory_item_id": "TS-M-RED", "on_hand": 14},
+             "barcode": "0885909950805", "inventory_item_id": "TS-M-RED", "on_hand": 14,
+             "images": [{"url": "https://i.ebayimg.com/images/TS-M-RED.jpg"},
+                        {"url": "https://i.ebayimg.com/images/TS-M-RED-back.jpg"}],
+             "attributes": [{"name": "Size", "value": "M"}, {"name": "Color", "value": "Red"},
+                            {"name": "Brand", "value": "Acme"}]},
             {"external_id": "TS-L-RED", "sku": "TS-L-RED", "name": "T-shirt red — Red / L", "price": None,
-             "barcode": "", "inventory_item_id": "TS-L-RED", "on_hand": 0},
+             "barcode": "", "inventory_item_id": "TS-L-RED", "on_hand": 0,
+             "images": [{"url": "https://i.ebayimg.com/images/TS-L-RED.jpg"}],
+             "attributes": [{"name": "Size", "value": "L"}, {"name": "Color", "value": "Red"},
+                            {"name": "Brand", "value": "Acme"}]},
         ],
     }
     assert mug["external_id"] == "MUG-01" and [v["sku"] for v in mug["variants"]] == ["MUG-01"]

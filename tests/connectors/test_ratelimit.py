@@ -63,6 +63,9 @@ def test_the_client_waits_for_the_integrations_bucket(db, monkeypatch):
 
     slept: list[float] = []
     monkeypatch.setattr(http, "sleep", slept.append)  # nothing waits, so the reservations queue up
+    # A stopped clock: on a loaded machine real time passes between the calls and the waits shrink.
+    limiter = InProcessRateLimiter(clock=FakeClock())
+    monkeypatch.setattr(http, "rate_limiter", lambda: limiter)
     fake_public_dns(monkeypatch)
     responses.get(f"{BASE}/a", json={})
     with registered(TwoPerSecondShop):

@@ -26,7 +26,7 @@ from tests.connectors.support import Recorded, sent_query
 from tests.factories import IntegrationFactory
 
 BASE = "http://127.0.0.1:8765"
-API = f"{BASE}/admin/api/2024-01"
+API = f"{BASE}/admin/api/2026-10"
 
 
 fixture = Recorded("sandbox")
@@ -123,14 +123,25 @@ def test_a_broken_order_is_a_mapping_error_naming_the_field():
 
 
 @responses.activate
-def test_products__page1(connector):
-    replay("GET", f"{API}/products.json", "products__page1")
-    page = next(connector.iter_products())
+def test_graphql_products__page1(connector):
+    replay("POST", f"{API}/graphql.json", "graphql_products__page1")
+    page = next(connector.iter_products(since=datetime(2022, 1, 1, tzinfo=UTC)))
     assert len(page.items) == 2 and page.next_cursor
     product = connector.normalize_product(page.items[0])
-    assert product["external_id"] == str(page.items[0]["id"])
+    assert product["external_id"] == page.items[0]["legacyResourceId"] == "7000000001"
     assert [v["sku"] for v in product["variants"]] == [v["sku"] for v in page.items[0]["variants"]]
     assert all(isinstance(v["price"], Decimal) for v in product["variants"])
+    assert product["category"] == "Home & Garden > Bottle"
+    assert product["images"][0] == {"url": "http://127.0.0.1:8765/_sandbox/images/7000000001-1.svg",
+                                    "alt": "Recycled Bottle 1 (1)"}
+
+
+def test_rest_products__page1_still_map(connector):
+    """The simulator's REST products (its products/update webhooks carry them) map as Shopify's do."""
+    rest = fixture("products__page1")["body"]["products"][0]
+    product = connector.normalize_product(rest)
+    assert product["external_id"] == str(rest["id"])
+    assert [v["sku"] for v in product["variants"]] == [v["sku"] for v in rest["variants"]]
 
 
 @responses.activate

@@ -93,13 +93,16 @@ def test_products__multi_variant(connector):
     assert shirt == {
         "external_id": "TS-RED", "title": "Tişört Kırmızı", "status": "active",
         "updated_at": datetime(2024, 3, 1, 8, 0, 1, tzinfo=UTC),
+        "category": "Tişört", "attributes": [{"name": "Brand", "value": "Moda"}],
         "variants": [
             {"external_id": "8680000000011", "sku": "TS-M-RED", "name": "Tişört Kırmızı — M / Kırmızı",
              "price": Decimal("249.9"), "barcode": "8680000000011", "inventory_item_id": "8680000000011",
-             "on_hand": 14},
+             "on_hand": 14, "images": [{"url": "https://cdn.example.com/8680000000011.jpg"}],
+             "attributes": [{"name": "Beden", "value": "M"}, {"name": "Renk", "value": "Kırmızı"}]},
             {"external_id": "8680000000035", "sku": "TS-L-RED", "name": "Tişört Kırmızı — L / Kırmızı",
              "price": Decimal("249.9"), "barcode": "8680000000035", "inventory_item_id": "8680000000035",
-             "on_hand": 0},
+             "on_hand": 0, "images": [{"url": "https://cdn.example.com/8680000000035.jpg"}],
+             "attributes": [{"name": "Beden", "value": "L"}, {"name": "Renk", "value": "Kırmızı"}]},
         ],
     }
     assert mug["status"] == "inactive" and len(mug["variants"]) == 1

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import responses
 
+from commerce.models import Product
 from config.errors import ValidationError
 from connectors import registry
 from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable
@@ -23,6 +24,7 @@ from connectors.woocommerce import mapping
 from connectors.woocommerce.connector import WooCommerceConnector
 from integrations.models import IntegrationStatus
 from integrations.selectors import integration_receive_url
+from syncjobs.resources import ImportSource, resource_import
 from tests.connectors import woocommerce_support
 from tests.connectors.support import sent_json, sent_query
 from tests.connectors.woocommerce_support import API, STORE, fixture, replay
@@ -111,6 +113,11 @@ def test_products__page1(connector):
     assert simple == {
         "external_id": "50", "title": "Cana ceramica", "status": "active",
         "updated_at": datetime(2024, 2, 20, 10, tzinfo=UTC),
+        "category": "Bucatarie, Cani",
+        "images": [{"url": "https://shop.example.ro/wp-content/uploads/2024/02/cana-1.jpg",
+                    "alt": "Cana ceramica alba"},
+                   {"url": "https://shop.example.ro/wp-content/uploads/2024/02/cana-2.jpg", "alt": ""}],
+        "attributes": [{"name": "Material", "value": "Ceramica"}, {"name": "Capacitate", "value": "350 ml"}],
         "variants": [{"external_id": "50", "sku": "MUG-01", "name": "Cana ceramica", "price": Decimal("39.90"),
                       "barcode": "5940000000501", "inventory_item_id": "50", "on_hand": 25}],
     }
@@ -125,10 +132,34 @@ def test_products__variations_multi(connector):
     assert variable["external_id"] == "40" and variable["title"] == "Tricou bumbac"
     assert variable["variants"] == [
         {"external_id": "43", "sku": "TSHIRT-M-BLUE", "name": "Tricou bumbac — M / Albastru", "price": Decimal("55.00"),
-         "barcode": "5940000000431", "inventory_item_id": "40:43", "on_hand": 12},
+         "barcode": "5940000000431", "inventory_item_id": "40:43", "on_hand": 12,
+         "images": [{"url": "https://shop.example.ro/wp-content/uploads/2024/02/tricou-albastru.jpg",
+                     "alt": "Tricou albastru"}],
+         "attributes": [{"name": "Size", "value": "M"}, {"name": "Color", "value": "Albastru"}]},
         {"external_id": "44", "sku": "TSHIRT-L-BLACK", "name": "Tricou bumbac — L / Negru", "price": Decimal("59.00"),
-         "barcode": "", "inventory_item_id": "40:44", "on_hand": 0},
+         "barcode": "", "inventory_item_id": "40:44", "on_hand": 0, "images": [],
+         "attributes": [{"name": "Size", "value": "L"}, {"name": "Color", "value": "Negru"}]},
     ]
+    assert variable["category"] == "Tricouri"
+    assert variable["attributes"] == [{"name": "Material", "value": "Bumbac 100%"}]
+
+
+@responses.activate
+def test_products__variations_multi_catalogue_lands_per_variant(connector):
+    """A variation's own image comes first, then the product's gallery; its axes join the product's attributes."""
+    replay("GET", f"{API}/products", "products__page1")
+    replay("GET", f"{API}/products/40/variations", "products__variations_multi")
+    page = next(connector.iter_products())
+    resource_import(connector.integration, "products", page.items, source=ImportSource.SYNC, connector=connector)
+    blue, black = Product.objects.get(sku="TSHIRT-M-BLUE"), Product.objects.get(sku="TSHIRT-L-BLACK")
+    assert list(blue.images.values_list("url", "position")) == [
+        ("https://shop.example.ro/wp-content/uploads/2024/02/tricou-albastru.jpg", 1),
+        ("https://shop.example.ro/wp-content/uploads/2024/02/tricou.jpg", 2)]
+    assert list(black.images.values_list("url", "position")) == [
+        ("https://shop.example.ro/wp-content/uploads/2024/02/tricou.jpg", 1)]
+    assert dict(black.attributes.values_list("name", "value")) == {"Material": "Bumbac 100%", "Size": "L",
+                                                                   "Color": "Negru"}
+    assert blue.category == "Tricouri" and Product.objects.get(sku="MUG-01").category == "Bucatarie, Cani"
 
 
 @responses.activate

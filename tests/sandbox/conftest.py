@@ -11,7 +11,7 @@ class ShopClient:
         self.sandbox, self.token, self.session = sandbox, token, requests.Session()
 
     def api(self, path: str) -> str:
-        return f"{self.sandbox.url}/admin/api/2024-01/{path}"
+        return f"{self.sandbox.url}/admin/api/2026-10/{path}"
 
     def get(self, path: str, **params) -> requests.Response:
         url = path if path.startswith("http") else self.api(path)

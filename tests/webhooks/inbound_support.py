@@ -49,7 +49,7 @@ def shopify_delivery(payload: Any, *, topic: str = "orders/updated", webhook_id:
         "X-Shopify-Hmac-Sha256": shopify_sign(body, secret),
         "X-Shopify-Shop-Domain": domain,
         "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
-        "X-Shopify-API-Version": "2024-01",
+        "X-Shopify-API-Version": "2026-10",
     }
     return body, headers
 

@@ -12,7 +12,7 @@ from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxServ
 
 
 class Command(BaseCommand):
-    help = "Run the sandbox shop simulator (Shopify REST Admin API 2024-01 shapes) on a local port."
+    help = "Run the sandbox shop simulator (Shopify Admin API shapes: REST, GraphQL products) on a local port."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
