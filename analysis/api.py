@@ -59,7 +59,7 @@ class AnalysisViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         body = AnalysisStartSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         run = services.analysis_start(organization=self.organization, kind=body.validated_data["kind"],
-                                      scope=body.validated_data["scope"], trigger=Trigger.API, request=request)
+                                      scope=dict(body.validated_data["scope"]), trigger=Trigger.API, request=request)
         return Response(AnalysisRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

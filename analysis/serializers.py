@@ -36,11 +36,15 @@ class AnalysisRunSerializer(serializers.ModelSerializer):
         return SuggestionSerializer(sorted(run.suggestions.all(), key=lambda s: s.pk), many=True).data
 
 
+class ScopeSerializer(serializers.Serializer):
+    ad_account = serializers.IntegerField(required=False, min_value=1, help_text="campaigns: one ad account's.")
+    skus = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=500,
+                                 help_text="pricing and stock: these SKUs only.")
+
+
 class AnalysisStartSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=AnalysisKind.choices)
-    scope = serializers.DictField(required=False, default=dict,
-                                  help_text="Optional: {\"ad_account\": id} for campaigns, {\"skus\": [..]} for "
-                                            "pricing and stock.")
+    scope = ScopeSerializer(required=False, default=dict, help_text="Optional: what to look at (default all).")
 
 
 class SuggestionFilterSerializer(serializers.Serializer):

@@ -85,8 +85,8 @@ class AnthropicConnector(Analyst, Connector):
 
     def available_models(self) -> list[dict[str, str]]:
         try:
-            return [{"id": m.id, "display_name": m.display_name}
-                    for m in self.sdk(action="list_models", timeout=LIST_TIMEOUT).models.list(limit=100)]
+            with self.sdk(action="list_models", timeout=LIST_TIMEOUT) as client:
+                return [{"id": m.id, "display_name": m.display_name} for m in client.models.list(limit=100)]
         except anthropic.AnthropicError as exc:
             raise self.sdk_errors(exc) from None
 
@@ -109,12 +109,13 @@ class AnthropicConnector(Analyst, Connector):
     def analyze(self, question: AnalysisQuestion) -> AnalysisAnswer:
         model = self.model_name()
         try:
-            message = self.sdk(action="messages_create", timeout=MESSAGES_TIMEOUT).messages.create(
-                model=model, max_tokens=question.max_tokens, system=question.system,
-                messages=[{"role": "user", "content": question.prompt}],
-                tools=[{"name": question.tool_name, "description": question.tool_description,
-                        "input_schema": question.schema}],
-                tool_choice={"type": "tool", "name": question.tool_name})
+            with self.sdk(action="messages_create", timeout=MESSAGES_TIMEOUT) as client:
+                message = client.messages.create(
+                    model=model, max_tokens=question.max_tokens, system=question.system,
+                    messages=[{"role": "user", "content": question.prompt}],
+                    tools=[{"name": question.tool_name, "description": question.tool_description,
+                            "input_schema": question.schema}],
+                    tool_choice={"type": "tool", "name": question.tool_name})
         except anthropic.AnthropicError as exc:
             raise self.sdk_errors(exc) from None
         tool_input = next((block.input for block in message.content

@@ -27,6 +27,8 @@ def test_post_queues_a_run_202_and_get_reads_it_with_its_suggestions(operator_ap
     assert viewer_api.post("/api/analyses/", {"kind": "stock"}, format="json").status_code == 403
     bad = operator_api.post("/api/analyses/", {"kind": "weather"}, format="json")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "VALIDATION_ERROR"
+    bad_scope = operator_api.post("/api/analyses/", {"kind": "stock", "scope": {"skus": "SKU-C"}}, format="json")
+    assert bad_scope.status_code == 400 and not AnalysisRun.objects.exists()
     answer = operator_api.post("/api/analyses/", {"kind": "stock"}, format="json")
     assert answer.status_code == 202
     run_id = answer.json()["id"]
