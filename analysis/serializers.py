@@ -21,6 +21,7 @@ class SuggestionSerializer(serializers.ModelSerializer):
 class AnalysisRunSerializer(serializers.ModelSerializer):
     integration = serializers.IntegerField(source="integration_id", read_only=True, allow_null=True)
     tokens_used = serializers.IntegerField(read_only=True)
+    source = serializers.CharField(read_only=True, help_text="`model` or `rules`; empty until the run finishes.")
     suggestions = serializers.SerializerMethodField(help_text="In the order the analysis made them.")
 
     class Meta:
