@@ -354,6 +354,7 @@ SPECTACULAR_SETTINGS = {
         "NotificationTriggerEnum": "notifications.models.TriggerKind",
         "NoticeKindEnum": "notifications.models.NoticeKind",
         "NoticeStatusEnum": "notifications.models.NoticeStatus",
+        "AnalysisKindEnum": "analysis.models.AnalysisKind",
     },
 }
 
