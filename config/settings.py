@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "commerce",
     "ads",  # ad accounts, campaigns, ad sets and daily spend (records + services, beside commerce)
     "social",  # the organization's social accounts, posts, post metrics and comments (records and publishing)
+    "analysis",  # AI and rule-based analyses of campaigns, prices and stock; suggestions a person accepts
     "notifications",  # alerts to people: rules, conditions, notices (hears the pipelines' events)
     "sandbox",
     "events",  # consumed events: POST /api/events/ from the organization's own services (above the pipelines)
@@ -381,6 +382,7 @@ SPECTACULAR_SETTINGS = {
         "NoticeStatusEnum": "notifications.models.NoticeStatus",
         "PostKindEnum": "social.models.PostKind",
         "PostStatusEnum": "social.models.PostStatus",
+        "AnalysisKindEnum": "analysis.models.AnalysisKind",
     },
 }
 
@@ -517,6 +519,14 @@ DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
 # ---------------------------------------------------------------- metrics
 # GET /metrics (Prometheus) lets in a scrape carrying `Authorization: Bearer <METRICS_BEARER_TOKEN>` or coming from
 # an address in METRICS_ALLOWED_IPS (addresses or CIDRs, matched against REMOTE_ADDR); with neither, none.
+# ---- AI analysis (analysis/): the rule-based analyzer's thresholds and the model's monthly token budget
+AI_MONTHLY_TOKEN_BUDGET = env.int("AI_MONTHLY_TOKEN_BUDGET", default=2_000_000)
+AI_MAX_OUTPUT_TOKENS = env.int("AI_MAX_OUTPUT_TOKENS", default=4096)
+AI_ROAS_LOW = env.float("AI_ROAS_LOW", default=1.0)
+AI_ROAS_HIGH = env.float("AI_ROAS_HIGH", default=4.0)
+AI_REORDER_LEAD_TIME_DAYS = env.int("AI_REORDER_LEAD_TIME_DAYS", default=14)
+AI_PRICE_OUTLIER_PERCENT = env.float("AI_PRICE_OUTLIER_PERCENT", default=15.0)
+
 METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 for _entry in METRICS_ALLOWED_IPS:

@@ -31,6 +31,7 @@ urlpatterns = [
     path("api/", include("commerce.urls")),
     path("api/", include("ads.urls")),
     path("api/", include("social.urls")),
+    path("api/", include("analysis.urls")),
     path("api/", include("notifications.urls")),
     path("api/", include("events.urls")),
     re_path(r"^api/", errors.api_route_not_found),  # last: any other /api/ URL is the envelope 404, DEBUG or not

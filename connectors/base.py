@@ -57,6 +57,7 @@ class Capability(StrEnum):
     NOTIFY = "notify"
     POSTS = "posts"  # social accounts and their posts, metrics and comments (SocialChannel)
     PUBLISH = "publish"  # publishing posts (SocialPublisher)
+    ANALYSIS = "analysis"
 
 
 class AuthKind(StrEnum):

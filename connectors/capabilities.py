@@ -665,3 +665,47 @@ class SocialPublisher(CapabilityMixin):
 
     def publish_post(self, request: PublishRequest, checkpoint: Any) -> PublishResult:
         raise NotImplementedError
+
+
+# ---------------------------------------------------------------- analysis
+@dataclass(frozen=True)
+class AnalysisQuestion:
+    """One structured question for a language model: figures in `prompt`, the answer as the input of the one tool
+    `tool_name` whose JSON schema is `schema` (so the answer is data, not prose to parse)."""
+
+    system: str
+    prompt: str
+    tool_name: str
+    tool_description: str
+    schema: dict[str, Any]
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class AnalysisAnswer:
+    tool_input: Any  # the model's tool input, unvalidated (None: it did not call the tool)
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost_estimate: Decimal  # USD at the model's list price
+    stop_reason: str = ""
+
+
+class Analyst(CapabilityMixin):
+    """A language model that answers analysis questions in structured form (analysis/ asks it; without one, or
+    when it fails, the rule-based analyzer answers)."""
+
+    capability = Capability.ANALYSIS
+    required = ("analyze", "available_models", "model_name")
+
+    def model_name(self) -> str:
+        """The model this integration asks (its config, else the provider's default)."""
+        raise NotImplementedError
+
+    def available_models(self) -> list[dict[str, str]]:
+        """The models the provider lists for this key: `[{"id", "display_name"}]`."""
+        raise NotImplementedError
+
+    def analyze(self, question: AnalysisQuestion) -> AnalysisAnswer:
+        """Ask once; raise a connectors.errors type when the provider refused or failed."""
+        raise NotImplementedError

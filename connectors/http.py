@@ -403,7 +403,8 @@ class ProviderClient:
 
 def _first_message(body: Any) -> str | None:
     """`error_user_msg` (words meant for the user, Meta's), `error_description`, `message`, `error`, `errors` — the
-    usual places providers put words (OData v3 puts them in `odata.error.message.value`, beside its `lang`)."""
+    usual places providers put words (OData v3 puts them in `odata.error.message.value`, beside the message's
+    `lang`)."""
     if isinstance(body, dict):
         if isinstance(body.get("value"), str) and "lang" in body:
             return body["value"]

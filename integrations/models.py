@@ -38,6 +38,7 @@ class IntegrationType(models.TextChoices):
     TAX = "tax", "Tax"
     API = "api", "API"
     WEBHOOK = "webhook", "Webhook"
+    AI = "ai", "AI"
 
 
 class IntegrationStatus(models.TextChoices):

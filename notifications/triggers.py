@@ -110,8 +110,11 @@ def reading(event_type: str, payload: dict[str, Any]) -> list[Reading]:
                         {"product": product, "location": location})]
     if event_type == "ads.suggestions_ready":
         account = payload.get("ad_account") if isinstance(payload.get("ad_account"), dict) else {}
-        return [Reading(TriggerKind.AI_SUGGESTIONS, INFO, f"ads:{account.get('id')}",
-                        f"{payload.get('suggestions', 'New')} AI suggestions ready for {account.get('name')}",
+        run = payload.get("run") if isinstance(payload.get("run"), dict) else {}
+        about = account.get("name") if account else f"{run.get('kind', 'the')} analysis #{run.get('id')}"
+        key = f"ads:{account.get('id')}" if account else f"analysis:{run.get('id')}"
+        return [Reading(TriggerKind.AI_SUGGESTIONS, INFO, key,
+                        f"{payload.get('suggestions', 'New')} AI suggestions ready for {about}",
                         "Review them in the console before anything changes.", (("Integration", named),), link)]
     return []
 

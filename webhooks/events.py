@@ -110,10 +110,11 @@ CATALOG: dict[str, EventType] = {
                   "(410 Gone, or no success for days); a user's own switch-off publishes nothing.",
                   {"endpoint": {"id": 3, "url": "https://erp.example.com/hooks", "events": ["order.created"]},
                    "reason": "The endpoint answered 410 Gone."}),
-        EventType("ads.suggestions_ready", "AI suggestions for an ad account are ready for review (declared for "
-                  "the ads analyses; nothing in this release publishes it yet).",
+        EventType("ads.suggestions_ready", "An analysis (campaigns, pricing or stock; by the AI integration or the "
+                  "rule-based analyzer) finished with suggestions to review; `ad_account` is set for a campaigns "
+                  "analysis, `integration` is the AI integration asked (null: the rules answered).",
                   {"integration": _INTEGRATION, "ad_account": {"id": 12, "name": "Shop RO ads"},
-                   "suggestions": 4}),
+                   "run": {"id": 31, "kind": "campaigns", "source": "model"}, "suggestions": 4}),
         EventType(PING, "Sent by POST /api/webhook-endpoints/{id}/test/ whatever the endpoint subscribes to.",
                   {"endpoint": {"id": 3}, "message": "Switchyard test event"}),
     )

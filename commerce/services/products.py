@@ -18,10 +18,13 @@ the source of stock, with their own timestamps.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
+from accounts.audit import record_audit
+from config.errors import ValidationError
 from integrations.models import Integration
 
 from ..models import ExternalRef, Product, ProductStatus, ResourceType
@@ -150,3 +153,21 @@ def _link(integration: Integration, resource_type: str, pairs: list[tuple[str, i
         update_conflicts=True, unique_fields=["integration", "resource_type", "external_id"],
         update_fields=["object_id", "updated_at"],
     )
+
+
+def product_price_set(*, product: Product, price: Decimal, reason: str = "", request=None,
+                      actor_label: str | None = None) -> Product:
+    """Set a product's ERP price (major units of its currency), with an audit event (`product.price_changed`,
+    from → to, and why: an accepted suggestion names itself). Channels keep their own prices: this release pushes
+    no prices to them. Raises ValidationError for an amount that is not above 0 with at most 2 decimals."""
+    if not price.is_finite() or price <= 0 or price != price.quantize(Decimal("0.01")):
+        raise ValidationError(details={"price": ["Must be more than 0 with at most 2 decimal places."]})
+    with transaction.atomic():
+        locked = Product.objects.select_for_update().get(pk=product.pk)
+        before = locked.price
+        locked.price = price
+        locked.save(update_fields=["price", "updated_at"])
+        record_audit(action="product.price_changed", request=request, target=locked, actor_label=actor_label,
+                     details={"changes": {"price": {"from": None if before is None else str(before),
+                                                    "to": str(price)}}, "reason": reason[:300]})
+    return locked

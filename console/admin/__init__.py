@@ -4,6 +4,7 @@ this package). The provider folders' admins and actions are added last, once the
 from . import (  # noqa: F401
     accounts,
     ads,
+    analysis,
     commerce,
     connectors,
     events,

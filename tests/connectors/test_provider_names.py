@@ -58,6 +58,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     # Issue 18 measures ingest with Stripe-signed events (the event id signed in the body) against a bare app.
     ("stripe", "bench/ingest.py"): "the ingest bench posts Stripe-signed events, as issue 18 measured",
     ("stripe", "bench/ingest_bare.py"): "the bench's bare reference verifies the same Stripe signature",
+    ("anthropic", "requirements.txt"): "the official anthropic SDK the anthropic connector calls through (pinned)",
 }
 
 # Code still being moved out (none today); each entry goes when its move lands.
