@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0002_auditevent'),
         ('ads', '0001_ads_records'),
-        ('commerce', '0008_externalref_ad_resource_types'),
+        ('commerce', '0009_externalref_ad_resource_types'),
         ('integrations', '0010_key_ring_reports'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
