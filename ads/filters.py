@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import django_filters
 
+from config.api import IdFilter
+
 from .models import AdAccount, Campaign, DeliveryStatus
 
 
 class AdAccountFilter(django_filters.FilterSet):
-    integration = django_filters.NumberFilter(field_name="integration_id", help_text="An integration's id.")
+    integration = IdFilter(field_name="integration_id", help_text="An integration's id.")
 
     class Meta:
         model = AdAccount
@@ -16,9 +18,9 @@ class AdAccountFilter(django_filters.FilterSet):
 
 
 class CampaignFilter(django_filters.FilterSet):
-    integration = django_filters.NumberFilter(field_name="integration_id", help_text="An integration's id.")
+    integration = IdFilter(field_name="integration_id", help_text="An integration's id.")
     status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
-    ad_account = django_filters.NumberFilter(field_name="ad_account_id", help_text="An ad account's id.")
+    ad_account = IdFilter(field_name="ad_account_id", help_text="An ad account's id.")
 
     class Meta:
         model = Campaign

@@ -6,7 +6,7 @@ import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from config.api import DateTimeFilter
+from config.api import DateTimeFilter, IdFilter
 
 from .models import Order, OrderStatus, Product, ProductStatus, StockLevel
 from .selectors import stock_level_low
@@ -42,7 +42,7 @@ class StockLevelFilter(django_filters.FilterSet):
 
 class OrderFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices, help_text="Repeat for several.")
-    integration = django_filters.NumberFilter(field_name="integration_id", help_text="An integration id.")
+    integration = IdFilter(field_name="integration_id", help_text="An integration id.")
     placed_after = DateTimeFilter(field_name="placed_at", lookup_expr="gte")
     placed_before = DateTimeFilter(field_name="placed_at", lookup_expr="lt")
 

@@ -105,6 +105,16 @@ class DateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCDateTimeField
 
 
+class IdFilter(django_filters.NumberFilter):
+    """An id in the query string: a number in the database's bigint range, else VALIDATION_ERROR (not a 500 from
+    a driver that cannot bind -1.8e308)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
 class RejectUnknownFieldsMixin:
     """Refuse a body that names fields the serializer does not accept (DRF would silently drop them).
 

@@ -25,6 +25,7 @@ from config.api import (
     CursorPagination,
     DateTimeFilter,
     ErrorResponseSerializer,
+    IdFilter,
     StrictInputSerializer,
     error_responses,
 )
@@ -193,7 +194,7 @@ class ReceivedCursorPagination(CursorPagination):
 
 
 class InboundEventFilter(django_filters.FilterSet):
-    source = django_filters.NumberFilter(field_name="source_id", help_text="An event source id.")
+    source = IdFilter(field_name="source_id", help_text="An event source id.")
     status = django_filters.ChoiceFilter(choices=InboundEventStatus.choices)
     event_type = django_filters.CharFilter()
     received_after = DateTimeFilter(field_name="received_at", lookup_expr="gte")

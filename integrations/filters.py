@@ -15,7 +15,7 @@ from django.db.models import DateTimeField, Value
 from django.db.models.functions import Coalesce
 from rest_framework.filters import OrderingFilter
 
-from config.api import DateTimeFilter
+from config.api import DateTimeFilter, IdFilter
 
 from .models import Integration, IntegrationLog, IntegrationStatus, IntegrationType, LogDirection
 
@@ -40,7 +40,7 @@ class IntegrationFilter(django_filters.FilterSet):
 
 
 class IntegrationLogFilter(django_filters.FilterSet):
-    integration = django_filters.NumberFilter(field_name="integration_id", help_text="An integration id.")
+    integration = IdFilter(field_name="integration_id", help_text="An integration id.")
     action = django_filters.CharFilter()
     direction = django_filters.ChoiceFilter(choices=LogDirection.choices)
     status_code = django_filters.NumberFilter()

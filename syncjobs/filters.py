@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import django_filters
 
-from config.api import DateTimeFilter
+from config.api import DateTimeFilter, IdFilter
 
 from .models import JobStatus, JobType, SyncJob, Trigger
 
 
 class SyncJobFilter(django_filters.FilterSet):
-    integration = django_filters.NumberFilter(field_name="integration_id", help_text="An integration id.")
+    integration = IdFilter(field_name="integration_id", help_text="An integration id.")
     status = django_filters.ChoiceFilter(choices=JobStatus.choices)
     job_type = django_filters.ChoiceFilter(choices=JobType.choices)
     trigger = django_filters.ChoiceFilter(choices=Trigger.choices)

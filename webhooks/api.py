@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from accounts.audit import record_audit
 from accounts.tenancy import TenantScopedMixin
-from config.api import DateTimeFilter, StrictInputSerializer, error_responses
+from config.api import DateTimeFilter, IdFilter, StrictInputSerializer, error_responses
 
 from .events import event_catalog
 from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -50,7 +50,7 @@ _IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 class WebhookDeliveryFilter(django_filters.FilterSet):
-    endpoint = django_filters.NumberFilter(field_name="endpoint_id", help_text="An endpoint id.")
+    endpoint = IdFilter(field_name="endpoint_id", help_text="An endpoint id.")
     status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
     event = django_filters.CharFilter()
     event_id = django_filters.CharFilter()

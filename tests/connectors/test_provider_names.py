@@ -53,6 +53,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     # TikTok Shop (the marketplace) and TikTok (the social platform, Login Kit and Content Posting) are two
     # providers of two TikTok developer portals; the shop's folder says "TikTok" because the product is called so.
     ("tiktok", "connectors/tiktok_shop/"): "TikTok Shop is its own provider; its name contains TikTok's",
+    ("tiktok", "connectors/tiktok_ads/"): "TikTok Ads is its own provider; its name contains TikTok's",
     # The Stripe SDK is a test dependency: tests check our Stripe verifier against it.
     ("stripe", "requirements-dev.txt"): "the stripe SDK, which tests check the Stripe verifier against",
     # Issue 18 measures ingest with Stripe-signed events (the event id signed in the body) against a bare app.

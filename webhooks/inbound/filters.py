@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import django_filters
 
-from config.api import DateTimeFilter
+from config.api import DateTimeFilter, IdFilter
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 
 class IncomingWebhookFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=IncomingStatus.choices)
-    integration = django_filters.NumberFilter(field_name="integration_id", help_text="An integration id.")
+    integration = IdFilter(field_name="integration_id", help_text="An integration id.")
     integration_code = django_filters.CharFilter(field_name="integration__code", help_text="An integration code.")
     event_type = django_filters.CharFilter()
     received_after = DateTimeFilter(
