@@ -43,6 +43,19 @@ class Channel(filesystem.Channel):
                 os.remove(partial)
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
+    def queue_bind(self, queue, exchange=None, routing_key="", arguments=None, **kwargs):
+        """Write the binding into the exchange's table before this process's broker state records it.
+
+        kombu's filesystem transport keeps one broker state per process, shared by every connection, and records
+        a binding there first: a second connection (another web thread, the worker's publisher) then skips the
+        bind as done and publishes while the table is still without it, and the message is routed nowhere and
+        silently dropped. Writing first is safe because the write is idempotent.
+        """
+        exchange = exchange or "amq.direct"
+        meta = self.typeof(exchange).prepare_bind(queue, exchange, routing_key, arguments)
+        self._queue_bind(exchange, *meta)
+        super().queue_bind(queue, exchange, routing_key, arguments, **kwargs)
+
     def _queue_bind(self, exchange, routing_key, pattern, queue):
         """Add a binding to the exchange's table: the same table kombu keeps, replaced whole by a rename.
 

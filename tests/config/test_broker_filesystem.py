@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 
 import pytest
 from kombu import Connection
@@ -119,3 +120,39 @@ def test_a_publisher_reading_the_exchange_table_while_queues_are_declared_never_
     with connect(folder) as connection:
         table = connection.default_channel.get_table("shared")
     assert errors == [] and {binding.queue for binding in table} == set(names)
+
+
+def test_a_second_connection_publishing_while_the_first_is_still_binding_loses_nothing(folder, monkeypatch):
+    """kombu shares one broker state per process; a binding recorded there before it reached the table file let
+    a publisher on another connection skip the bind and route its message nowhere (seen as a lost burst)."""
+    first_binding = threading.Event()
+    release = threading.Event()
+    real = broker_filesystem.Channel._queue_bind
+
+    def slow_for_the_first(self, *args):
+        if threading.current_thread().name == "first":
+            first_binding.set()
+            release.wait(10)
+        return real(self, *args)
+
+    monkeypatch.setattr(broker_filesystem.Channel, "_queue_bind", slow_for_the_first)
+    queue_name = f"race-{uuid.uuid4().hex}"  # kombu's broker state outlives a test: a fresh name each run
+
+    def declare():
+        with connect(folder) as connection:
+            connection.SimpleQueue(queue_name).close()
+
+    first = threading.Thread(target=declare, name="first")
+    first.start()
+    assert first_binding.wait(10)
+    try:
+        with connect(folder) as connection:
+            queue = connection.SimpleQueue(queue_name)
+            queue.put({"n": 1})
+            message = queue.get(timeout=2)
+            assert message.payload == {"n": 1}
+            message.ack()
+            queue.close()
+    finally:
+        release.set()
+        first.join(10)
