@@ -59,6 +59,7 @@ PROVIDERS: list[str] = [
     "connectors.instagram.connector.InstagramConnector",
     "connectors.tiktok.connector.TikTokConnector",
     "connectors.youtube.connector.YouTubeConnector",
+    "connectors.twitter.connector.TwitterConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}
