@@ -60,6 +60,7 @@ PROVIDERS: list[str] = [
     "connectors.tiktok.connector.TikTokConnector",
     "connectors.youtube.connector.YouTubeConnector",
     "connectors.twitter.connector.TwitterConnector",
+    "connectors.linkedin.connector.LinkedInConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

@@ -30,6 +30,7 @@ CAPABILITIES = {
     "tiktok": ["posts", "publish"],
     "youtube": ["posts", "publish"],
     "twitter": ["posts", "publish"],
+    "linkedin": ["posts", "publish"],
     "anthropic": ["analysis"],
     "sendgrid": ["notify"],
     "slack": ["notify"],
