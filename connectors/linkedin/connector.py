@@ -32,7 +32,8 @@ text still fails the post.
 
 Posts and analytics: listing a member's posts (`GET /rest/posts?q=author`) needs `r_member_social`, which
 LinkedIn gives to approved partners only, and `memberCreatorPostAnalytics` (impressions, members reached,
-reactions, comments, reshares per post) needs `r_member_postAnalytics`. Each is used when the token's
+reactions, comments, reshares per post) needs `r_member_postAnalytics`. An app LinkedIn approved for them
+lists them in `LINKEDIN_EXTRA_SCOPES` so a connect asks for them. Each is used when the token's granted
 scopes include it and skipped otherwise (no call, no failure): the sync then records the account only.
 """
 
@@ -41,6 +42,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -97,12 +99,18 @@ class LinkedInConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connecto
     )
     rate_limit = RateLimitPolicy(requests=5, per_seconds=1.0)
     docs_url = "https://learn.microsoft.com/linkedin/marketing/community-management/shares/posts-api"
-    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "API_VERSION": API_VERSION}
+    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "API_VERSION": API_VERSION, "EXTRA_SCOPES": ""}
     post_limits = PostLimits(caption_max=3000, media_types={"post": ()}, media_count={"post": (0, 0)})
 
     @property
     def config(self) -> dict[str, Any]:
         return self.integration.config if isinstance(self.integration.config, dict) else {}
+
+    def oauth_meta(self) -> OAuthMeta:
+        """The default scopes plus `LINKEDIN_EXTRA_SCOPES` (the partner-only ones LinkedIn approved for this app:
+        asking for a scope the app lacks makes LinkedIn refuse the whole authorization, so none by default)."""
+        extra = tuple(s for s in self.setting("EXTRA_SCOPES").replace(",", " ").split() if s)
+        return replace(self.oauth, default_scopes=(*self.oauth.default_scopes, *extra)) if extra else self.oauth
 
     def api_version(self) -> str:
         return self.setting("API_VERSION") or API_VERSION

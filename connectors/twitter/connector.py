@@ -107,8 +107,8 @@ class TwitterConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connector
         return self.integration.config if isinstance(self.integration.config, dict) else {}
 
     # ------------------------------------------------------------------ connect
-    def _me(self) -> dict[str, Any]:
-        return self.http.get("/users/me", action="get_me", params={"user.fields": USER_FIELDS}).json()["data"]
+    def _me(self, action: str = "get_me") -> dict[str, Any]:
+        return self.http.get("/users/me", action=action, params={"user.fields": USER_FIELDS}).json()["data"]
 
     def account_display_name(self) -> str:
         user = self._me()
@@ -119,7 +119,7 @@ class TwitterConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connector
     def test_connection(self) -> ConnectionResult:
         started = time.monotonic()
         try:
-            user = self._me()
+            user = self._me("test_connection")
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"{connection_failure('X', exc)}: {exc.message}")
@@ -127,7 +127,7 @@ class TwitterConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connector
 
     def credentials_refused_message(self, error: AuthExpired, *, action: str) -> str | None:
         """A 401 that a fresh token did not cure (the app lost access, the user was suspended)."""
-        if action == "get_me":
+        if action == "test_connection":
             return None  # a connection test reports it itself
         return f"X refused the access token in {action}; reconnect the integration. ({error.message})"
 

@@ -64,13 +64,15 @@ def form(call) -> dict[str, str]:
 
 
 @responses.activate
-def test_connect_without_pkce_then_discovers_the_member(integration, connector):
+def test_connect_without_pkce_then_discovers_the_member(integration, connector, settings):
     integration.config = {}
     assert connector.describe()["oauth"]["pkce"] is False  # so the flow sends no challenge
     url = connector.authorize_url(state="s1", redirect_uri=CALLBACK, scopes=connector.oauth.default_scopes)
     assert url.startswith("https://www.linkedin.com/oauth/v2/authorization?")
     query = {k: v[0] for k, v in parse_qs(url.split("?", 1)[1]).items()}
     assert query["scope"] == "openid profile email w_member_social" and "code_challenge" not in query
+    settings.PROVIDER_SETTINGS["linkedin"]["EXTRA_SCOPES"] = "r_member_social r_member_postAnalytics"
+    assert connector.oauth_meta().default_scopes[-2:] == ("r_member_social", "r_member_postAnalytics")
 
     recorded.replay("POST", TOKEN, "oauth_token__member")
     recorded.replay("GET", f"{API}/v2/userinfo", "userinfo__ok")
