@@ -29,7 +29,7 @@ Rate limits: every answer carries `x-rate-limit-limit|remaining|reset` (reset in
 go up as RateLimited for the job to come back); a listing whose window is spent waits the same way before
 the next page instead of spending a call on a certain 429. A 401 is retried once after a refresh; a refused
 refresh puts the integration in pending_auth (needs re-auth) through connectors/tokens.py and
-integrations/health.py.
+integrations/health.py; so does one without a refresh token (offline.access not granted), without asking X.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ import requests
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from config.errors import ApplicationError, ValidationError
+from config.errors import ApplicationError, CapabilityNotSupported, ValidationError
 from connectors import http as provider_http
-from connectors.base import AuthKind, ConnectionResult, Connector, OAuthMeta, Page, RateLimitPolicy
+from connectors.base import AuthKind, ConnectionResult, Connector, OAuthMeta, Page, RateLimitPolicy, TokenSet
 from connectors.capabilities import PostLimits, PublishRequest, PublishResult, SocialChannel, SocialPublisher
 from connectors.errors import AuthExpired, ProviderError, RateLimited, connection_failure
 from connectors.http import elapsed_ms
@@ -130,6 +130,14 @@ class TwitterConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connector
         if action == "test_connection":
             return None  # a connection test reports it itself
         return f"X refused the access token in {action}; reconnect the integration. ({error.message})"
+
+    def refresh_access_token(self) -> TokenSet:
+        if not self.integration.refresh_token:
+            # X grants one only with offline.access; without it the 2-hour token cannot be renewed. Refused (no
+            # call), so the integration goes to pending_auth and the operator reconnects (connectors/tokens.py).
+            raise CapabilityNotSupported(f"X granted {self.integration.code} no refresh token (offline.access was "
+                                         "not granted): reconnect the integration.")
+        return super().refresh_access_token()
 
     # ------------------------------------------------------------------ rate limits
     def retry_after_seconds(self, response: requests.Response) -> float | None:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 import responses
+from django.test import Client
 from django.utils import timezone
 
 from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable, RefreshFailed
@@ -19,11 +20,13 @@ from connectors.linkedin import connector as module
 from connectors.linkedin.connector import little_text, plain_text
 from connectors.sessions import close_sessions
 from integrations.health_selectors import integration_health
+from integrations.models import Integration
 from social.models import Post, PostMetrics, SocialAccount
 from social.services import post_publish
 from syncjobs.resources import ImportSource, resource_import
 from tests.connectors.support import Recorded, sent_json
 from tests.factories import IntegrationFactory
+from tests.integrations.oauth_fakes import REDIRECT_URI, callback_path, outcome
 
 recorded = Recorded("linkedin")
 API = "https://api.linkedin.com"
@@ -250,3 +253,23 @@ def test_a_sunset_version_is_a_clear_error(account, settings):
     with pytest.raises(ProviderError) as caught:
         module.LinkedInConnector(account.integration)._rest("POST", "/rest/posts", action="create_post", json={})
     assert caught.value.status_code == 426 and caught.value.details["LINKEDIN_API_VERSION"] == ["202401"]
+
+
+@responses.activate
+def test_a_connect_through_the_oauth_flow_sends_no_pkce(admin_api, org, public_dns, settings):
+    settings.PROVIDER_SETTINGS = {"linkedin": {"CLIENT_ID": "li-client", "CLIENT_SECRET": "li-secret"}}
+    settings.OAUTH_ALLOWED_REDIRECT_URIS = [REDIRECT_URI]
+    answer = admin_api.post("/api/integrations/oauth/initiate/", {"provider": "linkedin", "redirect_uri": REDIRECT_URI},
+                            format="json")
+    assert answer.status_code == 201, answer.json()
+    query = {k: v[0] for k, v in parse_qs(answer.json()["authorization_url"].split("?", 1)[1]).items()}
+    assert "code_challenge" not in query
+
+    recorded.replay("POST", TOKEN, "oauth_token__member")
+    recorded.replay("GET", f"{API}/v2/userinfo", "userinfo__ok")
+    result = outcome(Client().get(callback_path("linkedin"), {"state": query["state"], "code": "code-1"}))
+    assert result["status"] == "success", result
+    assert "code_verifier" not in form(responses.calls[0])
+    row = Integration.objects.get(organization=org, provider="linkedin")
+    assert (row.status, row.config["person_urn"], row.refresh_token) == ("active", AUTHOR, "")
+    assert sorted(row.scope) == sorted(MEMBER_SCOPES)

@@ -6,12 +6,14 @@ weighted 280 checked before any call, and a publish that is not repeated when re
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import timedelta
 from urllib.parse import parse_qs
 
 import pytest
 import requests
 import responses
+from django.test import Client
 from django.utils import timezone
 
 from config.errors import ValidationError
@@ -20,11 +22,13 @@ from connectors.sessions import close_sessions
 from connectors.twitter import connector as module
 from connectors.twitter.text import weighted_length
 from integrations.health_selectors import integration_health
+from integrations.models import Integration
 from social.models import Post, PostMetrics, SocialAccount
 from social.services import post_create, post_publish
 from syncjobs.resources import ImportSource, resource_import
 from tests.connectors.support import Recorded, sent_json, sent_query
 from tests.factories import IntegrationFactory
+from tests.integrations.oauth_fakes import REDIRECT_URI, callback_path, outcome
 
 recorded = Recorded("twitter")
 API = "https://api.x.com/2"
@@ -118,6 +122,18 @@ def test_a_refused_token_and_refresh_put_the_integration_in_needs_reauth(integra
     assert integration.status == "pending_auth"
     assert "Refreshing the access token of x failed" in integration.last_error
     assert integration_health(integration).state == "needs_reauth"
+
+
+@responses.activate
+def test_without_offline_access_a_refused_token_asks_for_a_reconnect_without_a_token_call(integration, connector):
+    integration.refresh_token = ""
+    integration.save()
+    recorded.replay("GET", f"{API}/users/me", "unauthorized")
+    with pytest.raises(RefreshFailed):
+        list(connector.iter_social_accounts())
+    assert [c.request.url.split("?")[0] for c in responses.calls] == [f"{API}/users/me"]
+    integration.refresh_from_db()
+    assert integration.status == "pending_auth" and "offline.access" in integration.last_error
 
 
 @responses.activate
@@ -252,3 +268,26 @@ def test_duplicate_content_fails_a_first_attempt_but_waits_after_a_lost_one(acco
     retried.refresh_from_db()
     assert retried.status == "publishing"
 
+
+
+@responses.activate
+def test_a_connect_through_the_oauth_flow_sends_the_verifier_of_its_challenge(admin_api, org, public_dns, settings):
+    settings.PROVIDER_SETTINGS = {"twitter": {"CLIENT_ID": "x-client-id", "CLIENT_SECRET": "x-client-secret"}}
+    settings.OAUTH_ALLOWED_REDIRECT_URIS = [REDIRECT_URI]
+    answer = admin_api.post("/api/integrations/oauth/initiate/", {"provider": "twitter", "redirect_uri": REDIRECT_URI},
+                            format="json")
+    assert answer.status_code == 201, answer.json()
+    query = {k: v[0] for k, v in parse_qs(answer.json()["authorization_url"].split("?", 1)[1]).items()}
+    assert query["code_challenge_method"] == "S256"
+
+    recorded.replay("POST", TOKEN, "oauth_token__ok")
+    recorded.replay("GET", f"{API}/users/me", "users_me__ok")
+    result = outcome(Client().get(callback_path("twitter"), {"state": query["state"], "code": "code-1"}))
+    assert result["status"] == "success", result
+
+    verifier = form(responses.calls[0])["code_verifier"]
+    digest = hashlib.sha256(verifier.encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == query["code_challenge"]
+    row = Integration.objects.get(organization=org, provider="twitter")
+    assert (row.status, row.config["user_id"], row.metadata["account_name"]) == ("active", USER, "@acmeshop")
+    assert row.refresh_token == "dE1KTmlvSXZRMjVxRVNnN0dfxRefreshFirst" and "offline.access" in row.scope
