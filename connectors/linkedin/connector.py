@@ -8,7 +8,7 @@ https://www.linkedin.com/oauth/v2/accessToken` with the client id and secret in 
 external id and the author of every post.
 
 Tokens: access tokens live 60 days. LinkedIn grants refresh tokens only to approved partners (365 days from the
-first consent, not extended by a refresh; `refresh_token_expires_in` is kept in config as
+first consent, not extended by a refresh; the connect keeps `refresh_token_expires_in` in config as
 `refresh_token_expires_at`). With a refresh token the token-refresh job renews the access token like any other;
 without one there is nothing to renew with, so the integration must be reconnected within the 60 days:
 its health reads `degraded` ("access token expires … (no refresh token)") from 3 days before the expiry
@@ -117,7 +117,8 @@ class LinkedInConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connecto
 
     # ------------------------------------------------------------------ tokens
     def _token_call(self, form: dict[str, str], *, action: str) -> TokenSet:
-        """LinkedIn lists granted scopes comma-separated; a refresh token's own lifetime is kept in config."""
+        """LinkedIn lists granted scopes comma-separated. A refresh token's own lifetime is kept in config at the
+        connect (a refresh does not extend it, and connectors/tokens.py stores only the token fields)."""
         meta = self._meta()
         form, headers = self._client_auth(form)
         body = self.http.post(meta.token_url, action=action, data=form, headers=headers, authenticate=False).json()
@@ -125,7 +126,7 @@ class LinkedInConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connecto
             body = {**body, "scope": body["scope"].replace(",", " ")}
         tokens = token_set(body)
         lasts = body.get("refresh_token_expires_in")
-        if tokens.refresh_token and str(lasts or "").isdigit():
+        if action == "exchange_code" and tokens.refresh_token and str(lasts or "").isdigit():
             expires = timezone.now() + timedelta(seconds=int(lasts))
             self.integration.config = {**self.config, "refresh_token_expires_at": expires.isoformat()}
         return tokens

@@ -6,7 +6,7 @@ adopting the post LinkedIn calls a duplicate, and a sunset version (426) as a cl
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs
 
 import pytest
@@ -101,7 +101,14 @@ def test_a_partner_token_is_refreshed_and_the_refresh_tokens_lifetime_kept(partn
                                         "refresh_token": "AQWpartnerRefreshTokenExample0000000000001",
                                         "client_id": "li-client", "client_secret": "li-secret"}
     assert got.access_token == "AQVrefreshedAccessTokenExample0000000000002"
-    assert "refresh_token_expires_at" in partner.config  # 365 days from consent, not extended by a refresh
+    assert "refresh_token_expires_at" not in partner.config  # a refresh does not extend it
+
+    responses.reset()
+    recorded.replay("POST", TOKEN, "oauth_token__partner")
+    got = connector.exchange_code("code-2", redirect_uri=CALLBACK)
+    assert got.refresh_token == "AQWpartnerRefreshTokenExample0000000000001"
+    lasts = datetime.fromisoformat(partner.config["refresh_token_expires_at"]) - timezone.now()
+    assert timedelta(days=364) < lasts <= timedelta(days=365)  # from the first consent
 
 
 @responses.activate
