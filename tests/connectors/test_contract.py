@@ -29,6 +29,8 @@ CAPABILITIES = {
     "instagram": ["posts", "publish"],
     "tiktok": ["posts", "publish"],
     "youtube": ["posts", "publish"],
+    "twitter": ["posts", "publish"],
+    "linkedin": ["posts", "publish"],
     "anthropic": ["analysis"],
     "sendgrid": ["notify"],
     "slack": ["notify"],
