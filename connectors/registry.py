@@ -59,6 +59,7 @@ PROVIDERS: list[str] = [
     "connectors.instagram.connector.InstagramConnector",
     "connectors.tiktok.connector.TikTokConnector",
     "connectors.youtube.connector.YouTubeConnector",
+    "connectors.facebook.connector.FacebookConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

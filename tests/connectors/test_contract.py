@@ -29,6 +29,7 @@ CAPABILITIES = {
     "instagram": ["posts", "publish"],
     "tiktok": ["posts", "publish"],
     "youtube": ["posts", "publish"],
+    "facebook": ["posts", "publish"],
     "anthropic": ["analysis"],
     "sendgrid": ["notify"],
     "slack": ["notify"],
