@@ -233,8 +233,13 @@ class FacebookConnector(OAuthConnect, WebhookReceiver, SocialChannel, SocialPubl
                                 "as an admin of the page.", transient=False)
         return token
 
-    def _page_ids(self) -> list[str]:
-        return sorted(set(self._page_tokens()) | {str(i) for i in self.config.get("page_ids") or [] if i})
+    def _pages_to_read(self) -> list[str]:
+        """The pages whose posts a sync reads: those the user manages now. A page the connect recorded but the
+        user no longer manages is left out (its posts stay as imported) rather than failing the others."""
+        recorded = {str(i) for i in self.config.get("page_ids") or [] if i}
+        if not self._page_tokens() or not recorded <= set(self._page_tokens()):
+            self._discover_pages()
+        return sorted(self._page_tokens())
 
     # ------------------------------------------------------------------ accounts and posts
     def iter_social_accounts(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
@@ -266,7 +271,7 @@ class FacebookConnector(OAuthConnect, WebhookReceiver, SocialChannel, SocialPubl
     def iter_posts(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
         """Every page's posts; the cursor is `{"page", "after"}` (JSON), so a resumed job starts there."""
         state = json.loads(cursor) if cursor else {}
-        pages = self._page_ids() or sorted(self._discover_pages())
+        pages = self._pages_to_read()
         if state.get("page") in pages:
             pages = pages[pages.index(state["page"]):]
         for position, page in enumerate(pages):

@@ -109,7 +109,9 @@ def test_connect_trades_the_code_for_a_long_lived_token_and_discovers_the_pages(
     with connection.cursor() as cursor:  # encrypted at rest
         cursor.execute(f"SELECT credentials FROM {Integration._meta.db_table} WHERE id = %s", [integration.pk])
         assert PAGE_TOKEN not in str(cursor.fetchone()[0])
-    assert IntegrationLog.objects.filter(action="list_pages").count() == 2
+    listed = IntegrationLog.objects.filter(action="list_pages").order_by("pk")
+    assert listed.count() == 2
+    assert listed[0].response["json"]["data"][0]["access_token"] == "[REDACTED]"  # logged, token taken out
     assert PAGE_TOKEN not in logged() and PAGE2_TOKEN not in logged() and USER_TOKEN not in logged()
 
 
@@ -228,6 +230,17 @@ def test_an_invalid_metric_answer_is_raised_not_taken_for_no_data(integration, c
     recorded.replay("GET", f"{GRAPH}/{PAGE}_900000000000003/insights", "error__invalid_metric")
     with pytest.raises(ProviderError, match="valid insights metric"):
         list(connector.iter_posts())
+
+
+@responses.activate
+def test_a_page_the_user_no_longer_manages_is_left_out_of_the_sync(integration, connector):
+    integration.config = {"page_ids": [PAGE, "104000000000099"]}
+    recorded.replay("GET", f"{GRAPH}/me/accounts", "pages__page2")  # the user manages the outlet page now
+    recorded.replay("GET", f"{GRAPH}/{PAGE}/posts", "posts__empty")
+    recorded.replay("GET", f"{GRAPH}/{PAGE2}/posts", "posts__empty")
+    assert [page.items for page in connector.iter_posts()] == [[], []]
+    assert [c.request.headers["Authorization"] for c in responses.calls[1:]] == [
+        f"Bearer {PAGE_TOKEN}", f"Bearer {PAGE2_TOKEN}"]
 
 
 @responses.activate
