@@ -60,7 +60,7 @@ from connectors.capabilities import (
 )
 from connectors.errors import AuthExpired, ProviderError, connection_failure
 from connectors.http import elapsed_ms
-from connectors.meta_graph import DUPLICATE_POST, graph_version, handshake, is_token_refused
+from connectors.meta_graph import DEFAULT_VERSION, DUPLICATE_POST, graph_version, handshake, is_token_refused
 from connectors.meta_graph import error_code as graph_error_code
 from connectors.meta_graph import throttled_seconds as graph_throttle
 from connectors.oauth2 import token_set
@@ -92,8 +92,10 @@ class FacebookConnector(OAuthConnect, WebhookReceiver, SocialChannel, SocialPubl
     integration_type = "social"
     auth_kind = AuthKind.OAUTH2
     base_url = GRAPH
-    oauth = OAuthMeta(authorize_url=f"{DIALOG}/v27.0/dialog/oauth", token_url=f"{GRAPH}/v27.0/oauth/access_token",
-                      default_scopes=SCOPES, scope_separator=",")
+    # What describe() lists; the calls use oauth_meta(), on the configured version.
+    oauth = OAuthMeta(authorize_url=f"{DIALOG}/{DEFAULT_VERSION}/dialog/oauth",
+                      token_url=f"{GRAPH}/{DEFAULT_VERSION}/oauth/access_token", default_scopes=SCOPES,
+                      scope_separator=",")
     webhook_scheme = META
     rate_limit = RateLimitPolicy(requests=10, per_seconds=1.0)
     docs_url = "https://developers.facebook.com/docs/pages-api/posts"
