@@ -61,6 +61,7 @@ PROVIDERS: list[str] = [
     "connectors.youtube.connector.YouTubeConnector",
     "connectors.twitter.connector.TwitterConnector",
     "connectors.linkedin.connector.LinkedInConnector",
+    "connectors.facebook.connector.FacebookConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

@@ -31,6 +31,7 @@ CAPABILITIES = {
     "youtube": ["posts", "publish"],
     "twitter": ["posts", "publish"],
     "linkedin": ["posts", "publish"],
+    "facebook": ["posts", "publish"],
     "anthropic": ["analysis"],
     "sendgrid": ["notify"],
     "slack": ["notify"],
