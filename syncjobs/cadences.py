@@ -55,6 +55,8 @@ CADENCES: dict[str, Cadence] = {
         # Ad platforms: structure changes rarely and is heavy to walk; spend moves all day.
         Cadence(JobType.SYNC_CAMPAIGNS, 360, "Campaigns"),
         Cadence(JobType.SYNC_AD_METRICS, 60, "Ad metrics"),
+        # A CRM's marketing campaigns: planned by people, changed a few times a day at most.
+        Cadence(JobType.SYNC_MARKETING_CAMPAIGNS, 360, "Marketing campaigns"),
         Cadence(CHECK_HEALTH, 15, "Health check", runs=Runs.HEALTH),
     )
 }
