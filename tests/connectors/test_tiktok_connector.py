@@ -211,3 +211,16 @@ def test_a_publish_tiktok_failed_is_published_afresh_when_the_operator_retries(a
     published = post_publish(post_id=post.pk)
     assert (published.status, published.external_id) == ("published", "7300000000000000009")
     assert sent_json(responses.calls[2]) == {"publish_id": "v_pub_url~v2.123456789"}
+
+
+@responses.activate
+def test_a_refused_token_while_publishing_fails_the_post_and_needs_reauth(account):
+    recorded.replay("POST", f"{API}/v2/post/publish/creator_info/query/", "access_token_invalid")
+    recorded.replay("POST", TOKEN, "oauth_refresh__invalid_grant")
+    post = Post.objects.create(organization=account.organization, account=account, kind="video", caption="x",
+                               media_urls=[VIDEO], status="publishing", request_id="r-auth")
+    failed = post_publish(post_id=post.pk)
+    assert failed.status == "failed" and failed.error
+    assert f"{API}/v2/post/publish/video/init/" not in paths()
+    account.integration.refresh_from_db()
+    assert account.integration.status == "pending_auth"
