@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
@@ -14,18 +14,22 @@ from rest_framework.response import Response
 
 from accounts.tenancy import TenantScopedMixin
 from config.api import ErrorResponseSerializer, error_responses
+from config.errors import IntegrationNotFound
+from integrations.models import Integration
 
 from . import selectors
-from .filters import AdAccountFilter, CampaignFilter
-from .models import AdAccount, Campaign
+from .filters import AdAccountFilter, CampaignFilter, MarketingCampaignFilter
+from .models import AdAccount, Campaign, MarketingCampaign
 from .serializers import (
     AdAccountSerializer,
     CampaignChangeSerializer,
     CampaignMetricsSerializer,
     CampaignSerializer,
+    MarketingCampaignCreateSerializer,
+    MarketingCampaignSerializer,
     MetricsQuerySerializer,
 )
-from .services import campaign_budget_set, campaign_status_set
+from .services import campaign_budget_set, campaign_status_set, marketing_campaign_create
 
 _FILTER_ERRORS = "VALIDATION_ERROR: a filter value is not valid."
 
@@ -119,3 +123,58 @@ class CampaignViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         window = query.validated_data
         data = selectors.campaign_metrics(campaign=campaign, first=window["first"], last=window["last"])
         return Response(CampaignMetricsSerializer(data).data)
+
+
+_PROVIDER_FAILED = {
+    409: OpenApiResponse(ErrorResponseSerializer, description="INTEGRATION_INACTIVE: reconnect or activate the "
+                                                              "integration first."),
+    429: OpenApiResponse(ErrorResponseSerializer, description="RATE_LIMITED: the CRM throttled the call."),
+    502: OpenApiResponse(ErrorResponseSerializer, description="PROVIDER_ERROR: the CRM refused the campaign "
+                                                              "(its words in the message); nothing was stored."),
+    503: OpenApiResponse(ErrorResponseSerializer, description="PROVIDER_UNAVAILABLE: the CRM did not answer."),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List a CRM's marketing campaigns", responses={
+        200: MarketingCampaignSerializer(many=True), **error_responses(bad_request=_FILTER_ERRORS)}),
+    retrieve=extend_schema(summary="Get a marketing campaign", responses={
+        200: MarketingCampaignSerializer, **error_responses(not_found="NOT_FOUND")}),
+    create=extend_schema(
+        summary="Create a marketing campaign at the CRM",
+        description="The CRM is asked first; the campaign is stored as the CRM answered it (the next "
+                    "`sync_marketing_campaigns` finds it unchanged). Not idempotent at the CRM: a create whose "
+                    "answer timed out is not retried, so look before sending it again.",
+        request=MarketingCampaignCreateSerializer,
+        responses={201: MarketingCampaignSerializer, **_PROVIDER_FAILED, **error_responses(
+            bad_request="VALIDATION_ERROR (no name, an end before the start) or CAPABILITY_NOT_SUPPORTED (the "
+                        "integration keeps no marketing campaigns).",
+            not_found="INTEGRATION_NOT_FOUND")}),
+)
+class MarketingCampaignViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                               mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """A CRM's marketing campaigns, as the last `sync_marketing_campaigns` (or a create here) wrote them."""
+
+    queryset = MarketingCampaign.objects.none()
+    serializer_class = MarketingCampaignSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = MarketingCampaignFilter
+    ordering = ["name", "id"]
+    operator_actions = ("create",)
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        if self._fake:
+            return MarketingCampaign.objects.none()
+        return (MarketingCampaign.objects.filter(organization=self.organization).select_related("integration")
+                .order_by("name", "id"))
+
+    def create(self, request: Request) -> Response:
+        serializer = MarketingCampaignCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        integration = Integration.objects.filter(organization=self.organization, pk=data.pop("integration")).first()
+        if integration is None:
+            raise IntegrationNotFound(details={"integration": ["Not found."]})
+        campaign = marketing_campaign_create(integration=integration, request=request, **data)
+        return Response(MarketingCampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)

@@ -6,7 +6,7 @@ import django_filters
 
 from config.api import IdFilter
 
-from .models import AdAccount, Campaign, DeliveryStatus
+from .models import AdAccount, Campaign, DeliveryStatus, MarketingCampaign
 
 
 class AdAccountFilter(django_filters.FilterSet):
@@ -25,3 +25,11 @@ class CampaignFilter(django_filters.FilterSet):
     class Meta:
         model = Campaign
         fields = ["integration", "status", "ad_account"]
+
+
+class MarketingCampaignFilter(django_filters.FilterSet):
+    integration = IdFilter(field_name="integration_id", help_text="An integration's id.")
+
+    class Meta:
+        model = MarketingCampaign
+        fields = ["integration"]

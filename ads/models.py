@@ -1,4 +1,5 @@
-"""The ERP's advertising records: ad accounts, their campaigns and ad sets, and each campaign's spend per day.
+"""The ERP's advertising records: ad accounts, their campaigns and ad sets, each campaign's spend per day, and a
+CRM's marketing campaigns.
 
 Only `ads.services` writes these rows. Each structure row (AdAccount, Campaign,
 AdSet) is one provider object of one integration, tied to it by its
@@ -126,3 +127,31 @@ class CampaignMetricsDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.date}"
+
+
+class MarketingCampaign(models.Model):
+    """A CRM's marketing campaign (HubSpot's campaigns tool, say): a name and a period that emails, posts and ads
+    are grouped under at the CRM. Not a Campaign: it has no ad account, budget, delivery status or spend, and
+    the ads analyses must not read it as one. Tied to its integration by its ExternalRef like the rows above;
+    `status` is the CRM's word for it, as the CRM says it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="marketing_campaigns")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="marketing_campaigns")
+    external_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=300, blank=True, default="")
+    status = models.CharField(max_length=40, blank=True, default="")
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True, default="")
+    external_created_at = models.DateTimeField(null=True, blank=True)
+    external_updated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["integration", "external_id"],
+                                               name="marketingcampaign_unique")]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id

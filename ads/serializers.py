@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from config.api import StrictCharField, StrictInputSerializer
 
-from .models import AdAccount, Campaign
+from .models import AdAccount, Campaign, MarketingCampaign
 from .services.changes import SETTABLE_STATUSES
 
 MONEY = {"max_digits": 14, "decimal_places": 2, "coerce_to_string": True}
@@ -38,6 +38,26 @@ class CampaignSerializer(serializers.ModelSerializer):
         model = Campaign
         fields = ["id", "integration", "ad_account", "external_id", "name", "status", "effective_status",
                   "objective", "daily_budget", "lifetime_budget", "currency", "external_updated_at", "updated_at"]
+
+
+class MarketingCampaignSerializer(serializers.ModelSerializer):
+    integration_code = serializers.CharField(source="integration.code", read_only=True)
+
+    class Meta:
+        model = MarketingCampaign
+        fields = ["id", "integration", "integration_code", "external_id", "name", "status", "start_date", "end_date",
+                  "notes", "external_created_at", "external_updated_at", "updated_at"]
+
+
+class MarketingCampaignCreateSerializer(StrictInputSerializer):
+    """A campaign to create at the CRM of `integration` (an integration id); dates are the CRM's days."""
+
+    integration = serializers.IntegerField(min_value=1, max_value=2**63 - 1,
+                                           help_text="The id of a CRM integration that keeps marketing campaigns.")
+    name = StrictCharField(max_length=300)
+    start_date = serializers.DateField(required=False, allow_null=True, default=None)
+    end_date = serializers.DateField(required=False, allow_null=True, default=None)
+    notes = StrictCharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
 class CampaignChangeSerializer(StrictInputSerializer):

@@ -306,6 +306,7 @@ class ResourceType(models.TextChoices):
     AD_ACCOUNT = "ad_account", "Ad account → AdAccount"
     CAMPAIGN = "campaign", "Campaign → Campaign"
     AD_SET = "ad_set", "Ad set / ad group → AdSet"
+    MARKETING_CAMPAIGN = "marketing_campaign", "Marketing campaign (CRM) → MarketingCampaign"
 
 
 class ExternalRef(models.Model):

@@ -54,6 +54,7 @@ class Capability(StrEnum):
     FILES = "files"
     ORDER_EXPORT = "order_export"
     CONTACTS = "contacts"
+    MARKETING_CAMPAIGNS = "marketing_campaigns"  # a CRM's marketing campaigns (MarketingCampaignSource)
     NOTIFY = "notify"
     POSTS = "posts"  # social accounts and their posts, metrics and comments (SocialChannel)
     PUBLISH = "publish"  # publishing posts (SocialPublisher)

@@ -508,6 +508,32 @@ class AudienceSink(CapabilityMixin):
 
     def audience_upsert(self, list_id: str, contacts: list[dict[str, str]]) -> dict[str, int]:
         """Add or update each contact (`email`, `first_name`, `last_name`) in the list; counts by outcome."""
+
+
+class MarketingCampaignSource(CapabilityMixin):
+    """A CRM's marketing campaigns (not an ad platform's: no budget, no spend), pulled into the ads records'
+    MarketingCampaign through the one import path, and created there on an operator's word.
+
+    `normalize_marketing_campaign` answers `{"external_id", "name", "status", "start_date", "end_date" (date or
+    None), "notes", "created_at", "updated_at" (aware or None)}`; `create_marketing_campaign` answers the raw
+    record the provider returned, which the same normalize maps, so a created campaign and a synced one are one
+    row (ads.services.marketing_campaign_create)."""
+
+    capability = Capability.MARKETING_CAMPAIGNS
+    required = ("iter_marketing_campaigns", "normalize_marketing_campaign", "create_marketing_campaign")
+
+    def iter_marketing_campaigns(self, *, since: datetime | None = None,
+                                 cursor: str | None = None) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def normalize_marketing_campaign(self, record: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def create_marketing_campaign(self, *, name: str, start_date: date | None = None, end_date: date | None = None,
+                                  notes: str = "") -> dict[str, Any]:
+        raise NotImplementedError
+
+
 class OrderSink(CapabilityMixin):
     """An ERP or accounting system the hub writes the organization's orders into (syncjobs/order_exports.py).
 

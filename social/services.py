@@ -2,7 +2,8 @@
 
 Import: `upsert_social_accounts` and `upsert_posts` take records normalized by the connector
 (connectors/capabilities.py `SocialChannel`) and write them idempotently: a row per (integration, external id),
-a post's metrics per day (the latest reading of a day wins), its comments by their id. A post whose account is
+a post's metrics per day (the latest reading of a day wins), its comments by their id. A post we published whose
+id the platform never told is completed by the first listed post with its caption, not doubled. A post whose account is
 not imported yet fails with reason `unknown_account` (accounts come first in the job).
 
 Publishing: `post_create` checks the post against the platform's limits and the SSRF guard before anything is
@@ -91,6 +92,16 @@ def upsert_posts(*, integration: Integration, posts: list[dict[str, Any]]) -> Up
             continue
         values = {name: item[name] for name in POST_FIELDS if item.get(name) is not None}
         row = Post.objects.filter(account=account, external_id=external_id).first()
+        if row is None:
+            row = _published_unnamed(account, values.get("caption") or "")
+            if row is not None:
+                row.external_id = external_id
+                _apply(row, values)
+                row.save()
+                _metrics_write(row, item.get("metrics"))
+                _comments_write(row, item.get("comments") or [])
+                result.updated += 1
+                continue
         created = row is None
         if created:
             row = Post.objects.create(organization_id=integration.organization_id, account=account,
@@ -109,6 +120,17 @@ def upsert_posts(*, integration: Integration, posts: list[dict[str, Any]]) -> Up
         else:
             result.unchanged += 1
     return result
+
+
+def _published_unnamed(account: SocialAccount, caption: str) -> Post | None:
+    """A post we published that the platform did not name (TikTok gives no id for a private post; Instagram's
+    lost-answer recovery may not list the media yet): the first listing with its caption is that post, so the
+    sync completes our row instead of adding a second one. An empty caption matches nothing (too weak a key)."""
+    if not caption:
+        return None
+    return (Post.objects.select_for_update()
+            .filter(account=account, external_id="", status=PostStatus.PUBLISHED, caption=caption)
+            .order_by("published_at", "pk").first())
 
 
 def _metrics_write(post: Post, metrics: dict[str, Any] | None) -> bool:

@@ -1,7 +1,8 @@
 """The per-integration schedules' one table: which job types run on a clock, how often by default, and for whom.
 
 Seed cadences: products every 6 h, inventory every 2 h, orders every hour,
-order status every 30 min, health every 15 min. Each integration gets one
+order status every 30 min, ad structure every 6 h and ad metrics hourly, social
+posts and CRM marketing campaigns every 6 h, health every 15 min. Each integration gets one
 SyncSchedule row per cadence its provider can run (a sync job type whose
 resources the connector pulls — the engine's own rule, `resources_for` — and
 the health check for every provider); operators change the interval and switch
@@ -55,6 +56,11 @@ CADENCES: dict[str, Cadence] = {
         # Ad platforms: structure changes rarely and is heavy to walk; spend moves all day.
         Cadence(JobType.SYNC_CAMPAIGNS, 360, "Campaigns"),
         Cadence(JobType.SYNC_AD_METRICS, 60, "Ad metrics"),
+        # Social platforms: a post's numbers are kept per day (the day's latest reading wins), so a few readings
+        # a day; YouTube's daily quota (a comment-thread call per commented video) is why not hourly.
+        Cadence(JobType.SYNC_POSTS, 360, "Social posts"),
+        # A CRM's marketing campaigns: planned by people, changed a few times a day at most.
+        Cadence(JobType.SYNC_MARKETING_CAMPAIGNS, 360, "Marketing campaigns"),
         Cadence(CHECK_HEALTH, 15, "Health check", runs=Runs.HEALTH),
     )
 }

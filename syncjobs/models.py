@@ -29,6 +29,7 @@ class JobType(models.TextChoices):
     SYNC_CAMPAIGNS = "sync_campaigns", "Sync campaigns (ad accounts, campaigns, ad sets)"
     SYNC_AD_METRICS = "sync_ad_metrics", "Sync ad metrics (spend per campaign and day)"
     SYNC_POSTS = "sync_posts", "Sync social accounts and posts"
+    SYNC_MARKETING_CAMPAIGNS = "sync_marketing_campaigns", "Sync marketing campaigns (CRM)"
     BACKFILL = "backfill", "Backfill orders"
 
 

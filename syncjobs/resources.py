@@ -118,6 +118,10 @@ RESOURCES: dict[str, Resource] = {
                  writers="social.services"),
         Resource("posts", Capability.POSTS, "post", "iter_posts", "normalize_post",
                  "upsert_posts", "posts", "post", writers="social.services"),
+        # A CRM's marketing campaigns (MarketingCampaignSource) into the ads records.
+        Resource("marketing_campaigns", Capability.MARKETING_CAMPAIGNS, "marketing_campaign",
+                 "iter_marketing_campaigns", "normalize_marketing_campaign", "upsert_marketing_campaigns",
+                 "campaigns", "marketing campaign", writers="ads.services"),
     )
 }
 
@@ -130,7 +134,7 @@ JOB_RESOURCES: dict[str, tuple[str, ...]] = {
     # A shop pulls its own (claims after orders); an ad platform its structure and figures; a social platform its
     # accounts and posts (each provider takes what it has).
     JobType.SCHEDULED_SYNC: ("products", "inventory", "orders", "returns", *AD_STRUCTURE, "ad_metrics",
-                             "social_accounts", "posts"),
+                             "social_accounts", "posts", "marketing_campaigns"),
     JobType.SYNC_PRODUCTS: ("products",),
     JobType.SYNC_INVENTORY: ("inventory",),
     JobType.SYNC_ORDERS: ("orders",),
@@ -139,6 +143,7 @@ JOB_RESOURCES: dict[str, tuple[str, ...]] = {
     JobType.SYNC_CAMPAIGNS: AD_STRUCTURE,
     JobType.SYNC_AD_METRICS: ("ad_metrics",),  # the last AD_METRICS_RESTATEMENT_DAYS days, or from `since`
     JobType.SYNC_POSTS: ("social_accounts", "posts"),
+    JobType.SYNC_MARKETING_CAMPAIGNS: ("marketing_campaigns",),
 }
 
 

@@ -6,6 +6,7 @@ operator, an API client or an accepted suggestion asks for go through `campaign_
 """
 
 from .changes import CampaignChangeRefused, campaign_budget_set, campaign_status_set
+from .marketing import marketing_campaign_create, upsert_marketing_campaigns
 from .metrics import upsert_campaign_metrics
 from .structure import upsert_ad_accounts, upsert_ad_sets, upsert_campaigns
 
@@ -13,8 +14,10 @@ __all__ = [
     "CampaignChangeRefused",
     "campaign_budget_set",
     "campaign_status_set",
+    "marketing_campaign_create",
     "upsert_ad_accounts",
     "upsert_ad_sets",
     "upsert_campaign_metrics",
     "upsert_campaigns",
+    "upsert_marketing_campaigns",
 ]

@@ -13,7 +13,9 @@ Contacts: `POST /crm/v3/objects/contacts/search` (filter `email EQ …`) and
 address, so a retried push creates nobody twice. Who is sent is decided upstream (customers whose latest order
 carried marketing consent). HubSpot's "audience" is the portal's contacts: one pseudo-list, `contacts`.
 
-Campaigns: `GET /marketing/v3/campaigns` paged by `after` until `paging.next` is absent.
+Campaigns (MarketingCampaignSource): `GET /marketing/v3/campaigns` paged by `after` until `paging.next` is
+absent, into the ads app's MarketingCampaign rows through the one import path (job type
+`sync_marketing_campaigns`); `POST /marketing/v3/campaigns` creates one (`{"properties": {"hs_name", …}}`).
 
 Rate limits: 100 requests / 10 s per portal for OAuth apps, announced in `X-HubSpot-RateLimit-Max`, `-Remaining`,
 `-Interval-Milliseconds` (and `-Daily-Remaining`). A 429 without `Retry-After` waits the rest of the interval;
@@ -23,13 +25,15 @@ an exhausted daily quota waits for midnight, which connectors/http.py does not s
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 import requests
 
 from config.errors import ApplicationError
-from connectors.base import AuthKind, ConnectionResult, Connector, OAuthMeta, RateLimitPolicy, TokenSet
-from connectors.capabilities import AudienceSink
+from connectors.base import AuthKind, ConnectionResult, Connector, OAuthMeta, Page, RateLimitPolicy, TokenSet
+from connectors.capabilities import AudienceSink, MarketingCampaignSource
 from connectors.errors import ProviderError, connection_failure
 from connectors.http import elapsed_ms
 from connectors.oauth2 import StandardOAuth2
@@ -40,9 +44,11 @@ CONTACT_PROPERTIES = ("email", "firstname", "lastname")
 # The daily quota resets at the portal's midnight (its time zone is not told): an hour is longer than any call
 # sleeps, so the caller gets RateLimited and reschedules.
 DAILY_WAIT = 3600.0
+CAMPAIGN_PAGE = 100
+CAMPAIGN_PROPERTIES = ("hs_name", "hs_campaign_status", "hs_start_date", "hs_end_date", "hs_notes")
 
 
-class HubSpotConnector(StandardOAuth2, AudienceSink, Connector):
+class HubSpotConnector(StandardOAuth2, AudienceSink, MarketingCampaignSource, Connector):
     default_audience = CONTACTS
     key = "hubspot"
     display_name = "HubSpot"
@@ -52,7 +58,8 @@ class HubSpotConnector(StandardOAuth2, AudienceSink, Connector):
     oauth = OAuthMeta(
         authorize_url="https://app.hubspot.com/oauth/authorize",
         token_url="https://api.hubapi.com/oauth/v1/token",
-        default_scopes=("crm.objects.contacts.read", "crm.objects.contacts.write", "marketing.campaigns.read"),
+        default_scopes=("crm.objects.contacts.read", "crm.objects.contacts.write", "marketing.campaigns.read",
+                        "marketing.campaigns.write"),
     )
     rate_limit = RateLimitPolicy(requests=100, per_seconds=10.0)
     docs_url = "https://developers.hubspot.com/docs/api/crm/contacts"
@@ -152,20 +159,54 @@ class HubSpotConnector(StandardOAuth2, AudienceSink, Connector):
         return counts
 
     # ------------------------------------------------------------------ campaigns
-    def campaigns(self) -> list[dict[str, Any]]:
-        """Marketing campaigns, every page: `[{id, name, created_at}]`."""
-        found: list[dict[str, Any]] = []
-        after = ""
+    def iter_marketing_campaigns(self, *, since: datetime | None = None,
+                                 cursor: str | None = None) -> Iterator[Page]:
+        """Every campaign, a page of 100 at a time, `after` as the page's cursor. HubSpot filters this list by
+        nothing useful (no updated-since), so each sync walks it all; a portal has tens of campaigns, and the
+        writer's payload hash leaves the unchanged ones alone."""
+        after = cursor or ""
         while True:
-            params: dict[str, Any] = {"limit": 100, "properties": "hs_name"}
+            params: dict[str, Any] = {"limit": CAMPAIGN_PAGE, "properties": ",".join(CAMPAIGN_PROPERTIES)}
             if after:
                 params["after"] = after
             body = self.http.get("/marketing/v3/campaigns", action="get_campaigns", params=params).json()
-            found += [{"id": str(row["id"]), "name": str((row.get("properties") or {}).get("hs_name") or ""),
-                       "created_at": str(row.get("createdAt") or "")} for row in body.get("results") or []]
             after = str(((body.get("paging") or {}).get("next") or {}).get("after") or "")
+            yield Page(list(body.get("results") or []), next_cursor=after or None)
             if not after:
-                return found
+                return
+
+    def normalize_marketing_campaign(self, record: dict[str, Any]) -> dict[str, Any]:
+        properties = record.get("properties") or {}
+        return {"external_id": str(record["id"]), "name": str(properties.get("hs_name") or ""),
+                "status": str(properties.get("hs_campaign_status") or ""),
+                "start_date": _day(properties.get("hs_start_date")), "end_date": _day(properties.get("hs_end_date")),
+                "notes": str(properties.get("hs_notes") or ""),
+                "created_at": _instant(record.get("createdAt")), "updated_at": _instant(record.get("updatedAt"))}
+
+    def create_marketing_campaign(self, *, name: str, start_date: date | None = None, end_date: date | None = None,
+                                  notes: str = "") -> dict[str, Any]:
+        """`POST /marketing/v3/campaigns` with only the properties given (needs `marketing.campaigns.write`).
+
+        Not idempotent at HubSpot: the HTTP client does not replay a POST whose answer timed out, so a timeout
+        reaches the operator instead of a second campaign."""
+        properties = {"hs_name": name}
+        if start_date:
+            properties["hs_start_date"] = start_date.isoformat()
+        if end_date:
+            properties["hs_end_date"] = end_date.isoformat()
+        if notes:
+            properties["hs_notes"] = notes
+        return self.http.post("/marketing/v3/campaigns", action="create_campaign",
+                              json={"properties": properties}).json()
+
+
+def _day(value: Any) -> date | None:
+    """HubSpot's campaign dates are `YYYY-MM-DD`; a malformed one is ValueError (the import counts it failed)."""
+    return date.fromisoformat(str(value)[:10]) if value else None
+
+
+def _instant(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
 
 
 def _properties(contact: dict[str, str]) -> dict[str, str]:

@@ -18,8 +18,9 @@ creator allows: public when offered, else the first one — an unaudited app get
 `POST /v2/post/publish/video/init/` with `source: PULL_FROM_URL` (TikTok fetches the video from a URL on a
 domain verified for the app, so our server never downloads it), whose `publish_id` is checkpointed, then
 `POST /v2/post/publish/status/fetch/` until PUBLISH_COMPLETE (PROCESSING_*: the job comes back later; FAILED:
-the post fails with `fail_reason`). A retry after a timeout polls the checkpointed publish id instead of
-initialising a second post.
+the post fails with `fail_reason`, and a later retry starts a new publish). A retry after a timeout polls the
+checkpointed publish id instead of initialising a second post; an init whose own answer was lost is never sent
+again (TikTok takes no idempotency key): the post fails and says to look at the profile.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ VIDEO_FIELDS = "id,title,video_description,create_time,share_url,cover_image_url
 PAGE_SIZE = 20  # TikTok's largest max_count
 PROCESSING = ("PROCESSING_UPLOAD", "PROCESSING_DOWNLOAD")
 PRIVACY_PREFERENCE = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
+INIT_LOST = ("TikTok's answer to the post was lost, so TikTok may have it: check the TikTok profile, then publish "
+             "it again as a new post if it is not there.")
 
 
 class TikTokConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connector):
@@ -173,27 +176,46 @@ class TikTokConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connector)
 
     # ------------------------------------------------------------------ publishing
     def publish_post(self, request: PublishRequest, checkpoint: Any) -> PublishResult:
-        publish_id = (request.state or {}).get("publish_id")
+        state = request.state or {}
+        publish_id = state.get("publish_id")
         if not publish_id:
-            creator = self._data(self.http.post("/v2/post/publish/creator_info/query/", action="creator_info",
-                                                json={}))
-            options = creator.get("privacy_level_options") or []
-            privacy = next((level for level in PRIVACY_PREFERENCE if level in options), None)
-            if privacy is None:
-                raise ValidationError("TikTok offers this creator no privacy level to post with.")
-            data = self._data(self.http.post("/v2/post/publish/video/init/", action="publish_init", json={
-                "post_info": {"title": request.caption, "privacy_level": privacy, "disable_comment": False},
-                "source_info": {"source": "PULL_FROM_URL", "video_url": request.media_urls[0]},
-            }))
-            publish_id = str(data["publish_id"])
-            checkpoint({"publish_id": publish_id, "privacy_level": privacy})
+            if state.get("init_sent"):
+                raise ProviderError(INIT_LOST, transient=False)
+            publish_id = self._init(request, checkpoint)
         status = self._data(self.http.post("/v2/post/publish/status/fetch/", action="publish_status",
                                            json={"publish_id": publish_id}))
-        state = status.get("status")
-        if state in PROCESSING:
+        outcome = status.get("status")
+        if outcome in PROCESSING:
             return PublishResult(done=False)
-        if state == "FAILED":
+        if outcome == "FAILED":
+            # TikTok's last word on this publish id: a later retry (the operator fixed the cause) starts afresh.
+            checkpoint({"publish_id": "", "init_sent": False})
             raise ProviderError(f"TikTok could not publish the video: {status.get('fail_reason') or 'unknown'}.",
                                 transient=False)
         post_ids = status.get("publicaly_available_post_id") or status.get("publicly_available_post_id") or []
         return PublishResult(done=True, external_id=str(post_ids[0]) if post_ids else "")
+
+    def _init(self, request: PublishRequest, checkpoint: Any) -> str:
+        """Creator info, then the init that creates the post; its publish id checkpointed.
+
+        `init_sent` is checkpointed before the init goes out and cleared when TikTok's answer shows it made
+        nothing (an error reply, a 5xx, a throttle): only an init whose answer never came (a read timeout, a
+        dead worker) stays marked, and that one is never sent again (INIT_LOST)."""
+        creator = self._data(self.http.post("/v2/post/publish/creator_info/query/", action="creator_info", json={}))
+        options = creator.get("privacy_level_options") or []
+        privacy = next((level for level in PRIVACY_PREFERENCE if level in options), None)
+        if privacy is None:
+            raise ValidationError("TikTok offers this creator no privacy level to post with.")
+        checkpoint({"init_sent": True})
+        try:
+            data = self._data(self.http.post("/v2/post/publish/video/init/", action="publish_init", json={
+                "post_info": {"title": request.caption, "privacy_level": privacy, "disable_comment": False},
+                "source_info": {"source": "PULL_FROM_URL", "video_url": request.media_urls[0]},
+            }))
+        except ProviderError as exc:
+            if exc.status_code is not None:  # TikTok answered: nothing was made
+                checkpoint({"init_sent": False})
+            raise
+        publish_id = str(data["publish_id"])
+        checkpoint({"publish_id": publish_id, "privacy_level": privacy})
+        return publish_id

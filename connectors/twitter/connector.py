@@ -99,6 +99,7 @@ class TwitterConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connector
     rate_limit = RateLimitPolicy(requests=5, per_seconds=1.0)  # X's real limits are per 15 min; its headers pace
     docs_url = "https://docs.x.com/x-api/posts/creation-of-a-post"
     provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": ""}
+    schedule_minutes = {"sync_posts": 24 * 60}  # X bills each post read: once a day, not the 6-hour default
     post_limits = WeightedPostLimits(caption_max=MAX_WEIGHTED_LENGTH, media_types={"post": ()},
                                      media_count={"post": (0, 0)})
 

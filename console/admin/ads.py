@@ -1,4 +1,5 @@
-"""The ads admin: ad accounts, campaigns with a 30-day spend chart and spend per day, and the daily figures.
+"""The ads admin: ad accounts, campaigns with a 30-day spend chart and spend per day, the daily figures, and a
+CRM's marketing campaigns.
 
 Records the syncs write are read-only here (ads.services is the only writer); operators pause or resume
 campaigns through an action that calls the same service as the API (the platform first, audited).
@@ -12,7 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import Q, Sum
 from django.utils.html import format_html, format_html_join
 
-from ads.models import AdAccount, AdSet, Campaign, CampaignMetricsDay
+from ads.models import AdAccount, AdSet, Campaign, CampaignMetricsDay, MarketingCampaign
 from ads.selectors import roas, spend_per_day
 from ads.services import campaign_status_set
 from config.errors import ApplicationError
@@ -123,3 +124,13 @@ class CampaignMetricsDayAdmin(ReadOnlyAdmin):
     def platform_roas(self, obj):
         value = roas(obj.conversion_value, obj.spend)
         return "—" if value is None else value
+
+
+@admin.register(MarketingCampaign)
+class MarketingCampaignAdmin(ReadOnlyAdmin):
+    """What `sync_marketing_campaigns` last wrote (the schedule's row is on the integration's page)."""
+
+    list_display = ("name", "status", "start_date", "end_date", "integration", "external_updated_at", "updated_at")
+    list_filter = ("status", "integration")
+    search_fields = ("name", "external_id")
+    list_select_related = ("integration",)

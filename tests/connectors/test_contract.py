@@ -23,7 +23,7 @@ CAPABILITIES = {
     "anaf": ["tax_lookup"],
     "discord": ["notify"],
     "mailchimp": ["contacts"],
-    "hubspot": ["contacts"],
+    "hubspot": ["contacts", "marketing_campaigns"],
     "salesforce": ["contacts"],
     "zapier": [],
     "instagram": ["posts", "publish"],

@@ -4,7 +4,7 @@ headers, a refused refresh token → pending_auth, and the audience push of the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs
 
 import pytest
@@ -69,7 +69,8 @@ def test_the_authorize_url_asks_for_contacts_and_campaigns(integration, connecto
     assert url.startswith("https://app.hubspot.com/oauth/authorize?")
     query = parse_qs(url.split("?", 1)[1])
     assert query["client_id"] == ["hs-client"] and query["state"] == ["s1"]
-    assert query["scope"] == ["crm.objects.contacts.read crm.objects.contacts.write marketing.campaigns.read"]
+    assert query["scope"] == ["crm.objects.contacts.read crm.objects.contacts.write marketing.campaigns.read "
+                              "marketing.campaigns.write"]
 
 
 @responses.activate
@@ -175,13 +176,48 @@ def test_an_exhausted_daily_quota_is_rate_limited_without_sleeping(integration, 
 # ---------------------------------------------------------------- campaigns
 
 
+CAMPAIGNS = f"{API}/marketing/v3/campaigns"
+CAMPAIGN_QUERY = {"limit": "100", "properties": "hs_name,hs_campaign_status,hs_start_date,hs_end_date,hs_notes"}
+
+
 @responses.activate
 def test_campaigns__pages_follow_after_until_no_next(integration, connector):
-    recorded.replay("GET", f"{API}/marketing/v3/campaigns", "campaigns__page1")
-    recorded.replay("GET", f"{API}/marketing/v3/campaigns", "campaigns__page2")
-    assert [c["name"] for c in connector.campaigns()] == ["Spring sale", "Black Friday"]
-    assert sent_query(responses.calls[0]) == {"limit": "100", "properties": "hs_name"}
-    assert sent_query(responses.calls[1]) == {"limit": "100", "properties": "hs_name", "after": "MQ=="}
+    recorded.replay("GET", CAMPAIGNS, "campaigns__page1")
+    recorded.replay("GET", CAMPAIGNS, "campaigns__page2")
+    pages = list(connector.iter_marketing_campaigns())
+    assert [p.next_cursor for p in pages] == ["MQ==", None]
+    assert sent_query(responses.calls[0]) == CAMPAIGN_QUERY
+    assert sent_query(responses.calls[1]) == {**CAMPAIGN_QUERY, "after": "MQ=="}
+    spring, black_friday = (connector.normalize_marketing_campaign(r) for p in pages for r in p.items)
+    assert spring == {"external_id": "0b1d7f80-3e1e-4a2c-9f61-22b6cbd1b9a1", "name": "Spring sale",
+                      "status": "in_progress", "start_date": date(2026, 3, 1), "end_date": date(2026, 3, 31),
+                      "notes": "Emails and posts for the spring range",
+                      "created_at": datetime(2026, 3, 1, 8, tzinfo=UTC),
+                      "updated_at": datetime(2026, 3, 2, 8, tzinfo=UTC)}
+    assert (black_friday["name"], black_friday["end_date"], black_friday["notes"]) == ("Black Friday", None, "")
+
+
+@responses.activate
+def test_a_campaigns_page_resumes_from_its_after_cursor(integration, connector):
+    recorded.replay("GET", CAMPAIGNS, "campaigns__page2")
+    assert [len(p.items) for p in connector.iter_marketing_campaigns(cursor="MQ==")] == [1]
+    assert sent_query(responses.calls[0]) == {**CAMPAIGN_QUERY, "after": "MQ=="}
+
+
+@responses.activate
+def test_creating_a_campaign_sends_only_the_properties_given(integration, connector):
+    recorded.replay("POST", CAMPAIGNS, "campaign_create__ok")
+    raw = connector.create_marketing_campaign(name="Winter drop", start_date=date(2026, 12, 10),
+                                              end_date=date(2027, 1, 15), notes="Launch of the winter range")
+    assert sent_json(responses.calls[0]) == {"properties": {
+        "hs_name": "Winter drop", "hs_start_date": "2026-12-10", "hs_end_date": "2027-01-15",
+        "hs_notes": "Launch of the winter range"}}
+    assert responses.calls[0].request.headers["Authorization"] == f"Bearer {ACCESS}"
+    assert connector.normalize_marketing_campaign(raw)["external_id"] == "edb9b6c3-d2e2-4ca8-8396-832262aed0d4"
+    responses.reset()
+    recorded.replay("POST", CAMPAIGNS, "campaign_create__ok")
+    connector.create_marketing_campaign(name="Just a name")
+    assert sent_json(responses.calls[0]) == {"properties": {"hs_name": "Just a name"}}
 
 
 # ---------------------------------------------------------------- the audience push: consent only

@@ -156,3 +156,71 @@ def test_a_timeout_after_init_resumes_from_the_publish_id(account):
     failed = post_publish(post_id=post.pk)
     assert paths() == [f"{API}/v2/post/publish/status/fetch/"]
     assert failed.status == "failed" and "url_ownership_unverified" in failed.error
+
+
+@responses.activate
+def test_an_init_whose_answer_was_lost_is_never_sent_twice(account):
+    """TikTok takes no idempotency key: an init that went out and timed out may have created the post, so the job's
+    retry must not init a second one; the post fails saying where to look instead."""
+    recorded.replay("POST", f"{API}/v2/post/publish/creator_info/query/", "creator_info__ok")
+    responses.add("POST", f"{API}/v2/post/publish/video/init/", body=requests.ReadTimeout("timed out"))
+    post = Post.objects.create(organization=account.organization, account=account, kind="video", caption="x",
+                               media_urls=[VIDEO], status="publishing", request_id="r-lost")
+    with pytest.raises(ProviderUnavailable):
+        post_publish(post_id=post.pk)
+
+    responses.reset()
+    recorded.replay("POST", f"{API}/v2/post/publish/creator_info/query/", "creator_info__ok")
+    recorded.replay("POST", f"{API}/v2/post/publish/video/init/", "publish_init__ok")
+    retried = post_publish(post_id=post.pk)
+    assert paths() == []  # nothing sent again
+    assert retried.status == "failed" and "check the TikTok profile" in retried.error
+
+
+@responses.activate
+def test_an_init_tiktok_refused_is_tried_afresh_by_the_retry(account):
+    recorded.replay("POST", f"{API}/v2/post/publish/creator_info/query/", "creator_info__ok")
+    responses.add("POST", f"{API}/v2/post/publish/video/init/", status=503, json={"error": {"code": "internal"}})
+    post = Post.objects.create(organization=account.organization, account=account, kind="video", caption="x",
+                               media_urls=[VIDEO], status="publishing", request_id="r-503")
+    with pytest.raises(ProviderUnavailable):  # TikTok answered: it made nothing
+        post_publish(post_id=post.pk)
+
+    responses.reset()
+    recorded.replay("POST", f"{API}/v2/post/publish/creator_info/query/", "creator_info__ok")
+    recorded.replay("POST", f"{API}/v2/post/publish/video/init/", "publish_init__ok")
+    recorded.replay("POST", f"{API}/v2/post/publish/status/fetch/", "publish_status__complete")
+    assert post_publish(post_id=post.pk).status == "published"
+
+
+@responses.activate
+def test_a_publish_tiktok_failed_is_published_afresh_when_the_operator_retries(account):
+    """FAILED is TikTok's final word on that publish id: the admin's retry (after the operator fixed the cause)
+    must init a new publish, not poll the dead one for ever."""
+    recorded.replay("POST", f"{API}/v2/post/publish/status/fetch/", "publish_status__failed")
+    post = Post.objects.create(organization=account.organization, account=account, kind="video", caption="x",
+                               media_urls=[VIDEO], status="publishing",
+                               publish_state={"publish_id": "v_pub_url~v2.000000001"})
+    assert post_publish(post_id=post.pk).status == "failed"
+
+    Post.objects.filter(pk=post.pk).update(status="publishing", error="")  # what the admin's retry action does
+    responses.reset()
+    recorded.replay("POST", f"{API}/v2/post/publish/creator_info/query/", "creator_info__ok")
+    recorded.replay("POST", f"{API}/v2/post/publish/video/init/", "publish_init__ok")
+    recorded.replay("POST", f"{API}/v2/post/publish/status/fetch/", "publish_status__complete")
+    published = post_publish(post_id=post.pk)
+    assert (published.status, published.external_id) == ("published", "7300000000000000009")
+    assert sent_json(responses.calls[2]) == {"publish_id": "v_pub_url~v2.123456789"}
+
+
+@responses.activate
+def test_a_refused_token_while_publishing_fails_the_post_and_needs_reauth(account):
+    recorded.replay("POST", f"{API}/v2/post/publish/creator_info/query/", "access_token_invalid")
+    recorded.replay("POST", TOKEN, "oauth_refresh__invalid_grant")
+    post = Post.objects.create(organization=account.organization, account=account, kind="video", caption="x",
+                               media_urls=[VIDEO], status="publishing", request_id="r-auth")
+    failed = post_publish(post_id=post.pk)
+    assert failed.status == "failed" and failed.error
+    assert f"{API}/v2/post/publish/video/init/" not in paths()
+    account.integration.refresh_from_db()
+    assert account.integration.status == "pending_auth"

@@ -291,3 +291,9 @@ def test_a_connect_through_the_oauth_flow_sends_the_verifier_of_its_challenge(ad
     row = Integration.objects.get(organization=org, provider="twitter")
     assert (row.status, row.config["user_id"], row.metadata["account_name"]) == ("active", USER, "@acmeshop")
     assert row.refresh_token == "dE1KTmlvSXZRMjVxRVNnN0dfxRefreshFirst" and "offline.access" in row.scope
+
+
+def test_posts_are_pulled_once_a_day_because_x_bills_each_read(db):
+    from syncjobs.cadences import cadences_for
+
+    assert {c.job_type: c.every_minutes for c in cadences_for("twitter")}["sync_posts"] == 24 * 60

@@ -142,3 +142,31 @@ def test_scheduled_posts_are_claimed_once_when_due(account, queued):
     assert posts_due() == [post.pk]
     assert posts_due() == []  # claimed: the next beat tick does not queue it again
     assert post_publish(post_id=post.pk).status == "published"
+
+
+def test_metrics_of_another_organizations_post_are_not_found(account, api_client_for, other_org):
+    post = Post.objects.create(organization=account.organization, account=account, status="published")
+    PostMetrics.objects.create(post=post, date=date(2026, 12, 2), views=7)
+    answer = api_client_for(other_org, "viewer").get(f"/api/posts/{post.pk}/metrics/")
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_a_post_published_without_the_platform_naming_it_is_the_one_the_sync_finds(account):
+    """TikTok names no post id for a private (SELF_ONLY) post, and Instagram's lost-answer recovery may not find
+    the media yet: the post is published with no external id. The sync that later lists it must complete that
+    row, not add a second post for the same platform post."""
+    ours = Post.objects.create(organization=account.organization, account=account, kind="video",
+                               caption="Winter drop #acme", status="published", request_id="r-1",
+                               published_at=timezone.now())
+    other_draft = Post.objects.create(organization=account.organization, account=account, kind="video",
+                                      caption="Winter drop #acme", status="failed", request_id="r-2")
+    result = resource_import(account.integration, "posts",
+                             [{"id": "v-77", "account": "acc-1", "caption": "Winter drop #acme"},
+                              {"id": "v-78", "account": "acc-1", "caption": "Someone else's words"}],
+                             source=ImportSource.SYNC)
+    assert (result.created, result.updated, result.failed) == (1, 1, [])
+    ours.refresh_from_db()
+    assert ours.external_id == "v-77" and ours.request_id == "r-1"
+    assert Post.objects.filter(account=account).count() == 3
+    other_draft.refresh_from_db()
+    assert other_draft.external_id == ""

@@ -130,16 +130,17 @@ def test_a_repull_of_a_channel_that_serves_no_orders_says_so(org):
 
 # ---------------------------------------------------------------------- resource_import itself
 def test_the_table_names_each_resource_once_in_every_vocabulary():
-    from connectors.capabilities import SocialChannel
+    from connectors.capabilities import MarketingCampaignSource, SocialChannel
 
     assert list(RESOURCES) == ["products", "inventory", "orders", "returns", "ad_accounts", "campaigns", "ad_sets",
-                               "ad_metrics", "social_accounts", "posts"]
+                               "ad_metrics", "social_accounts", "posts", "marketing_campaigns"]
     assert {r.event_resource for r in RESOURCES.values()} == {"product", "inventory_level", "order", "return",
                                                                "ad_account", "campaign", "ad_set", "ad_metrics_day",
-                                                               "social_account", "post"}
+                                                               "social_account", "post", "marketing_campaign"}
     for resource in RESOURCES.values():
         assert callable(resource.writer())
-        [mixin] = [m for m in (ProductsSource, InventorySource, OrdersSource, ReturnsSource, AdsSource, SocialChannel)
+        [mixin] = [m for m in (ProductsSource, InventorySource, OrdersSource, ReturnsSource, AdsSource, SocialChannel,
+                               MarketingCampaignSource)
                    if m.capability == resource.capability and hasattr(m, resource.pull)]
         assert callable(getattr(mixin, resource.pull)) and callable(getattr(mixin, resource.normalize_with))
 
