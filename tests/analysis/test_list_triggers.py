@@ -73,6 +73,8 @@ def test_the_analyse_all_buttons_start_an_unscoped_run(operator, org, dataset):
 
 def test_a_viewer_has_neither_the_actions_nor_the_buttons(client, org, dataset):
     client.force_login(MembershipFactory(organization=org, role="viewer").user)
+    dashboard = client.get("/admin/").content.decode()
+    assert "Run analysis" not in dashboard and "Suggestions to review" in dashboard  # it would answer 403
     page = client.get("/admin/commerce/product/").content.decode()
     assert "analyse_stock" not in page and "analyse-all" not in page
     assert "analyse" not in client.get("/admin/ads/campaign/").content.decode().replace("analysis", "")
@@ -97,3 +99,14 @@ def test_a_superuser_s_selection_across_organizations_makes_one_run_each(client,
         theirs.pk, dataset["products"]["a"].pk]})
     assert sorted(AnalysisRun.objects.values_list("organization_id", "scope")) == sorted([
         (org.pk, {"skus": ["SKU-A"]}), (other.pk, {"skus": ["SKU-Z"]})])
+
+
+def test_the_api_takes_the_same_campaign_scope(operator_api, org, dataset):
+    scarves = dataset["campaigns"]["scarves"]
+    answer = operator_api.post("/api/analyses/", {"kind": "campaigns", "scope": {"campaigns": [scarves.pk]}},
+                               format="json")
+    assert answer.status_code == 202 and answer.json()["scope"] == {"campaigns": [scarves.pk]}
+    services.analysis_run(answer.json()["id"], as_of=AS_OF)
+    assert list(AnalysisRun.objects.get().suggestions.values_list("campaign__name", flat=True)) == ["Scarves"]
+    bad = operator_api.post("/api/analyses/", {"kind": "campaigns", "scope": {"campaigns": [2**63]}}, format="json")
+    assert bad.status_code == 400 and "campaigns" in bad.json()["error"]["details"]["scope"]
