@@ -103,7 +103,7 @@ def suggestion_accept(*, suggestion: Suggestion, request=None, actor_label: str 
     token = now if claimed else _take_over(suggestion.pk, now)
     if token is None:
         raise _not_proposed(suggestion.pk)
-    return _complete(suggestion.pk, token, request=request, actor_label=actor_label or None)
+    return _complete(suggestion.pk, token, resumed=not claimed, request=request, actor_label=actor_label or None)
 
 
 def _stale(now: datetime) -> Q:
@@ -131,7 +131,7 @@ def suggestions_recover(*, now: datetime | None = None, limit: int = 100) -> dic
         if token is None:
             continue  # another sweep took it
         try:
-            status = _complete(pk, token, request=None, actor_label=RECOVERY_ACTOR).status
+            status = _complete(pk, token, resumed=True, request=None, actor_label=RECOVERY_ACTOR).status
         except ApplicationError:
             status = SuggestionStatus.FAILED
         except Exception:  # a bug or an outage on one row stops no other: it is tried again, then abandoned
@@ -141,10 +141,11 @@ def suggestions_recover(*, now: datetime | None = None, limit: int = 100) -> dic
     return counts
 
 
-def _complete(pk: int, token: datetime, *, request, actor_label: str | None) -> Suggestion:
+def _complete(pk: int, token: datetime, *, resumed: bool, request, actor_label: str | None) -> Suggestion:
+    """Apply the suggestion leased with `token`; `resumed`: an earlier attempt was interrupted, look first."""
     suggestion = Suggestion.objects.select_related("organization").get(pk=pk)
     reason = f"suggestion {suggestion.pk}: {suggestion.text}"[:300]
-    done = _already_done(suggestion, reason)
+    done = _already_done(suggestion, reason) if resumed else None
     try:
         if done is not None:
             applied = done if _mark_applied(pk, token) else None
@@ -180,7 +181,7 @@ def _already_done(suggestion: Suggestion, reason: str) -> dict[str, Any] | None:
     """What an interrupted attempt already did to the campaign (None: nothing, or not a campaign action). Prices
     and purchase needs commit with the status, so an interrupted attempt left nothing of them."""
     audit_action = _CAMPAIGN_AUDIT.get(suggestion.action)
-    if audit_action is None or suggestion.apply_attempts <= 1:
+    if audit_action is None:
         return None
     campaign = Campaign.objects.get(pk=suggestion.campaign_id)
     if AuditEvent.objects.filter(action=audit_action, target_type=Campaign._meta.label_lower,

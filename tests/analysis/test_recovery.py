@@ -15,6 +15,7 @@ from responses import matchers
 
 from accounts.models import AuditEvent
 from ads.models import Campaign
+from ads.services import campaign_budget_set
 from analysis import decisions
 from analysis.models import AnalysisRun, Suggestion
 from commerce.models import Product
@@ -186,3 +187,16 @@ def test_a_price_interrupted_mid_apply_left_nothing_and_is_applied_once(org, mon
     assert decisions.suggestions_recover(now=timezone.now() + LATER)["applied"] == 1
     assert Product.objects.get().price == Decimal("120.00")
     assert AuditEvent.objects.filter(action="product.price_changed").count() == 1
+
+
+@responses.activate
+def test_one_stuck_before_the_lease_existed_is_recovered_without_a_second_push(org, campaign):
+    """Accepted by the release before this one (no claimed_at, no attempts counted) after its push went through."""
+    post = _meta_budget_push()
+    suggestion = _budget_suggestion(org, campaign)
+    campaign_budget_set(campaign=campaign, daily_budget="40.00",
+                        reason=f"suggestion {suggestion.pk}: {suggestion.text}")
+    Suggestion.objects.filter(pk=suggestion.pk).update(status="accepted")
+    assert post.call_count == 1
+    assert decisions.suggestions_recover()["applied"] == 1
+    assert Suggestion.objects.get().status == "applied" and post.call_count == 1
