@@ -5,7 +5,7 @@ Applying a campaign suggestion calls the ad platform, so it cannot share one tra
 status. It is applied under a lease instead:
 
 1. accepting claims it: one conditional update proposed → accepted stamps `claimed_at` (the lease's start, and
-   this attempt's token) and counts the attempt, so a double click claims nothing the second time (409);
+   this attempt's token) and counts the attempt, so accepting twice claims nothing the second time (409);
 2. the owning service applies it: a campaign's budget or status through ads.services (the platform first, then
    the campaign, its audit event carrying this suggestion's reason, in one transaction); a price through
    commerce.services and a reorder as a PurchaseNeed, each in one transaction with the status write, so they
@@ -17,9 +17,11 @@ A worker that dies between 1 and 3 leaves the suggestion `accepted`. When its le
 the sweep (analysis.tasks.sweep_analyses, beat every 5 minutes, cron `sweep-analyses`) or the next accept of it
 takes it over with a new token and finishes it, looking first for what the dead attempt did: a campaign change
 the ads service committed left its audit event with this suggestion's reason, or the campaign already holds the
-value; then it is marked applied and nothing is sent again. Only when nothing was done is the service called.
-The one window no record covers: the platform accepted and the worker died before the ads service's
-transaction committed; the recovery then sends the same value once more (the platform already holds it).
+value; failing those, it reads the campaign from the platform (ads.services.campaign_change_confirm), which
+covers a push the platform took before the worker died and the ERP never recorded; the change is then recorded,
+marked applied, and nothing is sent again. Only when nothing was done is the service called. A platform that
+cannot read single campaigns (its connector's `fetch_campaigns` answers nothing) leaves that last window open:
+there the recovery sends the same value again, which leaves the platform as it was.
 
 A transient platform failure (throttled past the HTTP client's retries, down) leaves it `accepted` with the
 reason: the sweep tries again when the lease runs out, MAX_APPLY_ATTEMPTS attempts in all, then it is `failed`.
@@ -41,7 +43,7 @@ from rest_framework import status as http_status
 from accounts.audit import record_audit
 from accounts.models import AuditEvent
 from ads.models import Campaign
-from ads.services import campaign_budget_set, campaign_status_set
+from ads.services import campaign_budget_set, campaign_change_confirm, campaign_status_set
 from commerce.models import Product
 from commerce.services.products import product_price_set
 from config.errors import ApplicationError
@@ -145,8 +147,8 @@ def _complete(pk: int, token: datetime, *, resumed: bool, request, actor_label: 
     """Apply the suggestion leased with `token`; `resumed`: an earlier attempt was interrupted, look first."""
     suggestion = Suggestion.objects.select_related("organization").get(pk=pk)
     reason = f"suggestion {suggestion.pk}: {suggestion.text}"[:300]
-    done = _already_done(suggestion, reason) if resumed else None
     try:
+        done = _already_done(suggestion, reason, request=request, actor_label=actor_label) if resumed else None
         if done is not None:
             applied = done if _mark_applied(pk, token) else None
         elif suggestion.apply_attempts > MAX_APPLY_ATTEMPTS:
@@ -177,21 +179,31 @@ def _mark_applied(pk: int, token: datetime) -> bool:
     return bool(_owned(pk, token).update(status=SuggestionStatus.APPLIED, applied_at=timezone.now(), error=""))
 
 
-def _already_done(suggestion: Suggestion, reason: str) -> dict[str, Any] | None:
+def _already_done(suggestion: Suggestion, reason: str, *, request, actor_label: str | None) -> dict[str, Any] | None:
     """What an interrupted attempt already did to the campaign (None: nothing, or not a campaign action). Prices
-    and purchase needs commit with the status, so an interrupted attempt left nothing of them."""
+    and purchase needs commit with the status, so an interrupted attempt left nothing of them.
+
+    In the ERP first: the ads service's audit event with this suggestion's reason (its transaction committed), or
+    the campaign already holding the value. Then at the platform (ads.services.campaign_change_confirm): a push it
+    took before the worker died, which the ERP never recorded, is recorded now instead of sent again."""
     audit_action = _CAMPAIGN_AUDIT.get(suggestion.action)
     if audit_action is None:
         return None
-    campaign = Campaign.objects.get(pk=suggestion.campaign_id)
+    campaign = Campaign.objects.select_related("integration", "ad_account").get(pk=suggestion.campaign_id)
     if AuditEvent.objects.filter(action=audit_action, target_type=Campaign._meta.label_lower,
                                  target_id=str(campaign.pk), details__reason=reason).exists():
         return {"campaign": campaign.pk, "recovered": "the change was made before the interruption"}
     if suggestion.action == ActionKind.SET_DAILY_BUDGET:
-        holds = campaign.daily_budget == Decimal(suggestion.parameters["daily_budget"])
+        change: dict[str, Any] = {"daily_budget": suggestion.parameters["daily_budget"]}
+        holds = campaign.daily_budget == Decimal(change["daily_budget"])
     else:
-        holds = campaign.status == "paused"
-    return {"campaign": campaign.pk, "recovered": "the campaign already held the value"} if holds else None
+        change, holds = {"status": "paused"}, campaign.status == "paused"
+    if holds:
+        return {"campaign": campaign.pk, "recovered": "the campaign already held the value"}
+    if campaign_change_confirm(campaign=campaign, reason=reason, request=request, actor_label=actor_label,
+                               **change) is not None:
+        return {"campaign": campaign.pk, "recovered": "the platform already held the change"}
+    return None
 
 
 def _apply(suggestion: Suggestion, token: datetime, *, reason: str, request,

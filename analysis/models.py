@@ -75,8 +75,8 @@ class AnalysisRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     retry_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retry",
-        help_text="The failed or refused run this one retries. One to one: a failed run is retried once (a double "
-                  "click makes no second run); a retry that fails is retried in its turn.")
+        help_text="The failed or refused run this one retries. One to one: a failed run is retried once (asking twice "
+                  "makes no second run); a retry that fails is retried in its turn.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

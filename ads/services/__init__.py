@@ -2,16 +2,18 @@
 
 Imports (structure and metrics) are called by the one import path (syncjobs/resources.py); changes an
 operator, an API client or an accepted suggestion asks for go through `campaign_budget_set` /
-`campaign_status_set` (changes.py), which ask the platform first and write only what it accepted.
+`campaign_status_set` (changes.py), which ask the platform first and write only what it accepted
+(`campaign_change_confirm` records one the platform took before a crash kept it from being recorded).
 """
 
-from .changes import CampaignChangeRefused, campaign_budget_set, campaign_status_set
+from .changes import CampaignChangeRefused, campaign_budget_set, campaign_change_confirm, campaign_status_set
 from .metrics import upsert_campaign_metrics
 from .structure import upsert_ad_accounts, upsert_ad_sets, upsert_campaigns
 
 __all__ = [
     "CampaignChangeRefused",
     "campaign_budget_set",
+    "campaign_change_confirm",
     "campaign_status_set",
     "upsert_ad_accounts",
     "upsert_ad_sets",

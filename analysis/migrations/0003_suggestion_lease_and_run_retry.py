@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='analysisrun',
             name='retry_of',
-            field=models.OneToOneField(blank=True, help_text='The failed or refused run this one retries. One to one: a failed run is retried once (a double click makes no second run); a retry that fails is retried in its turn.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='retry', to='analysis.analysisrun'),
+            field=models.OneToOneField(blank=True, help_text='The failed or refused run this one retries. One to one: a failed run is retried once (asking twice makes no second run); a retry that fails is retried in its turn.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='retry', to='analysis.analysisrun'),
         ),
         migrations.AddField(
             model_name='suggestion',

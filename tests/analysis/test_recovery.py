@@ -44,6 +44,16 @@ def _meta_budget_push():
     return post
 
 
+def _meta_holds(daily_budget_minor: str):
+    """Meta's answer to reading the campaign by id (GET /?ids=…), and the accounts' currencies it needs."""
+    record = {**meta("campaigns__by_id")["body"][CAMPAIGN_ID], "status": "ACTIVE", "effective_status": "ACTIVE",
+              "daily_budget": daily_budget_minor}
+    read = responses.add("GET", f"{GRAPH}/", json={CAMPAIGN_ID: record})
+    meta.replay("GET", f"{GRAPH}/me/adaccounts", "ad_accounts__page1")
+    meta.replay("GET", f"{GRAPH}/me/adaccounts", "ad_accounts__page2")
+    return read
+
+
 def _lease_runs_out(suggestion: Suggestion) -> None:
     Suggestion.objects.filter(pk=suggestion.pk).update(claimed_at=F("claimed_at") - LATER)
 
@@ -52,6 +62,7 @@ def _lease_runs_out(suggestion: Suggestion) -> None:
 def test_a_worker_dying_between_claim_and_push_is_recovered_by_the_sweep_and_pushed_once(org, campaign,
                                                                                           monkeypatch):
     post = _meta_budget_push()
+    read = _meta_holds("2500")  # Meta still has 25.00: the push never left
     suggestion = _budget_suggestion(org, campaign)
     real_push = decisions.campaign_budget_set
 
@@ -72,7 +83,7 @@ def test_a_worker_dying_between_claim_and_push_is_recovered_by_the_sweep_and_pus
     recovered = Suggestion.objects.get()
     assert (recovered.status, recovered.apply_attempts) == ("applied", 2)
     assert Campaign.objects.get().daily_budget == Decimal("40.00")
-    assert post.call_count == 1
+    assert (read.call_count, post.call_count) == (1, 1)
 
     # Swept again, accepted again: nothing more reaches Meta.
     assert decisions.suggestions_recover(now=timezone.now() + 2 * LATER) == {"applied": 0, "failed": 0,
@@ -111,6 +122,7 @@ def test_a_worker_dying_after_the_push_is_not_pushed_again(org, campaign, monkey
 @responses.activate
 def test_the_next_accept_of_a_stuck_suggestion_finishes_it_once(org, campaign, monkeypatch, operator_api):
     post = _meta_budget_push()
+    _meta_holds("2500")
     suggestion = _budget_suggestion(org, campaign)
     real_push = decisions.campaign_budget_set
     monkeypatch.setattr(decisions, "campaign_budget_set", lambda **kwargs: (_ for _ in ()).throw(WorkerDied()))
@@ -142,16 +154,19 @@ def test_a_transient_failure_stays_accepted_and_the_sweep_applies_it_later(org, 
         Campaign.objects.filter(pk=kwargs["campaign"].pk).update(daily_budget=Decimal(kwargs["daily_budget"]))
 
     monkeypatch.setattr(decisions, "campaign_budget_set", throttled_then_ok)
+    asked = []
+    monkeypatch.setattr(decisions, "campaign_change_confirm", lambda **kwargs: asked.append(kwargs["reason"]))
     answer = operator_api.post(f"/api/suggestions/{suggestion.pk}/accept/")
     assert answer.status_code == 202
     assert answer.json()["status"] == "accepted" and "unavailable (503)" in answer.json()["error"]
     assert decisions.suggestions_recover(now=timezone.now() + LATER)["applied"] == 1
     assert Suggestion.objects.get().status == "applied" and Suggestion.objects.get().error == ""
-    assert pushes == ["40.00", "40.00"]
+    assert pushes == ["40.00", "40.00"] and len(asked) == 1  # Meta was asked first: it did not hold 40.00
 
 
 def test_an_apply_that_keeps_dying_is_failed_after_the_last_attempt(org, campaign, monkeypatch):
     suggestion = _budget_suggestion(org, campaign)
+    monkeypatch.setattr(decisions, "campaign_change_confirm", lambda **kwargs: None)  # Meta: not held
     monkeypatch.setattr(decisions, "campaign_budget_set", lambda **kwargs: (_ for _ in ()).throw(WorkerDied()))
     with pytest.raises(WorkerDied):
         decisions.suggestion_accept(suggestion=suggestion)
@@ -200,3 +215,32 @@ def test_one_stuck_before_the_lease_existed_is_recovered_without_a_second_push(o
     assert post.call_count == 1
     assert decisions.suggestions_recover()["applied"] == 1
     assert Suggestion.objects.get().status == "applied" and post.call_count == 1
+
+
+@responses.activate
+def test_a_push_meta_took_before_the_worker_died_unrecorded_is_recorded_not_sent_again(org, campaign, monkeypatch):
+    from ads.services import changes
+
+    post = _meta_budget_push()
+    suggestion = _budget_suggestion(org, campaign)
+    real_record = changes._apply
+
+    def die_before_recording(*args, **kwargs):
+        raise WorkerDied  # Meta answered 200; the ads service's transaction never ran
+
+    monkeypatch.setattr(changes, "_apply", die_before_recording)
+    with pytest.raises(WorkerDied):
+        decisions.suggestion_accept(suggestion=suggestion, actor_label="operator ana")
+    monkeypatch.setattr(changes, "_apply", real_record)
+    assert post.call_count == 1 and Campaign.objects.get().daily_budget == Decimal("25.00")
+    assert not AuditEvent.objects.filter(action="campaign.budget_changed").exists()
+
+    read = _meta_holds("4000")
+    assert decisions.suggestions_recover(now=timezone.now() + LATER)["applied"] == 1
+    assert (read.call_count, post.call_count) == (1, 1)  # read, found 40.00 there: not sent again
+    assert Campaign.objects.get().daily_budget == Decimal("40.00")
+    changed = AuditEvent.objects.get(action="campaign.budget_changed")
+    assert changed.details == {"changes": {"daily_budget": {"from": "25.00", "to": "40.00"}},
+                               "reason": f"suggestion {suggestion.pk}: {suggestion.text}"}
+    assert AuditEvent.objects.get(action="suggestion.applied").details["recovered"] == (
+        "the platform already held the change")
