@@ -1,5 +1,5 @@
-"""The analyses API: start one (202, it runs in a worker), read runs with their suggestions, and accept or
-reject a suggestion. Viewers read; operators start analyses and decide suggestions."""
+"""The analyses API: start one (202, it runs in a worker) or retry a failed one, read runs with their
+suggestions, and accept or reject a suggestion. Viewers read; operators start analyses and decide suggestions."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from accounts.tenancy import TenantScopedMixin
 from config.api import ErrorResponseSerializer, error_responses
 
-from . import selectors, services
-from .models import AnalysisRun, Suggestion, Trigger
+from . import decisions, selectors, services
+from .models import AnalysisRun, Suggestion, SuggestionStatus, Trigger
 from .serializers import (
     AnalysisRunSerializer,
     AnalysisStartSerializer,
@@ -45,7 +45,7 @@ class AnalysisViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
                       viewsets.GenericViewSet):
     queryset = AnalysisRun.objects.none()
     serializer_class = AnalysisRunSerializer
-    operator_actions = ("create",)
+    operator_actions = ("create", "retry")
 
     def get_queryset(self):
         if self._fake:
@@ -62,10 +62,30 @@ class AnalysisViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
                                       scope=dict(body.validated_data["scope"]), trigger=Trigger.API, request=request)
         return Response(AnalysisRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(
+        summary="Retry a failed or refused analysis",
+        description="Queues a new run of the same kind and scope whose `retry_of` names this one (202, as starting "
+                    "one); this run is left as it ended and its `retry` names the new one. A run is retried once: "
+                    "retry the retry if it fails too.",
+        request=None,
+        responses={202: AnalysisRunSerializer, 422: _BUDGET, 409: OpenApiResponse(
+            ErrorResponseSerializer, description="ANALYSIS_NOT_RETRYABLE: it did not fail (`details.status`), or it "
+                                                 "was retried already (`details.retry`)."),
+                   **error_responses(not_found="ANALYSIS_NOT_FOUND")})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        old = selectors.run_get(organization=self.organization, run_id=pk)
+        run = services.analysis_retry(run=old, trigger=Trigger.API, request=request)
+        return Response(AnalysisRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
 
 _DECIDE = {200: SuggestionSerializer, 409: OpenApiResponse(
-    ErrorResponseSerializer, description="SUGGESTION_NOT_PROPOSED: it was already decided (`details.status`)."),
+    ErrorResponseSerializer, description="SUGGESTION_NOT_PROPOSED: it was already decided, or is being applied now "
+                                         "(`details.status`)."),
            **error_responses(not_found="SUGGESTION_NOT_FOUND")}
+_ACCEPT = {**_DECIDE, 202: OpenApiResponse(SuggestionSerializer, description=(
+    "Accepted, not applied yet: the platform failed for now (throttled, down; `error` says how). It stays "
+    "`accepted` and the sweep applies it within minutes."))}
 
 
 @extend_schema_view(
@@ -100,15 +120,19 @@ class SuggestionViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.Retriev
     @extend_schema(summary="Accept a suggestion (applies it)", request=None, description=(
         "Applies it once through the normal services: a budget or pause through the ads service (the platform "
         "first), a price through commerce, a reorder as a purchase need; audited. A refusal answers the service's "
-        "error (e.g. 422 CAMPAIGN_CHANGE_REFUSED) and leaves the suggestion `failed` with the reason."),
-        responses=_DECIDE)
+        "error (e.g. 422 CAMPAIGN_CHANGE_REFUSED) and leaves the suggestion `failed` with the reason. Accepting "
+        "one whose earlier apply was interrupted (`accepted`, its lease run out) finishes that apply, applying "
+        "nothing twice."),
+        responses=_ACCEPT)
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, pk: str) -> Response:
         found = selectors.suggestion_get(organization=self.organization, suggestion_id=pk)
-        return Response(SuggestionSerializer(services.suggestion_accept(suggestion=found, request=request)).data)
+        decided = decisions.suggestion_accept(suggestion=found, request=request)
+        return Response(SuggestionSerializer(decided).data, status=status.HTTP_202_ACCEPTED
+                        if decided.status == SuggestionStatus.ACCEPTED else status.HTTP_200_OK)
 
     @extend_schema(summary="Reject a suggestion", request=None, responses=_DECIDE)
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
         found = selectors.suggestion_get(organization=self.organization, suggestion_id=pk)
-        return Response(SuggestionSerializer(services.suggestion_reject(suggestion=found, request=request)).data)
+        return Response(SuggestionSerializer(decisions.suggestion_reject(suggestion=found, request=request)).data)

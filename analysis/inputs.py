@@ -90,6 +90,8 @@ def campaign_inputs(organization: Organization, scope: dict[str, Any], as_of: da
                                         status__in=(DeliveryStatus.ACTIVE, DeliveryStatus.PAUSED))
     if scope.get("ad_account"):
         campaigns = campaigns.filter(ad_account_id=scope["ad_account"])
+    if scope.get("campaigns"):
+        campaigns = campaigns.filter(pk__in=scope["campaigns"])
     first30, _ = _window(as_of, 30)
     first7, _ = _window(as_of, 7)
     metrics: dict[int, list[CampaignMetricsDay]] = {}

@@ -5,6 +5,9 @@ model of an AI integration or, without one (or when it fails), by the rule-based
 Its `inputs_digest` is the SHA-256 of the figures it was given (analysis/inputs.py), so two runs over the same
 data are recognisably the same question. A Suggestion is one proposed action on one object; nothing happens
 to the object until a person accepts it (analysis/services.py applies it through the owning app's service).
+An accepted suggestion is being applied under a lease (`claimed_at`); one whose worker died is recovered, and
+applied once (analysis/services.py says how it knows what already happened). A failed or refused run is not
+changed afterwards: retrying it makes a new run that names it (`retry_of`).
 """
 
 from __future__ import annotations
@@ -70,6 +73,10 @@ class AnalysisRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    retry_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retry",
+        help_text="The failed or refused run this one retries. One to one: a failed run is retried once (asking twice "
+                  "makes no second run); a retry that fails is retried in its turn.")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -115,13 +122,20 @@ class Suggestion(models.Model):
     status = models.CharField(max_length=16, choices=SuggestionStatus.choices, default=SuggestionStatus.PROPOSED)
     decided_by_label = models.CharField(max_length=200, blank=True, default="")
     decided_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the current attempt to apply it began: an accepted suggestion whose claim is older than the "
+                  "lease (analysis.services.APPLY_LEASE) belongs to a worker that died, and is recovered.")
+    apply_attempts = models.PositiveSmallIntegerField(default=0)
     applied_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "status"], name="suggestion_org_status")]
+        indexes = [models.Index(fields=["organization", "status"], name="suggestion_org_status"),
+                   models.Index(fields=["claimed_at"], condition=models.Q(status="accepted"),
+                                name="suggestion_accepted_claimed")]  # the recovery sweep's
         constraints = [models.CheckConstraint(
             condition=models.Q(campaign__isnull=False) | models.Q(product__isnull=False), name="suggestion_target")]
 

@@ -23,7 +23,7 @@ class SuggestionNotFound(NotFound):
 
 
 def run_list(*, organization: Organization) -> QuerySet[AnalysisRun]:
-    return AnalysisRun.objects.filter(organization=organization).select_related("integration")
+    return AnalysisRun.objects.filter(organization=organization).select_related("integration", "retry")
 
 
 def run_get(*, organization: Organization, run_id: Any) -> AnalysisRun:

@@ -12,31 +12,28 @@ the worker; `analysis_run` does the work, once (a conditional queued → running
 4. the suggestions and the finished run are written in one transaction, which publishes
    `ads.suggestions_ready` when there is at least one.
 
-`suggestion_accept` applies a proposed suggestion through the owning app's service (a campaign's budget or
-status: ads.services, which asks the platform first; a price: commerce.services; a reorder: a PurchaseNeed),
-once: the proposed → accepted update claims it, so a double click applies nothing twice. `suggestion_reject`
-only records the decision. Nothing is applied that a person did not accept.
+A failed or refused run stays as it ended; `analysis_retry` starts a new run of the same kind and scope that
+names it (`retry_of`, one to one: a run is retried once, a failed retry is retried in its turn).
+`analysis_abandon_stale` fails a run a dead worker left `running`, so it can be retried, and `_finish` writes
+only a run still running, so a worker that comes back late cannot overwrite that.
+
+Deciding suggestions is analysis/decisions.py.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date
-from decimal import Decimal
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from rest_framework import status as http_status
 
-from accounts.audit import record_audit
 from accounts.models import Organization
 from ads.models import Campaign
-from ads.services import campaign_budget_set, campaign_status_set
-from commerce.models import Product
-from commerce.services.products import product_price_set
 from config.broker import nudge_on_commit
 from config.errors import ApplicationError, ValidationError
 from connectors import registry
@@ -49,20 +46,19 @@ from integrations.payloads import integration_summary
 from . import inputs as figures
 from . import prompts, rules
 from .models import (
-    ActionKind,
     AnalysisKind,
     AnalysisRun,
     AnalysisSettings,
-    PurchaseNeed,
     RunStatus,
     Source,
     Suggestion,
-    SuggestionStatus,
     Trigger,
 )
 from .proposals import InvalidAnswer, Proposal, validate_answer
 
 logger = logging.getLogger(__name__)
+
+WORKER_LOST = "The worker running it stopped before finishing. Retry it."
 
 
 class TokenBudgetExceeded(ApplicationError):
@@ -71,10 +67,10 @@ class TokenBudgetExceeded(ApplicationError):
     default_message = "This analysis would exceed the organization's monthly AI token budget."
 
 
-class SuggestionNotProposed(ApplicationError):
-    code = "SUGGESTION_NOT_PROPOSED"
+class RunNotRetryable(ApplicationError):
+    code = "ANALYSIS_NOT_RETRYABLE"
     http_status = http_status.HTTP_409_CONFLICT
-    default_message = "Only a proposed suggestion can be accepted or rejected."
+    default_message = "Only a failed or refused analysis can be retried, and only once."
 
 
 # ------------------------------------------------------------------ which model, what budget
@@ -115,10 +111,10 @@ def check_budget(organization: Organization, estimate: int) -> None:
 # ------------------------------------------------------------------ start and run
 def analysis_start(*, organization: Organization, kind: str, scope: dict[str, Any] | None = None,
                    trigger: str = Trigger.API, request=None, actor_label: str = "",
-                   enqueue: bool = True) -> AnalysisRun:
+                   enqueue: bool = True, retry_of: AnalysisRun | None = None) -> AnalysisRun:
     """Record a queued run and send it to a worker (enqueue=False: the caller runs it).
 
-    Raises ValidationError (bad kind) or TokenBudgetExceeded
+    Raises ValidationError (bad kind), RunNotRetryable (`retry_of` was retried meanwhile) or TokenBudgetExceeded
     (recorded as a refused run, so the schedule's refusals are visible too)."""
     if kind not in AnalysisKind.values:
         raise ValidationError(details={"kind": [f"Must be one of {', '.join(AnalysisKind.values)}."]})
@@ -126,7 +122,7 @@ def analysis_start(*, organization: Organization, kind: str, scope: dict[str, An
     user = user if getattr(user, "is_authenticated", False) and getattr(user, "pk", None) else None
     label = actor_label or (str(user) if user else "")
     run = AnalysisRun(organization=organization, kind=kind, scope=scope or {}, trigger=trigger,
-                      created_by=user, created_by_label=label[:200])
+                      created_by=user, created_by_label=label[:200], retry_of=retry_of)
     integration = ai_integration(organization)
     if integration is not None:
         computed = figures.compute(kind, organization=organization, scope=scope)
@@ -136,14 +132,47 @@ def analysis_start(*, organization: Organization, kind: str, scope: dict[str, An
             run.status, run.error, run.integration, run.finished_at = (RunStatus.REFUSED, exc.message, integration,
                                                                         timezone.now())
             run.inputs_digest = computed.digest
-            run.save()
+            _save_new(run)
             raise
-    run.save()
+    _save_new(run)
     if enqueue:
         from .tasks import run_analysis
 
         nudge_on_commit(run_analysis, (run.pk,))
     return run
+
+
+def _save_new(run: AnalysisRun) -> None:
+    try:
+        with transaction.atomic():  # a savepoint: the caller's transaction stays usable
+            run.save()
+    except IntegrityError:  # retry_of is one to one: a concurrent retry of the same run got there first
+        if run.retry_of_id is None:
+            raise
+        raise RunNotRetryable("This analysis was retried already.",
+                              details={"retry": AnalysisRun.objects.get(retry_of_id=run.retry_of_id).pk}) from None
+
+
+def analysis_retry(*, run: AnalysisRun, trigger: str = Trigger.API, request=None, actor_label: str = "",
+                   enqueue: bool = True) -> AnalysisRun:
+    """A new run of the failed or refused `run`'s kind and scope, naming it. The old run is left as it ended.
+
+    Raises RunNotRetryable (it did not fail, or was retried already: `details.retry`) or TokenBudgetExceeded."""
+    if run.status not in (RunStatus.FAILED, RunStatus.REFUSED):
+        raise RunNotRetryable(f"This analysis is {run.status}: only a failed or refused one can be retried.",
+                              details={"status": run.status})
+    retried = AnalysisRun.objects.filter(retry_of=run).values_list("pk", flat=True).first()
+    if retried is not None:
+        raise RunNotRetryable("This analysis was retried already.", details={"retry": retried})
+    return analysis_start(organization=run.organization, kind=run.kind, scope=run.scope, trigger=trigger,
+                          request=request, actor_label=actor_label, enqueue=enqueue, retry_of=run)
+
+
+def analysis_abandon_stale(*, older_than: timedelta, now: datetime | None = None) -> int:
+    """Fail the runs a dead worker left `running` (started longer ago than any run takes); how many."""
+    now = now or timezone.now()
+    return AnalysisRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=now - older_than).update(
+        status=RunStatus.FAILED, finished_at=now, error=WORKER_LOST)
 
 
 def analysis_run(run_id: int, *, as_of: date | None = None) -> AnalysisRun | None:
@@ -161,7 +190,9 @@ def analysis_run(run_id: int, *, as_of: date | None = None) -> AnalysisRun | Non
         proposals = _ask_model(run, integration, computed)
         if run.status in (RunStatus.FAILED, RunStatus.REFUSED):
             run.finished_at = timezone.now()
-            run.save()
+            with transaction.atomic():
+                if _still_running(run.pk):
+                    run.save()
             return run
     if proposals is None:
         proposals, run.source = rules.analyze(computed), Source.RULES
@@ -199,8 +230,19 @@ def _ask_model(run: AnalysisRun, integration: Integration, computed: figures.Inp
         return []
 
 
+def _still_running(run_id: int) -> bool:
+    """Lock the run and say whether it is still this worker's (the sweep may have failed it as abandoned)."""
+    return bool(list(AnalysisRun.objects.select_for_update().filter(pk=run_id, status=RunStatus.RUNNING)
+                     .values_list("pk", flat=True)))
+
+
 def _finish(run: AnalysisRun, proposals: list[Proposal]) -> None:
     with transaction.atomic():
+        if not _still_running(run.pk):
+            logger.warning("analysis run %s: finished after it was given up as abandoned; its answer is dropped",
+                           run.pk)
+            run.refresh_from_db()
+            return
         rows = [Suggestion(organization=run.organization, run=run, action=p.action, parameters=p.parameters,
                            text=p.text, rationale=p.rationale, confidence=p.confidence, source=run.source,
                            campaign_id=p.target_id if p.on_campaign else None,
@@ -222,67 +264,3 @@ def suggestions_payload(run: AnalysisRun, count: int) -> dict[str, Any]:
         if account:
             payload["ad_account"] = {"id": account["ad_account_id"], "name": account["ad_account__name"]}
     return payload
-
-
-# ------------------------------------------------------------------ decisions
-def _claim(suggestion: Suggestion, status: str, label: str) -> None:
-    if not Suggestion.objects.filter(pk=suggestion.pk, status=SuggestionStatus.PROPOSED).update(
-            status=status, decided_by_label=label[:200], decided_at=timezone.now()):
-        raise SuggestionNotProposed(details={"status": Suggestion.objects.get(pk=suggestion.pk).status})
-
-
-def _who(request, actor_label: str) -> str:
-    user = getattr(request, "user", None)
-    return actor_label or str(getattr(user, "api_key", None) or user or "")
-
-
-def suggestion_reject(*, suggestion: Suggestion, request=None, actor_label: str = "") -> Suggestion:
-    _claim(suggestion, SuggestionStatus.REJECTED, _who(request, actor_label))
-    record_audit(action="suggestion.rejected", request=request, target=suggestion, actor_label=actor_label or None,
-                 details={"suggestion": suggestion.pk, "action": suggestion.action})
-    suggestion.refresh_from_db()
-    return suggestion
-
-
-def suggestion_accept(*, suggestion: Suggestion, request=None, actor_label: str = "") -> Suggestion:
-    """Apply it, once. A refusal by the owning service (the platform said no, the value is no longer valid)
-    leaves the suggestion `failed` with the reason, and raises it."""
-    _claim(suggestion, SuggestionStatus.ACCEPTED, _who(request, actor_label))
-    reason = f"suggestion {suggestion.pk}: {suggestion.text}"[:300]
-    label = actor_label or None
-    try:
-        applied = _apply(suggestion, reason=reason, request=request, actor_label=label)
-    except ApplicationError as exc:
-        Suggestion.objects.filter(pk=suggestion.pk).update(status=SuggestionStatus.FAILED, error=exc.message[:2000])
-        record_audit(action="suggestion.apply_failed", request=request, target=suggestion, actor_label=label,
-                     details={"suggestion": suggestion.pk, "action": suggestion.action, "reason": exc.message[:300]})
-        raise
-    Suggestion.objects.filter(pk=suggestion.pk).update(status=SuggestionStatus.APPLIED, applied_at=timezone.now())
-    record_audit(action="suggestion.applied", request=request, target=suggestion, actor_label=label,
-                 details={"suggestion": suggestion.pk, "action": suggestion.action,
-                          "parameters": suggestion.parameters, **applied})
-    suggestion.refresh_from_db()
-    return suggestion
-
-
-def _apply(suggestion: Suggestion, *, reason: str, request, actor_label: str | None) -> dict[str, Any]:
-    params = suggestion.parameters
-    if suggestion.action == ActionKind.SET_DAILY_BUDGET:
-        campaign = Campaign.objects.select_related("integration", "ad_account").get(pk=suggestion.campaign_id)
-        campaign_budget_set(campaign=campaign, daily_budget=params["daily_budget"], reason=reason, request=request,
-                            actor_label=actor_label)
-        return {"campaign": campaign.pk}
-    if suggestion.action == ActionKind.PAUSE_CAMPAIGN:
-        campaign = Campaign.objects.select_related("integration", "ad_account").get(pk=suggestion.campaign_id)
-        campaign_status_set(campaign=campaign, status="paused", reason=reason, request=request,
-                            actor_label=actor_label)
-        return {"campaign": campaign.pk}
-    if suggestion.action == ActionKind.SET_PRICE:
-        product = Product.objects.get(pk=suggestion.product_id)
-        product_price_set(product=product, price=Decimal(params["price"]), reason=reason, request=request,
-                          actor_label=actor_label)
-        return {"product": product.pk}
-    need = PurchaseNeed.objects.create(organization=suggestion.organization, product_id=suggestion.product_id,
-                                       quantity=int(params["quantity"]), suggestion=suggestion,
-                                       needed_by=date.fromisoformat(params["needed_by"]))
-    return {"product": suggestion.product_id, "purchase_need": need.pk}

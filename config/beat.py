@@ -64,6 +64,7 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("purge-oauth-states", "integrations.tasks.purge_oauth_states", 3600),
     PeriodicJob("purge-idempotency-keys", "webhooks.tasks.purge_idempotency_keys", 3600),
     PeriodicJob("ai-analysis", "analysis.tasks.run_daily_analyses", 86400),
+    PeriodicJob("sweep-analyses", "analysis.tasks.sweep_analyses", 300),
     PeriodicJob("purge-call-logs", "integrations.tasks.purge_integration_logs", 86400),
     PeriodicJob("purge-finished-jobs", "syncjobs.tasks.purge_finished_jobs", 86400),
     # Writes into the organization's own systems: its orders into ERP integrations (hourly), and a CSV backup of

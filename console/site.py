@@ -52,8 +52,10 @@ class SwitchyardAdminSite(admin.AdminSite):
         context = dict(extra_context or {})
         if ids is None or ids:
             board = dashboard_get(organization_ids=ids)
+            operated = organization_ids_with_role(request, Role.OPERATOR)
             context.update(
                 dashboard=board,
+                can_analyse=operated is None or bool(operated),  # the Run analysis button: operators only
                 failing_endpoints=failing_endpoints(organization_ids=ids),
                 sync_chart=charts.stacked_bars(
                     title="Syncs per hour by result", hours=board.syncs.hours, values=board.syncs.values,

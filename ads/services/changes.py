@@ -13,6 +13,10 @@ API's PATCH, the admin, and (issue 23) an accepted AI suggestion all call them. 
    to that version (so an older sync page cannot undo the change), records the audit event
    (`campaign.budget_changed` / `campaign.status_changed`, from → to, and the reason given) and publishes the
    outbound `campaign.updated` event.
+
+`campaign_change_confirm` is for a caller resuming a change a crash interrupted (an accepted AI suggestion,
+analysis/decisions.py): it reads the campaign from the platform and, when the platform already holds the
+change, records it exactly as step 4 does, sending nothing, so the change is not pushed a second time.
 """
 
 from __future__ import annotations
@@ -179,3 +183,25 @@ def campaign_status_set(*, campaign: Campaign, status: str, reason: str = "", re
                        actor_label=actor_label) from exc
     return _apply(campaign, after or {}, {"status": status}, action="campaign.status_changed", reason=reason,
                   request=request, actor_label=actor_label)
+
+
+def campaign_change_confirm(*, campaign: Campaign, daily_budget: Decimal | str | None = None,
+                            status: str | None = None, reason: str = "", request=None,
+                            actor_label: str | None = None) -> Campaign | None:
+    """Record a budget or status change the platform already holds (sent before a crash, never recorded).
+
+    Give one of the two. Reads the campaign from the platform (the connector's `fetch_campaigns`); when it holds
+    the value, writes the campaign, audit event and campaign.updated as after a push and returns the campaign.
+    None when it does not, or the platform has no single reads: the caller sends the change. Raises as
+    `campaign_budget_set` before any push (inactive integration, no campaigns capability, transient errors)."""
+    expected: dict[str, Any] = ({"daily_budget": _budget(daily_budget, "daily_budget")} if status is None
+                                else {"status": status})
+    connector = _connector(campaign)
+    held = [normalized for normalized in map(connector.normalize_campaign,
+                                             connector.fetch_campaigns([campaign.external_id]))
+            if str(normalized.get("external_id")) == campaign.external_id]
+    if not held or any(held[0].get(field) != value for field, value in expected.items()):
+        return None
+    after = held[0]
+    action = "campaign.status_changed" if status is not None else "campaign.budget_changed"
+    return _apply(campaign, after, expected, action=action, reason=reason, request=request, actor_label=actor_label)

@@ -2,7 +2,8 @@
 CRM's marketing campaigns.
 
 Records the syncs write are read-only here (ads.services is the only writer); operators pause or resume
-campaigns through an action that calls the same service as the API (the platform first, audited).
+campaigns through an action that calls the same service as the API (the platform first, audited), and start a
+campaigns analysis of the selected campaigns (an action) or of all (a button on the list).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from django.utils.html import format_html, format_html_join
 from ads.models import AdAccount, AdSet, Campaign, CampaignMetricsDay, MarketingCampaign
 from ads.selectors import roas, spend_per_day
 from ads.services import campaign_status_set
+from analysis.models import AnalysisKind
 from config.errors import ApplicationError
 
 from ..charts import daily_bars
 from ..scoping import OrganizationScopedAdmin
+from .analysis import analyse_all_buttons, analyse_rows
 
 ACTION_LIMIT = 50
 
@@ -58,7 +61,12 @@ class CampaignAdmin(ReadOnlyAdmin):
     search_fields = ("name", "external_id")
     readonly_fields = ("spend_chart", "spend_per_day")
     inlines = [AdSetInline]
-    actions = ["pause", "resume"]
+    actions = ["pause", "resume", "analyse"]
+    change_list_template = "admin/switchyard/analyse_change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        buttons = analyse_all_buttons(self, request, (AnalysisKind.CAMPAIGNS,))
+        return super().changelist_view(request, {**(extra_context or {}), "analyse_buttons": buttons})
 
     def get_queryset(self, request):
         since = date.today() - timedelta(days=29)
@@ -106,6 +114,10 @@ class CampaignAdmin(ReadOnlyAdmin):
     @admin.action(description="Resume at the ad platform", permissions=["operate"])
     def resume(self, request, queryset):
         self._set_status(request, queryset, "active")
+
+    @admin.action(description="Analyse selected campaigns (budgets, pauses)", permissions=["operate"])
+    def analyse(self, request, queryset):
+        analyse_rows(self, request, queryset, AnalysisKind.CAMPAIGNS)
 
 
 @admin.register(CampaignMetricsDay)

@@ -1,24 +1,85 @@
-"""The analyses admin: runs and their suggestions (accept / reject actions that call analysis.services, as the
-API does), purchase needs, and each organization's token budget. The dashboard's "Run analysis" button posts to
-the run list's `start/` view."""
+"""The analyses admin: runs (retry a failed one) and their suggestions (accept / reject actions that call
+analysis.decisions, as the API does), purchase needs, and each organization's token budget.
+
+Analyses start from three places, all through analysis.services.analysis_start, as the API's POST does: the
+dashboard's "Run analysis" button and the "Analyse all" buttons of the campaign and product lists post to the
+run list's `start/` view (everything of the kind, per organization the user operates); the campaign and
+product lists' actions (`analyse_rows`) analyse the selected rows only. Each says which run it queued, linked."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from accounts.models import Organization, Role
 from accounts.staff_scope import organization_ids_with_role
-from analysis import services
-from analysis.models import AnalysisKind, AnalysisRun, AnalysisSettings, PurchaseNeed, Suggestion, Trigger
+from analysis import decisions, services
+from analysis.models import (
+    AnalysisKind,
+    AnalysisRun,
+    AnalysisSettings,
+    PurchaseNeed,
+    RunStatus,
+    Suggestion,
+    SuggestionStatus,
+    Trigger,
+)
+from analysis.serializers import SCOPE_LIMIT
 from config.errors import ApplicationError
 
 from ..scoping import OrganizationScopedAdmin
 
 ACTION_LIMIT = 50
+
+
+def queued_message(modeladmin, request: HttpRequest, run: AnalysisRun, what: str) -> None:
+    url = reverse("admin:analysis_analysisrun_change", args=[run.pk])
+    modeladmin.message_user(request, format_html('<a href="{}">{}</a> queued for {}: {}.', url, run,
+                                                 run.organization, what), messages.SUCCESS)
+
+
+def start_analysis(modeladmin, request: HttpRequest, *, organization: Organization, kind: str,
+                   scope: dict[str, Any], what: str) -> AnalysisRun | None:
+    """analysis_start as the API calls it, its outcome said on the page (a refusal in red, not a 500)."""
+    try:
+        run = services.analysis_start(organization=organization, kind=kind, scope=scope, trigger=Trigger.CONSOLE,
+                                      request=request)
+    except ApplicationError as exc:
+        modeladmin.message_user(request, f"{organization}: {exc.message}", messages.ERROR)
+        return None
+    queued_message(modeladmin, request, run, what)
+    return run
+
+
+def analyse_rows(modeladmin, request: HttpRequest, queryset: QuerySet, kind: str) -> None:
+    """One run of `kind` per organization of the selected campaigns or products, scoped to those rows (campaigns by
+    id, products by SKU; analysis/inputs.py then looks at the active ones among them)."""
+    on_campaigns = kind == AnalysisKind.CAMPAIGNS
+    key, column = ("campaigns", "pk") if on_campaigns else ("skus", "sku")
+    noun = "campaign(s)" if on_campaigns else "product(s)"
+    organization_ids = sorted(set(queryset.values_list("organization_id", flat=True)))
+    for organization in Organization.objects.filter(pk__in=organization_ids[:ACTION_LIMIT]).order_by("id"):
+        picked = sorted(queryset.filter(organization=organization).values_list(column, flat=True)[:SCOPE_LIMIT + 1])
+        if len(picked) > SCOPE_LIMIT:
+            modeladmin.message_user(request, f"{organization}: more than {SCOPE_LIMIT} {noun} selected; select "
+                                             f"fewer, or use the list's \"Analyse all\" button.", messages.ERROR)
+            continue
+        start_analysis(modeladmin, request, organization=organization, kind=kind, scope={key: picked},
+                       what=f"{kind} of {len(picked)} selected {noun}")
+
+
+def analyse_all_buttons(modeladmin, request: HttpRequest, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The (kind, label) buttons a change list offers when the user may start analyses."""
+    if not modeladmin.has_operate_permission(request):
+        return []
+    return [(kind, f"Analyse all: {AnalysisKind(kind).label.lower()}") for kind in kinds]
 
 
 class SuggestionInline(admin.TabularInline):
@@ -41,6 +102,23 @@ class AnalysisRunAdmin(OrganizationScopedAdmin):
     list_filter = ("kind", "status", "source", "trigger")
     readonly_fields = [f.name for f in AnalysisRun._meta.fields]
     inlines = [SuggestionInline]
+    actions = ["retry"]
+    object_actions = ("retry",)
+    object_action_labels = {"retry": "Retry this analysis"}
+
+    def object_action_applies(self, name: str, obj: AnalysisRun) -> bool:
+        return obj.status in (RunStatus.FAILED, RunStatus.REFUSED) and not AnalysisRun.objects.filter(
+            retry_of=obj).exists()
+
+    @admin.action(description="Retry selected failed or refused analyses", permissions=["operate"])
+    def retry(self, request, queryset):
+        for run in queryset.select_related("organization").order_by("id")[:ACTION_LIMIT]:
+            try:
+                new = services.analysis_retry(run=run, trigger=Trigger.CONSOLE, request=request)
+            except ApplicationError as exc:
+                self.message_user(request, f"{run}: {exc.message}", messages.ERROR)
+                continue
+            queued_message(self, request, new, f"the retry of {run}")
 
     def has_add_permission(self, request):
         return False
@@ -63,12 +141,7 @@ class AnalysisRunAdmin(OrganizationScopedAdmin):
         ids = organization_ids_with_role(request, Role.OPERATOR)
         organizations = Organization.objects.all() if ids is None else Organization.objects.filter(pk__in=ids)
         for organization in organizations.order_by("id")[:ACTION_LIMIT]:
-            try:
-                run = services.analysis_start(organization=organization, kind=kind, trigger=Trigger.CONSOLE,
-                                              request=request)
-                self.message_user(request, f"{run} queued for {organization}.", messages.SUCCESS)
-            except ApplicationError as exc:
-                self.message_user(request, f"{organization}: {exc.message}", messages.ERROR)
+            start_analysis(self, request, organization=organization, kind=kind, scope={}, what=f"all its {kind}")
         return HttpResponseRedirect(reverse("admin:analysis_analysisrun_changelist"))
 
 
@@ -89,14 +162,18 @@ class SuggestionAdmin(OrganizationScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def _decide(self, request, queryset, decide, verb: str) -> None:
+    def _decide(self, request, queryset, decide, verb: str, statuses: tuple[str, ...]) -> None:
         done, failed = 0, []
-        for suggestion in queryset.filter(status="proposed")[:ACTION_LIMIT]:
+        for suggestion in queryset.filter(status__in=statuses)[:ACTION_LIMIT]:
             try:
-                decide(suggestion=suggestion, request=request)
-                done += 1
+                decided = decide(suggestion=suggestion, request=request)
             except ApplicationError as exc:
                 failed.append(f"{suggestion}: {exc.message}")
+                continue
+            if decided.status == SuggestionStatus.ACCEPTED:  # the platform failed for now; the sweep retries
+                failed.append(f"{suggestion}: accepted, not applied yet — {decided.error}")
+            else:
+                done += 1
         if done:
             self.message_user(request, f"{done} suggestion(s) {verb}.", messages.SUCCESS)
         for line in failed:
@@ -104,11 +181,13 @@ class SuggestionAdmin(OrganizationScopedAdmin):
 
     @admin.action(description="Accept and apply selected suggestions", permissions=["operate"])
     def accept(self, request, queryset):
-        self._decide(request, queryset, services.suggestion_accept, "applied")
+        # an accepted one whose apply was interrupted is finished (decisions.suggestion_accept takes it over)
+        self._decide(request, queryset, decisions.suggestion_accept, "applied",
+                     (SuggestionStatus.PROPOSED, SuggestionStatus.ACCEPTED))
 
     @admin.action(description="Reject selected suggestions", permissions=["operate"])
     def reject(self, request, queryset):
-        self._decide(request, queryset, services.suggestion_reject, "rejected")
+        self._decide(request, queryset, decisions.suggestion_reject, "rejected", (SuggestionStatus.PROPOSED,))
 
 
 @admin.register(PurchaseNeed)

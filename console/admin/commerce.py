@@ -2,7 +2,8 @@
 
 Records the syncs write are read-only here (the services are the only writers);
 operators act through actions that call the services: fulfil with tracking,
-push stock now, re-pull an order from its channel, retry a failed push. Lists
+push stock now, re-pull an order from its channel, retry a failed push, analyse
+the pricing or the stock of the selected products (or of all, the list's buttons). Lists
 never show a customer's email or address unmasked.
 """
 
@@ -19,6 +20,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.audit import record_audit
+from analysis.models import AnalysisKind
 from commerce.masking import mask_email
 from commerce.models import (
     TRACKED_STATUSES,
@@ -57,6 +59,7 @@ from ..filters import IntegrationInScopeFilter
 from ..formatting import address, money
 from ..pagination import LargeTablePaginator
 from ..scoping import OrganizationScopedAdmin
+from .analysis import analyse_all_buttons, analyse_rows
 
 ACTION_LIMIT = 100
 
@@ -150,9 +153,16 @@ class ProductAdmin(OrganizationScopedAdmin):
     search_fields = ("sku", "name", "barcode", "category")
     readonly_fields = ("organization", "sku", "category", "created_at", "updated_at")
     inlines = [ProductImageInline, ProductAttributeInline, StockLevelInline]
-    actions = ["push_stock_now"]
+    # Pricing and stock are two actions, not one: they answer different questions, each run costs its own tokens,
+    # and the operator who selected products to reprice has not asked for reorders.
+    actions = ["push_stock_now", "analyse_pricing", "analyse_stock"]
     object_actions = ("push_stock_now",)
     object_action_labels = {"push_stock_now": "Push its stock now"}
+    change_list_template = "admin/switchyard/analyse_change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        buttons = analyse_all_buttons(self, request, (AnalysisKind.PRICING, AnalysisKind.STOCK))
+        return super().changelist_view(request, {**(extra_context or {}), "analyse_buttons": buttons})
 
     def get_queryset(self, request):
         first_image = ProductImage.objects.filter(product=OuterRef("pk")).order_by("position", "id")
@@ -184,6 +194,14 @@ class ProductAdmin(OrganizationScopedAdmin):
             record_audit(action="stock.push_requested", request=request, organization=organization_id,
                          details={"products": len(product_ids)})
         self.message_user(request, f"Stock push queued to {scheduled} channel(s).", messages.SUCCESS)
+
+    @admin.action(description="Analyse pricing of selected products", permissions=["operate"])
+    def analyse_pricing(self, request, queryset):
+        analyse_rows(self, request, queryset, AnalysisKind.PRICING)
+
+    @admin.action(description="Analyse stock of selected products (reorders)", permissions=["operate"])
+    def analyse_stock(self, request, queryset):
+        analyse_rows(self, request, queryset, AnalysisKind.STOCK)
 
 
 @admin.register(StockLevel)

@@ -12,7 +12,7 @@ from responses import matchers
 
 from accounts.models import AuditEvent
 from ads.models import Campaign
-from analysis import services
+from analysis import decisions
 from analysis.models import AnalysisRun, PurchaseNeed, Suggestion
 from commerce.models import Product
 from tests.ads.support import CAMPAIGN_ID, GRAPH, meta
@@ -33,12 +33,12 @@ def test_accepting_a_budget_changes_the_campaign_through_the_ads_service_and_pus
     meta.replay("GET", f"{GRAPH}/{CAMPAIGN_ID}", "campaign__after_budget")
     suggestion = _suggest(org, campaign=campaign, action="set_daily_budget",
                           parameters={"daily_budget": "40.00", "from": "25.00", "currency": "RON"})
-    decided = services.suggestion_accept(suggestion=suggestion, actor_label="operator ana")
+    decided = decisions.suggestion_accept(suggestion=suggestion, actor_label="operator ana")
     assert decided.status == "applied" and decided.applied_at is not None
     assert Campaign.objects.get().daily_budget == Decimal("40.00")
     assert post.call_count == 1
-    with pytest.raises(services.SuggestionNotProposed):
-        services.suggestion_accept(suggestion=suggestion, actor_label="operator ana")
+    with pytest.raises(decisions.SuggestionNotProposed):
+        decisions.suggestion_accept(suggestion=suggestion, actor_label="operator ana")
     assert post.call_count == 1  # the second accept pushed nothing
     changed = AuditEvent.objects.get(action="campaign.budget_changed")
     assert changed.details["reason"] == f"suggestion {suggestion.pk}: x"
@@ -53,8 +53,8 @@ def test_a_refused_budget_leaves_the_suggestion_failed_with_the_platform_s_words
     meta.replay("POST", f"{GRAPH}/{CAMPAIGN_ID}", "campaign__budget_refused")
     suggestion = _suggest(org, campaign=campaign, action="set_daily_budget",
                           parameters={"daily_budget": "1.00", "from": "25.00", "currency": "RON"})
-    with pytest.raises(services.ApplicationError):
-        services.suggestion_accept(suggestion=suggestion)
+    with pytest.raises(decisions.ApplicationError):
+        decisions.suggestion_accept(suggestion=suggestion)
     suggestion.refresh_from_db()
     assert suggestion.status == "failed" and "minimum budget" in suggestion.error
     assert Campaign.objects.get().daily_budget == Decimal("25.00")
@@ -64,7 +64,7 @@ def test_accepting_a_price_sets_it_with_an_audit_event(org):
     product = Product.objects.create(organization=org, sku="SKU-A", price=Decimal("100.00"), currency="RON")
     suggestion = _suggest(org, product=product, action="set_price",
                           parameters={"price": "120.00", "from": "100.00", "currency": "RON"})
-    services.suggestion_accept(suggestion=suggestion, actor_label="operator ana")
+    decisions.suggestion_accept(suggestion=suggestion, actor_label="operator ana")
     assert Product.objects.get().price == Decimal("120.00")
     assert AuditEvent.objects.get(action="product.price_changed").details == {
         "changes": {"price": {"from": "100.0000", "to": "120.00"}}, "reason": f"suggestion {suggestion.pk}: x"}
@@ -74,7 +74,7 @@ def test_accepting_a_reorder_raises_a_purchase_need(org):
     product = Product.objects.create(organization=org, sku="SKU-C", price=Decimal("30.00"), currency="RON")
     suggestion = _suggest(org, product=product, action="reorder", parameters={"quantity": 74,
                                                                                "needed_by": "2026-12-08"})
-    services.suggestion_accept(suggestion=suggestion, actor_label="operator ana")
+    decisions.suggestion_accept(suggestion=suggestion, actor_label="operator ana")
     need = PurchaseNeed.objects.get()
     assert (need.product, need.quantity, need.needed_by, need.is_open, need.suggestion) == (
         product, 74, date(2026, 12, 8), True, suggestion)
@@ -84,8 +84,8 @@ def test_rejecting_changes_nothing_and_cannot_be_accepted_after(org):
     product = Product.objects.create(organization=org, sku="SKU-A", price=Decimal("100.00"), currency="RON")
     suggestion = _suggest(org, product=product, action="set_price",
                           parameters={"price": "120.00", "from": "100.00", "currency": "RON"})
-    services.suggestion_reject(suggestion=suggestion, actor_label="operator ana")
+    decisions.suggestion_reject(suggestion=suggestion, actor_label="operator ana")
     assert Suggestion.objects.get().status == "rejected" and Product.objects.get().price == Decimal("100.00")
-    with pytest.raises(services.SuggestionNotProposed):
-        services.suggestion_accept(suggestion=suggestion)
+    with pytest.raises(decisions.SuggestionNotProposed):
+        decisions.suggestion_accept(suggestion=suggestion)
     assert Product.objects.get().price == Decimal("100.00")
