@@ -224,6 +224,11 @@ class Connector:
         token = self.integration.access_token
         return {"Authorization": f"Bearer {token}"} if token else {}
 
+    def auth_params(self) -> dict[str, str]:
+        """Query parameters that authenticate a call beside `auth_headers` (a proof derived from the token), asked
+        again on every attempt so that a refreshed token gets its own. Default: none."""
+        return {}
+
     def refresh_access_token(self) -> TokenSet:
         """Get a new access token (a refresh grant, or a client-credentials one). Called by the HTTP client under a
         lock (connectors/tokens.py)."""
