@@ -163,6 +163,11 @@ class Connector:
     base_url: ClassVar[str] = ""
     rate_limit: ClassVar[RateLimitPolicy | None] = None
     docs_url: ClassVar[str] = ""
+    # The Integration secret fields (integrations.models.SECRET_FIELDS) this provider reads: encrypted at rest,
+    # write-only in the API and the admin (shown once, then masked), redacted by value from the call log, replaced
+    # to rotate. The admin shows inputs for these alone (console/forms.py); None: guessed from auth_kind, which
+    # offers inputs the provider never reads. Keep anything secret out of `config`, which is shown in the clear.
+    secret_fields: ClassVar[tuple[str, ...] | None] = None
     # The provider's app-wide settings, name → default, read with `self.setting(name)` (see provider_setting);
     # .env.example lists each as <KEY>_<NAME> (tests/test_env_example.py checks it).
     provider_settings: ClassVar[Mapping[str, str]] = {}
@@ -187,6 +192,15 @@ class Connector:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("secret_fields") is not None:  # a typo would hide the input the provider needs
+            from integrations.models import SECRET_FIELDS  # here: the registry is read before the apps are ready
+
+            unknown = sorted(set(cls.secret_fields) - set(SECRET_FIELDS))
+        else:
+            unknown = []
+        if unknown:
+            raise TypeError(f"{cls.__name__}.secret_fields names {', '.join(unknown)}, which are not encrypted "
+                            f"Integration fields ({', '.join(SECRET_FIELDS)}).")
         if "capabilities" in cls.__dict__:
             raise TypeError(f"{cls.__name__} declares `capabilities`; inherit the capability mixins instead "
                             "(connectors/capabilities.py).")
