@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import migrations
 
@@ -64,6 +65,16 @@ def schedule_operation(tasks: Sequence[PeriodicTaskSpec]) -> migrations.RunPytho
         PeriodicTask.objects.filter(name__in=[name for name, _, _ in tasks]).delete()
 
     return migrations.RunPython(create, remove)
+
+
+def periodic_task_expiry(row: Any) -> Any:
+    """A PeriodicTask's message expiry: its own (`expire_seconds`, or the `expires` time), else about its
+    interval; None for a crontab row without one. Beat (config/beat_scheduler.py) and cron both send with it."""
+    if row.expire_seconds or row.expires:
+        return row.expire_seconds or row.expires
+    if row.interval_id is None:
+        return None
+    return expire_seconds_for(interval_seconds(row.interval.every, row.interval.period))
 
 
 def expiry_operation() -> migrations.RunPython:

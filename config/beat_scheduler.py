@@ -28,7 +28,7 @@ from pathlib import Path
 from django.conf import settings
 from django_celery_beat.schedulers import DatabaseScheduler, ModelEntry
 
-from config.beat import expire_seconds_for, interval_seconds
+from config.beat import periodic_task_expiry
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +100,8 @@ def beat_lock() -> RedisLock | FileLock:
 class ExpiringEntry(ModelEntry):
     def __init__(self, model, app=None):
         super().__init__(model, app=app)
-        interval = getattr(model, "interval", None) if model.interval_id else None
-        if "expires" not in self.options and interval is not None:
-            self.options["expires"] = expire_seconds_for(interval_seconds(interval.every, interval.period))
+        if "expires" not in self.options and (expires := periodic_task_expiry(model)) is not None:
+            self.options["expires"] = expires
 
 
 class SingleBeatScheduler(DatabaseScheduler):

@@ -53,7 +53,8 @@ def integration_metadata_key_update(*, integration_id: int, key: str,
     surrounding transaction commits.
     """
     with transaction.atomic():
-        found = list(Integration.objects.select_for_update().filter(pk=integration_id)
+        # NO KEY: the lock a token refresh takes too; call log rows pointing at the integration are not held up.
+        found = list(Integration.objects.select_for_update(no_key=True).filter(pk=integration_id)
                      .values_list("metadata", flat=True))
         if not found:
             return None
