@@ -510,6 +510,8 @@ if WEBHOOK_INCOMING_QUEUE:
 # not set here is read from the environment as <KEY>_<NAME> when used (connectors.base.provider_setting); each
 # connector declares the names it reads (`provider_settings`) and .env.example lists them.
 PROVIDER_SETTINGS: dict[str, dict[str, str]] = {}
+# Meta's Graph API version, one for every Meta connector (ad accounts, Pages): connectors/meta_graph.py.
+META_GRAPH_API_VERSION = env.str("META_GRAPH_API_VERSION", default="v27.0")
 # Providers whose folder is a Django app (models, migrations, admin) are installed from the registry.
 INSTALLED_APPS += provider_apps()
 

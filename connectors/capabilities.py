@@ -653,6 +653,11 @@ class SocialChannel(CapabilityMixin):
     def normalize_post(self, record: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
+    def fetch_posts(self, external_ids: list[str]) -> list[dict[str, Any]]:
+        """These posts read now, raw (for a webhook that says a post changed without its new state). Default:
+        none — the platform has no single reads, and the next sync brings the change."""
+        return []
+
 
 class SocialPublisher(CapabilityMixin):
     """Publishes posts. `publish_post` must be safe to call again after a timeout: before any step that creates

@@ -59,6 +59,9 @@ PROVIDERS: list[str] = [
     "connectors.instagram.connector.InstagramConnector",
     "connectors.tiktok.connector.TikTokConnector",
     "connectors.youtube.connector.YouTubeConnector",
+    "connectors.twitter.connector.TwitterConnector",
+    "connectors.linkedin.connector.LinkedInConnector",
+    "connectors.facebook.connector.FacebookConnector",
 ]
 
 _extra: dict[str, type[Connector]] = {}

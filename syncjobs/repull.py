@@ -48,3 +48,10 @@ def campaigns_repull(connector, *, external_ids: list[str], source: ImportSource
     saying how). Returns the ImportResult; a platform without single reads imports nothing (the sync catches up)."""
     records = connector.fetch_campaigns(sorted(set(external_ids))) if external_ids else []
     return resource_import(connector.integration, RESOURCES["campaigns"], records, source=source, connector=connector)
+
+
+def posts_repull(connector, *, external_ids: list[str], source: ImportSource = ImportSource.WEBHOOK):
+    """Read these posts from their social platform now and import them (a page webhook said they changed, not
+    how). Returns the ImportResult; a platform without single reads imports nothing (the sync catches up)."""
+    records = connector.fetch_posts(sorted(set(external_ids))) if external_ids else []
+    return resource_import(connector.integration, RESOURCES["posts"], records, source=source, connector=connector)

@@ -15,7 +15,9 @@ the integration in pending_auth (needs reauth) through connectors/tokens.py and 
 
 Media: `GET /me/media?fields=…&limit=` paged by `paging.cursors.after` (no `next` on the last page); each
 item's insights `GET /{media}/insights?metric=views,reach,likes,comments,shares,saved` — an empty `data`, or
-Meta's `(#10) Not enough viewers`, is no metrics, not a failure.
+Meta's `(#10) Not enough viewers`, is no metrics, not a failure. A media with comments has them read
+(`GET /{media}/comments`, paged the same way, the newest COMMENT_PAGES pages) and imported with its post as
+Comment rows (`instagram_business_manage_comments`).
 
 Publish: `POST /{ig-user}/media` creates a container (`image_url`; `video_url` + `media_type=REELS`;
 `media_type=STORIES`; carousel items with `is_carousel_item=true` then `media_type=CAROUSEL&children=a,b`),
@@ -55,6 +57,8 @@ from connectors.oauth2 import StandardOAuth2, token_set
 SHORT_TOKEN_URL = "https://api.instagram.com/oauth/access_token"
 MEDIA_FIELDS = "id,caption,media_type,media_product_type,media_url,permalink,timestamp,like_count,comments_count"
 INSIGHT_METRICS = "views,reach,likes,comments,shares,saved"
+COMMENT_FIELDS = "id,text,username,like_count,timestamp"
+COMMENT_PAGES = 10  # pages of 50 comments read per media and sync: the newest 500
 PAGE_SIZE = 50
 TOKEN_INVALID = 190  # Meta's OAuthException code for an expired, revoked or invalid token
 
@@ -174,8 +178,8 @@ class InstagramConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connect
             if cursor:
                 params["after"] = cursor
             body = self.http.get("/me/media", action="list_media", params=params).json()
-            items = [{**item, "_account": account, "_insights": self._insights(item)}
-                     for item in body.get("data") or []]
+            items = [{**item, "_account": account, "_insights": self._insights(item),
+                      "_comments": self._comments(item)} for item in body.get("data") or []]
             paging = body.get("paging") or {}
             cursor = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
             yield Page(items, next_cursor=cursor)
@@ -198,6 +202,24 @@ class InstagramConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connect
             values[str(metric.get("name"))] = int(total or 0)
         return values
 
+    def _comments(self, media: dict[str, Any]) -> list[dict[str, Any]]:
+        """A media's comments (`GET /{media}/comments`, paged by `after`), read only when it has some."""
+        if not int(media.get("comments_count") or 0):
+            return []
+        comments: list[dict[str, Any]] = []
+        after = None
+        for _ in range(COMMENT_PAGES):
+            params: dict[str, Any] = {"fields": COMMENT_FIELDS, "limit": PAGE_SIZE}
+            if after:
+                params["after"] = after
+            body = self.http.get(f"/{media['id']}/comments", action="list_comments", params=params).json()
+            comments.extend(item for item in body.get("data") or [] if isinstance(item, dict) and item.get("id"))
+            paging = body.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
+            if not after:
+                break
+        return comments
+
     def normalize_post(self, record: dict[str, Any]) -> dict[str, Any]:
         insights = record.get("_insights") or {}
         product = str(record.get("media_product_type") or "")
@@ -215,7 +237,11 @@ class InstagramConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connect
                 "media_urls": [record["media_url"]] if record.get("media_url") else [],
                 "permalink": str(record.get("permalink") or ""),
                 "published_at": parse_datetime(record["timestamp"]) if record.get("timestamp") else None,
-                "metrics": metrics}
+                "metrics": metrics,
+                "comments": [{"external_id": str(c["id"]), "author": str(c.get("username") or ""),
+                              "text": str(c.get("text") or ""), "like_count": int(c.get("like_count") or 0),
+                              "commented_at": parse_datetime(c["timestamp"]) if c.get("timestamp") else None}
+                             for c in record.get("_comments") or []]}
 
     # ------------------------------------------------------------------ publishing
     def publish_post(self, request: PublishRequest, checkpoint: Any) -> PublishResult:

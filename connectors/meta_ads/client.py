@@ -2,7 +2,8 @@
 
 Every call goes through the connector's ProviderClient (connectors/http.py): retries, the call log with the
 token redacted, and Meta's throttles turned into waits (connector.throttled_seconds). Paths carry the API
-version (`/v27.0/act_1001/campaigns`), which is one provider setting (`META_ADS_API_VERSION`).
+version (`/v27.0/act_1001/campaigns`): `META_GRAPH_API_VERSION`, one setting for every Meta connector
+(connectors/meta_graph.py).
 
 Paging: `{"data": [...], "paging": {"cursors": {"before", "after"}, "next": "<url>"}}`. Meta sends an `after`
 cursor even on the last page, so the end is the absence of `paging.next`, never of `after`.

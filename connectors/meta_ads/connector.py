@@ -51,6 +51,8 @@ from connectors.base import (
 from connectors.capabilities import AdsSource, OAuthConnect, WebhookReceiver
 from connectors.errors import ProviderError, connection_failure
 from connectors.http import elapsed_ms
+from connectors.meta_graph import graph_version, is_token_refused
+from connectors.meta_graph import throttled_seconds as graph_throttle
 from connectors.oauth2 import token_set
 from connectors.schemes import META
 
@@ -63,29 +65,6 @@ if TYPE_CHECKING:
 GRAPH = "https://graph.facebook.com"
 DIALOG = "https://www.facebook.com"
 SCOPES = ("ads_management", "ads_read", "business_management")
-THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
-TOKEN_ERROR_CODES = frozenset({190, 102})
-
-
-def _error_of(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def _usage_wait(response: requests.Response) -> float:
-    """The longest `estimated_time_to_regain_access` (minutes) in X-Business-Use-Case-Usage, in seconds."""
-    try:
-        usage = json.loads(response.headers.get("X-Business-Use-Case-Usage") or "{}")
-    except ValueError:
-        return 0.0
-    minutes = [float(entry.get("estimated_time_to_regain_access") or 0)
-               for entries in (usage.values() if isinstance(usage, dict) else [])
-               for entry in (entries if isinstance(entries, list) else []) if isinstance(entry, dict)]
-    return max(minutes, default=0.0) * 60
 
 
 class MetaAdsConnector(OAuthConnect, WebhookReceiver, AdsSource, Connector):
@@ -100,8 +79,8 @@ class MetaAdsConnector(OAuthConnect, WebhookReceiver, AdsSource, Connector):
     rate_limit = RateLimitPolicy(requests=10, per_seconds=1.0)
     docs_url = "https://developers.facebook.com/docs/marketing-apis"
     routed_account_kinds = ("meta.ad_account",)
-    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "API_VERSION": "v27.0",
-                         "WEBHOOK_VERIFY_TOKEN": "", "INSIGHTS_ASYNC_AFTER_DAYS": "31"}
+    provider_settings = {"CLIENT_ID": "", "CLIENT_SECRET": "", "WEBHOOK_VERIFY_TOKEN": "",
+                         "INSIGHTS_ASYNC_AFTER_DAYS": "31"}
 
     normalize_ad_account = staticmethod(mapping.normalize_ad_account)
     normalize_campaign = staticmethod(mapping.normalize_campaign)
@@ -115,7 +94,7 @@ class MetaAdsConnector(OAuthConnect, WebhookReceiver, AdsSource, Connector):
     # ------------------------------------------------------------------ plumbing
     @property
     def version(self) -> str:
-        return self.setting("API_VERSION") or "v27.0"
+        return graph_version()
 
     @property
     def client(self) -> MetaAdsClient:
@@ -126,20 +105,10 @@ class MetaAdsConnector(OAuthConnect, WebhookReceiver, AdsSource, Connector):
         return self.integration.config if isinstance(self.integration.config, dict) else {}
 
     def throttled_seconds(self, response: requests.Response) -> float | None:
-        error = _error_of(response) if response.status_code >= 400 else {}
-        if not error:
-            return None
-        try:
-            code = int(error.get("code"))
-        except (TypeError, ValueError):
-            return None
-        return _usage_wait(response) if code in THROTTLE_CODES else None
+        return graph_throttle(response)
 
     def is_auth_expired(self, response: requests.Response) -> bool:
-        if response.status_code == 401:
-            return True
-        error = _error_of(response) if response.status_code >= 400 else {}
-        return error.get("code") in TOKEN_ERROR_CODES
+        return is_token_refused(response)
 
     def auth_params(self) -> dict[str, str]:
         return appsecret_proof_params(self.integration.access_token, self.oauth_client_credentials()[1])

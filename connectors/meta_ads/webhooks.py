@@ -17,24 +17,14 @@ objects in `value` (`{"id", "level": "CAMPAIGN"|"AD_SET"|"AD", …}`); each chan
 
 from __future__ import annotations
 
-import hmac
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
 
 from connectors.base import WebhookEvent
+from connectors.meta_graph import handshake
+
+__all__ = ["CAMPAIGN_CHANGE", "handshake", "parse"]
 
 CAMPAIGN_CHANGE = "campaign_change"
-
-
-def handshake(query: Mapping[str, str], method: str, tokens: Iterable[str]) -> tuple[int, Any] | None:
-    """Echo `hub.challenge` when `hub.verify_token` is one of ours; None (refused) otherwise."""
-    mode, token, challenge = (query.get(k, "") for k in ("hub.mode", "hub.verify_token", "hub.challenge"))
-    if method.upper() != "GET" or mode != "subscribe" or not token or not challenge or len(challenge) > 256:
-        return None
-    if not any(expected and hmac.compare_digest(expected.encode(), token.encode()) for expected in tokens):
-        return None
-    return 200, challenge
 
 
 def parse(body: bytes) -> list[WebhookEvent]:

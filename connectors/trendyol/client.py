@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 PRODUCTION_URL = "https://apigw.trendyol.com"
 STAGE_URL = "https://stageapigw.trendyol.com"  # answers only IP-whitelisted callers (else 503)
 ORDERS_PAGE_SIZE = 200  # getShipmentPackages' maximum
-PRODUCTS_PAGE_SIZE = 100
+PRODUCTS_PAGE_SIZE = 100  # the approved-products (v2) maximum
+PRODUCTS_PAGE_WINDOW = 10_000  # page × size may not pass this: beyond it, the answer's nextPageToken
 STOCK_BATCH_LIMIT = 1000  # items per price-and-inventory request
 
 
@@ -25,10 +26,15 @@ class TrendyolClient:
         self.http = http
         self.seller = seller_id
 
-    def products_page(self, page: int, params: dict[str, Any] | None = None,
-                      action: str = "list_products") -> dict[str, Any]:
-        query = {**(params or {}), "page": page, "size": PRODUCTS_PAGE_SIZE}
-        return self.http.get(f"/integration/product/sellers/{self.seller}/products", action=action,
+    def products_page(self, page: int, params: dict[str, Any] | None = None, *, token: str | None = None,
+                      size: int = PRODUCTS_PAGE_SIZE, action: str = "list_products") -> dict[str, Any]:
+        """A page of approved products (Product v2: one content per product, its barcodes as `variants`).
+
+        The v1 filter (`…/products?approved=true`, one item per barcode) stopped answering on 2026-08-10.
+        Pages go by number up to the 10,000-item window, then by the `nextPageToken` of the page before.
+        """
+        query = {**(params or {}), "size": size, **({"nextPageToken": token} if token else {"page": page})}
+        return self.http.get(f"/integration/product/sellers/{self.seller}/products/approved", action=action,
                              params=query).json()
 
     def orders_page(self, page: int, params: dict[str, Any]) -> dict[str, Any]:

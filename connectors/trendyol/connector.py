@@ -55,7 +55,14 @@ from connectors.errors import AuthExpired, connection_failure
 from connectors.http import elapsed_ms
 
 from . import claims, mapping, webhooks
-from .client import PRODUCTION_URL, STAGE_URL, STOCK_BATCH_LIMIT, TrendyolClient
+from .client import (
+    PRODUCTION_URL,
+    PRODUCTS_PAGE_SIZE,
+    PRODUCTS_PAGE_WINDOW,
+    STAGE_URL,
+    STOCK_BATCH_LIMIT,
+    TrendyolClient,
+)
 
 CACHE_SECONDS = 24 * 3600
 DEFAULT_LOOKBACK = timedelta(days=90)  # Trendyol serves three months of packages
@@ -154,7 +161,7 @@ class TrendyolConnector(WebhookReceiver, ShopChannel, ReturnsSource, LabelSource
     def test_connection(self) -> ConnectionResult:
         started = time.monotonic()
         try:
-            body = self.client.products_page(0, {"approved": "true"}, action="test_connection")
+            body = self.client.products_page(0, size=1, action="test_connection")
         except ApplicationError as exc:
             return ConnectionResult(ok=False, latency_ms=elapsed_ms(started),
                                     detail=f"{connection_failure('Trendyol', exc)}: {exc.message}")
@@ -198,23 +205,31 @@ class TrendyolConnector(WebhookReceiver, ShopChannel, ReturnsSource, LabelSource
         return {"orderNumber": order_number, "packages": _union(seen, self.client.packages_of_order(order_number))}
 
     def iter_products(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
-        return self._product_pages(since, cursor, mapping.group_products)
+        """One listing per content (its barcodes are the variants); changed since = the content changed."""
+        return self._product_pages(since, cursor, "CONTENT_MODIFIED_DATE", lambda contents: contents)
 
     def iter_inventory(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
-        """Stock is each product's `quantity` (per barcode): the product pull, one record per barcode."""
-        return self._product_pages(since, cursor, lambda items: items)
+        """Stock is each barcode's `stock.quantity`: the product pull, one record per barcode; changed since = the
+        barcode changed (a stock or price change moves the variant's date, not the content's)."""
+        return self._product_pages(since, cursor, "VARIANT_MODIFIED_DATE", mapping.barcodes_of)
 
-    def _product_pages(self, since: datetime | None, cursor: str | None, shape) -> Iterator[Page]:
+    def _product_pages(self, since: datetime | None, cursor: str | None, date_query: str, shape) -> Iterator[Page]:
         state = _read_cursor(cursor) if cursor else {"page": 0, "start": _ms_epoch(since) if since else None}
         params: dict[str, Any] = {}
         if state.get("start"):
-            params.update(startDate=state["start"], dateQueryType="LAST_MODIFIED_DATE")
+            params.update(startDate=state["start"], dateQueryType=date_query)
         page = int(state["page"])
         while True:
-            body = self.client.products_page(page, params)
+            body = self.client.products_page(page, params, token=state.get("token"))
             items = list(body.get("content") or [])
-            done = page + 1 >= int(body.get("totalPages") or 0) or not items
-            yield Page(items=shape(items), next_cursor=None if done else json.dumps({**state, "page": page + 1}))
+            state = {**state, "page": page + 1, "token": None}
+            if state["page"] * PRODUCTS_PAGE_SIZE >= PRODUCTS_PAGE_WINDOW:  # past the window: only the token goes on
+                state["token"] = body.get("nextPageToken")
+                done = not state["token"]
+            else:
+                done = state["page"] >= int(body.get("totalPages") or 0)
+            done = done or not items
+            yield Page(items=shape(items), next_cursor=None if done else json.dumps(state))
             if done:
                 return
             page += 1

@@ -186,57 +186,64 @@ def normalize_address(address: dict[str, Any] | None) -> dict[str, str]:
     }
 
 
-def group_products(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A page of Trendyol products (one per barcode) as listings: grouped by `productMainId`, page order kept."""
-    groups: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key = str(item.get("productMainId") or item.get("barcode"))
-        groups.setdefault(key, {"productMainId": key, "items": []})["items"].append(item)
-    return list(groups.values())
+def barcodes_of(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A page of contents as its barcodes (the stock records), each with its content's id for messages."""
+    return [{**variant, "productMainId": content.get("productMainId")}
+            for content in contents for variant in content.get("variants") or [] if isinstance(variant, dict)]
 
 
-def normalize_product(group: dict[str, Any]) -> dict[str, Any]:
-    """A listing (its barcodes are its variants; the ERP SKU is the seller's stockCode, else the barcode)."""
-    items = group["items"] if "items" in group else [group]
-    external_id = group.get("productMainId") or (items[0].get("productMainId") if items else None)
-    if not external_id or not items:
-        raise MappingError("product has no productMainId.")
+def normalize_product(content: dict[str, Any]) -> dict[str, Any]:
+    """A Product v2 content as a listing: its barcodes are the variants; the ERP SKU is the seller's stockCode,
+    else the barcode. A listing is active while one of its barcodes is on sale (not archived, locked or
+    blacklisted). Its time is the latest of the content's and its barcodes' changes, so a price change alone
+    still moves it on."""
+    external_id = content.get("productMainId")
+    variants = [v for v in content.get("variants") or [] if isinstance(v, dict)]
+    if not external_id or not variants:
+        raise MappingError("product has no productMainId or no variants.")
     where = f"product {external_id}"
-    updated = max(int(i.get("lastUpdateDate") or i.get("createDateTime") or 0) for i in items)
+    updated = max([int(content.get("lastModifiedDate") or content.get("creationDate") or 0)]
+                  + [int(v.get("sellerModifiedDate") or 0) for v in variants])
+    brand, category = _named(content.get("brand")), _named(content.get("category"))
+    images = [{"url": image.get("url")} for image in content.get("images") or []
+              if isinstance(image, dict) and image.get("url")]
+    shared = [{"name": a.get("attributeName"), "value": a.get("attributeValue")}
+              for a in content.get("attributes") or [] if isinstance(a, dict)]
     return {
         "external_id": str(external_id),
-        "title": items[0].get("title") or "",
-        "status": "active" if any(i.get("approved") and not i.get("archived") for i in items) else "inactive",
-        "updated_at": _time(updated, "lastUpdateDate", where),
-        # Catalogue: the category's name, the brand; each barcode has its own images and attributes (Beden, Renk).
-        "category": items[0].get("categoryName") or "",
-        "attributes": [{"name": "Brand", "value": items[0]["brand"]}] if items[0].get("brand") else [],
+        "title": content.get("title") or "",
+        "status": "active" if any(_on_sale(v) for v in variants) else "inactive",
+        "updated_at": _time(updated, "lastModifiedDate", where),
+        "category": category,
+        "attributes": [{"name": "Brand", "value": brand}] if brand else [],
         "variants": [
             {
-                "external_id": str(required(item, "barcode", where)),
-                "sku": item.get("stockCode") or item["barcode"],
-                "name": " — ".join(p for p in (item.get("title"), _attributes(item)) if p),
-                "price": _money(item, "salePrice", where),
-                "barcode": item["barcode"],
-                "inventory_item_id": item["barcode"],
-                "on_hand": item.get("quantity"),
-                "images": [{"url": image.get("url")} for image in item.get("images") or [] if isinstance(image, dict)],
-                "attributes": [{"name": a.get("attributeName"), "value": a.get("attributeValue")}
-                               for a in item.get("attributes") or [] if isinstance(a, dict)],
+                "external_id": str(required(variant, "barcode", where)),
+                "sku": variant.get("stockCode") or variant["barcode"],
+                "name": " — ".join(p for p in (content.get("title"), _attributes(variant)) if p),
+                "price": _sale_price(variant, where),
+                "barcode": variant["barcode"],
+                "inventory_item_id": variant["barcode"],
+                "on_hand": _quantity(variant),
+                "images": images,
+                "attributes": shared + [{"name": a.get("attributeName"), "value": a.get("attributeValue")}
+                                        for a in variant.get("attributes") or [] if isinstance(a, dict)],
             }
-            for item in items
+            for variant in variants
         ],
     }
 
 
-def normalize_inventory_level(item: dict[str, Any], location_id: str = DEFAULT_LOCATION) -> dict[str, Any]:
-    where = f"stock of barcode {item.get('barcode')}"
-    quantity = item.get("quantity")
+def normalize_inventory_level(variant: dict[str, Any], location_id: str = DEFAULT_LOCATION) -> dict[str, Any]:
+    """A barcode's stock; `available` None (left as it is) when the answer carries no quantity for it."""
+    where = f"stock of barcode {variant.get('barcode')}"
+    stock = variant.get("stock") if isinstance(variant.get("stock"), dict) else {}
+    changed = stock.get("lastModifiedDate") or variant.get("sellerModifiedDate") or variant.get("sellerCreatedDate")
     return {
-        "inventory_item_id": str(required(item, "barcode", where)),
+        "inventory_item_id": str(required(variant, "barcode", where)),
         "location_id": location_id,
-        "available": int(quantity) if quantity is not None else None,
-        "updated_at": _time(item.get("lastUpdateDate") or item.get("createDateTime"), "lastUpdateDate", where),
+        "available": _quantity(variant),
+        "updated_at": _time(changed, "sellerModifiedDate", where),
     }
 
 
@@ -249,6 +256,27 @@ def _modified_ms(package: dict[str, Any]) -> int:
 def _attributes(item: dict[str, Any]) -> str:
     return " / ".join(str(a.get("attributeValue")) for a in item.get("attributes") or []
                       if a.get("attributeValue") and a.get("attributeName") in ("Beden", "Renk", "Size", "Color"))
+
+
+def _named(value: Any) -> str:
+    """A v2 `{id, name}` reference's name (v2 sends brand and category as objects)."""
+    return str(value.get("name") or "") if isinstance(value, dict) else ""
+
+
+def _on_sale(variant: dict[str, Any]) -> bool:
+    return bool(variant.get("onSale")) and not any(variant.get(k) for k in ("archived", "locked", "blacklisted"))
+
+
+def _sale_price(variant: dict[str, Any], where: str) -> Decimal | None:
+    """`price.salePrice`; None (the ERP price left as it is) when a barcode has no price, as a blacklisted one."""
+    price = variant.get("price") if isinstance(variant.get("price"), dict) else {}
+    return None if price.get("salePrice") is None else _money(price, "salePrice", where)
+
+
+def _quantity(variant: dict[str, Any]) -> int | None:
+    stock = variant.get("stock")
+    quantity = stock.get("quantity") if isinstance(stock, dict) else stock
+    return int(quantity) if quantity is not None and not isinstance(quantity, bool) else None
 
 
 def _money(record: dict[str, Any], key: str, where: str, default: Any = None) -> Decimal:

@@ -114,7 +114,10 @@ def test_a_refused_token_puts_the_integration_in_pending_auth(integration, conne
 def test_media_pages_by_the_after_cursor_with_insights_into_the_social_records(integration, connector, account):
     recorded.replay("GET", f"{GRAPH}/me/media", "media__page1")
     recorded.replay("GET", f"{GRAPH}/18000000000000001/insights", "insights__ok")
+    recorded.replay("GET", f"{GRAPH}/18000000000000001/comments", "comments__page1")
+    recorded.replay("GET", f"{GRAPH}/18000000000000001/comments", "comments__page2")
     recorded.replay("GET", f"{GRAPH}/18000000000000002/insights", "insights__not_enough_viewers")
+    recorded.replay("GET", f"{GRAPH}/18000000000000002/comments", "comments__reel")
     recorded.replay("GET", f"{GRAPH}/me/media", "media__page2")
     recorded.replay("GET", f"{GRAPH}/18000000000000003/insights", "insights__empty")
 
@@ -134,6 +137,44 @@ def test_media_pages_by_the_after_cursor_with_insights_into_the_social_records(i
     reel = Post.objects.get(external_id="18000000000000002")
     assert reel.kind == "reel" and PostMetrics.objects.get(post=reel).likes == 120  # no insights: the counts
     assert Post.objects.get(external_id="18000000000000003").kind == "carousel"
+
+
+@responses.activate
+def test_comments_of_media_page_by_the_after_cursor_into_comment_rows_through_the_import(integration, connector,
+                                                                                         account):
+    from social.models import Comment
+
+    def pull(comments_first_page: str):
+        recorded.replay("GET", f"{GRAPH}/me/media", "media__page1")
+        recorded.replay("GET", f"{GRAPH}/18000000000000001/insights", "insights__ok")
+        recorded.replay("GET", f"{GRAPH}/18000000000000001/comments", comments_first_page)
+        recorded.replay("GET", f"{GRAPH}/18000000000000001/comments", "comments__page2")
+        recorded.replay("GET", f"{GRAPH}/18000000000000002/insights", "insights__not_enough_viewers")
+        recorded.replay("GET", f"{GRAPH}/18000000000000002/comments", "comments__reel")
+        recorded.replay("GET", f"{GRAPH}/me/media", "media__page2")  # no comments there: none asked for
+        recorded.replay("GET", f"{GRAPH}/18000000000000003/insights", "insights__empty")
+        pages = list(connector.iter_posts())
+        return resource_import(integration, "posts", [item for page in pages for item in page.items],
+                               source=ImportSource.SYNC, connector=connector)
+
+    result = pull("comments__page1")
+    assert (result.created, result.failed) == (3, [])
+    asked = [sent_query(c) for c in responses.calls if c.request.url.split("?")[0].endswith("/comments")]
+    assert asked == [{"fields": "id,text,username,like_count,timestamp", "limit": "50"},
+                     {"fields": "id,text,username,like_count,timestamp", "limit": "50", "after": "QVFIUmMy"},
+                     {"fields": "id,text,username,like_count,timestamp", "limit": "50"}]
+    assert not [c for c in responses.calls if "18000000000000003/comments" in c.request.url]
+    first = Comment.objects.filter(post__external_id="18000000000000001")
+    assert [(c.external_id, c.author, c.text, c.like_count) for c in first] == [
+        ("17850000000000001", "maria.ionescu", "Love this!", 2), ("17850000000000002", "dan_c", "Is it in size M?", 0),
+        ("17850000000000003", "ioana.shop", "Ordered 🙌", 1)]
+    assert first[0].commented_at.isoformat() == "2026-12-01T11:00:00+00:00"
+    assert Comment.objects.get(post__external_id="18000000000000002").text == "Great video"
+
+    responses.reset()  # the next sync: the same comments, one with more likes, are upserted, not added
+    pull("comments__page1_edited")
+    assert Comment.objects.count() == 4
+    assert Comment.objects.get(external_id="17850000000000001").like_count == 7
 
 
 @responses.activate

@@ -54,6 +54,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     # providers of two TikTok developer portals; the shop's folder says "TikTok" because the product is called so.
     ("tiktok", "connectors/tiktok_shop/"): "TikTok Shop is its own provider; its name contains TikTok's",
     ("tiktok", "connectors/tiktok_ads/"): "TikTok Ads is its own provider; its name contains TikTok's",
+    # Meta's Graph API and its login dialog live at graph.facebook.com and www.facebook.com: the other Meta
+    # connectors name those hosts (and Meta's developer docs), not the Facebook Pages provider.
+    ("facebook", "connectors/meta_ads/"): "Meta's Graph API host graph.facebook.com and dialog www.facebook.com",
+    ("facebook", "connectors/instagram/"): "its docs_url is on developers.facebook.com",
     # The Stripe SDK is a test dependency: tests check our Stripe verifier against it.
     ("stripe", "requirements-dev.txt"): "the stripe SDK, which tests check the Stripe verifier against",
     # Issue 18 measures ingest with Stripe-signed events (the event id signed in the body) against a bare app.

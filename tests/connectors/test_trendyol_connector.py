@@ -11,7 +11,7 @@ import base64
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import responses
@@ -20,6 +20,7 @@ from responses import matchers
 from config.errors import ValidationError
 from connectors import http, registry
 from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable
+from connectors.mapping import MappingError
 from connectors.sessions import close_sessions
 from connectors.trendyol.connector import TrendyolConnector
 from integrations.models import IntegrationStatus
@@ -29,7 +30,7 @@ from tests.factories import IntegrationFactory
 
 BASE = "https://apigw.trendyol.com"
 ORDERS = f"{BASE}/integration/order/sellers/123456/orders"
-PRODUCTS = f"{BASE}/integration/product/sellers/123456/products"
+PRODUCTS = f"{BASE}/integration/product/sellers/123456/products/approved"
 PACKAGES = f"{BASE}/integration/order/sellers/123456/shipment-packages"
 MS = 1709280000000
 
@@ -86,43 +87,71 @@ def test_a_missing_seller_id_is_a_readable_connection_failure(db):
 # ---------------------------------------------------------------------- one test per fixture
 @responses.activate
 def test_products__multi_variant(connector):
+    """Product v2: one content per listing, its barcodes as variants (the v1 filter stopped on 2026-08-10)."""
     replay("GET", PRODUCTS, "products__multi_variant")
     [page] = list(connector.iter_products(since=datetime(2024, 3, 1, tzinfo=UTC)))
     assert sent_query(responses.calls[0]) == {"startDate": str(MS - 8 * 3600 * 1000), "page": "0", "size": "100",
-                                              "dateQueryType": "LAST_MODIFIED_DATE"}
+                                              "dateQueryType": "CONTENT_MODIFIED_DATE"}
     shirt, mug = [connector.normalize_product(p) for p in page.items]
+    images = [{"url": "https://cdn.example.com/TS-RED-1.jpg"}, {"url": "https://cdn.example.com/TS-RED-2.jpg"}]
     assert shirt == {
         "external_id": "TS-RED", "title": "Tişört Kırmızı", "status": "active",
-        "updated_at": datetime(2024, 3, 1, 8, 0, 1, tzinfo=UTC),
+        "updated_at": datetime(2024, 3, 1, 8, 0, 1, tzinfo=UTC),  # the L barcode changed last
         "category": "Tişört", "attributes": [{"name": "Brand", "value": "Moda"}],
         "variants": [
-            {"external_id": "8680000000011", "sku": "TS-M-RED", "name": "Tişört Kırmızı — M / Kırmızı",
+            {"external_id": "8680000000011", "sku": "TS-M-RED", "name": "Tişört Kırmızı — M",
              "price": Decimal("249.9"), "barcode": "8680000000011", "inventory_item_id": "8680000000011",
-             "on_hand": 14, "images": [{"url": "https://cdn.example.com/8680000000011.jpg"}],
-             "attributes": [{"name": "Beden", "value": "M"}, {"name": "Renk", "value": "Kırmızı"}]},
-            {"external_id": "8680000000035", "sku": "TS-L-RED", "name": "Tişört Kırmızı — L / Kırmızı",
+             "on_hand": 14, "images": images,
+             "attributes": [{"name": "Renk", "value": "Kırmızı"}, {"name": "Beden", "value": "M"}]},
+            {"external_id": "8680000000035", "sku": "TS-L-RED", "name": "Tişört Kırmızı — L",
              "price": Decimal("249.9"), "barcode": "8680000000035", "inventory_item_id": "8680000000035",
-             "on_hand": 0, "images": [{"url": "https://cdn.example.com/8680000000035.jpg"}],
-             "attributes": [{"name": "Beden", "value": "L"}, {"name": "Renk", "value": "Kırmızı"}]},
+             "on_hand": 0, "images": images,
+             "attributes": [{"name": "Renk", "value": "Kırmızı"}, {"name": "Beden", "value": "L"}]},
         ],
     }
-    assert mug["status"] == "inactive" and len(mug["variants"]) == 1
+    assert mug["status"] == "inactive" and len(mug["variants"]) == 1  # its one barcode is not on sale
+    assert page.next_cursor is None
+
+
+def test_a_barcode_without_price_or_quantity_leaves_them_as_they_are(connector):
+    content = fixture("products__multi_variant")["body"]["content"][0]
+    bare = {**content["variants"][0], "price": None, "stock": {"lastModifiedDate": None}, "blacklisted": True}
+    product = connector.normalize_product({**content, "variants": [bare]})
+    assert product["variants"][0]["price"] is None and product["variants"][0]["on_hand"] is None
+    assert product["status"] == "inactive"
+    level = connector.normalize_inventory_level({**bare, "productMainId": "TS-RED"})
+    assert level["available"] is None and level["updated_at"] == datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def test_a_content_without_barcodes_is_a_mapping_error(connector):
+    content = fixture("products__multi_variant")["body"]["content"][0]
+    with pytest.raises(MappingError, match="no variants"):
+        connector.normalize_product({**content, "variants": []})
 
 
 @responses.activate
-def test_test_connection_counts_approved_products(connector):
-    replay("GET", PRODUCTS, "products__multi_variant")
-    result = connector.test_connection()
-    assert result.ok and result.detail == "Connected to Trendyol seller 123456 (3 approved products)."
-    request = responses.calls[0].request
-    assert request.headers["User-Agent"] == "123456 - SelfIntegration"
-    assert request.headers["Authorization"].startswith("Basic ")
+def test_paging_goes_by_number_then_by_next_page_token_past_the_ten_thousand_window(connector, monkeypatch):
+    """page × size may not pass 10,000: the 100th page on is asked for with the token of the page before."""
+    body = fixture("products__multi_variant")["body"]
+    for page in (98, 99):
+        responses.get(PRODUCTS, json={**body, "totalPages": 150, "nextPageToken": f"tok-{page}"},
+                      match=[matchers.query_param_matcher({"page": str(page), "size": "100"})])
+    responses.get(PRODUCTS, json={**body, "totalPages": 150, "nextPageToken": "tok-100"},
+                  match=[matchers.query_param_matcher({"nextPageToken": "tok-99", "size": "100"})])
+    responses.get(PRODUCTS, json={**body, "totalPages": 150, "nextPageToken": None},
+                  match=[matchers.query_param_matcher({"nextPageToken": "tok-100", "size": "100"})])
+    pages = list(connector.iter_products(cursor=json.dumps({"page": 98, "start": None})))
+    assert len(pages) == 4 and pages[-1].next_cursor is None
+    assert json.loads(pages[1].next_cursor)["token"] == "tok-99"  # a resumed sync goes on with the token
+    assert [dict(parse_qsl(urlsplit(c.request.url).query)).get("nextPageToken") for c in responses.calls] == [
+        None, None, "tok-99", "tok-100"]
 
 
 @responses.activate
 def test_inventory_levels_are_the_barcodes_quantities(connector):
     replay("GET", PRODUCTS, "products__multi_variant")
     levels = [connector.normalize_inventory_level(i) for i in next(connector.iter_inventory()).items]
+    assert "dateQueryType" not in sent_query(responses.calls[0])
     assert [(lv["inventory_item_id"], lv["location_id"], lv["available"]) for lv in levels] == [
         ("8680000000011", "trendyol", 14), ("8680000000035", "trendyol", 0), ("8680000000028", "trendyol", 30)]
 

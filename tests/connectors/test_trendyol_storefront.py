@@ -23,7 +23,7 @@ from tests.factories import IntegrationFactory
 
 BASE = "https://apigw.trendyol.com"
 ORDERS = f"{BASE}/integration/order/sellers/123456/orders"
-PRODUCTS = f"{BASE}/integration/product/sellers/123456/products"
+PRODUCTS = f"{BASE}/integration/product/sellers/123456/products/approved"
 PACKAGES = f"{BASE}/integration/order/sellers/123456/shipment-packages"
 STOCK = f"{BASE}/integration/inventory/sellers/123456/products/price-and-inventory"
 
@@ -61,7 +61,7 @@ def test_every_call_of_a_romanian_seller_carries_its_storefront(romanian):
     connector.push_inventory([{"inventory_item_id": "8680000000011", "available": 3}])
 
     paths = {call.request.path_url.split("?")[0] for call in responses.calls}
-    assert {"/integration/product/sellers/123456/products", "/integration/order/sellers/123456/orders",
+    assert {"/integration/product/sellers/123456/products/approved", "/integration/order/sellers/123456/orders",
             "/integration/order/sellers/123456/shipment-packages/3003/tracking-details",
             "/integration/inventory/sellers/123456/products/price-and-inventory"} <= paths
     assert [call.request.headers.get("storeFrontCode") for call in responses.calls] == ["RO"] * len(responses.calls)
@@ -89,7 +89,8 @@ def test_an_unknown_storefront_is_refused_with_the_known_ones(db):
 
 @responses.activate
 def test_products__multi_variant_catalogue_is_imported_and_a_reimport_replaces_it(romanian):
-    """Trendyol gives each barcode its images and attributes, the listing its category and brand."""
+    """Trendyol (Product v2) gives the content its images, category, brand and shared attributes, each barcode
+    its own attributes (Beden)."""
     connector = registry.connector_for(romanian)
     replay("GET", PRODUCTS, "products__multi_variant")
     [page] = list(connector.iter_products())
@@ -97,19 +98,17 @@ def test_products__multi_variant_catalogue_is_imported_and_a_reimport_replaces_i
     shirt = Product.objects.get(sku="TS-M-RED")
     assert shirt.category == "Tişört"
     assert list(ProductImage.objects.filter(product=shirt).values_list("url", "position")) == [
-        ("https://cdn.example.com/8680000000011.jpg", 1)]
+        ("https://cdn.example.com/TS-RED-1.jpg", 1), ("https://cdn.example.com/TS-RED-2.jpg", 2)]
     assert dict(ProductAttribute.objects.filter(product=shirt).values_list("name", "value")) == {
         "Brand": "Moda", "Beden": "M", "Renk": "Kırmızı"}
 
-    changed = [dict(item) for item in page.items]
-    items = [dict(i) for i in changed[0]["items"]]
-    items[0] = {**items[0], "lastUpdateDate": items[0]["lastUpdateDate"] + 60_000, "images": [
-        {"url": "https://cdn.example.com/8680000000011-b.jpg"}, {"url": "https://cdn.example.com/8680000000011.jpg"}],
-        "attributes": [{"attributeName": "Beden", "attributeValue": "M"}]}
-    changed[0] = {**changed[0], "items": items}
+    changed = [dict(content) for content in page.items]
+    changed[0] = {**changed[0], "lastModifiedDate": changed[0]["lastModifiedDate"] + 60_000, "images": [
+        {"url": "https://cdn.example.com/TS-RED-3.jpg"}, {"url": "https://cdn.example.com/TS-RED-1.jpg"}],
+        "attributes": []}
     resource_import(romanian, "products", changed, source=ImportSource.SYNC, connector=connector)
     assert list(ProductImage.objects.filter(product=shirt).values_list("url", "position")) == [
-        ("https://cdn.example.com/8680000000011-b.jpg", 1), ("https://cdn.example.com/8680000000011.jpg", 2)]
+        ("https://cdn.example.com/TS-RED-3.jpg", 1), ("https://cdn.example.com/TS-RED-1.jpg", 2)]
     assert dict(ProductAttribute.objects.filter(product=shirt).values_list("name", "value")) == {
         "Brand": "Moda", "Beden": "M"}
-    assert ProductImage.objects.count() == 4  # TS-M-RED 2, TS-L-RED 1, MUG-01 1: nothing doubled
+    assert ProductImage.objects.count() == 5  # TS-M-RED 2, TS-L-RED 2, MUG-01 1: nothing doubled

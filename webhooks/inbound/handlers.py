@@ -7,8 +7,8 @@ writes the row's final status), so everything a handler writes commits with
 
 Resources handled: the rows of the sync resource table (products, inventory
 levels, orders — through `syncjobs.resources.resource_import`, the one import
-path, for connectors with the capability), campaign changes (re-read from the ad
-platform, then imported the same way) and deauthorization (the seller
+path, for connectors with the capability), campaign and post changes (re-read from the
+ad or social platform, then imported the same way) and deauthorization (the seller
 removed the app: the integration is disconnected without calling the provider).
 Adding an importable resource is a row in that table; a resource only its
 connector understands (payments) is listed in the connector's
@@ -31,7 +31,7 @@ from connectors import registry
 from connectors.base import AuthKind, Connector, WebhookEvent
 from integrations.models import Integration, IntegrationStatus
 from integrations.oauth.flow import oauth_disconnect
-from syncjobs.repull import campaigns_repull
+from syncjobs.repull import campaigns_repull, posts_repull
 from syncjobs.resources import BY_EVENT_RESOURCE, RESOURCES, ImportResult, ImportSource, Resource, resource_import
 from webhooks.models import IncomingStatus, IncomingWebhook
 
@@ -121,10 +121,23 @@ def handle_campaign_changes(connector: Connector, events: list[WebhookEvent]) ->
     return {resource.name: result.counts()}
 
 
+def handle_post_changes(connector: Connector, events: list[WebhookEvent]) -> dict[str, Any] | None:
+    """A social platform said posts changed (a page's feed webhook names the post, not its new text or
+    counts): read them again and import them through the one import path, in processing's transaction."""
+    ids = sorted({str(e.payload.get("post_id")) for e in events if e.payload.get("post_id")})
+    if not ids or not connector.supports(RESOURCES["posts"].capability):
+        return None
+    resource = RESOURCES["posts"]
+    result = posts_repull(connector, external_ids=ids)
+    _raise_for_failures(resource, result)
+    return {resource.name: result.counts()}
+
+
 # Resources outside the import table, each with its own handler.
 HANDLERS: dict[str, Callable[[Connector, list[WebhookEvent]], dict[str, Any] | None]] = {
     "deauthorization": handle_deauthorization,
     "campaign_change": handle_campaign_changes,
+    "post_change": handle_post_changes,
 }
 
 
