@@ -43,7 +43,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import requests
 from django.conf import settings
@@ -331,16 +331,21 @@ class ProviderClient:
 
     @staticmethod
     def _with_auth_params(params: Any, extra: dict[str, str]) -> Any:
-        """The caller's params with the connector's auth params added (the call log keeps the caller's alone)."""
+        """The caller's params with the connector's auth params added where the caller gave none of that name (a
+        call that sends another token in its own headers sends that token's proof too); the call log keeps the
+        caller's params alone."""
         if not extra:
             return params
         if not params:
             return dict(extra)
         if isinstance(params, Mapping):
-            return {**params, **extra}
+            return {**params, **{k: v for k, v in extra.items() if k not in params}}
         if isinstance(params, list | tuple):
-            return [*params, *extra.items()]
-        return f"{params}&{urlencode(extra)}"
+            given = {name for name, _ in params}
+            return [*params, *((k, v) for k, v in extra.items() if k not in given)]
+        given = {name for name, _ in parse_qsl(str(params), keep_blank_values=True)}
+        missing = {k: v for k, v in extra.items() if k not in given}
+        return f"{params}&{urlencode(missing)}" if missing else params
 
     @staticmethod
     def _with_params(url: str, params: Any) -> str:

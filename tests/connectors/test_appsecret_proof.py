@@ -120,7 +120,30 @@ def test_an_instagram_call_carries_the_proof(settings_secret, public_dns, sleeps
 @pytest.mark.parametrize(("params", "sent"), [
     (None, {"p": "1"}), ({}, {"p": "1"}), ({"a": "b"}, {"a": "b", "p": "1"}),
     ([("a", "b")], [("a", "b"), ("p", "1")]), ("a=b", "a=b&p=1"),
+    # a call that presents another token (a page's) sends that token's proof, which the connector's does not replace
+    ({"p": "own"}, {"p": "own"}), ([("p", "own")], [("p", "own")]), ("p=own", "p=own"),
 ])
 def test_auth_params_join_whatever_params_the_caller_gave(params, sent):
     assert ProviderClient._with_auth_params(params, {"p": "1"}) == sent
     assert ProviderClient._with_auth_params(params, {}) is params
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_a_facebook_page_call_proves_the_page_token_and_a_user_call_the_users(settings_secret, settings, public_dns,
+                                                                              sleeps):
+    settings.PROVIDER_SETTINGS = {"facebook": {"CLIENT_ID": "fb-app-id", "CLIENT_SECRET": APP_SECRET}}
+    integration = IntegrationFactory(provider="facebook", type="social", status="active", access_token=TOKEN,
+                                     refresh_token=TOKEN, config={"page_ids": ["104"]},
+                                     credentials={"page_tokens": {"104": "EAAPageToken0104"}})
+    client = registry.connector_for(integration).client
+    responses.add("GET", f"{GRAPH}/me", json={"id": "1"})
+    responses.add("GET", f"{GRAPH}/104", json={"id": "104"})
+
+    client.get("me", action="get_me")
+    client.get("104", action="get_page", token="EAAPageToken0104")
+
+    user, page = responses.calls
+    assert sent_query(user)["appsecret_proof"] == proof(TOKEN, APP_SECRET)
+    assert page.request.headers["Authorization"] == "Bearer EAAPageToken0104"
+    assert sent_query(page)["appsecret_proof"] == proof("EAAPageToken0104", APP_SECRET)
