@@ -160,9 +160,9 @@ def test_comments_of_media_page_by_the_after_cursor_into_comment_rows_through_th
     result = pull("comments__page1")
     assert (result.created, result.failed) == (3, [])
     asked = [sent_query(c) for c in responses.calls if c.request.url.split("?")[0].endswith("/comments")]
-    assert asked == [{"fields": "id,text,username,like_count,timestamp", "limit": "50"},
-                     {"fields": "id,text,username,like_count,timestamp", "limit": "50", "after": "QVFIUmMy"},
-                     {"fields": "id,text,username,like_count,timestamp", "limit": "50"}]
+    assert asked == [{"fields": "id,text,username,like_count,timestamp", "limit": "50", **PROOF},
+                     {"fields": "id,text,username,like_count,timestamp", "limit": "50", "after": "QVFIUmMy", **PROOF},
+                     {"fields": "id,text,username,like_count,timestamp", "limit": "50", **PROOF}]
     assert not [c for c in responses.calls if "18000000000000003/comments" in c.request.url]
     first = Comment.objects.filter(post__external_id="18000000000000001")
     assert [(c.external_id, c.author, c.text, c.like_count) for c in first] == [
