@@ -192,15 +192,13 @@ class Connector:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("secret_fields") is not None:  # a typo would hide the input the provider needs
+        declared = cls.__dict__.get("secret_fields")
+        if declared is not None:  # a typo would hide the input the provider needs
             from integrations.models import SECRET_FIELDS  # here: the registry is read before the apps are ready
 
-            unknown = sorted(set(cls.secret_fields) - set(SECRET_FIELDS))
-        else:
-            unknown = []
-        if unknown:
-            raise TypeError(f"{cls.__name__}.secret_fields names {', '.join(unknown)}, which are not encrypted "
-                            f"Integration fields ({', '.join(SECRET_FIELDS)}).")
+            if unknown := sorted(set(declared) - set(SECRET_FIELDS)):
+                raise TypeError(f"{cls.__name__}.secret_fields names {', '.join(unknown)}, which are not encrypted "
+                                f"Integration fields ({', '.join(SECRET_FIELDS)}).")
         if "capabilities" in cls.__dict__:
             raise TypeError(f"{cls.__name__} declares `capabilities`; inherit the capability mixins instead "
                             "(connectors/capabilities.py).")
