@@ -15,18 +15,40 @@ Each app's migration lists its periodic tasks as (name, task path, every N
 seconds) and calls `schedule_operation(TASKS)`. Created with get_or_create by
 name, so an operator's later edit of the interval survives a re-run; reversing
 the migration removes them.
+
+Every periodic message expires (`expire_seconds` on the row, `expires` on the
+message): while the workers are down beat keeps sending, and without it a
+recovering worker would run every stale copy (720 dispatch runs an hour down).
+A copy older than its task's interval is worth nothing, as the next one is
+already queued; the floor of MIN_EXPIRE_SECONDS keeps a 5-second task alive
+through an ordinary backlog, where expiring at 5 s would skip every run while
+the queue is a few seconds behind. The scheduler gives a row that has no expiry
+(one an operator added) the same default (config/beat_scheduler.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import migrations
 
 PeriodicTaskSpec = tuple[str, str, int]  # (name shown in the admin, task path, every N seconds)
 
 BEAT_DEPENDENCY = ("django_celery_beat", "0019_alter_periodictasks_options")
+MIN_EXPIRE_SECONDS = 60
+_PERIOD_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
+
+
+def expire_seconds_for(every_seconds: float) -> int:
+    """How long a periodic message stays worth running: about its interval, never under MIN_EXPIRE_SECONDS."""
+    return max(int(every_seconds), MIN_EXPIRE_SECONDS)
+
+
+def interval_seconds(every: int, period: str) -> float:
+    """An IntervalSchedule's length in seconds (microseconds count as a fraction)."""
+    return every * _PERIOD_SECONDS.get(period, 1e-6)
 
 
 def schedule_operation(tasks: Sequence[PeriodicTaskSpec]) -> migrations.RunPython:
@@ -35,13 +57,37 @@ def schedule_operation(tasks: Sequence[PeriodicTaskSpec]) -> migrations.RunPytho
         PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
         for name, task, seconds in tasks:
             interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period="seconds")
-            PeriodicTask.objects.get_or_create(name=name, defaults={"task": task, "interval": interval})
+            PeriodicTask.objects.get_or_create(name=name, defaults={"task": task, "interval": interval,
+                                                                    "expire_seconds": expire_seconds_for(seconds)})
 
     def remove(apps, schema_editor):
         PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
         PeriodicTask.objects.filter(name__in=[name for name, _, _ in tasks]).delete()
 
     return migrations.RunPython(create, remove)
+
+
+def periodic_task_expiry(row: Any) -> Any:
+    """A PeriodicTask's message expiry: its own (`expire_seconds`, or the `expires` time), else about its
+    interval; None for a crontab row without one. Beat (config/beat_scheduler.py) and cron both send with it."""
+    if row.expire_seconds or row.expires:
+        return row.expire_seconds or row.expires
+    if row.interval_id is None:
+        return None
+    return expire_seconds_for(interval_seconds(row.interval.every, row.interval.period))
+
+
+def expiry_operation() -> migrations.RunPython:
+    """Give every interval row that has no expiry its default (the rows earlier migrations made without one)."""
+
+    def backfill(apps, schema_editor):
+        PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+        rows = PeriodicTask.objects.filter(interval__isnull=False, expires__isnull=True, expire_seconds__isnull=True)
+        for row in rows.select_related("interval"):
+            seconds = expire_seconds_for(interval_seconds(row.interval.every, row.interval.period))
+            PeriodicTask.objects.filter(pk=row.pk, expire_seconds__isnull=True).update(expire_seconds=seconds)
+
+    return migrations.RunPython(backfill, migrations.RunPython.noop)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ The lock is a Redis key with a TTL (REDIS_URL set: beats on any machine), renewe
 on every tick, so a beat killed without notice frees it within LOCK_TTL_SECONDS.
 Without Redis (the embedded default, one machine) it is an exclusive file lock on
 VAR_DIR/beat.lock, which the kernel drops when the process dies.
+
+Every message it sends expires (config/beat.py says why): a row's own
+`expire_seconds` or `expires` wins; a row with neither, on an interval, expires
+after that interval (at least MIN_EXPIRE_SECONDS).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django_celery_beat.schedulers import DatabaseScheduler
+from django_celery_beat.schedulers import DatabaseScheduler, ModelEntry
+
+from config.beat import periodic_task_expiry
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +97,16 @@ def beat_lock() -> RedisLock | FileLock:
     return FileLock(Path(settings.VAR_DIR) / "beat.lock")
 
 
+class ExpiringEntry(ModelEntry):
+    def __init__(self, model, app=None):
+        super().__init__(model, app=app)
+        if "expires" not in self.options and (expires := periodic_task_expiry(model)) is not None:
+            self.options["expires"] = expires
+
+
 class SingleBeatScheduler(DatabaseScheduler):
+    Entry = ExpiringEntry
+
     def __init__(self, *args, **kwargs):
         self.beat_lock = beat_lock()
         self.state = "starting"

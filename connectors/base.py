@@ -164,6 +164,11 @@ class Connector:
     base_url: ClassVar[str] = ""
     rate_limit: ClassVar[RateLimitPolicy | None] = None
     docs_url: ClassVar[str] = ""
+    # The Integration secret fields (integrations.models.SECRET_FIELDS) this provider reads: encrypted at rest,
+    # write-only in the API and the admin (shown once, then masked), redacted by value from the call log, replaced
+    # to rotate. The admin shows inputs for these alone (console/forms.py); None: guessed from auth_kind, which
+    # offers inputs the provider never reads. Keep anything secret out of `config`, which is shown in the clear.
+    secret_fields: ClassVar[tuple[str, ...] | None] = None
     # The provider's app-wide settings, name → default, read with `self.setting(name)` (see provider_setting);
     # .env.example lists each as <KEY>_<NAME> (tests/test_env_example.py checks it).
     provider_settings: ClassVar[Mapping[str, str]] = {}
@@ -188,6 +193,13 @@ class Connector:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        declared = cls.__dict__.get("secret_fields")
+        if declared is not None:  # a typo would hide the input the provider needs
+            from integrations.models import SECRET_FIELDS  # here: the registry is read before the apps are ready
+
+            if unknown := sorted(set(declared) - set(SECRET_FIELDS)):
+                raise TypeError(f"{cls.__name__}.secret_fields names {', '.join(unknown)}, which are not encrypted "
+                                f"Integration fields ({', '.join(SECRET_FIELDS)}).")
         if "capabilities" in cls.__dict__:
             raise TypeError(f"{cls.__name__} declares `capabilities`; inherit the capability mixins instead "
                             "(connectors/capabilities.py).")
@@ -224,6 +236,11 @@ class Connector:
         """Headers that authenticate a call. Default: a bearer access token, or nothing."""
         token = self.integration.access_token
         return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def auth_params(self) -> dict[str, str]:
+        """Query parameters that authenticate a call beside `auth_headers` (a proof derived from the token), asked
+        again on every attempt so that a refreshed token gets its own. Default: none."""
+        return {}
 
     def refresh_access_token(self) -> TokenSet:
         """Get a new access token (a refresh grant, or a client-credentials one). Called by the HTTP client under a

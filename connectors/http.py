@@ -40,8 +40,10 @@ import json as jsonlib
 import random
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
 import requests
 from django.conf import settings
@@ -197,6 +199,7 @@ class ProviderClient:
             call.attempt += 1
             sent_token = integration.access_token
             send_headers = {**(self.connector.auth_headers() if authenticate else {}), **(headers or {})}
+            send_params = self._with_auth_params(params, self.connector.auth_params() if authenticate else {})
             self._throttle()
             started = time.monotonic()
             response: requests.Response | None = None
@@ -204,7 +207,7 @@ class ProviderClient:
                 response = session_for(integration.pk).request(
                     method,
                     url,
-                    params=params,
+                    params=send_params,
                     json=json,
                     data=data,
                     headers=send_headers,
@@ -325,6 +328,24 @@ class ProviderClient:
         if path_or_url.startswith("/"):
             return self.connector.resolved_base_url() + path_or_url
         return path_or_url
+
+    @staticmethod
+    def _with_auth_params(params: Any, extra: dict[str, str]) -> Any:
+        """The caller's params with the connector's auth params added where the caller gave none of that name (a
+        call that sends another token in its own headers sends that token's proof too); the call log keeps the
+        caller's params alone."""
+        if not extra:
+            return params
+        if not params:
+            return dict(extra)
+        if isinstance(params, Mapping):
+            return {**params, **{k: v for k, v in extra.items() if k not in params}}
+        if isinstance(params, list | tuple):
+            given = {name for name, _ in params}
+            return [*params, *((k, v) for k, v in extra.items() if k not in given)]
+        given = {name for name, _ in parse_qsl(str(params), keep_blank_values=True)}
+        missing = {k: v for k, v in extra.items() if k not in given}
+        return f"{params}&{urlencode(missing)}" if missing else params
 
     @staticmethod
     def _with_params(url: str, params: Any) -> str:

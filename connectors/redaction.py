@@ -41,7 +41,7 @@ MIN_SECRET_LENGTH = 4
 _SECRET_NAMES = frozenset(
     {
         "key", "sig", "auth", "pwd", "pass", "pin", "otp", "cvv", "cvc", "hmac", "jwt", "assertion",
-        "session", "sessionid", "codeverifier", "nonce", "ticket",
+        "session", "sessionid", "codeverifier", "nonce", "ticket", "signstring",
     }
 )  # fmt: skip
 _SECRET_PARTS = (

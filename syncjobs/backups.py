@@ -33,6 +33,7 @@ from commerce.services.records_export import records_export_csv
 from config.errors import ApplicationError, ValidationError
 from connectors import registry
 from connectors.base import Capability
+from integrations.metadata import integration_metadata_key_update
 from integrations.models import Integration, IntegrationStatus
 
 logger = logging.getLogger(__name__)
@@ -127,7 +128,6 @@ def _apply_retention(connector: Any, folder: str, prefix: str, keep: int) -> lis
 
 
 def _remember(integration: Integration, summary: dict[str, Any]) -> None:
-    metadata = dict(Integration.objects.filter(pk=integration.pk).values_list("metadata", flat=True).first() or {})
-    previous = metadata.get("backup") if isinstance(metadata.get("backup"), dict) else {}
-    metadata["backup"] = {**previous, **summary}
-    Integration.objects.filter(pk=integration.pk).update(metadata=metadata)
+    """`metadata["backup"]` and that key alone: a token refresh or health note saved meanwhile stays."""
+    integration_metadata_key_update(integration_id=integration.pk, key="backup",
+                                    change=lambda previous: {**previous, **summary})

@@ -40,6 +40,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ErrorResponseSerializer
+from config.beat import periodic_task_expiry
 from config.errors import ApplicationError, NotFound
 from connectors.registry import periodic_jobs
 
@@ -86,8 +87,11 @@ def cron_authorized(header: str) -> bool:
     return hmac.compare_digest(token.strip().encode(), secret.encode())
 
 
-def _send(name: str, kwargs: dict) -> None:
-    current_app.tasks[name].apply_async(kwargs=kwargs)
+def _send(name: str, kwargs: dict, row: PeriodicTask | None) -> None:
+    """Enqueue, expiring as beat's message would (config/beat.py): a cron calling while workers are down
+    must not leave them hours of stale copies either."""
+    expires = periodic_task_expiry(row) if row is not None else None
+    current_app.tasks[name].apply_async(kwargs=kwargs, **({"expires": expires} if expires is not None else {}))
 
 
 def _schedules(task_names: list[str]) -> dict[str, PeriodicTask]:
@@ -134,7 +138,7 @@ def cron_run(*, job: str) -> dict:
         if name not in current_app.tasks:
             unavailable.append(name)
             continue
-        _send(name, kwargs or _kwargs(rows.get(name)))
+        _send(name, kwargs or _kwargs(rows.get(name)), rows.get(name))
         enqueued.append(name)
         if name in rows:  # run-all and beat count this run
             PeriodicTask.objects.filter(pk=rows[name].pk).update(
@@ -157,7 +161,7 @@ def _run_due() -> dict:
         elif not periodic_task_due(row, now) or not _take(row, now):
             not_due.append(job.task)
         else:
-            _send(job.task, _kwargs(row))
+            _send(job.task, _kwargs(row), row)
             enqueued.append(job.task)
     if unavailable and not (enqueued or not_due or unscheduled):
         raise CronJobUnavailable(details={"unavailable": unavailable})

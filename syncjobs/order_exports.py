@@ -32,6 +32,7 @@ from config.errors import ApplicationError
 from connectors import registry
 from connectors.base import Capability
 from connectors.errors import is_transient
+from integrations.metadata import integration_metadata_key_update
 from integrations.models import Integration, IntegrationStatus
 
 logger = logging.getLogger(__name__)
@@ -90,12 +91,17 @@ def orders_export(*, integration_id: int, limit: int | None = None) -> ExportRun
 
 
 def _remember(integration: Integration, run: ExportRun) -> None:
-    """The last run on the integration's page: counts, and the orders that failed with their reasons."""
-    metadata = dict(Integration.objects.filter(pk=integration.pk).values_list("metadata", flat=True).first() or {})
-    previous = metadata.get("order_export") if isinstance(metadata.get("order_export"), dict) else {}
-    failed = {k: v for k, v in (previous.get("failed") or {}).items()
-              if int(k) not in run.pushed and int(k) not in run.found}
-    failed.update({str(k): v for k, v in run.failed.items()})
-    metadata["order_export"] = {"last_run_at": timezone.now().isoformat(), "pushed": len(run.pushed),
-                                "found": len(run.found), "failed": dict(list(failed.items())[-FAILED_KEPT:])}
-    Integration.objects.filter(pk=integration.pk).update(metadata=metadata)
+    """The last run on the integration's page: counts, and the orders that failed with their reasons.
+
+    Only `metadata["order_export"]` is written (integrations/metadata.py): a token refresh or health note saved
+    while the run was pushing stays.
+    """
+
+    def change(previous: dict[str, Any]) -> dict[str, Any]:
+        failed = {k: v for k, v in (previous.get("failed") or {}).items()
+                  if int(k) not in run.pushed and int(k) not in run.found}
+        failed.update({str(k): v for k, v in run.failed.items()})
+        return {"last_run_at": timezone.now().isoformat(), "pushed": len(run.pushed), "found": len(run.found),
+                "failed": dict(list(failed.items())[-FAILED_KEPT:])}
+
+    integration_metadata_key_update(integration_id=integration.pk, key="order_export", change=change)

@@ -2,19 +2,17 @@
 
 Four files, each a header row then one row per record, ordered by id, UTF-8, comma-separated, times in ISO 8601
 UTC, amounts as exact decimals: `orders.csv`, `order_lines.csv` (the orders' lines, by order id),
-`products.csv` and `stock.csv` (one row per product and ERP stock location). Cell values are written verbatim
-(a backup must restore what was there): open them in a spreadsheet knowing that a customer name starting with
-`=` is text someone typed.
+`products.csv` and `stock.csv` (one row per product and ERP stock location). The files are opened in
+spreadsheets (a Drive folder opens them in Sheets), so they are written by config/spreadsheet.py: text that a
+spreadsheet would run as a formula (a customer name typed as `=HYPERLINK(…)`) gets a leading `'`; amounts stay
+numbers.
 
 Read with `.iterator()` so a large organization streams its rows; the files themselves are built in memory.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
-from typing import Any
+from config.spreadsheet import csv_bytes
 
 from ..models import Order, OrderLine, Product, StockLevel
 
@@ -24,23 +22,6 @@ ORDER_COLUMNS = ("id", "channel", "external_id", "external_number", "status", "c
 LINE_COLUMNS = ("order_id", "id", "sku", "title", "quantity", "unit_price", "total", "fulfilled_quantity")
 PRODUCT_COLUMNS = ("id", "sku", "name", "status", "price", "currency", "barcode", "updated_at")
 STOCK_COLUMNS = ("sku", "location", "on_hand", "reserved", "low_stock_threshold", "updated_at")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-def _csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    out = io.StringIO(newline="")
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(value) for value in row])
-    return out.getvalue().encode("utf-8")
 
 
 def records_export_csv(*, organization_id: int) -> dict[str, bytes]:
@@ -53,8 +34,8 @@ def records_export_csv(*, organization_id: int) -> dict[str, bytes]:
     stock = (StockLevel.objects.filter(organization_id=organization_id).order_by("product__sku", "location")
              .values_list("product__sku", *STOCK_COLUMNS[1:]))
     return {
-        "orders.csv": _csv(ORDER_COLUMNS, orders.iterator()),
-        "order_lines.csv": _csv(LINE_COLUMNS, lines.iterator()),
-        "products.csv": _csv(PRODUCT_COLUMNS, products.iterator()),
-        "stock.csv": _csv(STOCK_COLUMNS, stock.iterator()),
+        "orders.csv": csv_bytes(ORDER_COLUMNS, orders.iterator()),
+        "order_lines.csv": csv_bytes(LINE_COLUMNS, lines.iterator()),
+        "products.csv": csv_bytes(PRODUCT_COLUMNS, products.iterator()),
+        "stock.csv": csv_bytes(STOCK_COLUMNS, stock.iterator()),
     }

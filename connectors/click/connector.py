@@ -22,6 +22,7 @@ class ClickConnector(PaymentsGateway, Connector):
     display_name = "Click"
     integration_type = "payment_gateway"
     auth_kind = AuthKind.API_KEY
+    secret_fields = ("api_secret",)
     base_url = "https://my.click.uz"
     docs_url = "https://docs.click.uz/en/click-api-request/"
     urls_module = "connectors.click.urls"  # the prepare and complete steps Click calls

@@ -2,7 +2,8 @@
 
 Every call goes through the connector's ProviderClient (connectors/http.py): retries, throttles as waits, the
 call log with tokens redacted. A page's own calls (its posts, insights, publishing) present the *page* access
-token in the Authorization header, which overrides the user token the client would send; the user token still
+token in the Authorization header, which overrides the user token the client would send, and that token's
+`appsecret_proof` (connectors/appsecret_proof.py), which overrides the user token's; the user token still
 decides refreshes, so a page token refused together with the user's (code 190) ends in one refused refresh and
 pending_auth.
 
@@ -37,6 +38,8 @@ class PagesClient:
         """One call; `token` is a page's access token (empty: the user's). A refused permission (code 10,
         200–299) becomes a permanent ProviderError that says which grants the connect needs."""
         headers = {"Authorization": f"Bearer {token}"} if token else None
+        if token:  # the page token's own proof, which wins over the user token's the client would add
+            params = {**(params or {}), **self.connector.appsecret_proof(token)}
         self.connector.last_graph_code = None
         try:
             response = self.connector.http.request(method, self.path(node), action=action, params=params, data=data,

@@ -38,6 +38,7 @@ from urllib.parse import urlencode
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
+from connectors.appsecret_proof import appsecret_proof_params
 from connectors.base import (
     AuthKind,
     ConnectionResult,
@@ -123,6 +124,12 @@ class FacebookConnector(OAuthConnect, WebhookReceiver, SocialChannel, SocialPubl
 
     def is_auth_expired(self, response: requests.Response) -> bool:
         return is_token_refused(response)
+
+    def auth_params(self) -> dict[str, str]:  # Meta's appsecret_proof of the user token (a page's: client.py)
+        return self.appsecret_proof(self.integration.access_token)
+
+    def appsecret_proof(self, token: str) -> dict[str, str]:
+        return appsecret_proof_params(token, self.oauth_client_credentials()[1])
 
     def credentials_refused_message(self, error: AuthExpired, *, action: str) -> str | None:
         """The user token was exchanged again and Facebook still refuses a page's token: the user lost the page

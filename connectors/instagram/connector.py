@@ -40,6 +40,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from config.errors import ApplicationError, ValidationError
+from connectors.appsecret_proof import appsecret_proof_params
 from connectors.base import AuthKind, ConnectionResult, Connector, OAuthMeta, Page, RateLimitPolicy, TokenSet
 from connectors.capabilities import (
     PostLimits,
@@ -99,6 +100,9 @@ class InstagramConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connect
         except (ValueError, AttributeError):
             return False
         return isinstance(error, dict) and error.get("code") == TOKEN_INVALID
+
+    def auth_params(self) -> dict[str, str]:  # Meta's appsecret_proof, when the app secret is configured
+        return appsecret_proof_params(self.integration.access_token, self.oauth_client_credentials()[1])
 
     # ------------------------------------------------------------------ connect
     def exchange_code(self, code: str, *, redirect_uri: str = "", code_verifier: str = "") -> TokenSet:

@@ -22,6 +22,9 @@ account is over its limit; `X-Business-Use-Case-Usage` says how long until acces
 (`estimated_time_to_regain_access`, minutes). Those are waits (throttled_seconds), not failures: the client
 sleeps up to a minute and retries, and a longer wait is raised as RATE_LIMITED so the sync job retries later.
 Error code 190 (OAuthException) is an expired or revoked token.
+
+Every call with the token carries `appsecret_proof` (connectors/appsecret_proof.py) when the app secret is
+configured, so an app set to "Require App Secret" accepts them and a stolen token alone is useless.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from connectors.appsecret_proof import appsecret_proof_params
 from connectors.base import (
     AuthKind,
     ConnectionResult,
@@ -105,6 +109,9 @@ class MetaAdsConnector(OAuthConnect, WebhookReceiver, AdsSource, Connector):
 
     def is_auth_expired(self, response: requests.Response) -> bool:
         return is_token_refused(response)
+
+    def auth_params(self) -> dict[str, str]:
+        return appsecret_proof_params(self.integration.access_token, self.oauth_client_credentials()[1])
 
     # ------------------------------------------------------------------ OAuth
     def oauth_meta(self) -> OAuthMeta:

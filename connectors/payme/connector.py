@@ -27,6 +27,7 @@ class PaymeConnector(PaymentsGateway, Connector):
     display_name = "Payme"
     integration_type = "payment_gateway"
     auth_kind = AuthKind.BASIC
+    secret_fields = ("api_key",)
     base_url = CHECKOUT_URL
     docs_url = "https://developer.help.paycom.uz/metody-merchant-api/"
     urls_module = "connectors.payme.urls"  # the merchant API Payme calls

@@ -36,6 +36,7 @@ class StripeConnector(WebhookReceiver, PaymentsGateway, Connector):
     display_name = "Stripe"
     integration_type = "payment_gateway"
     auth_kind = AuthKind.API_KEY
+    secret_fields = ("api_key", "webhook_secret")
     base_url = BASE_URL
     webhook_scheme = webhooks.SCHEME  # Stripe-Signature, verified with the endpoint's webhook_secret
     webhook_resources = frozenset({"payment"})

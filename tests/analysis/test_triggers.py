@@ -87,7 +87,7 @@ def test_the_dashboard_button_queues_a_run_and_accepting_in_the_console_applies(
 def test_cron_ai_analysis_is_the_beat_job(settings, monkeypatch):
     settings.CRON_SECRET = "cron-secret-123456"
     sent = []
-    monkeypatch.setattr(cron, "_send", lambda name, kwargs: sent.append((name, kwargs)))
+    monkeypatch.setattr(cron, "_send", lambda name, kwargs, *_: sent.append((name, kwargs)))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Bearer cron-secret-123456")
     assert client.post("/api/cron/ai-analysis/").status_code == 202

@@ -5,6 +5,8 @@ the social records, and publishing (exact bodies, `{page}_{post}` ids, a retry a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import timedelta
 from urllib.parse import parse_qs
@@ -30,6 +32,13 @@ PAGE, PAGE2 = "104000000000001", "104000000000002"
 USER_TOKEN = "EAAFbLongUserToken0002"
 PAGE_TOKEN, PAGE2_TOKEN = "EAAFbPageTokenAcme1111", "EAAFbPageTokenOutlet2222"
 CALLBACK = "https://switchyard.example/api/oauth/callback/facebook/"
+
+
+def proof(token: str) -> dict[str, str]:
+    """The appsecret_proof a call made with `token` carries: hex HMAC-SHA256 of that token under the app secret."""
+    return {"appsecret_proof": hmac.new(b"fb-app-secret", token.encode(), hashlib.sha256).hexdigest()}
+
+
 # Gone from every Graph version (pages-api deprecated metrics): asking for them is an invalid-metric error.
 REMOVED = ("impressions", "page_fans", "page_fan_adds", "post_impressions_unique", "page_impressions_unique")
 
@@ -163,8 +172,10 @@ def test_page_discovery_imports_each_page_with_its_follows(integration, connecto
     pages = list(connector.iter_social_accounts())
     assert [p.next_cursor for p in pages] == ["QVFIUkFjbWU", None]
     assert all("access_token" not in item for page in pages for item in page.items)
-    assert [sent_query(c) for c in responses.calls if "/insights" in c.request.url] == [
-        {"metric": "page_follows", "period": "day"}, {"metric": "page_follows", "period": "day"}]
+    assert [sent_query(c) for c in responses.calls if "/insights" in c.request.url] == [  # each page's own proof
+        {"metric": "page_follows", "period": "day", **proof(PAGE_TOKEN)},
+        {"metric": "page_follows", "period": "day", **proof(PAGE2_TOKEN)}]
+    assert sent_query(responses.calls[0])["appsecret_proof"] == proof(USER_TOKEN)["appsecret_proof"]
     assert responses.calls[1].request.headers["Authorization"] == f"Bearer {PAGE_TOKEN}"
     assert responses.calls[3].request.headers["Authorization"] == f"Bearer {PAGE2_TOKEN}"
 
@@ -272,7 +283,7 @@ def test_a_text_post_goes_to_the_page_feed_with_its_link(account):
     assert form(responses.calls[0]) == {"message": "Fresh stock is in: https://shop.acme.example/new",
                                         "link": "https://shop.acme.example/new"}
     assert responses.calls[0].request.headers["Authorization"] == f"Bearer {PAGE_TOKEN}"
-    assert sent_query(responses.calls[1]) == {"fields": "id,permalink_url,created_time"}
+    assert sent_query(responses.calls[1]) == {"fields": "id,permalink_url,created_time", **proof(PAGE_TOKEN)}
     assert (post.status, post.external_id, post.permalink) == (
         "published", f"{PAGE}_900000000000009", f"https://www.facebook.com/{PAGE}/posts/900000000000009")
     assert post.publish_state == {"sent": True, "post_id": f"{PAGE}_900000000000009"}
@@ -304,7 +315,7 @@ def test_a_publish_retried_after_a_timeout_creates_one_facebook_post(account):
     retried = post_publish(post_id=post.pk)
 
     assert ("POST", f"{GRAPH}/{PAGE}/feed") not in calls()
-    assert sent_query(responses.calls[0]) == {"fields": "id,message,created_time", "limit": "10"}
+    assert sent_query(responses.calls[0]) == {"fields": "id,message,created_time", "limit": "10", **proof(PAGE_TOKEN)}
     assert (retried.status, retried.external_id, retried.attempts) == ("published", f"{PAGE}_900000000000009", 2)
     assert Post.objects.filter(account=account).count() == 1
 

@@ -4,6 +4,8 @@ social records, and publishing (container → status → media_publish, carousel
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -24,6 +26,8 @@ recorded = Recorded("instagram")
 GRAPH = "https://graph.instagram.com"
 USER = "17841400000000001"
 CALLBACK = "https://switchyard.example/api/oauth/callback/instagram/"
+# Calls made with the token prove the app secret ("ig-secret" below): hex HMAC-SHA256 of the token.
+PROOF = {"appsecret_proof": hmac.new(b"ig-secret", b"IGAAlonglived4444555566667777", hashlib.sha256).hexdigest()}
 
 
 @pytest.fixture
@@ -156,9 +160,9 @@ def test_comments_of_media_page_by_the_after_cursor_into_comment_rows_through_th
     result = pull("comments__page1")
     assert (result.created, result.failed) == (3, [])
     asked = [sent_query(c) for c in responses.calls if c.request.url.split("?")[0].endswith("/comments")]
-    assert asked == [{"fields": "id,text,username,like_count,timestamp", "limit": "50"},
-                     {"fields": "id,text,username,like_count,timestamp", "limit": "50", "after": "QVFIUmMy"},
-                     {"fields": "id,text,username,like_count,timestamp", "limit": "50"}]
+    assert asked == [{"fields": "id,text,username,like_count,timestamp", "limit": "50", **PROOF},
+                     {"fields": "id,text,username,like_count,timestamp", "limit": "50", "after": "QVFIUmMy", **PROOF},
+                     {"fields": "id,text,username,like_count,timestamp", "limit": "50", **PROOF}]
     assert not [c for c in responses.calls if "18000000000000003/comments" in c.request.url]
     first = Comment.objects.filter(post__external_id="18000000000000001")
     assert [(c.external_id, c.author, c.text, c.like_count) for c in first] == [
@@ -207,7 +211,7 @@ def test_an_image_post_is_a_container_then_media_publish(account):
                        ("GET", f"{GRAPH}/17900000000000001"), ("POST", f"{GRAPH}/{USER}/media_publish"),
                        ("GET", f"{GRAPH}/18000000000000009")]
     assert form(responses.calls[1]) == {"caption": "New season", "image_url": "https://cdn.acme.example/look.jpg"}
-    assert sent_query(responses.calls[2]) == {"fields": "status_code"}
+    assert sent_query(responses.calls[2]) == {"fields": "status_code", **PROOF}
     assert form(responses.calls[3]) == {"creation_id": "17900000000000001"}
     assert (post.status, post.external_id, post.permalink) == (
         "published", "18000000000000009", "https://www.instagram.com/p/ZZZ999/")
@@ -226,7 +230,7 @@ def test_a_carousel_makes_item_containers_then_the_album(account):
     post = post_publish(post_id=new_post(account, kind="carousel", media_urls=[
         "https://cdn.acme.example/a.jpg", "https://cdn.acme.example/b.mp4"]).pk)
 
-    containers = [form(c) for c in responses.calls if c.request.url == f"{GRAPH}/{USER}/media"]
+    containers = [form(c) for c in responses.calls if c.request.url.split("?")[0] == f"{GRAPH}/{USER}/media"]
     assert containers == [
         {"image_url": "https://cdn.acme.example/a.jpg", "is_carousel_item": "true"},
         {"video_url": "https://cdn.acme.example/b.mp4", "media_type": "VIDEO", "is_carousel_item": "true"},

@@ -7,6 +7,8 @@ ERP's words, Meta's times as aware datetimes.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +30,8 @@ GRAPH = "https://graph.facebook.com/v27.0"
 TOKEN_URL = f"{GRAPH}/oauth/access_token"
 APP_ID, APP_SECRET = "1234567890123", "meta-app-secret"
 LONG = "EAALongLivedUserToken0002"
+# Every call made with the token proves the app secret (Meta's "Require App Secret"): hex HMAC-SHA256 of the token.
+PROOF = {"appsecret_proof": hmac.new(APP_SECRET.encode(), LONG.encode(), hashlib.sha256).hexdigest()}
 
 fixture = Recorded("meta_ads")
 replay = fixture.replay
@@ -44,10 +48,10 @@ def integration(db, public_dns, sleeps, settings):
 
 def accounts_answer():
     replay("GET", f"{GRAPH}/me/adaccounts", "ad_accounts__page1",
-           match=[matchers.query_param_matcher({"fields": meta_client.ACCOUNT_FIELDS, "limit": "200"})])
+           match=[matchers.query_param_matcher({"fields": meta_client.ACCOUNT_FIELDS, "limit": "200", **PROOF})])
     replay("GET", f"{GRAPH}/me/adaccounts", "ad_accounts__page2",
            match=[matchers.query_param_matcher({"fields": meta_client.ACCOUNT_FIELDS, "limit": "200",
-                                                "after": "QVFIUmFjYzEx"})])
+                                                "after": "QVFIUmFjYzEx", **PROOF})])
 
 
 # ---------------------------------------------------------------------- OAuth
@@ -117,7 +121,7 @@ def test_ad_accounts_page_until_next_is_absent_even_though_after_is_there(connec
 @responses.activate
 def test_campaigns_are_paged_by_cursor_and_normalized_in_major_units(connector):
     accounts_answer()
-    fields = {"fields": meta_client.CAMPAIGN_FIELDS, "limit": "200"}
+    fields = {"fields": meta_client.CAMPAIGN_FIELDS, "limit": "200", **PROOF}
     replay("GET", f"{GRAPH}/act_1001/campaigns", "campaigns__page1", match=[matchers.query_param_matcher(fields)])
     replay("GET", f"{GRAPH}/act_1001/campaigns", "campaigns__page2",
            match=[matchers.query_param_matcher({**fields, "after": "MjM4NTE"})])

@@ -216,7 +216,8 @@ def test_the_add_form_starts_in_the_users_organization_and_takes_type_and_code_f
     add = client.get(reverse("admin:integrations_integration_add")).content.decode()
     assert f'<option value="{org.pk}" selected>' in add
     secrets = json.loads(html.unescape(re.search(r'data-secrets="([^"]*)"', add).group(1)))
-    assert secrets["stripe"] == ["api_key", "api_secret", "webhook_secret", "credentials"]
+    assert secrets["stripe"] == ["api_key", "webhook_secret"]  # what its connector declares it reads
+    assert secrets["sendgrid"] == ["api_key", "api_secret", "webhook_secret", "credentials"]  # from its auth kind
     assert secrets["anaf"] == []  # nothing to enter for a provider that needs no credentials
 
     data = form_data(Integration(name="Stripe EU", code="", provider="stripe", type="", status="inactive"),

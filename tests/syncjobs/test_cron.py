@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def sent(monkeypatch, settings):
     settings.CRON_SECRET = "cron-secret-123456"
     calls = []
-    monkeypatch.setattr(cron, "_send", lambda name, kwargs: calls.append((name, kwargs)))
+    monkeypatch.setattr(cron, "_send", lambda name, kwargs, *_: calls.append((name, kwargs)))
     return calls
 
 
@@ -100,3 +100,17 @@ def test_every_job_is_routable_and_its_tasks_exist(sent):
     for job in cron.CRON_JOBS:
         answer = post(job, "Bearer cron-secret-123456")
         assert answer.status_code == 202 and answer.json()["unavailable"] == [], (job, answer.json())
+
+
+def test_a_cron_call_enqueues_with_the_expiry_beat_would_give(monkeypatch):
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    task = "webhooks.tasks.dispatch_due_deliveries"
+    options = []
+    monkeypatch.setattr(app.tasks[task], "apply_async", lambda args=None, kwargs=None, **o: options.append(o))
+    row = PeriodicTask.objects.get(task=task)
+    cron._send(task, {}, row)
+    row.expire_seconds = 120
+    cron._send(task, {}, row)
+    assert options == [{"expires": 60}, {"expires": 120}]

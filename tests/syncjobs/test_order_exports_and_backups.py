@@ -63,7 +63,7 @@ def test_an_erp_is_due_the_organizations_other_orders_placed_since_it_was_connec
 def test_backup_is_a_cron_job_that_starts_one_task_per_integration(monkeypatch, settings):
     settings.CRON_SECRET = "cron-secret-123456"
     sent = []
-    monkeypatch.setattr(cron, "_send", lambda name, kwargs: sent.append((name, kwargs)))
+    monkeypatch.setattr(cron, "_send", lambda name, kwargs, *_: sent.append((name, kwargs)))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Bearer cron-secret-123456")
     assert client.post("/api/cron/backup/").status_code == 202
