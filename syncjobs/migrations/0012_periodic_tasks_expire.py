@@ -11,7 +11,7 @@ from config.beat import BEAT_DEPENDENCY, expiry_operation
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("syncjobs", "0010_post_job_type"),
+        ("syncjobs", "0011_marketing_campaigns_job_type"),
         BEAT_DEPENDENCY,
     ]
 
