@@ -138,6 +138,10 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # A hung database must fail a request (and /ready/) in seconds, not hang it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # psycopg prepares only what a server-binding cursor asks to (webhooks/inbound/row_insert.py: the receive
+    # path's INSERT); Django's own cursors bind client-side and never prepare. None: nothing is prepared.
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "prepare_threshold", 5 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None)
 
 # ---------------------------------------------------------------- redis, cache
 REDIS_URL = env.str("REDIS_URL", default="")

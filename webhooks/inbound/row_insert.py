@@ -79,6 +79,12 @@ def _preparing_cursor_class() -> type:
         def execute(self, query, params=None, *, prepare=None, binary=None):
             return super().execute(query, params, prepare=True, binary=binary)
 
+        def _convert_query(self, query, params=None):
+            # Django's query log (DEBUG, CaptureQueriesContext) reads the statement from `_query`, which psycopg
+            # sets only when it executes unprepared.
+            self._query = super()._convert_query(query, params)
+            return self._query
+
     return PreparingCursor
 
 
