@@ -138,10 +138,6 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # A hung database must fail a request (and /ready/) in seconds, not hang it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
-    # psycopg prepares only what a server-binding cursor asks to (webhooks/inbound/row_insert.py: the receive
-    # path's INSERT); Django's own cursors bind client-side and never prepare. None: nothing is prepared.
-    DATABASES["default"]["OPTIONS"].setdefault(
-        "prepare_threshold", 5 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None)
 
 # ---------------------------------------------------------------- redis, cache
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -411,6 +407,9 @@ KEY_RING_REPORT_SECONDS = env.int("KEY_RING_REPORT_SECONDS", default=60)
 # ---------------------------------------------------------------- outgoing webhooks
 # Hosts (exact names) and CIDR ranges webhook endpoints may point at although private or loopback.
 WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+# The receive path's INSERT is prepared once per PostgreSQL connection (webhooks/inbound/row_insert.py); false
+# behind a pooler that drops session state between transactions (it is then bound server-side, not prepared).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 WEBHOOK_ALLOWED_CIDRS = env.list("WEBHOOK_ALLOWED_CIDRS", default=[])
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=IS_PRODUCTION)
 WEBHOOK_DELIVERY_TIMEOUT = env.float("WEBHOOK_DELIVERY_TIMEOUT", default=15.0)

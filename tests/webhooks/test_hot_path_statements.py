@@ -86,6 +86,19 @@ def test_on_postgresql_the_insert_is_prepared_once_per_connection(client, shop, 
             == 202
     assert prepared() == 1
     assert IncomingWebhook.objects.count() == 3
+    assert connection.connection.prepare_threshold is None  # nothing else on the connection is prepared or counted
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production: the refused INSERT aborts no transaction
+def test_a_prepared_insert_deallocated_behind_its_back_is_refused_once_then_prepared_again(client, shop, nudges):
+    assert post(client, receive_url(shop.route_key), *shopify_delivery(raw_order(id=600))).status_code == 202
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # what a pooler's reset does; psycopg does not see it on this cursor
+    refused = post(client, receive_url(shop.route_key), *shopify_delivery(raw_order(id=601)))
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "SERVICE_UNAVAILABLE")
+    assert post(client, receive_url(shop.route_key), *shopify_delivery(raw_order(id=602))).status_code == 202
+    assert IncomingWebhook.objects.count() == 2
 
 
 def test_a_redelivery_costs_one_more_read_and_answers_the_first_row(client, shop, nudges):

@@ -13,7 +13,8 @@ once per connection, the body sent as binary. Everything else stays as for any
 statement: it runs through Django's cursor wrapper (the health check when one
 is due, `execute_wrappers`, query logging, DatabaseError translation), in
 autocommit. A prepared statement needs a connection that keeps its session
-between statements (no PgBouncer in transaction mode before 1.21).
+between statements: behind PgBouncer in transaction mode (before 1.21) set
+DATABASE_PREPARED_STATEMENTS=false, and it is bound server-side, not prepared.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import BinaryField, DateTimeField, JSONField
 
@@ -69,15 +71,37 @@ def _default(field) -> Callable[[], Any]:
     return lambda: value
 
 
+ONLY_WHEN_ASKED = 2**62  # a prepare threshold no count reaches: psycopg prepares only what asks `prepare=True`
+
+
 @functools.cache
-def _preparing_cursor_class() -> type:
+def _preparing_cursor_class(prepared: bool) -> type:
     from django.db.backends.postgresql.base import ServerBindingCursor  # psycopg 3, imported only where used
+    from psycopg import errors
+
+    if not prepared:
+        return ServerBindingCursor
 
     class PreparingCursor(ServerBindingCursor):
-        """Binds server-side and prepares every statement it executes (psycopg keeps the plan per connection)."""
+        """Binds server-side and prepares what it executes, on a connection that otherwise prepares nothing.
+
+        Django connects with `prepare_threshold=None` (nothing prepared, no bookkeeping of other queries). For
+        this statement alone the threshold is one no count reaches, so psycopg prepares because it is asked
+        to; put back at once, the connection keeps the prepared statement and counts nothing else."""
 
         def execute(self, query, params=None, *, prepare=None, binary=None):
-            return super().execute(query, params, prepare=True, binary=binary)
+            conn = self._conn
+            threshold = conn.prepare_threshold
+            conn.prepare_threshold = ONLY_WHEN_ASKED if threshold is None else threshold
+            try:
+                return super().execute(query, params, prepare=True, binary=binary)
+            except errors.InvalidSqlStatementName:
+                # Deallocated behind psycopg's back (a pooler's DISCARD ALL): this delivery is refused (503, the
+                # provider retries), and the next one prepares afresh instead of failing until the connection ends.
+                conn._prepared.clear()
+                raise
+            finally:
+                conn.prepare_threshold = threshold
 
         def _convert_query(self, query, params=None):
             # Django's query log (DEBUG, CaptureQueriesContext) reads the statement from `_query`, which psycopg
@@ -90,13 +114,13 @@ def _preparing_cursor_class() -> type:
 
 def _cursor(db):
     """On PostgreSQL, Django's steps of `connection.cursor()` (health check when due, thread check, wrapper) around
-    a PreparingCursor; elsewhere the plain cursor."""
+    a PreparingCursor (a ServerBindingCursor when DATABASE_PREPARED_STATEMENTS is off); elsewhere the plain one."""
     if db.vendor != "postgresql":
         return db.cursor()
     db.close_if_health_check_failed()
     db.ensure_connection()
     with db.wrap_database_errors:
-        return db._prepare_cursor(_preparing_cursor_class()(db.connection))
+        return db._prepare_cursor(_preparing_cursor_class(settings.DATABASE_PREPARED_STATEMENTS)(db.connection))
 
 
 def incoming_insert(row: Mapping[str, Any], *, version) -> int | None:
