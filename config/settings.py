@@ -407,6 +407,9 @@ KEY_RING_REPORT_SECONDS = env.int("KEY_RING_REPORT_SECONDS", default=60)
 # ---------------------------------------------------------------- outgoing webhooks
 # Hosts (exact names) and CIDR ranges webhook endpoints may point at although private or loopback.
 WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+# The receive path's INSERT is prepared once per PostgreSQL connection (webhooks/inbound/row_insert.py); false
+# behind a pooler that drops session state between transactions (it is then bound server-side, not prepared).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 WEBHOOK_ALLOWED_CIDRS = env.list("WEBHOOK_ALLOWED_CIDRS", default=[])
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=IS_PRODUCTION)
 WEBHOOK_DELIVERY_TIMEOUT = env.float("WEBHOOK_DELIVERY_TIMEOUT", default=15.0)

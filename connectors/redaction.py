@@ -23,6 +23,7 @@ longer matches.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 4
+HEADER_MEMO_SIZE = 256  # header values a Redactor remembers redacting
 
 # Names are compared lower-cased with everything but letters and digits removed.
 _SECRET_NAMES = frozenset(
@@ -107,6 +109,7 @@ def is_personal_name(name: str, value: Any = None) -> bool:
     return norm in _PERSONAL_OBJECTS and isinstance(value, (Mapping, list))
 
 
+@functools.lru_cache(maxsize=1024)
 def is_secret_header(name: str) -> bool:
     return bool(_HEADER_SECRET.search(name))
 
@@ -147,6 +150,7 @@ class Redactor:
             variants.update({secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]})
         ordered = sorted((v for v in variants if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
         self._values = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._header_memo: dict[str, str] = {}
 
     @classmethod
     def for_integration(
@@ -187,10 +191,23 @@ class Redactor:
         return self.values(urlunsplit(parts))
 
     def headers(self, headers: Mapping[str, Any] | None) -> dict[str, str]:
+        """Secret headers blanked, the rest redacted as text. A header value seen before answers from a small
+        memo (one Redactor serves a webhook route's every request, whose Host, User-Agent and Content-Type
+        repeat; the secrets it redacts are fixed when it is built)."""
         result: dict[str, str] = {}
+        memo = self._header_memo
         for name, value in (headers or {}).items():
+            name = str(name)
+            if is_secret_header(name):
+                result[name] = REDACTED
+                continue
             value = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-            result[str(name)] = REDACTED if is_secret_header(str(name)) else self.text(value)
+            redacted = memo.get(value)
+            if redacted is None:
+                redacted = self.text(value)
+                if len(memo) < HEADER_MEMO_SIZE:
+                    memo[value] = redacted
+            result[name] = redacted
         return result
 
     def data(self, value: Any, *, request: bool = True) -> Any:

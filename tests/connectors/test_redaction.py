@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 import responses
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from connectors import http
 from connectors.errors import ProviderError
-from connectors.redaction import REDACTED, Redactor, is_secret_name, truncated
+from connectors.redaction import HEADER_MEMO_SIZE, REDACTED, Redactor, is_secret_name, truncated
 from integrations.models import IntegrationLog
 from tests.connectors.http_fakes import BASE, FakeKeyShopConnector, FakeShopConnector, fake_public_dns, registered
 from tests.factories import IntegrationFactory
@@ -216,3 +217,16 @@ def test_customer_personal_data_is_kept_out_of_the_logged_body():
     # What an operator debugging a sync needs stays readable.
     assert first["order_number"] == 1001 and first["total_price"] == "12.50"
     assert first["line_items"] == [{"sku": "TSHIRT-M", "quantity": 2, "title": "T-shirt"}]
+
+
+def test_header_values_seen_before_are_redacted_from_the_memo_and_the_memo_is_bounded():
+    redactor = Redactor(["s3cr3t-value"])
+    headers = {"User-Agent": "agent s3cr3t-value", "X-Webhook-Signature": "abc", "Host": "example.test"}
+    first = redactor.headers(headers)
+    assert first == {"User-Agent": f"agent {REDACTED}", "X-Webhook-Signature": REDACTED, "Host": "example.test"}
+    with mock.patch.object(redactor, "text", side_effect=AssertionError("redacted again")):
+        assert redactor.headers(headers) == first
+    for number in range(HEADER_MEMO_SIZE + 50):
+        assert redactor.headers({"Content-Length": str(number)}) == {"Content-Length": str(number)}
+    assert len(redactor._header_memo) == HEADER_MEMO_SIZE
+    assert redactor.headers({"X-Other": "s3cr3t-value"}) == {"X-Other": REDACTED}  # past the bound: still redacted

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -52,6 +53,52 @@ def test_a_webhook_is_received_in_one_statement_once_its_integration_is_cached(
     assert insert.upper().startswith("INSERT INTO") and "ON CONFLICT DO NOTHING" in insert.upper()
     assert IncomingWebhook.objects.get(pk=response.json()["id"]).external_id == headers["X-Shopify-Webhook-Id"]
     assert nudges[-1] == response.json()["id"]
+
+
+def test_a_webhook_is_stored_from_plain_values_without_a_model_instance(client, shop, nudges):
+    """The row is written from the values the request has (row_insert.py); the model is only read back here."""
+    post(client, receive_url(shop.route_key), *shopify_delivery(raw_order()))
+    body, headers = shopify_delivery(raw_order(id=4343))
+    with mock.patch.object(IncomingWebhook, "__init__", side_effect=AssertionError("a model instance was made")):
+        response = post(client, receive_url(shop.route_key), body, headers)
+    assert (response.status_code, response["Content-Type"]) == (202, "application/json")
+    assert response.content == b'{"id": %d, "status": "pending"}' % response.json()["id"]
+    row = IncomingWebhook.objects.get(pk=response.json()["id"])
+    assert (bytes(row.body), row.external_id, row.event_type, row.source) == (
+        body, headers["X-Shopify-Webhook-Id"], "orders/updated", shop.provider)
+    assert (row.status, row.retry_count, row.metadata, row.locked_until, row.processed_at) == (
+        "pending", 0, {}, None, None)
+    assert row.signature_verified and row.remote_ip == "203.0.113.7"
+    assert row.headers["X-Shopify-Hmac-Sha256"] != headers["X-Shopify-Hmac-Sha256"]  # redacted, as ever
+    assert row.next_attempt_at == row.nudged_at == row.received_at
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+def test_on_postgresql_the_insert_is_prepared_once_per_connection(client, shop, nudges):
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                           [f"INSERT INTO {IncomingWebhook._meta.db_table}%"])
+            return cursor.fetchone()[0]
+
+    for number in range(3):
+        assert post(client, receive_url(shop.route_key), *shopify_delivery(raw_order(id=500 + number))).status_code \
+            == 202
+    assert prepared() == 1
+    assert IncomingWebhook.objects.count() == 3
+    assert connection.connection.prepare_threshold is None  # nothing else on the connection is prepared or counted
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production: the refused INSERT aborts no transaction
+def test_a_prepared_insert_deallocated_behind_its_back_is_refused_once_then_prepared_again(client, shop, nudges):
+    assert post(client, receive_url(shop.route_key), *shopify_delivery(raw_order(id=600))).status_code == 202
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # what a pooler's reset does; psycopg does not see it on this cursor
+    refused = post(client, receive_url(shop.route_key), *shopify_delivery(raw_order(id=601)))
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "SERVICE_UNAVAILABLE")
+    assert post(client, receive_url(shop.route_key), *shopify_delivery(raw_order(id=602))).status_code == 202
+    assert IncomingWebhook.objects.count() == 2
 
 
 def test_a_redelivery_costs_one_more_read_and_answers_the_first_row(client, shop, nudges):

@@ -48,10 +48,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from django.conf import settings
@@ -71,6 +71,7 @@ from integrations.selectors import integration_receive_url
 from webhooks.models import IncomingStatus, IncomingWebhook
 
 from .route_cache import Route
+from .row_insert import incoming_insert
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +80,23 @@ ERROR_LIMIT = 2000  # characters of an error message kept on the row
 
 @dataclass(frozen=True)
 class Receipt:
-    """What a receive did: `created` False means `webhook` is the row an earlier delivery stored."""
+    """What a receive did: `created` False means the row is the one an earlier delivery stored.
 
-    webhook: IncomingWebhook
+    The answer needs only the row's id and status; `webhook`, the row as a model instance, is made when asked
+    for (the receive path stores from plain values and never asks)."""
+
+    webhook_id: int
+    status: str
     created: bool
+    instance: Callable[[], IncomingWebhook]
+
+    @classmethod
+    def of(cls, webhook: IncomingWebhook, *, created: bool) -> Receipt:
+        return cls(webhook.pk, webhook.status, created, lambda: webhook)
+
+    @cached_property
+    def webhook(self) -> IncomingWebhook:
+        return self.instance()
 
 
 def _receiver(integration: Integration) -> WebhookReceiver | None:
@@ -202,19 +216,20 @@ def _store(integration: Integration, connector: WebhookReceiver, *, headers: Map
     fingerprint = connector.webhook_fingerprint(headers, body)
     redactor = redactor or Redactor.for_integration(integration)
     now = timezone.now()
-    webhook = IncomingWebhook(
-        integration=integration, organization_id=integration.organization_id, event_type=event_type[:128],
-        source=integration.provider[:64], external_id=external_id[:255], body=body,
-        headers=redactor.headers(headers), remote_ip=remote_ip,
-        status=IncomingStatus.FAILED if failure else IncomingStatus.PENDING,
-        max_retries=settings.WEBHOOK_INCOMING_MAX_RETRIES, next_attempt_at=None if failure else now,
-        nudged_at=None if failure else now,  # its nudge goes after commit (webhook_enqueue unmarks a failed send)
-        processed_at=now if failure else None, error_message=failure[:ERROR_LIMIT],
-        signature=connector.webhook_signature(headers)[:512], signature_verified=True, fingerprint=fingerprint,
-        received_at=now, updated_at=now,
-    )
+    row = {  # the columns, by attname; the rest take their defaults
+        "integration_id": integration.pk, "organization_id": integration.organization_id,
+        "event_type": event_type[:128], "source": integration.provider[:64], "external_id": external_id[:255],
+        "body": body, "headers": redactor.headers(headers), "remote_ip": remote_ip,
+        "status": IncomingStatus.FAILED if failure else IncomingStatus.PENDING,
+        "max_retries": settings.WEBHOOK_INCOMING_MAX_RETRIES, "next_attempt_at": None if failure else now,
+        "nudged_at": None if failure else now,  # its nudge goes after commit (webhook_enqueue unmarks a failed send)
+        "processed_at": now if failure else None, "error_message": failure[:ERROR_LIMIT],
+        "signature": connector.webhook_signature(headers)[:512], "signature_verified": True,
+        "fingerprint": fingerprint, "received_at": now, "updated_at": now,
+    }
     if not failure and not fingerprint:
-        return _store_one_statement(webhook, version=integration.updated_at if cached else None)
+        return _store_one_statement(integration, row, version=integration.updated_at if cached else None)
+    webhook = IncomingWebhook(integration=integration, **{k: v for k, v in row.items() if k != "integration_id"})
     if cached and not Integration.objects.filter(pk=integration.pk, updated_at=integration.updated_at).exists():
         raise StaleRoute()  # the rare paths (a replay check, a failed row) check the cached integration apart
     try:
@@ -222,7 +237,7 @@ def _store(integration: Integration, connector: WebhookReceiver, *, headers: Map
             earlier = (_earlier_delivery(integration, fingerprint, connector.webhook_replay_window(), now)
                        if fingerprint else None)
             if earlier is not None:
-                return Receipt(earlier, created=False)
+                return Receipt.of(earlier, created=False)
             webhook.save(force_insert=True)
             if failure:
                 publish_failed(webhook)
@@ -232,73 +247,34 @@ def _store(integration: Integration, connector: WebhookReceiver, *, headers: Map
         existing = IncomingWebhook.objects.filter(integration=integration, external_id=webhook.external_id).first()
         if not webhook.external_id or existing is None:
             raise
-        return Receipt(existing, created=False)
-    return Receipt(webhook, created=True)
+        return Receipt.of(existing, created=False)
+    return Receipt.of(webhook, created=True)
 
 
 # ---------------------------------------------------------------- one statement
 
 
-def _insert_sql(vendor: str) -> tuple[str, list]:
-    """The INSERT of a webhook row, conditioned on its integration's `updated_at`, and the fields in its order."""
-    fields = [f for f in IncomingWebhook._meta.concrete_fields if not f.primary_key]
-    cast = (lambda f: f"CAST(%s AS {f.cast_db_type(connection)})") if vendor == "postgresql" else (lambda f: "%s")
-    table, integrations = IncomingWebhook._meta.db_table, Integration._meta.db_table
-    sql = (f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "  # noqa: S608
-           f"SELECT {', '.join(cast(f) for f in fields)} "
-           f"WHERE EXISTS (SELECT 1 FROM {integrations} WHERE id = %s AND (%s IS NULL OR updated_at = %s)) "
-           "ON CONFLICT DO NOTHING RETURNING id")
-    return sql, [_param_of(f) for f in fields]
-
-
-def _param_of(field):
-    """How a field's value becomes a parameter of the INSERT: JSON as its text (cast to jsonb on PostgreSQL),
-    dates through the backend's adapter, the rest as is (what get_db_prep_save does, without its generic walk)."""
-    from django.db.models import BinaryField, DateTimeField, JSONField
-
-    attname = field.attname
-    if isinstance(field, JSONField):
-        return lambda webhook: json.dumps(getattr(webhook, attname))
-    if isinstance(field, DateTimeField):
-        adapt = connection.ops.adapt_datetimefield_value
-        return lambda webhook: adapt(getattr(webhook, attname))
-    if isinstance(field, BinaryField):
-        return lambda webhook: bytes(getattr(webhook, attname))
-    return lambda webhook: getattr(webhook, attname)
-
-
-_INSERT: dict[str, tuple[str, list]] = {}
-
-
-def incoming_insert(webhook: IncomingWebhook, *, version) -> int | None:
-    """One INSERT … ON CONFLICT DO NOTHING in autocommit: the new row's id, or None when the provider's event id
-    is stored already or the integration is not at `version` (its `updated_at`; None: any) any more."""
-    vendor = connection.vendor
-    if vendor not in _INSERT:
-        _INSERT[vendor] = _insert_sql(vendor)
-    sql, params_of = _INSERT[vendor]
-    stamp = None if version is None else connection.ops.adapt_datetimefield_value(version)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*(param(webhook) for param in params_of), webhook.integration_id, stamp, stamp])
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def _store_one_statement(webhook: IncomingWebhook, *, version) -> Receipt:
+def _store_one_statement(integration: Integration, row: dict[str, Any], *, version) -> Receipt:
     """Store a webhook whose provider event id is its deduplication (no replay window, nothing failed): the row
-    is its own transaction, one statement, and answers for itself (no other transaction around it)."""
-    pk = incoming_insert(webhook, version=version)
+    is its own transaction, one statement (row_insert.py), and answers for itself (no other transaction around
+    it). No model instance is made unless the receipt's `webhook` is asked for."""
+    pk = incoming_insert(row, version=version)
     if pk is not None:
-        webhook.pk = pk
         transaction.on_commit(partial(incoming_nudges.add, pk))
-        return Receipt(webhook, created=True)
-    existing = (IncomingWebhook.objects.filter(integration_id=webhook.integration_id, external_id=webhook.external_id)
-                .first() if webhook.external_id else None)
+        return Receipt(pk, row["status"], True, partial(_instance, integration, row, pk))
+    existing = (IncomingWebhook.objects.filter(integration_id=integration.pk, external_id=row["external_id"])
+                .first() if row["external_id"] else None)
     if existing is not None:
-        return Receipt(existing, created=False)
+        return Receipt.of(existing, created=False)
     if version is not None:
         raise StaleRoute()
     raise IntegrityError("incoming webhook not stored: its integration is gone")
+
+
+def _instance(integration: Integration, row: dict[str, Any], pk: int) -> IncomingWebhook:
+    webhook = IncomingWebhook(integration=integration, **{k: v for k, v in row.items() if k != "integration_id"})
+    webhook.pk = pk
+    return webhook
 
 
 def _send_batch(webhook_ids: list[int]) -> bool:
