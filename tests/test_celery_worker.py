@@ -29,7 +29,7 @@ from integrations.tasks import purge_integration_logs
 from tests.factories import IntegrationFactory, IntegrationLogFactory
 
 BASE_DIR = Path(settings.BASE_DIR)
-WORKER_START_TIMEOUT = 60
+WORKER_START_TIMEOUT = 120
 TASK_TIMEOUT = 30
 
 
