@@ -29,7 +29,7 @@ from integrations.tasks import purge_integration_logs
 from tests.factories import IntegrationFactory, IntegrationLogFactory
 
 BASE_DIR = Path(settings.BASE_DIR)
-WORKER_START_TIMEOUT = 120
+WORKER_START_TIMEOUT = 300  # a bound, not a wait: the fixture starting one took 125 s once on a loaded machine
 TASK_TIMEOUT = 30
 
 

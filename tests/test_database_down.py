@@ -75,7 +75,11 @@ def server_without_database(tmp_path_factory):
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=60)  # 10 s was not always enough for gunicorn's graceful stop under load
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)

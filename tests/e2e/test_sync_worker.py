@@ -67,7 +67,7 @@ class Worker:
             # Its own process group: SIGKILL reaches the main process and its pool child at once.
             self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while b" ready." not in log_path.read_bytes():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the worker did not start:\n{self.log()}")
