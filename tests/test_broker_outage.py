@@ -82,8 +82,13 @@ def dead_broker(request):
     port = hung.port if hung else _refused_port()
     _point_app_at(f"redis://127.0.0.1:{port}/0")
     broker.breaker.reset()
+
+    def back():  # the broker comes back
+        _point_app_at(real)
+
+    back.port = port
     try:
-        yield lambda: _point_app_at(real)  # the broker comes back
+        yield back
     finally:
         _point_app_at(real)
         broker.breaker.reset()
@@ -92,7 +97,8 @@ def dead_broker(request):
 
 
 def timed(call):
-    """(result, seconds) of `call()` run in a thread; fails if it is still blocked after DEADLINE."""
+    """(result, seconds) of `call()` run in a thread; fails if it is still blocked after DEADLINE. The seconds are
+    reported, never asserted: what bounds a request is told by `broker_sockets`."""
     box: dict = {}
 
     def run():
@@ -116,12 +122,31 @@ def timed(call):
 
 
 @pytest.fixture
+def broker_sockets(dead_broker, monkeypatch, settings):
+    """Every socket a request opens to the dead broker, with the timeout it connected under and the one it was
+    left with for replies. A request waits on the broker at most (connects + replies) x CELERY_BROKER_TIMEOUT:
+    these say how many waits there were and how long each could be, whatever the machine's load (a stopwatch on a
+    loaded machine measured the load). The breaker is held open for the test: its reopening is a matter of time."""
+    settings.CELERY_BROKER_BREAKER_SECONDS = 3600
+    seen: list[socket.socket] = []
+    connect = socket.socket.connect
+
+    def spy(sock, address):
+        if isinstance(address, tuple) and address[1] == dead_broker.port:
+            seen.append(sock)
+        return connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", spy)
+    return seen
+
+
+@pytest.fixture
 def shop(org):
     return IntegrationFactory(organization=org, provider="sandbox", webhook_secret=SECRET)
 
 
 def test_signed_webhooks_are_acknowledged_fast_and_processed_once_the_broker_returns(
-    transactional_db, client, shop, viewer_api, dead_broker, settings
+    transactional_db, client, shop, viewer_api, dead_broker, broker_sockets, settings
 ):
     answers = []
     for n in range(5):
@@ -134,7 +159,10 @@ def test_signed_webhooks_are_acknowledged_fast_and_processed_once_the_broker_ret
         listing, _ = timed(lambda: viewer_api.get("/api/webhooks/"))
         assert listing.status_code == 200
     assert [status for status, _ in answers] == [202] * 5
-    assert max(seconds for _, seconds in answers) < ANSWER_WITHIN, answers
+    # Fast: one request of the five paid one bounded wait on the broker (the breaker spared the others), within
+    # the issue's second.
+    assert [sock.gettimeout() for sock in broker_sockets] == [settings.CELERY_BROKER_TIMEOUT], answers
+    assert settings.CELERY_BROKER_TIMEOUT * 2 <= ANSWER_WITHIN  # at worst a slow connect, then no reply
     stored = IncomingWebhook.objects.filter(integration=shop)
     assert stored.count() == 5 and set(stored.values_list("status", flat=True)) == {IncomingStatus.PENDING}
 
@@ -150,14 +178,15 @@ def test_signed_webhooks_are_acknowledged_fast_and_processed_once_the_broker_ret
     assert set(stored.values_list("status", flat=True)) == {IncomingStatus.COMPLETED}
 
 
-def test_sync_now_answers_202_with_its_job_saved(transactional_db, operator_api, org, dead_broker):
+def test_sync_now_answers_202_with_its_job_saved(transactional_db, operator_api, org, dead_broker, broker_sockets,
+                                                settings):
     integration = IntegrationFactory(organization=org, provider="sandbox", access_token="tok")
-    answer, seconds = timed(lambda: operator_api.post(f"/api/integrations/{integration.pk}/sync/",
-                                                      {"job_type": "sync_orders"}, format="json"))
+    answer, _ = timed(lambda: operator_api.post(f"/api/integrations/{integration.pk}/sync/",
+                                                {"job_type": "sync_orders"}, format="json"))
     assert answer.status_code == 202, answer.content[:500]
     job = SyncJob.objects.get(pk=answer.json()["id"])
     assert job.status == JobStatus.PENDING  # the sweeper sends it once the broker is back
-    assert seconds < 5
+    assert [sock.gettimeout() for sock in broker_sockets] == [settings.CELERY_BROKER_TIMEOUT]  # one bounded try
 
 
 def test_endpoint_test_redeliver_and_recover_answer_2xx_with_their_rows_saved(

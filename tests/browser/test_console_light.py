@@ -74,7 +74,7 @@ def test_a_job_page_shows_every_field_final_after_completion_without_a_reload(
         status=JobStatus.COMPLETED, completed_at=completed, error_message="",
         cursor={"steps": [{"resource": "orders", "since": None}], "step": 1}, updated_at=completed,
     )
-    page.wait_for_selector("#sync-progress[data-status='completed']", timeout=20_000)
+    page.wait_for_selector("#sync-progress[data-status='completed']", timeout=60_000)  # polls every 2 s: a bound
     assert page.evaluate("window.switchyardNotReloaded === true")  # the same page, not a reload
 
     def field(name: str) -> str:

@@ -42,7 +42,7 @@ def test_a_message_is_written_under_a_hidden_name_and_renamed_into_the_queue(fol
         assert len(seen_while_writing) == 1 and seen_while_writing[0].startswith(".partial-")
         assert [name.endswith(".jobs.msg") and not name.startswith(".") for name in os.listdir(folder / "queue")] == [
             True]
-        message = queue.get(timeout=1)
+        message = queue.get(timeout=30)  # there already: a bound for a lost message, not a wait
         assert message.payload == {"n": 1}
         message.ack()
         queue.close()
@@ -72,7 +72,7 @@ def test_a_consumer_polling_during_a_burst_of_publishes_gets_every_message_whole
         for n in range(count):
             queue.put({"n": n})
         queue.close()
-    consumer.join(30)
+    consumer.join(120)  # a bound for a stuck consumer, never waited by a working one
     assert not errors, errors
     assert sorted(received) == list(range(count))
 
@@ -149,7 +149,7 @@ def test_a_second_connection_publishing_while_the_first_is_still_binding_loses_n
         with connect(folder) as connection:
             queue = connection.SimpleQueue(queue_name)
             queue.put({"n": 1})
-            message = queue.get(timeout=2)
+            message = queue.get(timeout=30)  # a bound for a lost message, not a wait
             assert message.payload == {"n": 1}
             message.ack()
             queue.close()

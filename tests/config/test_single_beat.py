@@ -7,10 +7,13 @@ import os
 import signal
 import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.conf import settings as django_settings
+from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from config import beat_scheduler
@@ -49,33 +52,35 @@ def lock_backend(request, settings, tmp_path):
 
 def _only_one_due_task():
     PeriodicTask.objects.update(enabled=False)
-    every, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
+    every, _ = IntervalSchedule.objects.get_or_create(every=60, period="seconds")
     PeriodicTask.objects.update_or_create(name="single beat test", defaults={
         "task": TASK, "interval": every, "enabled": True, "last_run_at": None})
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_second_beat_sends_nothing_until_the_first_stops(lock_backend):
+    """On a clock the test moves (a real one made two ticks a second apart under load send the task twice)."""
     _only_one_due_task()
-    first, second = Recording(app=app, lazy=False), Recording(app=app, lazy=False)
-    try:
-        for _ in range(3):
-            first.tick()
-            second.tick()
-            time.sleep(1.1)
-        assert first.sent and second.sent == []
-        assert first.state == "active" and second.state == "standby"
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        first, second = Recording(app=app, lazy=False), Recording(app=app, lazy=False)
+        try:
+            for _ in range(3):
+                first.tick()
+                second.tick()
+                clock.shift(timedelta(seconds=61))  # the task is due again
+            assert first.sent and second.sent == []
+            assert first.state == "active" and second.state == "standby"
 
-        first.close()  # the first beat stops (a killed one frees a Redis lock within its TTL)
-        if lock_backend == "redis":
-            first.beat_lock.client.delete(beat_scheduler.LOCK_KEY)
-        time.sleep(1.1)
-        second.tick()
-        second.tick()
-        assert second.state == "active" and second.sent == [TASK]
-    finally:
-        first.close()
-        second.close()
+            first.close()  # the first beat stops (a killed one frees a Redis lock within its TTL)
+            if lock_backend == "redis":
+                first.beat_lock.client.delete(beat_scheduler.LOCK_KEY)
+            clock.shift(timedelta(seconds=61))
+            second.tick()
+            second.tick()
+            assert second.state == "active" and second.sent == [TASK]
+        finally:
+            first.close()
+            second.close()
 
 
 def test_keep_running_restarts_an_exiting_command_and_stops_on_sigterm(tmp_path):
@@ -96,10 +101,15 @@ def test_keep_running_restarts_an_exiting_command_and_stops_on_sigterm(tmp_path)
 
 
 def test_keep_running_passes_sigterm_on_and_waits_for_a_warm_shutdown(tmp_path):
-    marker = tmp_path / "stopped"
-    command = f"trap 'sleep 1; echo done > {marker}; exit 0' TERM; while :; do sleep 0.1; done"
+    marker, ready = tmp_path / "stopped", tmp_path / "trapping"
+    command = f"trap 'sleep 1; echo done > {marker}; exit 0' TERM; touch {ready}; while :; do sleep 0.1; done"
     process = subprocess.Popen([str(BASE_DIR / "bin" / "keep-running"), "sh", "-c", command])
-    time.sleep(1)
+    # Told once the command has set its trap (a fixed sleep was not always enough on a loaded machine: the TERM
+    # then killed a shell with no trap yet, and nothing was written).
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "the command never started"
+        time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     assert process.wait(10) == 0
     assert marker.read_text().strip() == "done"  # the command finished its own shutdown before we returned

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 import responses
+import time_machine
 
 from connectors.capabilities import NoticeMessage
 from connectors.errors import AuthExpired, ProviderError
@@ -90,9 +91,12 @@ def test_a_forged_or_replayed_command_is_refused_before_anything_is_read(client,
         answer = client.post("/api/slack/commands/", data=b"team_id=T9TK3CUKW&text=health",
                              content_type="application/x-www-form-urlencoded")
     else:
-        at = {"stale": int(time.time()) - 301, "future": int(time.time()) + 301}.get(case)
-        answer = command(client, "health", at=at, tamper=case == "tampered",
-                         secret="not-the-secret" if case == "wrong secret" else SECRET)
+        # A stopped clock, late in its second: on a running one a timestamp 301 s ahead of int(time.time()) is
+        # less than 300 s ahead of the time the request is checked at whenever that crosses the next second.
+        with time_machine.travel(int(time.time()) + 0.999, tick=False):
+            at = {"stale": int(time.time()) - 301, "future": int(time.time()) + 301}.get(case)
+            answer = command(client, "health", at=at, tamper=case == "tampered",
+                             secret="not-the-secret" if case == "wrong secret" else SECRET)
     assert answer.status_code == 401 and answer.json()["error"]["code"] == "INVALID_SIGNATURE"
     assert len(responses.calls) == 0  # not even users.info
 
@@ -101,7 +105,8 @@ def test_a_forged_or_replayed_command_is_refused_before_anything_is_read(client,
 def test_a_command_within_the_window_passes(client, integration, member):
     member("viewer")
     recorded.replay("GET", USERS_INFO, "users_info__ok")
-    assert command(client, "help", at=int(time.time()) - 290).status_code == 200
+    with time_machine.travel(int(time.time()), tick=False):
+        assert command(client, "help", at=int(time.time()) - 300).status_code == 200  # the window's edge is in
 
 
 # ---------------------------------------------------------------- who may sync

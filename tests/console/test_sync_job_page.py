@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,17 +30,26 @@ def progress_url(job):
 
 
 def test_progress_reports_counts_pages_and_rate(org, staff, running):
-    answer = staff(org, "viewer").get(progress_url(running))
-    assert answer.status_code == 200 and "no-store" in answer["Cache-Control"]
-    job = answer.json()
-    assert (job["status"], job["finished"], job["records_processed"], job["pages_processed"]) == (
-        "running", False, 500, 2)
-    assert (job["records_created"], job["records_updated"], job["records_failed"]) == (480, 15, 5)
-    assert 40 <= job["records_per_second"] <= 50  # 500 records in about ten seconds
+    # A stopped clock: the rate is records over the seconds the job has run, exact whatever the machine's load.
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        SyncJob.objects.filter(pk=running.pk).update(started_at=timezone.now() - timedelta(seconds=10))
+        answer = staff(org, "viewer").get(progress_url(running))
+        assert answer.status_code == 200 and "no-store" in answer["Cache-Control"]
+        job = answer.json()
+        assert (job["status"], job["finished"], job["records_processed"], job["pages_processed"]) == (
+            "running", False, 500, 2)
+        assert (job["records_created"], job["records_updated"], job["records_failed"]) == (480, 15, 5)
+        assert (job["records_per_second"], job["duration_seconds"]) == (50.0, 10.0)
 
-    running.status, running.completed_at = JobStatus.COMPLETED, timezone.now()
-    running.save()
-    assert staff(org, "viewer").get(progress_url(running)).json()["finished"] is True
+        clock.shift(timedelta(seconds=10))  # a running job that processed nothing more slows down
+        assert staff(org, "viewer").get(progress_url(running)).json()["records_per_second"] == 25.0
+
+        running.refresh_from_db()
+        running.status, running.completed_at = JobStatus.COMPLETED, timezone.now()
+        running.save()
+        clock.shift(timedelta(hours=1))  # a finished job's rate is over its run, not until now
+        job = staff(org, "viewer").get(progress_url(running)).json()
+    assert (job["finished"], job["records_per_second"], job["duration_seconds"]) == (True, 25.0, 20.0)
 
 
 def test_progress_of_another_organizations_job_is_not_found(org, staff, running):

@@ -7,9 +7,10 @@ The sandbox shop runs in a thread of this process. 500 signed order webhooks
 are posted to the receive URL as fast as 8 connections go while the worker is
 down (a restart, as in the issue: the queue is then as long as it gets); the
 worker starts, and as it begins on the backlog a sync is asked for through the
-API: this test's clock must see it running within 5 s. Behind the backlog on one
-queue it would wait for all 500 (about 8 s here at the new polling interval,
-minutes at the old one); on its own queue it waits for nothing.
+API: it must be seen running while webhooks of the backlog are still waiting.
+Behind the backlog on one queue it would wait for all 500 (about 8 s here at
+the new polling interval, minutes at the old one); on its own queue it waits for
+nothing. (An order, not seconds: on a loaded machine 5 s were not always enough.)
 
 Meanwhile beat runs the incoming-webhook sweeper every second, with a grace of
 1 s (WEBHOOK_INCOMING_SWEEP_AFTER_SECONDS): every waiting webhook is overdue to
@@ -38,7 +39,6 @@ from tests.e2e.workers import EmbeddedStack
 
 WEBHOOKS = 500
 CONNECTIONS = 8
-START_BOUND = 5.0  # seconds from asking for a sync to seeing it run, in this test's clock
 SECRET = "whsec_embedded_flood"
 PROCESS = "webhooks.inbound.tasks.process_incoming_webhook"
 
@@ -148,16 +148,19 @@ def test_a_flood_of_webhooks_neither_delays_sync_now_nor_gets_a_second_message(t
         status, job = api(stack.port, "POST", f"/api/integrations/{seeded['integration']}/sync/", seeded["key"],
                           {"job_type": "sync_orders"})
         assert status == 202, job
-        while stack.query("SELECT status FROM syncjobs_syncjob WHERE id = ?", (job["id"],))[0][0] == "pending":
-            if time.monotonic() - asked > 60:
+        def count(status: str) -> int:
+            return stack.query("SELECT count(*) FROM webhooks_incomingwebhook WHERE status = ?", (status,))[0][0]
+
+        while True:  # the backlog's progress once the sync is seen running: an order, not a stopwatch
+            if stack.query("SELECT status FROM syncjobs_syncjob WHERE id = ?", (job["id"],))[0][0] != "pending":
+                done_before = count("completed")
+                break
+            if time.monotonic() - asked > 300:  # a sync that never starts, not a slow one
                 pytest.fail(f"the sync never started:\n{stack.log('syncworker')}")
             time.sleep(0.02)
         started_in = time.monotonic() - asked
 
-        def count(status: str) -> int:
-            return stack.query("SELECT count(*) FROM webhooks_incomingwebhook WHERE status = ?", (status,))[0][0]
-
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while count("completed") < WEBHOOKS:
             if time.monotonic() > deadline or count("failed"):
                 pytest.fail(f"{count('completed')} of {WEBHOOKS} webhooks processed, {count('failed')} failed:\n"
@@ -171,9 +174,10 @@ def test_a_flood_of_webhooks_neither_delays_sync_now_nor_gets_a_second_message(t
     in_flight = flight_recorder.most_in_flight(events, PROCESS)
     sent = sum(1 for _, kind, task, _ in events if kind == "sent" and task == PROCESS)
     print(f"\n{WEBHOOKS} webhooks stored in {flooded_in:.1f} s; {waiting} waiting for the worker when the sync was "
-          f"asked for; the sync started {started_in:.2f} s after; all webhooks processed {drained_in:.1f} s after; "
-          f"{sent} processing messages sent")
-    assert started_in < START_BOUND, f"the sync started {started_in:.1f} s after it was asked for"
+          f"asked for; the sync started {started_in:.2f} s after, {done_before} of them processed by then; all "
+          f"processed {drained_in:.1f} s after; {sent} processing messages sent")
+    # Behind the backlog on one queue the sync would start only once every webhook was processed.
+    assert done_before < WEBHOOKS, f"the sync started only after all {WEBHOOKS} webhooks ({started_in:.1f} s)"
     assert len(in_flight) == WEBHOOKS
     doubled = {webhook: n for webhook, n in in_flight.items() if n > 1}
     assert not doubled, f"{len(doubled)} webhooks had more than one message in flight, e.g. {list(doubled.items())[:5]}"

@@ -57,7 +57,7 @@ class Worker:
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(command, cwd=BASE_DIR, env=environment, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a bound for a worker that never starts, not a slow start
         while b" ready." not in log_path.read_bytes():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the worker did not start:\n{self.log()}")
@@ -74,7 +74,7 @@ class Worker:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(20)
+                self.process.wait(60)  # a warm stop removes its key ring report (a test asserts it)
             except subprocess.TimeoutExpired:
                 self.kill()
 
@@ -156,7 +156,7 @@ class EmbeddedStack:
     def manage(self, *args: str) -> str:
         """Run a manage.py command to its end; its output."""
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=self.environment,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=600)  # migrate took over 120 s under load
         if done.returncode:
             pytest.fail(f"manage.py {args[0]} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
@@ -176,7 +176,7 @@ class EmbeddedStack:
             # beat's own "beat: Starting..." is an INFO line of celery.beat, quiet by default: its banner is not.
             ready = {"web": self._answers, "beat": lambda n: b"is starting." in self._log_bytes(n)}.get(
                 name, lambda n: b" ready." in self._log_bytes(n))
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 300
             while not ready(name):
                 if self.processes[name].poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"{name} did not start:\n{self.log(name)}")

@@ -217,16 +217,16 @@ def _race(integration_id: int, api_key: str, monkeypatch) -> list[object]:
     def manual():
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key}")
-        barrier.wait(timeout=10)
+        barrier.wait(timeout=60)
         return client.post(f"/api/integrations/{integration_id}/refresh/").status_code
 
     def beat():
-        barrier.wait(timeout=10)
+        barrier.wait(timeout=60)
         return tasks.refresh_expiring_tokens()
 
     def sync():
         connector = registry.connector_for(Integration.objects.get(pk=integration_id))
-        barrier.wait(timeout=10)
+        barrier.wait(timeout=60)
         return len(next(connector.iter_orders()).items)
 
     def run(index, work):

@@ -33,7 +33,8 @@ class WebhookReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}/hooks/"
 
-    def wait_for(self, n: int, timeout: float = 5.0) -> list[tuple[CaseInsensitiveDict, bytes]]:
+    def wait_for(self, n: int, timeout: float = 30.0) -> list[tuple[CaseInsensitiveDict, bytes]]:
+        """What has arrived once n have: the timeout bounds a sender that never sends, not a slow one."""
         deadline = time.monotonic() + timeout
         while len(self.received) < n and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -10,7 +10,6 @@ On SQLite and PostgreSQL alike (`make test` runs both).
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 from unittest import mock
 
@@ -202,11 +201,16 @@ def test_an_endpoint_disabled_meanwhile_fails_what_it_was_sent(org, settings):
 
 def test_nudges_from_many_requests_go_as_few_messages_each_id_once():
     sent: list[list[int]] = []
-    gate = threading.Event()
+    gate, all_sent = threading.Event(), threading.Event()
 
     def send(ids):
-        gate.wait(5)  # the first send is slow: what comes meanwhile must wait for the next batch
+        # The first send is held until every add is made: what comes meanwhile must wait for the next batch.
+        # (The bounds below are for a broken sender, never waited by a working one; a 5 s bound let a slow machine
+        # release the gate mid-adds and split them into more batches.)
+        gate.wait(60)
         sent.append(list(ids))
+        if sum(len(batch) for batch in sent) >= 100:
+            all_sent.set()
         return True
 
     nudges = BatchedNudges(send, lambda: 0.01)
@@ -216,8 +220,6 @@ def test_nudges_from_many_requests_go_as_few_messages_each_id_once():
     for thread in threads:
         thread.join()
     gate.set()
-    deadline = time.monotonic() + 5
-    while sum(len(batch) for batch in sent) < 100 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    all_sent.wait(60)
     assert sorted(i for batch in sent for i in batch) == sorted(n * 100 + k for n in range(4) for k in range(25))
     assert len(sent) <= 3

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -13,7 +12,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from tests.factories import OrganizationFactory
-from tests.webhooks.outbound_support import HANG, Receiver, make_endpoint
+from tests.webhooks.outbound_support import Receiver, make_endpoint
 from webhooks.events import publish
 from webhooks.models import DeliveryStatus, WebhookDelivery
 from webhooks.outbound.delivery import lease_seconds
@@ -29,8 +28,43 @@ def _allow_loopback(settings):
 
 
 @pytest.mark.django_db
-def test_a_hung_endpoint_does_not_delay_healthy_ones(org):
-    with Receiver(HANG) as hung, Receiver(200) as healthy:
+def test_a_hung_endpoint_does_not_delay_healthy_ones(org, settings):
+    """Told by events, not a stopwatch: the hung endpoint holds every request it gets until the healthy endpoint
+    has had all six, and the last of those falls due only once the hung sends hold their threads. A dispatcher
+    that let the hung endpoint delay the healthy one never gets there; it fails on the bound, whatever the load."""
+    bound = 30  # seconds a broken dispatcher is waited for before the test fails; a working one never waits it
+    settings.WEBHOOK_DELIVERY_TIMEOUT = bound * 4  # the test holds the hung sends: none times out first
+    lock, hung_held, release = threading.Lock(), threading.Event(), threading.Event()
+    hung_state = {"in_flight": 0, "most": 0, "answered": 0}
+    healthy_answered, at_last_healthy = [0], {}
+
+    def hang_until_released(receiver):
+        with lock:
+            hung_state["in_flight"] += 1
+            hung_state["most"] = max(hung_state["most"], hung_state["in_flight"])
+            if hung_state["in_flight"] == 2:
+                hung_held.set()
+        release.wait(bound)
+        with lock:
+            hung_state["in_flight"] -= 1
+            hung_state["answered"] += 1
+        return 503
+
+    def answer_while_hung_ones_hold(receiver):
+        hung_held.wait(bound)  # so every healthy send goes out while two hung sends hold their threads
+        with lock:
+            healthy_answered[0] += 1
+            n = healthy_answered[0]
+            if n == 6:
+                at_last_healthy.update(held=hung_state["in_flight"], answered=hung_state["answered"])
+        if n == 5:
+            clock.shift(timedelta(seconds=1))  # the late delivery falls due in the middle of the run
+        if n == 6:
+            release.set()
+        return 200
+
+    with time_machine.travel(timezone.now(), tick=False) as clock, Receiver(hang_until_released) as hung, \
+            Receiver(answer_while_hung_ones_hold) as healthy:
         make_endpoint(org, hung.url, events=["order.created"])
         make_endpoint(org, healthy.url, events=["order.updated"])
         # The hung endpoint's deliveries are older: a FIFO dispatcher would give them every thread first.
@@ -38,21 +72,18 @@ def test_a_hung_endpoint_does_not_delay_healthy_ones(org):
             publish("order.created", {"n": n}, org)
         for n in range(5):
             publish("order.updated", {"n": n}, org)
-        # One more healthy delivery falls due while the hung ones hold their threads.
         late = publish("order.updated", {"late": True}, org)[0]
-        WebhookDelivery.objects.filter(pk=late.pk).update(next_attempt_at=timezone.now() + timedelta(seconds=0.6))
+        WebhookDelivery.objects.filter(pk=late.pk).update(next_attempt_at=timezone.now() + timedelta(seconds=1))
 
-        started = time.monotonic()
-        report = dispatch_due(threads=4, run_seconds=1.0)
+        report = dispatch_due(threads=4, run_seconds=bound * 10)
 
-    healthy_delays = [r.at - started for r in healthy.requests]
     assert len(healthy.requests) == 6
-    assert max(healthy_delays[:5]) < 0.5, healthy_delays
-    assert 0.6 <= healthy_delays[5] < 1.2, healthy_delays  # picked up while the hung sends were still waiting
-    assert len(hung.requests) == 2  # the per-endpoint cap: two threads at most, each for the timeout
-    assert report.seconds >= 2
+    assert b'"late"' in healthy.requests[-1].body  # the one that fell due mid-run was claimed while they hung
+    assert at_last_healthy == {"held": 2, "answered": 0}  # all six went out while both hung sends were held
+    assert hung_state["most"] == 2  # the per-endpoint cap: two threads at most, whatever else waited
+    assert len(hung.requests) == 10 and (report.attempts, report.delivered) == (16, 6)
     statuses = Counter(WebhookDelivery.objects.filter(event="order.created").values_list("status", flat=True))
-    assert statuses == {DeliveryStatus.RETRYING: 2, DeliveryStatus.PENDING: 8}
+    assert statuses == {DeliveryStatus.RETRYING: 10}
     assert set(WebhookDelivery.objects.filter(event="order.updated").values_list("status", flat=True)) == {
         DeliveryStatus.DELIVERED}
 
@@ -61,21 +92,24 @@ def test_a_hung_endpoint_does_not_delay_healthy_ones(org):
 def test_concurrency_per_endpoint_is_capped(org, settings):
     settings.WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT = 3
     lock, state = threading.Lock(), {"now": 0, "max": 0}
+    # Sends are answered three at a time, when three are in flight together: the cap is reached whatever the
+    # machine's load (a sleep only made overlap likely), and a fourth concurrent send would be counted.
+    together = threading.Barrier(3, timeout=30)
 
-    def slow(receiver):
+    def in_threes(receiver):
         with lock:
             state["now"] += 1
             state["max"] = max(state["max"], state["now"])
-        time.sleep(0.15)
+        together.wait()
         with lock:
             state["now"] -= 1
         return 200
 
-    with Receiver(slow) as receiver:
+    with Receiver(in_threes) as receiver:
         make_endpoint(org, receiver.url)
         for n in range(12):
             publish("order.created", {"n": n}, org)
-        report = dispatch_due(threads=8, run_seconds=10)
+        report = dispatch_due(threads=8, run_seconds=300)
     assert report.delivered == 12 == len(receiver.requests)
     assert state["max"] == 3
 
