@@ -56,6 +56,7 @@ from django.utils import timezone
 from config.claims import claimable
 
 from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from . import claiming
 from .delivery import EndpointEffects, Outcome, OutgoingRequest, delivery_prepare, lease_until, outcomes_record, send
 from .lanes import SENT, SLOW_SHARE, Lane, slow_endpoints
 
@@ -64,7 +65,6 @@ logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.2
 RECORDED = "recorded"  # the event a recorded batch sends the run (lanes.SENT: a finished send)
 DEFAULT_RUN_SECONDS = 3.0  # a run stops claiming after this (the beat starts another): a SIGTERM waits no longer
-CLAIM_LOCK_NAMESPACE = 0x5759_4844  # pg_advisory_xact_lock(namespace, endpoint id) of the per-endpoint count
 
 # Set in the worker process that is shutting down (its pool's threads, or a solo pool): stop claiming at once.
 _shutting_down = threading.Event()
@@ -169,22 +169,6 @@ def claim_rows(
     return claimed
 
 
-def _serialise_claimers(endpoint_ids: list[int]) -> None:
-    """Make this transaction the only claimer counting these endpoints' in-flight rows until it commits.
-
-    PostgreSQL: advisory locks in id order (no deadlock), no row locked. SQLite: claimable() already holds the
-    database's single write lock.
-    """
-    if connection.vendor != "postgresql" or not endpoint_ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(%s, (ep %% 2147483647)::int)) "
-            "FROM (SELECT unnest(%s::bigint[]) AS ep ORDER BY 1) AS eps",
-            [CLAIM_LOCK_NAMESPACE, endpoint_ids],
-        )
-
-
 def _lease(ids: list[int], until: datetime) -> list[Claimed]:
     """One UPDATE leasing the chosen rows, returning what sending them needs."""
     if not ids:
@@ -198,23 +182,32 @@ def _lease(ids: list[int], until: datetime) -> list[Claimed]:
             [connection.ops.adapt_datetimefield_value(until), *ids],
         )
         rows = cursor.fetchall()
-    order = {pk: n for n, pk in enumerate(ids)}
+    return _claimed(rows, ids)
+
+
+def _claimed(rows: list[tuple], order: list[int]) -> list[Claimed]:
+    """Leased rows (id, endpoint id, event id, payload, round attempts) as Claimed, in the order of `order`."""
+    position = {pk: n for n, pk in enumerate(order)}
     leased = [Claimed(pk, endpoint, event_id, json.loads(payload) if isinstance(payload, (str, bytes)) else payload,
                       step) for pk, endpoint, event_id, payload, step in rows]
-    return sorted(leased, key=lambda row: order[row.id])
+    return sorted(leased, key=lambda row: position[row.id])
 
 
 def _claim_window(
     due, *, now: datetime, want: int, cap: int, sent: frozenset[int] = frozenset()
 ) -> tuple[list[Claimed], set[int]]:
-    """Lease up to `want` due rows within the per-endpoint cap, in one transaction; (them, endpoints now full)."""
+    """Lease up to `want` due rows within the per-endpoint cap, in one transaction; (them, endpoints now full).
+
+    SQLite: claimable() holds the database's single write lock until commit, so the count below is exact.
+    """
+    if connection.vendor == "postgresql":
+        return _claim_window_postgres(due, now=now, want=want, cap=cap, sent=sent)
     with transaction.atomic():
         _relaxed_commit()
         rows = list(claimable(due.order_by("next_attempt_at", "id")).values_list("id", "endpoint_id")[: want * 2])
         if not rows:
             return [], set()
         endpoint_ids = sorted({ep for _, ep in rows})
-        _serialise_claimers(endpoint_ids)  # so that the in-flight count below is exact
         in_flight = _in_flight(now, endpoint_ids, sent)
         room = {ep: cap - in_flight.get(ep, 0) for ep in endpoint_ids}
         chosen: list[int] = []
@@ -224,6 +217,23 @@ def _claim_window(
                 room[ep] -= 1
         leased = _lease(chosen, lease_until(now))
     return leased, {ep for ep, left in room.items() if left <= 0}
+
+
+def _claim_window_postgres(
+    due, *, now: datetime, want: int, cap: int, sent: frozenset[int]
+) -> tuple[list[Claimed], set[int]]:
+    """`_claim_window` in two statements (claiming.py); the endpoints now full are those with a candidate left."""
+    with transaction.atomic():
+        _relaxed_commit()
+        rows = claiming.candidates_locked(claimable(due.order_by("next_attempt_at", "id")), want * 2)
+        if not rows:
+            return [], set()
+        leased = _claimed(claiming.lease_within_cap(rows, now=now, want=want, cap=cap, sent=sent),
+                          [pk for pk, _ in rows])
+    if len(leased) >= want:
+        return leased, set()
+    taken = {row.id for row in leased}
+    return leased, {endpoint for pk, endpoint in rows if pk not in taken}
 
 
 def release(delivery_id: int) -> None:
