@@ -12,28 +12,37 @@ Per endpoint at most WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT deliveries are in
 flight (leased) across all workers. To count them exactly, claimers of the same
 endpoint take turns: on PostgreSQL through transaction-scoped advisory locks,
 never the endpoint rows, so a claim never waits on a recorder updating an
-endpoint (nor the reverse), and two claimers wait on each other only for the
-few statements of a claim. A hung endpoint therefore holds at most that many
-threads (each for at most WEBHOOK_DELIVERY_TIMEOUT); the run keeps claiming
-for everyone else meanwhile, waking every POLL_SECONDS, so healthy endpoints
-are not kept waiting behind it.
+endpoint (nor the reverse); a claim is two statements (claiming.py), the
+locks held for the second and the commit. A send that was answered but whose
+record has not committed yet holds its lease, not a connection: the run's own
+claims do not count it (`sent`), so a slot is used again at the next claim
+rather than after the recorder's commit.
 
-The sending threads do HTTP only. Twice as many deliveries as threads are
-leased at a time, so the threads always have queued work while the run's
-thread claims the next batch; what finished is recorded by a recorder thread
-on its own connection (set-based: delivery.py `outcomes_record`), so neither
-claiming nor recording is on the sending threads' critical path. A claim is a
-handful of statements for up to 2 × threads deliveries, a record three for
-whatever finished meanwhile. Both commit without waiting for the disk
-(`synchronous_commit = off`, PostgreSQL): delivery is at least once anyway,
-and a claim or record a database crash loses means a delivery sent again
-with the same `webhook-id`, which receivers deduplicate on.
+The sending threads do HTTP only, in two lanes (lanes.py): most of the threads
+for the endpoints that answer, a quarter for those this process saw take half
+the timeout or more. A hung endpoint therefore holds at most the slow lane's
+threads (the first time, before it is known, at most the cap's worth of the
+others, once, for WEBHOOK_DELIVERY_TIMEOUT); the slow lane is filled only as
+far as it has free threads, and what a claim brings beyond that is given back
+at once. Twice as many deliveries as answering-lane threads are leased at a
+time, so those threads always have queued work while the run's thread claims
+the next batch; what finished is recorded by a recorder thread on its own
+connection (set-based: delivery.py `outcomes_record`), so neither claiming nor
+recording is on the sending threads' critical path. Both commit without
+waiting for the disk (`synchronous_commit = off`, PostgreSQL, set once per run
+on each of the two connections): delivery is at least once anyway, and a
+claim or record a database crash loses means a delivery sent again with the
+same `webhook-id`, which receivers deduplicate on.
 
 A run is a short slice (DEFAULT_RUN_SECONDS of claiming; beat starts one every
 5 s and publishes nudge one), and it stops claiming as soon as its worker is
 told to shut down. So a SIGTERM waits only for the sends already in flight,
 whose outcomes are recorded before the task returns: nothing in flight is
-left leased, to be sent a second time after the lease runs out.
+left leased, to be sent a second time after the lease runs out. Past its
+slice, while sends it made before the slice ended are still out (a hung
+endpoint's, for at most the timeout), a run keeps claiming for the other
+endpoints instead of idling (claims stop one timeout past the slice at the
+latest, so a run still lasts at most the slice and two timeouts).
 """
 
 from __future__ import annotations
