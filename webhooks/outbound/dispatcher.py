@@ -418,9 +418,9 @@ class _Run:
         give_back, room = [], self.slow.room
         for request, outcome in _prepare(claimed, self.endpoints) if claimed else ():
             if outcome.endpoint_id not in slow_known:
-                self.fast.put(request, outcome)
+                self.fast.put(request, outcome, claimed_at=now)
             elif room > 0:
-                self.slow.put(request, outcome)
+                self.slow.put(request, outcome, claimed_at=now)
                 room -= 1
             else:
                 give_back.append(outcome.delivery_id)

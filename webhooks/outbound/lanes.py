@@ -20,7 +20,6 @@ import logging
 import os
 import queue
 import threading
-import time
 
 from django.conf import settings
 from django.utils import timezone
@@ -90,7 +89,8 @@ def _sender(inbox: queue.SimpleQueue, events: queue.SimpleQueue, gone: set[int])
 
 class Lane:
     """Sending threads with a queue of their own; `held` is what was put in and has not come back (queued or
-    being sent), with its endpoint and when it was put in. Only the run's thread calls these methods."""
+    being sent), with its endpoint and when the claim that leased it started (a claim begun within the slice is
+    the slice's, however long the database took). Only the run's thread calls these methods."""
 
     def __init__(self, size: int, name: str, events: queue.SimpleQueue, gone: set[int]) -> None:
         self.size = size
@@ -106,8 +106,8 @@ class Lane:
         """Threads with nothing to send."""
         return max(self.size - len(self.held), 0)
 
-    def put(self, request: OutgoingRequest, outcome: Outcome) -> None:
-        self.held[outcome.delivery_id] = (outcome.endpoint_id, time.monotonic())
+    def put(self, request: OutgoingRequest, outcome: Outcome, *, claimed_at: float) -> None:
+        self.held[outcome.delivery_id] = (outcome.endpoint_id, claimed_at)
         self._inbox.put((request, outcome))
 
     def came_back(self, delivery_id: int) -> None:
@@ -128,7 +128,7 @@ class Lane:
             self.came_back(item[1].delivery_id)
 
     def endpoints_held_since(self, moment: float) -> set[int]:
-        """The endpoints of deliveries put in at `moment` or before and not back yet."""
+        """The endpoints of deliveries claimed at `moment` or before and not back yet."""
         return {endpoint for endpoint, put_at in self.held.values() if put_at <= moment}
 
     def close(self) -> None:
