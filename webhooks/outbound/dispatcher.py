@@ -381,8 +381,8 @@ class _Run:
     def __init__(self, threads: int, run_seconds: float) -> None:
         self.started = time.monotonic()
         self.claim_until = self.started + run_seconds
-        # Past the slice, claiming goes on for the answering endpoints only while sends older than the slice are
-        # still out (a hung endpoint's, for at most the timeout): the run ends no later than it did, busier.
+        # Past the slice, claiming goes on for the other endpoints only while sends claimed within it are still out
+        # (a hung endpoint's, for at most the timeout), and one timeout past it at the latest.
         self.drain_until = self.claim_until + settings.WEBHOOK_DELIVERY_TIMEOUT
         self.report = DispatchReport()
         self.events: queue.SimpleQueue = queue.SimpleQueue()
