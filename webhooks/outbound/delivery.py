@@ -4,7 +4,7 @@ Three steps, so that the dispatcher can run the slow one in threads that never
 touch the database:
 
 - `delivery_prepare(delivery)` builds the signed request (reads the secrets);
-- `send(request)` is HTTP only: a POST through a session whose every new
+- `send(request)` is HTTP only: a POST through a keep-alive pool whose every new
   connection is checked on the address it actually reached (no DNS rebinding),
   no redirects followed, the whole attempt bounded by WEBHOOK_DELIVERY_TIMEOUT;
   it never raises for a network outcome, it describes it;
@@ -21,6 +21,7 @@ leaves a lease that expires, and the delivery goes out again with the same
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -30,13 +31,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import requests
+import urllib3
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from config.errors import UnsafeURL
-from connectors.outbound import GuardedHTTPAdapter, check_outbound_url
+from connectors.outbound import check_outbound_url, guarded_pool_manager
 
 from ..models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from . import schedule, signing
@@ -112,33 +113,37 @@ class SendResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-_sessions: dict[tuple[str, ...], requests.Session] = {}
-_sessions_lock = threading.Lock()
+_managers: dict[tuple[str, ...], urllib3.PoolManager] = {}
+_managers_lock = threading.Lock()
 
 
-def _session() -> requests.Session:
-    """One pooled session per process and allowlist (settings can change under tests)."""
+def _pool_manager() -> urllib3.PoolManager:
+    """One keep-alive pool per endpoint origin, per process and allowlist (settings can change under tests).
+
+    urllib3 directly, not a requests Session: a delivery is one POST, and the
+    session's merging of settings, hooks and cookies cost more CPU than the
+    call itself (bench/deliveries.py). No proxy from the environment either way:
+    the connection check needs the real peer.
+    """
     allowlist = webhook_allowlist()
-    with _sessions_lock:
-        session = _sessions.get(allowlist)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # no proxy from the environment: the connection check needs the real peer
-            size = max(settings.WEBHOOK_DISPATCH_THREADS, settings.WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT)
-            adapter = GuardedHTTPAdapter(allowlist=allowlist, pool_connections=64, pool_maxsize=size, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            _sessions[allowlist] = session
-        return session
+    with _managers_lock:
+        manager = _managers.get(allowlist)
+        if manager is None:
+            # Room for both lanes' threads (dispatcher.py) on one origin: a connection beyond it is closed.
+            size = max(settings.WEBHOOK_DISPATCH_THREADS * 2, settings.WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT)
+            manager = guarded_pool_manager(allowlist=allowlist, num_pools=64, maxsize=size, block=False,
+                                           retries=False)
+            _managers[allowlist] = manager
+        return manager
 
 
-def _forget_sessions_in_child() -> None:
-    global _sessions_lock
-    _sessions_lock = threading.Lock()
-    _sessions.clear()
+def _forget_pools_in_child() -> None:
+    global _managers_lock
+    _managers_lock = threading.Lock()
+    _managers.clear()
 
 
-os.register_at_fork(after_in_child=_forget_sessions_in_child)
+os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 def _describe(exc: BaseException) -> str:
@@ -160,6 +165,22 @@ def _describe(exc: BaseException) -> str:
     return f"connection failed ({type(exc).__name__})"
 
 
+def _read_body(response: urllib3.BaseHTTPResponse, deadline: float) -> tuple[str, bool]:
+    """At most READ_LIMIT bytes of the body, not waiting past the deadline; (text kept, whole body read)."""
+    chunks, size = [], 0
+    while True:
+        chunk = response.read(8192)
+        if not chunk:
+            complete = True
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= READ_LIMIT or time.monotonic() > deadline:
+            complete = False
+            break
+    return b"".join(chunks)[:BODY_KEEP].decode("utf-8", "replace"), complete
+
+
 def send(request: OutgoingRequest, *, timeout: float | None = None) -> SendResult:
     """POST the delivery once. Never follows a redirect; never raises for what the network did."""
     timeout = settings.WEBHOOK_DELIVERY_TIMEOUT if timeout is None else timeout
@@ -167,27 +188,29 @@ def send(request: OutgoingRequest, *, timeout: float | None = None) -> SendResul
     result = SendResult(started_at=started_at, duration_ms=0)
     try:
         check_endpoint_url(request.url)
-        response = _session().post(
-            request.url, data=request.body, headers=request.headers, allow_redirects=False, stream=True,
-            timeout=(min(CONNECT_TIMEOUT_CAP, timeout), timeout),
+        response = _pool_manager().urlopen(
+            "POST", request.url, body=request.body, headers=request.headers, redirect=False, retries=False,
+            preload_content=False, timeout=urllib3.Timeout(connect=min(CONNECT_TIMEOUT_CAP, timeout), read=timeout),
         )
+        complete = False
         try:
-            result.status_code = response.status_code
+            result.status_code = response.status
             result.retry_after = response.headers.get("Retry-After")
-            chunks, size, deadline = [], 0, started + timeout
-            for chunk in response.iter_content(8192):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size >= READ_LIMIT or time.monotonic() > deadline:
-                    break
-            result.body = b"".join(chunks)[:BODY_KEEP].decode("utf-8", "replace")
+            result.body, complete = _read_body(response, started + timeout)
         finally:
-            response.close()
+            if not complete:
+                response.close()  # what is left unread must not reach the next request on this connection
+            response.release_conn()
     except UnsafeURL as exc:
         result.error = f"refused: {exc.message}"
-    except requests.Timeout:
-        result.error = f"timed out after {timeout:g} s"
-    except requests.RequestException as exc:
+    except urllib3.exceptions.NewConnectionError as exc:  # a ConnectTimeoutError by inheritance only
+        result.error = _describe(exc)
+    except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
+        if result.status_code is not None:
+            result.error = "response body cut off: " + _describe(exc)
+        else:
+            result.error = f"timed out after {timeout:g} s"
+    except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
         if result.status_code is not None:
             result.error = "response body cut off: " + _describe(exc)
         else:
