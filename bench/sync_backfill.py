@@ -26,7 +26,11 @@ simulator alone serves), and each round's backfill gets them from memory
 through a requests adapter mounted on the integration's session, so the
 connector, its call log, the JSON parsing and the whole write path run as
 they do against the sandbox. Comparing the two modes tells whether the
-simulator limits the end-to-end figure.
+simulator limits the end-to-end figure. (The recorded pages stay in memory for
+the whole run: RSS is higher by their size, and still flat in N within a run.)
+In both modes the sandbox's shop is encoded before the first round
+(`ShopState.prerender_orders`), as a real shop's orders are stored rows: its
+pages then cost what serving them costs, not what generating them costs.
 
 `--compare-orders N` also backfills N orders with a naive writer doing
 `update_or_create` per order, line and ExternalRef, and prints that ratio.

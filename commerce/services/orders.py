@@ -3,12 +3,13 @@
 `upsert_orders` takes a page of normalized orders (connectors' `normalize_order`
 shape) and writes them in a fixed number of statements however long the page
 is: claim and lock the ExternalRefs, read the existing orders and lines, upsert
-orders (INSERT … ON CONFLICT (integration, external_id) DO UPDATE), upsert lines
-(ON CONFLICT (order, external_id)), delete lines the channel dropped, move the
-stock reservations, write the refs, publish the page's events in one insert.
-The big writes go through `rows.py` (one JSON parameter on PostgreSQL), so the
-Python cost per page stays small next to the database's; existing rows are
-read as values, never as model instances.
+orders (INSERT … ON CONFLICT (integration, external_id) DO UPDATE) and their
+lines (ON CONFLICT (order, external_id)), delete lines the channel dropped,
+move the stock reservations, write the refs, publish the page's events in one
+insert. On PostgreSQL orders and lines are COPYed to temporary stages and
+upserted together by one statement (staging.py); elsewhere they go through
+`rows.py`. Existing rows are read as values, never as model instances, and
+events are built from the written rows.
 
 Idempotent: a record whose payload hash (everything but `updated_at`) matches
 the ref's is unchanged. Never regresses: a record older than the version
