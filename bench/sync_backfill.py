@@ -162,11 +162,16 @@ class PageMemory:
         from sandbox.data import API_VERSION
 
         self.answers: dict[tuple[str, tuple], tuple[int, dict[str, str], bytes]] = {}
+        from connectors import registry
+        from integrations.models import Integration
+
+        # The token header the sandbox connector sends, without the rest of the connector (as sandbox_pull.py).
+        auth = registry.get("sandbox")(Integration(provider="sandbox", access_token=token)).auth_headers()
         session, count = requests.Session(), 0
         next_url: str | None = f"{url}/admin/api/{API_VERSION}/orders.json?limit=250&status=any"
         started = time.perf_counter()
         while next_url:
-            response = session.get(next_url, headers={"X-Shopify-Access-Token": token}, timeout=60)
+            response = session.get(next_url, headers=auth, timeout=60)
             response.raise_for_status()
             count += len(response.json()["orders"])
             self.answers[self.key(next_url)] = (response.status_code, dict(response.headers), response.content)
