@@ -44,7 +44,7 @@ from integrations.events import publish, publish_many
 from integrations.models import Integration
 from integrations.payloads import integration_summary
 
-from ..models import RESERVING_STATUSES, TRACKED_STATUSES, Order, OrderLine, OrderStatus, ResourceType
+from ..models import RESERVING_STATUSES, TRACKED_STATUSES, ExternalRef, Order, OrderLine, OrderStatus, ResourceType
 from ..statuses import UnknownChannelStatus, allowed_transitions, normalize_status
 from .refs import ClaimedRef, UpsertResult, claim_refs, is_older, newest_per_id, payload_hash, save_refs
 from .rows import upsert_rows
@@ -331,8 +331,7 @@ def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResu
                 touched_refs.append(ref)
         else:
             to_write.append((item, ref, current))
-    if to_write:
-        _write_orders(integration, to_write, result)
+    if to_write and not _write_orders(integration, to_write, result):
         touched_refs.extend(ref for _, ref, _ in to_write)
     save_refs(touched_refs)
     return result
@@ -365,8 +364,11 @@ def _same_content(stored: str, item: dict[str, Any]) -> bool:
 
 
 def _write_orders(integration: Integration, to_write: list[tuple[dict, ClaimedRef, dict | None]],
-                  result: UpsertResult) -> None:
-    """Upsert the orders and their lines, move their stock, publish their events: a fixed number of statements."""
+                  result: UpsertResult) -> bool:
+    """Upsert the orders and their lines, move their stock, publish their events: a fixed number of statements.
+
+    Returns whether their refs' new versions were written too (PostgreSQL: in the orders' statement); if not,
+    the caller saves them."""
     organization = integration.organization
     now = timezone.now()
     old_lines: dict[int, dict[str, _OldLine]] = {}
@@ -444,7 +446,8 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ClaimedRe
         for gone in previous.values():
             move(gone.product_id, where, reserved=-gone.reserved_quantity)
             removed.append(gone.pk)
-    if connection.vendor == "postgresql":
+    staged = connection.vendor == "postgresql"
+    if staged:
         pks = _stage_orders_and_lines(rows, to_write, new_lines)
     else:
         pks = dict(upsert_rows(Order, rows, unique=["integration_id", "external_id"], update=ORDER_UPDATE_FIELDS,
@@ -476,6 +479,7 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ClaimedRe
         organization,
         integration,
     )
+    return staged
 
 
 def _assignments(model: type[Order] | type[OrderLine], fields: list[str]) -> str:
@@ -487,8 +491,11 @@ def _assignments(model: type[Order] | type[OrderLine], fields: list[str]) -> str
 def _stage_orders_and_lines(rows: list[dict[str, Any]], to_write: list[tuple[dict, ClaimedRef, dict | None]],
                             lines: list[dict[str, Any]]) -> dict[str, int]:
     """PostgreSQL: COPY the orders and their lines (each its channel text, then what the import decided), then
-    upsert both in one statement, the lines taking their order's id from the order's insert; {external id: order
-    id}."""
+    upsert both and write the orders' refs in one statement, the lines and refs taking their order's id from the
+    order's insert; {external id: order id}.
+
+    The refs are found by primary key (`= ANY` of their ids: an index path whatever the statistics of a table a
+    backfill is filling say); claim_refs locked them, so nothing else writes them meanwhile."""
     unstaged = set(rows[0]) - set(ORDER_STAGE.columns)
     if unstaged:  # a field added to the import but not to the stage would silently not be written
         raise RuntimeError(f"Order columns missing from ORDER_CHANNEL_COLUMNS/ORDER_LOCAL_COLUMNS: {sorted(unstaged)}")
@@ -514,9 +521,16 @@ def _stage_orders_and_lines(rows: list[dict[str, Any]], to_write: list[tuple[dic
                 f'JOIN written ON written.external_id = s."order_external_id" '
                 f"WHERE s.{quote(BATCH_COLUMN)} = {int(line_batch)} "
                 f'ON CONFLICT ("order_id", "external_id") DO UPDATE SET {_assignments(OrderLine, LINE_UPDATE_FIELDS)})')
-    sql += ' SELECT "external_id", "id" FROM written'
+    sql += (f', refs AS (UPDATE {quote(ExternalRef._meta.db_table)} AS r SET "object_id" = written.id, '  # noqa: S608
+            '"external_updated_at" = u.updated, "payload_hash" = u.hash, "updated_at" = %s '
+            "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::varchar[]) AS u(id, external_id, "
+            'updated, hash) JOIN written ON written.external_id = u.external_id WHERE r."id" = u.id '
+            'AND r."id" = ANY(%s::bigint[])) SELECT "external_id", "id" FROM written')
+    ids = [ref.id for _, ref, _ in to_write]
+    params = [timezone.now(), ids, [row["external_id"] for row in rows],
+              [row["external_updated_at"] for row in rows], [item["hash"] for item, _, _ in to_write], ids]
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(sql, params)
         return dict(cursor.fetchall())
 
 

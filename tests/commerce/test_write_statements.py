@@ -32,11 +32,11 @@ T0 = datetime(2026, 5, 1, 9, tzinfo=UTC)
 CLAIM_AND_READ = ["INSERT commerce_externalref", "SELECT commerce_order"]
 WRITE = ["SELECT commerce_product", "SELECT commerce_channellocation",
          "COPY stage_commerce_order", "COPY stage_commerce_orderline",
-         "INSERT commerce_order + INSERT commerce_orderline",  # orders and their lines: one statement
+         # orders, their lines and the refs' new versions: one statement
+         "INSERT commerce_order + INSERT commerce_orderline + UPDATE commerce_externalref",
          "INSERT commerce_stocklevel", "UPDATE commerce_stocklevel",  # missing levels, then lock-compute-write: one
          "SELECT commerce_externalref",  # which push channels list the products
-         "SELECT webhooks_webhookendpoint",  # no endpoint listens: no delivery insert
-         "UPDATE commerce_externalref"]  # the refs' new versions
+         "SELECT webhooks_webhookendpoint"]  # no endpoint listens: no delivery insert
 
 
 def page_of(count: int, *, prefix: str = "", minutes: int = 0, status: str = "paid") -> list[dict]:
