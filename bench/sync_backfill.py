@@ -20,6 +20,18 @@ fetching thread), and the correctness line: exact order, line, ref and
 call-log counts. Round 1 prints RSS at 10/25/50/100 %: pages are streamed,
 never held, so RSS stays flat however large N is (run two N to see it).
 
+`--pages-from-memory` takes the simulator and the network out: the pages are
+pulled once (untimed, with bare `requests`, which also prints what the
+simulator alone serves), and each round's backfill gets them from memory
+through a requests adapter mounted on the integration's session, so the
+connector, its call log, the JSON parsing and the whole write path run as
+they do against the sandbox. Comparing the two modes tells whether the
+simulator limits the end-to-end figure. (The recorded pages stay in memory for
+the whole run: RSS is higher by their size, and still flat in N within a run.)
+In both modes the sandbox's shop is encoded before the first round
+(`ShopState.prerender_orders`), as a real shop's orders are stored rows: its
+pages then cost what serving them costs, not what generating them costs.
+
 `--compare-orders N` also backfills N orders with a naive writer doing
 `update_or_create` per order, line and ExternalRef, and prints that ratio.
 
@@ -50,6 +62,7 @@ SANDBOX = """
 import sys
 from sandbox.server import SandboxServer
 server = SandboxServer(port={port}, seed={seed}, orders={orders}, products=200, rate_limit=10**9, leak_rate=1e9)
+server.state.prerender_orders()  # like a shop's stored rows: pages cost what serving them costs, not generating them
 print("ready", flush=True)
 server.serve_forever()
 """
@@ -66,6 +79,8 @@ def parse_args() -> argparse.Namespace:
                         help="the throw-away database's name (default bench_sync_<pid>)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--show-statements", action="store_true", help="print the statements of the page captured")
+    parser.add_argument("--pages-from-memory", action="store_true",
+                        help="serve the pages from memory (pulled once, untimed) instead of from the sandbox")
     args = parser.parse_args()
     if not args.database_url.startswith(("postgres://", "postgresql://")):
         parser.error("give a PostgreSQL server with --database-url or DATABASE_URL (postgres://user@host:port/db)")
@@ -132,6 +147,63 @@ def setup_django(database_url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+class PageMemory:
+    """The sandbox's answers to one full pull of the orders, recorded once, replayed by a requests adapter."""
+
+    def __init__(self, url: str, token: str):
+        import requests
+
+        from sandbox.data import API_VERSION
+
+        self.answers: dict[tuple[str, tuple], tuple[int, dict[str, str], bytes]] = {}
+        from connectors import registry
+        from integrations.models import Integration
+
+        # The token header the sandbox connector sends, without the rest of the connector (as sandbox_pull.py).
+        auth = registry.get("sandbox")(Integration(provider="sandbox", access_token=token)).auth_headers()
+        session, count = requests.Session(), 0
+        next_url: str | None = f"{url}/admin/api/{API_VERSION}/orders.json?limit=250&status=any"
+        started = time.perf_counter()
+        while next_url:
+            response = session.get(next_url, headers=auth, timeout=60)
+            response.raise_for_status()
+            count += len(response.json()["orders"])
+            self.answers[self.key(next_url)] = (response.status_code, dict(response.headers), response.content)
+            next_url = response.links.get("next", {}).get("url")
+        self.seconds, self.orders = time.perf_counter() - started, count
+
+    @staticmethod
+    def key(url: str) -> tuple[str, tuple]:
+        from urllib.parse import parse_qsl
+
+        parts = urlsplit(url)
+        return parts.path, tuple(sorted(parse_qsl(parts.query)))
+
+    def adapter(self):
+        import requests
+        from requests.adapters import BaseAdapter
+        from requests.structures import CaseInsensitiveDict
+
+        memory = self
+
+        class Replay(BaseAdapter):
+            def send(self, request, **kwargs):
+                status, headers, body = memory.answers[memory.key(request.url)]
+                response = requests.Response()
+                response.status_code, response._content, response.url = status, body, request.url
+                response.headers, response.request, response.encoding = CaseInsensitiveDict(headers), request, "utf-8"
+                return response
+
+            def close(self):
+                pass
+
+        return Replay()
 
 
 def integration_for(url: str, token: str, code: str):
@@ -229,7 +301,7 @@ class PageStatements:
             self.context = None
 
 
-def backfill_round(number: int, args, url: str, token: str) -> float:
+def backfill_round(number: int, args, url: str, token: str, memory: PageMemory | None = None) -> float:
     """One backfill into a fresh integration, then the COPY of what it wrote; returns the round's ratio."""
     from copy_reference import CopyReference
 
@@ -248,6 +320,11 @@ def backfill_round(number: int, args, url: str, token: str) -> float:
                 del marks[at]
 
     integration = integration_for(url, token, f"bench-bulk-{number}")
+    if memory is not None:
+        from connectors.sessions import session_for
+
+        session_for(integration.pk).mount(url, memory.adapter())
+    print(f"sync_backfill: round {number}: load average {load()}")
     cpu = time.process_time()
     job, seconds = backfill(integration, limit=args.orders, report=report)
     cpu = time.process_time() - cpu
@@ -263,7 +340,7 @@ def backfill_round(number: int, args, url: str, token: str) -> float:
     print(f"sync_backfill: round {number}: backfill {job.records_processed:,} orders + {lines:,} lines in "
           f"{seconds:.1f} s = {rate:,.0f} orders/s; CPU here {1e6 * cpu / job.records_processed:,.0f} µs/order; "
           f"{page_statements} statements/page ({page_statements / 250:.3f}/order) + 1 call-log row/page "
-          f"from the fetching thread")
+          f"from the fetching thread; pages {'from memory' if memory else 'from the sandbox'}")
 
     reference = CopyReference(integration.organization)
     ids = list(orders.order_by("pk").values_list("pk", flat=True))
@@ -293,8 +370,12 @@ def main() -> None:
         token = sandbox_token(url)
         print(f"sync_backfill: sandbox of {max(args.orders, args.compare_orders):,} orders at {url} "
               f"(own process); database {name}; {args.rounds} round(s); RSS before {rss_mb():.0f} MB; "
-              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        ratios = [backfill_round(n, args, url, token) for n in range(1, args.rounds + 1)]
+              f"load average {load()}")
+        memory = PageMemory(url, token) if args.pages_from_memory else None
+        if memory is not None:
+            print(f"sync_backfill: the sandbox alone served {memory.orders:,} orders to bare requests in "
+                  f"{memory.seconds:.1f} s = {memory.orders / memory.seconds:,.0f} orders/s (pages now from memory)")
+        ratios = [backfill_round(n, args, url, token, memory) for n in range(1, args.rounds + 1)]
 
         if args.compare_orders:
             n = args.compare_orders
@@ -304,8 +385,7 @@ def main() -> None:
             bulk_rate, row_rate = bulk_job.records_processed / bulk_s, row_job.records_processed / row_s
             print(f"sync_backfill: N={n:,}: bulk {bulk_rate:,.0f} orders/s vs per-row update_or_create "
                   f"{row_rate:,.0f} orders/s = {bulk_rate / row_rate:.1f}x")
-        print(f"sync_backfill: peak RSS {peak_rss_mb():.0f} MB; load average "
-              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"sync_backfill: peak RSS {peak_rss_mb():.0f} MB; load average {load()}")
         print(f"sync_backfill: backfill / COPY of the same rows, per round: {', '.join(f'{r:.3f}' for r in ratios)}; "
               f"median {statistics.median(ratios):.3f}")
     finally:

@@ -54,8 +54,12 @@ def _text(value: str) -> str:
     return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
 
 
+# One encoder for every value: json.dumps with options builds a new one per call (a page makes ~750 of them).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
 def _json(value: Any) -> str:
-    return _text(json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default))
+    return _text(_ENCODER.encode(value))
 
 
 # By exact type: the common values take one dict lookup instead of a chain of isinstance checks.

@@ -142,3 +142,26 @@ def test_touched_orders_move_past_updated_at_min(sandbox, shop):
     assert sorted(o["id"] for o in got) == sorted(set(touched))
     response = shop.session.post(sandbox.url + "/_sandbox/mutate", json={"orders": 2}, timeout=5)
     assert response.status_code == 200 and len(response.json()["touched"]) == 2
+
+
+def test_pages_served_from_encoded_orders_say_what_the_orders_say_and_follow_their_changes(sandbox, shop):
+    """Orders go out as bytes encoded once (state.order_json); a page must still equal the orders as rendered now,
+    a changed order included, with the page's Link and call-limit headers."""
+    sandbox.state.prerender_orders()
+    first = shop.get("orders.json", status="any", limit=250)
+    assert first.json()["orders"] == [sandbox.state.order(j) for j in range(250)]
+    assert "next" in links(first) and first.headers["X-Shopify-Shop-Api-Call-Limit"]
+
+    touched = {order_id - ORDER_ID_BASE for order_id in sandbox.touch_orders(3)}
+    j = min(touched)
+    order_id = ORDER_ID_BASE + j
+    fo = shop.get(f"orders/{order_id}/fulfillment_orders.json").json()["fulfillment_orders"][0]
+    if fo["status"] == "open":
+        assert shop.post("fulfillments.json", {"fulfillment": {"line_items_by_fulfillment_order": [
+            {"fulfillment_order_id": fo["id"]}]}}).status_code == 201
+    again = shop.get("orders.json", status="any", limit=250).json()["orders"]
+    assert again == [sandbox.state.order(j) for j in range(250)]
+    changed = {o["id"] - ORDER_ID_BASE for o, before in zip(again, first.json()["orders"], strict=True) if o != before}
+    assert changed and changed == {t for t in touched if t < 250}
+    assert shop.get("orders.json", status="any", limit=5, fields="id,name").json()["orders"][0] == {
+        "id": ORDER_ID_BASE, "name": "#1001"}
