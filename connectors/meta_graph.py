@@ -21,9 +21,13 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode
 
 from django.conf import settings
+
+from connectors.base import OAuthMeta, TokenSet
+from connectors.oauth2 import token_set
 
 if TYPE_CHECKING:
     import requests
@@ -93,3 +97,51 @@ def handshake(query: Mapping[str, str], method: str, tokens: Iterable[str]) -> t
     if not any(expected and hmac.compare_digest(expected.encode(), token.encode()) for expected in tokens):
         return None
     return 200, challenge
+
+
+class MetaLogin:
+    """Meta's login, as every Meta connector runs it (mixed in before the OAuthConnect capability).
+
+    The dialog and token endpoints sit on the one Graph version (on `api_endpoint` when it is set: the
+    simulator answers both). A code becomes a short-lived token and at once a long-lived one (~60 days; the
+    short one is never stored). Meta has no refresh token: the long-lived token is kept as the refresh
+    credential too, and the beat's refresh (which looks for one) renews it by exchanging it again before it
+    expires. Each connector names its dialog host (`login_dialog`) and scopes (`login_scopes`).
+    """
+
+    login_dialog: ClassVar[str] = ""
+    login_scopes: ClassVar[tuple[str, ...]] = ()
+
+    def oauth_meta(self) -> OAuthMeta:
+        graph = self.resolved_base_url()
+        dialog = graph if self.integration.api_endpoint else self.login_dialog
+        return OAuthMeta(authorize_url=f"{dialog}/{graph_version()}/dialog/oauth",
+                         token_url=f"{graph}/{graph_version()}/oauth/access_token",
+                         default_scopes=self.login_scopes, scope_separator=",")
+
+    def authorize_url(self, *, state: str, redirect_uri: str, scopes, code_challenge: str = "", **params: str) -> str:
+        client_id, _ = self.oauth_client_credentials()
+        query = {"client_id": client_id, "redirect_uri": redirect_uri, "state": state,
+                 "scope": ",".join(scopes or self.login_scopes), "response_type": "code"}
+        return f"{self.oauth_meta().authorize_url}?{urlencode(query)}"
+
+    def exchange_code(self, code: str, *, redirect_uri: str = "", code_verifier: str = "") -> TokenSet:
+        client_id, client_secret = self.oauth_client_credentials()
+        short = self._token_call({"client_id": client_id, "client_secret": client_secret,
+                                  "redirect_uri": redirect_uri, "code": code}, action="exchange_code")
+        return self._long_lived(short.access_token, action="exchange_long_lived_token")
+
+    def _token_call(self, params: dict[str, str], *, action: str) -> TokenSet:
+        response = self.http.get(self.oauth_meta().token_url, action=action, params=params, authenticate=False)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return token_set(body, separator=",")
+
+    def _long_lived(self, token: str, *, action: str) -> TokenSet:
+        client_id, client_secret = self.oauth_client_credentials()
+        long = self._token_call({"grant_type": "fb_exchange_token", "client_id": client_id,
+                                 "client_secret": client_secret, "fb_exchange_token": token}, action=action)
+        return TokenSet(access_token=long.access_token, refresh_token=long.access_token, expires_at=long.expires_at,
+                        token_type="Bearer", scope=self.login_scopes)

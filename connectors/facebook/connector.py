@@ -33,7 +33,6 @@ import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
@@ -61,10 +60,16 @@ from connectors.capabilities import (
 )
 from connectors.errors import AuthExpired, ProviderError, connection_failure
 from connectors.http import elapsed_ms
-from connectors.meta_graph import DEFAULT_VERSION, DUPLICATE_POST, graph_version, handshake, is_token_refused
+from connectors.meta_graph import (
+    DEFAULT_VERSION,
+    DUPLICATE_POST,
+    MetaLogin,
+    graph_version,
+    handshake,
+    is_token_refused,
+)
 from connectors.meta_graph import error_code as graph_error_code
 from connectors.meta_graph import throttled_seconds as graph_throttle
-from connectors.oauth2 import token_set
 from connectors.schemes import META
 
 from . import mapping, webhooks
@@ -87,7 +92,7 @@ IMAGES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 URL_IN_TEXT = re.compile(r"https?://[^\s<>\"']+")
 
 
-class FacebookConnector(OAuthConnect, WebhookReceiver, SocialChannel, SocialPublisher, Connector):
+class FacebookConnector(MetaLogin, OAuthConnect, WebhookReceiver, SocialChannel, SocialPublisher, Connector):
     key = "facebook"
     display_name = "Facebook Pages"
     integration_type = "social"
@@ -97,6 +102,8 @@ class FacebookConnector(OAuthConnect, WebhookReceiver, SocialChannel, SocialPubl
     oauth = OAuthMeta(authorize_url=f"{DIALOG}/{DEFAULT_VERSION}/dialog/oauth",
                       token_url=f"{GRAPH}/{DEFAULT_VERSION}/oauth/access_token", default_scopes=SCOPES,
                       scope_separator=",")
+    login_dialog = DIALOG
+    login_scopes = SCOPES
     webhook_scheme = META
     rate_limit = RateLimitPolicy(requests=10, per_seconds=1.0)
     docs_url = "https://developers.facebook.com/docs/pages-api/posts"
@@ -138,42 +145,6 @@ class FacebookConnector(OAuthConnect, WebhookReceiver, SocialChannel, SocialPubl
                 "reconnect the integration as an admin of the page.")
 
     # ------------------------------------------------------------------ OAuth
-    def oauth_meta(self) -> OAuthMeta:
-        """The dialog and token endpoints on the Graph version of the settings (on api_endpoint when set)."""
-        graph = self.resolved_base_url()
-        dialog = graph if self.integration.api_endpoint else DIALOG
-        return OAuthMeta(authorize_url=f"{dialog}/{graph_version()}/dialog/oauth",
-                         token_url=f"{graph}/{graph_version()}/oauth/access_token", default_scopes=SCOPES,
-                         scope_separator=",")
-
-    def authorize_url(self, *, state: str, redirect_uri: str, scopes, code_challenge: str = "", **params: str) -> str:
-        client_id, _ = self.oauth_client_credentials()
-        query = {"client_id": client_id, "redirect_uri": redirect_uri, "state": state,
-                 "scope": ",".join(scopes or SCOPES), "response_type": "code"}
-        return f"{self.oauth_meta().authorize_url}?{urlencode(query)}"
-
-    def _token_call(self, params: dict[str, str], *, action: str) -> TokenSet:
-        response = self.http.get(self.oauth_meta().token_url, action=action, params=params, authenticate=False)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        return token_set(body, separator=",")
-
-    def exchange_code(self, code: str, *, redirect_uri: str = "", code_verifier: str = "") -> TokenSet:
-        """code → short-lived user token → long-lived one (the short one is never stored)."""
-        client_id, client_secret = self.oauth_client_credentials()
-        short = self._token_call({"client_id": client_id, "client_secret": client_secret,
-                                  "redirect_uri": redirect_uri, "code": code}, action="exchange_code")
-        return self._long_lived(short.access_token, action="exchange_long_lived_token")
-
-    def _long_lived(self, token: str, *, action: str) -> TokenSet:
-        client_id, client_secret = self.oauth_client_credentials()
-        long = self._token_call({"grant_type": "fb_exchange_token", "client_id": client_id,
-                                 "client_secret": client_secret, "fb_exchange_token": token}, action=action)
-        return TokenSet(access_token=long.access_token, refresh_token=long.access_token, expires_at=long.expires_at,
-                        token_type="Bearer", scope=SCOPES)
-
     def refresh_access_token(self) -> TokenSet:
         current = self.integration.refresh_token or self.integration.access_token
         if not current:

@@ -51,9 +51,8 @@ from connectors.base import (
 from connectors.capabilities import AdsSource, OAuthConnect, WebhookReceiver
 from connectors.errors import ProviderError, connection_failure
 from connectors.http import elapsed_ms
-from connectors.meta_graph import graph_version, is_token_refused
+from connectors.meta_graph import MetaLogin, graph_version, is_token_refused
 from connectors.meta_graph import throttled_seconds as graph_throttle
-from connectors.oauth2 import token_set
 from connectors.schemes import META
 
 from . import mapping, webhooks
@@ -67,7 +66,7 @@ DIALOG = "https://www.facebook.com"
 SCOPES = ("ads_management", "ads_read", "business_management")
 
 
-class MetaAdsConnector(OAuthConnect, WebhookReceiver, AdsSource, Connector):
+class MetaAdsConnector(MetaLogin, OAuthConnect, WebhookReceiver, AdsSource, Connector):
     key = "meta_ads"
     display_name = "Meta Ads"
     integration_type = "advertising"
@@ -75,6 +74,8 @@ class MetaAdsConnector(OAuthConnect, WebhookReceiver, AdsSource, Connector):
     base_url = GRAPH
     oauth = OAuthMeta(authorize_url=f"{DIALOG}/v27.0/dialog/oauth", token_url=f"{GRAPH}/v27.0/oauth/access_token",
                       default_scopes=SCOPES, scope_separator=",")
+    login_dialog = DIALOG
+    login_scopes = SCOPES
     webhook_scheme = META
     rate_limit = RateLimitPolicy(requests=10, per_seconds=1.0)
     docs_url = "https://developers.facebook.com/docs/marketing-apis"
@@ -114,46 +115,6 @@ class MetaAdsConnector(OAuthConnect, WebhookReceiver, AdsSource, Connector):
         return appsecret_proof_params(self.integration.access_token, self.oauth_client_credentials()[1])
 
     # ------------------------------------------------------------------ OAuth
-    def oauth_meta(self) -> OAuthMeta:
-        """Meta's dialog and token endpoints on the configured version (all on api_endpoint when it is set)."""
-        graph = self.resolved_base_url()
-        dialog = graph if self.integration.api_endpoint else DIALOG
-        return OAuthMeta(authorize_url=f"{dialog}/{self.version}/dialog/oauth",
-                         token_url=f"{graph}/{self.version}/oauth/access_token", default_scopes=SCOPES,
-                         scope_separator=",")
-
-    def authorize_url(self, *, state: str, redirect_uri: str, scopes, code_challenge: str = "", **params: str) -> str:
-        from urllib.parse import urlencode
-
-        client_id, _ = self.oauth_client_credentials()
-        query = {"client_id": client_id, "redirect_uri": redirect_uri, "state": state,
-                 "scope": ",".join(scopes or SCOPES), "response_type": "code"}
-        return f"{self.oauth_meta().authorize_url}?{urlencode(query)}"
-
-    def _token_call(self, params: dict[str, str], *, action: str) -> TokenSet:
-        response = self.http.get(self.oauth_meta().token_url, action=action, params=params, authenticate=False)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        return token_set(body, separator=",")
-
-    def exchange_code(self, code: str, *, redirect_uri: str = "", code_verifier: str = "") -> TokenSet:
-        """code → short-lived token → long-lived token (two calls; the short one is never stored)."""
-        client_id, client_secret = self.oauth_client_credentials()
-        short = self._token_call({"client_id": client_id, "client_secret": client_secret,
-                                  "redirect_uri": redirect_uri, "code": code}, action="exchange_code")
-        return self._long_lived(short.access_token, action="exchange_long_lived_token")
-
-    def _long_lived(self, token: str, *, action: str) -> TokenSet:
-        client_id, client_secret = self.oauth_client_credentials()
-        long = self._token_call({"grant_type": "fb_exchange_token", "client_id": client_id,
-                                 "client_secret": client_secret, "fb_exchange_token": token}, action=action)
-        # Meta has no refresh token: the long-lived token is what a refresh exchanges, so it is kept as the
-        # refresh token too, and the beat's refresh (which looks for one) renews it before it expires.
-        return TokenSet(access_token=long.access_token, refresh_token=long.access_token, expires_at=long.expires_at,
-                        token_type="Bearer", scope=SCOPES)
-
     def refresh_access_token(self) -> TokenSet:
         """Exchange the current long-lived token for a fresh one; Meta refuses an expired token (code 190), which
         the token module turns into pending_auth."""
