@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 
 from connectors.base import OAuthMeta, TokenSet
+from connectors.errors import ProviderError
 from connectors.oauth2 import token_set
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class MetaLogin:
 
     login_dialog: ClassVar[str] = ""
     login_scopes: ClassVar[tuple[str, ...]] = ()
+    login_name: ClassVar[str] = "Meta"  # how errors name the platform
 
     def oauth_meta(self) -> OAuthMeta:
         graph = self.resolved_base_url()
@@ -130,6 +132,15 @@ class MetaLogin:
         short = self._token_call({"client_id": client_id, "client_secret": client_secret,
                                   "redirect_uri": redirect_uri, "code": code}, action="exchange_code")
         return self._long_lived(short.access_token, action="exchange_long_lived_token")
+
+    def refresh_access_token(self) -> TokenSet:
+        """Exchange the current long-lived token for a fresh one; Meta refuses an expired token (code 190), which
+        the token module turns into pending_auth."""
+        current = self.integration.refresh_token or self.integration.access_token
+        if not current:
+            raise ProviderError(f"{self.login_name} has no token to exchange: connect the integration again.",
+                                transient=False)
+        return self._long_lived(current, action="refresh_token")
 
     def _token_call(self, params: dict[str, str], *, action: str) -> TokenSet:
         response = self.http.get(self.oauth_meta().token_url, action=action, params=params, authenticate=False)

@@ -46,7 +46,6 @@ from connectors.base import (
     Page,
     ProviderAccount,
     RateLimitPolicy,
-    TokenSet,
     WebhookEvent,
 )
 from connectors.capabilities import (
@@ -104,6 +103,7 @@ class FacebookConnector(MetaLogin, OAuthConnect, WebhookReceiver, SocialChannel,
                       scope_separator=",")
     login_dialog = DIALOG
     login_scopes = SCOPES
+    login_name = "Facebook"
     webhook_scheme = META
     rate_limit = RateLimitPolicy(requests=10, per_seconds=1.0)
     docs_url = "https://developers.facebook.com/docs/pages-api/posts"
@@ -145,12 +145,6 @@ class FacebookConnector(MetaLogin, OAuthConnect, WebhookReceiver, SocialChannel,
                 "reconnect the integration as an admin of the page.")
 
     # ------------------------------------------------------------------ OAuth
-    def refresh_access_token(self) -> TokenSet:
-        current = self.integration.refresh_token or self.integration.access_token
-        if not current:
-            raise ProviderError("Facebook has no token to exchange: connect the integration again.", transient=False)
-        return self._long_lived(current, action="refresh_token")
-
     def account_display_name(self) -> str:
         """The user's name; the pages the token manages are recorded (ids in config, tokens encrypted)."""
         pages = self._discover_pages()

@@ -45,11 +45,10 @@ from connectors.base import (
     Page,
     ProviderAccount,
     RateLimitPolicy,
-    TokenSet,
     WebhookEvent,
 )
 from connectors.capabilities import AdsSource, OAuthConnect, WebhookReceiver
-from connectors.errors import ProviderError, connection_failure
+from connectors.errors import connection_failure
 from connectors.http import elapsed_ms
 from connectors.meta_graph import MetaLogin, graph_version, is_token_refused
 from connectors.meta_graph import throttled_seconds as graph_throttle
@@ -115,14 +114,6 @@ class MetaAdsConnector(MetaLogin, OAuthConnect, WebhookReceiver, AdsSource, Conn
         return appsecret_proof_params(self.integration.access_token, self.oauth_client_credentials()[1])
 
     # ------------------------------------------------------------------ OAuth
-    def refresh_access_token(self) -> TokenSet:
-        """Exchange the current long-lived token for a fresh one; Meta refuses an expired token (code 190), which
-        the token module turns into pending_auth."""
-        current = self.integration.refresh_token or self.integration.access_token
-        if not current:
-            raise ProviderError("Meta has no token to exchange: connect the integration again.", transient=False)
-        return self._long_lived(current, action="refresh_token")
-
     def account_display_name(self) -> str:
         """The Meta user's name; records the ad accounts the token reaches (`config["ad_account_ids"]`)."""
         accounts = self._all_accounts()
