@@ -31,6 +31,7 @@ from connectors.redaction import Redactor
 
 from . import health
 from .masking import MASK
+from .metadata import integration_metadata_write
 from .models import SECRET_FIELDS, Integration, IntegrationStatus
 from .routing import claims_forget_stale
 from .selectors import integration_receive_url
@@ -310,9 +311,7 @@ def integration_webhooks_unregister(*, integration: Integration) -> str:
 
 
 def _record_subscriptions(integration: Integration, outcome: dict[str, Any]) -> None:
-    # The connector may have saved metadata of its own (registration ids) on this same instance: keep it.
-    integration.metadata = {**(integration.metadata or {}), SUBSCRIPTIONS_KEY: outcome}
-    Integration.objects.filter(pk=integration.pk).update(metadata=integration.metadata, updated_at=timezone.now())
+    integration_metadata_write(integration, values={SUBSCRIPTIONS_KEY: outcome})
 
 
 def scrub_secrets(text: str, integration: Integration) -> str:

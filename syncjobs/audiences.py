@@ -22,6 +22,7 @@ from commerce.models import Order
 from config.errors import CapabilityNotSupported, ValidationError
 from connectors import registry
 from connectors.base import Capability
+from integrations.metadata import integration_metadata_write
 from integrations.models import Integration
 
 BATCH = 500
@@ -53,8 +54,7 @@ def _connector(integration: Integration):
 def audiences_refresh(*, integration: Integration) -> list[dict[str, Any]]:
     """Read the provider's lists into `metadata["audiences"]` (what an operator picks `config["list_id"]` from)."""
     lists = _connector(integration).audience_lists()
-    integration.metadata = {**(integration.metadata or {}), "audiences": lists}
-    integration.save(update_fields=["metadata", "updated_at"])
+    integration_metadata_write(integration, values={"audiences": lists})
     return lists
 
 
@@ -71,7 +71,6 @@ def audience_push(*, integration: Integration, full: bool = False) -> dict[str, 
     for start in range(0, len(contacts), BATCH):
         for key, value in connector.audience_upsert(list_id, contacts[start:start + BATCH]).items():
             counts[key] = counts.get(key, 0) + value
-    integration.metadata = {**(integration.metadata or {}), "audience_pushed_at": started.isoformat(),
-                            "audience_last_push": counts}
-    integration.save(update_fields=["metadata", "updated_at"])
+    integration_metadata_write(integration, values={"audience_pushed_at": started.isoformat(),
+                                                    "audience_last_push": counts})
     return counts

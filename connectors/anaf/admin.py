@@ -14,6 +14,7 @@ from django.contrib import admin, messages
 
 from accounts.models import Organization
 from config.errors import ApplicationError
+from integrations.metadata import integration_metadata_write
 
 from .services import anaf_integration_for, vat_lookup
 
@@ -30,8 +31,7 @@ def check_vat_registration(modeladmin, request, queryset) -> None:
         except ApplicationError as exc:
             modeladmin.message_user(request, f"{organization}: {exc.message}", messages.ERROR)
             continue
-        integration.metadata = {**(integration.metadata or {}), "vat_registration": result}
-        integration.save(update_fields=["metadata", "updated_at"])
+        integration_metadata_write(integration, values={"vat_registration": result})
         if not result["found"]:
             modeladmin.message_user(request, f"{organization}: ANAF does not know {result['cui']}.", messages.WARNING)
             continue

@@ -53,6 +53,7 @@ from connectors.base import (
 from connectors.capabilities import DeliveryNotifier, LabelSource, ReturnsSource, ShopChannel, WebhookReceiver
 from connectors.errors import AuthExpired, connection_failure
 from connectors.http import elapsed_ms
+from integrations.metadata import integration_metadata_write
 
 from . import claims, mapping, webhooks
 from .client import (
@@ -366,8 +367,7 @@ class TrendyolConnector(WebhookReceiver, ShopChannel, ReturnsSource, LabelSource
         else:
             body["apiKey"] = integration.webhook_secret
         created = self.client.create_webhook(body)
-        integration.metadata = {**(integration.metadata or {}), WEBHOOK_METADATA_KEY: str(created["id"])}
-        integration.save(update_fields=["metadata", "updated_at"])
+        integration_metadata_write(integration, values={WEBHOOK_METADATA_KEY: str(created["id"])})
         return list(webhooks.SUBSCRIBED_STATUSES)
 
     def unregister_webhooks(self, receive_url: str) -> int:
@@ -376,8 +376,7 @@ class TrendyolConnector(WebhookReceiver, ShopChannel, ReturnsSource, LabelSource
         if not webhook_id:
             return 0
         self.client.delete_webhook(str(webhook_id))
-        integration.metadata = {k: v for k, v in (integration.metadata or {}).items() if k != WEBHOOK_METADATA_KEY}
-        integration.save(update_fields=["metadata", "updated_at"])
+        integration_metadata_write(integration, remove=[WEBHOOK_METADATA_KEY])
         return 1
 
 

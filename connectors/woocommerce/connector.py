@@ -53,6 +53,7 @@ from connectors.base import (
 from connectors.capabilities import ShopChannel, WebhookReceiver
 from connectors.errors import AuthExpired, connection_failure
 from connectors.http import elapsed_ms
+from integrations.metadata import integration_metadata_write
 
 from . import mapping, webhooks
 from .client import BATCH_LIMIT, WooCommerceClient
@@ -323,8 +324,7 @@ class WooCommerceConnector(WebhookReceiver, ShopChannel, Connector):
 
 # ---------------------------------------------------------------------- helpers
 def _save_registrations(integration, registered: dict[str, Any]) -> None:
-    integration.metadata = {**(integration.metadata or {}), WEBHOOKS_METADATA_KEY: registered}
-    integration.save(update_fields=["metadata", "updated_at"])
+    integration_metadata_write(integration, values={WEBHOOKS_METADATA_KEY: registered})
 
 
 def _ships_everything(order: dict[str, Any], lines: list[dict[str, Any]] | None) -> bool:

@@ -73,6 +73,17 @@ def test_lists__two_pages_are_read_by_offset(integration):
     assert integration.metadata["audiences"] == lists
 
 
+@responses.activate
+def test_lists_read_leave_a_key_saved_meanwhile(integration):
+    from integrations.models import Integration
+
+    Integration.objects.filter(pk=integration.pk).update(metadata={"refresh": {"at": "now"}})  # after it was read
+    recorded.replay("GET", f"{API}/lists", "lists__page1")
+    recorded.replay("GET", f"{API}/lists", "lists__page2")
+    lists = audiences_refresh(integration=integration)
+    assert Integration.objects.get(pk=integration.pk).metadata == {"refresh": {"at": "now"}, "audiences": lists}
+
+
 def test_consent_is_the_latest_known_answer_per_address(integration):
     order(integration, "1", "Ana@Example.com", True, 1, "Ana Pop")
     order(integration, "2", "ion@example.com", True, 1, "Ion Ionescu")

@@ -23,7 +23,7 @@ from connectors.errors import AuthExpired, ProviderError, ProviderUnavailable
 from connectors.mapping import MappingError
 from connectors.sessions import close_sessions
 from connectors.trendyol.connector import TrendyolConnector
-from integrations.models import IntegrationStatus
+from integrations.models import Integration, IntegrationStatus
 from integrations.selectors import integration_receive_url
 from tests.connectors.support import Recorded, sent_json, sent_query
 from tests.factories import IntegrationFactory
@@ -341,6 +341,26 @@ def test_webhooks__create(connector, integration, settings):
     responses.add("DELETE", f"{BASE}/integration/webhook/sellers/123456/webhooks/"
                             "bb8f4a1e-6a1b-4bd5-9f4c-5c3b2f1d0e9a", status=200)
     assert connector.unregister_webhooks(integration_receive_url(integration)) == 1
+
+
+@responses.activate
+def test_webhook_registration_leaves_metadata_saved_meanwhile(connector, integration, settings):
+    """The connector's instance was read before a token refresh saved its key: registering and removing write
+    their key alone."""
+    settings.PUBLIC_BASE_URL = "https://hub.example.com"
+    meanwhile = {**(integration.metadata or {}), "refresh": {"at": "now"}}
+    Integration.objects.filter(pk=integration.pk).update(metadata=meanwhile)
+    replay("POST", f"{BASE}/integration/webhook/sellers/123456/webhooks", "webhooks__create")
+    connector.register_webhooks(integration_receive_url(integration))
+    stored = Integration.objects.get(pk=integration.pk).metadata
+    assert stored["refresh"] == {"at": "now"} and stored["trendyol_webhook_id"]
+    Integration.objects.filter(pk=integration.pk).update(metadata={**stored, "health": "ok"})
+    responses.add("DELETE", f"{BASE}/integration/webhook/sellers/123456/webhooks/"
+                            "bb8f4a1e-6a1b-4bd5-9f4c-5c3b2f1d0e9a", status=200)
+    assert connector.unregister_webhooks(integration_receive_url(integration)) == 1
+    stored = Integration.objects.get(pk=integration.pk).metadata
+    assert stored["refresh"] == {"at": "now"} and stored["health"] == "ok"
+    assert "trendyol_webhook_id" not in stored
 
 
 @responses.activate

@@ -114,3 +114,47 @@ def test_metadata_that_is_not_an_object_becomes_one(stored):
 @pytest.mark.django_db
 def test_an_integration_gone_is_no_error():
     assert integration_metadata_key_update(integration_id=987654, key="backup", change=lambda p: p) is None
+
+
+# ---------------------------------------------------------------- keys whose value does not depend on the last one
+
+
+@pytest.mark.django_db
+def test_keys_set_and_removed_leave_a_key_saved_meanwhile():
+    from integrations.metadata import integration_metadata_write
+
+    integration = IntegrationFactory(metadata={"account_name": "Shop", "old_hook": "h1"})
+    stale = Integration.objects.get(pk=integration.pk)
+    Integration.objects.filter(pk=integration.pk).update(
+        metadata={"account_name": "Shop", "old_hook": "h1", "token": {"n": 2}})
+
+    integration_metadata_write(stale, values={"hook": "h2", "audiences": [{"id": "a"}]}, remove=["old_hook"])
+
+    stored = Integration.objects.get(pk=integration.pk)
+    assert stored.metadata == {"account_name": "Shop", "token": {"n": 2}, "hook": "h2", "audiences": [{"id": "a"}]}
+    assert stale.metadata == {"account_name": "Shop", "hook": "h2", "audiences": [{"id": "a"}]}  # what it knew
+    assert stored.updated_at == stale.updated_at
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stored", [[], "text", 7])
+def test_keys_written_into_metadata_that_is_not_an_object(stored):
+    from integrations.metadata import integration_metadata_write
+
+    integration = IntegrationFactory()
+    Integration.objects.filter(pk=integration.pk).update(metadata=stored)
+    integration_metadata_write(integration, values={"hook": "h"}, remove=["gone"])
+    assert Integration.objects.get(pk=integration.pk).metadata == {"hook": "h"}
+
+
+@pytest.mark.django_db
+def test_subscription_outcomes_leave_a_key_saved_meanwhile():
+    from integrations.services import SUBSCRIPTIONS_KEY, _record_subscriptions
+
+    integration = IntegrationFactory(metadata={"account_name": "Shop"})
+    stale = Integration.objects.get(pk=integration.pk)
+    Integration.objects.filter(pk=integration.pk).update(metadata={"account_name": "Shop", "token": {"n": 2}})
+    _record_subscriptions(stale, {"status": "removed", "removed": 2})
+    metadata = Integration.objects.get(pk=integration.pk).metadata
+    assert metadata == {"account_name": "Shop", "token": {"n": 2}, SUBSCRIPTIONS_KEY: {"status": "removed",
+                                                                                        "removed": 2}}
