@@ -117,4 +117,6 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     # its records into file-store integrations (daily; `POST /api/cron/backup/` runs it on demand).
     PeriodicJob("export-orders", "syncjobs.tasks.export_orders", 3600),
     PeriodicJob("backup", "syncjobs.tasks.backup_records", 86400),
+    # Consenting customers into the mailing audiences and CRMs an operator has started one on (hourly).
+    PeriodicJob("push-audiences", "syncjobs.tasks.push_audiences", 3600),
 )

@@ -8,6 +8,10 @@ connector's `default_audience` (a CRM's contacts, which need no choosing).
 Only addresses whose deciding order changed since the last push go (`metadata["audience_pushed_at"]`), unless
 `full`. The connector's upsert is idempotent (by the subscriber's id), so a retried push sends nothing twice
 that matters.
+
+Hourly (`push-audiences`), every active integration an operator has started an audience on is pushed again:
+one with a list chosen (`config["list_id"]`) or pushed by hand once (`audience_pushed_at`). A CRM connected only
+for its campaigns, never pushed, is left alone: copying customers into it is the operator's decision, once.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from config.errors import CapabilityNotSupported, ValidationError
 from connectors import registry
 from connectors.base import Capability
 from integrations.metadata import integration_metadata_write
-from integrations.models import Integration
+from integrations.models import Integration, IntegrationStatus
 
 BATCH = 500
 
@@ -49,6 +53,16 @@ def _connector(integration: Integration):
     if not registry.supports(integration.provider, Capability.CONTACTS):
         raise CapabilityNotSupported(f"{integration.provider} has no audiences.")
     return registry.connector_for(integration)
+
+
+def integrations_pushing_audiences() -> list[int]:
+    """The active integrations whose audience is kept current (see above), by id."""
+    providers = [key for key, cls in registry.providers().items() if cls.supports(Capability.CONTACTS)]
+    rows = Integration.objects.filter(provider__in=providers, status=IntegrationStatus.ACTIVE).values_list(
+        "pk", "config", "metadata")
+    return [pk for pk, config, metadata in rows.order_by("pk")
+            if (isinstance(config, dict) and config.get("list_id"))
+            or (isinstance(metadata, dict) and metadata.get("audience_pushed_at"))]
 
 
 def audiences_refresh(*, integration: Integration) -> list[dict[str, Any]]:

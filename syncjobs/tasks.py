@@ -10,7 +10,8 @@ finds the job held or finished and does nothing; a lost one is re-sent by
 Beat schedule (created by the project's periodic-task data migrations):
 run_due_syncs every 30 s (it starts what each integration's due schedules name: its syncs per job type and its
 health check, syncjobs/cadences.py), purge_finished_jobs daily, sweep_pending_pushes every minute, export_orders
-hourly (orders into ERP integrations), backup_records daily (CSV exports into file stores).
+hourly (orders into ERP integrations), push_audiences hourly (consenting customers into the audiences operators
+started), backup_records daily (CSV exports into file stores).
 check_integrations_health checks every integration at once: the cron job `check-health`, on demand.
 
 The channel pushes and the order re-pull keep the names they had in
@@ -125,6 +126,15 @@ def sweep_pending_pushes() -> dict:
 def repull_order(order_id: int) -> dict:
     """Fetch an order's changes from its channel again (admin action) and import them."""
     return repull.order_repull(order_id=order_id)
+
+
+@shared_task(ignore_result=True)
+def push_audiences() -> list[int]:
+    """Hourly: one audience push per integration whose audience is kept current (syncjobs/audiences.py)."""
+    ids = audiences.integrations_pushing_audiences()
+    for integration_id in ids:
+        push_audience.delay(integration_id)
+    return ids
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=5)
