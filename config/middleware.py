@@ -25,7 +25,8 @@ class ApiGuardMiddleware:
             if "\x00" in request.path:
                 return envelope_response("NOT_FOUND", "Not found.", status.HTTP_404_NOT_FOUND)
             offending = sorted({name for name, values in request.GET.lists()
-                                if "\x00" in name or any("\x00" in value for value in values)})
+                                if "\x00" in name or any("\x00" in value for value in values)}
+                               ) if request.META.get("QUERY_STRING") else []  # no query: nothing to parse
             if offending:
                 return envelope_response(
                     "VALIDATION_ERROR", "The request is not valid.", status.HTTP_400_BAD_REQUEST,
