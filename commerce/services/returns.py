@@ -110,7 +110,9 @@ def return_record(*, order: Order, lines: list[dict[str, Any]], source: str = Re
         quantity = wanted.get("quantity")
         room = line.fulfilled_quantity - line.returned_quantity
         if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= room:
-            errors[str(index)] = [f"quantity must be between 1 and {room} (shipped and not yet returned)"]
+            errors[str(index)] = [
+                f"quantity must be between 1 and {room} (shipped and not yet returned)" if room > 0 else
+                f"nothing left to return: {line.fulfilled_quantity} shipped, {line.returned_quantity} returned"]
             continue
         line.returned_quantity += quantity
         new_lines.append(ReturnLine(order_line=line, external_id=key, quantity=quantity, restocked_at=now))

@@ -68,6 +68,14 @@ def test_more_than_shipped_and_not_yet_returned_is_refused_and_changes_nothing(o
     assert on_hand() == 12 and Return.objects.count() == 1
 
 
+def test_a_line_with_nothing_left_to_return_says_so(operator_api, order):
+    return_record(order=order, lines=[{"sku": "MUG", "quantity": 3}])
+    answer = operator_api.post(f"/api/orders/{order.pk}/returns/", {"lines": [{"sku": "MUG", "quantity": 1}]},
+                               format="json")
+    assert answer.status_code == 400
+    assert answer.json()["error"]["details"]["lines"]["0"] == ["nothing left to return: 3 shipped, 3 returned"]
+
+
 def test_everything_back_makes_the_order_returned(order):
     return_record(order=order, lines=[{"sku": "MUG", "quantity": 3}], location="returns-bay")
     order.refresh_from_db()
