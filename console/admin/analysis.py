@@ -197,6 +197,9 @@ class PurchaseNeedAdmin(OrganizationScopedAdmin):
     fields = ("product", "quantity", "needed_by", "is_open")
     readonly_fields = ("product", "quantity", "needed_by")
 
+    def has_add_permission(self, request):
+        return False  # a purchase need is what an accepted stock suggestion records
+
 
 @admin.register(AnalysisSettings)
 class AnalysisSettingsAdmin(OrganizationScopedAdmin):

@@ -160,6 +160,9 @@ class ProductAdmin(OrganizationScopedAdmin):
     object_action_labels = {"push_stock_now": "Push its stock now"}
     change_list_template = "admin/switchyard/analyse_change_list.html"
 
+    def has_add_permission(self, request):
+        return False  # products arrive from the channels and the ERP (their SKU is read only here)
+
     def changelist_view(self, request, extra_context=None):
         buttons = analyse_all_buttons(self, request, (AnalysisKind.PRICING, AnalysisKind.STOCK))
         return super().changelist_view(request, {**(extra_context or {}), "analyse_buttons": buttons})
