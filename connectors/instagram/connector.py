@@ -23,7 +23,8 @@ Publish: `POST /{ig-user}/media` creates a container (`image_url`; `video_url` +
 `media_type=STORIES`; carousel items with `is_carousel_item=true` then `media_type=CAROUSEL&children=a,b`),
 `GET /{container}?fields=status_code` until FINISHED (IN_PROGRESS: the job comes back later), then
 `POST /{ig-user}/media_publish?creation_id=`. Each container id is checkpointed before the next step, so a job
-retried after a timeout reuses them; a container already PUBLISHED (the publish answered, the answer was lost)
+retried after a timeout reuses them (a container in ERROR or EXPIRED is forgotten when the post fails, so an
+operator's retry makes a new one); a container already PUBLISHED (the publish answered, the answer was lost)
 is matched to the account's newest media by caption instead of being published again. The rolling 24-hour
 quota (`GET /{ig-user}/content_publishing_limit`) is read before a container is made.
 """
@@ -257,7 +258,8 @@ class InstagramConnector(StandardOAuth2, SocialChannel, SocialPublisher, Connect
             return PublishResult(done=False)
         if status == "PUBLISHED":  # a previous attempt published it and lost the answer
             return self._find_published(request)
-        if status != "FINISHED":
+        if status != "FINISHED":  # ERROR, or EXPIRED (not published within 24 h): that container is spent
+            checkpoint({"container_id": None, "children": []})  # a retry by the operator makes new ones
             raise ProviderError(f"Instagram could not prepare the media (container {status}).", transient=False)
         media_id = str(self.http.post(f"/{account}/media_publish", action="media_publish",
                                       data={"creation_id": container}).json()["id"])

@@ -296,6 +296,26 @@ def test_a_used_up_daily_quota_or_a_failed_container_fails_the_post_with_the_rea
     assert broken.status == "failed" and "container ERROR" in broken.error
 
 
+@responses.activate
+def test_an_operators_retry_after_a_failed_container_makes_a_new_one(account):
+    recorded.replay("GET", f"{GRAPH}/17900000000000001", "container_status__error")
+    post = post_publish(post_id=new_post(account, publish_state={"container_id": "17900000000000001"}).pk)
+    assert post.status == "failed"
+
+    Post.objects.filter(pk=post.pk).update(status="publishing", error="")  # the console's "Retry publishing"
+    responses.reset()
+    recorded.replay("GET", f"{GRAPH}/{USER}/content_publishing_limit", "publishing_limit__ok")
+    recorded.replay("POST", f"{GRAPH}/{USER}/media", "container__2")
+    recorded.replay("GET", f"{GRAPH}/17900000000000002", "container_status__finished")
+    recorded.replay("POST", f"{GRAPH}/{USER}/media_publish", "media_publish__ok")
+    recorded.replay("GET", f"{GRAPH}/18000000000000009", "media_get__ok")
+    retried = post_publish(post_id=post.pk)
+
+    assert ("GET", f"{GRAPH}/17900000000000001") not in calls()
+    assert form(responses.calls[3]) == {"creation_id": "17900000000000002"}
+    assert retried.status == "published"
+
+
 def test_limits_are_checked_before_any_call(integration):
     from connectors.instagram.connector import InstagramConnector
 
