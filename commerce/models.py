@@ -271,6 +271,9 @@ class Fulfillment(models.Model):
     delivery_pushed_at = models.DateTimeField(null=True, blank=True,
                                               help_text="When the channel was told the parcel was delivered.")
     delivery_push_error = models.TextField(blank=True, default="")
+    delivery_push_attempted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the channel was last asked to confirm the delivery (whatever came of "
+                                         "it); empty = never, which the sweeper looks for.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

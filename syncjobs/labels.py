@@ -8,22 +8,29 @@ stored through commerce (`label_store`), replacing an earlier copy of the same p
 
 Delivery confirmations (`delivery_push`) are the task behind commerce's `delivery_push_nudge`: once per
 fulfillment (its `delivery_pushed_at`), for channels that are DeliveryNotifiers; the outcome is recorded on
-the fulfillment either way, and the provider call is in the integration's call log.
+the fulfillment either way (`delivery_push_attempted_at`, and the error), and the provider call is in the
+integration's call log. A transient refusal (throttled, the channel down) is raised after it is recorded, so the
+task retries with backoff; the parcels already confirmed are not sent again. A nudge lost before any attempt
+(the broker down at commit, a worker killed) is found by `delivery_pushes_sweep`: some marketplaces pay the
+seller only once delivery is confirmed, so a lost one is money held back.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
 
 from commerce.models import Fulfillment, LabelSource, Order, ShippingLabel
+from commerce.outbox import delivery_push_nudge
 from commerce.services import label_store
 from config.errors import ApplicationError, CapabilityNotSupported, NotFound, ValidationError
 from connectors import registry
 from connectors.base import Capability
 from connectors.capabilities import DeliveryNotifier
+from connectors.errors import is_transient
 from integrations.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -100,20 +107,46 @@ def delivery_push(*, order_id: int) -> dict[str, int]:
             registry.get(channel.provider), DeliveryNotifier) or order.delivered_at is None:
         return counts
     connector = registry.connector_for(channel)
-    for fulfillment in order.fulfillments.filter(delivery_pushed_at__isnull=True):
+    for fulfillment in order.fulfillments.filter(delivery_pushed_at__isnull=True).order_by("pk"):
         try:
             answer = connector.push_delivery({
                 "order_id": order.external_id, "tracking_number": fulfillment.tracking_number,
                 "fulfillment_external_id": fulfillment.external_id, "delivered_at": order.delivered_at})
         except ApplicationError as exc:
             error = f"{exc.code}: {exc.message}"[:2000]
-            Fulfillment.objects.filter(pk=fulfillment.pk).update(delivery_push_error=error)
+            Fulfillment.objects.filter(pk=fulfillment.pk).update(delivery_push_error=error,
+                                                                 delivery_push_attempted_at=timezone.now())
             logger.warning("delivery confirmation of fulfillment %s failed (%s)", fulfillment.pk, exc.code)
+            if is_transient(exc):
+                raise  # the task retries with backoff; what was confirmed above is not sent again
             counts["failed"] += 1
             continue
-        if answer is None:
+        now = timezone.now()
+        if answer is None:  # nothing to confirm at this channel (its carrier reports delivery itself)
+            Fulfillment.objects.filter(pk=fulfillment.pk).update(delivery_push_attempted_at=now)
             counts["skipped"] += 1
             continue
-        Fulfillment.objects.filter(pk=fulfillment.pk).update(delivery_pushed_at=timezone.now(), delivery_push_error="")
+        Fulfillment.objects.filter(pk=fulfillment.pk).update(delivery_pushed_at=now, delivery_push_error="",
+                                                             delivery_push_attempted_at=now)
         counts["pushed"] += 1
     return counts
+
+
+DELIVERY_SWEEP_AFTER = timedelta(minutes=15)  # the nudge's own run has long finished by then
+DELIVERY_SWEEP_WITHIN = timedelta(days=14)  # older deliveries are not worth telling a channel about any more
+
+
+def delivery_pushes_sweep(*, limit: int = 500) -> list[int]:
+    """The orders delivered a while ago whose channel takes delivery confirmations and was never asked for one
+    of their parcels (a lost nudge); each is nudged again. A parcel asked about once — confirmed, skipped, or
+    refused (its error is on the fulfillment for an operator) — is not asked again here."""
+    notifiers = [key for key, cls in registry.providers().items() if issubclass(cls, DeliveryNotifier)]
+    now = timezone.now()
+    ids = list(Fulfillment.objects.filter(
+        order__integration__provider__in=notifiers, order__delivered_at__lt=now - DELIVERY_SWEEP_AFTER,
+        order__delivered_at__gt=now - DELIVERY_SWEEP_WITHIN, delivery_pushed_at__isnull=True,
+        delivery_push_attempted_at__isnull=True,
+    ).order_by("order_id").values_list("order_id", flat=True).distinct()[:limit])
+    for order_id in ids:
+        delivery_push_nudge(order_id)
+    return ids

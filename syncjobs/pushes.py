@@ -39,6 +39,8 @@ from connectors import registry
 from connectors.errors import is_transient
 from integrations.models import Integration
 
+from .labels import delivery_pushes_sweep
+
 logger = logging.getLogger(__name__)
 
 
@@ -140,4 +142,4 @@ def fulfillment_pushes_sweep(*, older_than: timedelta = timedelta(minutes=15), l
 
 
 def pushes_sweep() -> dict[str, int]:
-    return inventory_pushes_sweep() | fulfillment_pushes_sweep()
+    return inventory_pushes_sweep() | fulfillment_pushes_sweep() | {"deliveries": len(delivery_pushes_sweep())}
