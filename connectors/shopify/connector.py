@@ -59,7 +59,7 @@ from connectors.base import (
     WebhookEvent,
     provider_setting_variable,
 )
-from connectors.capabilities import DeliveryNotifier, ShopChannel, WebhookReceiver
+from connectors.capabilities import DeliveryNotifier, ReturnsSource, ShopChannel, WebhookReceiver
 from connectors.errors import AuthExpired, ProviderError, connection_failure
 from connectors.http import elapsed_ms
 
@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from integrations.models import Integration
 
 
-class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, DeliveryNotifier, Connector):
+class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, ReturnsSource, DeliveryNotifier, Connector):
     key = "shopify"
     display_name = "Shopify"
     integration_type = "ecommerce"
@@ -108,6 +108,7 @@ class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, DeliveryNotif
     normalize_order = staticmethod(mapping.normalize_order)
     normalize_product = staticmethod(mapping.normalize_product)
     normalize_inventory_level = staticmethod(mapping.normalize_inventory_level)
+    normalize_return = staticmethod(mapping.normalize_refund)
 
     def __init__(self, integration: Integration):
         super().__init__(integration)
@@ -248,6 +249,18 @@ class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, DeliveryNotif
         if since is not None:
             params["updated_at_min"] = _query_time(since)
         return self._pages("orders", params, cursor)
+
+    def iter_returns(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
+        """Refunds as returns: the refunds of the orders changed since `since` (a refund changes its order), read
+        with the orders' ids alone. Shopify restocks a returned unit at its location itself; the ERP, which
+        pushes stock in push mode, must know it came back or its next push would take the unit away again."""
+        params: dict[str, Any] = {"status": "any", "fields": "id,refunds"}
+        if since is not None:
+            params["updated_at_min"] = _query_time(since)
+        for page in self._pages("orders", params, cursor):
+            yield Page(items=[{**refund, "order_id": refund.get("order_id") or order["id"]}
+                              for order in page.items for refund in order.get("refunds") or []],
+                       next_cursor=page.next_cursor)
 
     def iter_products(self, *, since: datetime | None = None, cursor: str | None = None) -> Iterator[Page]:
         """Products through GraphQL: changed since `since` page by page, or all of them in one bulk export."""

@@ -238,6 +238,39 @@ def normalize_inventory_level(level: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# A refunded line's `restock_type`: only `return` puts units that were shipped back on a location's shelf
+# (`cancel` restocks units never shipped, which the order's cancellation already released; `no_restock` keeps
+# nothing; the deprecated `legacy_restock` could be either, so it is not guessed at).
+RESTOCKED = frozenset({"return"})
+
+
+def normalize_refund(refund: dict[str, Any]) -> dict[str, Any]:
+    """A refund → the shape commerce's `upsert_returns` takes: one line per refunded line item, `received` when
+    its units came back (`restock_type` `return`) to `location_id` (the location Shopify restocked)."""
+    where = f"refund {refund.get('id')}"
+    lines, location = [], ""
+    for item in refund.get("refund_line_items") or []:
+        received = item.get("restock_type") in RESTOCKED
+        if received and not location and item.get("location_id"):
+            location = str(item["location_id"])
+        line_item = item.get("line_item") or {}
+        lines.append({
+            "external_id": str(required(item, "id", where)),
+            "order_line_external_id": str(item.get("line_item_id") or line_item.get("id") or ""),
+            "sku": str(line_item.get("sku") or ""),
+            "quantity": int(item.get("quantity") or 0),
+            "received": received,
+        })
+    return {
+        "external_id": str(required(refund, "id", where)),
+        "order_external_id": str(required(refund, "order_id", where)),
+        "reason": str(refund.get("note") or "")[:300],
+        "requested_at": utc_time(refund["created_at"], "created_at", where) if refund.get("created_at") else None,
+        "location_id": location,
+        "lines": lines,
+    }
+
+
 # ---------------------------------------------------------------------- helpers
 
 

@@ -79,7 +79,7 @@ RESOURCES = {
     "inventory_levels": "inventory_level",
     "inventory_items": "inventory_item",
     "fulfillments": "fulfillment",
-    "refunds": "refund",
+    "refunds": "return",  # a refund's restocked lines are a return (connector.iter_returns)
     "app": "app",
 }
 PRIVACY_RESOURCE = "privacy"

@@ -48,7 +48,7 @@ def connector(db, settings, sleeps):
 def test_the_registry_knows_the_sandbox_and_what_it_can_do():
     cls = registry.get("sandbox")
     assert cls is SandboxConnector
-    assert {c.value for c in cls.capabilities} == {"products", "orders", "inventory", "fulfillments"}
+    assert {c.value for c in cls.capabilities} == {"products", "orders", "inventory", "fulfillments", "returns"}
     assert cls.oauth.token_url == "/admin/oauth/access_token" and cls.oauth.scope_separator == ","
     assert cls.describe()["auth_kind"] == "oauth2"
 

@@ -33,7 +33,7 @@ integration, connector = shopify_support.integration, shopify_support.connector 
 def test_the_registry_knows_shopify_and_what_it_can_do():
     cls = registry.get("shopify")
     assert cls is ShopifyConnector
-    assert {c.value for c in cls.capabilities} == {"products", "orders", "inventory", "fulfillments"}
+    assert {c.value for c in cls.capabilities} == {"products", "orders", "inventory", "fulfillments", "returns"}
     assert cls.describe()["auth_kind"] == "oauth2" and cls.oauth.scope_separator == ","
     assert cls.provider_settings["API_VERSION"] == shopify_client.DEFAULT_API_VERSION
 

@@ -53,7 +53,7 @@ def test_webhooks__refunds_create(connector):
     headers, body = delivery("webhooks__refunds_create")
     assert connector.verify_webhook(headers, body)
     [event] = connector.parse_webhook(headers, body)
-    assert (event.event_type, event.resource) == ("refunds/create", "refund")
+    assert (event.event_type, event.resource) == ("refunds/create", "return")  # its restocked lines are a return
     assert event.payload["order_id"] == 5500000007
 
 
