@@ -70,6 +70,7 @@ from .graphql import ProductsGraphQL, assemble, search_query
 
 API_VERSION_FORMAT = re.compile(r"^\d{4}-(01|04|07|10)$")  # Shopify's quarterly stable versions
 BULK_PAGE_SIZE = 250  # products of a bulk export written per page (one checkpoint each)
+RETURNS_FIRST_LOOKBACK = timedelta(days=90)  # how far back a first returns sync reads refunds
 
 if TYPE_CHECKING:
     from integrations.models import Integration
@@ -254,9 +255,9 @@ class ShopifyConnector(ShopifyOAuth, WebhookReceiver, ShopChannel, ReturnsSource
         """Refunds as returns: the refunds of the orders changed since `since` (a refund changes its order), read
         with the orders' ids alone. Shopify restocks a returned unit at its location itself; the ERP, which
         pushes stock in push mode, must know it came back or its next push would take the unit away again."""
-        params: dict[str, Any] = {"status": "any", "fields": "id,refunds"}
-        if since is not None:
-            params["updated_at_min"] = _query_time(since)
+        if since is None:  # a first sync: the returns that can still matter, not every order the shop ever had
+            since = timezone.now() - RETURNS_FIRST_LOOKBACK
+        params: dict[str, Any] = {"status": "any", "fields": "id,refunds", "updated_at_min": _query_time(since)}
         for page in self._pages("orders", params, cursor):
             yield Page(items=[{**refund, "order_id": refund.get("order_id") or order["id"]}
                               for order in page.items for refund in order.get("refunds") or []],

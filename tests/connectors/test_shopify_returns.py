@@ -51,6 +51,7 @@ def test_a_returned_unit_restocks_once_and_a_refund_without_restock_does_not(int
 
     query = sent_query(responses.calls[0])
     assert (query["status"], query["fields"]) == ("any", "id,refunds") and "updated_at_min" in query
+    assert "updated_at_min" in sent_query(responses.calls[1])  # a first sync too: the last 90 days, not all
     assert (first.created, first.failed) == (1, [])
     assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
     assert (on_hand("TRICOU-M"), on_hand("SOSETE")) == (1, 0)  # the sock was refunded, not sent back
