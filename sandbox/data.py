@@ -15,6 +15,7 @@ or fulfilled, a stock level set) lives in `OrderOverlay` and `ShopState`
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -92,11 +93,22 @@ class Location:
     name: str
 
 
+def recent_orders_until(now: float | None = None) -> int:
+    """Where a demo shop's orders end: MAX_UPDATE_LAG before this week began (Monday 00:00 UTC), so that every
+    order and its update are in the past, all within the last 30 days (what the stock and pricing analyses read),
+    and the shop stays the same all week (it moves on once a week, when its orders look updated once)."""
+    today = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC).date()
+    monday = datetime.combine(today - timedelta(days=today.weekday()), datetime.min.time(), tzinfo=UTC)
+    return int(monday.timestamp()) - MAX_UPDATE_LAG
+
+
 class ShopData:
     """The generated shop. Methods taking an index are pure; `order_updated_ts` is the one precomputed list."""
 
     def __init__(self, *, seed: int = 1, orders: int = 1000, products: int = 200, locations: int = 2,
-                 currency: str = "EUR", name: str | None = None):
+                 currency: str = "EUR", name: str | None = None, orders_until: int | None = None):
+        """`orders_until` (a timestamp): the orders end then instead of in early 2023, the rest of the shop
+        moved along with them (the same shop otherwise); `recent_orders_until()` keeps a demo's sales recent."""
         if orders < 0 or products < 1 or locations < 1:
             raise ValueError("a shop needs at least one product and one location, and no negative orders")
         self.seed = seed
@@ -109,9 +121,10 @@ class ShopData:
         self.locations = [Location(LOCATION_ID_BASE + n, ("Main warehouse", "Store front", "Overflow")[n % 3])
                           for n in range(locations)]
         self.spacing = max(1, min(600, (LAST_CREATED - EPOCH) // max(orders, 1)))
+        self.epoch = EPOCH if orders_until is None else orders_until - orders * self.spacing
         # updated_at of every order, generated: the only per-order precomputation (a list of ints).
         self.order_updated_ts = [self.order_created_ts(j) + self._h(_LAG, j) % MAX_UPDATE_LAG for j in range(orders)]
-        self.max_generated_ts = max(self.order_updated_ts, default=EPOCH)
+        self.max_generated_ts = max(self.order_updated_ts, default=self.epoch)
         self._variant_offsets: list[int] | None = None
 
     # ------------------------------------------------------------------ hashing
@@ -157,7 +170,7 @@ class ShopData:
         return f"{_ADJECTIVES[h % len(_ADJECTIVES)]} {_NOUNS[(h >> 8) % len(_NOUNS)]} {i + 1}"
 
     def product_created_ts(self, i: int) -> int:
-        return EPOCH - 90 * 86400 + self._h(_PRODUCT, i, 1) % (80 * 86400)
+        return self.epoch - 90 * 86400 + self._h(_PRODUCT, i, 1) % (80 * 86400)
 
     def product_updated_ts(self, i: int) -> int:
         return self.product_created_ts(i) + self._h(_PRODUCT, i, 2) % (9 * 86400)
@@ -264,7 +277,7 @@ class ShopData:
 
     # ------------------------------------------------------------------ orders
     def order_created_ts(self, j: int) -> int:
-        return EPOCH + j * self.spacing + self._h(_CREATED, j) % self.spacing
+        return self.epoch + j * self.spacing + self._h(_CREATED, j) % self.spacing
 
     def order_kind(self, j: int) -> tuple[str, str | None, bool]:
         """(financial_status, fulfillment_status, cancelled) of order j as seeded; cheap, for status filters."""

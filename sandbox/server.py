@@ -75,8 +75,9 @@ class SandboxServer:
                  client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_CLIENT_SECRET,
                  token_ttl: int = 3600, rate_limit: int = 40, leak_rate: float = 2.0,
                  webhook_url: str | None = None, webhook_secret: str | None = None,
-                 token_file: str | None = None, meta_throttle_every: int = 0):
-        self.data = ShopData(seed=seed, orders=orders, products=products, locations=locations, currency=currency)
+                 token_file: str | None = None, meta_throttle_every: int = 0, orders_until: int | None = None):
+        self.data = ShopData(seed=seed, orders=orders, products=products, locations=locations, currency=currency,
+                             orders_until=orders_until)
         self.state = ShopState(self.data)
         self.oauth = OAuthServer(client_id=client_id, client_secret=client_secret, token_ttl=token_ttl,
                                  shop_domain=self.data.domain, token_file=token_file)

@@ -47,3 +47,27 @@ def test_inventory_levels_are_addressed_by_one_flat_index():
         level = shop.inventory_level(flat)
         seen.add((level["inventory_item_id"], level["location_id"]))
     assert len(seen) == shop.level_count == sum(shop.variant_count(i) for i in range(25)) * 3
+
+
+def test_recent_orders_are_the_same_shop_moved_to_the_weeks_before_this_one():
+    from datetime import UTC, datetime, timedelta
+
+    from sandbox.data import recent_orders_until
+
+    wednesday = datetime(2026, 12, 9, 15, 30, tzinfo=UTC).timestamp()
+    until = recent_orders_until(wednesday)
+    assert until == recent_orders_until(datetime(2026, 12, 13, 23, 59, tzinfo=UTC).timestamp())  # all week
+    assert until < recent_orders_until(datetime(2026, 12, 14, 0, 1, tzinfo=UTC).timestamp())  # next Monday
+    old, recent = ShopData(seed=3, orders=1000, products=10), ShopData(seed=3, orders=1000, products=10,
+                                                                      orders_until=until)
+    created = [datetime.fromisoformat(recent.order(j)["created_at"]) for j in range(1000)]
+    updated = [datetime.fromisoformat(recent.order(j)["updated_at"]) for j in range(1000)]
+    monday = datetime(2026, 12, 7, tzinfo=UTC)
+    assert max(updated) <= monday and min(created) >= monday - timedelta(days=30)
+    assert datetime.fromisoformat(old.order(0)["created_at"]) < datetime(2023, 1, 2, tzinfo=UTC)  # as tests expect
+
+    def same(order):  # the shop apart from its dates
+        return (order["id"], order["total_price"], order["financial_status"], order["fulfillment_status"],
+                [(line["sku"], line["quantity"]) for line in order["line_items"]])
+
+    assert [same(old.order(j)) for j in range(50)] == [same(recent.order(j)) for j in range(50)]

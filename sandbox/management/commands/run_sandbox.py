@@ -8,6 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from sandbox.data import recent_orders_until
 from sandbox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxServer
 
 
@@ -38,6 +39,9 @@ class Command(BaseCommand):
                             help="Accept this long-lived token on the ad platform side (make run's demo ad account).")
         parser.add_argument("--meta-throttle-every", type=int, default=0,
                             help="Answer every n-th ad platform call with Meta's throttle error 80004 (0: never).")
+        parser.add_argument("--recent-orders", action="store_true",
+                            help="Date the orders in the weeks before this one (a demo's analyses need recent "
+                                 "sales), instead of early 2023; the shop moves on once a week.")
         parser.add_argument("--token-file", default=None,
                             help="Keep the tokens it issues in this file, so a restart still accepts them "
                                  "(default VAR_DIR/sandbox-tokens.json; '' keeps them in memory only).")
@@ -53,6 +57,7 @@ class Command(BaseCommand):
             token_file=(Path(settings.VAR_DIR) / "sandbox-tokens.json" if opts["token_file"] is None
                         else opts["token_file"] or None),
             meta_throttle_every=opts["meta_throttle_every"],
+            orders_until=recent_orders_until() if opts["recent_orders"] else None,
         )
         if opts["seed_meta_token"]:
             sandbox.meta.tokens[opts["seed_meta_token"]] = "long"
