@@ -90,7 +90,10 @@ ORDER_LOCAL_COLUMNS = (
 LINE_CHANNEL_COLUMNS = ("external_id", "sku", "title", "quantity", "unit_price", "total")
 LINE_LOCAL_COLUMNS = ("product_id", "fulfilled_quantity", "reserved_quantity", "returned_quantity")
 HASH_VERSION = "v2:"  # refs written before it hold a sha256 of the normalized record (refs.payload_hash)
-ORDER_STAGE = Stage(Order, ORDER_CHANNEL_COLUMNS + ORDER_LOCAL_COLUMNS)
+# A staged order also carries its ref's id and new hash: the refs' update reads them from the stage (no arrays of
+# 250 values bound into the statement's text).
+ORDER_STAGE = Stage(Order, ORDER_CHANNEL_COLUMNS + ORDER_LOCAL_COLUMNS,
+                    extra=[("ref_id", "bigint"), ("ref_hash", "varchar")])
 # A staged line names its order by external id: the order's id comes from the statement that writes both.
 LINE_STAGE = Stage(OrderLine, LINE_CHANNEL_COLUMNS + LINE_LOCAL_COLUMNS, extra=[("order_external_id", "varchar")])
 
@@ -275,6 +278,28 @@ _CURRENT_FIELDS = ("pk", "external_id", "external_updated_at", "stock_location",
                    "status", "shipped_at", "delivered_at", "returned_at")
 
 
+def _current_orders(integration: Integration, external_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """{external id: the _CURRENT_FIELDS of its stored order}, read after claim_refs (a snapshot that sees what a
+    transaction the claim waited for wrote).
+
+    On PostgreSQL one array parameter, each id looked up in the (integration, external_id) unique index (a lateral
+    probe per id: with `= ANY` and the statistics of a table a backfill is filling, the planner scanned all the
+    integration's orders instead, a page's cost growing with the table); no ORM (its `__in` of 250 values cost a
+    page a millisecond of SQL building) and no ORDER BY (the default ordering's sort)."""
+    if connection.vendor != "postgresql":
+        return {row["external_id"]: row for row in Order.objects.filter(
+            integration=integration, external_id__in=external_ids).order_by().values(*_CURRENT_FIELDS)}
+    columns = ", ".join(f"o.{connection.ops.quote_name(Order._meta.get_field(f).column)}"
+                        for f in ("id", *_CURRENT_FIELDS[1:]))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM unnest(%s::varchar[]) AS u(external_id) CROSS JOIN LATERAL "  # noqa: S608
+                       f"(SELECT * FROM {connection.ops.quote_name(Order._meta.db_table)} AS x "
+                       # LIMIT keeps the subquery a probe per id (the planner would flatten it into a hash join)
+                       'WHERE x."integration_id" = %s AND x."external_id" = u.external_id LIMIT 1) AS o',
+                       [external_ids, integration.pk])
+        return {row[1]: dict(zip(_CURRENT_FIELDS, row, strict=True)) for row in cursor.fetchall()}
+
+
 @dataclass(frozen=True, slots=True)
 class _OldLine:
     pk: int
@@ -311,10 +336,7 @@ def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResu
         return result
 
     refs = claim_refs(integration=integration, resource_type=ResourceType.ORDER, external_ids=list(chosen))
-    existing = {
-        row["external_id"]: row
-        for row in Order.objects.filter(integration=integration, external_id__in=list(chosen)).values(*_CURRENT_FIELDS)
-    }
+    existing = _current_orders(integration, list(chosen))
     touched_refs: list[ClaimedRef] = []
     to_write: list[tuple[dict, ClaimedRef, dict | None]] = []
     for external_id, (updated_at, item) in chosen.items():
@@ -494,14 +516,15 @@ def _stage_orders_and_lines(rows: list[dict[str, Any]], to_write: list[tuple[dic
     upsert both and write the orders' refs in one statement, the lines and refs taking their order's id from the
     order's insert; {external id: order id}.
 
-    The refs are found by primary key (`= ANY` of their ids: an index path whatever the statistics of a table a
-    backfill is filling say); claim_refs locked them, so nothing else writes them meanwhile."""
+    Each staged order carries its ref's id and new hash; the refs are found by primary key from the stage (a probe
+    per staged row, whatever the statistics of a table a backfill is filling say); claim_refs locked them, so
+    nothing else writes them meanwhile."""
     unstaged = set(rows[0]) - set(ORDER_STAGE.columns)
     if unstaged:  # a field added to the import but not to the stage would silently not be written
         raise RuntimeError(f"Order columns missing from ORDER_CHANNEL_COLUMNS/ORDER_LOCAL_COLUMNS: {sorted(unstaged)}")
     order_batch = ORDER_STAGE.copy([
-        f"{item['text']}\t{copy_row([row[column] for column in ORDER_LOCAL_COLUMNS])}"
-        for row, (item, _, _) in zip(rows, to_write, strict=True)
+        f"{item['text']}\t{copy_row([row[column] for column in ORDER_LOCAL_COLUMNS])}\t{ref.id}\t{item['hash']}"
+        for row, (item, ref, _) in zip(rows, to_write, strict=True)
     ])
     texts = [text for item, _, _ in to_write for text in item["line_texts"]]
     line_batch = LINE_STAGE.copy([
@@ -513,27 +536,25 @@ def _stage_orders_and_lines(rows: list[dict[str, Any]], to_write: list[tuple[dic
     # Identifiers are the models' own and the stages' (checked names, quoted); the batches are integers.
     sql = (f"WITH written AS (INSERT INTO {orders} ({ORDER_STAGE.target_columns}) "  # noqa: S608
            f'{ORDER_STAGE.select(order_batch)} ON CONFLICT ("integration_id", "external_id") '
-           f'DO UPDATE SET {_assignments(Order, ORDER_UPDATE_FIELDS)} RETURNING "external_id", "id")')
+           f'DO UPDATE SET {_assignments(Order, ORDER_UPDATE_FIELDS)} RETURNING "external_id", "id"), '
+           # The order ids as one jsonb object, built once and looked up per line and per ref: the planner, with no
+           # statistics for the stages or the CTE, nested-looped a join instead (rows × orders comparisons).
+           "ids AS (SELECT jsonb_object_agg(external_id, id) AS map FROM written)")
     if lines:
         staged = ", ".join(f"s.{column}" for column in LINE_STAGE.target_columns.split(", "))
         sql += (f', lines AS (INSERT INTO {order_lines} ({LINE_STAGE.target_columns}, "order_id") '  # noqa: S608
-                # The order ids as one jsonb object (an uncorrelated subquery: built once) looked up per line: the
-                # planner, with no statistics for the stage or the CTE, nested-looped a join instead (lines × orders
-                # comparisons, half of the statement's time).
-                f"SELECT {staged}, ((SELECT jsonb_object_agg(external_id, id) FROM written) "
-                f'->> s."order_external_id")::bigint FROM {quote(LINE_STAGE.table)} AS s '
+                f'SELECT {staged}, ((SELECT map FROM ids) ->> s."order_external_id")::bigint '
+                f"FROM {quote(LINE_STAGE.table)} AS s "
                 f"WHERE s.{quote(BATCH_COLUMN)} = {int(line_batch)} "
                 f'ON CONFLICT ("order_id", "external_id") DO UPDATE SET {_assignments(OrderLine, LINE_UPDATE_FIELDS)})')
-    sql += (f', refs AS (UPDATE {quote(ExternalRef._meta.db_table)} AS r SET "object_id" = written.id, '  # noqa: S608
-            '"external_updated_at" = u.updated, "payload_hash" = u.hash, "updated_at" = %s '
-            "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::varchar[]) AS u(id, external_id, "
-            'updated, hash) JOIN written ON written.external_id = u.external_id WHERE r."id" = u.id '
-            'AND r."id" = ANY(%s::bigint[])) SELECT "external_id", "id" FROM written')
-    ids = [ref.id for _, ref, _ in to_write]
-    params = [timezone.now(), ids, [row["external_id"] for row in rows],
-              [row["external_updated_at"] for row in rows], [item["hash"] for item, _, _ in to_write], ids]
+    sql += (f', refs AS (UPDATE {quote(ExternalRef._meta.db_table)} AS r '  # noqa: S608
+            'SET "object_id" = ((SELECT map FROM ids) ->> s."external_id")::bigint, '
+            '"external_updated_at" = s."external_updated_at", "payload_hash" = s."ref_hash", "updated_at" = %s '
+            f"FROM {quote(ORDER_STAGE.table)} AS s "
+            f'WHERE s.{quote(BATCH_COLUMN)} = {int(order_batch)} AND r."id" = s."ref_id") '
+            'SELECT "external_id", "id" FROM written')
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [timezone.now()])
         return dict(cursor.fetchall())
 
 

@@ -58,7 +58,7 @@ def kind(sql: str) -> str:
     if verb == "WITH":
         writes = re.findall(r'\b(INSERT INTO|UPDATE)\s+"(\w+)"', sql)
         return " + ".join(f"{how.split()[0]} {table}" for how, table in writes)
-    table = re.search(r'(?:INTO|FROM|UPDATE|COPY)\s+"?(\w+)"?', sql)
+    table = re.search(r'(?:INTO|FROM|UPDATE|COPY)\s+"?(\w+)\b"?(?!\s*\()', sql)  # a table, not FROM unnest(…)
     return f"{verb} {table.group(1)}" if table and verb not in ("SAVEPOINT", "RELEASE") else verb
 
 
