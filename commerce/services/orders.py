@@ -74,6 +74,7 @@ TRACKED_RANK = {OrderStatus.SHIPPED: 1, OrderStatus.IN_TRANSIT: 2, OrderStatus.D
 LINE_UPDATE_FIELDS = [
     "product", "sku", "title", "quantity", "unit_price", "total", "fulfilled_quantity", "reserved_quantity",
 ]
+ORDER_EVENTS = frozenset({"order.created", "order.updated", *(event for _, _, event in MILESTONES)})
 MONEY_KEYS = ("subtotal", "total_discounts", "total_tax", "total_shipping", "total")
 
 # What a row is made of: the channel's values (serialised once per record, hashed, and written as those bytes) and
@@ -500,6 +501,7 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ClaimedRe
         ),
         organization,
         integration,
+        event_types=ORDER_EVENTS,
     )
     return staged
 
