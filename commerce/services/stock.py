@@ -327,17 +327,17 @@ def product_ids_by_sku(*, organization: Organization, skus: Iterable[str], creat
 
 
 def _products_by_sku(organization: Organization, skus: list[str]) -> dict[str, int]:
-    """{sku: id} of the organization's products with these SKUs.
+    """{sku: id} of the organization's products with these SKUs; on PostgreSQL one array parameter (a page's ~200
+    SKUs through the ORM's `__in` were a millisecond of SQL building per page).
 
-    On PostgreSQL one array parameter (a page's ~200 SKUs through the ORM's `__in` were a millisecond of SQL
-    building), each SKU a probe of the (organization, sku) unique index: with `= ANY`, a planner whose statistics
-    predate the catalogue scans all the organization's products (see orders._current_orders)."""
+    `= ANY`, not a probe per SKU as orders._current_orders does: the planner, its statistics predating the
+    catalogue, probed the organization's foreign-key index and filtered (2.1 ms a page against 0.07 ms for one
+    scan of the organization's products)."""
     if connection.vendor != "postgresql":
         return dict(Product.objects.filter(organization=organization, sku__in=skus).order_by()
                     .values_list("sku", "pk"))
     with connection.cursor() as cursor:
-        cursor.execute('SELECT p."sku", p."id" FROM unnest(%s::varchar[]) AS u(sku) CROSS JOIN LATERAL '  # noqa: S608
-                       f'(SELECT "sku", "id" FROM {connection.ops.quote_name(Product._meta.db_table)} '
-                       'WHERE "organization_id" = %s AND "sku" = u.sku LIMIT 1) AS p', [skus, organization.pk])
+        cursor.execute(f'SELECT "sku", "id" FROM {connection.ops.quote_name(Product._meta.db_table)} '  # noqa: S608
+                       'WHERE "organization_id" = %s AND "sku" = ANY(%s::varchar[])', [organization.pk, skus])
         return dict(cursor.fetchall())
 
