@@ -75,6 +75,7 @@ LINE_UPDATE_FIELDS = [
     "product", "sku", "title", "quantity", "unit_price", "total", "fulfilled_quantity", "reserved_quantity",
 ]
 ORDER_EVENTS = frozenset({"order.created", "order.updated", *(event for _, _, event in MILESTONES)})
+NULL = "\\N"  # COPY text's NULL
 MONEY_KEYS = ("subtotal", "total_discounts", "total_tax", "total_shipping", "total")
 
 # What a row is made of: the channel's values (serialised once per record, hashed, and written as those bytes) and
@@ -93,8 +94,9 @@ LINE_LOCAL_COLUMNS = ("product_id", "fulfilled_quantity", "reserved_quantity", "
 HASH_VERSION = "v2:"  # refs written before it hold a sha256 of the normalized record (refs.payload_hash)
 # A staged order also carries its ref's id and new hash: the refs' update reads them from the stage (no arrays of
 # 250 values bound into the statement's text).
+# A new order's id, when its ref reserved one (claim_refs), is staged too: written with it, the ref needs no update.
 ORDER_STAGE = Stage(Order, ORDER_CHANNEL_COLUMNS + ORDER_LOCAL_COLUMNS,
-                    extra=[("ref_id", "bigint"), ("ref_hash", "varchar")])
+                    extra=[("ref_id", "bigint"), ("ref_hash", "varchar"), ("reserved_id", "bigint")])
 # A staged line names its order by external id: the order's id comes from the statement that writes both.
 LINE_STAGE = Stage(OrderLine, LINE_CHANNEL_COLUMNS + LINE_LOCAL_COLUMNS, extra=[("order_external_id", "varchar")])
 
@@ -336,7 +338,12 @@ def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResu
     if not chosen:
         return result
 
-    refs = claim_refs(integration=integration, resource_type=ResourceType.ORDER, external_ids=list(chosen))
+    # A ref the claim inserts holds this version and a reserved order id already (PostgreSQL): a first import
+    # writes each ref once. The rare new ref whose order is not written (an order stored without a ref, newer
+    # than the record) is put back as a new ref below.
+    refs = claim_refs(integration=integration, resource_type=ResourceType.ORDER, external_ids=list(chosen),
+                      versions={i: (updated_at, item["hash"]) for i, (updated_at, item) in chosen.items()},
+                      object_model=Order)
     existing = _current_orders(integration, list(chosen))
     touched_refs: list[ClaimedRef] = []
     to_write: list[tuple[dict, ClaimedRef, dict | None]] = []
@@ -345,6 +352,8 @@ def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResu
         known = ref.external_updated_at or (current["external_updated_at"] if current else None)
         if current is not None and is_older(updated_at, known):
             result.unchanged += 1  # an older version: the newer one stays
+            if ref.reserved_object_id is not None:
+                touched_refs.append(ref)  # inserted holding this version: back to what a new ref holds
         elif current is not None and _same_content(ref.payload_hash, item):
             result.unchanged += 1
             newer = updated_at and (known is None or updated_at > known)
@@ -525,8 +534,9 @@ def _stage_orders_and_lines(rows: list[dict[str, Any]], to_write: list[tuple[dic
     if unstaged:  # a field added to the import but not to the stage would silently not be written
         raise RuntimeError(f"Order columns missing from ORDER_CHANNEL_COLUMNS/ORDER_LOCAL_COLUMNS: {sorted(unstaged)}")
     order_batch = ORDER_STAGE.copy([
-        f"{item['text']}\t{copy_row([row[column] for column in ORDER_LOCAL_COLUMNS])}\t{ref.id}\t{item['hash']}"
-        for row, (item, ref, _) in zip(rows, to_write, strict=True)
+        f"{item['text']}\t{copy_row([row[column] for column in ORDER_LOCAL_COLUMNS])}\t{ref.id}\t{item['hash']}\t"
+        f"{ref.reserved_object_id if current is None and ref.reserved_object_id is not None else NULL}"
+        for row, (item, ref, current) in zip(rows, to_write, strict=True)
     ])
     texts = [text for item, _, _ in to_write for text in item["line_texts"]]
     line_batch = LINE_STAGE.copy([
@@ -536,8 +546,11 @@ def _stage_orders_and_lines(rows: list[dict[str, Any]], to_write: list[tuple[dic
     quote = connection.ops.quote_name
     orders, order_lines = quote(Order._meta.db_table), quote(OrderLine._meta.db_table)
     # Identifiers are the models' own and the stages' (checked names, quoted); the batches are integers.
-    sql = (f"WITH written AS (INSERT INTO {orders} ({ORDER_STAGE.target_columns}) "  # noqa: S608
-           f'{ORDER_STAGE.select(order_batch)} ON CONFLICT ("integration_id", "external_id") '
+    staged_orders = ", ".join(f"s.{column}" for column in ORDER_STAGE.target_columns.split(", "))
+    sql = (f'WITH written AS (INSERT INTO {orders} ("id", {ORDER_STAGE.target_columns}) '  # noqa: S608
+           f"SELECT COALESCE(s.\"reserved_id\", nextval((SELECT pg_get_serial_sequence('{orders}', 'id'))::regclass)), "
+           f"{staged_orders} FROM {quote(ORDER_STAGE.table)} AS s WHERE s.{quote(BATCH_COLUMN)} = {int(order_batch)} "
+           'ON CONFLICT ("integration_id", "external_id") '
            f'DO UPDATE SET {_assignments(Order, ORDER_UPDATE_FIELDS)} RETURNING "external_id", "id"), '
            # The order ids as one jsonb object, built once and looked up per line and per ref: the planner, with no
            # statistics for the stages or the CTE, nested-looped a join instead (rows × orders comparisons).
@@ -549,11 +562,15 @@ def _stage_orders_and_lines(rows: list[dict[str, Any]], to_write: list[tuple[dic
                 f"FROM {quote(LINE_STAGE.table)} AS s "
                 f"WHERE s.{quote(BATCH_COLUMN)} = {int(line_batch)} "
                 f'ON CONFLICT ("order_id", "external_id") DO UPDATE SET {_assignments(OrderLine, LINE_UPDATE_FIELDS)})')
+    # A ref that already holds what it would be set to (inserted by the claim with this version and the order's
+    # reserved id) is left alone: no second version of the row, no second foreign-key check at commit.
     sql += (f', refs AS (UPDATE {quote(ExternalRef._meta.db_table)} AS r '  # noqa: S608
-            'SET "object_id" = ((SELECT map FROM ids) ->> s."external_id")::bigint, '
-            '"external_updated_at" = s."external_updated_at", "payload_hash" = s."ref_hash", "updated_at" = %s '
-            f"FROM {quote(ORDER_STAGE.table)} AS s "
-            f'WHERE s.{quote(BATCH_COLUMN)} = {int(order_batch)} AND r."id" = s."ref_id") '
+            'SET "object_id" = u.object_id, "external_updated_at" = u.updated, "payload_hash" = u.hash, '
+            '"updated_at" = %s FROM (SELECT s."ref_id", ((SELECT map FROM ids) ->> s."external_id")::bigint '
+            'AS object_id, s."external_updated_at" AS updated, s."ref_hash" AS hash '
+            f"FROM {quote(ORDER_STAGE.table)} AS s WHERE s.{quote(BATCH_COLUMN)} = {int(order_batch)}) AS u "
+            'WHERE r."id" = u.ref_id AND (r."object_id", r."external_updated_at", r."payload_hash") '
+            "IS DISTINCT FROM (u.object_id, u.updated, u.hash)) "
             'SELECT "external_id", "id" FROM written')
     with connection.cursor() as cursor:
         cursor.execute(sql, [timezone.now()])

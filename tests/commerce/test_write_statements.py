@@ -103,3 +103,48 @@ def test_a_channel_whose_stock_is_its_own_writes_no_stock(org):
     stock = ["INSERT commerce_stocklevel", "UPDATE commerce_stocklevel", "SELECT commerce_externalref"]
     assert created == CLAIM_AND_READ + [s for s in WRITE if s not in stock], created
     assert not StockLevel.objects.exists()
+
+
+def table_writes(table: str) -> tuple[int, int]:
+    """(rows inserted, rows updated) in `table` by the current transaction so far."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = %s", [table])
+        return cursor.fetchone()
+
+
+def test_a_first_import_writes_each_ref_once_holding_its_order_and_version(channel):
+    """The claim inserts a new ref with the version being written and the id its order is then inserted with, so
+    the orders' statement has no ref left to update (each ref was inserted, then updated: two row versions)."""
+    with transaction.atomic():
+        result = upsert_orders(integration=channel, orders=page_of(30))
+        assert table_writes("commerce_externalref") == (30, 0)
+    assert result.created == 30
+    refs = {r.external_id: r for r in ExternalRef.objects.filter(integration=channel, resource_type="order")}
+    for order in Order.objects.filter(integration=channel):
+        ref = refs[order.external_id]
+        assert (ref.object_id, ref.external_updated_at) == (order.pk, order.external_updated_at)
+        assert ref.payload_hash.startswith("v2:")
+    with transaction.atomic():  # a newer version of each: the refs are updated, once each
+        assert upsert_orders(integration=channel, orders=page_of(30, minutes=5)).updated == 30
+        assert table_writes("commerce_externalref")[1] == 30 + 30  # the claim's lock, then the new versions
+    assert set(ExternalRef.objects.filter(integration=channel).values_list("external_updated_at", flat=True)) == {
+        T0 + timedelta(minutes=5)}
+
+
+def test_an_order_stored_without_a_ref_keeps_the_new_ref_truthful(channel):
+    """An order stored before its ref existed: a record older than it writes nothing and leaves the ref new (no
+    version, no object); a newer one updates the order and points the ref at it."""
+    upsert_orders(integration=channel, orders=page_of(2, minutes=10))
+    ExternalRef.objects.filter(integration=channel).delete()
+    stored = {o.external_id: o.pk for o in Order.objects.filter(integration=channel)}
+
+    result = upsert_orders(integration=channel, orders=page_of(2))  # older than what is stored
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 2)
+    assert set(ExternalRef.objects.filter(integration=channel).values_list(
+        "object_id", "external_updated_at", "payload_hash")) == {(None, None, "")}
+
+    ExternalRef.objects.filter(integration=channel).delete()
+    result = upsert_orders(integration=channel, orders=page_of(2, minutes=20, status="cancelled"))
+    assert (result.created, result.updated) == (0, 2)
+    assert {o.external_id: o.pk for o in Order.objects.filter(integration=channel, status="cancelled")} == stored
+    assert dict(ExternalRef.objects.filter(integration=channel).values_list("external_id", "object_id")) == stored
