@@ -108,12 +108,15 @@ class _Bad(ValueError):
 # ---------------------------------------------------------------------- parsing
 def _money(record: dict[str, Any], key: str, default: Any = None) -> Decimal:
     value = record.get(key, default)
-    if value is None or isinstance(value, bool | float):
+    if type(value) is Decimal:  # already one (most connectors): Decimal(str(value)) is the same value, re-parsed
+        amount = value
+    elif value is None or isinstance(value, bool | float):
         raise _Bad(f"{key} must be a decimal amount (string or Decimal)" if value is not None else f"{key} is missing")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise _Bad(f"{key} is not an amount")
+    else:
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            raise _Bad(f"{key} is not an amount")
     if not amount.is_finite():
         raise _Bad(f"{key} is not an amount")
     return amount

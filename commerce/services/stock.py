@@ -52,8 +52,14 @@ def default_location(integration: Integration | None = None) -> str:
     configured = str((integration.config or {}).get("stock_location") or "")
     if configured:
         return configured
-    mapped = list(ChannelLocation.objects.filter(integration=integration).exclude(erp_location="")
-                  .values_list("erp_location", flat=True)[:2])
+    if connection.vendor == "postgresql":  # every imported page asks: no ORM query building (~4 % of a page's CPU)
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT "erp_location" FROM {connection.ops.quote_name(ChannelLocation._meta.db_table)} '  # noqa: S608
+                           """WHERE "integration_id" = %s AND "erp_location" <> '' LIMIT 2""", [integration.pk])
+            mapped = [row[0] for row in cursor.fetchall()]
+    else:
+        mapped = list(ChannelLocation.objects.filter(integration=integration).exclude(erp_location="")
+                      .values_list("erp_location", flat=True)[:2])
     return mapped[0] if len(mapped) == 1 else settings.COMMERCE_STOCK_LOCATION
 
 
