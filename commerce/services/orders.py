@@ -9,7 +9,9 @@ move the stock reservations, write the refs, publish the page's events in one
 insert. On PostgreSQL orders and lines are COPYed to temporary stages and
 upserted together by one statement (staging.py); elsewhere they go through
 `rows.py`. Existing rows are read as values, never as model instances, and
-events are built from the written rows.
+events are built from the written rows. On PostgreSQL a new order's ref is
+inserted by the claim already holding the version being written and the id
+the order is then inserted with, so a first import writes each ref once.
 
 Idempotent: a record whose payload hash (everything but `updated_at`) matches
 the ref's is unchanged. Never regresses: a record older than the version
