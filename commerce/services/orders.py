@@ -572,17 +572,25 @@ def _stage_orders_and_lines(rows: list[dict[str, Any]], to_write: list[tuple[dic
            f"SELECT COALESCE(s.\"reserved_id\", nextval((SELECT pg_get_serial_sequence('{orders}', 'id'))::regclass)), "
            f"{staged_orders} FROM {quote(ORDER_STAGE.table)} AS s WHERE s.{quote(BATCH_COLUMN)} = {int(order_batch)} "
            'ON CONFLICT ("integration_id", "external_id") '
-           f'DO UPDATE SET {_assignments(Order, ORDER_UPDATE_FIELDS)} RETURNING "external_id", "id"), '
+           f'DO UPDATE SET {_assignments(Order, ORDER_UPDATE_FIELDS)} '
+           'RETURNING "external_id", "id", xmax = 0 AS inserted), '
            # The order ids as one jsonb object, built once and looked up per line and per ref: the planner, with no
-           # statistics for the stages or the CTE, nested-looped a join instead (rows × orders comparisons).
-           "ids AS (SELECT jsonb_object_agg(external_id, id) AS map FROM written)")
+           # statistics for the stages or the CTE, nested-looped a join instead (rows × orders comparisons). The
+           # orders this statement inserted have no lines yet: theirs are inserted without ON CONFLICT (no
+           # speculative insertion, no arbiter check per line); the others' go through it.
+           "ids AS (SELECT jsonb_object_agg(external_id, id) AS map, "
+           "jsonb_object_agg(external_id, id) FILTER (WHERE inserted) AS new, "
+           "jsonb_object_agg(external_id, id) FILTER (WHERE NOT inserted) AS old FROM written)")
     if lines:
         staged = ", ".join(f"s.{column}" for column in LINE_STAGE.target_columns.split(", "))
-        sql += (f', lines AS (INSERT INTO {order_lines} ({LINE_STAGE.target_columns}, "order_id") '  # noqa: S608
-                f'SELECT {staged}, ((SELECT map FROM ids) ->> s."order_external_id")::bigint '
-                f"FROM {quote(LINE_STAGE.table)} AS s "
-                f"WHERE s.{quote(BATCH_COLUMN)} = {int(line_batch)} "
-                f'ON CONFLICT ("order_id", "external_id") DO UPDATE SET {_assignments(OrderLine, LINE_UPDATE_FIELDS)})')
+        for name, orders_of, conflict in (
+                ("new_lines", "new", ""),
+                ("old_lines", "old", 'ON CONFLICT ("order_id", "external_id") '
+                                     f"DO UPDATE SET {_assignments(OrderLine, LINE_UPDATE_FIELDS)}")):
+            sql += (f', {name} AS (INSERT INTO {order_lines} ({LINE_STAGE.target_columns}, "order_id") '  # noqa: S608
+                    f'SELECT {staged}, ((SELECT {orders_of} FROM ids) ->> s."order_external_id")::bigint '
+                    f"FROM {quote(LINE_STAGE.table)} AS s WHERE s.{quote(BATCH_COLUMN)} = {int(line_batch)} "
+                    f'AND (SELECT {orders_of} FROM ids) ? s."order_external_id" {conflict})')
     # A ref that already holds what it would be set to (inserted by the claim with this version and the order's
     # reserved id) is left alone: no second version of the row, no second foreign-key check at commit.
     sql += (f', refs AS (UPDATE {quote(ExternalRef._meta.db_table)} AS r '  # noqa: S608

@@ -32,8 +32,9 @@ T0 = datetime(2026, 5, 1, 9, tzinfo=UTC)
 CLAIM_AND_READ = ["INSERT commerce_externalref", "SELECT commerce_order"]
 WRITE = ["SELECT commerce_product", "SELECT commerce_channellocation",
          "COPY stage_commerce_order", "COPY stage_commerce_orderline",
-         # orders, their lines and the refs' new versions: one statement
-         "INSERT commerce_order + INSERT commerce_orderline + UPDATE commerce_externalref",
+         # orders, their lines (a new order's without ON CONFLICT, the others' with) and the refs' new versions:
+         # one statement
+         "INSERT commerce_order + INSERT commerce_orderline + INSERT commerce_orderline + UPDATE commerce_externalref",
          "INSERT commerce_stocklevel", "UPDATE commerce_stocklevel",  # missing levels, then lock-compute-write: one
          "SELECT commerce_externalref",  # which push channels list the products
          "SELECT webhooks_webhookendpoint"]  # no endpoint listens: no delivery insert
@@ -148,3 +149,18 @@ def test_an_order_stored_without_a_ref_keeps_the_new_ref_truthful(channel):
     assert (result.created, result.updated) == (0, 2)
     assert {o.external_id: o.pk for o in Order.objects.filter(integration=channel, status="cancelled")} == stored
     assert dict(ExternalRef.objects.filter(integration=channel).values_list("external_id", "object_id")) == stored
+
+
+def test_a_page_of_new_and_stored_orders_writes_each_ones_lines(channel):
+    """New orders' lines go in without ON CONFLICT, stored orders' through it: a page holding both writes every
+    line once, a stored order's lines updated in place (same ids), a dropped line deleted."""
+    upsert_orders(integration=channel, orders=page_of(10))
+    line_ids = dict(OrderLine.objects.values_list("external_id", "pk"))
+    mixed = page_of(15, minutes=5)  # orders 0-9 stored, 10-14 new
+    mixed[0]["lines"] = mixed[0]["lines"][:2]
+    result = upsert_orders(integration=channel, orders=mixed)
+    assert (result.created, result.updated) == (5, 10)
+    assert OrderLine.objects.count() == 15 * 3 - 1
+    kept = dict(OrderLine.objects.filter(order__external_id__in=[str(i) for i in range(10)])
+                .values_list("external_id", "pk"))
+    assert kept == {k: v for k, v in line_ids.items() if k != "0-2"}
