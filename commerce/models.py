@@ -148,10 +148,13 @@ class StockLevel(models.Model):
 
 
 class Order(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="orders")
+    # No index of their own for these two foreign keys: the indexes below (organization first) and the unique
+    # (integration, external_id) lead with them and serve every lookup by them; each extra index was one more
+    # write per imported order (issue 18).
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="orders", db_index=False)
     integration = models.ForeignKey(
         Integration, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders",
-        help_text="The channel the order came from.",
+        help_text="The channel the order came from.", db_index=False,
     )
     external_id = models.CharField(max_length=255, blank=True, default="", help_text="The channel's order id.")
     external_number = models.CharField(max_length=64, blank=True, default="")
@@ -208,7 +211,8 @@ class Order(models.Model):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # Indexed by the unique (order, external_id), which leads with it (see Order).
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     external_id = models.CharField(max_length=255)
     product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="order_lines")
     sku = models.CharField(max_length=100, blank=True, default="")
@@ -320,7 +324,9 @@ class ExternalRef(models.Model):
     same provider object take turns instead of both creating a row.
     """
 
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="external_refs")
+    # Indexed by the unique (integration, resource_type, external_id), which leads with it (see Order).
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="external_refs",
+                                    db_index=False)
     resource_type = models.CharField(max_length=32, choices=ResourceType.choices)
     external_id = models.CharField(max_length=255)
     object_id = models.BigIntegerField(null=True, blank=True, help_text="The local row's id (null: not yet written).")

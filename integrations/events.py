@@ -71,13 +71,15 @@ def publish(event_type: str, payload: dict[str, Any], organization: Organization
 
 
 def publish_many(events: Iterable[tuple[str, dict[str, Any]]], organization: Organization,
-                 integration: Integration | None = None) -> list[Any]:
+                 integration: Integration | None = None, *, event_types: Iterable[str] | None = None) -> list[Any]:
     """`publish` for a batch of `(event_type, payload)` of one organization (one endpoint query, one insert).
 
     With no subscriber the batch stays lazy (the recorder may never build the payloads); with one, the batch
-    is read once here and the subscribers hear the events of their types, in order.
+    is read once here and the subscribers hear the events of their types, in order. A caller that names the
+    `event_types` its batch can hold keeps it lazy while no subscriber hears any of them (an imported page of
+    orders: the notifications app hears other events, and 250 payloads nobody receives were ~8 % of the page).
     """
-    if not _subscribers:
+    if not _subscribers or (event_types is not None and not any(_heard(t) for t in event_types)):
         return _recorded("publish_many")(events, organization, integration)
     batch = list(events)
     deliveries = _recorded("publish_many")(batch, organization, integration)

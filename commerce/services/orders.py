@@ -9,7 +9,9 @@ move the stock reservations, write the refs, publish the page's events in one
 insert. On PostgreSQL orders and lines are COPYed to temporary stages and
 upserted together by one statement (staging.py); elsewhere they go through
 `rows.py`. Existing rows are read as values, never as model instances, and
-events are built from the written rows.
+events are built from the written rows. On PostgreSQL a new order's ref is
+inserted by the claim already holding the version being written and the id
+the order is then inserted with, so a first import writes each ref once.
 
 Idempotent: a record whose payload hash (everything but `updated_at`) matches
 the ref's is unchanged. Never regresses: a record older than the version
@@ -74,6 +76,8 @@ TRACKED_RANK = {OrderStatus.SHIPPED: 1, OrderStatus.IN_TRANSIT: 2, OrderStatus.D
 LINE_UPDATE_FIELDS = [
     "product", "sku", "title", "quantity", "unit_price", "total", "fulfilled_quantity", "reserved_quantity",
 ]
+ORDER_EVENTS = frozenset({"order.created", "order.updated", *(event for _, _, event in MILESTONES)})
+NULL = "\\N"  # COPY text's NULL
 MONEY_KEYS = ("subtotal", "total_discounts", "total_tax", "total_shipping", "total")
 
 # What a row is made of: the channel's values (serialised once per record, hashed, and written as those bytes) and
@@ -90,7 +94,11 @@ ORDER_LOCAL_COLUMNS = (
 LINE_CHANNEL_COLUMNS = ("external_id", "sku", "title", "quantity", "unit_price", "total")
 LINE_LOCAL_COLUMNS = ("product_id", "fulfilled_quantity", "reserved_quantity", "returned_quantity")
 HASH_VERSION = "v2:"  # refs written before it hold a sha256 of the normalized record (refs.payload_hash)
-ORDER_STAGE = Stage(Order, ORDER_CHANNEL_COLUMNS + ORDER_LOCAL_COLUMNS)
+# A staged order also carries its ref's id and new hash: the refs' update reads them from the stage (no arrays of
+# 250 values bound into the statement's text).
+# A new order's id, when its ref reserved one (claim_refs), is staged too: written with it, the ref needs no update.
+ORDER_STAGE = Stage(Order, ORDER_CHANNEL_COLUMNS + ORDER_LOCAL_COLUMNS,
+                    extra=[("ref_id", "bigint"), ("ref_hash", "varchar"), ("reserved_id", "bigint")])
 # A staged line names its order by external id: the order's id comes from the statement that writes both.
 LINE_STAGE = Stage(OrderLine, LINE_CHANNEL_COLUMNS + LINE_LOCAL_COLUMNS, extra=[("order_external_id", "varchar")])
 
@@ -102,12 +110,15 @@ class _Bad(ValueError):
 # ---------------------------------------------------------------------- parsing
 def _money(record: dict[str, Any], key: str, default: Any = None) -> Decimal:
     value = record.get(key, default)
-    if value is None or isinstance(value, bool | float):
+    if type(value) is Decimal:  # already one (most connectors): Decimal(str(value)) is the same value, re-parsed
+        amount = value
+    elif value is None or isinstance(value, bool | float):
         raise _Bad(f"{key} must be a decimal amount (string or Decimal)" if value is not None else f"{key} is missing")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise _Bad(f"{key} is not an amount")
+    else:
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            raise _Bad(f"{key} is not an amount")
     if not amount.is_finite():
         raise _Bad(f"{key} is not an amount")
     return amount
@@ -275,6 +286,46 @@ _CURRENT_FIELDS = ("pk", "external_id", "external_updated_at", "stock_location",
                    "status", "shipped_at", "delivered_at", "returned_at")
 
 
+def _current_orders(integration: Integration, external_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """{external id: the _CURRENT_FIELDS of its stored order}, read after claim_refs (a snapshot that sees what a
+    transaction the claim waited for wrote).
+
+    On PostgreSQL one array parameter, each id looked up in the (integration, external_id) unique index (a lateral
+    probe per id: with `= ANY` and the statistics of a table a backfill is filling, the planner scanned all the
+    integration's orders instead, a page's cost growing with the table); no ORM (its `__in` of 250 values cost a
+    page a millisecond of SQL building) and no ORDER BY (the default ordering's sort)."""
+    if connection.vendor != "postgresql":
+        return {row["external_id"]: row for row in Order.objects.filter(
+            integration=integration, external_id__in=external_ids).order_by().values(*_CURRENT_FIELDS)}
+    columns = ", ".join(f"o.{connection.ops.quote_name(Order._meta.get_field(f).column)}"
+                        for f in ("id", *_CURRENT_FIELDS[1:]))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM unnest(%s::varchar[]) AS u(external_id) CROSS JOIN LATERAL "  # noqa: S608
+                       f"(SELECT * FROM {connection.ops.quote_name(Order._meta.db_table)} AS x "
+                       # LIMIT keeps the subquery a probe per id (the planner would flatten it into a hash join)
+                       'WHERE x."integration_id" = %s AND x."external_id" = u.external_id LIMIT 1) AS o',
+                       [external_ids, integration.pk])
+        return {row[1]: dict(zip(_CURRENT_FIELDS, row, strict=True)) for row in cursor.fetchall()}
+
+
+_LINE_FIELDS = ("id", "order_id", "external_id", "product_id", "fulfilled_quantity", "reserved_quantity")
+
+
+def _stored_lines(order_ids: list[int]) -> list[tuple]:
+    """The _LINE_FIELDS of these orders' lines. On PostgreSQL one array parameter, each order's lines a probe of
+    the (order, external_id) unique index: with `IN` and statistics that predate a backfill, the planner scanned
+    the whole line table (2.5 ms a page at 22,500 lines, growing with the table)."""
+    if connection.vendor != "postgresql":
+        return list(OrderLine.objects.filter(order_id__in=order_ids).order_by().values_list(*_LINE_FIELDS))
+    columns = ", ".join(f"l.{connection.ops.quote_name(OrderLine._meta.get_field(f).column)}" for f in _LINE_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM unnest(%s::bigint[]) AS u(order_id) CROSS JOIN LATERAL "  # noqa: S608
+                       f"(SELECT * FROM {connection.ops.quote_name(OrderLine._meta.db_table)} AS x "
+                       # OFFSET 0 keeps the subquery a probe per order (see _current_orders)
+                       'WHERE x."order_id" = u.order_id OFFSET 0) AS l', [order_ids])
+        return cursor.fetchall()
+
+
 @dataclass(frozen=True, slots=True)
 class _OldLine:
     pk: int
@@ -310,11 +361,13 @@ def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResu
     if not chosen:
         return result
 
-    refs = claim_refs(integration=integration, resource_type=ResourceType.ORDER, external_ids=list(chosen))
-    existing = {
-        row["external_id"]: row
-        for row in Order.objects.filter(integration=integration, external_id__in=list(chosen)).values(*_CURRENT_FIELDS)
-    }
+    # A ref the claim inserts holds this version and a reserved order id already (PostgreSQL): a first import
+    # writes each ref once. The rare new ref whose order is not written (an order stored without a ref, newer
+    # than the record) is put back as a new ref below.
+    refs = claim_refs(integration=integration, resource_type=ResourceType.ORDER, external_ids=list(chosen),
+                      versions={i: (updated_at, item["hash"]) for i, (updated_at, item) in chosen.items()},
+                      object_model=Order)
+    existing = _current_orders(integration, list(chosen))
     touched_refs: list[ClaimedRef] = []
     to_write: list[tuple[dict, ClaimedRef, dict | None]] = []
     for external_id, (updated_at, item) in chosen.items():
@@ -322,6 +375,8 @@ def upsert_orders(*, integration: Integration, orders: list[dict]) -> UpsertResu
         known = ref.external_updated_at or (current["external_updated_at"] if current else None)
         if current is not None and is_older(updated_at, known):
             result.unchanged += 1  # an older version: the newer one stays
+            if ref.reserved_object_id is not None:
+                touched_refs.append(ref)  # inserted holding this version: back to what a new ref holds
         elif current is not None and _same_content(ref.payload_hash, item):
             result.unchanged += 1
             newer = updated_at and (known is None or updated_at > known)
@@ -374,9 +429,7 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ClaimedRe
     old_lines: dict[int, dict[str, _OldLine]] = {}
     current_pks = [current["pk"] for _, _, current in to_write if current is not None]
     if current_pks:
-        for pk, order_id, external_id, *figures in OrderLine.objects.filter(order_id__in=current_pks).values_list(
-            "pk", "order_id", "external_id", "product_id", "fulfilled_quantity", "reserved_quantity"
-        ):
+        for pk, order_id, external_id, *figures in _stored_lines(current_pks):
             old_lines.setdefault(order_id, {})[external_id] = _OldLine(pk, *figures)
     product_ids = product_ids_by_sku(
         organization=organization,
@@ -478,6 +531,7 @@ def _write_orders(integration: Integration, to_write: list[tuple[dict, ClaimedRe
         ),
         organization,
         integration,
+        event_types=ORDER_EVENTS,
     )
     return staged
 
@@ -494,14 +548,16 @@ def _stage_orders_and_lines(rows: list[dict[str, Any]], to_write: list[tuple[dic
     upsert both and write the orders' refs in one statement, the lines and refs taking their order's id from the
     order's insert; {external id: order id}.
 
-    The refs are found by primary key (`= ANY` of their ids: an index path whatever the statistics of a table a
-    backfill is filling say); claim_refs locked them, so nothing else writes them meanwhile."""
+    Each staged order carries its ref's id and new hash; the refs are found by primary key from the stage (a probe
+    per staged row, whatever the statistics of a table a backfill is filling say); claim_refs locked them, so
+    nothing else writes them meanwhile."""
     unstaged = set(rows[0]) - set(ORDER_STAGE.columns)
     if unstaged:  # a field added to the import but not to the stage would silently not be written
         raise RuntimeError(f"Order columns missing from ORDER_CHANNEL_COLUMNS/ORDER_LOCAL_COLUMNS: {sorted(unstaged)}")
     order_batch = ORDER_STAGE.copy([
-        f"{item['text']}\t{copy_row([row[column] for column in ORDER_LOCAL_COLUMNS])}"
-        for row, (item, _, _) in zip(rows, to_write, strict=True)
+        f"{item['text']}\t{copy_row([row[column] for column in ORDER_LOCAL_COLUMNS])}\t{ref.id}\t{item['hash']}\t"
+        f"{ref.reserved_object_id if current is None and ref.reserved_object_id is not None else NULL}"
+        for row, (item, ref, current) in zip(rows, to_write, strict=True)
     ])
     texts = [text for item, _, _ in to_write for text in item["line_texts"]]
     line_batch = LINE_STAGE.copy([
@@ -511,29 +567,42 @@ def _stage_orders_and_lines(rows: list[dict[str, Any]], to_write: list[tuple[dic
     quote = connection.ops.quote_name
     orders, order_lines = quote(Order._meta.db_table), quote(OrderLine._meta.db_table)
     # Identifiers are the models' own and the stages' (checked names, quoted); the batches are integers.
-    sql = (f"WITH written AS (INSERT INTO {orders} ({ORDER_STAGE.target_columns}) "  # noqa: S608
-           f'{ORDER_STAGE.select(order_batch)} ON CONFLICT ("integration_id", "external_id") '
-           f'DO UPDATE SET {_assignments(Order, ORDER_UPDATE_FIELDS)} RETURNING "external_id", "id")')
+    staged_orders = ", ".join(f"s.{column}" for column in ORDER_STAGE.target_columns.split(", "))
+    sql = (f'WITH written AS (INSERT INTO {orders} ("id", {ORDER_STAGE.target_columns}) '  # noqa: S608
+           f"SELECT COALESCE(s.\"reserved_id\", nextval((SELECT pg_get_serial_sequence('{orders}', 'id'))::regclass)), "
+           f"{staged_orders} FROM {quote(ORDER_STAGE.table)} AS s WHERE s.{quote(BATCH_COLUMN)} = {int(order_batch)} "
+           'ON CONFLICT ("integration_id", "external_id") '
+           f'DO UPDATE SET {_assignments(Order, ORDER_UPDATE_FIELDS)} '
+           'RETURNING "external_id", "id", xmax = 0 AS inserted), '
+           # The order ids as one jsonb object, built once and looked up per line and per ref: the planner, with no
+           # statistics for the stages or the CTE, nested-looped a join instead (rows × orders comparisons). The
+           # orders this statement inserted have no lines yet: theirs are inserted without ON CONFLICT (no
+           # speculative insertion, no arbiter check per line); the others' go through it.
+           "ids AS (SELECT jsonb_object_agg(external_id, id) AS map, "
+           "jsonb_object_agg(external_id, id) FILTER (WHERE inserted) AS new, "
+           "jsonb_object_agg(external_id, id) FILTER (WHERE NOT inserted) AS old FROM written)")
     if lines:
         staged = ", ".join(f"s.{column}" for column in LINE_STAGE.target_columns.split(", "))
-        sql += (f', lines AS (INSERT INTO {order_lines} ({LINE_STAGE.target_columns}, "order_id") '  # noqa: S608
-                # The order ids as one jsonb object (an uncorrelated subquery: built once) looked up per line: the
-                # planner, with no statistics for the stage or the CTE, nested-looped a join instead (lines × orders
-                # comparisons, half of the statement's time).
-                f"SELECT {staged}, ((SELECT jsonb_object_agg(external_id, id) FROM written) "
-                f'->> s."order_external_id")::bigint FROM {quote(LINE_STAGE.table)} AS s '
-                f"WHERE s.{quote(BATCH_COLUMN)} = {int(line_batch)} "
-                f'ON CONFLICT ("order_id", "external_id") DO UPDATE SET {_assignments(OrderLine, LINE_UPDATE_FIELDS)})')
-    sql += (f', refs AS (UPDATE {quote(ExternalRef._meta.db_table)} AS r SET "object_id" = written.id, '  # noqa: S608
-            '"external_updated_at" = u.updated, "payload_hash" = u.hash, "updated_at" = %s '
-            "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::varchar[]) AS u(id, external_id, "
-            'updated, hash) JOIN written ON written.external_id = u.external_id WHERE r."id" = u.id '
-            'AND r."id" = ANY(%s::bigint[])) SELECT "external_id", "id" FROM written')
-    ids = [ref.id for _, ref, _ in to_write]
-    params = [timezone.now(), ids, [row["external_id"] for row in rows],
-              [row["external_updated_at"] for row in rows], [item["hash"] for item, _, _ in to_write], ids]
+        for name, orders_of, conflict in (
+                ("new_lines", "new", ""),
+                ("old_lines", "old", 'ON CONFLICT ("order_id", "external_id") '
+                                     f"DO UPDATE SET {_assignments(OrderLine, LINE_UPDATE_FIELDS)}")):
+            sql += (f', {name} AS (INSERT INTO {order_lines} ({LINE_STAGE.target_columns}, "order_id") '  # noqa: S608
+                    f'SELECT {staged}, ((SELECT {orders_of} FROM ids) ->> s."order_external_id")::bigint '
+                    f"FROM {quote(LINE_STAGE.table)} AS s WHERE s.{quote(BATCH_COLUMN)} = {int(line_batch)} "
+                    f'AND (SELECT {orders_of} FROM ids) ? s."order_external_id" {conflict})')
+    # A ref that already holds what it would be set to (inserted by the claim with this version and the order's
+    # reserved id) is left alone: no second version of the row, no second foreign-key check at commit.
+    sql += (f', refs AS (UPDATE {quote(ExternalRef._meta.db_table)} AS r '  # noqa: S608
+            'SET "object_id" = u.object_id, "external_updated_at" = u.updated, "payload_hash" = u.hash, '
+            '"updated_at" = %s FROM (SELECT s."ref_id", ((SELECT map FROM ids) ->> s."external_id")::bigint '
+            'AS object_id, s."external_updated_at" AS updated, s."ref_hash" AS hash '
+            f"FROM {quote(ORDER_STAGE.table)} AS s WHERE s.{quote(BATCH_COLUMN)} = {int(order_batch)}) AS u "
+            'WHERE r."id" = u.ref_id AND (r."object_id", r."external_updated_at", r."payload_hash") '
+            "IS DISTINCT FROM (u.object_id, u.updated, u.hash)) "
+            'SELECT "external_id", "id" FROM written')
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [timezone.now()])
         return dict(cursor.fetchall())
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
 from integrations.models import Integration
@@ -71,19 +71,32 @@ class ClaimedRef:
     object_id: int | None
     external_updated_at: datetime | None
     payload_hash: str
+    # Set when this claim inserted the row already holding a version (claim_refs' `versions`): the object id it
+    # reserved. The fields above still read as a new ref's (no object, no time, no hash) for the caller's decision.
+    reserved_object_id: int | None = None
 
     @property
     def pk(self) -> int:
         return self.id
 
 
-def claim_refs(*, integration: Integration, resource_type: str, external_ids: list[str]) -> dict[str, ClaimedRef]:
-    """Every ref of these provider objects, inserted when missing, locked for the caller's transaction."""
+def claim_refs(*, integration: Integration, resource_type: str, external_ids: list[str],
+               versions: dict[str, tuple[datetime | None, str]] | None = None,
+               object_model: type[models.Model] | None = None) -> dict[str, ClaimedRef]:
+    """Every ref of these provider objects, inserted when missing, locked for the caller's transaction.
+
+    With `versions` ({external id: (time, hash)}) and `object_model` (PostgreSQL; ignored elsewhere), a ref this
+    claim inserts is inserted holding the version the caller is about to write and an id reserved from the
+    model's sequence (`reserved_object_id`): a caller that then writes the object with that id and that version
+    has nothing left to update in the ref (a first import's ref was inserted, then updated: two writes of each
+    row, its index entries twice). A caller that does not write it must save_refs it back to what it reads."""
     ids = sorted(set(external_ids))
     if not ids:
         return {}
     now = timezone.now()
     if connection.vendor == "postgresql":
+        if versions is not None and object_model is not None:
+            return _claim_holding_versions(integration, resource_type, ids, now, versions, object_model)
         return _claim_in_one_statement(integration, resource_type, ids, now)
     insert_missing(
         ExternalRef,
@@ -121,6 +134,33 @@ def _claim_in_one_statement(integration: Integration, resource_type: str, ids: l
         cursor.execute(sql, [integration.pk, resource_type, now, now, ids])
         rows = cursor.fetchall()
     return {row[1]: ClaimedRef(*row) for row in rows}
+
+
+def _claim_holding_versions(integration: Integration, resource_type: str, ids: list[str], now: datetime,
+                            versions: dict[str, tuple[datetime | None, str]],
+                            object_model: type[models.Model]) -> dict[str, ClaimedRef]:
+    """_claim_in_one_statement, a missing ref inserted with its version and a reserved object id (claim_refs).
+
+    `xmax = 0` tells a row this statement inserted from one it locked (ON CONFLICT DO UPDATE sets xmax)."""
+    table = connection.ops.quote_name(ExternalRef._meta.db_table)
+    sql = f"""
+        INSERT INTO {table} ("integration_id", "resource_type", "external_id", "payload_hash",
+                             "external_updated_at", "object_id", "created_at", "updated_at")
+        SELECT %s, %s, u.external_id, u.hash, u.updated,
+               nextval((SELECT pg_get_serial_sequence(%s, 'id'))::regclass), %s, %s
+        FROM unnest(%s::varchar[], %s::timestamptz[], %s::varchar[]) WITH ORDINALITY AS u(external_id, updated, hash, n)
+        ORDER BY u.n
+        ON CONFLICT ("integration_id", "resource_type", "external_id")
+        DO UPDATE SET "payload_hash" = {table}."payload_hash"
+        RETURNING {", ".join(f'"{c}"' for c in _CLAIMED)}, xmax = 0
+    """  # noqa: S608 - the table names are the models'
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [integration.pk, resource_type, connection.ops.quote_name(object_model._meta.db_table),
+                             now, now, ids, [versions[i][0] for i in ids], [versions[i][1] for i in ids]])
+        rows = cursor.fetchall()
+    return {external_id: ClaimedRef(pk, external_id, None, None, "", reserved_object_id=object_id) if inserted
+            else ClaimedRef(pk, external_id, object_id, updated, hash_)
+            for pk, external_id, object_id, updated, hash_, inserted in rows}
 
 
 def is_older(incoming: datetime | None, known: datetime | None) -> bool:

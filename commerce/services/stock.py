@@ -52,8 +52,14 @@ def default_location(integration: Integration | None = None) -> str:
     configured = str((integration.config or {}).get("stock_location") or "")
     if configured:
         return configured
-    mapped = list(ChannelLocation.objects.filter(integration=integration).exclude(erp_location="")
-                  .values_list("erp_location", flat=True)[:2])
+    if connection.vendor == "postgresql":  # every imported page asks: no ORM query building (~4 % of a page's CPU)
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT "erp_location" FROM {connection.ops.quote_name(ChannelLocation._meta.db_table)} '  # noqa: S608
+                           """WHERE "integration_id" = %s AND "erp_location" <> '' LIMIT 2""", [integration.pk])
+            mapped = [row[0] for row in cursor.fetchall()]
+    else:
+        mapped = list(ChannelLocation.objects.filter(integration=integration).exclude(erp_location="")
+                      .values_list("erp_location", flat=True)[:2])
     return mapped[0] if len(mapped) == 1 else settings.COMMERCE_STOCK_LOCATION
 
 
@@ -314,7 +320,7 @@ def product_ids_by_sku(*, organization: Organization, skus: Iterable[str], creat
     wanted = sorted({s for s in skus if s})
     if not wanted:
         return {}
-    found = dict(Product.objects.filter(organization=organization, sku__in=wanted).values_list("sku", "pk"))
+    found = _products_by_sku(organization, wanted)
     missing = [s for s in wanted if s not in found]
     if missing and create_missing:
         names = names or {}
@@ -322,6 +328,22 @@ def product_ids_by_sku(*, organization: Organization, skus: Iterable[str], creat
             [Product(organization=organization, sku=s, name=names.get(s, "")[:300]) for s in missing],
             ignore_conflicts=True,
         )
-        found.update(Product.objects.filter(organization=organization, sku__in=missing).values_list("sku", "pk"))
+        found.update(_products_by_sku(organization, missing))
     return found
+
+
+def _products_by_sku(organization: Organization, skus: list[str]) -> dict[str, int]:
+    """{sku: id} of the organization's products with these SKUs; on PostgreSQL one array parameter (a page's ~200
+    SKUs through the ORM's `__in` were a millisecond of SQL building per page).
+
+    `= ANY`, not a probe per SKU as orders._current_orders does: the planner, its statistics predating the
+    catalogue, probed the organization's foreign-key index and filtered (2.1 ms a page against 0.07 ms for one
+    scan of the organization's products)."""
+    if connection.vendor != "postgresql":
+        return dict(Product.objects.filter(organization=organization, sku__in=skus).order_by()
+                    .values_list("sku", "pk"))
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT "sku", "id" FROM {connection.ops.quote_name(Product._meta.db_table)} '  # noqa: S608
+                       'WHERE "organization_id" = %s AND "sku" = ANY(%s::varchar[])', [organization.pk, skus])
+        return dict(cursor.fetchall())
 

@@ -30,7 +30,8 @@ PAGE = [
     "INSERT commerce_externalref", "SELECT commerce_order",  # refs claimed, then the orders read
     "SELECT commerce_product", "SELECT commerce_channellocation",
     "COPY stage_commerce_order", "COPY stage_commerce_orderline",
-    "INSERT commerce_order + INSERT commerce_orderline + UPDATE commerce_externalref",  # with the refs
+    # with the lines (a new order's, the others') and the refs
+    "INSERT commerce_order + INSERT commerce_orderline + INSERT commerce_orderline + UPDATE commerce_externalref",
     "SELECT webhooks_webhookendpoint",
     "UPDATE syncjobs_syncjob", "COMMIT",  # the checkpoint and the counts, with the page
 ]

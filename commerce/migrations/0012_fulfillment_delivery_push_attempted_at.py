@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('commerce', '0010_externalref_marketing_campaign_type'),
+        ('commerce', '0011_foreign_keys_indexed_by_their_unique'),
     ]
 
     operations = [
