@@ -166,10 +166,7 @@ def claim_rows(
     claimed: list[Claimed] = []
     full: set[int] = set(skip)
     while len(claimed) < limit:
-        due = _due(now, cap, sent).exclude(endpoint_id__in=full)
-        if only is not None:
-            due = due.filter(pk=only)
-        got, newly_full = _claim_window(due, now=now, want=limit - len(claimed), cap=cap, sent=sent)
+        got, newly_full = _claim_window(now=now, want=limit - len(claimed), cap=cap, full=full, sent=sent, only=only)
         claimed += got
         newly_full -= full
         full |= newly_full
@@ -203,14 +200,18 @@ def _claimed(rows: list[tuple], order: list[int]) -> list[Claimed]:
 
 
 def _claim_window(
-    due, *, now: datetime, want: int, cap: int, sent: frozenset[int] = frozenset()
+    *, now: datetime, want: int, cap: int, full: set[int], sent: frozenset[int], only: int | None
 ) -> tuple[list[Claimed], set[int]]:
-    """Lease up to `want` due rows within the per-endpoint cap, in one transaction; (them, endpoints now full).
+    """Lease up to `want` due rows within the per-endpoint cap, none of the endpoints in `full`, in one
+    transaction; (them, endpoints now full).
 
     SQLite: claimable() holds the database's single write lock until commit, so the count below is exact.
     """
     if connection.vendor == "postgresql":
-        return _claim_window_postgres(due, now=now, want=want, cap=cap, sent=sent)
+        return _claim_window_postgres(now=now, want=want, cap=cap, full=full, sent=sent, only=only)
+    due = _due(now, cap, sent).exclude(endpoint_id__in=full)
+    if only is not None:
+        due = due.filter(pk=only)
     with transaction.atomic():
         _relaxed_commit()
         rows = list(claimable(due.order_by("next_attempt_at", "id")).values_list("id", "endpoint_id")[: want * 2])
@@ -229,12 +230,12 @@ def _claim_window(
 
 
 def _claim_window_postgres(
-    due, *, now: datetime, want: int, cap: int, sent: frozenset[int]
+    *, now: datetime, want: int, cap: int, full: set[int], sent: frozenset[int], only: int | None
 ) -> tuple[list[Claimed], set[int]]:
     """`_claim_window` in two statements (claiming.py); the endpoints now full are those with a candidate left."""
     with transaction.atomic():
         _relaxed_commit()
-        rows = claiming.candidates_locked(claimable(due.order_by("next_attempt_at", "id")), want * 2)
+        rows = claiming.candidates_locked(now=now, limit=want * 2, cap=cap, skip=full, sent=sent, only=only)
         if not rows:
             return [], set()
         leased = _claimed(claiming.lease_within_cap(rows, now=now, want=want, cap=cap, sent=sent),
