@@ -77,15 +77,16 @@ def candidates_locked(
 def _lease_sql() -> str:
     table = WebhookDelivery._meta.db_table
     return (
-        "WITH cand(id, ep, pos) AS (SELECT * FROM unnest(%(ids)s::bigint[], %(eps)s::bigint[]) WITH ORDINALITY), "
-        f"flying AS (SELECT endpoint_id AS ep, count(*) AS n FROM {table} "  # noqa: S608 - table name only
+        "WITH cand(id, ep, pos) AS (SELECT * FROM unnest(%(ids)s::bigint[], %(eps)s::bigint[]) WITH ORDINALITY), "  # noqa: S608 - table name only
+        f"flying AS (SELECT endpoint_id AS ep, count(*) AS n FROM {table} "
         f"WHERE endpoint_id IN (SELECT DISTINCT ep FROM cand) AND locked_until > %(now)s "
         f"AND NOT (id = ANY(%(sent)s::bigint[])) GROUP BY 1), "
         f"ranked AS (SELECT cand.id, cand.pos, row_number() OVER (PARTITION BY cand.ep ORDER BY cand.pos) "
         f"+ COALESCE(flying.n, 0) AS taken FROM cand LEFT JOIN flying ON flying.ep = cand.ep), "
         f"chosen AS (SELECT id FROM ranked WHERE taken <= %(cap)s ORDER BY pos LIMIT %(want)s) "
         f"UPDATE {table} SET locked_until = %(until)s FROM chosen WHERE {table}.id = chosen.id "
-        f"RETURNING {table}.id, {table}.endpoint_id, {table}.event_id, {table}.payload, {table}.round_attempts"
+        f"RETURNING {table}.id, {table}.endpoint_id, {table}.event_id, {table}.payload::text, "
+        f"{table}.round_attempts"
     )
 
 
@@ -93,7 +94,7 @@ def lease_within_cap(
     rows: list[tuple[int, int]], *, now: datetime, want: int, cap: int, sent
 ) -> list[tuple]:
     """Lease, in one UPDATE, the first `want` of `rows` that fit their endpoint's cap (rows in flight counted
-    now, but for `sent`); the leased rows' (id, endpoint id, event id, payload, round attempts)."""
+    now, but for `sent`); the leased rows' (id, endpoint id, event id, payload as JSON text, round attempts)."""
     with connection.cursor() as cursor:
         cursor.execute(_lease_sql(), {
             "ids": [pk for pk, _ in rows], "eps": [endpoint for _, endpoint in rows], "now": now,

@@ -3,7 +3,9 @@
 Three steps, so that the dispatcher can run the slow one in threads that never
 touch the database:
 
-- `delivery_prepare(delivery)` builds the signed request (reads the secrets);
+- `delivery_prepare(...)` builds the signed request from the delivery's values, its
+  body (`payload_body`, made once per event by a caller sending it to several
+  endpoints) and its endpoint (whose secrets it reads);
 - `send(request)` is HTTP only: a POST through a keep-alive pool whose every new
   connection is checked on the address it actually reached (no DNS rebinding),
   no redirects followed, the whole attempt bounded by WEBHOOK_DELIVERY_TIMEOUT;
@@ -84,15 +86,21 @@ def endpoint_signing_secrets(endpoint: WebhookEndpoint, *, now: datetime) -> lis
     return found
 
 
-def delivery_prepare(delivery: WebhookDelivery, *, now: datetime | None = None) -> OutgoingRequest:
-    now = now or timezone.now()
-    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
+def payload_body(payload) -> bytes:
+    """The bytes sent (and signed) for a delivery's payload: compact JSON."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def delivery_prepare(
+    *, delivery_id: int, event_id: str, body: bytes, endpoint: WebhookEndpoint, now: datetime
+) -> OutgoingRequest:
+    """The signed POST of a delivery's `body` to its endpoint; `webhook-id` is the event's id (stable across
+    retries and the same for every endpoint: what receivers deduplicate on)."""
     headers = signing.signed_headers(
-        endpoint_signing_secrets(delivery.endpoint, now=now),
-        msg_id=delivery.event_id, timestamp=int(now.timestamp()), body=body,
-    )
-    headers.update({"Content-Type": "application/json", "User-Agent": USER_AGENT})
-    return OutgoingRequest(delivery.pk, delivery.endpoint.url, body, headers)
+        endpoint_signing_secrets(endpoint, now=now), msg_id=event_id, timestamp=int(now.timestamp()), body=body)
+    headers["Content-Type"] = "application/json"
+    headers["User-Agent"] = USER_AGENT
+    return OutgoingRequest(delivery_id, endpoint.url, body, headers)
 
 
 # ---------------------------------------------------------------- HTTP only
@@ -236,9 +244,10 @@ def _rows(types: tuple[str, ...], columns: list[list]) -> tuple[str, list]:
     18). SQLite has no arrays: a VALUES list there.
     """
     if connection.vendor == "postgresql":
-        return "SELECT * FROM unnest(" + ", ".join(f"%s::{kind}[]" for kind in types) + ")", columns
-    row = "(" + ", ".join(["%s"] * len(types)) + ")"
-    return "VALUES " + ", ".join([row] * len(columns[0])), [value for values in zip(*columns) for value in values]
+        return "SELECT * FROM unnest(" + ", ".join(f"%s::{kind}[]" for kind in types) + ")", columns  # noqa: S608
+    marks = "(" + ", ".join(["%s"] * len(types)) + ")"
+    params = [value for row in zip(*columns, strict=True) for value in row]
+    return "VALUES " + ", ".join([marks] * len(columns[0])), params
 
 
 @dataclass

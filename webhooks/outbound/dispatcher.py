@@ -66,7 +66,16 @@ from config.claims import claimable
 
 from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from . import claiming
-from .delivery import EndpointEffects, Outcome, OutgoingRequest, delivery_prepare, lease_until, outcomes_record, send
+from .delivery import (
+    EndpointEffects,
+    Outcome,
+    OutgoingRequest,
+    delivery_prepare,
+    lease_until,
+    outcomes_record,
+    payload_body,
+    send,
+)
 from .lanes import SENT, SLOW_SHARE, Lane, slow_endpoints
 
 logger = logging.getLogger(__name__)
@@ -146,7 +155,7 @@ class Claimed:
     id: int
     endpoint_id: int
     event_id: str
-    payload: dict
+    payload: str  # the JSON document as the database returns it: an event's deliveries share it, body made once
     round_attempts: int
 
 
@@ -192,11 +201,10 @@ def _lease(ids: list[int], until: datetime) -> list[Claimed]:
 
 
 def _claimed(rows: list[tuple], order: list[int]) -> list[Claimed]:
-    """Leased rows (id, endpoint id, event id, payload, round attempts) as Claimed, in the order of `order`."""
+    """Leased rows (id, endpoint id, event id, payload as JSON text, round attempts) as Claimed, in the order of
+    `order`."""
     position = {pk: n for n, pk in enumerate(order)}
-    leased = [Claimed(pk, endpoint, event_id, json.loads(payload) if isinstance(payload, (str, bytes)) else payload,
-                      step) for pk, endpoint, event_id, payload, step in rows]
-    return sorted(leased, key=lambda row: position[row.id])
+    return sorted((Claimed(*row) for row in rows), key=lambda row: position[row.id])
 
 
 def _claim_window(
@@ -264,15 +272,18 @@ class _Endpoints:
 
 
 def _prepare(rows: list[Claimed], endpoints: _Endpoints) -> list[tuple[OutgoingRequest, Outcome]]:
-    """The signed requests of claimed deliveries, each with what recording it will need."""
+    """The signed requests of claimed deliveries, each with what recording it will need; the body of an event
+    sent to several endpoints is made once."""
     known = endpoints.get({row.endpoint_id for row in rows})
-    prepared = []
+    now, bodies, prepared = timezone.now(), {}, []
     for row in rows:
         try:
-            delivery = WebhookDelivery(id=row.id, endpoint_id=row.endpoint_id, event_id=row.event_id,
-                                       payload=row.payload, round_attempts=row.round_attempts)
-            delivery.endpoint = known[row.endpoint_id]
-            prepared.append((delivery_prepare(delivery), Outcome(row.id, row.endpoint_id, row.round_attempts, None)))
+            body = bodies.get(row.payload)
+            if body is None:
+                body = bodies[row.payload] = payload_body(json.loads(row.payload))
+            request = delivery_prepare(delivery_id=row.id, event_id=row.event_id, body=body,
+                                       endpoint=known[row.endpoint_id], now=now)
+            prepared.append((request, Outcome(row.id, row.endpoint_id, row.round_attempts, None)))
         except Exception:
             logger.exception("Could not prepare webhook delivery %s", row.id)
             release(row.id)
