@@ -10,6 +10,7 @@ On SQLite and PostgreSQL alike (`make test` runs both).
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from unittest import mock
 
@@ -23,9 +24,9 @@ from integrations.models import Integration
 from tests.webhooks.inbound_support import post, raw_order, receive_url, shopify_delivery, shopify_sign
 from tests.webhooks.outbound_support import make_endpoint
 from webhooks.events import publish
-from webhooks.models import IncomingWebhook, WebhookDelivery, WebhookEndpoint
-from webhooks.outbound.delivery import Outcome, SendResult, outcomes_record
-from webhooks.outbound.dispatcher import claim_rows
+from webhooks.models import IncomingWebhook, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
+from webhooks.outbound.delivery import Outcome, SendResult, outcomes_record, payload_body
+from webhooks.outbound.dispatcher import _Endpoints, _prepare, claim_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -185,6 +186,28 @@ def test_claiming_costs_the_same_statements_for_2_deliveries_as_for_20(org, sett
         counts.append(len(_statements(queries)))
         WebhookDelivery.objects.update(status="delivered", locked_until=None)
     assert counts[0] == counts[1] <= 5
+
+
+def test_a_batch_is_claimed_prepared_and_recorded_from_plain_values_without_model_instances(org, settings):
+    """No WebhookDelivery nor WebhookDeliveryAttempt instance per delivery on the dispatcher's path (issue 18: the
+    instances cost more CPU than the statements); the rows are only read back here."""
+    settings.WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT = 100
+    make_endpoint(org, "http://127.0.0.1:9/a")
+    make_endpoint(org, "http://127.0.0.1:9/b")
+    for n in range(3):
+        publish("order.created", {"n": n}, org)
+    no_instance = mock.Mock(side_effect=AssertionError("a model instance was made"))
+    with mock.patch.object(WebhookDelivery, "__init__", no_instance), \
+            mock.patch.object(WebhookDeliveryAttempt, "__init__", no_instance):
+        rows = claim_rows(limit=10)
+        prepared = _prepare(rows, _Endpoints())
+        now = timezone.now()
+        outcomes_record([replace(outcome, result=SendResult(started_at=now, duration_ms=2, status_code=204))
+                         for _, outcome in prepared])
+    assert len(rows) == len(prepared) == 6
+    assert {request.body for request, _ in prepared} == {
+        payload_body(d.payload) for d in WebhookDelivery.objects.all()}
+    assert WebhookDelivery.objects.filter(status="delivered").count() == WebhookDeliveryAttempt.objects.count() == 6
 
 
 def test_an_endpoint_disabled_meanwhile_fails_what_it_was_sent(org, settings):

@@ -54,6 +54,38 @@ def test_delivery_verifies_with_standardwebhooks(org):
     assert endpoint.last_success_at is not None and endpoint.failing_since is None
 
 
+def test_an_event_to_several_endpoints_is_one_body_signed_for_each(org, monkeypatch, settings):
+    """The body is serialised once per event in a claimed batch (dispatcher `_prepare`); each endpoint still gets it
+    under its own secret, with the event's id as `webhook-id`."""
+    from webhooks.outbound import delivery, dispatcher
+
+    settings.WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT = 10  # one claim takes all six
+    made = []
+
+    def counted(payload):
+        made.append(payload)
+        return delivery.payload_body(payload)
+
+    monkeypatch.setattr(dispatcher, "payload_body", counted)
+    with Receiver(204) as receiver:
+        secrets = [make_endpoint(org, f"{receiver.url}/{n}")[1] for n in range(3)]
+        events = [publish("order.created", {"order": {"id": n, "note": "ü"}}, org)[0].event_id for n in range(2)]
+        report = _dispatch()
+
+    assert (report.attempts, report.delivered) == (6, 6)
+    assert len(made) == 2  # one body per event, not per delivery
+    by_event: dict[str, set[bytes]] = {}
+    for received in receiver.requests:
+        secret = secrets[int(received.path.rsplit("/", 1)[1])]
+        assert Webhook(secret).verify(received.body, received.headers)["data"]["order"]["note"] == "ü"
+        for other in set(secrets) - {secret}:
+            with pytest.raises(WebhookVerificationError):
+                Webhook(other).verify(received.body, received.headers)
+        by_event.setdefault(received.headers["webhook-id"], set()).add(received.body)
+    assert sorted(by_event) == sorted(events) and all(len(bodies) == 1 for bodies in by_event.values())
+    assert all(json.loads(next(iter(bodies)))["data"]["order"]["id"] in (0, 1) for bodies in by_event.values())
+
+
 def test_after_rotation_both_secrets_verify_for_24_hours(org):
     with Receiver(200) as receiver, time_machine.travel(START, tick=True) as clock:
         endpoint, old = make_endpoint(org, receiver.url)

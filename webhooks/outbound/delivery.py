@@ -3,7 +3,9 @@
 Three steps, so that the dispatcher can run the slow one in threads that never
 touch the database:
 
-- `delivery_prepare(delivery)` builds the signed request (reads the secrets);
+- `delivery_prepare(...)` builds the signed request from the delivery's values, its
+  body (`payload_body`, made once per event by a caller sending it to several
+  endpoints) and its endpoint (whose secrets it reads);
 - `send(request)` is HTTP only: a POST through a keep-alive pool whose every new
   connection is checked on the address it actually reached (no DNS rebinding),
   no redirects followed, the whole attempt bounded by WEBHOOK_DELIVERY_TIMEOUT;
@@ -84,15 +86,21 @@ def endpoint_signing_secrets(endpoint: WebhookEndpoint, *, now: datetime) -> lis
     return found
 
 
-def delivery_prepare(delivery: WebhookDelivery, *, now: datetime | None = None) -> OutgoingRequest:
-    now = now or timezone.now()
-    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
+def payload_body(payload) -> bytes:
+    """The bytes sent (and signed) for a delivery's payload: compact JSON."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def delivery_prepare(
+    *, delivery_id: int, event_id: str, body: bytes, endpoint: WebhookEndpoint, now: datetime
+) -> OutgoingRequest:
+    """The signed POST of a delivery's `body` to its endpoint; `webhook-id` is the event's id (stable across
+    retries and the same for every endpoint: what receivers deduplicate on)."""
     headers = signing.signed_headers(
-        endpoint_signing_secrets(delivery.endpoint, now=now),
-        msg_id=delivery.event_id, timestamp=int(now.timestamp()), body=body,
-    )
-    headers.update({"Content-Type": "application/json", "User-Agent": USER_AGENT})
-    return OutgoingRequest(delivery.pk, delivery.endpoint.url, body, headers)
+        endpoint_signing_secrets(endpoint, now=now), msg_id=event_id, timestamp=int(now.timestamp()), body=body)
+    headers["Content-Type"] = "application/json"
+    headers["User-Agent"] = USER_AGENT
+    return OutgoingRequest(delivery_id, endpoint.url, body, headers)
 
 
 # ---------------------------------------------------------------- HTTP only
@@ -226,9 +234,20 @@ def _sql_datetime(value: datetime | None):
     return None if value is None else connection.ops.adapt_datetimefield_value(value)
 
 
-def _typed(kind: str) -> str:
-    """A VALUES placeholder: PostgreSQL cannot infer a type for a bare parameter in a VALUES list; SQLite needs none."""
-    return f"CAST(%s AS {kind})" if connection.vendor == "postgresql" else "%s"
+def _rows(types: tuple[str, ...], columns: list[list]) -> tuple[str, list]:
+    """Rows given column by column (lists of one length), as SQL that an INSERT can take its rows from or a CTE
+    be made of, and its parameters.
+
+    On PostgreSQL one typed array per column through `unnest`: the text is the
+    same whatever the batch size, so psycopg parses it once per process (a new
+    VALUES list of a new length each batch was parsed again every time, issue
+    18). SQLite has no arrays: a VALUES list there.
+    """
+    if connection.vendor == "postgresql":
+        return "SELECT * FROM unnest(" + ", ".join(f"%s::{kind}[]" for kind in types) + ")", columns  # noqa: S608
+    marks = "(" + ", ".join(["%s"] * len(types)) + ")"
+    params = [value for row in zip(*columns, strict=True) for value in row]
+    return "VALUES " + ", ".join([marks] * len(columns[0])), params
 
 
 @dataclass
@@ -259,11 +278,8 @@ class EndpointEffects:
         if not self.changes:
             return
         ids = sorted(self.changes)
-        rows = ", ".join(f"({_typed('bigint')}, {_typed('boolean')}, {_typed('timestamptz')})" for _ in ids)
-        params: list = []
-        for endpoint_id in ids:
-            change = self.changes[endpoint_id]
-            params += [endpoint_id, change["ok"], _sql_datetime(change["at"])]
+        rows, params = _rows(("bigint", "boolean", "timestamptz"), [
+            ids, [self.changes[pk]["ok"] for pk in ids], [_sql_datetime(self.changes[pk]["at"]) for pk in ids]])
         table = WebhookEndpoint._meta.db_table
         lock = ""
         if connection.vendor == "postgresql":
@@ -272,7 +288,7 @@ class EndpointEffects:
             lock = f" AND {table}.id IN ({locked})"
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH v(id, ok, at) AS (VALUES {rows}) "  # noqa: S608 - table names and placeholders only
+                f"WITH v(id, ok, at) AS ({rows}) "  # noqa: S608 - table names and placeholders only
                 f"UPDATE {table} SET last_triggered_at = v.at, "
                 f"last_success_at = CASE WHEN v.ok THEN v.at ELSE {table}.last_success_at END, "
                 f"failing_since = CASE WHEN v.ok THEN NULL ELSE COALESCE({table}.failing_since, v.at) END "
@@ -325,25 +341,41 @@ def _next_attempt(outcome: Outcome, *, now: datetime) -> datetime | None:
     return None if delay is None else now + delay
 
 
+def _insert_attempts(outcomes: list[Outcome]) -> None:
+    """One INSERT keeping every attempt of the batch."""
+    rows, params = _rows(("bigint", "timestamptz", "integer", "text", "integer", "text"), [
+        [o.delivery_id for o in outcomes], [_sql_datetime(o.result.started_at) for o in outcomes],
+        [o.result.status_code for o in outcomes], [o.result.body for o in outcomes],
+        [o.result.duration_ms for o in outcomes], [o.result.error for o in outcomes]])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {WebhookDeliveryAttempt._meta.db_table} "  # noqa: S608 - names and placeholders only
+            f"(delivery_id, attempted_at, response_status, response_body, duration_ms, error) {rows}",
+            params,
+        )
+
+
 def _update_deliveries(outcomes: list[Outcome], *, now: datetime) -> None:
-    """One UPDATE … FROM (VALUES …) moving every delivery of the batch on: delivered, retrying at its next step, or
-    failed (no step left, 410 Gone, or an endpoint disabled meanwhile)."""
-    rows = ", ".join(
-        f"({_typed('bigint')}, {_typed('boolean')}, {_typed('integer')}, {_typed('text')}, {_typed('text')}, "
-        f"{_typed('timestamptz')})" for _ in outcomes
-    )
-    params: list = []
+    """One UPDATE … FROM (the batch's rows) moving every delivery of the batch on: delivered, retrying at its next
+    step, or failed (no step left, 410 Gone, or an endpoint disabled meanwhile)."""
+    ids, oks, statuses, bodies, errors, retries = [], [], [], [], [], []
     for outcome in outcomes:
         result = outcome.result
-        error = "" if result.ok else (result.error or f"HTTP {result.status_code}")
-        retry_at = None if result.ok else _next_attempt(outcome, now=now)
-        params += [outcome.delivery_id, result.ok, result.status_code, result.body, error, _sql_datetime(retry_at)]
+        ok = result.ok
+        ids.append(outcome.delivery_id)
+        oks.append(ok)
+        statuses.append(result.status_code)
+        bodies.append(result.body)
+        errors.append("" if ok else (result.error or f"HTTP {result.status_code}"))
+        retries.append(None if ok else _sql_datetime(_next_attempt(outcome, now=now)))
+    rows, params = _rows(("bigint", "boolean", "integer", "text", "text", "timestamptz"),
+                         [ids, oks, statuses, bodies, errors, retries])
     table, endpoints = WebhookDelivery._meta.db_table, WebhookEndpoint._meta.db_table
     retry = f"(v.retry_at IS NOT NULL AND {endpoints}.is_active)"
     stamp = _sql_datetime(now)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH v(id, ok, status_code, body, error, retry_at) AS (VALUES {rows}) "  # noqa: S608 - names only
+            f"WITH v(id, ok, status_code, body, error, retry_at) AS ({rows}) "  # noqa: S608 - names only
             f"UPDATE {table} SET attempts = {table}.attempts + 1, round_attempts = {table}.round_attempts + 1, "
             f"response_status = v.status_code, response_body = v.body, error = v.error, locked_until = NULL, "
             f"updated_at = %s, "
@@ -358,7 +390,7 @@ def _update_deliveries(outcomes: list[Outcome], *, now: datetime) -> None:
 def outcomes_record(outcomes: list[Outcome], *, effects: EndpointEffects | None = None) -> None:
     """Keep each attempt and move each delivery on: three statements whatever the batch size.
 
-    The attempts in one INSERT, the deliveries in one UPDATE … FROM (VALUES …),
+    The attempts in one INSERT, the deliveries in one UPDATE … FROM (the rows),
     the endpoints in one UPDATE (EndpointEffects). With `effects`, the endpoint
     changes are collected there for the caller to apply after its own work;
     without, they are applied here.
@@ -370,13 +402,7 @@ def outcomes_record(outcomes: list[Outcome], *, effects: EndpointEffects | None 
     now = timezone.now()
     with transaction.atomic():
         # The write comes first: SQLite then takes its write lock (waiting its busy timeout) before reading.
-        WebhookDeliveryAttempt.objects.bulk_create(
-            WebhookDeliveryAttempt(
-                delivery_id=o.delivery_id, attempted_at=o.result.started_at, response_status=o.result.status_code,
-                response_body=o.result.body, duration_ms=o.result.duration_ms, error=o.result.error,
-            )
-            for o in outcomes
-        )
+        _insert_attempts(outcomes)
         _update_deliveries(outcomes, now=now)
         for o in outcomes:
             effects.add(o.endpoint_id, ok=o.result.ok, gone=o.result.status_code == 410, now=now)

@@ -66,7 +66,16 @@ from config.claims import claimable
 
 from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from . import claiming
-from .delivery import EndpointEffects, Outcome, OutgoingRequest, delivery_prepare, lease_until, outcomes_record, send
+from .delivery import (
+    EndpointEffects,
+    Outcome,
+    OutgoingRequest,
+    delivery_prepare,
+    lease_until,
+    outcomes_record,
+    payload_body,
+    send,
+)
 from .lanes import SENT, SLOW_SHARE, Lane, slow_endpoints
 
 logger = logging.getLogger(__name__)
@@ -146,7 +155,7 @@ class Claimed:
     id: int
     endpoint_id: int
     event_id: str
-    payload: dict
+    payload: str  # the JSON document as the database returns it: an event's deliveries share it, body made once
     round_attempts: int
 
 
@@ -166,10 +175,7 @@ def claim_rows(
     claimed: list[Claimed] = []
     full: set[int] = set(skip)
     while len(claimed) < limit:
-        due = _due(now, cap, sent).exclude(endpoint_id__in=full)
-        if only is not None:
-            due = due.filter(pk=only)
-        got, newly_full = _claim_window(due, now=now, want=limit - len(claimed), cap=cap, sent=sent)
+        got, newly_full = _claim_window(now=now, want=limit - len(claimed), cap=cap, full=full, sent=sent, only=only)
         claimed += got
         newly_full -= full
         full |= newly_full
@@ -195,22 +201,25 @@ def _lease(ids: list[int], until: datetime) -> list[Claimed]:
 
 
 def _claimed(rows: list[tuple], order: list[int]) -> list[Claimed]:
-    """Leased rows (id, endpoint id, event id, payload, round attempts) as Claimed, in the order of `order`."""
+    """Leased rows (id, endpoint id, event id, payload as JSON text, round attempts) as Claimed, in the order of
+    `order`."""
     position = {pk: n for n, pk in enumerate(order)}
-    leased = [Claimed(pk, endpoint, event_id, json.loads(payload) if isinstance(payload, (str, bytes)) else payload,
-                      step) for pk, endpoint, event_id, payload, step in rows]
-    return sorted(leased, key=lambda row: position[row.id])
+    return sorted((Claimed(*row) for row in rows), key=lambda row: position[row.id])
 
 
 def _claim_window(
-    due, *, now: datetime, want: int, cap: int, sent: frozenset[int] = frozenset()
+    *, now: datetime, want: int, cap: int, full: set[int], sent: frozenset[int], only: int | None
 ) -> tuple[list[Claimed], set[int]]:
-    """Lease up to `want` due rows within the per-endpoint cap, in one transaction; (them, endpoints now full).
+    """Lease up to `want` due rows within the per-endpoint cap, none of the endpoints in `full`, in one
+    transaction; (them, endpoints now full).
 
     SQLite: claimable() holds the database's single write lock until commit, so the count below is exact.
     """
     if connection.vendor == "postgresql":
-        return _claim_window_postgres(due, now=now, want=want, cap=cap, sent=sent)
+        return _claim_window_postgres(now=now, want=want, cap=cap, full=full, sent=sent, only=only)
+    due = _due(now, cap, sent).exclude(endpoint_id__in=full)
+    if only is not None:
+        due = due.filter(pk=only)
     with transaction.atomic():
         _relaxed_commit()
         rows = list(claimable(due.order_by("next_attempt_at", "id")).values_list("id", "endpoint_id")[: want * 2])
@@ -229,12 +238,12 @@ def _claim_window(
 
 
 def _claim_window_postgres(
-    due, *, now: datetime, want: int, cap: int, sent: frozenset[int]
+    *, now: datetime, want: int, cap: int, full: set[int], sent: frozenset[int], only: int | None
 ) -> tuple[list[Claimed], set[int]]:
     """`_claim_window` in two statements (claiming.py); the endpoints now full are those with a candidate left."""
     with transaction.atomic():
         _relaxed_commit()
-        rows = claiming.candidates_locked(claimable(due.order_by("next_attempt_at", "id")), want * 2)
+        rows = claiming.candidates_locked(now=now, limit=want * 2, cap=cap, skip=full, sent=sent, only=only)
         if not rows:
             return [], set()
         leased = _claimed(claiming.lease_within_cap(rows, now=now, want=want, cap=cap, sent=sent),
@@ -263,15 +272,18 @@ class _Endpoints:
 
 
 def _prepare(rows: list[Claimed], endpoints: _Endpoints) -> list[tuple[OutgoingRequest, Outcome]]:
-    """The signed requests of claimed deliveries, each with what recording it will need."""
+    """The signed requests of claimed deliveries, each with what recording it will need; the body of an event
+    sent to several endpoints is made once."""
     known = endpoints.get({row.endpoint_id for row in rows})
-    prepared = []
+    now, bodies, prepared = timezone.now(), {}, []
     for row in rows:
         try:
-            delivery = WebhookDelivery(id=row.id, endpoint_id=row.endpoint_id, event_id=row.event_id,
-                                       payload=row.payload, round_attempts=row.round_attempts)
-            delivery.endpoint = known[row.endpoint_id]
-            prepared.append((delivery_prepare(delivery), Outcome(row.id, row.endpoint_id, row.round_attempts, None)))
+            body = bodies.get(row.payload)
+            if body is None:
+                body = bodies[row.payload] = payload_body(json.loads(row.payload))
+            request = delivery_prepare(delivery_id=row.id, event_id=row.event_id, body=body,
+                                       endpoint=known[row.endpoint_id], now=now)
+            prepared.append((request, Outcome(row.id, row.endpoint_id, row.round_attempts, None)))
         except Exception:
             logger.exception("Could not prepare webhook delivery %s", row.id)
             release(row.id)
