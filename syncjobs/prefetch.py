@@ -9,8 +9,9 @@ the pull.
 What does not change: pages are handed over in order and the engine commits
 each with the cursor of the *next* page, so a crash (or a write that fails)
 leaves the job at the last written page; the page fetched ahead is simply
-fetched again on resume. The only cost of the look-ahead is that call: a job
-cancelled or failed mid-way may have pulled one page it never writes.
+fetched again on resume. The only cost of the look-ahead is that call (and any
+a connector makes to complete the page's records): a job cancelled or failed
+mid-way may have pulled one page it never writes.
 
 Where it runs: on PostgreSQL, outside any transaction. The fetching thread has
 its own database connection (call-log rows, a token refresh), which must see
@@ -20,11 +21,20 @@ the pages are fetched in turn, as before, with the same results.
 
 Every page, either way, is fetched inside `connectors.calllog.bulk_pull`: its
 call-log row is summarised and says how many records the page carried.
+
+A page's records are also normalized where it was fetched (`prepare`, the
+engine's `resources.normalize_records`): mapping a page of provider JSON is
+CPU the writing thread would otherwise spend between its statements, and on
+the fetching thread it runs while the writer waits on PostgreSQL. It happens
+after the page's call-log row is flushed, so calls a connector makes to
+complete a record (order items, say) log as calls of their own, as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
@@ -34,30 +44,44 @@ from connectors.base import Page
 from connectors.calllog import bulk_pull
 
 
+@dataclass
+class Fetched:
+    """A page as the engine takes it: the provider's page, and what `prepare` made of its items."""
+
+    page: Page
+    prepared: Any
+
+    @property
+    def next_cursor(self) -> str | None:
+        return self.page.next_cursor
+
+
 def can_prefetch() -> bool:
     """Whether this process may fetch ahead now (see the module docstring)."""
     return settings.SYNC_PREFETCH and connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
 class PageStream:
-    """Iterate the pages of `pages`; with `ahead`, each next page is already on its way. Use as a context manager:
-    leaving it waits for a fetch in flight and closes the worker thread's connection."""
+    """Iterate the pages of `pages` as Fetched, each with `prepare(page.items)`; with `ahead`, each next page is
+    already on its way (fetched and prepared). Use as a context manager: leaving it waits for a fetch in flight
+    and closes the worker thread's connection."""
 
-    def __init__(self, pages: Iterator[Page], *, ahead: bool):
+    def __init__(self, pages: Iterator[Page], *, ahead: bool, prepare: Callable[[list[Any]], Any]):
         self._pages = pages
+        self._prepare = prepare
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sync-prefetch") if ahead else None
         self._in_flight: Future | None = None
 
-    def _fetch(self) -> Page | None:
+    def _fetch(self) -> Fetched | None:
         page = None
         with bulk_pull() as log:
             try:
                 page = next(self._pages, None)
             finally:
                 log.flush(records=len(page.items) if page is not None else None)
-        return page
+        return None if page is None else Fetched(page, self._prepare(page.items))
 
-    def __iter__(self) -> Iterator[Page]:
+    def __iter__(self) -> Iterator[Fetched]:
         if self._executor is None:
             while (page := self._fetch()) is not None:
                 yield page
@@ -97,5 +121,5 @@ class PageStream:
             connections.close_all()
 
 
-def page_stream(pages: Iterator[Page]) -> PageStream:
-    return PageStream(pages, ahead=can_prefetch())
+def page_stream(pages: Iterator[Page], *, prepare: Callable[[list[Any]], Any]) -> PageStream:
+    return PageStream(pages, ahead=can_prefetch(), prepare=prepare)

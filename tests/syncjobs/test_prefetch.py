@@ -64,6 +64,29 @@ def test_page_n_plus_1_is_fetched_while_page_n_is_written(shop, writer, fetched)
     assert len(fetched) == 5  # nothing fetched past the last page (it has no next cursor)
 
 
+def test_pages_are_normalized_on_the_fetching_thread_and_written_on_the_engines(shop, writer, fetched, monkeypatch):
+    """The writer only writes: the records it gets were mapped where their page was fetched."""
+    shop.add_orders(25)
+    mapped: list[str] = []
+    writing: list[str] = []
+    real = fakes.FakeConnector.normalize_order
+
+    def normalize_order(record):
+        mapped.append(threading.current_thread().name)
+        return real(record)
+
+    def write(*, integration, orders):
+        writing.append(threading.current_thread().name)
+        return writer._upsert("orders", orders)
+
+    monkeypatch.setattr(fakes.FakeConnector, "normalize_order", staticmethod(normalize_order))
+    done = services.sync_job_run(job_id=start().pk, writers={"orders": write})
+
+    assert done.status == JobStatus.COMPLETED and done.records_created == 25
+    assert mapped == ["sync-prefetch_0"] * 25
+    assert writing == [threading.current_thread().name] * 3
+
+
 def wait_until(condition, timeout: float = 5.0) -> bool:
     event = threading.Event()
     for _ in range(int(timeout / 0.01)):
