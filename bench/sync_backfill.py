@@ -15,10 +15,10 @@ integration (bench/copy_reference.py): rounds alternate, so both see the same
 load on a shared machine, and the ratio printed last is the median of the
 rounds'. Per round: orders/s, this process's CPU per order (the fetching
 thread included; then split: the writing thread's own, and the rest, which is
-the fetching thread's: HTTP, JSON, normalizing, the call log), the SQL statements of one steady page (captured on page 3;
-COPY counted) and per order, the call-log rows per page (written by the
-fetching thread), and the correctness line: exact order, line, ref and
-call-log counts. Round 1 prints RSS at 10/25/50/100 %: pages are streamed,
+the fetching thread's: HTTP, JSON, normalizing, the call log), the SQL
+statements of one steady page (captured on page 3; COPY counted) and per
+order, the call-log rows per page (written by the fetching thread), and the
+correctness line: exact order, line, ref and call-log counts. Round 1 prints RSS at 10/25/50/100 %: pages are streamed,
 never held, so RSS stays flat however large N is (run two N to see it).
 
 `--pages-from-memory` takes the simulator and the network out: the pages are
