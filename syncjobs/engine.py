@@ -22,17 +22,24 @@ Why it is shaped like this:
   they never fail the job.
 - Cancel is checked between pages: the job stops after the page it is on.
 
+- The process's long-lived objects (modules, settings, the app registry) are
+  frozen out of the cyclic GC once, before the first job (`freeze_long_lived`):
+  a backfill's pages allocate enough that the GC runs a full collection every
+  ten-odd pages, and each rescanned those ~280k objects: a fifth of the
+  process's CPU per order (bench/sync_backfill.py: 237 → 202 µs/order).
+
 Provider errors are not handled here: they leave `run()` and services.py
 decides (transient: retry later from the checkpoint; permanent: fail the job).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
-from functools import partial
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -81,6 +88,25 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+_frozen = False
+
+
+def freeze_long_lived() -> None:
+    """Once per process: collect, then move every object alive now to the GC's permanent generation.
+
+    What is alive before a worker's first job (imports, settings, Django's registries) lives as long as the
+    process, so the cyclic GC gains nothing by rescanning it on every full collection. Once, not per job: an
+    object frozen while alive and later part of a garbage cycle is never freed, so freezing again and again
+    would leak what each job left; frozen once, that is bounded.
+    """
+    global _frozen  # noqa: PLW0603 - a process-wide, once-only switch
+    if _frozen:
+        return
+    _frozen = True
+    gc.collect()
+    gc.freeze()
+
+
 class SyncEngine:
     """Runs one claimed job (the caller holds `lease_token`) from its checkpoint to the end, or to a cancel.
 
@@ -111,6 +137,7 @@ class SyncEngine:
 
     def run(self) -> str:
         """Walk the plan in `job.cursor` from where it stands; return JobStatus.COMPLETED or CANCELLED."""
+        freeze_long_lived()
         if self._cancel_requested():
             return JobStatus.CANCELLED
         while self.job.cursor["step"] < len(self.job.cursor["steps"]):
