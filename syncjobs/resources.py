@@ -194,9 +194,10 @@ class Normalized:
     """Raw records of one resource read through the connector, not yet written: the records for the writer, and
     in `result` what was received, skipped (outside the window) and unreadable on the way.
 
-    Why apart from the write: normalizing needs no database (a connector may call its provider to complete a
-    record, never the ERP's tables), so the sync engine normalizes page N+1 on its fetching thread while page N
-    is written (prefetch.py), and the writing thread only writes. `len()` is the number of raw records received.
+    Why apart from the write: normalizing reads no ERP table (a connector may call its provider to complete a
+    record, which writes only that call's log row), so the sync engine normalizes page N+1 on its fetching thread
+    while page N is written (prefetch.py), and the writing thread only writes. `len()` is the number of raw
+    records received.
     """
 
     result: ImportResult
@@ -216,7 +217,7 @@ def normalize_records(
 ) -> Normalized:
     """Normalize raw provider `records` through `connector`, leaving out what `window` (since, until) excludes (a
     backfill covers orders placed in it; the provider filters by update time). A record the connector cannot
-    normalize is failed as `unreadable`. Touches no database: safe on a fetching thread."""
+    normalize is failed as `unreadable`. Reads no ERP table: safe on a fetching thread."""
     resource = RESOURCES[resource] if isinstance(resource, str) else resource
     result = ImportResult(resource.name, str(source), received=len(records))
     since, until = window
