@@ -6,8 +6,8 @@
 The sandbox shop runs in its own process (so the RSS and CPU measured are the
 engine's, not the simulator's), with no rate limit. The engine runs in this
 process exactly as a worker runs it (`syncjobs.services.sync_job_run`: pages
-of 250 through the connector, the next page fetched while one is written, one
-transaction per page, the real `commerce.services.upsert_orders`).
+of 250 through the connector, the next page fetched and normalized while one
+is written, one transaction per page, the real `commerce.services.upsert_orders`).
 
 Each round backfills the N orders into a fresh integration, then COPYs the
 rows it wrote (orders and lines, read back untimed) into a reference
