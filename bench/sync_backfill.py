@@ -6,18 +6,19 @@
 The sandbox shop runs in its own process (so the RSS and CPU measured are the
 engine's, not the simulator's), with no rate limit. The engine runs in this
 process exactly as a worker runs it (`syncjobs.services.sync_job_run`: pages
-of 250 through the connector, the next page fetched while one is written, one
-transaction per page, the real `commerce.services.upsert_orders`).
+of 250 through the connector, the next page fetched and normalized while one
+is written, one transaction per page, the real `commerce.services.upsert_orders`).
 
 Each round backfills the N orders into a fresh integration, then COPYs the
 rows it wrote (orders and lines, read back untimed) into a reference
 integration (bench/copy_reference.py): rounds alternate, so both see the same
 load on a shared machine, and the ratio printed last is the median of the
 rounds'. Per round: orders/s, this process's CPU per order (the fetching
-thread included), the SQL statements of one steady page (captured on page 3;
-COPY counted) and per order, the call-log rows per page (written by the
-fetching thread), and the correctness line: exact order, line, ref and
-call-log counts. Round 1 prints RSS at 10/25/50/100 %: pages are streamed,
+thread included; then split: the writing thread's own, and the rest, which is
+the fetching thread's: HTTP, JSON, normalizing, the call log), the SQL
+statements of one steady page (captured on page 3; COPY counted) and per
+order, the call-log rows per page (written by the fetching thread), and the
+correctness line: exact order, line, ref and call-log counts. Round 1 prints RSS at 10/25/50/100 %: pages are streamed,
 never held, so RSS stays flat however large N is (run two N to see it).
 
 `--pages-from-memory` takes the simulator and the network out: the pages are
@@ -325,9 +326,9 @@ def backfill_round(number: int, args, url: str, token: str, memory: PageMemory |
 
         session_for(integration.pk).mount(url, memory.adapter())
     print(f"sync_backfill: round {number}: load average {load()}")
-    cpu = time.process_time()
+    cpu, writing_cpu = time.process_time(), time.thread_time()
     job, seconds = backfill(integration, limit=args.orders, report=report)
-    cpu = time.process_time() - cpu
+    cpu, writing_cpu = time.process_time() - cpu, time.thread_time() - writing_cpu
     rate = job.records_processed / seconds
     if number == 1:
         print(f"sync_backfill:   100 %: {job.records_processed:>9,} orders, RSS {rss_mb():6.0f} MB, "
@@ -338,7 +339,9 @@ def backfill_round(number: int, args, url: str, token: str, memory: PageMemory |
     calls = IntegrationLog.objects.filter(integration=integration, action="list_orders").count()
     page_statements = len(statements.statements or [])
     print(f"sync_backfill: round {number}: backfill {job.records_processed:,} orders + {lines:,} lines in "
-          f"{seconds:.1f} s = {rate:,.0f} orders/s; CPU here {1e6 * cpu / job.records_processed:,.0f} µs/order; "
+          f"{seconds:.1f} s = {rate:,.0f} orders/s; CPU here {1e6 * cpu / job.records_processed:,.0f} µs/order "
+          f"(writing thread {1e6 * writing_cpu / job.records_processed:,.0f}, fetching thread "
+          f"{1e6 * (cpu - writing_cpu) / job.records_processed:,.0f}); "
           f"{page_statements} statements/page ({page_statements / 250:.3f}/order) + 1 call-log row/page "
           f"from the fetching thread; pages {'from memory' if memory else 'from the sandbox'}")
 

@@ -189,27 +189,36 @@ class ImportResult:
                             "error": error, "reason": reason})
 
 
-def resource_import(
-    integration: Integration,
+@dataclass
+class Normalized:
+    """Raw records of one resource read through the connector, not yet written: the records for the writer, and
+    in `result` what was received, skipped (outside the window) and unreadable on the way.
+
+    Why apart from the write: normalizing reads no ERP table (a connector may call its provider to complete a
+    record, which writes only that call's log row), so the sync engine normalizes page N+1 on its fetching thread
+    while page N is written (prefetch.py), and the writing thread only writes. `len()` is the number of raw
+    records received.
+    """
+
+    result: ImportResult
+    items: list[dict[str, Any]]
+
+    def __len__(self) -> int:
+        return self.result.received
+
+
+def normalize_records(
     resource: Resource | str,
     records: list[dict[str, Any]],
     *,
     source: ImportSource,
-    connector: Connector | None = None,
+    connector: Connector,
     window: tuple[datetime | None, datetime | None] = (None, None),
-    write: Writer | None = None,
-) -> ImportResult:
-    """Normalize raw provider `records` of one resource and write them through commerce; never calls a provider.
-
-    Runs in the caller's transaction (each writer is atomic on its own). A
-    record the connector cannot normalize, or the writer refuses, is reported
-    in `failed` and nothing of it is written; the others are. `window` (since,
-    until) skips records placed outside it (a backfill covers orders placed in
-    it; the provider filters by update time). `write` replaces the commerce
-    writer (tests, the engine's injected writers).
-    """
+) -> Normalized:
+    """Normalize raw provider `records` through `connector`, leaving out what `window` (since, until) excludes (a
+    backfill covers orders placed in it; the provider filters by update time). A record the connector cannot
+    normalize is failed as `unreadable`. Reads no ERP table: safe on a fetching thread."""
     resource = RESOURCES[resource] if isinstance(resource, str) else resource
-    connector = connector if connector is not None else registry.connector_for(integration)
     result = ImportResult(resource.name, str(source), received=len(records))
     since, until = window
     normalized: list[dict[str, Any]] = []
@@ -224,6 +233,37 @@ def resource_import(
             result.skipped += 1
             continue
         normalized.append(item)
+    return Normalized(result, normalized)
+
+
+def resource_import(
+    integration: Integration,
+    resource: Resource | str,
+    records: list[dict[str, Any]] | Normalized,
+    *,
+    source: ImportSource,
+    connector: Connector | None = None,
+    window: tuple[datetime | None, datetime | None] = (None, None),
+    write: Writer | None = None,
+) -> ImportResult:
+    """Normalize raw provider `records` of one resource and write them through commerce; never calls a provider
+    itself (a connector's normalize may).
+
+    Runs in the caller's transaction (each writer is atomic on its own). A
+    record the connector cannot normalize, or the writer refuses, is reported
+    in `failed` and nothing of it is written; the others are. `window` (since,
+    until) skips records placed outside it (`normalize_records`). `records`
+    already `Normalized` (the sync engine's fetching thread did it) are
+    written as they are. `write` replaces the commerce writer (tests, the
+    engine's injected writers).
+    """
+    resource = RESOURCES[resource] if isinstance(resource, str) else resource
+    if isinstance(records, Normalized):
+        prepared = records
+    else:
+        connector = connector if connector is not None else registry.connector_for(integration)
+        prepared = normalize_records(resource, records, source=source, connector=connector, window=window)
+    result, normalized = prepared.result, prepared.items
     if not normalized:
         return result
     outcome = (write or resource.writer())(integration=integration, **{resource.writer_kwarg: normalized})

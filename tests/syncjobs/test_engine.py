@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from syncjobs import services
+from syncjobs import engine, services
 from syncjobs.engine import SyncEngine
 from syncjobs.models import JobStatus, JobType, SyncJob, Trigger
 from tests.syncjobs.fakes import BASE_TIME
@@ -37,6 +38,19 @@ def test_a_job_writes_every_page_and_its_counts_add_up(integration, shop, writer
     assert "has no currency" in done.metadata["errors"][0]["error"]
     assert done.cursor["step"] == 1 and done.cursor["page"] is None
     assert done.started_at and done.completed_at and done.lease_token == ""
+
+
+def test_the_first_job_freezes_what_is_alive_out_of_the_gc_and_later_ones_do_not(integration, shop, writer,
+                                                                              monkeypatch):
+    monkeypatch.setattr(engine, "_frozen", False)  # as in a fresh worker process
+    shop.add_orders(5)
+    before = gc.get_freeze_count()
+    services.sync_job_run(job_id=start(integration, full=True).pk, writers=writer.writers())
+    frozen = gc.get_freeze_count()
+    assert frozen > before  # what the process held before its first job is no longer rescanned
+
+    services.sync_job_run(job_id=start(integration, full=True).pk, writers=writer.writers())
+    assert gc.get_freeze_count() == frozen  # once: a job's leftovers are never frozen
 
 
 def test_running_it_again_changes_nothing(integration, shop, writer):
