@@ -34,7 +34,8 @@ fetching thread runs; when the answer comes the writer must get the GIL back,
 and CPython makes a waiting thread wait a whole switch interval (5 ms by
 default) before the running one yields. A page's writer waits a dozen times,
 so while pages stream ahead the interval is 0.5 ms (`SWITCH_INTERVAL`),
-restored when the stream closes. (bench/sync_backfill.py --pages-from-memory,
+restored when the last open stream of the process closes (a threads-pool worker runs
+several jobs at once: `_FastSwitching` counts them). (bench/sync_backfill.py --pages-from-memory,
 where the fetching thread never waits on the network: 1,240–2,102 orders/s at
 5 ms, 2,095–2,808 at 0.5 ms.)
 """
@@ -42,6 +43,7 @@ where the fetching thread never waits on the network: 1,240–2,102 orders/s at
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -69,6 +71,32 @@ class Fetched:
 SWITCH_INTERVAL = 0.0005  # seconds a thread runs before one waiting for the GIL gets it, while pages stream ahead
 
 
+class _FastSwitching:
+    """The process's switch interval is SWITCH_INTERVAL while any stream is open, and what it was before the
+    first one opened once the last one closes (streams of concurrent jobs overlap in any order)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = 0
+        self._before = sys.getswitchinterval()
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._open == 0:
+                self._before = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._before, SWITCH_INTERVAL))
+            self._open += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._open -= 1
+            if self._open == 0:
+                sys.setswitchinterval(self._before)
+
+
+_fast_switching = _FastSwitching()
+
+
 def can_prefetch() -> bool:
     """Whether this process may fetch ahead now (see the module docstring)."""
     return settings.SYNC_PREFETCH and connection.vendor == "postgresql" and not connection.in_atomic_block
@@ -84,9 +112,8 @@ class PageStream:
         self._prepare = prepare
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sync-prefetch") if ahead else None
         self._in_flight: Future | None = None
-        self._switch_interval = sys.getswitchinterval()
         if ahead:
-            sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL))
+            _fast_switching.enter()
 
     def _fetch(self) -> Fetched | None:
         page = None
@@ -126,7 +153,7 @@ class PageStream:
             self._executor.submit(self._release).result()
         finally:
             self._executor.shutdown(wait=True)
-            sys.setswitchinterval(self._switch_interval)
+            _fast_switching.leave()
 
     def _release(self) -> None:
         """In the worker thread: end the pull and close that thread's database connection."""

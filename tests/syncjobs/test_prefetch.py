@@ -160,3 +160,16 @@ def test_inside_a_transaction_pages_are_fetched_in_turn(shop, writer, fetched):
         assert SyncEngine(claimed[0], lease_token=claimed[1], writers=writer.writers()).run() == JobStatus.COMPLETED
     assert {name for _, name in fetched} == {threading.current_thread().name}
     assert len(writer.stored["orders"]) == 25
+
+
+def test_overlapping_streams_of_two_jobs_restore_the_switch_interval_once_the_last_closes():
+    """A threads-pool worker runs two jobs at once; their streams close in any order."""
+    from connectors.base import Page
+
+    before = sys.getswitchinterval()
+    first = prefetch.PageStream(iter([Page(items=[])]), ahead=True, prepare=list)
+    second = prefetch.PageStream(iter([Page(items=[])]), ahead=True, prepare=list)
+    first.__exit__(None, None, None)  # the first job ends while the second still streams
+    assert sys.getswitchinterval() == prefetch.SWITCH_INTERVAL
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before
