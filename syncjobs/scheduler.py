@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -45,6 +45,7 @@ class SchedulerRun:
 
 
 SCHEDULE_WAIT = timedelta(minutes=1)  # how soon a schedule that waits for another job looks again
+INTEGRATION_CLAIM_LOCK = 0x5359_4E43  # pg_try_advisory_xact_lock(namespace, integration id): one beat per integration
 
 
 def schedules_due(*, now: datetime) -> QuerySet[SyncSchedule]:
@@ -75,11 +76,26 @@ def syncs_run_due(*, now: datetime | None = None, limit: int = 500) -> Scheduler
     order = {job_type: index for index, job_type in enumerate(CADENCES)}
     for integration_id in dict.fromkeys(due.values_list("integration_id", flat=True)[:limit]):
         with transaction.atomic():  # an integration's due schedules together, products before inventory
+            if not _integration_taken(integration_id):
+                continue  # another beat is starting this integration's schedules: all of them, not some
             claimed = claimable(due.filter(integration_id=integration_id), of=("self",)).select_related("integration")
             for schedule in sorted(claimed, key=lambda row: order.get(row.job_type, len(order))):
                 _start(schedule, now, run)
             integration_next_sync_refresh(integration_id)
     return run
+
+
+def _integration_taken(integration_id: int) -> bool:
+    """Hold the integration for this beat until the transaction ends; False when another beat holds it.
+
+    Row locks alone split an integration between two beats claiming at the same instant (each skips the rows the
+    other has locked so far): one could then start inventory without seeing the products job the other is
+    starting. SQLite serialises claims whole (config/claims.py)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [INTEGRATION_CLAIM_LOCK, integration_id % 2**31])
+        return bool(cursor.fetchone()[0])
 
 
 def _start(schedule: SyncSchedule, now: datetime, run: SchedulerRun) -> None:

@@ -185,6 +185,46 @@ def test_two_beats_at_the_same_instant_start_each_schedule_once(org, shop, enque
     assert all(not run.skipped or set(run.skipped) <= {i.pk for i in integrations} for run in runs)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_beat_never_takes_part_of_an_integration_another_beat_is_starting(org, shop, enqueued, health_sent,
+                                                                           monkeypatch):
+    """Inventory waits for products: the beat that starts an integration's products must be the one that sees
+    its inventory schedule, so another beat at the same instant takes none of that integration's schedules."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises the two claims")
+    integration = IntegrationFactory(organization=org, provider="fakeshop", auto_sync_enabled=True)
+    real_claimable, inside, go = scheduler.claimable, threading.Event(), threading.Event()
+    first_beat = []
+
+    def claimable_row_by_row(queryset, **kwargs):  # the first beat's claim has locked the products row so far
+        if threading.current_thread() in first_beat and not inside.is_set():
+            list(real_claimable(queryset.filter(job_type="sync_products"), **kwargs))
+            inside.set()
+            assert go.wait(10)
+        return real_claimable(queryset, **kwargs)
+
+    monkeypatch.setattr(scheduler, "claimable", claimable_row_by_row)
+
+    def beat():
+        try:
+            scheduler.syncs_run_due(now=T0)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=beat)
+    first_beat.append(first)
+    first.start()
+    assert inside.wait(10)
+    scheduler.syncs_run_due(now=T0)  # the second beat, while the first holds the integration
+    assert not SyncJob.objects.filter(integration=integration).exists()
+    go.set()
+    first.join(10)
+    jobs = sorted(SyncJob.objects.filter(integration=integration).values_list("job_type", flat=True))
+    assert jobs == ["sync_order_status", "sync_orders", "sync_products"]  # inventory waits for products
+    assert SyncSchedule.objects.get(integration=integration, job_type="sync_inventory").last_result.startswith(
+        "waiting for sync_products")
+
+
 # ---------------------------------------------------------------------- the migration of the old interval
 BEFORE = [("syncjobs", "0007_sync_schedules")]
 AFTER = [("syncjobs", "0008_schedules_from_intervals")]
