@@ -50,7 +50,8 @@ def test_the_first_job_freezes_what_is_alive_out_of_the_gc_and_later_ones_do_not
     assert frozen > before  # what the process held before its first job is no longer rescanned
 
     services.sync_job_run(job_id=start(integration, full=True).pk, writers=writer.writers())
-    assert gc.get_freeze_count() == frozen  # once: a job's leftovers are never frozen
+    # Once: a job's leftovers are never frozen (the count only falls, as frozen objects that die leave it).
+    assert gc.get_freeze_count() <= frozen
 
 
 def test_running_it_again_changes_nothing(integration, shop, writer):
